@@ -1,0 +1,171 @@
+//! Process set-up for the agent: hardening, the socket, daemonizing.
+//!
+//! Daemonizing re-executes the binary (never `fork()` after threads exist):
+//! the child calls `setsid`, binds the socket, says `READY` on its stdout,
+//! then points stdout and stderr at /dev/null (or a log file). The parent
+//! prints the eval lines only after that, so `OIDC_SOCK` is always usable.
+
+use std::io::{self, BufRead as _, BufReader};
+use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use rand::Rng as _;
+
+use crate::error::{Error, Result};
+use crate::store::ensure_private_dir;
+
+/// Environment variable marking the re-executed daemon child.
+pub const CHILD_ENV: &str = "OIDC_AGENT_RS_DAEMON_CHILD";
+/// The child's readiness line.
+pub const READY: &str = "READY";
+
+/// Makes the process non-dumpable and disables core files, so that neither
+/// another process of the same user (ptrace, /proc/PID/mem) nor a crash dump
+/// can read the refresh tokens held in memory.
+pub fn harden() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
+    if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+        eprintln!("oidc-agent: warning: cannot make the process non-dumpable: {e}");
+    }
+    let _ = setrlimit(
+        Resource::Core,
+        Rlimit {
+            current: Some(0),
+            maximum: Some(0),
+        },
+    );
+}
+
+/// oidc-agent's default socket: `$TMPDIR/oidc-XXXXXX/oidc-agent.<ppid>` in a
+/// fresh 0700 directory. Returns (directory, socket).
+pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let base = crate::paths::tmp_dir();
+    let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+    for _ in 0..16 {
+        let suffix: String = (0..6)
+            .map(|_| char::from(CHARS[rand::thread_rng().gen_range(0..CHARS.len())]))
+            .collect();
+        let dir = base.join(format!("oidc-{suffix}"));
+        match std::fs::DirBuilder::new().mode_0700().create(&dir) {
+            Ok(()) => {
+                let sock = dir.join(format!("oidc-agent.{ppid}"));
+                return Ok((dir, sock));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create directory", &dir, e)),
+        }
+    }
+    Err(Error::Invalid(format!(
+        "cannot create a socket directory in {}",
+        base.display()
+    )))
+}
+
+trait Mode0700 {
+    fn mode_0700(&mut self) -> &mut Self;
+}
+
+impl Mode0700 for std::fs::DirBuilder {
+    fn mode_0700(&mut self) -> &mut Self {
+        use std::os::unix::fs::DirBuilderExt as _;
+        self.mode(0o700)
+    }
+}
+
+/// Binds the socket 0600, creating its directory 0700 if missing. A stale
+/// socket (nobody listening) is replaced; a live one is an error.
+pub fn bind(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        ensure_private_dir(dir)?;
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(Error::Invalid(format!(
+                "{} exists and is not a socket; choose another --socket-path",
+                path.display()
+            )));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(Error::Invalid(format!(
+                "an agent is already listening at {}; use it, or stop it with `oidc-agent -k`",
+                path.display()
+            )));
+        }
+        let _ = std::fs::remove_file(path);
+    }
+    // umask 0177 during bind: the socket is created 0600, with no window in
+    // which another user could connect.
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let listener = UnixListener::bind(path);
+    rustix::process::umask(old);
+    let listener = listener.map_err(|e| Error::io("bind socket", path, e))?;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    Ok(listener)
+}
+
+/// In the daemon child: detach from the terminal's session.
+pub fn detach() {
+    let _ = rustix::process::setsid();
+}
+
+/// In the daemon child, after `READY`: stdout to /dev/null, stderr to the log
+/// file (or /dev/null), stdin from /dev/null.
+pub fn redirect_stdio(log: Option<&Path>) -> io::Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    let err = match log {
+        Some(p) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)?,
+        None => null.try_clone()?,
+    };
+    rustix::stdio::dup2_stdin(&null)?;
+    rustix::stdio::dup2_stdout(&null)?;
+    rustix::stdio::dup2_stderr(&err)?;
+    Ok(())
+}
+
+/// In the parent: starts the daemon child with the same arguments and waits
+/// for `READY`. Returns the child's pid. On failure, the child's stderr is the
+/// error.
+pub fn spawn_child(args: &[String]) -> Result<u32> {
+    let exe = std::env::current_exe().map_err(|e| Error::io("locate", "current executable", e))?;
+    let mut child: Child = Command::new(exe)
+        .args(args)
+        .env(CHILD_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("start", "the agent process", e))?;
+    let pid = child.id();
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    if line.trim() == READY {
+        return Ok(pid);
+    }
+    let mut err = String::new();
+    if let Some(e) = child.stderr.take() {
+        use io::Read as _;
+        let _ = e.take(64 * 1024).read_to_string(&mut err);
+    }
+    let _ = child.wait();
+    let err = err.trim();
+    let err = err.strip_prefix("oidc-agent: ").unwrap_or(err);
+    Err(Error::Invalid(if err.is_empty() {
+        "the agent process exited during start-up".to_owned()
+    } else {
+        err.to_owned()
+    }))
+}

@@ -1,0 +1,142 @@
+//! The command-line edge shared by the four binaries: running a command,
+//! turning errors into one line on stderr and an exit code, and the
+//! password sources (`--pw-env`, `--pw-file`, `--pw-cmd`, a no-echo prompt).
+
+pub mod add;
+pub mod agent;
+pub mod docs;
+pub mod generate;
+pub mod token;
+
+use std::io::{self, IsTerminal as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::error::{Error, ErrorKind};
+use crate::oidc::OidcError;
+use crate::paths::ENV_PASSWORD;
+use crate::secret::SecretString;
+
+/// Runs a command body: `prog: error` on stderr, the error's exit code.
+pub fn run(prog: &str, body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+    match body() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                // The reader went away (`oidc-token x | head -c0`): not our failure.
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("{prog}: {err:#}");
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+/// The exit code of an error chain: the first typed error in it decides.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Error>() {
+            return e.kind().exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<OidcError>() {
+            return e.kind().exit_code();
+        }
+    }
+    ErrorKind::Failure.exit_code()
+}
+
+/// Parses the command line; usage errors exit 2, `--help` exits 0.
+pub fn parse<T: clap::Parser>() -> T {
+    T::try_parse().unwrap_or_else(|e| e.exit())
+}
+
+/// Where the account password comes from.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PasswordArgs {
+    /// Read the password from the environment variable VAR [default: OIDC_ENCRYPTION_PW]
+    #[arg(long = "pw-env", value_name = "VAR", num_args = 0..=1, require_equals = true,
+          default_missing_value = ENV_PASSWORD)]
+    pub pw_env: Option<String>,
+    /// Read the password from the first line of FILE
+    #[arg(long = "pw-file", value_name = "FILE")]
+    pub pw_file: Option<PathBuf>,
+    /// Run CMD with `sh -c` and use the first line of its output as the password
+    #[arg(long = "pw-cmd", value_name = "CMD")]
+    pub pw_cmd: Option<String>,
+}
+
+fn first_line(mut s: String) -> SecretString {
+    let end = s.find(['\n', '\r']).unwrap_or(s.len());
+    s.truncate(end);
+    SecretString::new(s)
+}
+
+impl PasswordArgs {
+    /// True when a non-interactive source was given.
+    pub fn given(&self) -> bool {
+        self.pw_env.is_some() || self.pw_file.is_some() || self.pw_cmd.is_some()
+    }
+
+    /// Gets the password: from the given source, else a no-echo prompt on the
+    /// terminal (asked twice when `confirm`).
+    pub fn get(&self, prompt: &str, confirm: bool) -> Result<SecretString, Error> {
+        if let Some(var) = &self.pw_env {
+            return std::env::var(var).map(SecretString::new).map_err(|_| {
+                Error::Invalid(format!(
+                    "--pw-env: the environment variable {var} is not set"
+                ))
+            });
+        }
+        if let Some(path) = &self.pw_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::io("read password file", path, e))?;
+            return Ok(first_line(text));
+        }
+        if let Some(cmd) = &self.pw_cmd {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::inherit())
+                .output()
+                .map_err(|e| Error::Invalid(format!("--pw-cmd: cannot run `{cmd}`: {e}")))?;
+            if !out.status.success() {
+                return Err(Error::Invalid(format!(
+                    "--pw-cmd: `{cmd}` failed ({})",
+                    out.status
+                )));
+            }
+            return Ok(first_line(
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            ));
+        }
+        prompt_password(prompt, confirm)
+    }
+}
+
+/// Asks for a password on the terminal without echo.
+pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Error> {
+    let no_tty = |e: io::Error| {
+        Error::Invalid(format!(
+            "cannot ask for the password ({e}): no terminal; use --pw-env, --pw-file or --pw-cmd"
+        ))
+    };
+    if !io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
+        return Err(no_tty(io::Error::other("no /dev/tty")));
+    }
+    let pw = SecretString::new(rpassword::prompt_password(prompt).map_err(no_tty)?);
+    if confirm {
+        let again =
+            SecretString::new(rpassword::prompt_password("Confirm password: ").map_err(no_tty)?);
+        if pw != again {
+            return Err(Error::Invalid("the passwords do not match".into()));
+        }
+    }
+    Ok(pw)
+}

@@ -1,0 +1,161 @@
+//! `oidc-add`: load, unload, list, lock and unlock accounts in the agent.
+//!
+//! Decryption happens here, in the client; the agent receives the account
+//! and the file's data key (never the password), so it can save a rotated
+//! refresh token without asking anyone.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use clap::{ArgGroup, Parser};
+
+use super::PasswordArgs;
+use crate::account_file::{self, Format, Opened};
+use crate::client::AgentClient;
+use crate::protocol::{AddRequest, Request};
+use crate::secret::SecretString;
+use crate::store::Store;
+
+/// Load accounts into oidc-agent, unload them, lock and unlock the agent.
+#[derive(Debug, Parser)]
+#[command(name = "oidc-add", version, about, long_about = None,
+    group(ArgGroup::new("mode").args(["list", "loaded", "remove", "remove_all", "lock", "unlock"])))]
+pub struct Args {
+    /// The account to load (or unload with -r)
+    #[arg(value_name = "ACCOUNT_SHORTNAME", required_unless_present_any = ["list", "loaded", "remove_all", "lock", "unlock"])]
+    pub name: Option<String>,
+    /// List the configured accounts
+    #[arg(short = 'l', long = "list")]
+    pub list: bool,
+    /// List the accounts loaded in the agent
+    #[arg(short = 'a', long = "loaded")]
+    pub loaded: bool,
+    /// Unload the account
+    #[arg(short = 'r', long = "remove")]
+    pub remove: bool,
+    /// Unload all accounts
+    #[arg(short = 'R', long = "remove-all")]
+    pub remove_all: bool,
+    /// Unload the account after SECONDS (0: never)
+    #[arg(short = 't', long = "lifetime", value_name = "SECONDS")]
+    pub lifetime: Option<u64>,
+    /// Lock the agent with a password
+    #[arg(short = 'x', long = "lock")]
+    pub lock: bool,
+    /// Unlock the agent
+    #[arg(short = 'X', long = "unlock")]
+    pub unlock: bool,
+    /// Load without the agent's test refresh
+    #[arg(long = "skip-check")]
+    pub skip_check: bool,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+/// Entry point of `oidc-add`.
+pub fn main() -> ExitCode {
+    let args: Args = super::parse();
+    super::run("oidc-add", || execute(&args))
+}
+
+fn execute(args: &Args) -> anyhow::Result<()> {
+    if args.list {
+        let names = Store::default_dir().list()?;
+        if names.is_empty() {
+            eprintln!("No accounts configured; create one with `oidc-gen NAME`.");
+        }
+        for n in names {
+            println!("{n}");
+        }
+        return Ok(());
+    }
+    let client = AgentClient::from_env()?;
+    if args.loaded {
+        let reply = client.call(&Request::LoadedAccounts)?;
+        if let Some(serde_json::Value::Array(names)) = reply.info {
+            for n in names.iter().filter_map(|n| n.as_str()) {
+                println!("{n}");
+            }
+        }
+        return Ok(());
+    }
+    if args.remove_all {
+        client.call(&Request::RemoveAll)?;
+        println!("All accounts unloaded.");
+        return Ok(());
+    }
+    if args.lock || args.unlock {
+        let password = args.password.get(
+            if args.lock {
+                "Lock password: "
+            } else {
+                "Unlock password: "
+            },
+            args.lock,
+        )?;
+        let reply = client.call(&if args.lock {
+            Request::Lock { password }
+        } else {
+            Request::Unlock { password }
+        })?;
+        println!(
+            "{}",
+            reply
+                .info
+                .and_then(|i| i.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let name = args.name.as_deref().context("no account given")?;
+    if args.remove {
+        client.call(&Request::Remove {
+            account: name.to_owned(),
+        })?;
+        println!("Account '{name}' unloaded.");
+        return Ok(());
+    }
+    let store = Store::default_dir();
+    store.path(name)?;
+    store.read(name)?;
+    let password = args
+        .password
+        .get(&format!("Password for account '{name}': "), false)?;
+    let opened = account_file::open(&store, name, &password)?;
+    load(&client, opened, args.lifetime, args.skip_check)?;
+    println!("Account '{name}' loaded.");
+    Ok(())
+}
+
+/// Sends a decrypted account to the agent, with the data key when the file
+/// is in our format.
+pub fn load(
+    client: &AgentClient,
+    opened: Opened,
+    lifetime: Option<u64>,
+    skip_check: bool,
+) -> crate::Result<()> {
+    if opened.format == Format::OidcAgent {
+        eprintln!(
+            "oidc-add: note: '{}' is in oidc-agent's format; a rotated refresh token cannot be saved to it \
+             until you convert it with `oidc-gen -u {}`",
+            opened.config.name, opened.config.name
+        );
+    }
+    let config =
+        serde_json::to_value(&opened.config).map_err(|e| crate::Error::Protocol(e.to_string()))?;
+    let data_key = opened
+        .key
+        .as_ref()
+        .map(|k| SecretString::new(base64::engine::general_purpose::STANDARD.encode(k.expose())));
+    let request = Request::Add(Box::new(AddRequest {
+        config,
+        lifetime,
+        account_file: data_key.as_ref().map(|_| opened.path.clone()),
+        data_key,
+        skip_check,
+    }));
+    client.call(&request)?;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! `oidc-agent`: start the agent, print the eval-able lines, or talk to a
+//! running one (`--kill`, `--status`).
+//!
+//! Output is exactly oidc-agent's, so `eval "$(oidc-agent)"` and the scripts
+//! written for it keep working.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::agent::{self, Ctx, daemon};
+use crate::client::AgentClient;
+use crate::paths::{ENV_PID, ENV_SOCK};
+use crate::protocol::Request;
+use crate::store::Store;
+
+/// The OpenID Connect token agent.
+#[derive(Debug, Parser)]
+#[command(name = "oidc-agent", version, about, long_about = None)]
+pub struct Args {
+    /// Create the socket at PATH instead of a fresh temporary directory
+    #[arg(short = 'a', long = "socket-path", visible_aliases = ["bind-address", "bind_address"], value_name = "PATH")]
+    pub socket_path: Option<PathBuf>,
+    /// Kill the agent named by $OIDCD_PID
+    #[arg(short = 'k', long = "kill")]
+    pub kill: bool,
+    /// Stay in the foreground (do not daemonize); log to stderr
+    #[arg(short = 'd', long = "console")]
+    pub console: bool,
+    /// Print the socket and pid as JSON instead of shell code
+    #[arg(long = "json")]
+    pub json: bool,
+    /// Leave out the `echo Agent pid ...` line
+    #[arg(long = "quiet")]
+    pub quiet: bool,
+    /// Default lifetime of loaded accounts in seconds (0: forever)
+    #[arg(
+        short = 't',
+        long = "lifetime",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    pub lifetime: u64,
+    /// Ask the running agent for its status (with --json: as JSON)
+    #[arg(long = "status")]
+    pub status: bool,
+    /// Append the daemon's log to FILE (default: discarded)
+    #[arg(long = "log-file", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Accepted for compatibility; the agent never loads accounts by itself
+    #[arg(long = "no-autoload", hide = true)]
+    pub no_autoload: bool,
+    /// Accepted for compatibility; ID tokens are always allowed
+    #[arg(long = "always-allow-idtoken", hide = true)]
+    pub always_allow_idtoken: bool,
+    /// Accepted for compatibility; ignored
+    #[arg(short = 'g', long = "debug", hide = true)]
+    pub debug: bool,
+    /// Accepted for compatibility; the console mode logs to stderr anyway
+    #[arg(long = "log-stderr", hide = true)]
+    pub log_stderr: bool,
+}
+
+/// Entry point of `oidc-agent`.
+pub fn main() -> ExitCode {
+    let args: Args = super::parse();
+    super::run("oidc-agent", || execute(&args))
+}
+
+fn execute(args: &Args) -> anyhow::Result<()> {
+    if args.kill {
+        return kill(args);
+    }
+    if args.status {
+        return status(args);
+    }
+    if std::env::var_os(daemon::CHILD_ENV).is_some() {
+        return run_child(args);
+    }
+    if args.console {
+        let (socket, dir) = socket_path(args)?;
+        let listener = daemon::bind(&socket)?;
+        print_env(args, &socket, std::process::id());
+        return run_agent(args, listener, socket, dir);
+    }
+    // Re-exec ourselves as the daemon with the socket path fixed here, so the
+    // parent knows what to print.
+    let (socket, _dir) = socket_path(args)?;
+    let mut child_args: Vec<String> = std::env::args().skip(1).collect();
+    if args.socket_path.is_none() {
+        child_args.push("--socket-path".into());
+        child_args.push(socket.display().to_string());
+    }
+    let pid = daemon::spawn_child(&child_args)?;
+    print_env(args, &socket, pid);
+    Ok(())
+}
+
+fn socket_path(args: &Args) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
+    match &args.socket_path {
+        Some(p) => Ok((p.clone(), None)),
+        None => {
+            let (dir, sock) = daemon::default_socket_path()?;
+            Ok((sock, Some(dir)))
+        }
+    }
+}
+
+fn print_env(args: &Args, socket: &std::path::Path, pid: u32) {
+    let sock = socket.display();
+    if args.json {
+        // oidc-agent prints the pid as a string.
+        println!(
+            "{}",
+            serde_json::json!({"socket": sock.to_string(), "dpid": pid.to_string()})
+        );
+        return;
+    }
+    println!("{ENV_SOCK}={sock}; export {ENV_SOCK};");
+    println!("{ENV_PID}={pid}; export {ENV_PID};");
+    if !args.quiet {
+        println!("echo Agent pid ${ENV_PID}");
+    }
+}
+
+fn run_child(args: &Args) -> anyhow::Result<()> {
+    daemon::detach();
+    let socket = args
+        .socket_path
+        .clone()
+        .context("daemon child started without a socket path")?;
+    let listener = daemon::bind(&socket)?;
+    println!("{}", daemon::READY);
+    daemon::redirect_stdio(args.log_file.as_deref())
+        .context("cannot redirect the daemon's output")?;
+    let dir = socket
+        .parent()
+        .filter(|d| {
+            d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("oidc-"))
+        })
+        .map(std::path::Path::to_path_buf);
+    run_agent(args, listener, socket, dir)
+}
+
+fn run_agent(
+    args: &Args,
+    listener: std::os::unix::net::UnixListener,
+    socket: PathBuf,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    daemon::harden();
+    listener.set_nonblocking(true)?;
+    let lifetime = (args.lifetime > 0).then_some(args.lifetime);
+    let ctx = Arc::new(Ctx::new(
+        Store::default_dir(),
+        lifetime,
+        std::env::args().skip(1).collect(),
+    ));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::UnixListener::from_std(listener)?;
+        agent::serve(listener, ctx, socket).await
+    })?;
+    // Remove the temporary directory we created (it is empty by now).
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(())
+}
+
+fn kill(args: &Args) -> anyhow::Result<()> {
+    let pid: i32 = std::env::var(ENV_PID)
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .context("OIDCD_PID is not set; nothing to kill (run `eval \"$(oidc-agent)\"` first)")?;
+    let pid_nz = rustix::process::Pid::from_raw(pid).context("OIDCD_PID is not a valid pid")?;
+    rustix::process::kill_process(pid_nz, rustix::process::Signal::TERM)
+        .with_context(|| format!("cannot kill agent pid {pid}"))?;
+    if args.json {
+        println!("{}", serde_json::json!({"killed": pid.to_string()}));
+    } else {
+        println!("unset {ENV_SOCK};\nunset {ENV_PID};\necho Agent pid {pid} killed;");
+    }
+    Ok(())
+}
+
+fn status(args: &Args) -> anyhow::Result<()> {
+    let client = AgentClient::from_env()?;
+    if args.json {
+        let reply = client.call(&Request::StatusJson)?;
+        let info = reply.info.unwrap_or_default();
+        let mut out = serde_json::json!({"socket": client.path().display().to_string()});
+        if let (Some(o), Some(i)) = (out.as_object_mut(), info.as_object()) {
+            o.extend(i.clone());
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let reply = client.call(&Request::Status)?;
+        println!("Agent socket: {}", client.path().display());
+        print!(
+            "{}",
+            reply
+                .info
+                .and_then(|i| i.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! `oidc-token`: print an access token from the agent.
+//!
+//! The hot path of every script and of rclone's `bearer_token_command`: one
+//! socket round trip, no async runtime, no HTTP client. stdout carries only
+//! what was asked for; errors go to stderr; stdin is never read.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::client::AgentClient;
+use crate::protocol::{Request, TokenRequest};
+
+/// Print a fresh access token from the running oidc-agent.
+#[derive(Debug, Parser)]
+#[command(name = "oidc-token", version, about, long_about = None,
+    after_help = "Exit codes: 0 ok, 2 usage, 3 no agent, 4 account not loaded, 5 agent locked, \
+6 provider unreachable, 7 refresh token rejected, 8 provider error, 1 other.")]
+pub struct Args {
+    /// Account short name, or issuer URL (anything with "://")
+    #[arg(value_name = "ACCOUNT_SHORTNAME|ISSUER_URL")]
+    pub target: String,
+    /// Minimum number of seconds the token must still be valid
+    #[arg(
+        short = 't',
+        long = "time",
+        value_name = "SECONDS",
+        default_value_t = 0
+    )]
+    pub time: i64,
+    /// Scope for a down-scoped token (repeatable or space-separated)
+    #[arg(short = 's', long = "scope", value_name = "SCOPE")]
+    pub scope: Vec<String>,
+    /// Audience(s) of the token (repeatable or space-separated)
+    #[arg(long = "aud", visible_alias = "audience", value_name = "AUDIENCE")]
+    pub aud: Vec<String>,
+    /// Always get a new token, bypassing the agent's cache
+    #[arg(short = 'f', long = "force-new")]
+    pub force_new: bool,
+    /// Print token, issuer and expiry, one per line
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Print shell code that sets OIDC_AT, OIDC_ISS and OIDC_EXP
+    #[arg(short = 'c', long = "env")]
+    pub env: bool,
+    /// Print the access token; with VAR, as `VAR=...; export VAR;`
+    #[arg(short = 'o', long = "token", value_name = "VAR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "")]
+    pub token: Option<String>,
+    /// Print the issuer; with VAR, as `VAR=...; export VAR;`
+    #[arg(short = 'i', long = "issuer", value_name = "VAR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "")]
+    pub issuer: Option<String>,
+    /// Print the expiry (Unix time); with VAR, as `VAR=...; export VAR;`
+    #[arg(short = 'e', long = "expires-at", value_name = "VAR", num_args = 0..=1, require_equals = true,
+          default_missing_value = "")]
+    pub expires_at: Option<String>,
+    /// Print `Bearer <token>`
+    #[arg(long = "bearer")]
+    pub bearer: bool,
+    /// Print `Authorization: Bearer <token>` without a newline
+    #[arg(long = "auth-header", visible_alias = "auth")]
+    pub auth_header: bool,
+    /// Print the ID token instead of an access token
+    #[arg(long = "id-token")]
+    pub id_token: bool,
+    /// Name of the application asking, for the agent's log
+    #[arg(long = "name", value_name = "NAME", default_value = "oidc-token")]
+    pub name: String,
+}
+
+/// Entry point of `oidc-token`.
+pub fn main() -> ExitCode {
+    let args: Args = super::parse();
+    super::run("oidc-token", || execute(&args))
+}
+
+fn join(list: &[String]) -> Option<String> {
+    let s = list
+        .iter()
+        .flat_map(|s| s.split_whitespace())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!s.is_empty()).then_some(s)
+}
+
+/// The request this command line sends.
+pub fn request(args: &Args) -> Request {
+    let (account, issuer) = if args.target.contains("://") {
+        (None, Some(args.target.clone()))
+    } else {
+        (Some(args.target.clone()), None)
+    };
+    let t = TokenRequest {
+        account,
+        issuer,
+        min_valid_period: if args.force_new { -1 } else { args.time.max(0) },
+        scope: join(&args.scope),
+        audience: join(&args.aud),
+        application_hint: Some(args.name.clone()),
+    };
+    if args.id_token {
+        Request::IdToken(t)
+    } else {
+        Request::AccessToken(t)
+    }
+}
+
+/// Renders the reply as the flags ask.
+pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String {
+    let exp = expires_at.to_string();
+    if args.env {
+        return format!(
+            "OIDC_AT={token}; export OIDC_AT;\nOIDC_ISS={issuer}; export OIDC_ISS;\nOIDC_EXP={exp}; export OIDC_EXP;\n"
+        );
+    }
+    if args.all {
+        return format!("{token}\n{issuer}\n{exp}\n");
+    }
+    let items = [
+        (&args.token, "OIDC_AT", token),
+        (&args.issuer, "OIDC_ISS", issuer),
+        (&args.expires_at, "OIDC_EXP", exp.as_str()),
+    ];
+    let chosen: Vec<_> = items.iter().filter(|(flag, _, _)| flag.is_some()).collect();
+    if !chosen.is_empty() {
+        let as_env = chosen.len() > 1
+            || chosen
+                .iter()
+                .any(|(f, _, _)| f.as_deref().is_some_and(|v| !v.is_empty()));
+        let mut out = String::new();
+        for (flag, default_var, value) in chosen {
+            if as_env {
+                let var = flag
+                    .as_deref()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or(default_var);
+                out.push_str(&format!("{var}={value}; export {var};\n"));
+            } else {
+                out.push_str(value);
+                out.push('\n');
+            }
+        }
+        return out;
+    }
+    if args.auth_header {
+        return format!("Authorization: Bearer {token}");
+    }
+    if args.bearer {
+        return format!("Bearer {token}\n");
+    }
+    format!("{token}\n")
+}
+
+fn execute(args: &Args) -> anyhow::Result<()> {
+    let client = AgentClient::from_env()?;
+    let reply = client.call(&request(args))?;
+    let token = if args.id_token {
+        reply.id_token
+    } else {
+        reply.access_token
+    };
+    let token = token.context("the agent's reply has no token")?;
+    let issuer = reply.issuer.unwrap_or_default();
+    let out = zeroize::Zeroizing::new(render(
+        args,
+        token.expose(),
+        &issuer,
+        reply.expires_at.unwrap_or(0),
+    ));
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut v = vec!["oidc-token"];
+        v.extend_from_slice(extra);
+        v.push("acct");
+        Args::try_parse_from(v).expect("parse")
+    }
+
+    #[test]
+    fn output_forms() {
+        let r = |a: &[&str]| render(&args(a), "AT", "https://op/", 42);
+        assert_eq!(r(&[]), "AT\n");
+        assert_eq!(r(&["-a"]), "AT\nhttps://op/\n42\n");
+        assert_eq!(
+            r(&["-c"]),
+            "OIDC_AT=AT; export OIDC_AT;\nOIDC_ISS=https://op/; export OIDC_ISS;\nOIDC_EXP=42; export OIDC_EXP;\n"
+        );
+        assert_eq!(r(&["-o"]), "AT\n");
+        assert_eq!(r(&["-e"]), "42\n");
+        assert_eq!(r(&["--token=MYTOK"]), "MYTOK=AT; export MYTOK;\n");
+        assert_eq!(
+            r(&["-o", "-i"]),
+            "OIDC_AT=AT; export OIDC_AT;\nOIDC_ISS=https://op/; export OIDC_ISS;\n"
+        );
+        assert_eq!(r(&["--bearer"]), "Bearer AT\n");
+        assert_eq!(r(&["--auth-header"]), "Authorization: Bearer AT");
+    }
+
+    #[test]
+    fn request_forms() {
+        let req = request(&args(&[
+            "-f",
+            "-s",
+            "openid profile",
+            "-s",
+            "email",
+            "--aud",
+            "x",
+        ]));
+        let json = String::from_utf8(req.to_bytes()).expect("utf8");
+        assert_eq!(
+            json,
+            r#"{"request":"access_token","account":"acct","min_valid_period":-1,"scope":"openid profile email","audience":"x","application_hint":"oidc-token"}"#
+        );
+        let by_issuer = Args::try_parse_from(["oidc-token", "https://op/"]).expect("parse");
+        assert!(
+            String::from_utf8(request(&by_issuer).to_bytes())
+                .expect("utf8")
+                .contains(r#""issuer":"https://op/""#)
+        );
+    }
+}

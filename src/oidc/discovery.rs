@@ -1,0 +1,130 @@
+//! OpenID Connect Discovery 1.0 and RFC 8414 metadata.
+//!
+//! Tries `/.well-known/openid-configuration`, then
+//! `/.well-known/oauth-authorization-server`, unless a configuration endpoint
+//! is given. The document's `issuer` must equal the one asked for (one
+//! trailing slash ignored; OIDC Discovery §4.3), so a redirected or
+//! impersonated provider is refused.
+
+use serde::Deserialize;
+
+use super::OidcError;
+use crate::account::same_issuer;
+
+/// The parts of the provider metadata we use.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metadata {
+    /// The issuer identifier.
+    pub issuer: String,
+    /// Authorization endpoint (code flow).
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default)]
+    pub device_authorization_endpoint: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// RFC 7591 registration endpoint.
+    #[serde(default)]
+    pub registration_endpoint: Option<String>,
+    /// UserInfo endpoint.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// Scopes the provider advertises.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// PKCE methods (RFC 7636).
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// Grant types.
+    #[serde(default)]
+    pub grant_types_supported: Vec<String>,
+}
+
+/// The URLs to try, in order.
+pub fn candidate_urls(issuer: &str, config_endpoint: Option<&str>) -> Vec<String> {
+    if let Some(url) = config_endpoint.filter(|u| !u.is_empty()) {
+        return vec![url.to_owned()];
+    }
+    let base = issuer.trim_end_matches('/');
+    vec![
+        format!("{base}/.well-known/openid-configuration"),
+        format!("{base}/.well-known/oauth-authorization-server"),
+    ]
+}
+
+/// Parses a discovery document and checks its issuer.
+pub fn parse(issuer: &str, url: &str, body: &[u8]) -> Result<Metadata, OidcError> {
+    let meta: Metadata = serde_json::from_slice(body).map_err(|e| OidcError::BadResponse {
+        url: url.to_owned(),
+        detail: format!("invalid discovery document: {e}"),
+    })?;
+    if !same_issuer(&meta.issuer, issuer) {
+        return Err(OidcError::IssuerMismatch {
+            expected: issuer.to_owned(),
+            found: meta.issuer,
+            url: url.to_owned(),
+        });
+    }
+    Ok(meta)
+}
+
+/// Fetches and checks the provider's metadata.
+pub async fn discover(
+    http: &reqwest::Client,
+    issuer: &str,
+    config_endpoint: Option<&str>,
+) -> Result<Metadata, OidcError> {
+    let mut last = None;
+    for url in candidate_urls(issuer, config_endpoint) {
+        match super::http::get(http, &url).await {
+            Ok(body) => return parse(issuer, &url, &body),
+            // Unreachable is final: the fallback URL is on the same host.
+            Err(e @ OidcError::Unreachable { .. }) => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| OidcError::Config(format!("no discovery URL for {issuer}"))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"{"issuer":"https://op.example/","token_endpoint":"https://op.example/token",
+        "authorization_endpoint":"https://op.example/auth","scopes_supported":["openid","profile"],
+        "code_challenge_methods_supported":["S256"],"unknown":1}"#;
+
+    #[test]
+    fn parses_and_checks_issuer() {
+        let m = parse("https://op.example", "u", DOC.as_bytes()).expect("parse");
+        assert_eq!(m.token_endpoint, "https://op.example/token");
+        assert_eq!(m.scopes_supported, vec!["openid", "profile"]);
+        let err = parse("https://evil.example", "u", DOC.as_bytes()).expect_err("mismatch");
+        assert!(matches!(err, OidcError::IssuerMismatch { .. }));
+    }
+
+    #[test]
+    fn candidate_order() {
+        assert_eq!(
+            candidate_urls("https://op/realms/x/", None),
+            vec![
+                "https://op/realms/x/.well-known/openid-configuration",
+                "https://op/realms/x/.well-known/oauth-authorization-server"
+            ]
+        );
+        assert_eq!(
+            candidate_urls("https://op", Some("https://c")),
+            vec!["https://c"]
+        );
+    }
+
+    #[test]
+    fn missing_token_endpoint_is_an_error() {
+        let err = parse("https://op", "u", br#"{"issuer":"https://op"}"#).expect_err("bad");
+        assert!(err.to_string().contains("token_endpoint"), "{err}");
+    }
+}

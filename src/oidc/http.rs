@@ -1,0 +1,70 @@
+//! The one HTTP client: rustls with the system roots (and `SSL_CERT_FILE`),
+//! an optional extra CA bundle per account, timeouts on every request, and
+//! no redirects (following them on token calls opens the door to SSRF and
+//! leaks credentials to wherever the redirect points).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::{OidcError, error_chain};
+
+/// Time to establish a TCP+TLS connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Deadline for a whole request, connection included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Builds the client, trusting the PEM bundle at `cert_path` as well.
+pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("oidc-agent-rs/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = cert_path.filter(|p| !p.as_os_str().is_empty()) {
+        let pem = std::fs::read(path).map_err(|e| {
+            OidcError::Config(format!("cannot read CA bundle {}: {e}", path.display()))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            OidcError::Config(format!(
+                "bad CA bundle {}: {}",
+                path.display(),
+                error_chain(&e)
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(OidcError::Config(format!(
+                "no certificates in CA bundle {}",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| OidcError::Config(format!("cannot set up HTTPS: {}", error_chain(&e))))
+}
+
+/// GETs `url` and returns the body of a 200 answer.
+pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError> {
+    let unreachable = |e: reqwest::Error| OidcError::Unreachable {
+        url: url.to_owned(),
+        detail: error_chain(&e),
+    };
+    let resp = http
+        .get(url)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(unreachable)?;
+    if !status.is_success() {
+        return Err(OidcError::BadResponse {
+            url: url.to_owned(),
+            detail: format!("HTTP {status}"),
+        });
+    }
+    Ok(body.to_vec())
+}

@@ -1,0 +1,149 @@
+//! Secret values: refresh tokens, client secrets, passwords, keys, codes.
+//!
+//! Every secret lives in a [`SecretString`] or [`SecretKey`]: zeroized on drop,
+//! `Debug` prints `[redacted]`, and reading the value needs an explicit
+//! `expose()`, so a secret never reaches a log line by accident.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::{Zeroize, Zeroizing};
+
+/// A secret string (token, password, client secret), zeroized on drop.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretString(Zeroizing<String>);
+
+impl SecretString {
+    /// Wraps `value`; the original allocation is moved, not copied.
+    pub fn new(value: String) -> Self {
+        Self(Zeroizing::new(value))
+    }
+
+    /// The plaintext. Callers must not log or print it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True for the empty string (oidc-agent writes `""` for "not set").
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(value: &str) -> Self {
+        Self::new(value.to_owned())
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString([redacted])")
+    }
+}
+
+// Serialization is needed because the account JSON and the agent protocol
+// carry these values; it is explicit at every use site through the field type.
+impl Serialize for SecretString {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
+}
+
+/// A 256-bit symmetric key, zeroized on drop.
+#[derive(Clone)]
+pub struct SecretKey(Box<[u8; 32]>);
+
+impl SecretKey {
+    /// A fresh random key from the OS generator.
+    pub fn random() -> Self {
+        use rand::RngCore as _;
+        let mut key = Self::zero();
+        rand::rngs::OsRng.fill_bytes(key.0.as_mut());
+        lock_memory(key.0.as_ref());
+        key
+    }
+
+    /// An all-zero key, to be filled in place (keeps the bytes off the stack).
+    pub fn zero() -> Self {
+        Self(Box::new([0u8; 32]))
+    }
+
+    /// Builds a key from exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        let mut key = Self::zero();
+        if bytes.len() != 32 {
+            return None;
+        }
+        key.0.copy_from_slice(bytes);
+        lock_memory(key.0.as_ref());
+        Some(key)
+    }
+
+    /// The key bytes.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key bytes, mutable (for key derivation in place).
+    pub fn expose_mut(&mut self) -> &mut [u8; 32] {
+        &mut self.0
+    }
+}
+
+impl Drop for SecretKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
+}
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.ct_eq(other.0.as_ref()).into()
+    }
+}
+
+/// Best-effort `mlock` of the pages holding `bytes`, so a key is never swapped
+/// out. Failure (RLIMIT_MEMLOCK, containers) is ignored: the process is
+/// already non-dumpable and the key is zeroized on drop.
+#[allow(unsafe_code)]
+fn lock_memory(bytes: &[u8]) {
+    // SAFETY: mlock only changes paging of the given range, which is a live
+    // allocation owned by the caller; it neither reads nor writes it.
+    let _ = unsafe { rustix::mm::mlock(bytes.as_ptr().cast_mut().cast(), bytes.len()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = SecretString::from("rt-very-secret");
+        assert_eq!(format!("{s:?}"), "SecretString([redacted])");
+        let k = SecretKey::random();
+        assert_eq!(format!("{k:?}"), "SecretKey([redacted])");
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let s = SecretString::from("abc");
+        let json = serde_json::to_string(&s).expect("serialize");
+        assert_eq!(json, "\"abc\"");
+        let back: SecretString = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back.expose(), "abc");
+    }
+}

@@ -1,0 +1,231 @@
+//! Account files on disk: naming, listing, reading, atomic writing.
+//!
+//! The directory is 0700 and every file 0600. Writes go to a temporary file in
+//! the same directory, are fsynced, then renamed over the target, then the
+//! directory is fsynced: a crash leaves either the old file or the new one,
+//! never half of one. Decryption lives in `crypt` and `compat`; this module
+//! only moves bytes.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Files in the account directory that are not accounts (oidc-agent's rule,
+/// plus our temporary and backup files).
+fn is_account_file(name: &str) -> bool {
+    !(name.starts_with('.')
+        || name == "config"
+        || name.ends_with(".config")
+        || name.ends_with(".clientconfig")
+        || name.ends_with(".stats")
+        || name.ends_with(".log")
+        || name.ends_with(".bak")
+        || name.ends_with(".d"))
+}
+
+/// Checks that `name` is usable as a short name and file name.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || name.contains('/')
+        || name.contains('\0')
+        || name.starts_with('.')
+        || name.starts_with('-')
+        || !is_account_file(name)
+    {
+        return Err(Error::Invalid(format!(
+            "'{name}' is not a valid account short name: use letters, digits, '-', '_' (no '/', no leading '.' or '-')"
+        )));
+    }
+    Ok(())
+}
+
+/// The account directory with its helpers.
+#[derive(Clone, Debug)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// The store at `dir` (nothing is created yet).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The store in the default account directory.
+    pub fn default_dir() -> Self {
+        Self::new(crate::paths::config_dir())
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of account `name`.
+    pub fn path(&self, name: &str) -> Result<PathBuf> {
+        check_name(name)?;
+        Ok(self.dir.join(name))
+    }
+
+    /// The short names of configured accounts, sorted.
+    pub fn list(&self) -> Result<Vec<String>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("list", &self.dir, e)),
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| is_account_file(n))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Reads account `name`'s file.
+    pub fn read(&self, name: &str) -> Result<Vec<u8>> {
+        let path = self.path(name)?;
+        fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NoSuchAccount {
+                    name: name.to_owned(),
+                    dir: self.dir.clone(),
+                }
+            } else {
+                Error::io("read", &path, e)
+            }
+        })
+    }
+
+    /// Creates the directory 0700 if needed.
+    pub fn ensure_dir(&self) -> Result<()> {
+        ensure_private_dir(&self.dir)
+    }
+
+    /// Writes account `name` atomically, mode 0600.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+        self.ensure_dir()?;
+        let path = self.path(name)?;
+        write_atomic(&path, bytes)?;
+        Ok(path)
+    }
+
+    /// Deletes account `name`'s file.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let path = self.path(name)?;
+        fs::remove_file(&path).map_err(|e| Error::io("delete", &path, e))
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0700. The mode is given at creation
+/// so there is no window in which the directory is readable by others.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io("create directory", dir, e))
+}
+
+/// Writes `bytes` to `path` atomically: a 0600 temporary file in the same
+/// directory, fsync, rename over `path`, fsync the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("account");
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::io("create", &tmp, e))?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        f.sync_all().map_err(|e| Error::io("sync", &tmp, e))?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(|e| Error::io("replace", path, e))?;
+        // The rename is durable only once the directory entry is.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Makes an existing file 0600 (for files other tools created 0644).
+pub fn make_private(path: &Path) -> Result<()> {
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io("chmod", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt as _;
+
+    use super::*;
+
+    #[test]
+    fn atomic_write_modes_and_listing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path().join("acc"));
+        store.write("kit", b"one").expect("write");
+        store.write("kit", b"two").expect("overwrite");
+        store.write("egi", b"x").expect("write");
+        fs::write(store.dir().join("issuer.config"), "x").expect("write");
+        assert_eq!(store.read("kit").expect("read"), b"two");
+        assert_eq!(store.list().expect("list"), vec!["egi", "kit"]);
+        let dir_mode = fs::metadata(store.dir()).expect("stat").mode() & 0o777;
+        let file_mode = fs::metadata(store.dir().join("kit")).expect("stat").mode() & 0o777;
+        assert_eq!((dir_mode, file_mode), (0o700, 0o600));
+        // no temporary files left behind
+        let all: Vec<_> = fs::read_dir(store.dir()).expect("ls").collect();
+        assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn failed_write_keeps_old_file() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path());
+        store.write("kit", b"old").expect("write");
+        // A directory in the way of the rename target makes the rename fail.
+        let target = tmp.path().join("blocked");
+        fs::create_dir(&target).expect("mkdir");
+        fs::write(target.join("f"), "x").expect("write");
+        assert!(write_atomic(&target, b"new").is_err());
+        assert_eq!(store.read("kit").expect("read"), b"old");
+        let leftovers = fs::read_dir(tmp.path())
+            .expect("ls")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for bad in ["", "../x", "a/b", ".hidden", "-x", "issuer.config", "x.bak"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        check_name("my-acct_1").expect("valid");
+    }
+
+    #[test]
+    fn missing_account_names_the_remedy() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let err = Store::new(tmp.path()).read("nope").expect_err("missing");
+        assert!(err.to_string().contains("oidc-gen nope"), "{err}");
+    }
+}
