@@ -6,10 +6,6 @@
 //! oversized or slow request gets a `failure` reply or is dropped; it never
 //! blocks another client.
 
-pub mod daemon;
-pub mod handlers;
-pub mod state;
-
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,6 +17,20 @@ use tokio::net::{UnixListener, UnixStream};
 use crate::error::ErrorKind;
 use crate::protocol::{MAX_MESSAGE, Request, Response};
 pub use handlers::Ctx;
+
+/// Logs one line to the agent's stderr. Never panics: a daemon whose log
+/// reader went away must keep serving (`eprintln!` would panic on EPIPE).
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "oidc-agent: {}", format_args!($($arg)*));
+    }};
+}
+pub(crate) use log;
+
+pub mod daemon;
+pub mod handlers;
+pub mod state;
 
 /// How long a client may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -122,7 +132,7 @@ pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>, socket: PathBuf) -> io
             loop {
                 tick.tick().await;
                 for name in ctx.state().expire(handlers::now()) {
-                    eprintln!("oidc-agent: lifetime of '{name}' is over; unloaded");
+                    log!("lifetime of '{name}' is over; unloaded");
                 }
             }
         })
@@ -134,12 +144,12 @@ pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>, socket: PathBuf) -> io
                     let ctx = ctx.clone();
                     tokio::spawn(async move {
                         if let Err(e) = serve_connection(ctx, stream).await {
-                            eprintln!("oidc-agent: connection: {e}");
+                            log!("connection: {e}");
                         }
                     });
                 }
                 Err(e) => {
-                    eprintln!("oidc-agent: accept: {e}");
+                    log!("accept: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

@@ -315,7 +315,7 @@ impl Response {
         // The Python and Go clients read 4096-byte chunks until one is short:
         // a reply of exactly 4096·k bytes would leave them waiting for the
         // close. A trailing space keeps the JSON valid and the length odd.
-        if bytes.len() % 4096 == 0 {
+        if bytes.len().is_multiple_of(4096) {
             bytes.push(b' ');
         }
         bytes

@@ -27,7 +27,7 @@ pub const READY: &str = "READY";
 pub fn harden() {
     use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
     if let Err(e) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
-        eprintln!("oidc-agent: warning: cannot make the process non-dumpable: {e}");
+        super::log!("warning: cannot make the process non-dumpable: {e}");
     }
     let _ = setrlimit(
         Resource::Core,

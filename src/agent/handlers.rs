@@ -166,18 +166,24 @@ fn account_info(ctx: &Ctx) -> Response {
 }
 
 /// Finds the account a token request is for, or the failure reply.
-fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Response> {
+fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Response>> {
+    let not_loaded =
+        |msg: String, info: String| Box::new(fail(ErrorKind::NotLoaded, msg).with_info(info));
     if let Some(name) = &t.account {
         if st.accounts.contains_key(name) {
             return Ok(name.clone());
         }
         let configured = ctx.store.path(name).map(|p| p.is_file()).unwrap_or(false);
         return Err(if configured {
-            fail(ErrorKind::NotLoaded, strings::NOT_LOADED)
-                .with_info(format!("load it with `oidc-add {name}`"))
+            not_loaded(
+                strings::NOT_LOADED.into(),
+                format!("load it with `oidc-add {name}`"),
+            )
         } else {
-            fail(ErrorKind::NotLoaded, strings::NO_ACCOUNT)
-                .with_info(format!("create it with `oidc-gen {name}`"))
+            not_loaded(
+                strings::NO_ACCOUNT.into(),
+                format!("create it with `oidc-gen {name}`"),
+            )
         });
     }
     if let Some(issuer) = &t.issuer {
@@ -185,17 +191,16 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Response> 
         return st
             .account_for_issuer(issuer, default.as_deref())
             .ok_or_else(|| {
-                fail(
-                    ErrorKind::NotLoaded,
+                not_loaded(
                     format!("No account loaded for issuer {issuer}"),
+                    "load one with `oidc-add NAME`".into(),
                 )
-                .with_info("load one with `oidc-add NAME`")
             });
     }
-    Err(fail(
+    Err(Box::new(fail(
         ErrorKind::Usage,
         "Bad Request: account or issuer required",
-    ))
+    )))
 }
 
 fn token_reply(tok: &Token, id_token: bool) -> Response {
@@ -228,7 +233,7 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         st.expire(now);
         let name = match resolve(ctx, &st, &t) {
             Ok(n) => n,
-            Err(reply) => return reply,
+            Err(reply) => return *reply,
         };
         let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
         // min_valid_period -1 forces a new token (oidc-agent's `-f`).
@@ -349,14 +354,14 @@ impl PersistJob {
         let result =
             tokio::task::spawn_blocking(move || persist(&self.path, &self.key, &self.config)).await;
         match result {
-            Ok(Ok(())) => eprintln!(
-                "oidc-agent: saved the rotated refresh token of '{name}' to {}",
+            Ok(Ok(())) => super::log!(
+                "saved the rotated refresh token of '{name}' to {}",
                 path.display()
             ),
             Ok(Err(e)) => {
-                eprintln!("oidc-agent: could not save the rotated refresh token of '{name}': {e}")
+                super::log!("could not save the rotated refresh token of '{name}': {e}")
             }
-            Err(e) => eprintln!("oidc-agent: saving '{name}' failed: {e}"),
+            Err(e) => super::log!("saving '{name}' failed: {e}"),
         }
     }
 }

@@ -198,12 +198,13 @@ impl State {
         self.cache.retain(|k, _| k.account != name);
     }
 
-    /// Unloads accounts whose lifetime is over. Returns their names.
+    /// Unloads accounts whose lifetime is over (strictly past `expires_at`, so
+    /// whole-second clocks never cut a lifetime short). Returns their names.
     pub fn expire(&mut self, now: i64) -> Vec<String> {
         let gone: Vec<String> = self
             .accounts
             .iter()
-            .filter(|(_, a)| a.expires_at.is_some_and(|t| t <= now))
+            .filter(|(_, a)| a.expires_at.is_some_and(|t| t < now))
             .map(|(n, _)| n.clone())
             .collect();
         for name in &gone {
@@ -320,8 +321,10 @@ mod tests {
         st.insert(acct("b", "https://op"), None, None);
         st.cache
             .insert(CacheKey::new("a", None, None), token(Some(1000)));
-        assert!(st.expire(99).is_empty());
-        assert_eq!(st.expire(100), vec!["a".to_owned()]);
+        // Whole seconds: an account added at 99.9 with lifetime 1 has
+        // expires_at 100 and must live through second 100.
+        assert!(st.expire(100).is_empty());
+        assert_eq!(st.expire(101), vec!["a".to_owned()]);
         assert!(st.cache.is_empty());
         assert_eq!(st.loaded_names(), vec!["b".to_owned()]);
     }

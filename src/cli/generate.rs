@@ -368,10 +368,12 @@ fn finish(
         }
     };
     match AgentClient::from_env() {
-        Ok(client) => match super::add::load(&client, opened, None, true) {
-            Ok(()) => eprintln!(
-                "Account '{name}' loaded into the agent; get a token with `oidc-token {name}`"
-            ),
+        Ok(client) => match super::add::load(&client, opened, None, false) {
+            Ok(()) => {
+                eprintln!(
+                    "Account '{name}' loaded into the agent; get a token with `oidc-token {name}`"
+                )
+            }
             Err(e @ crate::Error::AgentUnreachable { .. }) if !args.no_save => {
                 eprintln!("oidc-gen: note: {e}; load the account later with `oidc-add {name}`");
             }

@@ -1,1 +1,9 @@
+//! The one integration-test binary: the real binaries, end to end, against
+//! the fake provider in `support::fake_op`.
 
+mod agent;
+mod format;
+mod generated;
+mod protocol;
+mod support;
+mod token;

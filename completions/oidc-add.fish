@@ -1,0 +1,13 @@
+complete -c oidc-add -s t -l lifetime -d 'Unload the account after SECONDS (0: never)' -r
+complete -c oidc-add -l pw-env -d 'Read the password from the environment variable VAR [default: OIDC_ENCRYPTION_PW]' -r
+complete -c oidc-add -l pw-file -d 'Read the password from the first line of FILE' -r -F
+complete -c oidc-add -l pw-cmd -d 'Run CMD with `sh -c` and use the first line of its output as the password' -r
+complete -c oidc-add -s l -l list -d 'List the configured accounts'
+complete -c oidc-add -s a -l loaded -d 'List the accounts loaded in the agent'
+complete -c oidc-add -s r -l remove -d 'Unload the account'
+complete -c oidc-add -s R -l remove-all -d 'Unload all accounts'
+complete -c oidc-add -s x -l lock -d 'Lock the agent with a password'
+complete -c oidc-add -s X -l unlock -d 'Unlock the agent'
+complete -c oidc-add -l skip-check -d 'Load without the agent\'s test refresh'
+complete -c oidc-add -s h -l help -d 'Print help'
+complete -c oidc-add -s V -l version -d 'Print version'

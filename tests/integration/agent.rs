@@ -1,0 +1,159 @@
+//! The agent's life cycle: eval output, daemonizing, --status, --kill,
+//! socket permissions, peer-uid refusal.
+
+use std::os::unix::fs::PermissionsExt as _;
+
+use crate::support::*;
+
+#[test]
+fn daemon_prints_eval_lines_and_kill_stops_it() {
+    let env = Env::new();
+    let out = env.run("oidc-agent", &[]);
+    let text = ok(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let sock = lines[0]
+        .strip_prefix("OIDC_SOCK=")
+        .and_then(|l| l.strip_suffix("; export OIDC_SOCK;"))
+        .expect("OIDC_SOCK line");
+    let pid = lines[1]
+        .strip_prefix("OIDCD_PID=")
+        .and_then(|l| l.strip_suffix("; export OIDCD_PID;"))
+        .expect("OIDCD_PID line");
+    assert_eq!(lines[2], "echo Agent pid $OIDCD_PID");
+    // The socket is 0600 in a 0700 directory named like oidc-agent's.
+    let sock = std::path::Path::new(sock);
+    let dir = sock.parent().expect("dir");
+    assert!(
+        dir.file_name()
+            .expect("name")
+            .to_string_lossy()
+            .starts_with("oidc-")
+    );
+    assert_eq!(
+        std::fs::metadata(dir).expect("dir").permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(sock).expect("sock").permissions().mode() & 0o777,
+        0o600
+    );
+    // It answers.
+    let status = env
+        .cmd("oidc-agent")
+        .arg("--status")
+        .arg("--json")
+        .env("OIDC_SOCK", sock)
+        .output()
+        .expect("status");
+    let v: serde_json::Value = serde_json::from_str(&ok(&status)).expect("--status --json is JSON");
+    assert_eq!(v["loaded_accounts"], serde_json::json!([]));
+    // -k kills it and removes the socket and its directory.
+    let kill = env
+        .cmd("oidc-agent")
+        .arg("-k")
+        .env("OIDCD_PID", pid)
+        .output()
+        .expect("kill");
+    assert_eq!(
+        ok(&kill),
+        format!("unset OIDC_SOCK;\nunset OIDCD_PID;\necho Agent pid {pid} killed;\n")
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while sock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!sock.exists(), "socket left behind");
+    assert!(!dir.exists(), "socket directory left behind");
+}
+
+#[test]
+fn quiet_and_json_output() {
+    let env = Env::new();
+    let sock = env.dir.path().join("tmp/q.sock");
+    let out = env.run(
+        "oidc-agent",
+        &["--quiet", "-a", sock.to_str().expect("utf8")],
+    );
+    let text = ok(&out);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let pid: String = text
+        .lines()
+        .nth(1)
+        .expect("pid line")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let json_sock = env.dir.path().join("tmp/j.sock");
+    let out = env.run(
+        "oidc-agent",
+        &["--json", "-a", json_sock.to_str().expect("utf8")],
+    );
+    let v: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    assert_eq!(v["socket"], json_sock.to_str().expect("utf8"));
+    assert!(v["dpid"].is_string(), "oidc-agent prints dpid as a string");
+    for p in [pid, v["dpid"].as_str().expect("dpid").to_owned()] {
+        ok(&env
+            .cmd("oidc-agent")
+            .arg("-k")
+            .env("OIDCD_PID", p)
+            .output()
+            .expect("kill"));
+    }
+}
+
+#[test]
+fn second_agent_on_a_live_socket_is_refused() {
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    let out = env.run("oidc-agent", &["-a", sock.to_str().expect("utf8")]);
+    let err = fails(&out, 2);
+    assert!(err.contains("already listening"), "{err}");
+}
+
+#[test]
+fn status_without_agent_is_exit_3() {
+    let env = Env::new();
+    let err = fails(&env.run("oidc-agent", &["--status"]), 3);
+    assert!(err.contains("eval \"$(oidc-agent)\""), "{err}");
+}
+
+#[test]
+fn other_uid_is_refused() {
+    if !rustix::process::getuid().is_root() {
+        eprintln!("skipped: needs root to act as another uid");
+        return;
+    }
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    // Open the path up so that only the SO_PEERCRED check stands in the way.
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    std::fs::set_permissions(
+        env.dir.path().join("tmp"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .expect("chmod");
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    use std::os::unix::process::CommandExt as _;
+    let out = env
+        .cmd("oidc-token")
+        .arg("x")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run as nobody");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(
+        !err.contains("No account configured")
+            && (err.contains("without a reply") || err.contains("reset by peer")),
+        "a foreign uid got an answer: {err}"
+    );
+    // The owner still gets answers.
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"check"}"#)["status"],
+        "success"
+    );
+}

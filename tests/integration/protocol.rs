@@ -1,0 +1,246 @@
+//! The wire protocol against a live agent: every request, malformed input,
+//! oversized and stalled clients.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use crate::support::fake_op::FakeOp;
+use crate::support::*;
+
+fn loaded_env() -> (Env, FakeOp, std::path::PathBuf) {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    (env, op, sock)
+}
+
+#[test]
+fn every_request_answers() {
+    let (_env, op, sock) = loaded_env();
+    let at = raw_json(
+        &sock,
+        r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
+    );
+    assert_eq!(at["status"], "success", "{at}");
+    assert!(
+        at["access_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("at-"))
+    );
+    assert_eq!(at["issuer"], op.issuer.as_str());
+    assert!(at["expires_at"].as_i64().is_some_and(|e| e > 0));
+
+    let by_issuer = raw_json(
+        &sock,
+        &format!(
+            r#"{{"request":"access_token","issuer":"{}","min_valid_period":"0","scope":""}}"#,
+            op.issuer.trim_end_matches('/')
+        ),
+    );
+    assert_eq!(
+        by_issuer["access_token"], at["access_token"],
+        "issuer request served from the same cache"
+    );
+
+    let id = raw_json(&sock, r#"{"request":"id_token","account":"acct"}"#);
+    assert!(
+        id["id_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("idt-")),
+        "{id}"
+    );
+
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"loaded_accounts"}"#)["info"],
+        serde_json::json!(["acct"])
+    );
+    let info = raw_json(&sock, r#"{"request":"account_info"}"#);
+    assert_eq!(
+        info["info"][op.issuer.as_str()]["accounts"]["acct"],
+        true,
+        "{info}"
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"check"}"#)["status"],
+        "success"
+    );
+    assert!(
+        raw_json(&sock, r#"{"request":"status"}"#)["info"]
+            .as_str()
+            .is_some_and(|s| s.contains("acct"))
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"status_json"}"#)["info"]["loaded_accounts"],
+        serde_json::json!(["acct"])
+    );
+
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"lock","password":"lpw"}"#)["info"],
+        "Agent locked"
+    );
+    let locked = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
+    assert_eq!(
+        (locked["status"].as_str(), locked["error"].as_str()),
+        (Some("failure"), Some("Agent locked"))
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"check"}"#)["status"],
+        "success",
+        "check answers while locked"
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"unlock","password":"bad"}"#)["error"],
+        "wrong password"
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"unlock","password":"lpw"}"#)["info"],
+        "Agent unlocked"
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"unlock","password":"lpw"}"#)["error"],
+        "Agent not locked"
+    );
+    let after = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
+    assert_eq!(after["status"], "success", "{after}");
+
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"remove","account":"acct"}"#)["status"],
+        "success"
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"remove","account":"acct"}"#)["error"],
+        "account not loaded"
+    );
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"remove_all"}"#)["status"],
+        "success"
+    );
+    let gone = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
+    assert_eq!(gone["error"], "account not loaded");
+    let unknown = raw_json(&sock, r#"{"request":"access_token","account":"nobody"}"#);
+    assert_eq!(
+        unknown["error"],
+        "No account configured with that short name"
+    );
+}
+
+#[test]
+fn add_request_of_oidc_agents_own_tools() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    // oidc-agent 4.x's oidc-add sends the config as a JSON string plus its
+    // own fields; the agent must accept it and ignore what it does not know.
+    let config = serde_json::json!({"name": "legacy", "issuer_url": op.issuer, "client_id": "cid",
+        "client_secret": "csecret", "refresh_token": "rt-initial", "scope": "openid", "username": "", "password": ""});
+    let req = serde_json::json!({"request": "add", "config": config.to_string(), "confirm": 0,
+        "always_allow_id": 0, "lifetime": "0", "pw_entry": {"type": 0}});
+    let reply = raw_json(&sock, &req.to_string());
+    assert_eq!(reply["status"], "success", "{reply}");
+    assert_eq!(op.refreshes(), 1, "add checks the account with one refresh");
+    let at = raw_json(
+        &sock,
+        r#"{"request":"access_token","account":"legacy","min_valid_period":10}"#,
+    );
+    assert_eq!(at["status"], "success");
+    assert_eq!(op.refreshes(), 1, "the check's token was cached");
+}
+
+#[test]
+fn malformed_requests_get_failure_replies() {
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    let cases: &[(&[u8], &str)] = &[
+        (b"{}", "Bad Request: No request type."),
+        (
+            br#"{"request":"fly"}"#,
+            "Bad Request: Unknown request type.",
+        ),
+        (br#"{"request":"remove"}"#, "Bad Request: remove"),
+        (b"not json at all", "Bad Request"),
+        (b"[1,2,3]", "Bad Request"),
+        (br#"{"request":"add","config":{"name":"x"}}"#, "issuer_url"),
+        (
+            br#"{"request":"access_token"}"#,
+            "account or issuer required",
+        ),
+    ];
+    for (req, want) in cases {
+        let reply = raw(&sock, req);
+        let v: serde_json::Value = serde_json::from_slice(&reply).expect("reply is JSON");
+        assert_eq!(v["status"], "failure", "{}", String::from_utf8_lossy(req));
+        assert!(
+            v["error"].as_str().is_some_and(|e| e.contains(want)),
+            "{} -> {v}",
+            String::from_utf8_lossy(req)
+        );
+    }
+    // Oversized: refused, the agent lives on.
+    let big = format!(r#"{{"request":"check","pad":"{}"}}"#, "x".repeat(2 << 20));
+    let reply = raw(&sock, big.as_bytes());
+    assert!(reply.is_empty() || String::from_utf8_lossy(&reply).contains("too large"));
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"check"}"#)["status"],
+        "success"
+    );
+}
+
+#[test]
+fn a_stalled_client_does_not_block_others() {
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    // Half a request, then silence.
+    let mut stalled = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    stalled.write_all(br#"{"request":"acc"#).expect("write");
+    let start = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(
+            raw_json(&sock, r#"{"request":"check"}"#)["status"],
+            "success"
+        );
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "other clients waited on the stalled one"
+    );
+    drop(stalled);
+}
+
+#[test]
+fn a_slow_provider_does_not_block_other_accounts() {
+    let slow = FakeOp::start();
+    let fast = FakeOp::start();
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    ok(&env.gen_rt("slow", &slow.issuer, "rt-initial"));
+    ok(&env.gen_rt("fast", &fast.issuer, "rt-initial"));
+    slow.set(|c| c.delay = Duration::from_secs(3));
+    let sock2 = sock.clone();
+    let pending = std::thread::spawn(move || {
+        raw_json(
+            &sock2,
+            r#"{"request":"access_token","account":"slow","min_valid_period":-1}"#,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    let cached = raw_json(
+        &sock,
+        r#"{"request":"access_token","account":"fast","min_valid_period":0}"#,
+    );
+    let fresh = raw_json(
+        &sock,
+        r#"{"request":"access_token","account":"fast","min_valid_period":-1}"#,
+    );
+    let waited = start.elapsed();
+    assert_eq!(
+        (cached["status"].as_str(), fresh["status"].as_str()),
+        (Some("success"), Some("success"))
+    );
+    assert!(
+        waited < Duration::from_secs(2),
+        "the fast account waited {waited:?} on the slow provider"
+    );
+    assert_eq!(pending.join().expect("join")["status"], "success");
+}

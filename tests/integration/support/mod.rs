@@ -1,0 +1,217 @@
+//! Test support: a private environment per test (account dir, TMPDIR, HOME),
+//! the real binaries, and an agent started in the foreground.
+
+pub mod fake_op;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "correct horse";
+
+pub fn bin(name: &str) -> PathBuf {
+    match name {
+        "oidc-agent" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-agent")),
+        "oidc-gen" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-gen")),
+        "oidc-add" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-add")),
+        "oidc-token" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-token")),
+        other => panic!("unknown binary {other}"),
+    }
+}
+
+/// A private home for one test.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub sock: Option<PathBuf>,
+    agent: Option<Child>,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("home")).expect("home");
+        std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp");
+        Self {
+            dir,
+            sock: None,
+            agent: None,
+        }
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("accounts")
+    }
+
+    /// A command with this environment (nothing inherited that matters).
+    pub fn cmd(&self, name: &str) -> Command {
+        let mut c = Command::new(bin(name));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path().join("home"))
+            .env("TMPDIR", self.dir.path().join("tmp"))
+            .env("OIDC_CONFIG_DIR", self.config_dir())
+            .env("OIDC_ENCRYPTION_PW", PASSWORD)
+            .env("OIDC_AGENT_RS_TEST_KDF", "1")
+            .stdin(Stdio::null());
+        if let Some(s) = &self.sock {
+            c.env("OIDC_SOCK", s);
+        }
+        c
+    }
+
+    pub fn run(&self, name: &str, args: &[&str]) -> Output {
+        self.cmd(name).args(args).output().expect("run binary")
+    }
+
+    /// Starts `oidc-agent --console` and waits for its socket.
+    pub fn start_agent(&mut self, extra: &[&str]) -> PathBuf {
+        let sock = self
+            .dir
+            .path()
+            .join("tmp")
+            .join(format!("agent-{}.sock", rand_suffix()));
+        let mut child = self
+            .cmd("oidc-agent")
+            .arg("--console")
+            .arg("--socket-path")
+            .arg(&sock)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start agent");
+        let out = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(out).lines();
+        let first = lines.next().expect("agent printed nothing").expect("read");
+        assert_eq!(
+            first,
+            format!("OIDC_SOCK={}; export OIDC_SOCK;", sock.display())
+        );
+        let second = lines.next().expect("second line").expect("read");
+        assert_eq!(
+            second,
+            format!("OIDCD_PID={}; export OIDCD_PID;", child.id())
+        );
+        // Keep reading the agent's stdout so it never sees a broken pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        self.agent = Some(child);
+        self.sock = Some(sock.clone());
+        sock
+    }
+
+    pub fn stop_agent(&mut self) {
+        if let Some(mut c) = self.agent.take() {
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(c.id() as i32).expect("pid"),
+                rustix::process::Signal::TERM,
+            );
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// `oidc-gen NAME --issuer ISS --client-id cid --rt RT` with the test password.
+    pub fn gen_rt(&self, name: &str, issuer: &str, rt: &str) -> Output {
+        self.run(
+            "oidc-gen",
+            &[
+                name,
+                "--issuer",
+                issuer,
+                "--client-id",
+                "cid",
+                "--client-secret",
+                "csecret",
+                "--rt",
+                rt,
+                "--pw-env",
+            ],
+        )
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.stop_agent();
+    }
+}
+
+pub fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed ({:?})\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+    stdout(o)
+}
+
+/// Asserts the exit code and an empty stdout; returns stderr.
+#[track_caller]
+pub fn fails(o: &Output, code: i32) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "stdout must stay empty on error: {}",
+        stdout(o)
+    );
+    stderr(o)
+}
+
+/// Sends raw bytes to a socket and reads the reply until the agent closes.
+pub fn raw(sock: &Path, bytes: &[u8]) -> Vec<u8> {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // The agent may close early on oversized input: then read what it said.
+    let _ = s.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+pub fn raw_json(sock: &Path, req: &str) -> serde_json::Value {
+    let bytes = raw(sock, req.as_bytes());
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "reply is not JSON ({e}): {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    })
+}

@@ -1,0 +1,374 @@
+//! oidc-gen --rt, oidc-add and oidc-token end to end: output, exit codes,
+//! the cache, single flight, rotation, lifetimes and the lock.
+
+use std::time::Duration;
+
+use crate::support::fake_op::FakeOp;
+use crate::support::*;
+
+fn decrypt_rt(env: &Env, name: &str) -> String {
+    let store = oidc_agent::store::Store::new(env.config_dir());
+    let opened = oidc_agent::account_file::open(&store, name, &PASSWORD.into())
+        .expect("decrypt account file");
+    opened.config.refresh_token.expose().to_owned()
+}
+
+#[test]
+fn import_then_token_and_outputs() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let out = env.gen_rt("acct", &op.issuer, "rt-initial");
+    ok(&out);
+    assert!(
+        out.stdout.is_empty(),
+        "oidc-gen --rt prints nothing on stdout"
+    );
+    // The file is ours, 0600, and holds the refresh token encrypted.
+    let raw = std::fs::read(env.config_dir().join("acct")).expect("file");
+    assert!(raw.starts_with(b"OIDCRS"));
+    assert!(
+        !String::from_utf8_lossy(&raw).contains("rt-initial"),
+        "refresh token stored in clear"
+    );
+    // Confidential client: HTTP Basic, no secret in the body.
+    let call = op.calls().pop().expect("a token call");
+    assert!(
+        call.basic_auth
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    assert!(!call.form.contains_key("client_secret"));
+
+    let tok = ok(&env.run("oidc-token", &["acct"]));
+    assert!(
+        tok.starts_with("at-") && tok.ends_with('\n') && tok.lines().count() == 1,
+        "{tok:?}"
+    );
+    let by_iss = ok(&env.run("oidc-token", &[op.issuer.trim_end_matches('/')]));
+    assert_eq!(by_iss, tok);
+    let env_out = ok(&env.run("oidc-token", &["-c", "acct"]));
+    assert!(env_out.starts_with(&format!(
+        "OIDC_AT={}; export OIDC_AT;\nOIDC_ISS={}; export OIDC_ISS;\nOIDC_EXP=",
+        tok.trim(),
+        op.issuer
+    )));
+    let header = ok(&env.run("oidc-token", &["--auth-header", "acct"]));
+    assert_eq!(header, format!("Authorization: Bearer {}", tok.trim()));
+    let issuer_config =
+        std::fs::read_to_string(env.config_dir().join("issuer.config")).expect("issuer.config");
+    assert_eq!(issuer_config, format!("{} acct\n", op.issuer));
+    let listed = ok(&env.run("oidc-add", &["-l"]));
+    assert_eq!(listed, "acct\n");
+}
+
+#[test]
+fn exit_codes_and_clean_stdout() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    // No agent.
+    let err = fails(&env.run("oidc-token", &["acct"]), 3);
+    assert!(err.contains("oidc-agent"), "{err}");
+    env.start_agent(&[]);
+    // Unknown account, then configured but not loaded.
+    let err = fails(&env.run("oidc-token", &["acct"]), 4);
+    assert!(err.contains("oidc-gen acct"), "{err}");
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let err = fails(&env.run("oidc-token", &["acct"]), 4);
+    assert!(err.contains("oidc-add acct"), "{err}");
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    // Usage.
+    fails(&env.run("oidc-token", &[]), 2);
+    fails(&env.run("oidc-token", &["--bogus", "acct"]), 2);
+    // Locked.
+    let lock = env
+        .cmd("oidc-add")
+        .args(["-x", "--pw-env=LOCKPW"])
+        .env("LOCKPW", "l")
+        .output()
+        .expect("lock");
+    ok(&lock);
+    let err = fails(&env.run("oidc-token", &["acct"]), 5);
+    assert!(err.contains("Agent locked"), "{err}");
+    let bad = env
+        .cmd("oidc-add")
+        .args(["-X", "--pw-env=LOCKPW"])
+        .env("LOCKPW", "wrong")
+        .output()
+        .expect("unlock");
+    fails(&bad, 9);
+    ok(&env
+        .cmd("oidc-add")
+        .args(["-X", "--pw-env=LOCKPW"])
+        .env("LOCKPW", "l")
+        .output()
+        .expect("unlock"));
+    ok(&env.run("oidc-token", &["acct"]));
+    // Refresh token revoked: fast, exit 7, says what to run.
+    op.revoke_all();
+    let err = fails(&env.run("oidc-token", &["-f", "acct"]), 7);
+    assert!(err.contains("oidc-gen --reauthenticate acct"), "{err}");
+    // Provider down: exit 6; a cached token is still served.
+    let op2 = FakeOp::start();
+    ok(&env.gen_rt("second", &op2.issuer, "rt-initial"));
+    op2.stop();
+    ok(&env.run("oidc-token", &["second"]));
+    let err = fails(&env.run("oidc-token", &["-f", "second"]), 6);
+    assert!(err.contains("cannot reach"), "{err}");
+}
+
+#[test]
+fn wrong_password_and_corrupt_file() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let path = env.config_dir().join("acct");
+    let before = std::fs::read(&path).expect("read");
+    let out = env
+        .cmd("oidc-add")
+        .args(["--pw-env", "acct"])
+        .env("OIDC_ENCRYPTION_PW", "nope")
+        .output()
+        .expect("add");
+    let err = fails(&out, 9);
+    assert!(err.contains("wrong password"), "{err}");
+    let mut bad = before.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    std::fs::write(&path, &bad).expect("corrupt");
+    let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+    assert!(err.contains("acct"), "{err}");
+    std::fs::write(&path, &before[..50]).expect("truncate");
+    fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+    fails(&env.run("oidc-add", &["--pw-env", "missing"]), 10);
+    // No password source and no terminal: a clear error, not a hang.
+    let out = env
+        .cmd("oidc-add")
+        .arg("acct")
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .output()
+        .expect("add");
+    assert!(stderr(&out).contains("--pw-env"), "{}", stderr(&out));
+    // Creating over an existing account is refused and leaves it alone.
+    std::fs::write(&path, &before).expect("restore");
+    let err = fails(&env.gen_rt("acct", &op.issuer, "rt-initial"), 1);
+    assert!(err.contains("--reauthenticate"), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn cache_rules() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let base = op.refreshes();
+    let a = ok(&env.run("oidc-token", &["acct"]));
+    let b = ok(&env.run("oidc-token", &["-t", "200", "acct"]));
+    assert_eq!(a, b);
+    assert_eq!(op.refreshes(), base, "cached tokens make no provider call");
+    // More validity than the token has left: a new token.
+    let c = ok(&env.run("oidc-token", &["-t", "400", "acct"]));
+    assert_ne!(c, b);
+    assert_eq!(op.refreshes(), base + 1);
+    // -f always refreshes.
+    let d = ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_ne!(d, c);
+    assert_eq!(op.refreshes(), base + 2);
+    // Scoped tokens are cached under their own key, in either order.
+    let s1 = ok(&env.run("oidc-token", &["-s", "openid profile", "acct"]));
+    let s2 = ok(&env.run("oidc-token", &["-s", "profile", "-s", "openid", "acct"]));
+    assert_eq!(s1, s2);
+    assert_eq!(op.refreshes(), base + 3);
+    assert_eq!(
+        op.calls()
+            .last()
+            .expect("call")
+            .form
+            .get("scope")
+            .map(String::as_str),
+        Some("openid profile")
+    );
+    assert_eq!(
+        ok(&env.run("oidc-token", &["acct"])),
+        d,
+        "the default token is untouched by scoped ones"
+    );
+    // Audience is sent and keyed too.
+    ok(&env.run("oidc-token", &["--aud", "https://api", "acct"]));
+    assert_eq!(
+        op.calls()
+            .last()
+            .expect("call")
+            .form
+            .get("audience")
+            .map(String::as_str),
+        Some("https://api")
+    );
+    assert_eq!(op.refreshes(), base + 4);
+}
+
+#[test]
+fn without_expires_in_jwt_exp_or_no_cache() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    op.set(|c| c.expires_in = None);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let base = op.refreshes();
+    let a = ok(&env.run("oidc-token", &["acct"]));
+    let b = ok(&env.run("oidc-token", &["acct"]));
+    assert_ne!(
+        a, b,
+        "an opaque token of unknown lifetime is never served from cache"
+    );
+    assert_eq!(op.refreshes(), base + 2);
+    assert_eq!(ok(&env.run("oidc-token", &["-e", "acct"])), "0\n");
+    op.set(|c| c.jwt_access_tokens = true);
+    let c = ok(&env.run("oidc-token", &["-f", "acct"]));
+    let d = ok(&env.run("oidc-token", &["-t", "60", "acct"]));
+    assert_eq!(c, d, "a JWT's exp claim makes the token cacheable");
+}
+
+#[test]
+fn concurrent_requests_share_one_refresh() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    op.set(|c| c.rotate = true);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    op.set(|c| c.delay = Duration::from_millis(700));
+    let base = op.refreshes();
+    let children: Vec<_> = (0..12)
+        .map(|_| {
+            env.cmd("oidc-token")
+                .args(["-f", "acct"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outs: Vec<String> = children
+        .into_iter()
+        .map(|c| ok(&c.wait_with_output().expect("wait")))
+        .collect();
+    assert!(
+        outs.iter().all(|o| o == &outs[0]),
+        "all waiters got the one refreshed token: {outs:?}"
+    );
+    assert_eq!(
+        op.refreshes(),
+        base + 1,
+        "12 concurrent forced requests reached the provider once"
+    );
+}
+
+#[test]
+fn rotation_is_saved_to_disk() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    op.set(|c| c.rotate = true);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    // oidc-gen's check and the agent's load each rotated once.
+    let on_disk = decrypt_rt(&env, "acct");
+    assert!(
+        op.valid_rts().contains(&on_disk),
+        "file has {on_disk}, provider accepts {:?}",
+        op.valid_rts()
+    );
+    for _ in 0..5 {
+        ok(&env.run("oidc-token", &["-f", "acct"]));
+    }
+    let on_disk = decrypt_rt(&env, "acct");
+    assert_eq!(
+        op.valid_rts().into_iter().collect::<Vec<_>>(),
+        vec![on_disk.clone()]
+    );
+    assert_ne!(on_disk, "rt-initial");
+    // A new agent loads the file and keeps working.
+    env.stop_agent();
+    env.start_agent(&[]);
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_eq!(
+        op.valid_rts().into_iter().collect::<Vec<_>>(),
+        vec![decrypt_rt(&env, "acct")]
+    );
+    // Concurrent refreshes with different scopes never reuse a rotated token.
+    let children: Vec<_> = ["openid", "profile", "email", "openid profile"]
+        .iter()
+        .map(|s| {
+            env.cmd("oidc-token")
+                .args(["-f", "-s", s, "acct"])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for c in children {
+        ok(&c.wait_with_output().expect("wait"));
+    }
+    assert_eq!(
+        op.valid_rts().into_iter().collect::<Vec<_>>(),
+        vec![decrypt_rt(&env, "acct")]
+    );
+}
+
+#[test]
+fn lifetimes_unload_accounts() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    ok(&env.run("oidc-add", &["-t", "1", "--pw-env", "acct"]));
+    ok(&env.run("oidc-token", &["acct"]));
+    std::thread::sleep(Duration::from_millis(2100));
+    fails(&env.run("oidc-token", &["acct"]), 4);
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
+    // The agent's default lifetime applies to accounts added without one.
+    env.stop_agent();
+    env.start_agent(&["-t", "1"]);
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
+}
+
+#[test]
+fn gen_management() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    // No agent: oidc-gen still saves, and says how to load later.
+    let out = env.gen_rt("acct", &op.issuer, "rt-initial");
+    assert!(
+        stderr(
+            &ok(&out)
+                .is_empty()
+                .then_some(out.clone())
+                .expect("quiet stdout")
+        )
+        .contains("oidc-add acct")
+    );
+    let printed = ok(&env.run("oidc-gen", &["-p", "--pw-env", "acct"]));
+    let v: serde_json::Value = serde_json::from_str(&printed).expect("json");
+    assert_eq!(v["refresh_token"], "rt-initial");
+    assert_eq!(v["issuer_url"], op.issuer.as_str());
+    ok(&env.run("oidc-gen", &["--rename", "renamed", "--pw-env", "acct"]));
+    assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "renamed\n");
+    // Delete needs confirmation; without a terminal it is refused.
+    let err = fails(&env.run("oidc-gen", &["-d", "renamed"]), 1);
+    assert!(err.contains("--confirm-yes"), "{err}");
+    ok(&env.run("oidc-gen", &["-d", "-y", "renamed"]));
+    assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "");
+    // A dead refresh token is refused at import and nothing is saved.
+    let err = fails(&env.gen_rt("dead", &op.issuer, "rt-unknown"), 7);
+    assert!(err.contains("reauthenticate"), "{err}");
+    assert!(!env.config_dir().join("dead").exists());
+    // Issuer mismatch is refused.
+    let wrong = op.issuer.replace("127.0.0.1", "localhost");
+    let err = fails(&env.gen_rt("x", &wrong, "rt-initial"), 8);
+    assert!(err.contains("issuer mismatch"), "{err}");
+}
