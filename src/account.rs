@@ -131,10 +131,10 @@ pub fn split_list(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_owned).collect()
 }
 
-/// Compares issuer URLs the way oidc-agent does: exactly, ignoring one
-/// trailing slash on either side.
+/// Compares issuer URLs the way oidc-agent does (`compIssuerUrls`): equal,
+/// or equal but for one extra trailing `/` on either side; case-sensitive.
 pub fn same_issuer(a: &str, b: &str) -> bool {
-    a.strip_suffix('/').unwrap_or(a) == b.strip_suffix('/').unwrap_or(b)
+    a == b || a.strip_suffix('/') == Some(b) || b.strip_suffix('/') == Some(a)
 }
 
 #[cfg(test)]
@@ -176,5 +176,7 @@ mod tests {
         assert!(same_issuer("https://op", "https://op"));
         assert!(!same_issuer("https://op//", "https://op"));
         assert!(!same_issuer("https://op/x", "https://op"));
+        assert!(same_issuer("https://a//", "https://a/"));
+        assert!(!same_issuer("https://A/", "https://a/"));
     }
 }

@@ -22,20 +22,22 @@ pub fn run(prog: &str, body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
     match body() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if is_broken_pipe(&err) {
-                // The reader went away (`oidc-token x | head -c0`): not our failure.
-                return ExitCode::SUCCESS;
-            }
             eprintln!("{prog}: {err:#}");
             ExitCode::from(exit_code(&err))
         }
     }
 }
 
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|c| c.downcast_ref::<io::Error>())
-        .any(|e| e.kind() == io::ErrorKind::BrokenPipe)
+/// Writes `text` to stdout in one go. A reader that went away
+/// (`oidc-token x | head -c0`) is not our failure; only in that case (and
+/// only for stdout, never for the agent's socket) is a broken pipe success.
+pub fn write_stdout(text: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// The exit code of an error chain: the first typed error in it decides.

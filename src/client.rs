@@ -41,9 +41,9 @@ impl AgentClient {
 
     /// Sends one request and returns the raw reply, success or failure.
     pub fn call_raw(&self, request: &Request) -> Result<Response> {
-        let unreachable = |source| Error::AgentUnreachable {
+        let unreachable = |cause| Error::AgentUnreachable {
             path: self.path.clone(),
-            source,
+            cause,
         };
         let mut stream = UnixStream::connect(&self.path).map_err(unreachable)?;
         stream

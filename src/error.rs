@@ -90,12 +90,14 @@ pub enum Error {
     NoAgent,
 
     /// The socket exists in the environment but nothing answers there.
-    #[error("cannot reach the agent at {path}: {source}; start one with `eval \"$(oidc-agent)\"`")]
+    // The I/O error is part of the message, not a `source`: `{:#}` would
+    // print it twice.
+    #[error("cannot reach the agent at {path}: {cause}; start one with `eval \"$(oidc-agent)\"`")]
     AgentUnreachable {
         /// The socket path tried.
         path: PathBuf,
         /// The connect or I/O error.
-        source: io::Error,
+        cause: io::Error,
     },
 
     /// The agent answered with a failure.
@@ -141,14 +143,14 @@ pub enum Error {
     },
 
     /// A file-system operation failed.
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}: {cause}")]
     Io {
         /// What was being done ("write", "read", "create directory", …).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        source: io::Error,
+        cause: io::Error,
     },
 
     /// An error talking to the OpenID provider.
@@ -175,11 +177,11 @@ impl Error {
     }
 
     /// Shorthand for an [`Error::Io`].
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, cause: io::Error) -> Self {
         Self::Io {
             action,
             path: path.into(),
-            source,
+            cause,
         }
     }
 }

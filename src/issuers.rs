@@ -1,97 +1,316 @@
 //! `issuer.config`: which account is the default for an issuer.
 //!
-//! Reads both oidc-agent layouts: 4.x lines (`<issuer_url> <shortname>`) and
-//! the 5.x JSON array (`issuer`/`issuer_url`, `default_account`). Writing
-//! keeps the layout found; a new file uses the 4.x lines, which both
-//! oidc-agent generations read.
+//! Reads and updates both oidc-agent layouts: 4.x lines
+//! (`<issuer_url> <shortname>`) and the 5.x JSON array (`issuer`/`issuer_url`,
+//! `default_account`, else the first of `accounts`). Writing keeps the layout
+//! found, comments and unknown keys included; a new file uses the 4.x lines,
+//! which both oidc-agent generations read.
 
+use std::fmt;
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::account::same_issuer;
-use crate::error::Result;
 use crate::paths::ISSUER_CONFIG;
 use crate::store::write_atomic;
 
 /// The default account recorded for `issuer` in `dir/issuer.config`.
 pub fn default_account(dir: &Path, issuer: &str) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(ISSUER_CONFIG)).ok()?;
-    lookup(&text, issuer)
+    IssuerConfig::parse(&text)
+        .ok()?
+        .default_account_for(issuer)
+        .map(str::to_owned)
 }
 
-fn lookup(text: &str, issuer: &str) -> Option<String> {
-    if let Ok(Value::Array(entries)) = serde_json::from_str::<Value>(text) {
-        return entries.iter().find_map(|e| {
-            let iss = e.get("issuer").or_else(|| e.get("issuer_url"))?.as_str()?;
-            if !same_issuer(iss, issuer) {
-                return None;
-            }
-            e.get("default_account")
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        });
-    }
-    text.lines().find_map(|line| {
-        let mut words = line.split_whitespace();
-        let iss = words.next()?;
-        if iss.starts_with('#') || !same_issuer(iss, issuer) {
-            return None;
-        }
-        words.next().map(str::to_owned)
-    })
-}
-
-/// Records `name` as the default account of `issuer` when the issuer has
-/// none yet (oidc-gen's behaviour), keeping the file's layout.
-pub fn record_default(dir: &Path, issuer: &str, name: &str) -> Result<()> {
+/// Records `name` as the default account of `issuer` unless the issuer has
+/// one already (oidc-gen's behaviour), keeping the file's layout.
+pub fn record_default(dir: &Path, issuer: &str, name: &str) -> crate::Result<()> {
     let path = dir.join(ISSUER_CONFIG);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let Some(new) = with_default(&text, issuer, name) else {
+    let mut cfg = IssuerConfig::parse(&text)
+        .map_err(|e| crate::Error::Invalid(format!("{}: {e}", path.display())))?;
+    if cfg.default_account_for(issuer).is_some() {
         return Ok(());
-    };
-    write_atomic(&path, new.as_bytes())
+    }
+    cfg.set_default_account(issuer, name)
+        .map_err(|e| crate::Error::Invalid(e.to_string()))?;
+    write_atomic(&path, cfg.to_text().as_bytes())
 }
 
-fn with_default(text: &str, issuer: &str, name: &str) -> Option<String> {
-    if lookup(text, issuer).is_some() {
-        return None;
+/// Failure to read or update an `issuer.config`.
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerConfigError {
+    /// The file starts like JSON but does not parse.
+    #[error(
+        "issuer.config looks like JSON but does not parse ({0}); fix the file or move it aside to let oidc-agent recreate it"
+    )]
+    InvalidJson(String),
+    /// A value that would corrupt the line format.
+    #[error(
+        "cannot record {what} {value:?} in issuer.config: it must be non-empty and contain no whitespace"
+    )]
+    InvalidValue {
+        /// Which argument was rejected.
+        what: &'static str,
+        /// The rejected value.
+        value: String,
+    },
+}
+
+/// Which layout an `issuer.config` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuerConfigFormat {
+    /// 4.x: `<issuer_url> [<default_shortname>]` per line.
+    Lines,
+    /// 5.x: a JSON array of issuer objects (or, in `issuer.config.d`, one object).
+    Json,
+}
+
+/// The user's `issuer.config`, kept in the format it was read in so that
+/// writing it back changes only what we changed.
+#[derive(Clone, PartialEq)]
+pub struct IssuerConfig {
+    repr: Repr,
+}
+
+#[derive(Clone, PartialEq)]
+enum Repr {
+    /// Every line verbatim, comments and blanks included.
+    Lines {
+        lines: Vec<String>,
+        trailing_newline: bool,
+    },
+    /// Entries verbatim (unknown keys kept in order).
+    Json {
+        entries: Vec<Value>,
+        single_object: bool,
+    },
+}
+
+impl fmt::Debug for IssuerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Public-client secrets can live in 5.x entries; do not print values.
+        f.debug_struct("IssuerConfig")
+            .field("format", &self.format())
+            .field("issuers", &self.issuers())
+            .finish()
     }
-    if let Ok(Value::Array(mut entries)) = serde_json::from_str::<Value>(text) {
-        let existing = entries.iter_mut().find(|e| {
-            e.get("issuer")
-                .or_else(|| e.get("issuer_url"))
-                .and_then(Value::as_str)
-                .is_some_and(|i| same_issuer(i, issuer))
-        });
-        match existing {
-            Some(Value::Object(obj)) => {
-                obj.insert("default_account".into(), name.into());
+}
+
+impl IssuerConfig {
+    /// An empty configuration that will be written in `format`.
+    pub fn empty(format: IssuerConfigFormat) -> Self {
+        let repr = match format {
+            IssuerConfigFormat::Lines => Repr::Lines {
+                lines: Vec::new(),
+                trailing_newline: false,
+            },
+            IssuerConfigFormat::Json => Repr::Json {
+                entries: Vec::new(),
+                single_object: false,
+            },
+        };
+        Self { repr }
+    }
+
+    /// Parses either format: text starting with `[` or `{` is JSON, anything
+    /// else (an empty file too, as 4.x creates it) is the line format.
+    pub fn parse(text: &str) -> Result<Self, IssuerConfigError> {
+        let trimmed = text.trim_start();
+        let repr = if trimmed.starts_with('[') || trimmed.starts_with('{') {
+            let value: Value = serde_json::from_str(text)
+                .map_err(|e| IssuerConfigError::InvalidJson(e.to_string()))?;
+            match value {
+                Value::Array(entries) => Repr::Json {
+                    entries,
+                    single_object: false,
+                },
+                object => Repr::Json {
+                    // Text starting with `{` that parses is an object.
+                    entries: vec![object],
+                    single_object: true,
+                },
             }
-            _ => entries.push(serde_json::json!({"issuer": issuer, "default_account": name})),
-        }
-        return serde_json::to_string_pretty(&entries).ok();
-    }
-    let mut out = String::new();
-    let mut replaced = false;
-    for line in text.lines() {
-        let mut words = line.split_whitespace();
-        if !replaced
-            && words.next().is_some_and(|i| same_issuer(i, issuer))
-            && words.next().is_none()
-        {
-            out.push_str(&format!("{} {name}\n", line.trim()));
-            replaced = true;
         } else {
-            out.push_str(line);
-            out.push('\n');
+            Repr::Lines {
+                lines: text.lines().map(str::to_owned).collect(),
+                trailing_newline: text.ends_with('\n'),
+            }
+        };
+        Ok(Self { repr })
+    }
+
+    /// The layout the file was read in (and will be written in).
+    pub fn format(&self) -> IssuerConfigFormat {
+        match self.repr {
+            Repr::Lines { .. } => IssuerConfigFormat::Lines,
+            Repr::Json { .. } => IssuerConfigFormat::Json,
         }
     }
-    if !replaced {
-        out.push_str(&format!("{issuer} {name}\n"));
+
+    /// The issuer URLs listed, in file order.
+    pub fn issuers(&self) -> Vec<&str> {
+        match &self.repr {
+            Repr::Lines { lines, .. } => lines
+                .iter()
+                .filter_map(|l| line_fields(l))
+                .map(|f| f.0)
+                .collect(),
+            Repr::Json { entries, .. } => entries.iter().filter_map(entry_issuer).collect(),
+        }
     }
-    Some(out)
+
+    /// The default account for `issuer`, as oidc-agent picks it: 4.x takes the
+    /// second word of the first matching line; 5.x takes `default_account`,
+    /// else the first of `accounts`.
+    pub fn default_account_for(&self, issuer: &str) -> Option<&str> {
+        match &self.repr {
+            Repr::Lines { lines, .. } => lines
+                .iter()
+                .filter_map(|l| line_fields(l))
+                .find(|(iss, _)| same_issuer(iss, issuer))
+                .and_then(|(_, account)| account),
+            Repr::Json { entries, .. } => {
+                let entry = entries
+                    .iter()
+                    .find(|e| entry_issuer(e).is_some_and(|i| same_issuer(i, issuer)))?;
+                let default = entry.get("default_account").and_then(Value::as_str);
+                match default {
+                    Some(d) if !d.is_empty() => Some(d),
+                    _ => entry
+                        .get("accounts")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.first())
+                        .and_then(Value::as_str),
+                }
+            }
+        }
+    }
+
+    /// Records `shortname` as the default account for `issuer`, adding the
+    /// issuer if it is missing. Lines keep any words after the second; JSON
+    /// entries keep every other key and also list `shortname` in `accounts`.
+    pub fn set_default_account(
+        &mut self,
+        issuer: &str,
+        shortname: &str,
+    ) -> Result<(), IssuerConfigError> {
+        check_word("issuer URL", issuer)?;
+        check_word("account short name", shortname)?;
+        match &mut self.repr {
+            Repr::Lines { lines, .. } => set_in_lines(lines, issuer, shortname),
+            Repr::Json { entries, .. } => set_in_json(entries, issuer, shortname),
+        }
+        Ok(())
+    }
+
+    /// The file content to write back.
+    pub fn to_text(&self) -> String {
+        match &self.repr {
+            Repr::Lines {
+                lines,
+                trailing_newline,
+            } => {
+                let mut text = lines.join("\n");
+                if *trailing_newline && !text.is_empty() {
+                    text.push('\n');
+                }
+                text
+            }
+            Repr::Json {
+                entries,
+                single_object,
+            } => {
+                let value = match entries.as_slice() {
+                    [only] if *single_object => only.clone(),
+                    _ => Value::Array(entries.clone()),
+                };
+                to_tabbed_json(&value)
+            }
+        }
+    }
+}
+
+/// `issuer [account ...]` of a data line; `None` for blanks and `#` comments.
+fn line_fields(line: &str) -> Option<(&str, Option<&str>)> {
+    let mut words = line.split_whitespace();
+    let issuer = words.next().filter(|w| !w.starts_with('#'))?;
+    Some((issuer, words.next()))
+}
+
+fn entry_issuer(entry: &Value) -> Option<&str> {
+    // 5.x reads `issuer` and falls back to `issuer_url`.
+    ["issuer", "issuer_url"]
+        .iter()
+        .find_map(|k| entry.get(k).and_then(Value::as_str))
+}
+
+fn set_in_lines(lines: &mut Vec<String>, issuer: &str, shortname: &str) {
+    let found = lines
+        .iter()
+        .position(|l| line_fields(l).is_some_and(|(iss, _)| same_issuer(iss, issuer)));
+    match found {
+        Some(i) => {
+            let words: Vec<&str> = lines[i].split_whitespace().collect();
+            let mut new = vec![words[0], shortname];
+            new.extend(words.iter().skip(2));
+            lines[i] = new.join(" ");
+        }
+        None => lines.push(format!("{issuer} {shortname}")),
+    }
+}
+
+fn set_in_json(entries: &mut Vec<Value>, issuer: &str, shortname: &str) {
+    let found = entries.iter_mut().find_map(|e| {
+        let matches = entry_issuer(e).is_some_and(|i| same_issuer(i, issuer));
+        if matches { e.as_object_mut() } else { None }
+    });
+    let Some(entry) = found else {
+        let mut entry = Map::new();
+        entry.insert("issuer".into(), issuer.into());
+        entry.insert("accounts".into(), Value::Array(vec![shortname.into()]));
+        entry.insert("default_account".into(), shortname.into());
+        entries.push(Value::Object(entry));
+        return;
+    };
+    entry.insert("default_account".into(), shortname.into());
+    match entry.get_mut("accounts") {
+        Some(Value::Array(accounts)) => {
+            if !accounts.iter().any(|a| a.as_str() == Some(shortname)) {
+                accounts.push(shortname.into());
+            }
+        }
+        // A non-array `accounts` is someone else's data; leave it alone.
+        Some(_) => {}
+        None => {
+            entry.insert("accounts".into(), Value::Array(vec![shortname.into()]));
+        }
+    }
+}
+
+fn check_word(what: &'static str, value: &str) -> Result<(), IssuerConfigError> {
+    if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(IssuerConfigError::InvalidValue {
+            what,
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Pretty JSON indented with tabs, like cJSON's `cJSON_Print` that 5.x uses.
+fn to_tabbed_json(value: &Value) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    // Serialising a `Value` into a Vec cannot fail; keep the compact form as a
+    // fallback rather than panicking.
+    if serde::Serialize::serialize(value, &mut ser).is_err() {
+        return value.to_string();
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }
 
 #[cfg(test)]
@@ -99,30 +318,190 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_both_layouts() {
-        let lines = "# comment\nhttps://a.example/ kit\nhttps://b.example/\n";
-        assert_eq!(lookup(lines, "https://a.example").as_deref(), Some("kit"));
-        assert_eq!(lookup(lines, "https://b.example/"), None);
-        let json = r#"[{"issuer":"https://a.example","default_account":"egi","pubclient":{}}]"#;
-        assert_eq!(lookup(json, "https://a.example/").as_deref(), Some("egi"));
+    fn default_account_round_trip_on_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(default_account(dir.path(), "https://a.example"), None);
+        record_default(dir.path(), "https://a.example/", "kit").expect("record");
+        record_default(dir.path(), "https://a.example", "other").expect("second is a no-op");
+        assert_eq!(
+            default_account(dir.path(), "https://a.example").as_deref(),
+            Some("kit")
+        );
     }
 
     #[test]
-    fn writes_keep_layout() {
-        let lines =
-            with_default("https://b.example/\n", "https://b.example", "x").expect("changed");
-        assert_eq!(lines, "https://b.example/ x\n");
-        let added =
-            with_default("https://b.example/ y\n", "https://c.example/", "z").expect("changed");
-        assert_eq!(added, "https://b.example/ y\nhttps://c.example/ z\n");
-        assert!(with_default("https://b.example/ y\n", "https://b.example", "z").is_none());
-        let json = with_default(
-            r#"[{"issuer":"https://a","pubclient":{"client_id":"c"}}]"#,
-            "https://a/",
-            "n",
-        )
-        .expect("changed");
-        assert_eq!(lookup(&json, "https://a").as_deref(), Some("n"));
-        assert!(json.contains("pubclient"));
+    fn issuer_config_lines_4x() {
+        // As 4.2.6's oidc-gen leaves it: lines joined by \n, no final newline.
+        let text = "https://iam.example.org/ iam\n# comment https://op.example.org/ nope\n\nhttp://127.0.0.1:9999/ test\nhttps://only-url.example.org";
+        let mut cfg = IssuerConfig::parse(text).expect("parses");
+        assert_eq!(cfg.format(), IssuerConfigFormat::Lines);
+        assert_eq!(
+            cfg.default_account_for("https://iam.example.org"),
+            Some("iam")
+        );
+        assert_eq!(
+            cfg.default_account_for("http://127.0.0.1:9999/"),
+            Some("test")
+        );
+        assert_eq!(
+            cfg.default_account_for("https://only-url.example.org/"),
+            None
+        );
+        assert_eq!(cfg.default_account_for("https://op.example.org/"), None);
+        assert_eq!(
+            cfg.issuers(),
+            [
+                "https://iam.example.org/",
+                "http://127.0.0.1:9999/",
+                "https://only-url.example.org"
+            ]
+        );
+        assert_eq!(cfg.to_text(), text);
+
+        cfg.set_default_account("https://only-url.example.org/", "fresh")
+            .expect("set");
+        cfg.set_default_account("https://iam.example.org", "iam2")
+            .expect("set");
+        cfg.set_default_account("https://new.example.org/", "new")
+            .expect("set");
+        assert_eq!(
+            cfg.to_text(),
+            "https://iam.example.org/ iam2\n# comment https://op.example.org/ nope\n\nhttp://127.0.0.1:9999/ test\nhttps://only-url.example.org fresh\nhttps://new.example.org/ new"
+        );
+        let reread = IssuerConfig::parse(&cfg.to_text()).expect("parses");
+        assert_eq!(
+            reread.default_account_for("https://new.example.org"),
+            Some("new")
+        );
+    }
+
+    #[test]
+    fn issuer_config_lines_keep_extra_words_and_final_newline() {
+        let mut cfg =
+            IssuerConfig::parse("https://a/ https://a/register contact@a\n").expect("parses");
+        cfg.set_default_account("https://a/", "acc").expect("set");
+        assert_eq!(cfg.to_text(), "https://a/ acc contact@a\n");
+        let mut empty = IssuerConfig::parse("").expect("parses");
+        assert_eq!(empty.format(), IssuerConfigFormat::Lines);
+        empty.set_default_account("https://b/", "b").expect("set");
+        assert_eq!(empty.to_text(), "https://b/ b");
+        assert!(matches!(
+            empty.set_default_account("https://b/", "two words"),
+            Err(IssuerConfigError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            empty.set_default_account("", "x"),
+            Err(IssuerConfigError::InvalidValue { .. })
+        ));
+    }
+
+    const JSON_5X: &str = r#"[
+	{
+		"issuer":	"https://iam.example.org/",
+		"accounts":	["first", "second"],
+		"pubclient":	{
+			"client_id":	"pub",
+			"client_secret":	"pubsecret",
+			"scope":	"openid profile",
+			"flow":	["code", "device"]
+		},
+		"register":	"https://iam.example.org/register",
+		"x-unknown":	{"kept": [1, 2, 3]}
+	},
+	{
+		"issuer_url":	"https://legacy-key.example.org",
+		"default_account":	"legacy"
+	},
+	{
+		"issuer":	"https://empty-default.example.org/",
+		"default_account":	"",
+		"accounts":	["fallback"]
+	}
+]"#;
+
+    #[test]
+    fn issuer_config_json_5x() {
+        let mut cfg = IssuerConfig::parse(JSON_5X).expect("parses");
+        assert_eq!(cfg.format(), IssuerConfigFormat::Json);
+        assert_eq!(
+            cfg.default_account_for("https://iam.example.org"),
+            Some("first")
+        );
+        assert_eq!(
+            cfg.default_account_for("https://legacy-key.example.org/"),
+            Some("legacy")
+        );
+        assert_eq!(
+            cfg.default_account_for("https://empty-default.example.org/"),
+            Some("fallback")
+        );
+        assert_eq!(
+            cfg.default_account_for("https://unknown.example.org/"),
+            None
+        );
+        assert!(!format!("{cfg:?}").contains("pubsecret"));
+
+        cfg.set_default_account("https://iam.example.org", "second")
+            .expect("set");
+        cfg.set_default_account("https://legacy-key.example.org", "legacy2")
+            .expect("set");
+        cfg.set_default_account("https://new.example.org/", "new")
+            .expect("set");
+        let text = cfg.to_text();
+        let v: Value = serde_json::from_str(&text).expect("valid json");
+        let first = &v[0];
+        assert_eq!(first["default_account"], "second");
+        assert_eq!(first["accounts"], serde_json::json!(["first", "second"]));
+        assert_eq!(first["pubclient"]["client_secret"], "pubsecret");
+        assert_eq!(first["x-unknown"]["kept"], serde_json::json!([1, 2, 3]));
+        let keys: Vec<&str> = first
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "issuer",
+                "accounts",
+                "pubclient",
+                "register",
+                "x-unknown",
+                "default_account"
+            ]
+        );
+        assert_eq!(v[1]["accounts"], serde_json::json!(["legacy2"]));
+        assert_eq!(v[1]["issuer_url"], "https://legacy-key.example.org");
+        assert_eq!(
+            v[3],
+            serde_json::json!({"issuer": "https://new.example.org/", "accounts": ["new"], "default_account": "new"})
+        );
+        assert!(text.starts_with("[\n\t{\n\t\t\"issuer\""), "{text}");
+        let reread = IssuerConfig::parse(&text).expect("parses");
+        assert_eq!(
+            reread.default_account_for("https://iam.example.org/"),
+            Some("second")
+        );
+        assert_eq!(reread, cfg);
+    }
+
+    #[test]
+    fn issuer_config_json_single_object_and_errors() {
+        let mut cfg =
+            IssuerConfig::parse(r#"{"issuer":"https://d/","accounts":["a"]}"#).expect("parses");
+        cfg.set_default_account("https://d", "a").expect("set");
+        let v: Value = serde_json::from_str(&cfg.to_text()).expect("json");
+        assert_eq!(v["default_account"], "a");
+        assert_eq!(v["accounts"], serde_json::json!(["a"]));
+        cfg.set_default_account("https://e/", "e").expect("set");
+        let v: Value = serde_json::from_str(&cfg.to_text()).expect("json");
+        assert_eq!(v.as_array().map(Vec::len), Some(2));
+
+        let err = IssuerConfig::parse("[{\"issuer\": }]").expect_err("bad json");
+        assert!(matches!(err, IssuerConfigError::InvalidJson(_)));
+        let mut empty = IssuerConfig::empty(IssuerConfigFormat::Json);
+        empty.set_default_account("https://f/", "f").expect("set");
+        assert!(empty.to_text().starts_with('['));
     }
 }

@@ -156,6 +156,13 @@ pub struct AddRequest {
     /// Ours: the account file the data key opens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_file: Option<PathBuf>,
+    /// Ours: for an account file in oidc-agent's format, the same account
+    /// already sealed in our format under `data_key` (base64). Written over the
+    /// old file, which is kept as `NAME.bak`, the first time the provider
+    /// rotates the refresh token: the old format cannot be re-sealed without
+    /// the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub convert_to: Option<String>,
     /// Ours: skip the test refresh on load.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_check: bool,

@@ -342,37 +342,66 @@ async fn refresh_with(
 
 /// A pending write of a rotated refresh token.
 struct PersistJob {
-    path: PathBuf,
-    key: SecretKey,
+    persist: Persist,
     config: AccountConfig,
 }
 
 impl PersistJob {
+    fn new(persist: &Persist, config: &AccountConfig) -> Self {
+        Self {
+            persist: persist.clone(),
+            config: config.clone(),
+        }
+    }
+
     async fn run(self) {
         let name = self.config.name.clone();
-        let path = self.path.clone();
+        let path = self.persist.path.clone();
         let result =
-            tokio::task::spawn_blocking(move || persist(&self.path, &self.key, &self.config)).await;
+            tokio::task::spawn_blocking(move || persist(&self.persist, &self.config)).await;
         match result {
-            Ok(Ok(())) => super::log!(
+            Ok(Ok(None)) => super::log!(
                 "saved the rotated refresh token of '{name}' to {}",
                 path.display()
             ),
-            Ok(Err(e)) => {
-                super::log!("could not save the rotated refresh token of '{name}': {e}")
-            }
+            Ok(Ok(Some(backup))) => super::log!(
+                "converted '{name}' to the oidc-agent-rs format to save its rotated refresh token; \
+                 the oidc-agent file is kept as {}",
+                backup.display()
+            ),
+            Ok(Err(e)) => super::log!("could not save the rotated refresh token of '{name}': {e}"),
             Err(e) => super::log!("saving '{name}' failed: {e}"),
         }
     }
 }
 
 /// Re-seals the account file with the new configuration (data key only).
-fn persist(path: &std::path::Path, key: &SecretKey, config: &AccountConfig) -> Result<(), String> {
+/// A file still in oidc-agent's format is first backed up, then replaced by
+/// the conversion template; returns the backup's path in that case.
+fn persist(p: &Persist, config: &AccountConfig) -> Result<Option<PathBuf>, String> {
+    let path = &p.path;
     let file = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
     let json = config.to_json();
-    let sealed = crypt::reseal(&file, key, json.expose().as_bytes())
+    let (base, backup) = match &p.convert_to {
+        Some(template) if !crypt::is_ours(&file) => {
+            let mut backup = path.with_file_name(format!(
+                "{}.bak",
+                path.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ));
+            if backup.exists() {
+                backup.set_extension(format!("bak.{}", now()));
+            }
+            store::write_atomic(&backup, &file).map_err(|e| e.to_string())?;
+            (template.as_slice(), Some(backup))
+        }
+        _ => (file.as_slice(), None),
+    };
+    let sealed = crypt::reseal(base, &p.key, json.expose().as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    store::write_atomic(path, &sealed).map_err(|e| e.to_string())
+    store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
+    Ok(backup)
 }
 
 /// Applies a rotated refresh token to a loaded account; returns the write to do.
@@ -383,11 +412,9 @@ fn apply_rotation(st: &mut State, name: &str, new_rt: Option<&SecretString>) -> 
         return None;
     }
     acct.config.refresh_token = new_rt.clone();
-    acct.persist.as_ref().map(|p| PersistJob {
-        path: p.path.clone(),
-        key: p.key.clone(),
-        config: acct.config.clone(),
-    })
+    acct.persist
+        .as_ref()
+        .map(|p| PersistJob::new(p, &acct.config))
 }
 
 async fn refresh_flight(ctx: Arc<Ctx>, fk: FlightKey) -> FlightResult {
@@ -464,7 +491,13 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
                 .decode(k.expose())
                 .ok();
             match bytes.as_deref().and_then(SecretKey::from_slice) {
-                Some(key) => Some(Persist { path, key }),
+                Some(key) => Some(Persist {
+                    path,
+                    key,
+                    convert_to: add
+                        .convert_to
+                        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok()),
+                }),
                 None => {
                     return fail(
                         ErrorKind::Usage,
@@ -507,11 +540,10 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
             .as_ref()
             .and_then(|s| s.refresh_token.as_ref())
             .is_some_and(|rt| *rt != snap.config.refresh_token && !rt.is_empty());
-        let job = persist.as_ref().filter(|_| rotated).map(|p| PersistJob {
-            path: p.path.clone(),
-            key: p.key.clone(),
-            config: config.clone(),
-        });
+        let job = persist
+            .as_ref()
+            .filter(|_| rotated)
+            .map(|p| PersistJob::new(p, &config));
         st.insert(config, persist, expires_at);
         if let Some(set) = checked.filter(|s| s.expires_at.is_some()) {
             st.cache.insert(
@@ -552,6 +584,11 @@ async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
                         base64::engine::general_purpose::STANDARD.encode(p.key.expose()),
                     )
                 }),
+                convert_to: a
+                    .persist
+                    .as_ref()
+                    .and_then(|p| p.convert_to.as_ref())
+                    .map(|t| base64::engine::general_purpose::STANDARD.encode(t)),
                 path: a.persist.map(|p| p.path),
                 config: a.config,
                 expires_at: a.expires_at,
@@ -623,7 +660,13 @@ async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
                 .decode(k.expose())
                 .ok()
                 .and_then(|b| SecretKey::from_slice(&b))
-                .map(|key| Persist { path, key }),
+                .map(|key| Persist {
+                    path,
+                    key,
+                    convert_to: a
+                        .convert_to
+                        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok()),
+                }),
             _ => None,
         };
         let name = a.config.name.clone();

@@ -19,12 +19,15 @@ use crate::oidc::discovery::Metadata;
 use crate::secret::{SecretKey, SecretString};
 
 /// Where and with which data key a loaded account is persisted.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Persist {
     /// The account file.
     pub path: PathBuf,
     /// Its data key (see `crypt`): enough to re-seal, not to change the password.
     pub key: SecretKey,
+    /// For a file in oidc-agent's format: the account already sealed in our
+    /// format under `key`, to convert to on the first rotation.
+    pub convert_to: Option<Vec<u8>>,
 }
 
 /// A loaded account.
@@ -116,6 +119,9 @@ pub struct SealedAccount {
     pub path: Option<PathBuf>,
     /// The data key, base64.
     pub key: Option<SecretString>,
+    /// The conversion template, base64 (see [`Persist::convert_to`]).
+    #[serde(default)]
+    pub convert_to: Option<String>,
     /// Unload time.
     pub expires_at: Option<i64>,
     /// Load order.

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
-use crate::account_file::{self, Format, Opened};
+use crate::account_file::{self, Format, Opened, kdf_params};
 use crate::client::AgentClient;
 use crate::protocol::{AddRequest, Request};
 use crate::secret::SecretString;
@@ -123,37 +123,59 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         .password
         .get(&format!("Password for account '{name}': "), false)?;
     let opened = account_file::open(&store, name, &password)?;
-    load(&client, opened, args.lifetime, args.skip_check)?;
+    load(
+        &client,
+        opened,
+        args.lifetime,
+        args.skip_check,
+        Some(&password),
+    )?;
     println!("Account '{name}' loaded.");
     Ok(())
 }
 
-/// Sends a decrypted account to the agent, with the data key when the file
-/// is in our format.
+/// Sends a decrypted account to the agent, with the data key so that the
+/// agent can save a rotated refresh token. For a file in oidc-agent's format
+/// (which cannot be re-sealed without the password) the account is sealed in
+/// our format here, with `password`, and the agent converts the file with it
+/// on the first rotation.
 pub fn load(
     client: &AgentClient,
     opened: Opened,
     lifetime: Option<u64>,
     skip_check: bool,
+    password: Option<&SecretString>,
 ) -> crate::Result<()> {
-    if opened.format == Format::OidcAgent {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut key = opened.key;
+    let mut convert_to = None;
+    if opened.format == Format::OidcAgent
+        && let Some(pw) = password
+    {
+        let json = opened.config.to_json();
+        let (bytes, k) = crate::crypt::seal_new(
+            pw.expose().as_bytes(),
+            json.expose().as_bytes(),
+            kdf_params(),
+        )
+        .map_err(|e| crate::Error::Invalid(e.to_string()))?;
+        key = Some(k);
+        convert_to = Some(b64(&bytes));
         eprintln!(
-            "oidc-add: note: '{}' is in oidc-agent's format; a rotated refresh token cannot be saved to it \
-             until you convert it with `oidc-gen -u {}`",
+            "oidc-add: note: '{}' is in oidc-agent's format; it stays as it is unless the provider rotates the \
+             refresh token, then it is converted to the oidc-agent-rs format (the old file kept as {}.bak)",
             opened.config.name, opened.config.name
         );
     }
     let config =
         serde_json::to_value(&opened.config).map_err(|e| crate::Error::Protocol(e.to_string()))?;
-    let data_key = opened
-        .key
-        .as_ref()
-        .map(|k| SecretString::new(base64::engine::general_purpose::STANDARD.encode(k.expose())));
+    let data_key = key.as_ref().map(|k| SecretString::new(b64(k.expose())));
     let request = Request::Add(Box::new(AddRequest {
         config,
         lifetime,
         account_file: data_key.as_ref().map(|_| opened.path.clone()),
         data_key,
+        convert_to,
         skip_check,
     }));
     client.call(&request)?;

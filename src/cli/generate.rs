@@ -368,7 +368,7 @@ fn finish(
         }
     };
     match AgentClient::from_env() {
-        Ok(client) => match super::add::load(&client, opened, None, false) {
+        Ok(client) => match super::add::load(&client, opened, None, false, None) {
             Ok(()) => {
                 eprintln!(
                     "Account '{name}' loaded into the agent; get a token with `oidc-token {name}`"

@@ -4,7 +4,6 @@
 //! socket round trip, no async runtime, no HTTP client. stdout carries only
 //! what was asked for; errors go to stderr; stdin is never read.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -170,9 +169,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         &issuer,
         reply.expires_at.unwrap_or(0),
     ));
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes())?;
-    stdout.flush()?;
+    super::write_stdout(&out)?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! the fake provider in `support::fake_op`.
 
 mod agent;
+mod compat;
 mod format;
 mod generated;
 mod protocol;

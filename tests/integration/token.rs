@@ -57,7 +57,11 @@ fn import_then_token_and_outputs() {
     assert_eq!(header, format!("Authorization: Bearer {}", tok.trim()));
     let issuer_config =
         std::fs::read_to_string(env.config_dir().join("issuer.config")).expect("issuer.config");
-    assert_eq!(issuer_config, format!("{} acct\n", op.issuer));
+    assert_eq!(
+        issuer_config,
+        format!("{} acct", op.issuer),
+        "as oidc-agent 4.x writes it"
+    );
     let listed = ok(&env.run("oidc-add", &["-l"]));
     assert_eq!(listed, "acct\n");
 }

@@ -71,6 +71,12 @@ impl Env {
             .path()
             .join("tmp")
             .join(format!("agent-{}.sock", rand_suffix()));
+        self.start_agent_at(&sock, extra)
+    }
+
+    /// Starts `oidc-agent --console` on `sock`.
+    pub fn start_agent_at(&mut self, sock: &Path, extra: &[&str]) -> PathBuf {
+        let sock = sock.to_path_buf();
         let mut child = self
             .cmd("oidc-agent")
             .arg("--console")

@@ -1,0 +1,251 @@
+//! Drop-in compatibility: oidc-agent's encrypted IPC mode against our agent,
+//! and account files in oidc-agent's format (read, served, converted on
+//! rotation, converted by `oidc-gen -u`).
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use base64::Engine as _;
+use oidc_agent::compat::ipc_crypt::{ClientHandshake, is_json_object};
+
+use crate::support::fake_op::FakeOp;
+use crate::support::*;
+
+/// One encrypted exchange, the way liboidc-agent does it: key, key, sealed
+/// request, sealed reply, each a single write with no framing.
+fn encrypted_call(sock: &std::path::Path, request: &str) -> serde_json::Value {
+    let mut s = UnixStream::connect(sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let (handshake, pk_msg) = ClientHandshake::start();
+    s.write_all(&pk_msg).expect("send key");
+    let mut server_pk = [0u8; 44];
+    s.read_exact(&mut server_pk).expect("server key");
+    let session = handshake.finish(&server_pk).expect("key exchange");
+    s.write_all(&session.seal(request.as_bytes()).expect("seal"))
+        .expect("send");
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("reply");
+    assert!(
+        !is_json_object(&reply),
+        "the reply must be encrypted: {}",
+        String::from_utf8_lossy(&reply)
+    );
+    let plain = session.open(&reply).expect("open reply");
+    serde_json::from_slice(&plain).expect("reply JSON")
+}
+
+#[test]
+fn encrypted_ipc_mode() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let at = encrypted_call(
+        &sock,
+        r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
+    );
+    assert_eq!(at["status"], "success", "{at}");
+    assert!(
+        at["access_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("at-"))
+    );
+    let by_issuer = encrypted_call(
+        &sock,
+        &format!(
+            r#"{{"request":"access_token","issuer":"{}","min_valid_period":0}}"#,
+            op.issuer
+        ),
+    );
+    assert_eq!(by_issuer["access_token"], at["access_token"]);
+    let missing = encrypted_call(
+        &sock,
+        r#"{"request":"access_token","account":"nobody","min_valid_period":0}"#,
+    );
+    assert_eq!(
+        missing["error"],
+        "No account configured with that short name"
+    );
+    assert_eq!(
+        encrypted_call(&sock, r#"{"request":"loaded_accounts"}"#)["info"],
+        serde_json::json!(["acct"])
+    );
+    // A message sealed under another key: oidc-agent's plain-JSON answer.
+    let mut s = UnixStream::connect(&sock).expect("connect");
+    let (handshake, pk_msg) = ClientHandshake::start();
+    s.write_all(&pk_msg).expect("send key");
+    let mut server_pk = [0u8; 44];
+    s.read_exact(&mut server_pk).expect("server key");
+    drop(handshake.finish(&server_pk).expect("kx"));
+    let (other, _) = ClientHandshake::start();
+    let foreign = other
+        .finish(&server_pk)
+        .expect("kx")
+        .seal(b"{\"request\":\"check\"}")
+        .expect("seal");
+    s.write_all(&foreign).expect("send");
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("reply");
+    let v: serde_json::Value = serde_json::from_slice(&reply).expect("plain JSON failure");
+    assert_eq!(v["error"], "decryption failed");
+    // A low-order public key is refused in oidc-agent's words.
+    let zero_key = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&raw(&sock, zero_key.as_bytes())).expect("JSON");
+    assert_eq!(v["error"], "received suspicious public key");
+}
+
+/// Writes an account in oidc-agent 4.2.6's password format (crypt.c):
+/// Argon2id (t=2, 64 MiB, 1 lane) → 64 bytes: secretbox key | hash_key.
+fn write_legacy(path: &std::path::Path, json: &str, password: &str) {
+    use crypto_secretbox::aead::{Aead as _, KeyInit as _};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (salt, nonce) = ([5u8; 16], [6u8; 24]);
+    let mut out = [0u8; 64];
+    argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(65536, 2, 1, Some(64)).expect("params"),
+    )
+    .hash_password_into(password.as_bytes(), &salt, &mut out)
+    .expect("argon2");
+    let cipher = crypto_secretbox::XSalsa20Poly1305::new_from_slice(&out[..32]).expect("key");
+    let sealed = cipher
+        .encrypt(&nonce.into(), json.as_bytes())
+        .expect("seal");
+    let text = format!(
+        "{}\n{}\n{}\n24:16:16:32:1:2:67108864:2\n{}\n{}\nGenerated using version: 4.2.6",
+        json.len() + 16,
+        b64(&nonce),
+        b64(&salt),
+        b64(&sealed),
+        b64(&out[32..])
+    );
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(path, text).expect("write legacy");
+}
+
+fn legacy_json(issuer: &str) -> String {
+    serde_json::json!({"name": "old", "client_name": "oidc-agent:old-vm", "issuer_url": issuer,
+        "daeSetByUser": 0, "client_id": "cid", "client_secret": "csecret", "refresh_token": "rt-initial",
+        "cert_path": "", "scope": "openid offline_access", "audience": "", "redirect_uris": ["http://localhost:4242"],
+        "username": "", "password": ""})
+    .to_string()
+}
+
+#[test]
+fn legacy_file_loads_and_stays_untouched_without_rotation() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let path = env.config_dir().join("old");
+    write_legacy(&path, &legacy_json(&op.issuer), PASSWORD);
+    let before = std::fs::read(&path).expect("read");
+    let out = env.run("oidc-add", &["--pw-env", "old"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("oidc-agent's format"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(ok(&env.run("oidc-token", &["-f", "old"])).starts_with("at-"));
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        before,
+        "a legacy file is not rewritten unasked"
+    );
+    // Wrong password and a damaged file.
+    let wrong = env
+        .cmd("oidc-add")
+        .args(["--pw-env", "old"])
+        .env("OIDC_ENCRYPTION_PW", "nope")
+        .output()
+        .expect("run");
+    assert!(fails(&wrong, 9).contains("wrong password"));
+    let mut bad = before.clone();
+    bad.truncate(bad.len() / 2);
+    std::fs::write(&path, &bad).expect("write");
+    fails(&env.run("oidc-add", &["--pw-env", "old"]), 10);
+}
+
+#[test]
+fn legacy_file_is_converted_on_rotation() {
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let path = env.config_dir().join("old");
+    write_legacy(&path, &legacy_json(&op.issuer), PASSWORD);
+    let before = std::fs::read(&path).expect("read");
+    ok(&env.run("oidc-add", &["--pw-env", "old"]));
+    ok(&env.run("oidc-token", &["-f", "old"]));
+    let after = std::fs::read(&path).expect("read");
+    assert!(
+        after.starts_with(b"OIDCRS"),
+        "converted to our format on rotation"
+    );
+    assert_eq!(
+        std::fs::read(env.config_dir().join("old.bak")).expect("backup"),
+        before
+    );
+    let store = oidc_agent::store::Store::new(env.config_dir());
+    let opened =
+        oidc_agent::account_file::open(&store, "old", &PASSWORD.into()).expect("open converted");
+    assert_eq!(
+        vec![opened.config.refresh_token.expose().to_owned()],
+        op.valid_rts().into_iter().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        opened.config.extra["client_name"], "oidc-agent:old-vm",
+        "unknown fields survive"
+    );
+    // A fresh agent loads the converted file with the same password.
+    env.stop_agent();
+    env.start_agent(&[]);
+    ok(&env.run("oidc-add", &["--pw-env", "old"]));
+    ok(&env.run("oidc-token", &["-f", "old"]));
+}
+
+#[test]
+fn gen_update_converts_with_backup() {
+    let env = Env::new();
+    let path = env.config_dir().join("old");
+    write_legacy(&path, &legacy_json("https://op.example/"), PASSWORD);
+    let before = std::fs::read(&path).expect("read");
+    ok(&env.run("oidc-gen", &["-u", "--pw-env", "old"]));
+    assert!(std::fs::read(&path).expect("read").starts_with(b"OIDCRS"));
+    assert_eq!(
+        std::fs::read(env.config_dir().join("old.bak")).expect("backup"),
+        before
+    );
+    let printed = ok(&env.run("oidc-gen", &["-p", "--pw-env", "old"]));
+    assert!(printed.contains("rt-initial"));
+}
+
+#[test]
+fn socket_found_without_oidc_sock() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    env.stop_agent();
+    // oidc-agent 5.x's well-known service socket: $TMPDIR/oidc-agent-service-$UID/oidc-agent.sock
+    let uid = rustix::process::getuid().as_raw();
+    let service = env
+        .dir
+        .path()
+        .join("tmp")
+        .join(format!("oidc-agent-service-{uid}"))
+        .join("oidc-agent.sock");
+    env.start_agent_at(&service, &[]);
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    let out = env
+        .cmd("oidc-token")
+        .arg("acct")
+        .env_remove("OIDC_SOCK")
+        .output()
+        .expect("run");
+    assert!(ok(&out).starts_with("at-"));
+}
