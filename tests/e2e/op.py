@@ -1,0 +1,200 @@
+"""The test OpenID provider (provider/provider.mjs) as a Python object."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from procs import Timeout, kill_group
+
+HERE = Path(__file__).resolve().parent
+PROVIDER_DIR = HERE / "provider"
+PROVIDER_JS = PROVIDER_DIR / "provider.mjs"
+
+# The provider's clients (see provider.mjs).
+PUBLIC_CLIENT = "OpenCloudDesktop"
+CONFIDENTIAL_CLIENT = "ownCloudDesktop"
+CONFIDENTIAL_SECRET = "secret-owncloud"
+ADMIN_CLIENT = "e2e-resource-server"
+ADMIN_SECRET = "secret-e2e-resource-server"
+
+CLIENT_SECRETS = {PUBLIC_CLIENT: None, CONFIDENTIAL_CLIENT: CONFIDENTIAL_SECRET}
+
+
+class Provider:
+    """A running provider.mjs. Start with Provider.start(...); stop() kills it."""
+
+    def __init__(self, proc: subprocess.Popen, issuer: str, log_path: Path, ca_file: str | None, options: dict):
+        self.proc = proc
+        self.issuer = issuer
+        self.log_path = log_path
+        self.ca_file = ca_file
+        self.options = options
+        self._meta: dict | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    @classmethod
+    def start(
+        cls,
+        log_path: Path,
+        *,
+        https: tuple[str, str] | None = None,
+        ca_file: str | None = None,
+        rotate: bool = False,
+        at_ttl: int = 60,
+        refresh_delay_ms: int = 0,
+        port: int = 0,
+        timeout: float = 20,
+    ) -> "Provider":
+        node = shutil.which("node")
+        if not node:
+            raise RuntimeError("node is not installed")
+        if not (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+            raise RuntimeError(f"run setup.sh first: {PROVIDER_DIR}/node_modules is missing")
+        argv = [
+            node, str(PROVIDER_JS),
+            "--port", str(port),
+            "--rotate", "on" if rotate else "off",
+            "--at-ttl", str(at_ttl),
+            "--refresh-delay-ms", str(refresh_delay_ms),
+        ]
+        if https:
+            argv += ["--https", str(https[0]), str(https[1])]
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        logf = open(log_path, "ab")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "E2E_OP_"))}
+        env["NODE_NO_WARNINGS"] = "1"
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=logf,
+            cwd=str(PROVIDER_DIR),
+            env=env,
+            start_new_session=True,
+        )
+        logf.close()
+        issuer = None
+        deadline = time.monotonic() + timeout
+        try:
+            import selectors
+
+            sel = selectors.DefaultSelector()
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            buf = b""
+            while issuer is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Timeout(f"provider did not print READY within {timeout}s; log:\n{_tail(log_path)}")
+                if not sel.select(timeout=min(left, 0.5)):
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"provider exited with {proc.returncode}; log:\n{_tail(log_path)}")
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise RuntimeError(f"provider closed stdout (exit {proc.poll()}); log:\n{_tail(log_path)}")
+                buf += chunk
+                for line in buf.split(b"\n")[:-1]:
+                    if line.startswith(b"READY "):
+                        issuer = line.split(b" ", 1)[1].strip().decode()
+            sel.close()
+        except BaseException:
+            kill_group(proc)
+            raise
+        options = dict(https=bool(https), rotate=rotate, at_ttl=at_ttl, refresh_delay_ms=refresh_delay_ms)
+        return cls(proc, issuer, log_path, ca_file, options)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            kill_group(self.proc)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    # ------------------------------------------------------------ http
+    @property
+    def verify(self):
+        return self.ca_file if self.ca_file else True
+
+    @property
+    def port(self) -> int:
+        return int(self.issuer.rsplit(":", 1)[1].split("/")[0])
+
+    def metadata(self) -> dict:
+        if self._meta is None:
+            r = requests.get(self.issuer + "/.well-known/openid-configuration", verify=self.verify, timeout=10)
+            r.raise_for_status()
+            self._meta = r.json()
+        return self._meta
+
+    def endpoint(self, name: str) -> str:
+        return self.metadata()[name]
+
+    def introspect(self, token: str) -> dict:
+        r = requests.post(
+            self.endpoint("introspection_endpoint"),
+            data={"token": token},
+            auth=(ADMIN_CLIENT, ADMIN_SECRET),
+            verify=self.verify,
+            timeout=10,
+        )
+        r.raise_for_status()
+        return r.json()
+
+    def is_active(self, token: str) -> bool:
+        return bool(self.introspect(token).get("active"))
+
+    def revoke(self, token: str, token_type_hint: str = "refresh_token") -> None:
+        """Revoke a token (RFC 7009). Revoking a refresh token revokes its whole grant."""
+        r = requests.post(
+            self.endpoint("revocation_endpoint"),
+            data={"token": token, "token_type_hint": token_type_hint},
+            auth=(ADMIN_CLIENT, ADMIN_SECRET),
+            verify=self.verify,
+            timeout=10,
+        )
+        r.raise_for_status()
+
+    def userinfo(self, access_token: str) -> requests.Response:
+        return requests.get(
+            self.endpoint("userinfo_endpoint"),
+            headers={"Authorization": f"Bearer {access_token}"},
+            verify=self.verify,
+            timeout=10,
+        )
+
+    def stats(self) -> dict:
+        r = requests.get(self.issuer + "/test/stats", verify=self.verify, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def reset_stats(self) -> None:
+        r = requests.post(self.issuer + "/test/reset-stats", verify=self.verify, timeout=10)
+        r.raise_for_status()
+
+    def refresh_grants(self) -> int:
+        return int(self.stats().get("refresh_token", 0))
+
+
+def stats_delta(before: dict, after: dict, key: str) -> int:
+    return int(after.get(key, 0)) - int(before.get(key, 0))
+
+
+def _tail(path: Path, n: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"

@@ -1,0 +1,160 @@
+"""Drop-in compatibility with oidc-agent: its own clients against our agent
+(Debian's oidc-token 4.2.6 in encrypted IPC mode, Python liboidcagent, a
+plain-JSON client), and account files written by Debian's oidc-gen 4.2.6."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from browser import get_refresh_token
+from harness import (
+    EXIT_FILE_CORRUPT,
+    EXIT_WRONG_PASSWORD,
+    assert_token_output,
+    debian,
+    import_fresh_account,
+    ipc_plain_request,
+    same_issuer,
+)
+from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET
+from procs import run
+
+NAME = "compat"
+DEB_NAME = "debacct"
+DEB_PASSWORD = "debian-4.2.6-pw"
+
+
+@pytest.fixture
+def debian_tools():
+    missing = [n for n in ("oidc-agent", "oidc-gen", "oidc-token") if not os.access(debian(n), os.X_OK)]
+    if missing:
+        pytest.fail(f"Debian oidc-agent-cli 4.2.6 is not installed ({missing}); run setup.sh")
+
+
+def _active(provider, tok: str) -> dict:
+    info = provider.introspect(tok)
+    assert info.get("active") is True, info
+    return info
+
+
+# ---------------------------------------------------------------- their clients, our agent
+
+
+def test_debian_oidc_token_against_our_agent(cli, provider, debian_tools):
+    import_fresh_account(cli, provider, NAME)
+    res = cli.run(debian("oidc-token"), NAME)  # 4.2.6 always talks encrypted IPC
+    tok = assert_token_output(res)
+    _active(provider, tok)
+
+
+def test_python_liboidcagent_against_our_agent(cli, provider, agent, monkeypatch):
+    import liboidcagent
+
+    import_fresh_account(cli, provider, NAME)
+    monkeypatch.setenv("OIDC_SOCK", agent.sock)
+    monkeypatch.delenv("OIDC_REMOTE_SOCK", raising=False)
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(20)  # liboidcagent has no timeout of its own
+    try:
+        at = liboidcagent.get_access_token(NAME)
+        _active(provider, at)
+
+        at2, iss, exp = liboidcagent.get_token_response(NAME, min_valid_period=10)
+        _active(provider, at2)
+        assert same_issuer(iss, provider.issuer), iss
+        assert isinstance(exp, int) and exp > time.time(), exp
+
+        for issuer in (provider.issuer, provider.issuer + "/"):
+            at3 = liboidcagent.get_access_token_by_issuer_url(issuer)
+            _active(provider, at3)
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def test_plain_json_ipc_client(cli, provider, agent):
+    import_fresh_account(cli, provider, NAME)
+    resp = ipc_plain_request(agent.sock, {"request": "access_token", "account": NAME, "min_valid_period": 0})
+    assert resp.get("status") == "success", resp
+    assert {"access_token", "issuer", "expires_at"} <= resp.keys(), resp
+    assert isinstance(resp["expires_at"], int) and resp["expires_at"] > time.time(), resp
+    assert same_issuer(resp["issuer"], provider.issuer), resp
+    _active(provider, resp["access_token"])
+
+
+# ---------------------------------------------------------------- their files, our agent
+
+
+@pytest.fixture
+def debian_account(provider, sandbox, make_agent, debian_tools):
+    """An account file written by Debian's own oidc-gen 4.2.6 (its agent then stopped)."""
+    rt = get_refresh_token(provider.issuer, CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET)
+    deb = make_agent(mode="daemon", debian=True)
+    env = dict(deb.env, OIDC_ENCRYPTION_PW=DEB_PASSWORD)
+    res = run(
+        [debian("oidc-gen"), DEB_NAME, "--issuer", provider.issuer,
+         "--client-id", CONFIDENTIAL_CLIENT, "--client-secret", CONFIDENTIAL_SECRET,
+         "--rt", rt, "--pw-env", "--no-url-call", "-m", "--scope", "openid profile"],
+        env, timeout=60, log=sandbox.log,
+    )
+    assert res.returncode == 0, f"Debian's oidc-gen failed:\n{res.describe()}"
+    # sanity: Debian's own tools use it
+    check = run([debian("oidc-token"), DEB_NAME], deb.env, timeout=30, log=sandbox.log)
+    assert check.returncode == 0 and provider.is_active(check.stdout.strip()), check.describe()
+    deb.stop()
+    path = sandbox.account_file(DEB_NAME)
+    text = path.read_text()
+    assert "Generated using version: 4.2.6" in text, text
+    return {"name": DEB_NAME, "path": path, "rt": rt, "password": DEB_PASSWORD}
+
+
+def test_debian_account_file_loads_in_our_agent(cli, provider, debian_account):
+    res = cli.add("--pw-env", DEB_NAME, password=DEB_PASSWORD)
+    assert res.returncode == 0, res.describe()
+    tok = assert_token_output(cli.token(DEB_NAME))
+    info = _active(provider, tok)
+    assert info["client_id"] == CONFIDENTIAL_CLIENT
+
+
+def test_debian_account_file_wrong_password_exit_9(cli, debian_account):
+    res = cli.add("--pw-env", DEB_NAME, password="not-the-password")
+    assert res.returncode == EXIT_WRONG_PASSWORD, res.describe()
+    assert res.stdout == "", res.stdout
+
+
+def _corrupt(kind: str, src_text: str) -> str:
+    lines = src_text.splitlines()
+    if kind == "flipped-ciphertext":
+        # line 5 is the base64 ciphertext: change one character (still valid base64),
+        # so the password check passes but the MAC does not
+        c = lines[4]
+        i = len(c) // 2
+        lines[4] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]
+        return "\n".join(lines) + "\n"
+    if kind == "truncated":
+        return "\n".join(lines[:3]) + "\n"
+    if kind == "garbage":
+        return "this is not an oidc-agent account file\n"
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["flipped-ciphertext", "truncated", "garbage"])
+def test_corrupted_account_file_exit_10(cli, sandbox, debian_account, kind):
+    bad = "corrupt-copy"
+    sandbox.account_file(bad).write_text(_corrupt(kind, debian_account["path"].read_text()))
+    res = cli.add("--pw-env", bad, password=DEB_PASSWORD)
+    assert res.returncode == EXIT_FILE_CORRUPT, res.describe()
+    assert res.stdout == "", res.stdout
+    # the original still loads
+    ok = cli.add("--pw-env", DEB_NAME, password=DEB_PASSWORD)
+    assert ok.returncode == 0, ok.describe()
+
+
+def test_missing_account_file_exit_10(cli, sandbox):
+    assert not sandbox.account_file("nosuch").exists()
+    res = cli.add("--pw-env", "nosuch")
+    assert res.returncode == EXIT_FILE_CORRUPT, res.describe()
+    assert res.stdout == "", res.stdout
