@@ -77,7 +77,16 @@ fn main() {
         std::thread::sleep(Duration::from_millis(10));
     }
     let gen_ok = Command::new(target_bin("oidc-gen"))
-        .args(["bench", "--issuer", &op.issuer, "--client-id", "cid", "--rt", "rt-initial", "--pw-env"])
+        .args([
+            "bench",
+            "--issuer",
+            &op.issuer,
+            "--client-id",
+            "cid",
+            "--rt",
+            "rt-initial",
+            "--pw-env",
+        ])
         .envs(envs.clone())
         .env("OIDC_ENCRYPTION_PW", "bench")
         .env("OIDC_AGENT_RS_TEST_KDF", "1")
@@ -87,7 +96,10 @@ fn main() {
     assert!(gen_ok.success(), "oidc-gen failed");
 
     let n = 300;
-    stats("spawn /bin/true (floor)", time_cmd(Command::new("/bin/true"), n));
+    stats(
+        "spawn /bin/true (floor)",
+        time_cmd(Command::new("/bin/true"), n),
+    );
     let mut tok = Command::new(target_bin("oidc-token"));
     tok.arg("bench").envs(envs.clone());
     stats("oidc-token NAME (cached, process)", time_cmd(tok, n));
@@ -126,7 +138,11 @@ fn main() {
         t.join().expect("join");
     }
     let elapsed = start.elapsed();
-    println!("{:<44} {:.0} requests/s (8 threads × 1000)", "agent throughput (cached)", 8000.0 / elapsed.as_secs_f64());
+    println!(
+        "{:<44} {:.0} requests/s (8 threads × 1000)",
+        "agent throughput (cached)",
+        8000.0 / elapsed.as_secs_f64()
+    );
 
     let forced = Request::AccessToken(TokenRequest {
         account: Some("bench".into()),
@@ -142,8 +158,12 @@ fn main() {
         .collect();
     stats("forced refresh via agent (loopback OP)", fr);
 
-    let status = std::fs::read_to_string(format!("/proc/{}/status", agent.id())).unwrap_or_default();
-    for line in status.lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")) {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", agent.id())).unwrap_or_default();
+    for line in status
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+    {
         println!("agent {line}");
     }
     let _ = agent.kill();

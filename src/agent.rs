@@ -30,6 +30,8 @@ pub(crate) use log;
 
 pub mod daemon;
 pub mod handlers;
+mod lock;
+mod refresh;
 pub mod state;
 
 /// How long a client may take to send its request.

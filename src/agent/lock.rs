@@ -1,0 +1,131 @@
+//! `lock` and `unlock`: while locked, the loaded accounts exist only sealed
+//! (our `crypt` format) under a key derived from the lock password, and every
+//! plaintext secret has been dropped and so zeroized.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use super::handlers::{Ctx, fail, now};
+use super::state::{LockState, Persist, SealedAccount};
+use crate::crypt;
+use crate::error::ErrorKind;
+use crate::protocol::{Response, strings};
+use crate::secret::{SecretKey, SecretString};
+
+pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
+    if password.is_empty() {
+        return fail(ErrorKind::Usage, "empty lock password");
+    }
+    let sealed: Vec<SealedAccount> = {
+        let mut st = ctx.state();
+        if st.is_locked() {
+            return fail(ErrorKind::Locked, "Agent already locked");
+        }
+        st.lock = LockState::Sealing;
+        st.cache.clear();
+        st.flights.clear();
+        std::mem::take(&mut st.accounts)
+            .into_values()
+            .map(|a| SealedAccount {
+                key: a.persist.as_ref().map(|p| {
+                    SecretString::new(
+                        base64::engine::general_purpose::STANDARD.encode(p.key.expose()),
+                    )
+                }),
+                convert_to: a
+                    .persist
+                    .as_ref()
+                    .and_then(|p| p.convert_to.as_ref())
+                    .map(|t| base64::engine::general_purpose::STANDARD.encode(t)),
+                path: a.persist.map(|p| p.path),
+                config: a.config,
+                expires_at: a.expires_at,
+                seq: a.seq,
+            })
+            .collect()
+    };
+    let kdf = ctx.lock_kdf;
+    let result = tokio::task::spawn_blocking(move || {
+        let json = zeroize::Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
+        drop(sealed);
+        crypt::seal_new(password.expose().as_bytes(), &json, kdf).map(|(vault, _)| vault)
+    })
+    .await;
+    let mut st = ctx.state();
+    match result {
+        Ok(Ok(vault)) => {
+            st.lock = LockState::Locked(vault);
+            Response::info("Agent locked")
+        }
+        _ => {
+            // Sealing failed: the accounts are gone from memory; stay locked
+            // with nothing to unlock rather than pretend.
+            st.lock = LockState::Unlocked;
+            fail(
+                ErrorKind::Failure,
+                "locking failed; the loaded accounts were unloaded, load them again with `oidc-add`",
+            )
+        }
+    }
+}
+
+pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
+    let vault = match &ctx.state().lock {
+        LockState::Locked(v) => v.clone(),
+        LockState::Sealing => {
+            return fail(ErrorKind::Locked, "the agent is being locked; try again");
+        }
+        LockState::Unlocked => return fail(ErrorKind::Failure, strings::NOT_LOCKED),
+    };
+    let opened =
+        tokio::task::spawn_blocking(move || crypt::open(&vault, password.expose().as_bytes()))
+            .await;
+    let plain = match opened {
+        Ok(Ok((plain, _))) => plain,
+        _ => {
+            // Slow down guessing (oidc-agent delays failed attempts too).
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            return fail(ErrorKind::WrongPassword, strings::WRONG_PASSWORD);
+        }
+    };
+    let accounts: Vec<SealedAccount> = match serde_json::from_slice(&plain) {
+        Ok(a) => a,
+        Err(e) => {
+            return fail(
+                ErrorKind::Failure,
+                format!("the lock vault is damaged: {e}"),
+            );
+        }
+    };
+    let mut st = ctx.state();
+    if !matches!(st.lock, LockState::Locked(_)) {
+        return fail(ErrorKind::Failure, strings::NOT_LOCKED);
+    }
+    st.lock = LockState::Unlocked;
+    for a in accounts {
+        let persist = match (a.path, a.key) {
+            (Some(path), Some(k)) => base64::engine::general_purpose::STANDARD
+                .decode(k.expose())
+                .ok()
+                .and_then(|b| SecretKey::from_slice(&b))
+                .map(|key| Persist {
+                    path,
+                    key,
+                    convert_to: a
+                        .convert_to
+                        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok()),
+                }),
+            _ => None,
+        };
+        let name = a.config.name.clone();
+        st.insert(a.config, persist, a.expires_at);
+        if let Some(l) = st.accounts.get_mut(&name) {
+            l.seq = a.seq;
+        }
+    }
+    st.next_seq = st.accounts.values().map(|a| a.seq).max().unwrap_or(0);
+    st.expire(now());
+    Response::info("Agent unlocked")
+}
