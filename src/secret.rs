@@ -14,8 +14,11 @@ use zeroize::{Zeroize, Zeroizing};
 pub struct SecretString(Zeroizing<String>);
 
 impl SecretString {
-    /// Wraps `value`; the original allocation is moved, not copied.
+    /// Wraps `value`; the original allocation is moved, not copied, and
+    /// locked in memory where the system allows (the string never grows
+    /// afterwards, so the locked buffer is the only copy we make).
     pub fn new(value: String) -> Self {
+        lock_memory(value.as_bytes());
         Self(Zeroizing::new(value))
     }
 
@@ -121,6 +124,9 @@ impl PartialEq for SecretKey {
 /// already non-dumpable and the key is zeroized on drop.
 #[allow(unsafe_code)]
 fn lock_memory(bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
     // SAFETY: mlock only changes paging of the given range, which is a live
     // allocation owned by the caller; it neither reads nor writes it.
     let _ = unsafe { rustix::mm::mlock(bytes.as_ptr().cast_mut().cast(), bytes.len()) };
