@@ -376,3 +376,22 @@ fn gen_management() {
     let err = fails(&env.gen_rt("x", &wrong, "rt-initial"), 8);
     assert!(err.contains("issuer mismatch"), "{err}");
 }
+
+#[test]
+fn issuer_requests_pick_the_default_account() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("first", &op.issuer, "rt-initial"));
+    ok(&env.gen_rt("second", &op.issuer, "rt-initial"));
+    // issuer.config names the first account created for the issuer.
+    let first = ok(&env.run("oidc-token", &["first"]));
+    let second = ok(&env.run("oidc-token", &["second"]));
+    assert_ne!(first, second);
+    assert_eq!(ok(&env.run("oidc-token", &[&op.issuer])), first);
+    // Without a default loaded, the account loaded last wins (oidc-agent's rule).
+    ok(&env.run("oidc-add", &["-r", "first"]));
+    assert_eq!(ok(&env.run("oidc-token", &[&op.issuer])), second);
+    let err = fails(&env.run("oidc-token", &["https://unknown.example/"]), 4);
+    assert!(err.contains("oidc-add"), "{err}");
+}
