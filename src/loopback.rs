@@ -13,6 +13,7 @@ use tiny_http::{Header, Method, Request, Response, Server};
 use url::{Host, Url, form_urlencoded};
 
 use crate::error::ErrorKind;
+use crate::oidc::printable;
 use crate::secret::SecretString;
 
 /// Why the loopback listener could not deliver an authorization code.
@@ -426,11 +427,6 @@ fn classify(query: &str, expected_state: &str) -> Outcome {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Drops control characters, so a provider's text cannot drive the terminal.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 fn html_escape(text: &str) -> String {
