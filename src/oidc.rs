@@ -71,12 +71,14 @@ pub enum OidcError {
         url: String,
     },
     /// A required endpoint is missing from the provider's metadata.
-    #[error("the provider {issuer} has no {what}")]
+    #[error("the provider {issuer} has no {what}; {remedy}")]
     MissingEndpoint {
         /// The issuer.
         issuer: String,
         /// Which endpoint.
         what: &'static str,
+        /// What to do instead.
+        remedy: &'static str,
     },
     /// Bad configuration (URL, CA file).
     #[error("{0}")]
