@@ -3,6 +3,7 @@
 
 mod agent;
 mod format;
+mod r#gen;
 mod generated;
 mod protocol;
 mod support;
