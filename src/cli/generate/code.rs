@@ -296,3 +296,39 @@ fn remove_pending(path: &std::path::Path) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn explicit_redirects_then_ports_on_localhost() {
+        let args = Args::try_parse_from([
+            "oidc-gen",
+            "x",
+            "--port",
+            "4242",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/cb",
+        ])
+        .expect("valid command line");
+        assert_eq!(
+            explicit_redirect_uris(&args),
+            vec!["http://127.0.0.1:8080/cb", "http://localhost:4242"]
+        );
+    }
+
+    #[test]
+    fn the_first_bindable_candidate_wins() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("hold");
+        let port = held.local_addr().expect("addr").port();
+        let busy = format!("http://127.0.0.1:{port}");
+        let listener =
+            bind_first(&[busy.clone(), DEFAULT_REDIRECT.to_owned()]).expect("fallback binds");
+        assert_ne!(listener.local_addr().port(), port);
+        let err = bind_first(&[busy]).expect_err("only a busy port");
+        assert!(matches!(err, LoopbackError::PortInUse { .. }), "{err:?}");
+    }
+}

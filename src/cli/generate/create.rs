@@ -247,3 +247,62 @@ pub(super) async fn refresh_check(
     };
     Ok(token::refresh(http, p, token::unix_now()).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn args(argv: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("oidc-gen").chain(argv.iter().copied()))
+            .expect("valid command line")
+    }
+
+    fn meta(authorization: bool, device: bool) -> Metadata {
+        let mut doc = serde_json::json!({"issuer": "https://op", "token_endpoint": "https://op/t"});
+        if authorization {
+            doc["authorization_endpoint"] = "https://op/a".into();
+        }
+        if device {
+            doc["device_authorization_endpoint"] = "https://op/d".into();
+        }
+        serde_json::from_value(doc).expect("metadata")
+    }
+
+    #[test]
+    fn flow_order_is_preference_with_fallback() {
+        let both = args(&["x", "--flow", "device", "--flow", "code"]);
+        let pick = |a: &Args, m: &Metadata| choose_flow(a, m, "https://op", false);
+        assert_eq!(pick(&both, &meta(true, true)).expect("flow"), Flow::Device);
+        assert_eq!(pick(&both, &meta(true, false)).expect("flow"), Flow::Code);
+        let device = args(&["x", "--flow", "device"]);
+        let err = pick(&device, &meta(true, false)).expect_err("no device endpoint");
+        assert!(err.to_string().contains("--dae"), "{err}");
+        let with_dae = args(&["x", "--flow", "device", "--dae", "https://op/d"]);
+        assert_eq!(
+            pick(&with_dae, &meta(true, false)).expect("flow"),
+            Flow::Device
+        );
+        let code = args(&["x", "--flow", "code"]);
+        let err = pick(&code, &meta(false, true)).expect_err("no authorization endpoint");
+        assert!(err.to_string().contains("--flow device"), "{err}");
+        // An imported refresh token needs no interactive flow at all.
+        assert_eq!(
+            choose_flow(&code, &meta(false, false), "https://op", true).expect("flow"),
+            Flow::Refresh
+        );
+    }
+
+    #[test]
+    fn contradictory_client_flags_are_usage_errors() {
+        for argv in [
+            &["x", "--pub", "--client-secret", "s", "--client-id", "c"][..],
+            &["x", "-m"][..],
+        ] {
+            let err = check_client_args(&args(argv)).expect_err("refused");
+            assert_eq!(crate::cli::exit_code(&err), 2, "{argv:?}: {err}");
+        }
+        check_client_args(&args(&["x", "--client-id", "c", "--pub", "-m"])).expect("fine");
+    }
+}
