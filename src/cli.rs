@@ -49,6 +49,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<OidcError>() {
             return e.kind().exit_code();
         }
+        if let Some(e) = cause.downcast_ref::<crate::loopback::LoopbackError>() {
+            return e.kind().exit_code();
+        }
+        if let Some(e) = cause.downcast_ref::<crate::oidc::device::DeviceError>() {
+            return e.kind().exit_code();
+        }
     }
     ErrorKind::Failure.exit_code()
 }

@@ -3,9 +3,15 @@
 //! Request building and response parsing live here; the only I/O is the one
 //! HTTP client in [`http`]. Nothing in this module prints or prompts.
 
+pub mod authcode;
+pub mod device;
 pub mod discovery;
 pub mod http;
+pub mod registration;
 pub mod token;
+
+#[cfg(test)]
+pub(crate) mod fake_op;
 
 use crate::error::ErrorKind;
 
@@ -32,13 +38,17 @@ pub enum OidcError {
         /// The provider's description.
         description: String,
     },
-    /// The provider answered with an OAuth error.
-    #[error("the provider refused: {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    /// The provider answered with an OAuth error (RFC 6749 §5.2).
+    #[error("{endpoint} answered {error}{}; {}", detail(description.as_deref(), error_uri.as_deref()), remedy(error))]
     Provider {
-        /// The OAuth `error` code.
+        /// The endpoint that answered.
+        endpoint: String,
+        /// The OAuth `error` code, e.g. `invalid_client`.
         error: String,
         /// `error_description`, when given.
         description: Option<String>,
+        /// `error_uri`, when given.
+        error_uri: Option<String>,
     },
     /// The provider's answer could not be understood.
     #[error("unexpected answer from {url}: {detail}")]
@@ -61,12 +71,14 @@ pub enum OidcError {
         url: String,
     },
     /// A required endpoint is missing from the provider's metadata.
-    #[error("the provider {issuer} has no {what}")]
+    #[error("the provider {issuer} has no {what}; {remedy}")]
     MissingEndpoint {
         /// The issuer.
         issuer: String,
         /// Which endpoint.
         what: &'static str,
+        /// What to do instead.
+        remedy: &'static str,
     },
     /// Bad configuration (URL, CA file).
     #[error("{0}")]
@@ -86,6 +98,89 @@ impl OidcError {
             Self::Config(_) => ErrorKind::Failure,
         }
     }
+
+    /// An OAuth error from `endpoint`, its texts stripped of control
+    /// characters (they come from the provider and end up on a terminal).
+    pub fn provider(
+        endpoint: &str,
+        error: &str,
+        description: Option<&str>,
+        error_uri: Option<&str>,
+    ) -> Self {
+        Self::Provider {
+            endpoint: endpoint.to_owned(),
+            error: printable(error),
+            description: description.map(printable),
+            error_uri: error_uri.map(printable),
+        }
+    }
+
+    /// Reads an error from the refresh grant: `invalid_grant` there means
+    /// the refresh token of `account` is dead (RFC 6749 §5.2), which has its
+    /// own exit code and remedy.
+    pub fn for_refresh(self, account: &str) -> Self {
+        match self {
+            Self::Provider {
+                error, description, ..
+            } if error == "invalid_grant" => Self::RefreshTokenRejected {
+                account: account.to_owned(),
+                description: description.unwrap_or_default(),
+            },
+            other => other,
+        }
+    }
+}
+
+fn detail(description: Option<&str>, error_uri: Option<&str>) -> String {
+    let description = description.map(|d| format!(" ({d})")).unwrap_or_default();
+    let error_uri = error_uri.map(|u| format!(" [see {u}]")).unwrap_or_default();
+    description + &error_uri
+}
+
+/// What to do about an OAuth error code (RFC 6749 §5.2, RFC 7591 §3.2.2).
+fn remedy(error: &str) -> &'static str {
+    match error {
+        "invalid_grant" => {
+            "the code or token is invalid, expired or already used; start the login again"
+        }
+        "invalid_client" => {
+            "the provider did not accept the client; check the client id and secret, or register a new client"
+        }
+        "unauthorized_client" => {
+            "this client may not use this grant; enable it in the client's registration"
+        }
+        "invalid_scope" => "request other or fewer scopes with --scope",
+        "unsupported_grant_type" => "the provider does not offer this flow; try another --flow",
+        "invalid_request" => "check the redirect URI and the client's registration",
+        "invalid_redirect_uri" => {
+            "the provider refused the redirect URIs; pass others with --redirect-uri"
+        }
+        "invalid_client_metadata" => {
+            "the provider refused the client registration; register a client by hand and pass --client-id"
+        }
+        "invalid_token" => {
+            "the access token for the registration endpoint was refused; pass a valid one with --at"
+        }
+        _ => "see the provider's description",
+    }
+}
+
+/// Drops control characters, so a provider's text cannot drive the terminal.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
+}
+
+/// A short, printable start of a body that is not JSON (an HTML error page
+/// from a proxy, say). JSON bodies are left out: they may hold tokens.
+pub(crate) fn body_excerpt(body: &[u8]) -> String {
+    if body.is_empty() || serde_json::from_slice::<serde_json::Value>(body).is_ok() {
+        return String::new();
+    }
+    let text: String = printable(&String::from_utf8_lossy(body))
+        .chars()
+        .take(120)
+        .collect();
+    format!("; body starts with {text:?}")
 }
 
 /// The whole `source()` chain of an error, joined by ": " (reqwest and

@@ -1,14 +1,23 @@
 //! `oidc-gen`: create, re-authenticate and manage accounts.
 //!
-//! Creating an account: discovery, then a refresh token from one of the
-//! flows (an imported one, the code flow with PKCE through our own loopback
-//! listener, or the device flow), a check of that token, the encrypted file,
-//! and loading it into the running agent.
+//! Creating an account: discovery, a client (given, or registered per
+//! RFC 7591), then a refresh token from one of the flows (an imported one,
+//! the code flow with PKCE through our own loopback listener, or the device
+//! flow), the encrypted file, and loading it into the running agent. The
+//! flows live in the submodules; this file holds the command line and the
+//! steps every path shares. Only stdout carries results (`-p`, `-l`,
+//! `--only-at`); everything for the user goes to stderr.
 
-use std::path::PathBuf;
+mod client;
+mod code;
+mod create;
+mod device;
+mod manage;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{ArgGroup, Parser, ValueEnum};
 
 use super::PasswordArgs;
@@ -17,7 +26,7 @@ use crate::account_file::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::oidc::discovery::{self, Metadata};
 use crate::oidc::http;
-use crate::oidc::token::{self, Credentials, RefreshParams, TokenSet};
+use crate::oidc::token::Credentials;
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -162,16 +171,6 @@ pub fn main() -> ExitCode {
     super::run("oidc-gen", || execute(&args))
 }
 
-fn now() -> i64 {
-    crate::agent::handlers::now()
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
-
 fn execute(args: &Args) -> anyhow::Result<()> {
     let store = Store::default_dir();
     if args.accounts {
@@ -195,15 +194,64 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.delete {
-        return delete(args, &store, name);
+        return manage::delete(args, &store, name);
     }
     if let Some(new) = &args.rename {
-        return rename(args, &store, name, new);
+        return manage::rename(args, &store, name, new);
     }
     if args.update {
-        return update(args, &store, name);
+        return manage::update(args, &store, name);
     }
-    create(args, &store, name)
+    create::create(args, &store, name)
+}
+
+/// What every flow needs, set up once: the HTTP client (with the account's
+/// CA bundle), a runtime for it, and the provider's metadata.
+struct Session<'a> {
+    args: &'a Args,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    meta: Metadata,
+}
+
+impl<'a> Session<'a> {
+    /// Builds the client and runs discovery for `config`'s issuer.
+    fn open(args: &'a Args, config: &AccountConfig) -> anyhow::Result<Self> {
+        let http = http::client(Some(Path::new(&config.cert_path)))?;
+        // Current-thread: oidc-gen makes one request at a time, and the
+        // loopback listener blocks on its own socket outside the runtime.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let endpoint = Some(config.config_endpoint.as_str()).filter(|s| !s.is_empty());
+        let meta = rt.block_on(discovery::discover(&http, &config.issuer_url, endpoint))?;
+        Ok(Self {
+            args,
+            rt,
+            http,
+            meta,
+        })
+    }
+}
+
+/// The client credentials of `config`: public when it has no secret.
+fn credentials(config: &AccountConfig) -> Credentials<'_> {
+    Credentials {
+        client_id: &config.client_id,
+        client_secret: Some(&config.client_secret),
+    }
+}
+
+/// The authorization scopes of `config`, split on white space.
+fn auth_scopes(config: &AccountConfig) -> Vec<String> {
+    split_list(
+        config
+            .auth_scope
+            .as_deref()
+            .or(config.scope.as_deref())
+            .unwrap_or(""),
+    )
 }
 
 /// Scopes from the command line; `max` expands to everything advertised.
@@ -223,112 +271,6 @@ fn scopes(args: &Args, meta: &Metadata) -> String {
         return offered.join(" ");
     }
     list.join(" ")
-}
-
-fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
-    if let Some(rt) = &args.rt {
-        return Ok(Some(SecretString::new(rt.clone())));
-    }
-    if let Some(var) = &args.rt_env {
-        let rt = std::env::var(var)
-            .with_context(|| format!("--rt-env: the environment variable {var} is not set"))?;
-        return Ok(Some(SecretString::new(rt)));
-    }
-    Ok(None)
-}
-
-fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    let existing = store.path(name)?.exists();
-    if existing && !args.reauthenticate && !args.only_at {
-        bail!(
-            "account '{name}' already exists; use `oidc-gen --reauthenticate {name}` for a new refresh token, \
-             or `oidc-gen -d {name}` to delete it"
-        );
-    }
-    let mut password = None;
-    let mut config = if args.reauthenticate && existing {
-        let pw = args
-            .password
-            .get(&format!("Password for account '{name}': "), false)?;
-        let opened = account_file::open(store, name, &pw)?;
-        password = Some(pw);
-        opened.config
-    } else {
-        let issuer = args
-            .issuer
-            .as_deref()
-            .context("--issuer URL is required to create an account")?;
-        let client_id = args.client_id.as_deref().context(
-            "--client-id is required (dynamic client registration is not available in this build); \
-             use the id registered for this tool, e.g. `--client-id OpenCloudDesktop --pub`",
-        )?;
-        let mut c = AccountConfig::new(name, issuer, client_id);
-        if let Some(s) = &args.client_secret {
-            c.client_secret = SecretString::new(s.clone());
-        }
-        if let Some(cp) = &args.cert_path {
-            let abs = std::fs::canonicalize(cp)
-                .with_context(|| format!("--cp: cannot read {}", cp.display()))?;
-            c.cert_path = abs.display().to_string();
-        }
-        if let Some(ep) = &args.configuration_endpoint {
-            c.config_endpoint = ep.clone();
-        }
-        c.audience = args
-            .aud
-            .iter()
-            .flat_map(|a| split_list(a))
-            .collect::<Vec<_>>()
-            .join(" ");
-        c
-    };
-    let http = http::client(Some(std::path::Path::new(&config.cert_path)))?;
-    let rt = runtime()?;
-    let endpoint = Some(config.config_endpoint.as_str()).filter(|s| !s.is_empty());
-    let meta = rt.block_on(discovery::discover(&http, &config.issuer_url, endpoint))?;
-    if config.scope.is_none() && config.auth_scope.is_none() || !args.scope.is_empty() {
-        config.set_scope(&scopes(args, &meta));
-    }
-    let tokens = match import_rt(args)? {
-        Some(imported) => {
-            // Check the imported token with one refresh; keep the rotated one.
-            config.refresh_token = imported;
-            rt.block_on(refresh_check(&http, &meta, &config))?
-        }
-        None => bail!(
-            "no refresh token: pass --rt TOKEN or --rt-env (the interactive code and device flows are not yet \
-             available in this build)"
-        ),
-    };
-    if let Some(new_rt) = tokens.refresh_token.clone().filter(|t| !t.is_empty()) {
-        config.refresh_token = new_rt;
-    }
-    if args.only_at {
-        println!("{}", tokens.access_token.expose());
-        return Ok(());
-    }
-    finish(args, store, config, password)
-}
-
-/// One refresh grant to prove the refresh token works.
-pub async fn refresh_check(
-    http: &reqwest::Client,
-    meta: &Metadata,
-    config: &AccountConfig,
-) -> crate::Result<TokenSet> {
-    let scopes = config.refresh_scopes();
-    let p = RefreshParams {
-        account: &config.name,
-        token_endpoint: &meta.token_endpoint,
-        creds: Credentials {
-            client_id: &config.client_id,
-            client_secret: Some(&config.client_secret),
-        },
-        refresh_token: &config.refresh_token,
-        scopes: &scopes,
-        audiences: &[],
-    };
-    Ok(token::refresh(http, p, now()).await?)
 }
 
 /// Saves the account (unless --no-save), records it in issuer.config and
@@ -384,72 +326,5 @@ fn finish(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(())
-}
-
-fn confirm(args: &Args, question: &str) -> anyhow::Result<bool> {
-    if args.yes {
-        return Ok(true);
-    }
-    use std::io::IsTerminal as _;
-    if !std::io::stdin().is_terminal() {
-        bail!("{question} — no terminal to confirm; pass -y/--confirm-yes");
-    }
-    eprint!("{question} [y/N] ");
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
-fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    store.read(name)?;
-    if !confirm(args, &format!("Delete account '{name}'?"))? {
-        bail!("not deleted");
-    }
-    if let Ok(client) = AgentClient::from_env() {
-        let _ = client.call(&crate::protocol::Request::Remove {
-            account: name.to_owned(),
-        });
-    }
-    store.delete(name)?;
-    eprintln!("Deleted account '{name}'.");
-    Ok(())
-}
-
-fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyhow::Result<()> {
-    crate::store::check_name(new)?;
-    if store.path(new)?.exists() {
-        bail!("account '{new}' already exists");
-    }
-    let password = args
-        .password
-        .get(&format!("Password for account '{name}': "), false)?;
-    let mut opened = account_file::open(store, name, &password)?;
-    opened.config.name = new.to_owned();
-    account_file::save(store, &opened.config, &password, kdf_params())?;
-    store.delete(name)?;
-    eprintln!("Renamed account '{name}' to '{new}'.");
-    Ok(())
-}
-
-fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    let password = args
-        .password
-        .get(&format!("Password for account '{name}': "), false)?;
-    let opened = account_file::open(store, name, &password)?;
-    if opened.format == account_file::Format::OidcAgent {
-        let backup = store.dir().join(format!("{name}.bak"));
-        std::fs::copy(&opened.path, &backup)
-            .with_context(|| format!("cannot back up to {}", backup.display()))?;
-        crate::store::make_private(&backup)?;
-        eprintln!("Kept the oidc-agent file as {}", backup.display());
-    }
-    let new_pw = match std::env::var("OIDC_NEW_ENCRYPTION_PW") {
-        Ok(p) => SecretString::new(p),
-        Err(_) if args.password.given() => password,
-        Err(_) => super::prompt_password(&format!("New password for account '{name}': "), true)?,
-    };
-    account_file::save(store, &opened.config, &new_pw, kdf_params())?;
-    eprintln!("Account '{name}' re-encrypted in the oidc-agent-rs format.");
     Ok(())
 }

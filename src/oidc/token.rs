@@ -1,6 +1,7 @@
-//! Token endpoint calls through the oauth2 crate: the refresh grant
-//! (RFC 6749 §6) and revocation (RFC 7009), and turning the token response
-//! into a [`TokenSet`] with an absolute expiry.
+//! Token endpoint calls: the refresh grant (RFC 6749 §6) through the oauth2
+//! crate, revocation (RFC 7009) by hand, turning a token response into a
+//! [`TokenSet`] with an absolute expiry, and the one mapping of oauth2's
+//! request errors to [`OidcError`] that every flow shares.
 //!
 //! Client authentication: a confidential client uses HTTP Basic
 //! (`client_secret_basic`, RFC 6749 §2.3.1); a public client sends only its
@@ -10,8 +11,8 @@ use std::fmt;
 
 use base64::Engine as _;
 use oauth2::basic::{
-    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
-    BasicTokenIntrospectionResponse, BasicTokenType,
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
 use oauth2::{
     AuthType, ClientId, ClientSecret, EndpointNotSet, EndpointSet, ExtraTokenFields,
@@ -19,16 +20,17 @@ use oauth2::{
     StandardTokenResponse, TokenResponse as _, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
-use super::{OidcError, error_chain};
+use super::{OidcError, body_excerpt, error_chain};
 use crate::secret::SecretString;
 
 /// OIDC fields of a token response beyond OAuth's.
 #[derive(Clone, Default, Deserialize, Serialize)]
 pub struct OidcFields {
-    /// The ID token (OIDC Core §3.1.3.3).
+    /// The ID token (OIDC Core §3.1.3.3), zeroized on drop like every token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
+    pub id_token: Option<SecretString>,
 }
 
 impl fmt::Debug for OidcFields {
@@ -42,18 +44,23 @@ impl ExtraTokenFields for OidcFields {}
 /// A token response with OIDC fields.
 pub type TokenResponse = StandardTokenResponse<OidcFields, BasicTokenType>;
 
-/// An oauth2 client with the token endpoint set.
-pub type OidcClient = oauth2::Client<
+/// An oauth2 client for our token responses; by default with only the token
+/// endpoint set (the type parameters track which endpoints are set).
+pub type OidcClient<
+    HasAuthUrl = EndpointNotSet,
+    HasDeviceAuthUrl = EndpointNotSet,
+    HasTokenUrl = EndpointSet,
+> = oauth2::Client<
     BasicErrorResponse,
     TokenResponse,
     BasicTokenIntrospectionResponse,
     StandardRevocableToken,
     BasicRevocationErrorResponse,
+    HasAuthUrl,
+    HasDeviceAuthUrl,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointSet,
+    HasTokenUrl,
 >;
 
 /// Who the client is.
@@ -65,6 +72,13 @@ pub struct Credentials<'a> {
     pub client_secret: Option<&'a SecretString>,
 }
 
+impl Credentials<'_> {
+    /// The secret of a confidential client; `None` for a public one.
+    pub fn secret(&self) -> Option<&SecretString> {
+        self.client_secret.filter(|s| !s.is_empty())
+    }
+}
+
 /// Builds the oauth2 client for a token endpoint.
 pub fn client(token_endpoint: &str, creds: Credentials<'_>) -> Result<OidcClient, OidcError> {
     let url = TokenUrl::new(token_endpoint.to_owned())
@@ -72,7 +86,9 @@ pub fn client(token_endpoint: &str, creds: Credentials<'_>) -> Result<OidcClient
     let mut client = oauth2::Client::new(ClientId::new(creds.client_id.to_owned()))
         .set_token_uri(url)
         .set_auth_type(AuthType::BasicAuth);
-    if let Some(secret) = creds.client_secret.filter(|s| !s.is_empty()) {
+    // oauth2 keeps its own (non-zeroizing) copy of the secret per request.
+    // Without a secret, BasicAuth sends only `client_id` in the body.
+    if let Some(secret) = creds.secret() {
         client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
     }
     Ok(client)
@@ -110,7 +126,7 @@ impl TokenSet {
             refresh_token: resp
                 .refresh_token()
                 .map(|t| SecretString::new(t.secret().clone())),
-            id_token: resp.extra_fields().id_token.clone().map(SecretString::new),
+            id_token: resp.extra_fields().id_token.clone(),
             scope: resp
                 .scopes()
                 .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
@@ -130,39 +146,139 @@ pub fn jwt_exp(token: &str) -> Option<i64> {
     claims.get("exp")?.as_i64()
 }
 
-/// Turns an oauth2 request error into ours. `account` names the account for
-/// the re-authentication hint on `invalid_grant`.
+/// Turns an oauth2 request error from `url` into ours: the provider's OAuth
+/// error, the transport's whole cause chain, or what failed to parse. A
+/// refresh adds [`OidcError::for_refresh`] on top.
 pub fn map_error(
     e: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>,
     url: &str,
-    account: &str,
 ) -> OidcError {
     match e {
-        RequestTokenError::ServerResponse(resp) => {
-            let description = resp.error_description().cloned();
-            match resp.error() {
-                BasicErrorResponseType::InvalidGrant => OidcError::RefreshTokenRejected {
-                    account: account.to_owned(),
-                    description: description.unwrap_or_default(),
-                },
-                other => OidcError::Provider {
-                    error: other.to_string(),
-                    description,
-                },
-            }
-        }
-        RequestTokenError::Request(err) => OidcError::Unreachable {
+        RequestTokenError::ServerResponse(resp) => OidcError::provider(
+            url,
+            resp.error().as_ref(),
+            resp.error_description().map(String::as_str),
+            resp.error_uri().map(String::as_str),
+        ),
+        // Start below oauth2's "Request failed" wrapper, at reqwest's error.
+        RequestTokenError::Request(HttpClientError::Reqwest(err)) => unreachable_error(url, &*err),
+        RequestTokenError::Request(err) => unreachable_error(url, &err),
+        RequestTokenError::Parse(err, body) => OidcError::BadResponse {
             url: url.to_owned(),
-            detail: error_chain(&err),
-        },
-        RequestTokenError::Parse(err, _) => OidcError::BadResponse {
-            url: url.to_owned(),
-            detail: error_chain(&err),
+            detail: format!("{}{}", error_chain(&err), body_excerpt(&body)),
         },
         RequestTokenError::Other(detail) => OidcError::BadResponse {
             url: url.to_owned(),
             detail,
         },
+    }
+}
+
+/// [`OidcError::Unreachable`] with every cause: reqwest alone says only
+/// "error sending request".
+pub(crate) fn unreachable_error(url: &str, err: &(dyn std::error::Error + 'static)) -> OidcError {
+    OidcError::Unreachable {
+        url: url.to_owned(),
+        detail: error_chain(err),
+    }
+}
+
+/// The current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// POSTs `form` to `endpoint` with the client authentication of the token
+/// endpoint (RFC 6749 §2.3.1), for the requests oauth2 does not make for us
+/// (device polling, revocation over plain http). Returns status and body;
+/// the body is zeroized on drop, since it may hold tokens.
+pub(crate) async fn post_form(
+    http: &reqwest::Client,
+    endpoint: &str,
+    creds: Credentials<'_>,
+    form: &[(&str, &str)],
+) -> Result<(reqwest::StatusCode, Zeroizing<Vec<u8>>), OidcError> {
+    let mut form: Vec<(&str, &str)> = form.to_vec();
+    let mut request = http
+        .post(endpoint)
+        .header(reqwest::header::ACCEPT, "application/json");
+    match creds.secret() {
+        None => form.push(("client_id", creds.client_id)),
+        Some(secret) => {
+            // RFC 6749 §2.3.1: form-encode id and secret before Basic encoding.
+            let id: String =
+                url::form_urlencoded::byte_serialize(creds.client_id.as_bytes()).collect();
+            let secret: Zeroizing<String> = Zeroizing::new(
+                url::form_urlencoded::byte_serialize(secret.expose().as_bytes()).collect(),
+            );
+            request = request.basic_auth(id, Some(secret.as_str()));
+        }
+    }
+    let response = request
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| unreachable_error(endpoint, &e))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| unreachable_error(endpoint, &e))?;
+    Ok((status, Zeroizing::new(body.to_vec())))
+}
+
+/// An OAuth error body (RFC 6749 §5.2), as sent by every endpoint.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody {
+    pub(crate) error: String,
+    #[serde(default)]
+    pub(crate) error_description: Option<String>,
+    #[serde(default)]
+    pub(crate) error_uri: Option<String>,
+}
+
+/// The error for a non-success answer from `endpoint`: the OAuth error it
+/// carries, else the status and the start of a non-JSON body.
+pub(crate) fn error_reply(endpoint: &str, status: reqwest::StatusCode, body: &[u8]) -> OidcError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(e) => OidcError::provider(
+            endpoint,
+            &e.error,
+            e.error_description.as_deref(),
+            e.error_uri.as_deref(),
+        ),
+        Err(_) => OidcError::BadResponse {
+            url: endpoint.to_owned(),
+            detail: format!("HTTP {status} without an OAuth error{}", body_excerpt(body)),
+        },
+    }
+}
+
+/// Revokes a refresh token at `endpoint` (RFC 7009 §2.1).
+///
+/// Done by hand rather than with oauth2, whose revocation refuses `http`
+/// endpoints; the client authenticates as at the token endpoint. A 200 means
+/// the token is gone or was never valid (RFC 7009 §2.2).
+///
+/// # Errors
+/// `Unreachable`, `Provider` (e.g. `unsupported_token_type`) or `BadResponse`.
+pub async fn revoke_refresh_token(
+    http: &reqwest::Client,
+    endpoint: &str,
+    creds: Credentials<'_>,
+    token: &SecretString,
+) -> Result<(), OidcError> {
+    let form = [
+        ("token", token.expose()),
+        ("token_type_hint", "refresh_token"),
+    ];
+    let (status, body) = post_form(http, endpoint, creds, &form).await?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(error_reply(endpoint, status, &body))
     }
 }
 
@@ -200,7 +316,7 @@ pub async fn refresh(
     let resp = req
         .request_async(http)
         .await
-        .map_err(|e| map_error(e, p.token_endpoint, p.account))?;
+        .map_err(|e| map_error(e, p.token_endpoint).for_refresh(p.account))?;
     Ok(TokenSet::from_response(&resp, now))
 }
 

@@ -4,6 +4,7 @@
 mod agent;
 mod compat;
 mod format;
+mod r#gen;
 mod generated;
 mod protocol;
 mod support;

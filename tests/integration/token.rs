@@ -365,7 +365,9 @@ fn gen_management() {
     // Delete needs confirmation; without a terminal it is refused.
     let err = fails(&env.run("oidc-gen", &["-d", "renamed"]), 1);
     assert!(err.contains("--confirm-yes"), "{err}");
-    ok(&env.run("oidc-gen", &["-d", "-y", "renamed"]));
+    // Deleting revokes the refresh token first, which needs the password.
+    ok(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "renamed"]));
+    assert_eq!(op.revoked(), vec!["rt-initial".to_owned()]);
     assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "");
     // A dead refresh token is refused at import and nothing is saved.
     let err = fails(&env.gen_rt("dead", &op.issuer, "rt-unknown"), 7);

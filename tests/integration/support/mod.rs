@@ -1,11 +1,14 @@
 //! Test support: a private environment per test (account dir, TMPDIR, HOME),
 //! the real binaries, and an agent started in the foreground.
 
+pub mod browser;
 pub mod fake_op;
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "correct horse";
@@ -62,6 +65,48 @@ impl Env {
 
     pub fn run(&self, name: &str, args: &[&str]) -> Output {
         self.cmd(name).args(args).output().expect("run binary")
+    }
+
+    /// Starts a binary with piped stdout and stderr, for a test that talks
+    /// to it while it runs (reads the URL it prints, sends it a signal).
+    pub fn spawn(&self, name: &str, args: &[&str]) -> Running {
+        let mut cmd = self.cmd(name);
+        cmd.args(args);
+        Self::spawn_cmd(cmd)
+    }
+
+    /// [`Env::spawn`] for a command prepared by the caller (extra variables).
+    pub fn spawn_cmd(mut cmd: Command) -> Running {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn binary");
+        let mut out = child.stdout.take().expect("stdout");
+        let stdout = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = out.read_to_end(&mut buf);
+            buf
+        });
+        let err = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        let stderr = std::thread::spawn(move || {
+            let mut all = String::new();
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                all.push_str(&line);
+                all.push('\n');
+                let _ = tx.send(line);
+            }
+            all.into_bytes()
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }
     }
 
     /// Starts `oidc-agent --console` and waits for its socket.
@@ -147,6 +192,90 @@ impl Env {
 impl Drop for Env {
     fn drop(&mut self) {
         self.stop_agent();
+    }
+}
+
+/// A running binary (see [`Env::spawn`]); killed if dropped unfinished.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stdout: Option<JoinHandle<Vec<u8>>>,
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+/// How long a test waits for a line or for the process to end.
+pub const PROCESS_WAIT: Duration = Duration::from_secs(20);
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the first stderr line matching `pred` and returns it.
+    #[track_caller]
+    pub fn wait_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + PROCESS_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("no {what} on stderr; got:\n{}", self.seen.join("\n"));
+                }
+            }
+        }
+    }
+
+    /// The authorization URL: printed on a line of its own.
+    #[track_caller]
+    pub fn auth_url(&mut self) -> String {
+        self.wait_line("authorization URL", |l| {
+            l.starts_with("http://") && l.contains("/auth?")
+        })
+    }
+
+    /// Waits (bounded) for the exit and returns everything it printed.
+    #[track_caller]
+    pub fn finish(mut self) -> Output {
+        let deadline = Instant::now() + PROCESS_WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let status = self.child.wait().expect("wait");
+                let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default());
+                panic!(
+                    "process did not finish in {PROCESS_WAIT:?} ({status}); stderr:\n{}",
+                    String::from_utf8_lossy(&stderr.unwrap_or_default())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let stdout = self.stdout.take().map(|h| h.join().unwrap_or_default());
+        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default());
+        Output {
+            status,
+            stdout: stdout.unwrap_or_default(),
+            stderr: stderr.unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.stderr.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

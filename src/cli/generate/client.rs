@@ -1,0 +1,139 @@
+//! The client of a new account when no `--client-id` is given: dynamic
+//! client registration (RFC 7591) with what oidc-agent registers, and its
+//! removal (RFC 7592) when the account is deleted or never saved.
+//!
+//! The registration's `registration_client_uri` and
+//! `registration_access_token` go into the account's extra fields under
+//! oidc-agent's names, so both tools can manage the client later.
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use super::Session;
+use crate::account::AccountConfig;
+use crate::oidc::OidcError;
+use crate::oidc::registration::{self, ClientMetadata, DEVICE_GRANT};
+use crate::secret::SecretString;
+
+/// oidc-agent's account keys for the RFC 7592 registration handle.
+const KEY_CLIENT_URI: &str = "registration_client_uri";
+const KEY_CLIENT_TOKEN: &str = "registration_access_token";
+
+/// Loopback redirect URIs registered for every client: without a port, so
+/// that any port is accepted (RFC 8252 §7.3) and the listener can take an
+/// ephemeral one.
+const LOOPBACK_REDIRECTS: [&str; 2] = ["http://127.0.0.1", "http://localhost"];
+
+/// Registers a client for account `name` and stores its credentials in
+/// `config`.
+pub(super) fn register(
+    session: &Session<'_>,
+    config: &mut AccountConfig,
+    name: &str,
+) -> anyhow::Result<()> {
+    let args = session.args;
+    let meta = &session.meta;
+    let Some(endpoint) = meta.registration_endpoint.as_deref() else {
+        return Err(OidcError::MissingEndpoint {
+            issuer: config.issuer_url.clone(),
+            what: "dynamic client registration",
+            remedy: "register a client at the provider and pass --client-id ID with --client-secret SECRET or --pub",
+        }
+        .into());
+    };
+    let mut redirect_uris = config.redirect_uris.clone();
+    for uri in LOOPBACK_REDIRECTS {
+        if !redirect_uris.iter().any(|u| u == uri) {
+            redirect_uris.push(uri.to_owned());
+        }
+    }
+    let mut grant_types = vec!["authorization_code".to_owned(), "refresh_token".to_owned()];
+    // Only where the provider offers it: some providers refuse the whole
+    // registration over a grant type they do not know.
+    if args.dae.is_some()
+        || meta.device_authorization_endpoint.is_some()
+        || meta.grant_types_supported.iter().any(|g| g == DEVICE_GRANT)
+    {
+        grant_types.push(DEVICE_GRANT.to_owned());
+    }
+    let metadata = ClientMetadata {
+        client_name: args
+            .cnid
+            .clone()
+            .unwrap_or_else(|| format!("oidc-agent:{name}-{}", hostname())),
+        redirect_uris: redirect_uris.clone(),
+        grant_types,
+        response_types: vec!["code".to_owned()],
+        token_endpoint_auth_method: if args.public {
+            "none"
+        } else {
+            "client_secret_basic"
+        }
+        .to_owned(),
+        scope: config.auth_scope.clone().unwrap_or_default(),
+        application_type: "native".to_owned(),
+    };
+    let at = args.at.as_ref().map(|t| SecretString::new(t.clone()));
+    let client = session
+        .rt
+        .block_on(registration::register(
+            &session.http,
+            endpoint,
+            at.as_ref(),
+            &metadata,
+        ))
+        .context("dynamic client registration failed")?;
+    eprintln!(
+        "Registered client '{}' at {}",
+        client.client_id, config.issuer_url
+    );
+    config.client_id = client.client_id;
+    config.client_secret = client.client_secret.unwrap_or_default();
+    config.redirect_uris = redirect_uris;
+    if let Some(uri) = client.registration_client_uri {
+        config
+            .extra
+            .insert(KEY_CLIENT_URI.to_owned(), Value::String(uri));
+    }
+    if let Some(token) = client.registration_access_token {
+        config.extra.insert(
+            KEY_CLIENT_TOKEN.to_owned(),
+            Value::String(token.expose().to_owned()),
+        );
+    }
+    Ok(())
+}
+
+/// Deletes the dynamically registered client of `config`, if it has one
+/// (RFC 7592 §2.3). Best effort: a leftover client costs the provider a
+/// database row, not the user a secret, so failures are only reported.
+pub(super) fn unregister(session: &Session<'_>, config: &AccountConfig) {
+    let (Some(Value::String(uri)), Some(Value::String(token))) = (
+        config.extra.get(KEY_CLIENT_URI),
+        config.extra.get(KEY_CLIENT_TOKEN),
+    ) else {
+        return;
+    };
+    let token = SecretString::new(token.clone());
+    match session
+        .rt
+        .block_on(registration::delete_client(&session.http, uri, &token))
+    {
+        Ok(()) => eprintln!("Deleted the registered client '{}'.", config.client_id),
+        Err(e) => eprintln!(
+            "oidc-gen: note: could not delete the registered client '{}': {e}",
+            config.client_id
+        ),
+    }
+}
+
+/// This machine's host name, for client names and SSH hints.
+pub(super) fn hostname() -> String {
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_string_lossy().into_owned();
+    if name.is_empty() {
+        "localhost".to_owned()
+    } else {
+        name
+    }
+}

@@ -1,0 +1,334 @@
+//! The authorization-code flow on the command line: the redirect URI, the
+//! loopback listener or the paste path, the browser, and the code exchange.
+//!
+//! The authorization URL always goes to stderr on a line of its own, so a
+//! script (or a test) can pick it up; stdout stays clean. With
+//! `--no-webserver` the attempt is kept in `.NAME.pending` (0600, written
+//! atomically, deleted once used) so that `--codeExchange URL` can finish
+//! it in a later run: that file holds the PKCE verifier and, for a new
+//! account, the client secret, which is why it never outlives its use.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::create::{browser_available, complete};
+use super::{Args, Flow, Session, auth_scopes, credentials};
+use crate::account::{AccountConfig, same_issuer, split_list};
+use crate::account_file;
+use crate::loopback::{self, AuthCode, LoopbackError, LoopbackListener};
+use crate::oidc::OidcError;
+use crate::oidc::authcode::{self, AudienceMode, AuthUrlParams, PendingAuthorization};
+use crate::oidc::token::{self, TokenSet};
+use crate::store::Store;
+
+/// The redirect URI when neither the account nor the command line names one:
+/// 127.0.0.1 with an ephemeral port (RFC 8252 §7.3, §8.3).
+const DEFAULT_REDIRECT: &str = "http://127.0.0.1";
+
+/// Version of the `.NAME.pending` file layout.
+const PENDING_VERSION: u32 = 1;
+
+/// `--redirect-uri` values, then `http://localhost:PORT` for each `--port`.
+pub(super) fn explicit_redirect_uris(args: &Args) -> Vec<String> {
+    let mut uris = args.redirect_uri.clone();
+    uris.extend(args.port.iter().map(|p| format!("http://localhost:{p}")));
+    uris
+}
+
+/// Runs the code flow for `config`. `None` means the attempt was saved for
+/// a later `--codeExchange` (`--no-webserver` without a terminal).
+pub(super) fn run(
+    session: &Session<'_>,
+    store: &Store,
+    config: &AccountConfig,
+) -> anyhow::Result<Option<TokenSet>> {
+    let args = session.args;
+    let candidates = if config.redirect_uris.is_empty() {
+        vec![DEFAULT_REDIRECT.to_owned()]
+    } else {
+        config.redirect_uris.clone()
+    };
+    if args.no_webserver {
+        return run_pasted(session, store, config, &candidates[0]);
+    }
+    let listener = bind_first(&candidates)?;
+    let pending = authorize(session, config, listener.redirect_uri())?;
+    announce(args, pending.url(), Some(listener.local_addr().port()));
+    let timeout = std::time::Duration::from_secs(args.timeout);
+    let code = listener.wait_for_code(pending.state().expose(), timeout)?;
+    // The browser has its answer; free the port before the exchange.
+    drop(listener);
+    eprintln!("Received the authorization code; exchanging it for tokens...");
+    exchange(session, config, &pending, &code).map(Some)
+}
+
+/// Binds the first candidate that can be bound; on failure, the first
+/// candidate's error, which names the port and the remedy.
+fn bind_first(candidates: &[String]) -> Result<LoopbackListener, LoopbackError> {
+    let mut first_error = None;
+    for uri in candidates {
+        match LoopbackListener::bind(uri, None) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => LoopbackListener::bind(DEFAULT_REDIRECT, None),
+    }
+}
+
+/// A fresh authorization attempt (new state, nonce and verifier) for
+/// `redirect_uri`.
+fn authorize(
+    session: &Session<'_>,
+    config: &AccountConfig,
+    redirect_uri: &str,
+) -> anyhow::Result<PendingAuthorization> {
+    let meta = &session.meta;
+    let endpoint =
+        meta.authorization_endpoint
+            .as_deref()
+            .ok_or_else(|| OidcError::MissingEndpoint {
+                issuer: config.issuer_url.clone(),
+                what: "authorization endpoint (code flow)",
+                remedy: "use --flow device, or import a refresh token with --rt",
+            })?;
+    let endpoint = Url::parse(endpoint).map_err(|e| OidcError::BadResponse {
+        url: config.issuer_url.clone(),
+        detail: format!("the authorization_endpoint {endpoint:?} is not a URL ({e})"),
+    })?;
+    let scopes = auth_scopes(config);
+    let audiences = split_list(&config.audience);
+    let methods = Some(meta.code_challenge_methods_supported.as_slice());
+    Ok(authcode::authorization_url(&AuthUrlParams {
+        authorization_endpoint: &endpoint,
+        client_id: &config.client_id,
+        redirect_uri,
+        scopes: &scopes,
+        audiences: &audiences,
+        // The same `audience` parameter the refresh requests send.
+        audience_mode: AudienceMode::Legacy,
+        only_access_token: session.args.only_at,
+        code_challenge_methods_supported: methods,
+    })?)
+}
+
+/// Prints the URL (always, on its own line), an SSH hint when the browser
+/// is elsewhere, and opens the browser when one is available.
+fn announce(args: &Args, url: &Url, port: Option<u16>) {
+    eprintln!("To log in, open this URL in a browser:");
+    eprintln!("{url}");
+    let ssh = std::env::var_os("SSH_CONNECTION").is_some_and(|v| !v.is_empty())
+        && std::env::var_os("DISPLAY").is_none_or(|v| v.is_empty());
+    if ssh && let Some(port) = port {
+        eprintln!(
+            "You are logged in over SSH: the browser must reach port {port} of this machine. \
+             On the computer with the browser, run `ssh -L {port}:127.0.0.1:{port} {}` first, \
+             or use `--flow device` instead.",
+            super::client::hostname()
+        );
+    }
+    if !args.no_url_call
+        && browser_available()
+        && let Err(e) = open::that_detached(url.as_str())
+    {
+        eprintln!("oidc-gen: note: could not open a browser ({e}); open the URL above by hand");
+    }
+    if port.is_some() {
+        eprintln!(
+            "Waiting up to {} s for the login to finish (Ctrl-C to abort)...",
+            args.timeout
+        );
+    }
+}
+
+/// Exchanges the code, after checking the RFC 9207 `iss` parameter.
+fn exchange(
+    session: &Session<'_>,
+    config: &AccountConfig,
+    pending: &PendingAuthorization,
+    code: &AuthCode,
+) -> anyhow::Result<TokenSet> {
+    if let Some(iss) = code.issuer()
+        && !same_issuer(iss, &config.issuer_url)
+    {
+        // RFC 9207 §2.4: a response from another issuer is a mix-up attack.
+        return Err(OidcError::BadResponse {
+            url: config.issuer_url.clone(),
+            detail: format!(
+                "the authorization response names the issuer {:?} (RFC 9207); start the login again \
+                 from the URL oidc-gen prints",
+                crate::oidc::printable(iss)
+            ),
+        }
+        .into());
+    }
+    let tokens = session.rt.block_on(authcode::exchange_code(
+        &session.http,
+        &session.meta.token_endpoint,
+        credentials(config),
+        pending,
+        code.code(),
+        token::unix_now(),
+    ))?;
+    Ok(tokens)
+}
+
+/// An attempt kept between `--no-webserver` and `--codeExchange`.
+#[derive(Serialize, Deserialize)]
+struct PendingLogin {
+    version: u32,
+    /// The account draft (for `--reauthenticate`, reread from the file).
+    config: AccountConfig,
+    authorization: PendingAuthorization,
+    reauthenticate: bool,
+}
+
+fn pending_path(store: &Store, name: &str) -> PathBuf {
+    store.dir().join(format!(".{name}.pending"))
+}
+
+/// `--no-webserver`: print the URL, keep the attempt, and read the
+/// redirected URL from a terminal; without one, leave it to `--codeExchange`.
+fn run_pasted(
+    session: &Session<'_>,
+    store: &Store,
+    config: &AccountConfig,
+    redirect_uri: &str,
+) -> anyhow::Result<Option<TokenSet>> {
+    let args = session.args;
+    let pending = authorize(session, config, redirect_uri)?;
+    let mut draft = config.clone();
+    // The old refresh token is replaced anyway; keep it out of the file.
+    draft.refresh_token = Default::default();
+    let login = PendingLogin {
+        version: PENDING_VERSION,
+        config: draft,
+        authorization: pending,
+        reauthenticate: args.reauthenticate,
+    };
+    let path = pending_path(store, &config.name);
+    store.ensure_dir()?;
+    let json = Zeroizing::new(serde_json::to_vec(&login)?);
+    crate::store::write_atomic(&path, &json)?;
+    let pending = &login.authorization;
+    announce(args, pending.url(), None);
+    eprintln!(
+        "After the login, the browser is sent to an address starting with {redirect_uri}; \
+         the page may fail to load, which is fine."
+    );
+    if !std::io::stdin().is_terminal() {
+        eprintln!(
+            "Copy that address from the browser's address bar and run:\n  oidc-gen {} --codeExchange '<ADDRESS>'",
+            config.name
+        );
+        return Ok(None);
+    }
+    eprintln!("Paste that address here and press Enter:");
+    let mut line = Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the pasted address from stdin")?;
+    let code = loopback::parse_redirect_url(&line, pending.state().expose())?;
+    remove_pending(&path);
+    exchange(session, config, pending, &code).map(Some)
+}
+
+/// `--codeExchange URL`: finishes the attempt a `--no-webserver` run saved.
+pub(super) fn finish_pasted(
+    args: &Args,
+    store: &Store,
+    name: &str,
+    url: &str,
+) -> anyhow::Result<()> {
+    let path = pending_path(store, name);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => Zeroizing::new(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "no pending login for account '{name}'; start one with \
+             `oidc-gen {name} --flow code --no-webserver --issuer URL ...`"
+        ),
+        Err(e) => return Err(crate::Error::io("read", &path, e).into()),
+    };
+    let login: PendingLogin = serde_json::from_slice(&bytes)
+        .ok()
+        .filter(|l: &PendingLogin| l.version == PENDING_VERSION)
+        .with_context(|| {
+            format!(
+                "{} is not a pending login of this version; delete it and start the login again",
+                path.display()
+            )
+        })?;
+    // A wrong URL keeps the file, so the right one can still be pasted.
+    let code = loopback::parse_redirect_url(url, login.authorization.state().expose())?;
+    // The code is single-use: whatever the exchange says, the attempt is spent.
+    remove_pending(&path);
+    let (config, password) = if login.reauthenticate {
+        let pw = args
+            .password
+            .get(&format!("Password for account '{name}': "), false)?;
+        let opened = account_file::open(store, name, &pw)?;
+        (opened.config, Some(pw))
+    } else {
+        (login.config, None)
+    };
+    let session = Session::open(args, &config)?;
+    let tokens = exchange(&session, &config, &login.authorization, &code)?;
+    complete(&session, store, config, password, tokens, Flow::Code)
+}
+
+fn remove_pending(path: &std::path::Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        eprintln!(
+            "oidc-gen: warning: could not delete {}: {e}; delete it by hand",
+            path.display()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn explicit_redirects_then_ports_on_localhost() {
+        let args = Args::try_parse_from([
+            "oidc-gen",
+            "x",
+            "--port",
+            "4242",
+            "--redirect-uri",
+            "http://127.0.0.1:8080/cb",
+        ])
+        .expect("valid command line");
+        assert_eq!(
+            explicit_redirect_uris(&args),
+            vec!["http://127.0.0.1:8080/cb", "http://localhost:4242"]
+        );
+    }
+
+    #[test]
+    fn the_first_bindable_candidate_wins() {
+        let held = std::net::TcpListener::bind("127.0.0.1:0").expect("hold");
+        let port = held.local_addr().expect("addr").port();
+        let busy = format!("http://127.0.0.1:{port}");
+        let listener =
+            bind_first(&[busy.clone(), DEFAULT_REDIRECT.to_owned()]).expect("fallback binds");
+        assert_ne!(listener.local_addr().port(), port);
+        let err = bind_first(&[busy]).expect_err("only a busy port");
+        assert!(matches!(err, LoopbackError::PortInUse { .. }), "{err:?}");
+    }
+}

@@ -1,0 +1,321 @@
+//! Creating and re-authenticating an account: the account draft, the choice
+//! of flow, and what happens with the tokens the flow returns.
+//!
+//! The decision table: `--rt`/`--rt-env` imports a refresh token (checked
+//! with one refresh); otherwise the first of `--flow` the provider supports
+//! runs, by default the code flow when a browser can be opened and the
+//! device flow when not. `--reauthenticate` starts from the saved account
+//! and replaces only its refresh token.
+
+use anyhow::{Context as _, bail};
+
+use super::{Args, Flow, Session, code, credentials, device, finish, scopes};
+use crate::account::{AccountConfig, split_list};
+use crate::account_file;
+use crate::oidc::OidcError;
+use crate::oidc::discovery::Metadata;
+use crate::oidc::token::{self, RefreshParams, TokenSet};
+use crate::secret::SecretString;
+use crate::store::Store;
+
+/// `oidc-gen NAME ...` without a management flag.
+pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
+    check_client_args(args)?;
+    if let Some(url) = &args.code_exchange {
+        return code::finish_pasted(args, store, name, url);
+    }
+    let existing = store.path(name)?.exists();
+    if args.reauthenticate && !existing {
+        // Reading the missing file gives the "no account named" error.
+        store.read(name)?;
+    }
+    if existing && !args.reauthenticate && !args.only_at {
+        bail!(
+            "account '{name}' already exists; use `oidc-gen --reauthenticate {name}` for a new refresh token, \
+             or `oidc-gen -d {name}` to delete it"
+        );
+    }
+    let (mut config, password) = if args.reauthenticate {
+        let pw = args
+            .password
+            .get(&format!("Password for account '{name}': "), false)?;
+        let opened = account_file::open(store, name, &pw)?;
+        (opened.config, Some(pw))
+    } else {
+        (new_config(args, name)?, None)
+    };
+    if !args.redirect_uri.is_empty() || !args.port.is_empty() {
+        config.redirect_uris = code::explicit_redirect_uris(args);
+    }
+    let session = Session::open(args, &config)?;
+    if config.scope.is_none() && config.auth_scope.is_none() || !args.scope.is_empty() {
+        config.set_scope(&scopes(args, &session.meta));
+    }
+    let imported = import_rt(args)?;
+    let flow = choose_flow(args, &session.meta, &config.issuer_url, imported.is_some())?;
+    let tokens = match (flow, imported) {
+        (Flow::Refresh, Some(imported)) => {
+            if config.client_id.is_empty() {
+                return Err(crate::Error::Invalid(
+                    "--rt needs --client-id (and --client-secret) of the client the refresh token was issued to"
+                        .into(),
+                )
+                .into());
+            }
+            // Check the imported token with one refresh; keep the rotated one.
+            config.refresh_token = imported;
+            session
+                .rt
+                .block_on(refresh_check(&session.http, &session.meta, &config))?
+        }
+        (Flow::Code | Flow::Device, _) => {
+            if config.client_id.is_empty() {
+                super::client::register(&session, &mut config, name)?;
+            }
+            let tokens = if flow == Flow::Code {
+                code::run(&session, store, &config)?
+            } else {
+                Some(device::run(&session, &config)?)
+            };
+            let Some(tokens) = tokens else {
+                // --no-webserver without a terminal: finished by --codeExchange.
+                return Ok(());
+            };
+            tokens
+        }
+        (Flow::Refresh, None) => {
+            bail!("--flow refresh needs a refresh token: pass --rt TOKEN or --rt-env")
+        }
+    };
+    complete(&session, store, config, password, tokens, flow)
+}
+
+/// The rest after a flow returned tokens: `--only-at` prints the access
+/// token; otherwise the refresh token goes into the account, which is saved
+/// and loaded.
+pub(super) fn complete(
+    session: &Session<'_>,
+    store: &Store,
+    mut config: AccountConfig,
+    password: Option<SecretString>,
+    tokens: TokenSet,
+    flow: Flow,
+) -> anyhow::Result<()> {
+    let args = session.args;
+    if args.only_at {
+        print_token(&tokens.access_token)?;
+        // Nothing is saved, so a client registered for this run is useless.
+        super::client::unregister(session, &config);
+        return Ok(());
+    }
+    match tokens.refresh_token.filter(|t| !t.is_empty()) {
+        Some(rt) => config.refresh_token = rt,
+        // An imported token that was not rotated stays valid.
+        None if flow == Flow::Refresh => {}
+        None => bail!(
+            "the provider issued no refresh token for '{}'; request the offline_access scope \
+             (--scope \"openid offline_access\") or enable refresh tokens for the client",
+            config.name
+        ),
+    }
+    finish(args, store, config, password)
+}
+
+/// Writes the access token and a newline to stdout in one go. A reader that
+/// went away (`oidc-gen --only-at ... | head -c0`) is not our failure, and
+/// `println!` would panic on it.
+fn print_token(token: &SecretString) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let line = zeroize::Zeroizing::new(format!("{}\n", token.expose()));
+    let mut out = std::io::stdout().lock();
+    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Rejects client flags that contradict each other.
+fn check_client_args(args: &Args) -> anyhow::Result<()> {
+    if args.public && args.client_secret.is_some() {
+        return Err(crate::Error::Invalid(
+            "--pub and --client-secret contradict each other: a public client has no secret".into(),
+        )
+        .into());
+    }
+    if args.manual && args.client_id.is_none() && !args.reauthenticate {
+        return Err(crate::Error::Invalid(
+            "--manual needs --client-id ID (with --client-secret SECRET or --pub)".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The draft of a new account from the command line. Without `--client-id`
+/// the client id stays empty until dynamic registration fills it in.
+fn new_config(args: &Args, name: &str) -> anyhow::Result<AccountConfig> {
+    let issuer = args
+        .issuer
+        .as_deref()
+        .context("--issuer URL is required to create an account")?;
+    let mut c = AccountConfig::new(name, issuer, args.client_id.as_deref().unwrap_or(""));
+    if let Some(s) = &args.client_secret {
+        c.client_secret = SecretString::new(s.clone());
+    }
+    if let Some(cp) = &args.cert_path {
+        let abs = std::fs::canonicalize(cp)
+            .with_context(|| format!("--cp: cannot read {}", cp.display()))?;
+        c.cert_path = abs.display().to_string();
+    }
+    if let Some(ep) = &args.configuration_endpoint {
+        c.config_endpoint = ep.clone();
+    }
+    c.audience = args
+        .aud
+        .iter()
+        .flat_map(|a| split_list(a))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(c)
+}
+
+fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
+    if let Some(rt) = &args.rt {
+        return Ok(Some(SecretString::new(rt.clone())));
+    }
+    if let Some(var) = &args.rt_env {
+        let rt = std::env::var(var)
+            .with_context(|| format!("--rt-env: the environment variable {var} is not set"))?;
+        return Ok(Some(SecretString::new(rt)));
+    }
+    Ok(None)
+}
+
+/// True when a browser can be opened here: a graphical session, or macOS.
+pub(super) fn browser_available() -> bool {
+    let set = |var| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
+}
+
+/// The flow to run: an imported token wins; otherwise the first of the
+/// preferred flows the provider supports.
+fn choose_flow(
+    args: &Args,
+    meta: &Metadata,
+    issuer: &str,
+    have_rt: bool,
+) -> Result<Flow, OidcError> {
+    if have_rt {
+        return Ok(Flow::Refresh);
+    }
+    let preferred = if !args.flow.is_empty() {
+        args.flow.clone()
+    } else if browser_available() {
+        vec![Flow::Code, Flow::Device]
+    } else {
+        vec![Flow::Device, Flow::Code]
+    };
+    let supported = |flow: &Flow| match flow {
+        Flow::Code => meta.authorization_endpoint.is_some(),
+        Flow::Device => args.dae.is_some() || meta.device_authorization_endpoint.is_some(),
+        // Reported with its own message in `create`.
+        Flow::Refresh => true,
+    };
+    if let Some(flow) = preferred.iter().find(|f| supported(f)) {
+        return Ok(*flow);
+    }
+    Err(match preferred.first() {
+        Some(Flow::Code) if preferred.len() == 1 => OidcError::MissingEndpoint {
+            issuer: issuer.to_owned(),
+            what: "authorization endpoint (code flow)",
+            remedy: "use --flow device, or import a refresh token with --rt",
+        },
+        Some(Flow::Device) if preferred.len() == 1 => OidcError::MissingEndpoint {
+            issuer: issuer.to_owned(),
+            what: "device authorization endpoint",
+            remedy: "pass it with --dae URL, or use --flow code",
+        },
+        _ => OidcError::MissingEndpoint {
+            issuer: issuer.to_owned(),
+            what: "authorization or device authorization endpoint",
+            remedy: "pass a device endpoint with --dae URL, or import a refresh token with --rt",
+        },
+    })
+}
+
+/// One refresh grant to prove the refresh token works.
+pub(super) async fn refresh_check(
+    http: &reqwest::Client,
+    meta: &Metadata,
+    config: &AccountConfig,
+) -> crate::Result<TokenSet> {
+    let scopes = config.refresh_scopes();
+    let p = RefreshParams {
+        account: &config.name,
+        token_endpoint: &meta.token_endpoint,
+        creds: credentials(config),
+        refresh_token: &config.refresh_token,
+        scopes: &scopes,
+        audiences: &[],
+    };
+    Ok(token::refresh(http, p, token::unix_now()).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    fn args(argv: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("oidc-gen").chain(argv.iter().copied()))
+            .expect("valid command line")
+    }
+
+    fn meta(authorization: bool, device: bool) -> Metadata {
+        let mut doc = serde_json::json!({"issuer": "https://op", "token_endpoint": "https://op/t"});
+        if authorization {
+            doc["authorization_endpoint"] = "https://op/a".into();
+        }
+        if device {
+            doc["device_authorization_endpoint"] = "https://op/d".into();
+        }
+        serde_json::from_value(doc).expect("metadata")
+    }
+
+    #[test]
+    fn flow_order_is_preference_with_fallback() {
+        let both = args(&["x", "--flow", "device", "--flow", "code"]);
+        let pick = |a: &Args, m: &Metadata| choose_flow(a, m, "https://op", false);
+        assert_eq!(pick(&both, &meta(true, true)).expect("flow"), Flow::Device);
+        assert_eq!(pick(&both, &meta(true, false)).expect("flow"), Flow::Code);
+        let device = args(&["x", "--flow", "device"]);
+        let err = pick(&device, &meta(true, false)).expect_err("no device endpoint");
+        assert!(err.to_string().contains("--dae"), "{err}");
+        let with_dae = args(&["x", "--flow", "device", "--dae", "https://op/d"]);
+        assert_eq!(
+            pick(&with_dae, &meta(true, false)).expect("flow"),
+            Flow::Device
+        );
+        let code = args(&["x", "--flow", "code"]);
+        let err = pick(&code, &meta(false, true)).expect_err("no authorization endpoint");
+        assert!(err.to_string().contains("--flow device"), "{err}");
+        // An imported refresh token needs no interactive flow at all.
+        assert_eq!(
+            choose_flow(&code, &meta(false, false), "https://op", true).expect("flow"),
+            Flow::Refresh
+        );
+    }
+
+    #[test]
+    fn contradictory_client_flags_are_usage_errors() {
+        for argv in [
+            &["x", "--pub", "--client-secret", "s", "--client-id", "c"][..],
+            &["x", "-m"][..],
+        ] {
+            let err = check_client_args(&args(argv)).expect_err("refused");
+            assert_eq!(crate::cli::exit_code(&err), 2, "{argv:?}: {err}");
+        }
+        check_client_args(&args(&["x", "--client-id", "c", "--pub", "-m"])).expect("fine");
+    }
+}

@@ -1,0 +1,217 @@
+//! The device flow on the command line: the instructions and QR code, a
+//! progress line while polling, `--timeout`, and Ctrl-C as a clean cancel.
+//!
+//! Ctrl-C: a thread with its own small runtime owns SIGINT from the first
+//! device flow on. While polling it sets the cancel flag the poller checks
+//! (so the flow ends with a clear message and exit code 1); at any other
+//! moment it exits with 130, as the default handler would have.
+
+use std::io::IsTerminal as _;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use url::Url;
+
+use super::{Session, auth_scopes, credentials};
+use crate::account::{AccountConfig, split_list};
+use crate::oidc::OidcError;
+use crate::oidc::authcode::AudienceMode;
+use crate::oidc::device::{
+    self, DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token,
+    start_device_authorization,
+};
+use crate::oidc::token::TokenSet;
+
+/// Set by SIGINT while [`ARMED`]; read by the poller.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+/// True while a device flow polls.
+static ARMED: AtomicBool = AtomicBool::new(false);
+/// Whether the SIGINT thread runs (and the error if it could not start).
+static HANDLER: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Runs the device flow for `config`.
+pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Result<TokenSet> {
+    let args = session.args;
+    let endpoint = args
+        .dae
+        .as_deref()
+        .or(session.meta.device_authorization_endpoint.as_deref())
+        .ok_or_else(|| OidcError::MissingEndpoint {
+            issuer: config.issuer_url.clone(),
+            what: "device authorization endpoint",
+            remedy: "pass it with --dae URL, or use --flow code",
+        })?;
+    let endpoint = Url::parse(endpoint).map_err(|e| {
+        crate::Error::Invalid(format!(
+            "the device authorization endpoint {endpoint:?} is not a URL ({e}); check --dae"
+        ))
+    })?;
+    let scopes = auth_scopes(config);
+    let audiences = split_list(&config.audience);
+    let params = DeviceParams {
+        device_authorization_endpoint: &endpoint,
+        token_endpoint: &session.meta.token_endpoint,
+        client: credentials(config),
+        scopes: &scopes,
+        audiences: &audiences,
+        audience_mode: AudienceMode::Legacy,
+    };
+    let mut authorization = session
+        .rt
+        .block_on(start_device_authorization(&session.http, &params))?;
+    // --timeout bounds the wait when it is shorter than the code's lifetime.
+    let timeout = Duration::from_secs(args.timeout);
+    let capped = timeout < authorization.expires_in;
+    if capped {
+        authorization.expires_in = timeout;
+    }
+    install_interrupt_handler()?;
+    // Armed before the code is shown: a Ctrl-C from then on cancels cleanly.
+    CANCEL.store(false, Ordering::SeqCst);
+    ARMED.store(true, Ordering::SeqCst);
+    let terminal = std::io::stderr().is_terminal();
+    eprintln!(
+        "To log in, open {} in a browser and enter the code {}",
+        authorization.verification_uri, authorization.user_code
+    );
+    if let Some(complete) = &authorization.verification_uri_complete {
+        eprintln!("or open this URL, which has the code filled in:");
+        eprintln!("{complete}");
+        if terminal && let Some(qr) = device::render_qr(complete) {
+            eprintln!("or scan this QR code with a phone:\n{qr}");
+        }
+    }
+    if !terminal {
+        eprintln!(
+            "Waiting up to {} s for the approval...",
+            authorization.expires_in.as_secs()
+        );
+    }
+    let mut progress = Progress::new(terminal);
+    let result = session.rt.block_on(poll_for_token(
+        &session.http,
+        &session.meta.token_endpoint,
+        credentials(config),
+        &authorization,
+        &PollOptions::default(),
+        &CANCEL,
+        |event| progress.show(&event),
+    ));
+    ARMED.store(false, Ordering::SeqCst);
+    progress.clear();
+    match result {
+        Ok(tokens) => {
+            eprintln!("The login was approved.");
+            Ok(tokens)
+        }
+        Err(DeviceError::Expired) if capped => Err(anyhow::anyhow!(
+            "no approval within {} s (--timeout); approve the login sooner, or raise --timeout",
+            args.timeout
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A one-line spinner with the time left, drawn only on a terminal.
+struct Progress {
+    terminal: bool,
+    frame: usize,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new(terminal: bool) -> Self {
+        Self {
+            terminal,
+            frame: 0,
+            drawn: false,
+        }
+    }
+
+    fn show(&mut self, event: &PollEvent) {
+        match event {
+            PollEvent::Tick { remaining } if self.terminal => {
+                const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+                self.frame = (self.frame + 1) % FRAMES.len();
+                let secs = remaining.as_secs();
+                eprint!(
+                    "\r{} Waiting for the approval ({}:{:02} left, Ctrl-C to abort)\x1b[K",
+                    FRAMES[self.frame],
+                    secs / 60,
+                    secs % 60
+                );
+                self.drawn = true;
+            }
+            PollEvent::NetworkRetry { error, retry_in } => {
+                self.clear();
+                eprintln!(
+                    "oidc-gen: warning: {error}; trying again in {} s",
+                    retry_in.as_secs()
+                );
+            }
+            PollEvent::Tick { .. } | PollEvent::Pending | PollEvent::SlowDown { .. } => {}
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.drawn {
+            eprint!("\r\x1b[K");
+            self.drawn = false;
+        }
+    }
+}
+
+/// Starts the SIGINT thread once and waits until the signal is registered,
+/// so a Ctrl-C right after the code is shown already cancels cleanly.
+fn install_interrupt_handler() -> anyhow::Result<()> {
+    let outcome = HANDLER.get_or_init(|| {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("sigint".into())
+            .spawn(move || interrupt_thread(&ready_tx));
+        if let Err(e) = spawned {
+            return Err(e.to_string());
+        }
+        ready_rx
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap_or_else(|e| Err(e.to_string()))
+    });
+    outcome
+        .clone()
+        .map_err(anyhow::Error::msg)
+        .context("cannot install the Ctrl-C handler")
+}
+
+fn interrupt_thread(ready: &std::sync::mpsc::Sender<Result<(), String>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            return;
+        }
+    };
+    runtime.block_on(async {
+        let mut sigint = match signal(SignalKind::interrupt()) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready.send(Err(e.to_string()));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        while sigint.recv().await.is_some() {
+            if ARMED.load(Ordering::SeqCst) {
+                CANCEL.store(true, Ordering::SeqCst);
+            } else {
+                eprintln!();
+                std::process::exit(130);
+            }
+        }
+    });
+}

@@ -1,0 +1,136 @@
+//! Managing saved accounts: `-d` (revoke, then delete), `--rename`, `-u`.
+//!
+//! Deleting revokes the refresh token at the provider first (RFC 7009), so
+//! a copy of the file left in a backup is worthless; when revocation fails
+//! the user decides whether to delete the local file anyway.
+
+use anyhow::{Context as _, bail};
+
+use super::{Args, Session, credentials};
+use crate::account::AccountConfig;
+use crate::account_file::{self, kdf_params};
+use crate::client::AgentClient;
+use crate::oidc::token;
+use crate::secret::SecretString;
+use crate::store::Store;
+
+fn confirm(args: &Args, question: &str) -> anyhow::Result<bool> {
+    if args.yes {
+        return Ok(true);
+    }
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} — no terminal to confirm; pass -y/--confirm-yes");
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// What revocation achieved.
+enum Revoked {
+    /// The provider revoked the token at this endpoint.
+    At(String),
+    /// The provider has no revocation endpoint.
+    NoEndpoint,
+}
+
+/// Revokes the refresh token of `config` and deletes a dynamically
+/// registered client.
+fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
+    if config.refresh_token.is_empty() {
+        return Ok(Revoked::NoEndpoint);
+    }
+    let session = Session::open(args, config)?;
+    let Some(endpoint) = session.meta.revocation_endpoint.clone() else {
+        return Ok(Revoked::NoEndpoint);
+    };
+    session.rt.block_on(token::revoke_refresh_token(
+        &session.http,
+        &endpoint,
+        credentials(config),
+        &config.refresh_token,
+    ))?;
+    super::client::unregister(&session, config);
+    Ok(Revoked::At(endpoint))
+}
+
+pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
+    let path = store.path(name)?;
+    store.read(name)?;
+    if !confirm(args, &format!("Delete account '{name}'?"))? {
+        bail!("not deleted");
+    }
+    let password = args
+        .password
+        .get(&format!("Password for account '{name}': "), false)
+        .with_context(|| {
+            format!(
+                "the password is needed to revoke the refresh token of '{name}' (or delete {} by hand)",
+                path.display()
+            )
+        })?;
+    let opened = account_file::open(store, name, &password)?;
+    match revoke(args, &opened.config) {
+        Ok(Revoked::At(endpoint)) => eprintln!("Revoked the refresh token at {endpoint}."),
+        Ok(Revoked::NoEndpoint) => eprintln!(
+            "oidc-gen: note: {} offers no token revocation; the refresh token stays valid until it expires",
+            opened.config.issuer_url
+        ),
+        Err(e) => {
+            eprintln!("oidc-gen: warning: could not revoke the refresh token: {e:#}");
+            if !confirm(args, "Delete the local account anyway?")? {
+                bail!("not deleted; try again when the provider is reachable");
+            }
+        }
+    }
+    if let Ok(client) = AgentClient::from_env() {
+        let _ = client.call(&crate::protocol::Request::Remove {
+            account: name.to_owned(),
+        });
+    }
+    store.delete(name)?;
+    eprintln!("Deleted account '{name}'.");
+    Ok(())
+}
+
+pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyhow::Result<()> {
+    crate::store::check_name(new)?;
+    if store.path(new)?.exists() {
+        bail!("account '{new}' already exists");
+    }
+    let password = args
+        .password
+        .get(&format!("Password for account '{name}': "), false)?;
+    let mut opened = account_file::open(store, name, &password)?;
+    opened.config.name = new.to_owned();
+    account_file::save(store, &opened.config, &password, kdf_params())?;
+    store.delete(name)?;
+    eprintln!("Renamed account '{name}' to '{new}'.");
+    Ok(())
+}
+
+pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
+    let password = args
+        .password
+        .get(&format!("Password for account '{name}': "), false)?;
+    let opened = account_file::open(store, name, &password)?;
+    if opened.format == account_file::Format::OidcAgent {
+        let backup = store.dir().join(format!("{name}.bak"));
+        std::fs::copy(&opened.path, &backup)
+            .with_context(|| format!("cannot back up to {}", backup.display()))?;
+        crate::store::make_private(&backup)?;
+        eprintln!("Kept the oidc-agent file as {}", backup.display());
+    }
+    let new_pw = match std::env::var("OIDC_NEW_ENCRYPTION_PW") {
+        Ok(p) => SecretString::new(p),
+        Err(_) if args.password.given() => password,
+        Err(_) => {
+            super::super::prompt_password(&format!("New password for account '{name}': "), true)?
+        }
+    };
+    account_file::save(store, &opened.config, &new_pw, kdf_params())?;
+    eprintln!("Account '{name}' re-encrypted in the oidc-agent-rs format.");
+    Ok(())
+}

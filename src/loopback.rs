@@ -1,0 +1,491 @@
+//! RFC 8252 loopback redirect listener for the authorization-code flow.
+//!
+//! Owns the socket from bind to drop: it binds one loopback address (never all
+//! interfaces), serves requests until one redirect carries the expected
+//! `state`, answers the browser with a small HTML page and hands back the
+//! code. It never exchanges the code (that is `oidc::authcode`) and never prints.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use tiny_http::{Header, Method, Request, Response, Server};
+use url::{Host, Url, form_urlencoded};
+
+use crate::error::ErrorKind;
+use crate::oidc::printable;
+use crate::secret::SecretString;
+
+/// Why the loopback listener could not deliver an authorization code.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopbackError {
+    /// The redirect URI does not parse as a URL.
+    #[error(
+        "redirect URI {uri:?} is not a valid URL ({source}); pass a loopback URI such as http://localhost:4242/"
+    )]
+    InvalidRedirectUri {
+        /// The URI as given.
+        uri: String,
+        /// The parser's complaint.
+        source: url::ParseError,
+    },
+    /// The redirect URI is not an `http` URI on a loopback host.
+    #[error(
+        "redirect URI {uri:?} is not a loopback URI; the local listener needs http://127.0.0.1:PORT/, http://localhost:PORT/ or http://[::1]:PORT/ (or use --no-webserver and --codeExchange)"
+    )]
+    NotLoopback {
+        /// The URI as given.
+        uri: String,
+    },
+    /// Another program already listens on the port.
+    #[error(
+        "cannot listen on {addr}: port {port} is already in use; stop the program using it, pick another port with --port, or use another registered redirect URI"
+    )]
+    PortInUse {
+        /// The address we tried to bind.
+        addr: SocketAddr,
+        /// The port from the redirect URI or `--port`.
+        port: u16,
+    },
+    /// The port needs privileges we do not have.
+    #[error(
+        "cannot listen on {addr}: binding port {port} is not permitted (ports below 1024 need privileges); pick a port of 1024 or above with --port"
+    )]
+    PortNotPermitted {
+        /// The address we tried to bind.
+        addr: SocketAddr,
+        /// The port from the redirect URI or `--port`.
+        port: u16,
+    },
+    /// Any other bind failure.
+    #[error("cannot listen on {addr}: {source}; use --no-webserver and --codeExchange instead")]
+    Bind {
+        /// The address we tried to bind.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The HTTP server could not start on the bound socket, or stopped.
+    #[error(
+        "the local redirect listener failed: {reason}; use --no-webserver and --codeExchange instead"
+    )]
+    Server {
+        /// What `tiny_http` or the OS reported.
+        reason: String,
+    },
+    /// No valid redirect arrived in time.
+    #[error("no login redirect reached {redirect_uri} within {} s; finish the login in the browser sooner, or rerun with --no-webserver and pass the final URL with --codeExchange", waited.as_secs())]
+    Timeout {
+        /// Where we listened.
+        redirect_uri: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The provider redirected back with `error=...` (RFC 6749 §4.1.2.1).
+    #[error("the provider refused the authorization: {error}{}; approve the request in the browser, or check the client's scopes and redirect URI", describe(description.as_deref()))]
+    ProviderDenied {
+        /// The OAuth error code, e.g. `access_denied`.
+        error: String,
+        /// The provider's `error_description`, control characters removed.
+        description: Option<String>,
+    },
+    /// The pasted URL carries no or another login attempt's `state`.
+    #[error(
+        "the state in the pasted URL does not match this login attempt; paste the URL from the most recent browser login"
+    )]
+    StateMismatch,
+    /// The redirect matched our `state` but carried neither `code` nor `error`.
+    #[error(
+        "the redirect carried neither a code nor an error; the provider may not support the code flow for this client, try --flow=device"
+    )]
+    MissingCode,
+    /// The pasted text is not a URL.
+    #[error(
+        "the pasted redirect is not a valid URL ({source}); copy the whole address from the browser's address bar"
+    )]
+    InvalidPastedUrl {
+        /// The parser's complaint.
+        source: url::ParseError,
+    },
+}
+
+impl LoopbackError {
+    /// The error class, which decides oidc-gen's exit code: a port or URI
+    /// the user chose is a usage error (2), a refusal by the provider a
+    /// provider error (8), anything else (timeout, stray state) a failure (1).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidRedirectUri { .. }
+            | Self::NotLoopback { .. }
+            | Self::PortInUse { .. }
+            | Self::PortNotPermitted { .. }
+            | Self::InvalidPastedUrl { .. } => ErrorKind::Usage,
+            Self::ProviderDenied { .. } | Self::MissingCode => ErrorKind::ProviderError,
+            Self::Bind { .. }
+            | Self::Server { .. }
+            | Self::Timeout { .. }
+            | Self::StateMismatch => ErrorKind::Failure,
+        }
+    }
+}
+
+fn describe(description: Option<&str>) -> String {
+    description.map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+/// An authorization code delivered by the redirect, with the optional
+/// RFC 9207 `iss` parameter the caller should compare with the issuer.
+#[derive(Debug)]
+pub struct AuthCode {
+    code: SecretString,
+    issuer: Option<String>,
+}
+
+impl AuthCode {
+    /// The code, to be exchanged once at the token endpoint.
+    pub fn code(&self) -> &SecretString {
+        &self.code
+    }
+
+    /// Consumes the wrapper and returns the code.
+    pub fn into_code(self) -> SecretString {
+        self.code
+    }
+
+    /// The `iss` parameter (RFC 9207 §2), if the provider sent one.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+}
+
+/// A bound loopback listener waiting for the authorization redirect.
+///
+/// The socket stays bound from [`LoopbackListener::bind`] until drop, so no
+/// other process can take the port between registering and receiving.
+pub struct LoopbackListener {
+    server: Server,
+    addr: SocketAddr,
+    redirect_uri: String,
+    path: String,
+}
+
+impl std::fmt::Debug for LoopbackListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopbackListener")
+            .field("addr", &self.addr)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoopbackListener {
+    /// Binds the loopback address named by `redirect_uri`.
+    ///
+    /// `port` overrides the URI's port; `Some(0)`, or a URI without a port,
+    /// binds an ephemeral port, for providers that accept any loopback port
+    /// (RFC 8252 §7.3). `localhost` and `127.0.0.1` bind 127.0.0.1; `[::1]`
+    /// binds `::1`.
+    ///
+    /// # Errors
+    /// [`LoopbackError::NotLoopback`] or `InvalidRedirectUri` for a URI that
+    /// is not a loopback `http` URL; `PortInUse`, `PortNotPermitted` or `Bind`
+    /// when the socket cannot be bound.
+    pub fn bind(redirect_uri: &str, port: Option<u16>) -> Result<Self, LoopbackError> {
+        let url = Url::parse(redirect_uri).map_err(|source| LoopbackError::InvalidRedirectUri {
+            uri: redirect_uri.to_owned(),
+            source,
+        })?;
+        let not_loopback = || LoopbackError::NotLoopback {
+            uri: redirect_uri.to_owned(),
+        };
+        // RFC 8252 §7.3: loopback redirects use plain http. RFC 6749 §3.1.2:
+        // no fragment. Userinfo would only confuse the port substitution.
+        if url.scheme() != "http"
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(not_loopback());
+        }
+        // RFC 8252 §8.3 prefers the IP literal; for `localhost` we still bind
+        // 127.0.0.1 rather than trust the resolver.
+        let ip = match url.host() {
+            Some(Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") => {
+                IpAddr::V4(Ipv4Addr::LOCALHOST)
+            }
+            Some(Host::Ipv4(ip)) if ip.is_loopback() => IpAddr::V4(ip),
+            Some(Host::Ipv6(ip)) if ip.is_loopback() => IpAddr::V6(ip),
+            _ => return Err(not_loopback()),
+        };
+        let wanted = port.or(url.port()).unwrap_or(0);
+        let addr = SocketAddr::new(ip, wanted);
+        let listener = TcpListener::bind(addr).map_err(|source| match source.kind() {
+            io::ErrorKind::AddrInUse => LoopbackError::PortInUse { addr, port: wanted },
+            io::ErrorKind::PermissionDenied => {
+                LoopbackError::PortNotPermitted { addr, port: wanted }
+            }
+            _ => LoopbackError::Bind { addr, source },
+        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| LoopbackError::Bind { addr, source })?;
+        let redirect_uri = with_port(redirect_uri, addr.port()).ok_or_else(not_loopback)?;
+        let server = Server::from_listener(listener, None).map_err(|e| LoopbackError::Server {
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            server,
+            addr,
+            redirect_uri,
+            path: url.path().to_owned(),
+        })
+    }
+
+    /// The redirect URI to send to the provider: the given spelling of scheme,
+    /// host and path, with the port actually bound.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// The bound socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves requests until one redirect with `expected_state` arrives, or
+    /// `timeout` passes.
+    ///
+    /// Requests for other paths get 404, requests with a missing or wrong
+    /// `state` get 400 and are otherwise ignored: a stray or hostile request
+    /// must not end the user's login.
+    ///
+    /// # Errors
+    /// `Timeout` when no valid redirect arrives in time, `ProviderDenied` or
+    /// `MissingCode` for a redirect with our `state` but no code, `Server` if
+    /// the listener stops.
+    pub fn wait_for_code(
+        &self,
+        expected_state: &str,
+        timeout: Duration,
+    ) -> Result<AuthCode, LoopbackError> {
+        let start = Instant::now();
+        let deadline = start.checked_add(timeout).unwrap_or(start);
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(LoopbackError::Timeout {
+                    redirect_uri: self.redirect_uri.clone(),
+                    waited: start.elapsed(),
+                });
+            }
+            let received =
+                self.server
+                    .recv_timeout(remaining)
+                    .map_err(|e| LoopbackError::Server {
+                        reason: e.to_string(),
+                    })?;
+            if let Some(request) = received
+                && let Some(outcome) = self.handle(request, expected_state)
+            {
+                return outcome;
+            }
+        }
+    }
+
+    /// Answers one request; `Some` ends the wait, `None` keeps listening.
+    fn handle(
+        &self,
+        request: Request,
+        expected_state: &str,
+    ) -> Option<Result<AuthCode, LoopbackError>> {
+        let target = request.url().to_owned();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        if path != self.path {
+            // Favicon fetches, scanners and typos: not ours, keep waiting.
+            respond(request, 404, "Not found", "<p>Nothing here.</p>");
+            return None;
+        }
+        if *request.method() != Method::Get {
+            respond(
+                request,
+                405,
+                "Method not allowed",
+                "<p>Only GET is served here.</p>",
+            );
+            return None;
+        }
+        match classify(query, expected_state) {
+            Outcome::StateMismatch => {
+                respond(
+                    request,
+                    400,
+                    "Login not matched",
+                    "<p>Error: state mismatch. This response does not belong to the \
+                     login oidc-gen is waiting for, so it was ignored.</p>\
+                     <p>oidc-gen keeps waiting; use the link it printed.</p>",
+                );
+                None
+            }
+            Outcome::Denied { error, description } => {
+                let body = format!(
+                    "<p>The provider reported <code>{}</code>{}.</p>\
+                     <p>You can close this tab; oidc-gen shows what to do next.</p>",
+                    html_escape(&error),
+                    html_escape(&describe(description.as_deref())),
+                );
+                respond(request, 400, "Login refused", &body);
+                Some(Err(LoopbackError::ProviderDenied { error, description }))
+            }
+            Outcome::MissingCode => {
+                respond(
+                    request,
+                    400,
+                    "Login failed",
+                    "<p>Error: the response did not contain the code parameter.</p>",
+                );
+                Some(Err(LoopbackError::MissingCode))
+            }
+            Outcome::Code(code) => {
+                respond(
+                    request,
+                    200,
+                    "Login successful",
+                    "<p>oidc-gen received the authorization code.</p>\
+                     <p>You can close this tab and return to the terminal.</p>",
+                );
+                Some(Ok(code))
+            }
+        }
+    }
+}
+
+/// Checks a redirect URL pasted by the user (`--codeExchange`, `--no-webserver`)
+/// with the same rules as the listener: matching `state`, then `error` or `code`.
+///
+/// # Errors
+/// `InvalidPastedUrl`, `StateMismatch`, `ProviderDenied` or `MissingCode`.
+pub fn parse_redirect_url(url: &str, expected_state: &str) -> Result<AuthCode, LoopbackError> {
+    let url =
+        Url::parse(url.trim()).map_err(|source| LoopbackError::InvalidPastedUrl { source })?;
+    match classify(url.query().unwrap_or(""), expected_state) {
+        Outcome::Code(code) => Ok(code),
+        Outcome::StateMismatch => Err(LoopbackError::StateMismatch),
+        Outcome::Denied { error, description } => {
+            Err(LoopbackError::ProviderDenied { error, description })
+        }
+        Outcome::MissingCode => Err(LoopbackError::MissingCode),
+    }
+}
+
+enum Outcome {
+    Code(AuthCode),
+    StateMismatch,
+    Denied {
+        error: String,
+        description: Option<String>,
+    },
+    MissingCode,
+}
+
+fn classify(query: &str, expected_state: &str) -> Outcome {
+    let mut state: Option<String> = None;
+    let mut code: Option<SecretString> = None;
+    let mut error = None;
+    let mut description = None;
+    let mut issuer = None;
+    let mut repeated = false;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        // RFC 6749 §3.1: parameters MUST NOT appear more than once.
+        let slot_taken = match key.as_ref() {
+            "state" => state.replace(value.into_owned()).is_some(),
+            "code" => code
+                .replace(SecretString::new(value.into_owned()))
+                .is_some(),
+            "error" => error.replace(printable(&value)).is_some(),
+            "error_description" => description.replace(printable(&value)).is_some(),
+            "iss" => issuer.replace(value.into_owned()).is_some(),
+            _ => false,
+        };
+        repeated |= slot_taken;
+    }
+    // RFC 6749 §10.12: the state binds the response to this attempt; check it
+    // before looking at anything else in the response.
+    let state_ok = state
+        .as_deref()
+        .is_some_and(|s| constant_time_eq(s.as_bytes(), expected_state.as_bytes()));
+    if repeated || !state_ok {
+        return Outcome::StateMismatch;
+    }
+    if let Some(error) = error {
+        return Outcome::Denied { error, description };
+    }
+    match code {
+        Some(code) if !code.expose().is_empty() => Outcome::Code(AuthCode { code, issuer }),
+        _ => Outcome::MissingCode,
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn respond(request: Request, status: u16, title: &str, body_html: &str) {
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>oidc-gen: {title}</title><style>body{{font-family:sans-serif;\
+         max-width:36em;margin:4em auto;line-height:1.5}}</style></head>\
+         <body><h1>{title}</h1>{body_html}</body></html>\n"
+    );
+    let mut response = Response::from_string(page).with_status_code(status);
+    // The page must not be cached (it follows a URL holding the code), must
+    // leak no referrer, and loads nothing from anywhere.
+    for (name, value) in [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Cache-Control", "no-store"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Content-Type-Options", "nosniff"),
+        (
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ),
+    ] {
+        if let Ok(header) = Header::from_bytes(name, value) {
+            response.add_header(header);
+        }
+    }
+    // The browser may already have gone away; the outcome stands either way.
+    let _ = request.respond(response);
+}
+
+/// `uri` with its port replaced by `port`, keeping every other byte as given:
+/// providers compare redirect URIs as strings (RFC 6749 §3.1.2.3), so
+/// `http://localhost:4242` must not turn into `http://localhost:4242/`.
+fn with_port(uri: &str, port: u16) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let host = if authority.starts_with('[') {
+        &authority[..=authority.find(']')?]
+    } else {
+        authority.split(':').next()?
+    };
+    Some(format!("{scheme}://{host}:{port}{tail}"))
+}
+
+#[cfg(test)]
+mod tests;

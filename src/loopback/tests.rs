@@ -1,0 +1,287 @@
+//! Listener tests over real loopback sockets with hand-written HTTP/1.1.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// One `GET target` over a fresh connection; returns (status, body).
+fn get(addr: SocketAddr, target: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect to listener");
+    stream
+        .set_read_timeout(Some(WAIT))
+        .expect("set read timeout");
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read response");
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code in response");
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Runs `client` on a thread while the listener waits on this one.
+fn serve<F>(listener: &LoopbackListener, state: &str, client: F) -> Result<AuthCode, LoopbackError>
+where
+    F: FnOnce(SocketAddr) + Send + 'static,
+{
+    let addr = listener.local_addr();
+    let handle = thread::spawn(move || client(addr));
+    let result = listener.wait_for_code(state, WAIT);
+    handle.join().expect("client thread");
+    result
+}
+
+#[test]
+fn success_returns_code_and_readable_page() {
+    let listener = LoopbackListener::bind("http://127.0.0.1/cb", None).expect("bind");
+    let code = serve(&listener, "s1", |addr| {
+        let (status, body) = get(addr, "/cb?code=abc%2F1&state=s1&iss=https%3A%2F%2Fop");
+        assert_eq!(status, 200);
+        assert!(body.contains("You can close this tab and return to the terminal"));
+    })
+    .expect("code");
+    assert_eq!(code.code().expose(), "abc/1");
+    assert_eq!(code.issuer(), Some("https://op"));
+    assert!(
+        !format!("{code:?}").contains("abc"),
+        "Debug must redact the code"
+    );
+}
+
+#[test]
+fn wrong_state_favicon_and_wrong_path_do_not_end_the_wait() {
+    let listener = LoopbackListener::bind("http://localhost/cb", None).expect("bind");
+    let code = serve(&listener, "good", |addr| {
+        let (status, body) = get(addr, "/cb?code=evil&state=bad");
+        assert_eq!(status, 400);
+        assert!(body.contains("state mismatch"));
+        assert_eq!(get(addr, "/cb?code=evil").0, 400, "missing state");
+        assert_eq!(
+            get(addr, "/cb?code=evil&state=good&state=good").0,
+            400,
+            "repeated state"
+        );
+        assert_eq!(get(addr, "/favicon.ico").0, 404);
+        assert_eq!(get(addr, "/other?code=evil&state=good").0, 404);
+        assert_eq!(get(addr, "/cb?code=right&state=good").0, 200);
+    })
+    .expect("code");
+    assert_eq!(code.code().expose(), "right");
+}
+
+#[test]
+fn access_denied_ends_with_typed_error() {
+    let listener = LoopbackListener::bind("http://127.0.0.1:0/", None).expect("bind");
+    let err = serve(&listener, "st", |addr| {
+        let (status, body) = get(
+            addr,
+            "/?error=access_denied&error_description=User+said+%3Cno%3E&state=st",
+        );
+        assert_eq!(status, 400);
+        assert!(body.contains("access_denied"));
+        assert!(
+            body.contains("&lt;no&gt;"),
+            "description is HTML-escaped: {body}"
+        );
+    })
+    .expect_err("denied");
+    match err {
+        LoopbackError::ProviderDenied {
+            ref error,
+            ref description,
+        } => {
+            assert_eq!(err.kind(), ErrorKind::ProviderError);
+            assert_eq!(error, "access_denied");
+            assert_eq!(description.as_deref(), Some("User said <no>"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn state_match_without_code_is_an_error() {
+    let listener = LoopbackListener::bind("http://127.0.0.1/", None).expect("bind");
+    let err = serve(&listener, "st", |addr| {
+        assert_eq!(get(addr, "/?state=st").0, 400);
+    })
+    .expect_err("no code");
+    assert!(matches!(err, LoopbackError::MissingCode), "{err:?}");
+}
+
+#[test]
+fn timeout_is_typed_and_bounded() {
+    let listener = LoopbackListener::bind("http://127.0.0.1/", None).expect("bind");
+    let started = Instant::now();
+    let err = listener
+        .wait_for_code("st", Duration::from_millis(150))
+        .expect_err("timeout");
+    assert!(matches!(err, LoopbackError::Timeout { .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Failure);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(err.to_string().contains("--codeExchange"));
+}
+
+#[test]
+fn port_in_use_names_port_and_remedy() {
+    let blocker = TcpListener::bind("127.0.0.1:0").expect("blocker");
+    let port = blocker.local_addr().expect("addr").port();
+    let err =
+        LoopbackListener::bind(&format!("http://localhost:{port}/"), None).expect_err("port taken");
+    assert!(
+        matches!(err, LoopbackError::PortInUse { port: p, .. } if p == port),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&port.to_string()) && message.contains("--port"),
+        "{message}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Usage, "exit code 2");
+}
+
+#[test]
+fn ephemeral_port_keeps_spelling_and_is_released_on_drop() {
+    let listener = LoopbackListener::bind("http://localhost:4242", Some(0)).expect("bind");
+    let addr = listener.local_addr();
+    assert_ne!(addr.port(), 0);
+    assert_eq!(
+        addr.ip(),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        "never all interfaces"
+    );
+    assert_eq!(
+        listener.redirect_uri(),
+        format!("http://localhost:{}", addr.port())
+    );
+    drop(listener);
+    // tiny_http closes the socket on its accept thread shortly after drop.
+    let deadline = Instant::now() + WAIT;
+    while TcpListener::bind(addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "port {addr} still bound after drop"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn explicit_port_from_uri_is_used() {
+    let port = {
+        let probe = TcpListener::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let uri = format!("http://127.0.0.1:{port}/redirect?x=1");
+    // The probe is gone; a race with another process is possible but unlikely.
+    let listener = LoopbackListener::bind(&uri, None).expect("bind");
+    assert_eq!(listener.local_addr().port(), port);
+    assert_eq!(listener.redirect_uri(), uri);
+}
+
+#[test]
+fn ipv6_literal_binds_ipv6_loopback() {
+    if TcpListener::bind("[::1]:0").is_err() {
+        return; // no IPv6 loopback on this machine
+    }
+    let listener = LoopbackListener::bind("http://[::1]/cb", None).expect("bind ::1");
+    let addr = listener.local_addr();
+    assert!(addr.is_ipv6() && addr.ip().is_loopback());
+    assert_eq!(
+        listener.redirect_uri(),
+        format!("http://[::1]:{}/cb", addr.port())
+    );
+    let code = serve(&listener, "s", |addr| {
+        assert_eq!(get(addr, "/cb?state=s&code=c6").0, 200);
+    })
+    .expect("code");
+    assert_eq!(code.code().expose(), "c6");
+}
+
+#[test]
+fn non_loopback_uris_are_refused() {
+    for uri in [
+        "http://example.org:8080/",
+        "https://localhost:8080/",
+        "http://0.0.0.0:8080/",
+        "http://user@localhost:8080/",
+        "http://localhost:8080/#frag",
+        "edu.kit.data.oidc-agent:/redirect",
+    ] {
+        let err = LoopbackListener::bind(uri, None).expect_err(uri);
+        assert!(
+            matches!(err, LoopbackError::NotLoopback { .. }),
+            "{uri}: {err:?}"
+        );
+    }
+    assert!(matches!(
+        LoopbackListener::bind("not a url", None),
+        Err(LoopbackError::InvalidRedirectUri { .. })
+    ));
+}
+
+#[test]
+fn with_port_replaces_only_the_port() {
+    assert_eq!(
+        with_port("http://localhost:4242", 5).as_deref(),
+        Some("http://localhost:5")
+    );
+    assert_eq!(
+        with_port("http://127.0.0.1/cb?a=b", 7).as_deref(),
+        Some("http://127.0.0.1:7/cb?a=b")
+    );
+    assert_eq!(
+        with_port("http://[::1]:80/x", 9).as_deref(),
+        Some("http://[::1]:9/x")
+    );
+}
+
+#[test]
+fn pasted_url_follows_the_same_rules() {
+    let ok = parse_redirect_url(" http://localhost:4242/?state=s&code=c1 \n", "s").expect("ok");
+    assert_eq!(ok.code().expose(), "c1");
+    let custom = parse_redirect_url("edu.kit.data.oidc-agent:/redirect?code=c2&state=s", "s")
+        .expect("custom scheme");
+    assert_eq!(custom.into_code().expose(), "c2");
+    assert!(matches!(
+        parse_redirect_url("http://localhost/?state=x&code=c", "s"),
+        Err(LoopbackError::StateMismatch)
+    ));
+    assert!(matches!(
+        parse_redirect_url("http://localhost/?error=access_denied&state=s", "s"),
+        Err(LoopbackError::ProviderDenied { .. })
+    ));
+    assert!(matches!(
+        parse_redirect_url("http://localhost/?state=s&code=", "s"),
+        Err(LoopbackError::MissingCode)
+    ));
+    assert!(matches!(
+        parse_redirect_url("code=c&state=s", "s"),
+        Err(LoopbackError::InvalidPastedUrl { .. })
+    ));
+}
+
+#[test]
+fn provider_text_loses_control_characters() {
+    let err = parse_redirect_url(
+        "http://localhost/?error=x%1B%5B31m&error_description=a%0Ab&state=s",
+        "s",
+    )
+    .expect_err("denied");
+    let message = err.to_string();
+    assert!(
+        !message.contains('\u{1b}') && !message.contains('\n'),
+        "{message:?}"
+    );
+}

@@ -1,0 +1,445 @@
+//! Authorization URL and code exchange tests against the fake provider.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
+use serde_json::json;
+
+use super::*;
+use crate::oidc::fake_op::{FakeOp, Reply, http_client};
+
+const REDIRECT: &str = "http://localhost:4242";
+const NOW: i64 = 1_000_000;
+
+fn public() -> Credentials<'static> {
+    Credentials {
+        client_id: "client-1",
+        client_secret: None,
+    }
+}
+
+fn scopes() -> Vec<String> {
+    vec!["openid offline_access".to_owned(), "profile".to_owned()]
+}
+
+fn params<'a>(endpoint: &'a Url, scopes: &'a [String]) -> AuthUrlParams<'a> {
+    AuthUrlParams {
+        authorization_endpoint: endpoint,
+        client_id: "client-1",
+        redirect_uri: REDIRECT,
+        scopes,
+        audiences: &[],
+        audience_mode: AudienceMode::Resource,
+        only_access_token: false,
+        code_challenge_methods_supported: None,
+    }
+}
+
+fn query(url: &Url) -> HashMap<String, Vec<String>> {
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in url.query_pairs() {
+        map.entry(k.into_owned()).or_default().push(v.into_owned());
+    }
+    map
+}
+
+fn one<'a>(q: &'a HashMap<String, Vec<String>>, key: &str) -> Option<&'a str> {
+    q.get(key).map(|v| {
+        assert_eq!(v.len(), 1, "{key} repeated");
+        v[0].as_str()
+    })
+}
+
+fn authorize_endpoint() -> Url {
+    Url::parse("https://op.example/authorize?tenant=x").expect("url")
+}
+
+#[test]
+fn url_carries_pkce_state_nonce_and_offline_params() {
+    let endpoint = authorize_endpoint();
+    let scopes = scopes();
+    let pending = authorization_url(&params(&endpoint, &scopes)).expect("url");
+    let q = query(pending.url());
+    assert_eq!(pending.url().path(), "/authorize");
+    assert_eq!(one(&q, "tenant"), Some("x"), "endpoint's own query kept");
+    assert_eq!(one(&q, "response_type"), Some("code"));
+    assert_eq!(one(&q, "client_id"), Some("client-1"));
+    assert_eq!(
+        one(&q, "redirect_uri"),
+        Some(REDIRECT),
+        "sent byte for byte"
+    );
+    assert_eq!(one(&q, "scope"), Some("openid offline_access profile"));
+    assert_eq!(one(&q, "state"), Some(pending.state().expose()));
+    assert_eq!(one(&q, "nonce"), Some(pending.nonce().expose()));
+    assert_ne!(pending.state().expose(), pending.nonce().expose());
+    assert_eq!(one(&q, "code_challenge_method"), Some("S256"));
+    assert_eq!(one(&q, "code_challenge").map(str::len), Some(43));
+    assert_eq!(one(&q, "prompt"), Some("consent"));
+    assert_eq!(one(&q, "access_type"), Some("offline"));
+    assert!(pending.uses_pkce());
+    let verifier = pending.pkce_verifier.as_ref().expect("verifier");
+    assert_eq!(verifier.expose().len(), 128);
+    let debug = format!("{pending:?}");
+    // The URL (with state and challenge) is public; the verifier is not.
+    assert!(!debug.contains(verifier.expose()));
+}
+
+#[test]
+fn each_attempt_is_fresh() {
+    let endpoint = authorize_endpoint();
+    let scopes = scopes();
+    let a = authorization_url(&params(&endpoint, &scopes)).expect("a");
+    let b = authorization_url(&params(&endpoint, &scopes)).expect("b");
+    assert_ne!(a.state().expose(), b.state().expose());
+    assert_ne!(a.nonce().expose(), b.nonce().expose());
+    assert_ne!(
+        one(&query(a.url()), "code_challenge"),
+        one(&query(b.url()), "code_challenge")
+    );
+}
+
+#[test]
+fn only_access_token_skips_consent_and_offline() {
+    let endpoint = authorize_endpoint();
+    let scopes = scopes();
+    let pending = authorization_url(&AuthUrlParams {
+        only_access_token: true,
+        ..params(&endpoint, &scopes)
+    })
+    .expect("url");
+    let q = query(pending.url());
+    assert!(!q.contains_key("prompt") && !q.contains_key("access_type"));
+}
+
+#[test]
+fn pkce_s256_unless_the_provider_lists_methods_without_it() {
+    let endpoint = authorize_endpoint();
+    let scopes = scopes();
+    let cases: [(Option<&[String]>, bool); 4] = [
+        (None, true),
+        (Some(&[]), true),
+        (Some(&["plain".to_owned(), "S256".to_owned()]), true),
+        (Some(&["plain".to_owned()]), false),
+    ];
+    for (methods, expect_pkce) in cases {
+        let pending = authorization_url(&AuthUrlParams {
+            code_challenge_methods_supported: methods,
+            ..params(&endpoint, &scopes)
+        })
+        .expect("url");
+        let q = query(pending.url());
+        assert_eq!(pending.uses_pkce(), expect_pkce, "{methods:?}");
+        assert_eq!(q.contains_key("code_challenge"), expect_pkce, "{methods:?}");
+        assert_ne!(one(&q, "code_challenge_method"), Some("plain"));
+    }
+}
+
+#[test]
+fn audiences_as_resource_or_legacy() {
+    let endpoint = authorize_endpoint();
+    let scopes = scopes();
+    let audiences = vec!["https://a.example".to_owned(), "b".to_owned()];
+    let resource = authorization_url(&AuthUrlParams {
+        audiences: &audiences,
+        ..params(&endpoint, &scopes)
+    })
+    .expect("url");
+    assert_eq!(query(resource.url()).get("resource"), Some(&audiences));
+    let legacy = authorization_url(&AuthUrlParams {
+        audiences: &audiences,
+        audience_mode: AudienceMode::Legacy,
+        ..params(&endpoint, &scopes)
+    })
+    .expect("url");
+    let q = query(legacy.url());
+    assert_eq!(one(&q, "audience"), Some("https://a.example b"));
+    assert!(!q.contains_key("resource"));
+}
+
+fn token_json() -> serde_json::Value {
+    json!({
+        "access_token": "AT-1",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "refresh_token": "RT-1",
+        "id_token": "eyJ.id.token",
+        "scope": "openid offline_access profile"
+    })
+}
+
+fn pending_for_exchange() -> PendingAuthorization {
+    let endpoint = authorize_endpoint();
+    let scopes = scopes();
+    authorization_url(&params(&endpoint, &scopes)).expect("url")
+}
+
+#[tokio::test]
+async fn public_client_exchange_sends_verifier_and_no_secret() {
+    let op = FakeOp::start();
+    op.push("/token", Reply::json(200, &token_json()));
+    let pending = pending_for_exchange();
+    let code = SecretString::new("the-code".to_owned());
+    let tokens = exchange_code(
+        &http_client(Duration::from_secs(5)),
+        op.url("/token").as_str(),
+        public(),
+        &pending,
+        &code,
+        NOW,
+    )
+    .await
+    .expect("tokens");
+    assert_eq!(tokens.access_token.expose(), "AT-1");
+    assert_eq!(
+        tokens.refresh_token.as_ref().map(SecretString::expose),
+        Some("RT-1")
+    );
+    assert_eq!(
+        tokens.id_token.as_ref().map(SecretString::expose),
+        Some("eyJ.id.token")
+    );
+    assert_eq!(tokens.expires_at, Some(NOW + 3600));
+    assert_eq!(
+        tokens.scope.as_deref(),
+        Some("openid offline_access profile")
+    );
+    assert!(
+        !format!("{tokens:?}").contains("AT-1"),
+        "Debug must redact tokens"
+    );
+
+    let requests = op.requests();
+    assert_eq!(requests.len(), 1);
+    let sent = &requests[0];
+    assert_eq!(
+        sent.header("authorization"),
+        None,
+        "public client: no Basic auth"
+    );
+    assert_eq!(
+        sent.form("client_secret"),
+        None,
+        "public client: never a secret"
+    );
+    assert_eq!(sent.form("client_id").as_deref(), Some("client-1"));
+    assert_eq!(
+        sent.form("grant_type").as_deref(),
+        Some("authorization_code")
+    );
+    assert_eq!(sent.form("code").as_deref(), Some("the-code"));
+    assert_eq!(sent.form("redirect_uri").as_deref(), Some(REDIRECT));
+    // RFC 7636 §4.6: the verifier sent must hash to the challenge in the URL.
+    let verifier = sent.form("code_verifier").expect("code_verifier sent");
+    let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier));
+    let url_challenge = query(pending.url())
+        .remove("code_challenge")
+        .expect("challenge");
+    assert_eq!(url_challenge, vec![challenge.as_str().to_owned()]);
+}
+
+#[tokio::test]
+async fn confidential_client_uses_http_basic() {
+    let op = FakeOp::start();
+    op.push("/token", Reply::json(200, &token_json()));
+    let secret = SecretString::new("s3cr:et".to_owned());
+    let client = Credentials {
+        client_id: "client-1",
+        client_secret: Some(&secret),
+    };
+    let code = SecretString::new("c".to_owned());
+    exchange_code(
+        &http_client(Duration::from_secs(5)),
+        op.url("/token").as_str(),
+        client,
+        &pending_for_exchange(),
+        &code,
+        NOW,
+    )
+    .await
+    .expect("tokens");
+    let sent = &op.requests()[0];
+    // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
+    assert_eq!(
+        sent.header("authorization"),
+        Some("Basic Y2xpZW50LTE6czNjciUzQWV0")
+    );
+    assert_eq!(sent.form("client_secret"), None);
+}
+
+#[tokio::test]
+async fn empty_secret_is_a_public_client() {
+    let op = FakeOp::start();
+    op.push("/token", Reply::json(200, &token_json()));
+    let empty = SecretString::default();
+    let client = Credentials {
+        client_id: "client-1",
+        client_secret: Some(&empty),
+    };
+    let code = SecretString::new("c".to_owned());
+    exchange_code(
+        &http_client(Duration::from_secs(5)),
+        op.url("/token").as_str(),
+        client,
+        &pending_for_exchange(),
+        &code,
+        NOW,
+    )
+    .await
+    .expect("tokens");
+    let sent = &op.requests()[0];
+    assert_eq!(sent.header("authorization"), None);
+    assert_eq!(sent.form("client_id").as_deref(), Some("client-1"));
+    assert_eq!(sent.form("client_secret"), None);
+}
+
+#[test]
+fn pending_authorization_survives_serialization() {
+    let pending = pending_for_exchange();
+    let json = serde_json::to_string(&pending).expect("serialize");
+    let back: PendingAuthorization = serde_json::from_str(&json).expect("deserialize");
+    assert_eq!(back.url(), pending.url());
+    assert_eq!(back.state().expose(), pending.state().expose());
+    assert_eq!(back.redirect_uri(), pending.redirect_uri());
+    assert_eq!(
+        back.pkce_verifier.as_ref().map(SecretString::expose),
+        pending.pkce_verifier.as_ref().map(SecretString::expose)
+    );
+}
+
+async fn exchange_against(op: &FakeOp, http: &reqwest::Client) -> OidcError {
+    let code = SecretString::new("c".to_owned());
+    exchange_code(
+        http,
+        op.url("/token").as_str(),
+        public(),
+        &pending_for_exchange(),
+        &code,
+        NOW,
+    )
+    .await
+    .expect_err("exchange should fail")
+}
+
+#[tokio::test]
+async fn provider_error_keeps_code_and_description() {
+    let op = FakeOp::start();
+    op.push(
+        "/token",
+        Reply::json(
+            400,
+            &json!({"error": "invalid_grant", "error_description": "Code not valid"}),
+        ),
+    );
+    let err = exchange_against(&op, &http_client(Duration::from_secs(5))).await;
+    match &err {
+        OidcError::Provider {
+            error, description, ..
+        } => {
+            assert_eq!(error, "invalid_grant");
+            assert_eq!(description.as_deref(), Some("Code not valid"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.contains("Code not valid")
+            && message.contains("start the login again")
+            && message.contains("/token"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_client_is_distinct_with_remedy() {
+    let op = FakeOp::start();
+    op.push(
+        "/token",
+        Reply::json(401, &json!({"error": "invalid_client"})),
+    );
+    let err = exchange_against(&op, &http_client(Duration::from_secs(5))).await;
+    assert!(matches!(&err, OidcError::Provider { error, .. } if error == "invalid_client"));
+    assert!(err.to_string().contains("client id and secret"));
+    assert_eq!(err.kind(), crate::error::ErrorKind::ProviderError);
+}
+
+#[tokio::test]
+async fn connection_refused_reports_the_whole_chain() {
+    let port = {
+        let probe = TcpListener::bind("127.0.0.1:0").expect("probe");
+        probe.local_addr().expect("addr").port()
+    };
+    let endpoint = format!("http://127.0.0.1:{port}/token");
+    let code = SecretString::new("c".to_owned());
+    let err = exchange_code(
+        &http_client(Duration::from_secs(5)),
+        &endpoint,
+        public(),
+        &pending_for_exchange(),
+        &code,
+        NOW,
+    )
+    .await
+    .expect_err("refused");
+    let OidcError::Unreachable { detail, .. } = &err else {
+        panic!("unexpected {err:?}");
+    };
+    assert_eq!(err.kind(), crate::error::ErrorKind::ProviderUnreachable);
+    assert!(
+        detail.to_lowercase().contains("refused"),
+        "chain lost: {detail}"
+    );
+}
+
+#[tokio::test]
+async fn timeout_is_unreachable_and_says_so() {
+    let op = FakeOp::start();
+    op.push(
+        "/token",
+        Reply::json(200, &token_json()).delayed(Duration::from_millis(800)),
+    );
+    let err = exchange_against(&op, &http_client(Duration::from_millis(150))).await;
+    assert!(
+        matches!(&err, OidcError::Unreachable { detail, .. } if detail.contains("timed out")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn unparsable_replies_are_invalid_response() {
+    let op = FakeOp::start();
+    op.push(
+        "/token",
+        Reply::raw(502, "text/html", "<html>Bad Gateway</html>"),
+    );
+    op.push(
+        "/token",
+        Reply::raw(200, "text/html", "<html>login page</html>"),
+    );
+    op.push(
+        "/token",
+        Reply::json(
+            200,
+            &json!({"token_type": "Bearer", "refresh_token": "RT-secret"}),
+        ),
+    );
+    let http = http_client(Duration::from_secs(5));
+    let gateway = exchange_against(&op, &http).await;
+    assert!(
+        matches!(&gateway, OidcError::BadResponse { detail, .. } if detail.contains("Bad Gateway")),
+        "{gateway:?}"
+    );
+    let html = exchange_against(&op, &http).await;
+    assert!(matches!(html, OidcError::BadResponse { .. }), "{html:?}");
+    let missing = exchange_against(&op, &http).await;
+    let OidcError::BadResponse { detail, .. } = &missing else {
+        panic!("unexpected {missing:?}");
+    };
+    assert!(detail.contains("access_token"), "{detail}");
+    assert!(
+        !detail.contains("RT-secret"),
+        "JSON bodies stay out of messages: {detail}"
+    );
+}
