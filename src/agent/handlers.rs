@@ -35,11 +35,7 @@ pub struct Ctx {
 }
 
 /// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+pub use crate::oidc::token::unix_now as now;
 
 impl Ctx {
     /// A fresh agent context.

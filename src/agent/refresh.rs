@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use super::handlers::{Ctx, now, oidc_failure};
 use super::state::{FlightKey, FlightResult, Persist, State, Token};
-use crate::account::{AccountConfig, split_list};
+use crate::account::AccountConfig;
 use crate::crypt;
 use crate::error::ErrorKind;
 use crate::oidc::discovery::{self, Metadata};
-use crate::oidc::token::{self, Credentials, RefreshParams, TokenSet};
+use crate::oidc::token::{self, TokenSet};
 use crate::oidc::{OidcError, http};
 use crate::protocol::strings;
 use crate::secret::SecretString;
@@ -68,32 +68,7 @@ pub(super) async fn refresh_with(
             m
         }
     };
-    let default_scopes;
-    let scopes = if scopes.is_empty() {
-        default_scopes = cfg.refresh_scopes();
-        &default_scopes
-    } else {
-        scopes
-    };
-    let default_aud;
-    let audiences = if audiences.is_empty() {
-        default_aud = split_list(&cfg.audience);
-        &default_aud
-    } else {
-        audiences
-    };
-    let params = RefreshParams {
-        account: &cfg.name,
-        token_endpoint: &meta.token_endpoint,
-        creds: Credentials {
-            client_id: &cfg.client_id,
-            client_secret: Some(&cfg.client_secret),
-        },
-        refresh_token: &cfg.refresh_token,
-        scopes,
-        audiences,
-    };
-    token::refresh(&snap.http, params, now()).await
+    token::refresh_account(&snap.http, &meta.token_endpoint, cfg, scopes, audiences).await
 }
 
 /// A pending write of a rotated refresh token.

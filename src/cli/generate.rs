@@ -26,7 +26,6 @@ use crate::account_file::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::oidc::discovery::{self, Metadata};
 use crate::oidc::http;
-use crate::oidc::token::Credentials;
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -232,14 +231,6 @@ impl<'a> Session<'a> {
             http,
             meta,
         })
-    }
-}
-
-/// The client credentials of `config`: public when it has no secret.
-fn credentials(config: &AccountConfig) -> Credentials<'_> {
-    Credentials {
-        client_id: &config.client_id,
-        client_secret: Some(&config.client_secret),
     }
 }
 

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{OidcError, body_excerpt, error_chain};
+use crate::account::{AccountConfig, split_list};
 use crate::secret::SecretString;
 
 /// OIDC fields of a token response beyond OAuth's.
@@ -70,6 +71,16 @@ pub struct Credentials<'a> {
     pub client_id: &'a str,
     /// The client secret; `None` or empty for a public client.
     pub client_secret: Option<&'a SecretString>,
+}
+
+impl<'a> Credentials<'a> {
+    /// The client of an account.
+    pub fn of(config: &'a AccountConfig) -> Self {
+        Self {
+            client_id: &config.client_id,
+            client_secret: Some(&config.client_secret),
+        }
+    }
 }
 
 impl Credentials<'_> {
@@ -297,6 +308,41 @@ pub struct RefreshParams<'a> {
     pub scopes: &'a [String],
     /// Audiences (sent as `audience`, space-separated).
     pub audiences: &'a [String],
+}
+
+/// Refreshes an account's token: `scopes` and `audiences` when given, else
+/// the account's refresh scopes and default audience (an account with no
+/// scope sends none, so the provider keeps the granted ones, RFC 6749 §6).
+pub async fn refresh_account(
+    http: &reqwest::Client,
+    token_endpoint: &str,
+    config: &AccountConfig,
+    scopes: &[String],
+    audiences: &[String],
+) -> Result<TokenSet, OidcError> {
+    let default_scopes;
+    let scopes = if scopes.is_empty() {
+        default_scopes = config.refresh_scopes();
+        &default_scopes
+    } else {
+        scopes
+    };
+    let default_audiences;
+    let audiences = if audiences.is_empty() {
+        default_audiences = split_list(&config.audience);
+        &default_audiences
+    } else {
+        audiences
+    };
+    let params = RefreshParams {
+        account: &config.name,
+        token_endpoint,
+        creds: Credentials::of(config),
+        refresh_token: &config.refresh_token,
+        scopes,
+        audiences,
+    };
+    refresh(http, params, unix_now()).await
 }
 
 /// Runs the refresh grant (RFC 6749 §6).

@@ -17,12 +17,13 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::create::{browser_available, complete};
-use super::{Args, Flow, Session, auth_scopes, credentials};
+use super::{Args, Flow, Session, auth_scopes};
 use crate::account::{AccountConfig, same_issuer, split_list};
 use crate::account_file;
 use crate::loopback::{self, AuthCode, LoopbackError, LoopbackListener};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::{self, AudienceMode, AuthUrlParams, PendingAuthorization};
+use crate::oidc::token::Credentials;
 use crate::oidc::token::{self, TokenSet};
 use crate::store::Store;
 
@@ -174,7 +175,7 @@ fn exchange(
     let tokens = session.rt.block_on(authcode::exchange_code(
         &session.http,
         &session.meta.token_endpoint,
-        credentials(config),
+        Credentials::of(config),
         pending,
         code.code(),
         token::unix_now(),

@@ -9,12 +9,12 @@
 
 use anyhow::{Context as _, bail};
 
-use super::{Args, Flow, Session, code, credentials, device, finish, scopes};
+use super::{Args, Flow, Session, code, device, finish, scopes};
 use crate::account::{AccountConfig, split_list};
 use crate::account_file;
 use crate::oidc::OidcError;
 use crate::oidc::discovery::Metadata;
-use crate::oidc::token::{self, RefreshParams, TokenSet};
+use crate::oidc::token::{self, TokenSet};
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -48,11 +48,17 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         config.redirect_uris = code::explicit_redirect_uris(args);
     }
     let session = Session::open(args, &config)?;
-    if config.scope.is_none() && config.auth_scope.is_none() || !args.scope.is_empty() {
-        config.set_scope(&scopes(args, &session.meta));
-    }
     let imported = import_rt(args)?;
     let flow = choose_flow(args, &session.meta, &config.issuer_url, imported.is_some())?;
+    // An imported refresh token keeps the scopes it was granted: without
+    // --scope, its refreshes send none (RFC 6749 §6), since asking for a scope
+    // the grant lacks (offline_access, say) gets `invalid_scope`.
+    let needs_scope = flow != Flow::Refresh || !args.scope.is_empty();
+    if needs_scope
+        && (config.scope.is_none() && config.auth_scope.is_none() || !args.scope.is_empty())
+    {
+        config.set_scope(&scopes(args, &session.meta));
+    }
     let tokens = match (flow, imported) {
         (Flow::Refresh, Some(imported)) => {
             if config.client_id.is_empty() {
@@ -249,16 +255,7 @@ pub(super) async fn refresh_check(
     meta: &Metadata,
     config: &AccountConfig,
 ) -> crate::Result<TokenSet> {
-    let scopes = config.refresh_scopes();
-    let p = RefreshParams {
-        account: &config.name,
-        token_endpoint: &meta.token_endpoint,
-        creds: credentials(config),
-        refresh_token: &config.refresh_token,
-        scopes: &scopes,
-        audiences: &[],
-    };
-    Ok(token::refresh(http, p, token::unix_now()).await?)
+    Ok(token::refresh_account(http, &meta.token_endpoint, config, &[], &[]).await?)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use url::Url;
 
-use super::{Session, auth_scopes, credentials};
+use super::{Session, auth_scopes};
 use crate::account::{AccountConfig, split_list};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::AudienceMode;
@@ -22,6 +22,7 @@ use crate::oidc::device::{
     self, DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token,
     start_device_authorization,
 };
+use crate::oidc::token::Credentials;
 use crate::oidc::token::TokenSet;
 
 /// Set by SIGINT while [`ARMED`]; read by the poller.
@@ -53,7 +54,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     let params = DeviceParams {
         device_authorization_endpoint: &endpoint,
         token_endpoint: &session.meta.token_endpoint,
-        client: credentials(config),
+        client: Credentials::of(config),
         scopes: &scopes,
         audiences: &audiences,
         audience_mode: AudienceMode::Legacy,
@@ -93,7 +94,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     let result = session.rt.block_on(poll_for_token(
         &session.http,
         &session.meta.token_endpoint,
-        credentials(config),
+        Credentials::of(config),
         &authorization,
         &PollOptions::default(),
         &CANCEL,

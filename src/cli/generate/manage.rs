@@ -6,11 +6,12 @@
 
 use anyhow::{Context as _, bail};
 
-use super::{Args, Session, credentials};
+use super::{Args, Session};
 use crate::account::AccountConfig;
 use crate::account_file::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::oidc::token;
+use crate::oidc::token::Credentials;
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -49,7 +50,7 @@ fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
     session.rt.block_on(token::revoke_refresh_token(
         &session.http,
         &endpoint,
-        credentials(config),
+        Credentials::of(config),
         &config.refresh_token,
     ))?;
     super::client::unregister(&session, config);
