@@ -234,6 +234,20 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Asks for the password of an existing account and decrypts it (for
+/// `--reauthenticate`: the new refresh token keeps the other fields).
+fn open_existing(
+    args: &Args,
+    store: &Store,
+    name: &str,
+) -> anyhow::Result<(AccountConfig, SecretString)> {
+    let pw = args
+        .password
+        .get(&format!("Password for account '{name}': "), false)?;
+    let opened = account_file::open(store, name, &pw)?;
+    Ok((opened.config, pw))
+}
+
 /// The authorization scopes of `config`, split on white space.
 fn auth_scopes(config: &AccountConfig) -> Vec<String> {
     split_list(

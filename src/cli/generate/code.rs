@@ -19,7 +19,6 @@ use zeroize::Zeroizing;
 use super::create::{browser_available, complete};
 use super::{Args, Flow, Session, auth_scopes};
 use crate::account::{AccountConfig, same_issuer, split_list};
-use crate::account_file;
 use crate::loopback::{self, AuthCode, LoopbackError, LoopbackListener};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::{self, AudienceMode, AuthUrlParams, PendingAuthorization};
@@ -274,11 +273,8 @@ pub(super) fn finish_pasted(
     // The code is single-use: whatever the exchange says, the attempt is spent.
     remove_pending(&path);
     let (config, password) = if login.reauthenticate {
-        let pw = args
-            .password
-            .get(&format!("Password for account '{name}': "), false)?;
-        let opened = account_file::open(store, name, &pw)?;
-        (opened.config, Some(pw))
+        let (config, pw) = super::open_existing(args, store, name)?;
+        (config, Some(pw))
     } else {
         (login.config, None)
     };

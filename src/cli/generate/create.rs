@@ -11,7 +11,6 @@ use anyhow::{Context as _, bail};
 
 use super::{Args, Flow, Session, code, device, finish, scopes};
 use crate::account::{AccountConfig, split_list};
-use crate::account_file;
 use crate::oidc::OidcError;
 use crate::oidc::discovery::Metadata;
 use crate::oidc::token::{self, TokenSet};
@@ -36,11 +35,8 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         );
     }
     let (mut config, password) = if args.reauthenticate {
-        let pw = args
-            .password
-            .get(&format!("Password for account '{name}': "), false)?;
-        let opened = account_file::open(store, name, &pw)?;
-        (opened.config, Some(pw))
+        let (config, pw) = super::open_existing(args, store, name)?;
+        (config, Some(pw))
     } else {
         (new_config(args, name)?, None)
     };
