@@ -4,8 +4,9 @@ Environment:
   OIDC_BIN_DIR     where our oidc-agent, oidc-gen, oidc-add, oidc-token are
                    (default <repo>/target/debug)
   E2E_KEEP=1       keep each test's sandbox under /tmp/e2e-* (logs, config)
-  E2E_AGENT_MODE   "console" (default: `oidc-agent --console` in the
-                   background, its stderr logged) or "daemon"
+  E2E_AGENT_MODE   "daemon" (default: plain `oidc-agent`, started the way
+                   `eval "$(oidc-agent)"` starts it, logging to a file) or
+                   "console" (`oidc-agent --console` in the background)
   E2E_AGENT_ARGS   extra arguments for our oidc-agent (e.g. "-g")
 """
 
@@ -166,7 +167,7 @@ def make_agent(request, sandbox, need_binaries):
     agents: list[Agent] = []
 
     def factory(mode: str | None = None, debian: bool = False, name: str | None = None, extra_args=()) -> Agent:
-        mode = mode or os.environ.get("E2E_AGENT_MODE", "console")
+        mode = mode or os.environ.get("E2E_AGENT_MODE", "daemon")
         name = name or (f"debian-agent{len(agents)}" if debian else f"agent{len(agents)}")
         a = Agent(sandbox, mode=mode, debian_agent=debian, extra_args=extra_args, name=name)
         agents.append(a)

@@ -132,8 +132,8 @@ class Agent:
     """A running oidc-agent (ours unless debian=True).
 
     mode="console": `oidc-agent --console` in the background (stderr logged);
-    mode="daemon": plain `oidc-agent`, which daemonizes; only its start-up
-    output is logged.
+    mode="daemon": plain `oidc-agent`, which daemonizes, as `eval "$(oidc-agent)"`
+    starts it; our daemon appends its log to `<name>.daemon.log` (--log-file).
     """
 
     def __init__(self, sandbox: Sandbox, mode: str = "console", debian_agent: bool = False,
@@ -144,6 +144,7 @@ class Agent:
         self.binary = debian("oidc-agent") if debian_agent else ours("oidc-agent")
         self.name = name
         self.log_path = sandbox.logs / f"{name}.log"
+        self.daemon_log = sandbox.logs / f"{name}.daemon.log"
         self.proc: Background | None = None
         self.sock: str | None = None
         self.pid: int | None = None
@@ -164,6 +165,8 @@ class Agent:
             if self.pid is None:
                 self.pid = self.proc.pid
         elif mode == "daemon":
+            if not debian_agent:
+                argv += ["--log-file", str(self.daemon_log)]
             res = run(argv, env, timeout=timeout, log=sandbox.log)
             self.log_path.write_text(res.describe())
             if res.returncode != 0:
@@ -210,10 +213,13 @@ class Agent:
                 kill_pid(self.pid)
 
     def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        parts = []
+        for path in (self.log_path, self.daemon_log):
+            try:
+                parts.append(path.read_text(errors="replace"))
+            except OSError:
+                pass
+        return "\n".join(parts)
 
 
 class Cli:

@@ -112,6 +112,27 @@ def test_device_flow(cli, provider, sandbox, client_id):
     assert_account_works(cli, provider, sandbox, client_id)
 
 
+def test_code_flow_with_dynamic_registration(cli, provider, sandbox):
+    """No client id: oidc-gen registers a client (RFC 7591), then logs in."""
+    args = [NAME, "--issuer", provider.issuer, "--flow", "code", "--no-url-call", "--pw-env"]
+    if provider.ca_file:
+        args += ["--cp", provider.ca_file]
+    g = cli.gen_background(*args)
+    try:
+        url = wait_auth_url(g, provider)
+        client_id = dict(parse_qsl(urlsplit(url).query)).get("client_id")
+        assert client_id and client_id not in CLIENTS, f"expected a freshly registered client: {url}"
+        landing = Browser(verify=provider.verify).authorize(url, follow=True)
+        assert landing.status is not None and landing.status < 400, (
+            f"the loopback listener answered {landing.status}: {landing.body!r}"
+        )
+        rc = g.wait(timeout=60)
+        assert rc == 0, gen_output(g)
+    finally:
+        g.stop()
+    assert_account_works(cli, provider, sandbox, client_id)
+
+
 # ---------------------------------------------------------------- error paths
 
 
