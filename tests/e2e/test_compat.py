@@ -158,3 +158,21 @@ def test_missing_account_file_exit_10(cli, sandbox):
     res = cli.add("--pw-env", "nosuch")
     assert res.returncode == EXIT_FILE_CORRUPT, res.describe()
     assert res.stdout == "", res.stdout
+
+
+def test_debian_oidc_add_against_our_agent(cli, provider, debian_account):
+    """oidc-agent 4.2.6's own oidc-add decrypts its file and sends `add`,
+    then `loaded_accounts`, `remove`; its oidc-token gets tokens meanwhile."""
+    env = dict(cli.env(), OIDC_ENCRYPTION_PW=DEB_PASSWORD)
+    res = run([debian("oidc-add"), "--pw-env", DEB_NAME], env, timeout=60, log=cli.sandbox.log)
+    assert res.returncode == 0, res.describe()
+    _active(provider, assert_token_output(cli.run(debian("oidc-token"), DEB_NAME)))
+    _active(provider, assert_token_output(cli.token(DEB_NAME)))
+    loaded = run([debian("oidc-add"), "-a"], env, timeout=30, log=cli.sandbox.log)
+    assert loaded.returncode == 0 and DEB_NAME in loaded.stdout, loaded.describe()
+    removed = run([debian("oidc-add"), "-r", DEB_NAME], env, timeout=30, log=cli.sandbox.log)
+    assert removed.returncode == 0, removed.describe()
+    gone = cli.token(DEB_NAME)
+    assert gone.returncode != 0 and gone.stdout == "", gone.describe()
+    # The file Debian's tools wrote was read, never rewritten.
+    assert "Generated using version: 4.2.6" in debian_account["path"].read_text()
