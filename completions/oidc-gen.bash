@@ -23,7 +23,7 @@ _oidc__gen() {
 
     case "${cmd}" in
         oidc__gen)
-            opts="-l -p -d -u -y -m -w -h -V --accounts --print --delete --update --rename --reauthenticate --confirm-yes --iss --issuer --config-endpoint --discovery-endpoint --configuration-endpoint --client-id --client-secret --pub --manual --scope --audience --aud --cert-path --cert-file --cp --flow --refresh-token --rt --rt-env --redirect-url --redirect-uri --port --no-url-call --no-webserver --code-exchange --codeExchange --device-authorization-endpoint --dae --timeout --access-token --at --client-name-identifier --cnid --only-at --no-save --pw-env --pw-file --pw-cmd --help --version"
+            opts="-l -p -d -u -y -m -w -h -V --accounts --print --delete --update --rename --reauthenticate --confirm-yes --iss --issuer --config-endpoint --discovery-endpoint --configuration-endpoint --client-id --client-secret --pub --manual --scope --audience --aud --cert-path --cert-file --cp --flow --refresh-token --rt --rt-env --redirect-url --redirect-uri --port --no-url-call --no-webserver --code-exchange --codeExchange --device-authorization-endpoint --dae --timeout --access-token --at --client-name-identifier --cnid --only-at --no-save --pw-env --pw-file --pw-cmd --pw-keyring --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

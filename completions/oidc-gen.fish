@@ -33,5 +33,6 @@ complete -c oidc-gen -l no-url-call -d 'Only print the authorization URL; do not
 complete -c oidc-gen -l no-webserver -d 'Do not run the loopback listener; paste the redirected URL instead'
 complete -c oidc-gen -l only-at -d 'Print one access token and save nothing'
 complete -c oidc-gen -l no-save -d 'Load the account into the agent but do not save it'
+complete -c oidc-gen -l pw-keyring -d 'Keep the password in the OS keyring (oidc-gen stores it there; it is looked up there by default whenever no other source is given)'
 complete -c oidc-gen -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oidc-gen -s V -l version -d 'Print version'

@@ -12,10 +12,12 @@ use std::io::{self, IsTerminal as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::account_file;
 use crate::error::{Error, ErrorKind};
 use crate::oidc::OidcError;
 use crate::paths::ENV_PASSWORD;
 use crate::secret::SecretString;
+use crate::store::Store;
 
 /// Runs a command body: `prog: error` on stderr, the error's exit code.
 pub fn run(prog: &str, body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
@@ -77,6 +79,10 @@ pub struct PasswordArgs {
     /// Run CMD with `sh -c` and use the first line of its output as the password
     #[arg(long = "pw-cmd", value_name = "CMD")]
     pub pw_cmd: Option<String>,
+    /// Keep the password in the OS keyring (oidc-gen stores it there; it is
+    /// looked up there by default whenever no other source is given)
+    #[arg(long = "pw-keyring")]
+    pub pw_keyring: bool,
 }
 
 fn first_line(mut s: String) -> SecretString {
@@ -125,6 +131,59 @@ impl PasswordArgs {
             ));
         }
         prompt_password(prompt, confirm)
+    }
+}
+
+/// Decrypts account `name`: the password from the given source, else the
+/// keyring (when it holds one for this file), else a no-echo prompt.
+pub fn open_account(
+    pw: &PasswordArgs,
+    store: &Store,
+    name: &str,
+) -> Result<(account_file::Opened, SecretString), Error> {
+    let path = store.path(name)?;
+    store.read(name)?;
+    let prompt = format!("Password for account '{name}': ");
+    let password = if pw.given() {
+        pw.get(&prompt, false)?
+    } else {
+        match crate::keyring::get(&path) {
+            Ok(Some(stored)) => stored,
+            found => {
+                if pw.pw_keyring {
+                    match found {
+                        Err(e) => eprintln!("note: {e}; asking for the password instead"),
+                        _ => eprintln!(
+                            "note: the keyring holds no password for '{name}'; asking for it"
+                        ),
+                    }
+                }
+                prompt_password(&prompt, false)?
+            }
+        }
+    };
+    let opened = account_file::open(store, name, &password)?;
+    Ok((opened, password))
+}
+
+/// After saving account `name` with `--pw-keyring`: stores the password in
+/// the keyring, or says why it could not (the account is saved either way).
+pub fn remember_password(
+    pw: &PasswordArgs,
+    path: &std::path::Path,
+    name: &str,
+    password: &SecretString,
+) {
+    if !pw.pw_keyring {
+        return;
+    }
+    match crate::keyring::set(path, password) {
+        Ok(()) => eprintln!(
+            "Stored the password of '{name}' in the keyring; `oidc-add {name}` will not ask for it."
+        ),
+        Err(e) => {
+            eprintln!("note: {e}; the password was not stored, `oidc-add {name}` will ask for it")
+        }
     }
 }
 

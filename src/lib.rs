@@ -28,6 +28,7 @@ pub mod compat;
 pub mod crypt;
 pub mod error;
 pub mod issuers;
+pub mod keyring;
 pub mod loopback;
 pub mod oidc;
 pub mod paths;

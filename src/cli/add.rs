@@ -11,7 +11,7 @@ use base64::Engine as _;
 use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
-use crate::account_file::{self, Format, Opened, kdf_params};
+use crate::account_file::{Format, Opened, kdf_params};
 use crate::client::AgentClient;
 use crate::protocol::{AddRequest, Request};
 use crate::secret::SecretString;
@@ -116,13 +116,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         println!("Account '{name}' unloaded.");
         return Ok(());
     }
-    let store = Store::default_dir();
-    store.path(name)?;
-    store.read(name)?;
-    let password = args
-        .password
-        .get(&format!("Password for account '{name}': "), false)?;
-    let opened = account_file::open(&store, name, &password)?;
+    let (opened, password) = super::open_account(&args.password, &Store::default_dir(), name)?;
     load(
         &client,
         opened,

@@ -184,10 +184,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         .context("no account short name given (usage: oidc-gen NAME --issuer URL ...)")?;
     crate::store::check_name(name)?;
     if args.print {
-        let password = args
-            .password
-            .get(&format!("Password for account '{name}': "), false)?;
-        let opened = account_file::open(&store, name, &password)?;
+        let (opened, _) = super::open_account(&args.password, &store, name)?;
         let json = serde_json::to_string_pretty(&opened.config)?;
         println!("{json}");
         return Ok(());
@@ -241,10 +238,7 @@ fn open_existing(
     store: &Store,
     name: &str,
 ) -> anyhow::Result<(AccountConfig, SecretString)> {
-    let pw = args
-        .password
-        .get(&format!("Password for account '{name}': "), false)?;
-    let opened = account_file::open(store, name, &pw)?;
+    let (opened, pw) = super::open_account(&args.password, store, name)?;
     Ok((opened.config, pw))
 }
 
@@ -303,6 +297,7 @@ fn finish(
             )?,
         };
         let (path, key) = account_file::save(store, &config, &password, kdf_params())?;
+        super::remember_password(&args.password, &path, &name, &password);
         if let Err(e) = crate::issuers::record_default(store.dir(), &config.issuer_url, &name) {
             eprintln!("oidc-gen: warning: could not update issuer.config: {e}");
         }

@@ -63,16 +63,12 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if !confirm(args, &format!("Delete account '{name}'?"))? {
         bail!("not deleted");
     }
-    let password = args
-        .password
-        .get(&format!("Password for account '{name}': "), false)
-        .with_context(|| {
-            format!(
-                "the password is needed to revoke the refresh token of '{name}' (or delete {} by hand)",
-                path.display()
-            )
-        })?;
-    let opened = account_file::open(store, name, &password)?;
+    let (opened, _) = super::super::open_account(&args.password, store, name).with_context(|| {
+        format!(
+            "the password is needed to revoke the refresh token of '{name}' (or delete {} by hand)",
+            path.display()
+        )
+    })?;
     match revoke(args, &opened.config) {
         Ok(Revoked::At(endpoint)) => eprintln!("Revoked the refresh token at {endpoint}."),
         Ok(Revoked::NoEndpoint) => eprintln!(
@@ -92,31 +88,40 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         });
     }
     store.delete(name)?;
+    if let Err(e) = crate::keyring::delete(&path) {
+        eprintln!("oidc-gen: note: {e}; a password stored for '{name}' may remain in the keyring");
+    }
     eprintln!("Deleted account '{name}'.");
     Ok(())
 }
+
+/// Password arguments that say "use the keyring" (to move or refresh an entry).
+const KEYRING: super::super::PasswordArgs = super::super::PasswordArgs {
+    pw_env: None,
+    pw_file: None,
+    pw_cmd: None,
+    pw_keyring: true,
+};
 
 pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyhow::Result<()> {
     crate::store::check_name(new)?;
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
-    let password = args
-        .password
-        .get(&format!("Password for account '{name}': "), false)?;
-    let mut opened = account_file::open(store, name, &password)?;
+    let (mut opened, password) = super::super::open_account(&args.password, store, name)?;
     opened.config.name = new.to_owned();
-    account_file::save(store, &opened.config, &password, kdf_params())?;
+    let (new_path, _) = account_file::save(store, &opened.config, &password, kdf_params())?;
     store.delete(name)?;
+    if crate::keyring::get(&opened.path).is_ok_and(|p| p.is_some()) {
+        let _ = crate::keyring::delete(&opened.path);
+        super::super::remember_password(&KEYRING, &new_path, new, &password);
+    }
     eprintln!("Renamed account '{name}' to '{new}'.");
     Ok(())
 }
 
 pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    let password = args
-        .password
-        .get(&format!("Password for account '{name}': "), false)?;
-    let opened = account_file::open(store, name, &password)?;
+    let (opened, password) = super::super::open_account(&args.password, store, name)?;
     if opened.format == account_file::Format::OidcAgent {
         let backup = store.dir().join(format!("{name}.bak"));
         std::fs::copy(&opened.path, &backup)
@@ -131,7 +136,11 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             super::super::prompt_password(&format!("New password for account '{name}': "), true)?
         }
     };
-    account_file::save(store, &opened.config, &new_pw, kdf_params())?;
+    let (path, _) = account_file::save(store, &opened.config, &new_pw, kdf_params())?;
+    // Keep a stored password in step with the file.
+    if args.password.pw_keyring || crate::keyring::get(&path).is_ok_and(|p| p.is_some()) {
+        super::super::remember_password(&KEYRING, &path, name, &new_pw);
+    }
     eprintln!("Account '{name}' re-encrypted in the oidc-agent-rs format.");
     Ok(())
 }
