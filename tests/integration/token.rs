@@ -397,3 +397,52 @@ fn issuer_requests_pick_the_default_account() {
     let err = fails(&env.run("oidc-token", &["https://unknown.example/"]), 4);
     assert!(err.contains("oidc-add"), "{err}");
 }
+
+#[test]
+fn password_sources_and_id_token() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    ok(&env.run("oidc-add", &["-R"]));
+    let pw_file = env.dir.path().join("pw.txt");
+    std::fs::write(&pw_file, format!("{PASSWORD}\nsecond line is ignored\n")).expect("write");
+    ok(&env
+        .cmd("oidc-add")
+        .args(["--pw-file"])
+        .arg(&pw_file)
+        .arg("acct")
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .output()
+        .expect("run"));
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let cmd = format!("printf '%s\\n' '{PASSWORD}'");
+    ok(&env
+        .cmd("oidc-add")
+        .args(["--pw-cmd", &cmd, "acct"])
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .output()
+        .expect("run"));
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let failing = env
+        .cmd("oidc-add")
+        .args(["--pw-cmd", "exit 3", "acct"])
+        .output()
+        .expect("run");
+    assert!(fails(&failing, 2).contains("--pw-cmd"));
+    ok(&env
+        .cmd("oidc-add")
+        .args(["--pw-env=MYPW", "acct"])
+        .env("MYPW", PASSWORD)
+        .output()
+        .expect("run"));
+    // ID token, and the --all form.
+    let id = ok(&env.run("oidc-token", &["--id-token", "acct"]));
+    assert!(id.starts_with("idt-"), "{id}");
+    let all = ok(&env.run("oidc-token", &["-a", "acct"]));
+    let lines: Vec<&str> = all.lines().collect();
+    assert_eq!(lines.len(), 3, "{all}");
+    assert!(lines[0].starts_with("at-"));
+    assert_eq!(lines[1], op.issuer);
+    assert!(lines[2].parse::<i64>().expect("expires_at") > 0);
+}
