@@ -3,7 +3,8 @@
 #
 #   - the test OpenID provider's npm packages (npm ci in provider/)
 #   - a Python venv at tests/e2e/.venv with requirements.txt
-#   - Debian packages: rclone, oidc-agent-cli (4.2.6), curl, and D-Bus with
+#   - Debian packages: rclone, oidc-agent-cli and liboidc-agent-dev (4.2.6,
+#     with gcc to build a C client), curl, and D-Bus with
 #     gnome-keyring for the keyring tests
 #
 # Expects a Debian 12 machine with node/npm and python3 (3.11+). Our own
@@ -32,7 +33,7 @@ quietly() { # run a step, show its output only if it fails
 sha() { sha256sum "$@" | sha256sum | cut -c1-32; }
 
 # ---------------------------------------------------------------- Debian packages
-DEB_PACKAGES=(rclone oidc-agent-cli curl dbus-bin dbus-daemon gnome-keyring)
+DEB_PACKAGES=(rclone oidc-agent-cli liboidc-agent-dev gcc libc6-dev curl dbus-bin dbus-daemon gnome-keyring)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -176,3 +176,27 @@ def test_debian_oidc_add_against_our_agent(cli, provider, debian_account):
     assert gone.returncode != 0 and gone.stdout == "", gone.describe()
     # The file Debian's tools wrote was read, never rewritten.
     assert "Generated using version: 4.2.6" in debian_account["path"].read_text()
+
+
+@pytest.fixture
+def c_client(sandbox):
+    """A program linked against Debian's C liboidc-agent 4.2.6 (liboidc-agent-dev)."""
+    src = os.path.join(os.path.dirname(__file__), "clients", "liboidc_agent_client.c")
+    exe = str(sandbox.tmp / "liboidc_agent_client")
+    res = run(["gcc", "-Wall", "-Werror", "-o", exe, src, "-loidc-agent"], sandbox.env(), timeout=60, log=sandbox.log)
+    assert res.returncode == 0, f"cannot build the liboidc-agent client:\n{res.describe()}"
+    return exe
+
+
+def test_c_liboidc_agent_against_our_agent(cli, provider, c_client):
+    import_fresh_account(cli, provider, NAME)
+    by_name = cli.run(c_client, "account", NAME)
+    assert by_name.returncode == 0, by_name.describe()
+    token, issuer, expires_at = by_name.stdout.splitlines()
+    _active(provider, token)
+    assert same_issuer(issuer, provider.issuer) and int(expires_at) > time.time()
+    by_issuer = cli.run(c_client, "issuer", provider.issuer)
+    assert by_issuer.returncode == 0, by_issuer.describe()
+    assert by_issuer.stdout.splitlines()[0] == token, "the same cached token by issuer"
+    missing = cli.run(c_client, "account", "nobody")
+    assert missing.returncode == 1 and "No account configured with that short name" in missing.stderr, missing.describe()
