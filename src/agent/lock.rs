@@ -18,12 +18,23 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     if password.is_empty() {
         return fail(ErrorKind::Usage, "empty lock password");
     }
-    let sealed: Vec<SealedAccount> = {
+    let lanes: Vec<_> = {
         let mut st = ctx.state();
         if st.is_locked() {
             return fail(ErrorKind::Locked, "Agent already locked");
         }
+        // From here on requests fail with "Agent locked"; refreshes already
+        // under way finish first (below), so a rotated refresh token lands in
+        // the account before it is sealed.
         st.lock = LockState::Sealing;
+        st.cache.clear();
+        st.accounts.values().map(|a| a.lane.clone()).collect()
+    };
+    for lane in lanes {
+        drop(lane.lock().await);
+    }
+    let sealed: Vec<SealedAccount> = {
+        let mut st = ctx.state();
         st.cache.clear();
         st.flights.clear();
         std::mem::take(&mut st.accounts)

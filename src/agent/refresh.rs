@@ -135,21 +135,26 @@ fn persist(p: &Persist, config: &AccountConfig) -> Result<Option<PathBuf>, Strin
     Ok(backup)
 }
 
-/// Applies a rotated refresh token to a loaded account; returns the write to do.
+/// Applies a rotated refresh token to the account the refresh started from;
+/// returns the write to do. The file is written even when the account was
+/// unloaded meanwhile (`oidc-add -r`, its lifetime ended): the provider has
+/// already retired the old token, so the file must not keep it.
 pub(super) fn apply_rotation(
     st: &mut State,
     name: &str,
+    started_from: &AccountConfig,
+    persist: Option<&Persist>,
     new_rt: Option<&SecretString>,
 ) -> Option<PersistJob> {
-    let new_rt = new_rt.filter(|rt| !rt.is_empty())?;
-    let acct = st.accounts.get_mut(name)?;
-    if acct.config.refresh_token == *new_rt {
-        return None;
+    let new_rt = new_rt.filter(|rt| !rt.is_empty() && **rt != started_from.refresh_token)?;
+    let mut config = started_from.clone();
+    config.refresh_token = new_rt.clone();
+    if let Some(acct) = st.accounts.get_mut(name)
+        && acct.config.refresh_token == started_from.refresh_token
+    {
+        acct.config.refresh_token = new_rt.clone();
     }
-    acct.config.refresh_token = new_rt.clone();
-    acct.persist
-        .as_ref()
-        .map(|p| PersistJob::new(p, &acct.config))
+    persist.map(|p| PersistJob::new(p, &config))
 }
 
 pub(super) async fn refresh_flight(ctx: Arc<Ctx>, fk: FlightKey) -> FlightResult {
@@ -170,14 +175,22 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
     let _lane = lane.lock().await;
     // Read the account only once we own its lane: a refresh just before us
     // may have rotated the refresh token.
-    let snap = {
+    let (snap, persist) = {
         let mut st = ctx.state();
-        let config = st
+        // `lock` waits for every lane before sealing; a refresh that got its
+        // lane after that must not start, or its rotation would miss the vault.
+        if st.is_locked() {
+            return Err((ErrorKind::Locked, strings::LOCKED.to_owned()));
+        }
+        let (config, persist) = st
             .accounts
             .get(name)
-            .map(|a| a.config.clone())
+            .map(|a| (a.config.clone(), a.persist.clone()))
             .ok_or((ErrorKind::NotLoaded, strings::NOT_LOADED.to_owned()))?;
-        snapshot(&mut st, config).map_err(|e| oidc_failure(&e))?
+        (
+            snapshot(&mut st, config).map_err(|e| oidc_failure(&e))?,
+            persist,
+        )
     };
     let set = refresh_with(ctx, &snap, &fk.key.scopes, &fk.key.audiences)
         .await
@@ -193,7 +206,13 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         if tok.expires_at.is_some() && st.accounts.contains_key(name) {
             st.cache.insert(fk.key.clone(), tok.clone());
         }
-        apply_rotation(&mut st, name, set.refresh_token.as_ref())
+        apply_rotation(
+            &mut st,
+            name,
+            &snap.config,
+            persist.as_ref(),
+            set.refresh_token.as_ref(),
+        )
     };
     // Written while we still own the lane, so writes land in refresh order.
     if let Some(job) = job {
