@@ -244,3 +244,47 @@ fn a_slow_provider_does_not_block_other_accounts() {
     );
     assert_eq!(pending.join().expect("join")["status"], "success");
 }
+
+/// Arbitrary bytes never crash a parser the agent or oidc-add feeds with
+/// untrusted input: requests, the encrypted-mode framing, account files.
+#[test]
+fn parsers_survive_arbitrary_input() {
+    use oidc_agent::compat::{ipc_crypt, legacy_file};
+    use rand::{Rng as _, SeedableRng as _};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x0_1dc_a6e);
+    let seeds: [&[u8]; 6] = [
+        br#"{"request":"access_token","account":"a","min_valid_period":5}"#,
+        br#"{"request":"add","config":{"name":"x"},"lifetime":"7"}"#,
+        b"12:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA:AAAA",
+        b"OIDCRS\x01\x01",
+        b"44\nAAAA\nAAAA\n24:16:16:32:1:2:67108864:2\nAAAA\nAAAA\nGenerated using version: 4.2.6",
+        b"0f:00:11:22",
+    ];
+    for i in 0..20_000 {
+        let mut buf = seeds[i % seeds.len()].to_vec();
+        for _ in 0..rng.gen_range(0..6) {
+            match rng.gen_range(0..3) {
+                0 if !buf.is_empty() => {
+                    let at = rng.gen_range(0..buf.len());
+                    buf[at] = rng.r#gen();
+                }
+                1 => buf.insert(rng.gen_range(0..=buf.len()), rng.r#gen()),
+                _ => buf.truncate(rng.gen_range(0..=buf.len())),
+            }
+        }
+        let _ = oidc_agent::protocol::Request::parse(&buf);
+        let _ = ipc_crypt::classify_first_message(&buf);
+        let _ = ipc_crypt::encrypted_message_status(&buf);
+        let _ = legacy_file::detect(&buf);
+        // Only the shape checks: a structurally valid file would run Argon2.
+        if !matches!(
+            legacy_file::detect(&buf),
+            legacy_file::LegacyFormat::Sodium | legacy_file::LegacyFormat::Hex
+        ) {
+            let _ = legacy_file::decrypt(&buf, b"pw");
+        }
+        if buf.len() < 132 {
+            let _ = oidc_agent::crypt::open(&buf, b"pw");
+        }
+    }
+}
