@@ -80,6 +80,24 @@ pub enum OidcError {
         /// What to do instead.
         remedy: &'static str,
     },
+    /// The issuer is not an http(s) URL.
+    #[error(
+        "'{0}' is not an issuer URL; give its full address, e.g. https://op.example/realms/name"
+    )]
+    InvalidIssuer(String),
+    /// No discovery document at any of the well-known places.
+    #[error(
+        "no discovery document for {issuer} ({detail} at {}); check the issuer URL, or pass --configuration-endpoint URL",
+        tried.join(" and ")
+    )]
+    NoDiscovery {
+        /// The issuer.
+        issuer: String,
+        /// The URLs tried.
+        tried: Vec<String>,
+        /// What the last one answered.
+        detail: String,
+    },
     /// Bad configuration (URL, CA file).
     #[error("{0}")]
     Config(String),
@@ -94,7 +112,9 @@ impl OidcError {
             Self::Provider { .. }
             | Self::BadResponse { .. }
             | Self::IssuerMismatch { .. }
-            | Self::MissingEndpoint { .. } => ErrorKind::ProviderError,
+            | Self::MissingEndpoint { .. }
+            | Self::NoDiscovery { .. } => ErrorKind::ProviderError,
+            Self::InvalidIssuer(_) => ErrorKind::Usage,
             Self::Config(_) => ErrorKind::Failure,
         }
     }

@@ -78,16 +78,24 @@ pub async fn discover(
     issuer: &str,
     config_endpoint: Option<&str>,
 ) -> Result<Metadata, OidcError> {
-    let mut last = None;
-    for url in candidate_urls(issuer, config_endpoint) {
-        match super::http::get(http, &url).await {
-            Ok(body) => return parse(issuer, &url, &body),
+    if !url::Url::parse(issuer).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+        return Err(OidcError::InvalidIssuer(issuer.to_owned()));
+    }
+    let tried = candidate_urls(issuer, config_endpoint);
+    let mut detail = String::new();
+    for url in &tried {
+        match super::http::get(http, url).await {
+            Ok(body) => return parse(issuer, url, &body),
+            Err(OidcError::BadResponse { detail: d, .. }) => detail = d,
             // Unreachable is final: the fallback URL is on the same host.
-            Err(e @ OidcError::Unreachable { .. }) => return Err(e),
-            Err(e) => last = Some(e),
+            Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or_else(|| OidcError::Config(format!("no discovery URL for {issuer}"))))
+    Err(OidcError::NoDiscovery {
+        issuer: issuer.to_owned(),
+        tried,
+        detail,
+    })
 }
 
 #[cfg(test)]

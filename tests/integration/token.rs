@@ -498,3 +498,37 @@ fn rotation_survives_unload_and_lock_mid_refresh() {
     let valid: Vec<String> = op.valid_rts().into_iter().collect();
     assert_eq!(valid, vec![decrypt_rt(&env, "acct")]);
 }
+
+#[test]
+fn discovery_errors_name_the_remedy() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let no_doc = format!("{}realms/nowhere", op.issuer);
+    let err = fails(&env.gen_rt("x", &no_doc, "rt-initial"), 8);
+    assert!(
+        err.contains("no discovery document") && err.contains("--configuration-endpoint"),
+        "{err}"
+    );
+    let err = fails(&env.gen_rt("x", "op.example.org", "rt-initial"), 2);
+    assert!(err.contains("is not an issuer URL"), "{err}");
+    // The override is used as given.
+    let with_endpoint = env.run(
+        "oidc-gen",
+        &[
+            "x",
+            "--issuer",
+            &op.issuer,
+            "--configuration-endpoint",
+            &format!("{}.well-known/openid-configuration", op.issuer),
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "csecret",
+            "--rt",
+            "rt-initial",
+            "--pw-env",
+        ],
+    );
+    ok(&with_endpoint);
+    assert!(env.config_dir().join("x").is_file(), "saved with the explicit discovery document");
+}
