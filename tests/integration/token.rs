@@ -530,5 +530,8 @@ fn discovery_errors_name_the_remedy() {
         ],
     );
     ok(&with_endpoint);
-    assert!(env.config_dir().join("x").is_file(), "saved with the explicit discovery document");
+    assert!(
+        env.config_dir().join("x").is_file(),
+        "saved with the explicit discovery document"
+    );
 }
