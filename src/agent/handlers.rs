@@ -6,7 +6,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::lock::{lock, unlock};
@@ -17,7 +16,6 @@ use crate::crypt::KdfParams;
 use crate::error::ErrorKind;
 use crate::oidc::OidcError;
 use crate::protocol::{AddRequest, Request, Response, TokenRequest, strings};
-use crate::secret::SecretKey;
 use crate::store::Store;
 
 /// Shared by every connection.
@@ -275,26 +273,15 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         return fail(ErrorKind::BadFile, e);
     }
     let persist = match (add.data_key, add.account_file) {
-        (Some(k), Some(path)) => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(k.expose())
-                .ok();
-            match bytes.as_deref().and_then(SecretKey::from_slice) {
-                Some(key) => Some(Persist {
-                    path,
-                    key,
-                    convert_to: add
-                        .convert_to
-                        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok()),
-                }),
-                None => {
-                    return fail(
-                        ErrorKind::Usage,
-                        "Bad Request: data_key is not 32 bytes of base64",
-                    );
-                }
+        (Some(k), Some(path)) => match Persist::from_base64(path, &k, add.convert_to.as_deref()) {
+            Some(p) => Some(p),
+            None => {
+                return fail(
+                    ErrorKind::Usage,
+                    "Bad Request: data_key is not 32 bytes of base64",
+                );
             }
-        }
+        },
         _ => None,
     };
     let snap = {

@@ -5,14 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-
 use super::handlers::{Ctx, fail, now};
 use super::state::{LockState, Persist, SealedAccount};
 use crate::crypt;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
-use crate::secret::{SecretKey, SecretString};
+use crate::secret::SecretString;
 
 pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     if password.is_empty() {
@@ -39,21 +37,16 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         st.flights.clear();
         std::mem::take(&mut st.accounts)
             .into_values()
-            .map(|a| SealedAccount {
-                key: a.persist.as_ref().map(|p| {
-                    SecretString::new(
-                        base64::engine::general_purpose::STANDARD.encode(p.key.expose()),
-                    )
-                }),
-                convert_to: a
-                    .persist
-                    .as_ref()
-                    .and_then(|p| p.convert_to.as_ref())
-                    .map(|t| base64::engine::general_purpose::STANDARD.encode(t)),
-                path: a.persist.map(|p| p.path),
-                config: a.config,
-                expires_at: a.expires_at,
-                seq: a.seq,
+            .map(|a| {
+                let (key, convert_to) = a.persist.as_ref().map(Persist::to_base64).unzip();
+                SealedAccount {
+                    key,
+                    convert_to: convert_to.flatten(),
+                    path: a.persist.map(|p| p.path),
+                    config: a.config,
+                    expires_at: a.expires_at,
+                    seq: a.seq,
+                }
             })
             .collect()
     };
@@ -117,17 +110,7 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     st.lock = LockState::Unlocked;
     for a in accounts {
         let persist = match (a.path, a.key) {
-            (Some(path), Some(k)) => base64::engine::general_purpose::STANDARD
-                .decode(k.expose())
-                .ok()
-                .and_then(|b| SecretKey::from_slice(&b))
-                .map(|key| Persist {
-                    path,
-                    key,
-                    convert_to: a
-                        .convert_to
-                        .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok()),
-                }),
+            (Some(path), Some(k)) => Persist::from_base64(path, &k, a.convert_to.as_deref()),
             _ => None,
         };
         let name = a.config.name.clone();

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
@@ -28,6 +29,33 @@ pub struct Persist {
     /// For a file in oidc-agent's format: the account already sealed in our
     /// format under `key`, to convert to on the first rotation.
     pub convert_to: Option<Vec<u8>>,
+}
+
+impl Persist {
+    /// From the base64 forms used on the wire (`add`) and in the lock vault;
+    /// `None` when the key is not 32 bytes of base64.
+    pub fn from_base64(
+        path: PathBuf,
+        key: &SecretString,
+        convert_to: Option<&str>,
+    ) -> Option<Self> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let bytes = zeroize::Zeroizing::new(b64.decode(key.expose()).ok()?);
+        Some(Self {
+            path,
+            key: SecretKey::from_slice(&bytes)?,
+            convert_to: convert_to.and_then(|t| b64.decode(t).ok()),
+        })
+    }
+
+    /// The key and the conversion template in base64, for the lock vault.
+    pub fn to_base64(&self) -> (SecretString, Option<String>) {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        (
+            SecretString::new(b64.encode(self.key.expose())),
+            self.convert_to.as_ref().map(|t| b64.encode(t)),
+        )
+    }
 }
 
 /// A loaded account.

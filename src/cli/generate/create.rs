@@ -105,7 +105,10 @@ pub(super) fn complete(
 ) -> anyhow::Result<()> {
     let args = session.args;
     if args.only_at {
-        print_token(&tokens.access_token)?;
+        super::super::write_stdout(&zeroize::Zeroizing::new(format!(
+            "{}\n",
+            tokens.access_token.expose()
+        )))?;
         // Nothing is saved, so a client registered for this run is useless.
         super::client::unregister(session, &config);
         return Ok(());
@@ -121,19 +124,6 @@ pub(super) fn complete(
         ),
     }
     finish(args, store, config, password)
-}
-
-/// Writes the access token and a newline to stdout in one go. A reader that
-/// went away (`oidc-gen --only-at ... | head -c0`) is not our failure, and
-/// `println!` would panic on it.
-fn print_token(token: &SecretString) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let line = zeroize::Zeroizing::new(format!("{}\n", token.expose()));
-    let mut out = std::io::stdout().lock();
-    match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
 }
 
 /// Rejects client flags that contradict each other.
