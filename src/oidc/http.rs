@@ -12,6 +12,15 @@ use super::{OidcError, error_chain};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline for a whole request, connection included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long an idle pooled connection may be reused. Providers close idle
+/// keep-alive connections after a few seconds (Node's and Apache's default is
+/// 5 s); a request written into a connection the server has just closed fails
+/// after it was sent, and a spent authorization code or a rotated refresh
+/// token cannot be sent again (RFC 6749 §4.1.2, RFC 6819 §5.2.2.3). So a
+/// connection idle for longer than this is never reused: any HTTP call after
+/// a wait on a person (loopback listener, device polling, a prompt) or an
+/// idle agent opens a fresh one.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Builds the client, trusting the PEM bundle at `cert_path` as well.
 pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
@@ -19,6 +28,7 @@ pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("oidc-agent-rs/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = cert_path.filter(|p| !p.as_os_str().is_empty()) {
         let pem = std::fs::read(path).map_err(|e| {
