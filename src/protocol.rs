@@ -176,6 +176,14 @@ pub struct AddRequest {
     /// Ours: skip the test refresh on load.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_check: bool,
+    /// Ours: an access token the client just obtained with this refresh
+    /// token (`oidc-gen`), cached so that the first `oidc-token` needs no
+    /// refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<SecretString>,
+    /// Ours: its expiry (Unix seconds); without it the token is not cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -151,6 +151,9 @@ pub(super) struct NewAccount {
     pub persist: Option<Persist>,
     pub lifetime: Option<u64>,
     pub skip_check: bool,
+    /// An access token the client just got with this refresh token, and its
+    /// expiry: cached as if the check refresh had returned it.
+    pub fresh: Option<(SecretString, i64)>,
 }
 
 /// Loads an account: with a check refresh unless skipped or the same
@@ -179,10 +182,18 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         persist,
         lifetime,
         skip_check,
+        fresh,
     } = new;
     let name = config.name.clone();
     let lifetime = lifetime.or(ctx.default_lifetime);
     let expires_at = lifetime.map(|l| now().saturating_add(i64::try_from(l).unwrap_or(i64::MAX)));
+    // The client decrypted the file before we got the lane; a refresh of
+    // the loaded account may have rotated the token into the file since.
+    // Only our processes write it, under its lock, each time with a newer
+    // token: the file's token is the one to use.
+    if let Some(rt) = stored_rt(persist.as_ref()).await {
+        config.refresh_token = rt;
+    }
     let snap = {
         let mut st = ctx.state();
         // A lock that got this lane before us has sealed the agent by now.
@@ -243,14 +254,18 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
             loaded.last_refresh = Some(now());
         }
         st.insert(loaded);
-        if let Some(set) = checked.filter(|s| s.expires_at.is_some()) {
+        let first = match checked {
+            Some(set) => Some((set.access_token, set.id_token, set.expires_at)),
+            None => fresh.map(|(at, exp)| (at, None, Some(exp))),
+        };
+        if let Some((access_token, id_token, expires_at)) = first.filter(|f| f.2.is_some()) {
             st.cache.insert(
                 CacheKey::new(&name, None, None),
                 Token {
-                    access_token: set.access_token,
-                    id_token: set.id_token,
+                    access_token,
+                    id_token,
                     issuer,
-                    expires_at: set.expires_at,
+                    expires_at,
                 },
             );
         }
@@ -262,6 +277,22 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         let _ = record_save(ctx, &name, &rt, result);
     }
     Response::success().with_info(format!("Account '{name}' loaded"))
+}
+
+/// The refresh token in the file `persist` names, when it is one of ours
+/// that its key opens.
+async fn stored_rt(persist: Option<&Persist>) -> Option<SecretString> {
+    let p = persist?.clone();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::read(&p.path).ok()?;
+        let plain = crate::crypt::open_with_key(&file, &p.key).ok()?;
+        serde_json::from_slice::<AccountConfig>(&plain)
+            .ok()
+            .map(|c| c.refresh_token)
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Unloads `name` once its pending rotation is saved; refuses while it

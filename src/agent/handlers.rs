@@ -241,6 +241,7 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
             persist,
             lifetime: add.lifetime,
             skip_check: add.skip_check,
+            fresh: add.access_token.zip(add.expires_at),
         },
     )
     .await

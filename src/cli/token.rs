@@ -156,6 +156,11 @@ pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String
 fn execute(args: &Args) -> anyhow::Result<()> {
     let client = AgentClient::from_env()?;
     let reply = client.call(&request(args))?;
+    if let Some(warning) = &reply.warning {
+        // One line on stderr; stdout stays the token and the exit code 0.
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "oidc-token: warning: {warning}");
+    }
     let token = if args.id_token {
         reply.id_token
     } else {
