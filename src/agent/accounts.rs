@@ -168,7 +168,7 @@ pub(super) async fn add(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         st.lane(&name)
     };
     let reply = {
-        let _lane = lane.lock().await;
+        let _lane = take_lane(&lane, &name, "load").await;
         add_in_lane(ctx, new).await
     };
     drop(lane);
@@ -279,6 +279,22 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     Response::success().with_info(format!("Account '{name}' loaded"))
 }
 
+/// Takes `name`'s lane, saying in the log when `what` has to wait for a
+/// refresh under way (which also lets a test see the wait begin).
+async fn take_lane<'a>(
+    lane: &'a super::state::Lane,
+    name: &str,
+    what: &str,
+) -> tokio::sync::MutexGuard<'a, ()> {
+    match lane.try_lock() {
+        Ok(guard) => guard,
+        Err(_) => {
+            log!("'{name}': {what} waits for the refresh under way");
+            lane.lock().await
+        }
+    }
+}
+
 /// The refresh token in the file `persist` names, when it is one of ours
 /// that its key opens.
 async fn stored_rt(persist: Option<&Persist>) -> Option<SecretString> {
@@ -301,7 +317,7 @@ pub(super) async fn remove(ctx: &Ctx, name: &str) -> Response {
     let Some(lane) = ctx.state().accounts.get(name).map(|a| a.lane.clone()) else {
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
     };
-    let _lane = lane.lock().await;
+    let _lane = take_lane(&lane, name, "unload").await;
     if let Err(e) = save_pending(ctx, name).await {
         return fail(
             ErrorKind::Failure,

@@ -48,6 +48,40 @@ fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until the agent's log says `line` (an event, e.g. that a request
+/// is waiting for a refresh under way).
+fn wait_for_log(env: &Env, line: &str) {
+    wait_for(line, 20, || {
+        status(env)["log"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|x| x.as_str().is_some_and(|x| x.contains(line)))
+        })
+    });
+}
+
+/// Starts `oidc-add -x` and waits until the agent is locking.
+fn start_lock(env: &Env) -> std::process::Child {
+    let child = env
+        .cmd("oidc-add")
+        .args(["-x", "--pw-env=L"])
+        .env("L", "lockpw")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lock");
+    wait_for("the lock to begin", 10, || status(env)["locked"] == true);
+    child
+}
+
+fn unlock(env: &Env) {
+    ok(&env
+        .cmd("oidc-add")
+        .args(["-X", "--pw-env=L"])
+        .env("L", "lockpw")
+        .output()
+        .expect("unlock"));
+}
+
 fn rotating_account(env: &mut Env, op: &FakeOp, name: &str) {
     op.set(|c| c.rotate = true);
     env.start_agent(&[]);
@@ -237,25 +271,12 @@ fn add_racing_lock_ends_sealed_not_served() {
     let held = op.hold_next_refresh();
     let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
     held.arrived();
-    let lock = env
-        .cmd("oidc-add")
-        .args(["-x", "--pw-env=L"])
-        .env("L", "lockpw")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("lock");
-    wait_for("the lock to begin", 10, || status(&env)["locked"] == true);
+    let lock = start_lock(&env);
     held.release();
     ok(&add.finish());
     ok(&lock.wait_with_output().expect("lock"));
     fails(&env.run("oidc-token", &["acct"]), 5);
-    ok(&env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=L"])
-        .env("L", "lockpw")
-        .output()
-        .expect("unlock"));
+    unlock(&env);
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
     ok(&env.run("oidc-token", &["-f", "acct"]));
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
@@ -273,6 +294,7 @@ fn add_racing_refresh_never_replays_the_token() {
     let refresh = env.spawn("oidc-token", &["-f", "acct"]);
     held.arrived();
     let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+    wait_for_log(&env, "'acct': load waits for the refresh under way");
     held.release();
     ok(&refresh.finish());
     ok(&add.finish());
@@ -296,6 +318,7 @@ fn rotation_survives_unload_and_lock_mid_refresh() {
     let pending = env.spawn("oidc-token", &["-f", "acct"]);
     held.arrived();
     let unload = env.spawn("oidc-add", &["-r", "acct"]);
+    wait_for_log(&env, "'acct': unload waits for the refresh under way");
     held.release();
     ok(&pending.finish());
     ok(&unload.finish());
@@ -305,24 +328,11 @@ fn rotation_survives_unload_and_lock_mid_refresh() {
     let held = op.hold_next_refresh();
     let pending = env.spawn("oidc-token", &["-f", "acct"]);
     held.arrived();
-    let lock = env
-        .cmd("oidc-add")
-        .args(["-x", "--pw-env=L"])
-        .env("L", "lockpw")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("lock");
-    wait_for("the lock to begin", 10, || status(&env)["locked"] == true);
+    let lock = start_lock(&env);
     held.release();
     ok(&pending.finish());
     ok(&lock.wait_with_output().expect("lock"));
-    ok(&env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=L"])
-        .env("L", "lockpw")
-        .output()
-        .expect("unlock"));
+    unlock(&env);
     ok(&env.run("oidc-token", &["-f", "acct"]));
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
 }
