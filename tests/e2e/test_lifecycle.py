@@ -277,42 +277,80 @@ def test_soak_rotations_with_unloads_locks_and_lifetimes(cli, agent, make_agent,
 # ---------------------------------------------------------------- kill -9
 
 
-def test_kill_9_during_refresh_stays_within_the_documented_window(cli, make_provider, sandbox):
-    """kill -9 at random points of a forced refresh, restart, reload. With
-    strict rotation the token is lost only when the kill lands between the
-    provider's reply and the fsync (README: "What is guaranteed")."""
+def test_kill_9_loses_only_a_refresh_in_flight(cli, make_provider, sandbox):
+    """kill -9 at random points around a forced refresh, then restart and
+    reload. A kill before the request was sent or after its reply arrived
+    (the agent replies only once the new token is on disk) never loses the
+    account; a kill while the refresh is in flight may, with a provider that
+    rotates strictly (it consumes the old token even if the client is gone):
+    the window the README documents. Reports how many were lost."""
     provider = make_provider(rotate=True, refresh_delay_ms=20)
     env = sandbox.env()
     import_fresh_account(Cli(sandbox), provider, "k9", rt_scope=SCOPE)
     rng = random.Random(9)
-    runs, lost = 30, 0
+    runs = 30
+    outcome = {"before": [0, 0], "in flight": [0, 0], "after": [0, 0]}  # [kills, lost]
     for i in range(runs):
         sock = str(sandbox.run_dir / f"k9-{i}.sock")
         proc = subprocess.Popen([str(ours("oidc-agent")), "--console", "-a", sock], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times: dict[str, float] = {}
         try:
             wait_until("agent socket", 10, lambda: os.path.exists(sock))
-            e = dict(env, OIDC_SOCK=sock)
-            add = subprocess.run([str(ours("oidc-add")), "--pw-env", "k9"], env=dict(e, OIDC_ENCRYPTION_PW=PASSWORD),
+            add = subprocess.run([str(ours("oidc-add")), "--pw-env", "k9"],
+                                 env=dict(env, OIDC_SOCK=sock, OIDC_ENCRYPTION_PW=PASSWORD),
                                  capture_output=True, text=True, timeout=30)
-            if add.returncode == EXIT_REFRESH_REJECTED:
-                lost += 1
-                os.remove(sandbox.account_file("k9"))
-                import_fresh_account(Cli(sandbox), provider, "k9", rt_scope=SCOPE)
-                continue
             assert add.returncode == 0, add.stderr
-            t = threading.Thread(target=lambda: _quiet_request(sock), daemon=True)
-            t.start()
-            time.sleep(rng.uniform(0.0, 0.04))  # somewhere in the 20 ms refresh, or just after
+            t = threading.Thread(target=_timed_request, args=(sock, times), daemon=True)
+            if rng.random() < 0.8:  # else: killed while idle, before any request
+                t.start()
+                time.sleep(rng.uniform(0.0, 0.08))
         finally:
+            killed_at = time.monotonic()
             proc.kill()
             proc.wait(timeout=10)
-    print(f"kill -9: {lost} of {runs} kills lost the refresh token")
-    assert lost <= runs // 5, f"{lost} of {runs} kills lost the refresh token"
+        if t.is_alive():
+            t.join(timeout=15)
+        if "sent" not in times or killed_at < times["sent"]:
+            phase = "before"
+        elif "reply" in times and times["reply"] < killed_at:
+            phase = "after"
+        else:
+            phase = "in flight"
+        outcome[phase][0] += 1
+        if _reload_fails(sandbox, env, i):
+            outcome[phase][1] += 1
+            os.remove(sandbox.account_file("k9"))
+            import_fresh_account(Cli(sandbox), provider, "k9", rt_scope=SCOPE)
+    print("kill -9: " + "; ".join(f"{k}: {lost} of {n} lost" for k, (n, lost) in outcome.items()))
+    assert outcome["before"][1] == 0 and outcome["after"][1] == 0, outcome
+    assert all(n > 0 for n, _ in outcome.values()), f"the kills missed a phase: {outcome}"
 
 
-def _quiet_request(sock: str) -> None:
+def _timed_request(sock: str, times: dict) -> None:
+    req = {"request": "access_token", "account": "k9", "min_valid_period": -1}
     try:
-        ipc_plain_request(sock, {"request": "access_token", "account": "k9", "min_valid_period": -1}, timeout=10)
+        times["sent"] = time.monotonic()
+        reply = ipc_plain_request(sock, req, timeout=10)
+        if reply.get("status") == "success":
+            times["reply"] = time.monotonic()
     except Exception:  # noqa: BLE001 - the agent is being killed
         pass
+
+
+def _reload_fails(sandbox, env: dict, i: int) -> bool:
+    """Starts a fresh agent and loads the account from its file (one check
+    refresh): True when the provider refuses the file's refresh token."""
+    sock = str(sandbox.run_dir / f"k9-reload-{i}.sock")
+    proc = subprocess.Popen([str(ours("oidc-agent")), "--console", "-a", sock], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until("agent socket", 10, lambda: os.path.exists(sock))
+        add = subprocess.run([str(ours("oidc-add")), "--pw-env", "k9"],
+                             env=dict(env, OIDC_SOCK=sock, OIDC_ENCRYPTION_PW=PASSWORD),
+                             capture_output=True, text=True, timeout=30)
+        assert add.returncode in (0, EXIT_REFRESH_REJECTED), add.stderr
+        return add.returncode == EXIT_REFRESH_REJECTED
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
