@@ -293,9 +293,6 @@ impl LoopbackListener {
             if let Some(request) = self.servers.recv_timeout(remaining)?
                 && let Some(outcome) = self.handle(request, expected_state)
             {
-                if outcome.is_ok() {
-                    self.servers.complete();
-                }
                 return outcome;
             }
         }
@@ -332,6 +329,9 @@ impl LoopbackListener {
                 Some(Err(LoopbackError::MissingCode))
             }
             Outcome::Code(code) => {
+                // Before the page goes out: a reload right after it must
+                // find the listener already answering "completed".
+                self.servers.complete();
                 Page::success().send(request);
                 Some(Ok(code))
             }

@@ -17,9 +17,9 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -87,10 +87,21 @@ fn bind_one(addr: SocketAddr, port: u16) -> Result<TcpListener, LoopbackError> {
 /// Flags shared with the collecting threads.
 #[derive(Default)]
 struct Phase {
-    /// The code has arrived: answer visits directly.
-    completed: AtomicBool,
+    /// The code has arrived: answer visits directly. A mutex, not an atomic:
+    /// a thread checks it and queues a request under the lock, so no request
+    /// can slip into the channel after `complete` has drained it.
+    completed: Mutex<bool>,
     /// The listener is being dropped: stop.
     closing: AtomicBool,
+}
+
+impl Phase {
+    fn completed(&self) -> std::sync::MutexGuard<'_, bool> {
+        // A panicking holder cannot leave the flag half-set.
+        self.completed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The running servers and the channel their requests arrive on.
@@ -156,7 +167,8 @@ impl Servers {
     /// The code has arrived: from now on every visit gets the
     /// "already completed" page, including any already queued.
     pub(super) fn complete(&self) {
-        self.phase.completed.store(true, Ordering::SeqCst);
+        let mut completed = self.phase.completed();
+        *completed = true;
         self.answer_queued();
     }
 
@@ -176,7 +188,7 @@ impl Drop for Servers {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
-        if self.phase.completed.load(Ordering::SeqCst) {
+        if *self.phase.completed() {
             self.answer_queued();
         }
         // Dropping the last `Arc<Server>` closes the sockets.
@@ -192,11 +204,12 @@ fn collect(server: &Server, tx: &Sender<io::Result<Request>>, phase: &Phase, pat
             return;
         }
         match received {
-            Ok(request) if phase.completed.load(Ordering::SeqCst) => {
-                after_completion(request, path);
-            }
             Ok(request) => {
-                if tx.send(Ok(request)).is_err() {
+                let completed = phase.completed();
+                if *completed {
+                    drop(completed);
+                    after_completion(request, path);
+                } else if tx.send(Ok(request)).is_err() {
                     return;
                 }
             }
