@@ -24,6 +24,10 @@
 //                           grant_type) and "requests" (hits per endpoint).
 //   POST /test/reset-stats  zero all counters.
 //   GET  /test/config       the provider's runtime settings (JSON).
+//   POST /test/hold-code-exchange     from now on, authorization_code grants
+//                           wait (a test acts while a client is exchanging);
+//   GET  /test/held-code-exchanges    {"waiting": N} grants waiting;
+//   POST /test/release-code-exchange  let them all proceed, stop holding.
 
 import fs from 'node:fs';
 import http from 'node:http';
