@@ -70,7 +70,7 @@ impl Page {
                 title: "Access denied",
                 body: format!(
                     "<p>The login was not approved: the provider reported {detail}.</p>\
-                     <p>No account was created. You can close this tab; to try again, \
+                     <p>Nothing was saved. You can close this tab; to try again, \
                      run oidc-gen again and approve the request.</p>"
                 ),
             }

@@ -250,7 +250,7 @@ def test_code_flow_denied_consent_fails_clearly(cli, provider, sandbox, chromium
         browser_opens(g, provider, chromium, inbox)
         chromium.login(deny=True)
         page = chromium.loopback_page("access-denied")
-        assert_our_page(chromium, page, "Access denied", "access_denied", "No account was created")
+        assert_our_page(chromium, page, "Access denied", "access_denied", "Nothing was saved")
         rc = g.wait(timeout=30)
     finally:
         g.stop()
