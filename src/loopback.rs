@@ -1,20 +1,27 @@
 //! RFC 8252 loopback redirect listener for the authorization-code flow.
 //!
-//! Owns the socket from bind to drop: it binds one loopback address (never all
-//! interfaces), serves requests until one redirect carries the expected
-//! `state`, answers the browser with a small HTML page and hands back the
-//! code. It never exchanges the code (that is `oidc::authcode`) and never prints.
+//! Owns the sockets from bind to drop: it binds the loopback address of the
+//! redirect URI (never all interfaces; for `localhost` both 127.0.0.1 and
+//! ::1, see `sockets`), serves requests until one redirect carries the
+//! expected `state`, answers the browser with a small HTML page (`pages`) and
+//! hands back the code. It never exchanges the code (that is
+//! `oidc::authcode`) and never prints.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Method, Request, Response, Server};
+use tiny_http::{Method, Request};
 use url::{Host, Url, form_urlencoded};
 
 use crate::error::ErrorKind;
 use crate::oidc::printable;
 use crate::secret::SecretString;
+
+mod pages;
+mod sockets;
+
+use pages::Page;
 
 /// Why the loopback listener could not deliver an authorization code.
 #[derive(Debug, thiserror::Error)]
@@ -163,8 +170,8 @@ impl AuthCode {
 /// The socket stays bound from [`LoopbackListener::bind`] until drop, so no
 /// other process can take the port between registering and receiving.
 pub struct LoopbackListener {
-    server: Server,
-    addr: SocketAddr,
+    servers: sockets::Servers,
+    addrs: Vec<SocketAddr>,
     redirect_uri: String,
     path: String,
 }
@@ -172,7 +179,7 @@ pub struct LoopbackListener {
 impl std::fmt::Debug for LoopbackListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoopbackListener")
-            .field("addr", &self.addr)
+            .field("addrs", &self.addrs)
             .field("redirect_uri", &self.redirect_uri)
             .finish_non_exhaustive()
     }
@@ -183,8 +190,8 @@ impl LoopbackListener {
     ///
     /// `port` overrides the URI's port; `Some(0)`, or a URI without a port,
     /// binds an ephemeral port, for providers that accept any loopback port
-    /// (RFC 8252 §7.3). `localhost` and `127.0.0.1` bind 127.0.0.1; `[::1]`
-    /// binds `::1`.
+    /// (RFC 8252 §7.3). `127.0.0.1` binds 127.0.0.1, `[::1]` binds `::1`,
+    /// and `localhost` binds both on the same port (browsers may use either).
     ///
     /// # Errors
     /// [`LoopbackError::NotLoopback`] or `InvalidRedirectUri` for a URI that
@@ -207,37 +214,35 @@ impl LoopbackListener {
         {
             return Err(not_loopback());
         }
-        // RFC 8252 §8.3 prefers the IP literal; for `localhost` we still bind
-        // 127.0.0.1 rather than trust the resolver.
-        let ip = match url.host() {
+        // RFC 8252 §8.3 prefers the IP literal; for `localhost` we bind the
+        // loopback addresses ourselves rather than trust the resolver.
+        let (ip, localhost) = match url.host() {
             Some(Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") => {
-                IpAddr::V4(Ipv4Addr::LOCALHOST)
+                (IpAddr::V4(Ipv4Addr::LOCALHOST), true)
             }
-            Some(Host::Ipv4(ip)) if ip.is_loopback() => IpAddr::V4(ip),
-            Some(Host::Ipv6(ip)) if ip.is_loopback() => IpAddr::V6(ip),
+            Some(Host::Ipv4(ip)) if ip.is_loopback() => (IpAddr::V4(ip), false),
+            Some(Host::Ipv6(ip)) if ip.is_loopback() => (IpAddr::V6(ip), false),
             _ => return Err(not_loopback()),
         };
         let wanted = port.or(url.port()).unwrap_or(0);
-        let addr = SocketAddr::new(ip, wanted);
-        let listener = TcpListener::bind(addr).map_err(|source| match source.kind() {
-            io::ErrorKind::AddrInUse => LoopbackError::PortInUse { addr, port: wanted },
-            io::ErrorKind::PermissionDenied => {
-                LoopbackError::PortNotPermitted { addr, port: wanted }
-            }
-            _ => LoopbackError::Bind { addr, source },
-        })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| LoopbackError::Bind { addr, source })?;
-        let redirect_uri = with_port(redirect_uri, addr.port()).ok_or_else(not_loopback)?;
-        let server = Server::from_listener(listener, None).map_err(|e| LoopbackError::Server {
-            reason: e.to_string(),
-        })?;
+        let listeners = sockets::bind(ip, localhost, wanted)?;
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(|source| LoopbackError::Bind {
+                addr: SocketAddr::new(ip, wanted),
+                source,
+            })?;
+        let bound = addrs.first().map_or(wanted, SocketAddr::port);
+        let redirect_uri = with_port(redirect_uri, bound).ok_or_else(not_loopback)?;
+        let path = url.path().to_owned();
+        let servers = sockets::Servers::start(listeners, &path)?;
         Ok(Self {
-            server,
-            addr,
+            servers,
+            addrs,
             redirect_uri,
-            path: url.path().to_owned(),
+            path,
         })
     }
 
@@ -247,9 +252,15 @@ impl LoopbackListener {
         &self.redirect_uri
     }
 
-    /// The bound socket address.
+    /// The bound socket address (for `localhost`, the IPv4 one).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs[0]
+    }
+
+    /// Every bound socket address: two for `localhost` where the host has
+    /// an IPv6 loopback, one otherwise.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
     }
 
     /// Serves requests until one redirect with `expected_state` arrives, or
@@ -257,7 +268,8 @@ impl LoopbackListener {
     ///
     /// Requests for other paths get 404, requests with a missing or wrong
     /// `state` get 400 and are otherwise ignored: a stray or hostile request
-    /// must not end the user's login.
+    /// must not end the user's login. After a code has arrived, and until the
+    /// listener is dropped, every visit gets a "Login already completed" page.
     ///
     /// # Errors
     /// `Timeout` when no valid redirect arrives in time, `ProviderDenied` or
@@ -278,13 +290,7 @@ impl LoopbackListener {
                     waited: start.elapsed(),
                 });
             }
-            let received =
-                self.server
-                    .recv_timeout(remaining)
-                    .map_err(|e| LoopbackError::Server {
-                        reason: e.to_string(),
-                    })?;
-            if let Some(request) = received
+            if let Some(request) = self.servers.recv_timeout(remaining)?
                 && let Some(outcome) = self.handle(request, expected_state)
             {
                 return outcome;
@@ -302,57 +308,31 @@ impl LoopbackListener {
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         if path != self.path {
             // Favicon fetches, scanners and typos: not ours, keep waiting.
-            respond(request, 404, "Not found", "<p>Nothing here.</p>");
+            Page::not_found().send(request);
             return None;
         }
         if *request.method() != Method::Get {
-            respond(
-                request,
-                405,
-                "Method not allowed",
-                "<p>Only GET is served here.</p>",
-            );
+            Page::method_not_allowed().send(request);
             return None;
         }
         match classify(query, expected_state) {
             Outcome::StateMismatch => {
-                respond(
-                    request,
-                    400,
-                    "Login not matched",
-                    "<p>Error: state mismatch. This response does not belong to the \
-                     login oidc-gen is waiting for, so it was ignored.</p>\
-                     <p>oidc-gen keeps waiting; use the link it printed.</p>",
-                );
+                Page::state_mismatch().send(request);
                 None
             }
             Outcome::Denied { error, description } => {
-                let body = format!(
-                    "<p>The provider reported <code>{}</code>{}.</p>\
-                     <p>You can close this tab; oidc-gen shows what to do next.</p>",
-                    html_escape(&error),
-                    html_escape(&describe(description.as_deref())),
-                );
-                respond(request, 400, "Login refused", &body);
+                Page::refused(&error, description.as_deref()).send(request);
                 Some(Err(LoopbackError::ProviderDenied { error, description }))
             }
             Outcome::MissingCode => {
-                respond(
-                    request,
-                    400,
-                    "Login failed",
-                    "<p>Error: the response did not contain the code parameter.</p>",
-                );
+                Page::missing_code().send(request);
                 Some(Err(LoopbackError::MissingCode))
             }
             Outcome::Code(code) => {
-                respond(
-                    request,
-                    200,
-                    "Login successful",
-                    "<p>oidc-gen received the authorization code.</p>\
-                     <p>You can close this tab and return to the terminal.</p>",
-                );
+                // Before the page goes out: a reload right after it must
+                // find the listener already answering "completed".
+                self.servers.complete();
+                Page::success().send(request);
                 Some(Ok(code))
             }
         }
@@ -427,49 +407,6 @@ fn classify(query: &str, expected_state: &str) -> Outcome {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn respond(request: Request, status: u16, title: &str, body_html: &str) {
-    let page = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>oidc-gen: {title}</title><style>body{{font-family:sans-serif;\
-         max-width:36em;margin:4em auto;line-height:1.5}}</style></head>\
-         <body><h1>{title}</h1>{body_html}</body></html>\n"
-    );
-    let mut response = Response::from_string(page).with_status_code(status);
-    // The page must not be cached (it follows a URL holding the code), must
-    // leak no referrer, and loads nothing from anywhere.
-    for (name, value) in [
-        ("Content-Type", "text/html; charset=utf-8"),
-        ("Cache-Control", "no-store"),
-        ("Referrer-Policy", "no-referrer"),
-        ("X-Content-Type-Options", "nosniff"),
-        (
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'",
-        ),
-    ] {
-        if let Ok(header) = Header::from_bytes(name, value) {
-            response.add_header(header);
-        }
-    }
-    // The browser may already have gone away; the outcome stands either way.
-    let _ = request.respond(response);
 }
 
 /// `uri` with its port replaced by `port`, keeping every other byte as given:

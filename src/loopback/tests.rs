@@ -285,3 +285,116 @@ fn provider_text_loses_control_characters() {
         "{message:?}"
     );
 }
+
+/// Where the host has an IPv6 loopback (else the test has nothing to check).
+fn have_ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+#[test]
+fn localhost_listens_on_both_loopback_addresses_with_one_port() {
+    let listener = LoopbackListener::bind("http://localhost/cb", None).expect("bind");
+    let addrs = listener.local_addrs().to_vec();
+    assert_eq!(addrs[0].ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    if !have_ipv6_loopback() {
+        assert_eq!(addrs.len(), 1);
+        return;
+    }
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    assert_eq!(addrs[1].ip(), IpAddr::V6(std::net::Ipv6Addr::LOCALHOST));
+    assert_eq!(addrs[0].port(), addrs[1].port());
+    // A browser that resolves localhost to ::1 first reaches us there.
+    let v6 = addrs[1];
+    let code = serve(&listener, "s6", move |_| {
+        assert_eq!(get(v6, "/cb?code=c6&state=bad").0, 400);
+        assert_eq!(get(v6, "/cb?code=c6&state=s6").0, 200);
+    })
+    .expect("code over ::1");
+    assert_eq!(code.code().expose(), "c6");
+}
+
+#[test]
+fn localhost_refuses_a_port_someone_else_holds_on_ipv6() {
+    if !have_ipv6_loopback() {
+        return;
+    }
+    // Another program on [::1]:PORT would receive the code from browsers
+    // that try ::1 first: refuse the port rather than share it.
+    let squatter = TcpListener::bind("[::1]:0").expect("squatter");
+    let port = squatter.local_addr().expect("addr").port();
+    if TcpListener::bind(("127.0.0.1", port)).is_err() {
+        return; // the IPv4 side is taken as well; not the case under test
+    }
+    let err = LoopbackListener::bind(&format!("http://localhost:{port}/"), None)
+        .expect_err("[::1] port taken");
+    assert!(matches!(err, LoopbackError::PortInUse { .. }), "{err:?}");
+    assert!(err.to_string().contains("[::1]"), "{err}");
+}
+
+#[test]
+fn a_visit_after_the_code_arrived_says_the_login_is_complete() {
+    let listener = LoopbackListener::bind("http://127.0.0.1/cb", None).expect("bind");
+    let addr = listener.local_addr();
+    serve(&listener, "st", |addr| {
+        assert_eq!(get(addr, "/cb?code=c&state=st").0, 200);
+    })
+    .expect("code");
+    // The listener stays up while oidc-gen exchanges the code: a reload
+    // (same URL) or any later visit gets a clear page, not an error.
+    let (status, body) = get(addr, "/cb?code=c&state=st");
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<title>oidc-gen: Login already completed</title>"),
+        "{body}"
+    );
+    assert_eq!(get(addr, "/favicon.ico").0, 404);
+}
+
+#[test]
+fn pages_load_nothing_and_run_no_scripts() {
+    let listener = LoopbackListener::bind("http://127.0.0.1/", None).expect("bind");
+    let addr = listener.local_addr();
+    let handle = thread::spawn(move || {
+        let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        stream.set_read_timeout(Some(WAIT)).expect("timeout");
+        let request =
+            format!("GET /?state=bad HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).expect("read");
+        raw
+    });
+    let _ = listener.wait_for_code("st", Duration::from_millis(500));
+    let raw = handle.join().expect("client");
+    let csp = raw
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Security-Policy: "))
+        .expect("a CSP header");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "scripts stay forbidden: {csp}");
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    for external in ["src=", "<link", "url(", "<script"] {
+        assert!(!body.contains(external), "{external} in {body}");
+    }
+}
+
+#[test]
+fn access_denied_and_provider_errors_get_distinct_titles() {
+    let denied = pages::Page::refused("access_denied", None).html();
+    assert!(
+        denied.contains("<title>oidc-gen: Access denied</title>"),
+        "{denied}"
+    );
+    let failed = pages::Page::refused("server_error", Some("db <down>")).html();
+    assert!(
+        failed.contains("<title>oidc-gen: Login failed: provider error</title>"),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("server_error") && failed.contains("db &lt;down&gt;"),
+        "{failed}"
+    );
+}

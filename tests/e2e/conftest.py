@@ -8,6 +8,10 @@ Environment:
                    `eval "$(oidc-agent)"` starts it, logging to a file) or
                    "console" (`oidc-agent --console` in the background)
   E2E_AGENT_ARGS   extra arguments for our oidc-agent (e.g. "-g")
+  E2E_HUMAN_PAUSE  seconds the browser waits on each provider page (default 2)
+  E2E_SLOW_LOGIN   seconds the slow browser login takes at least (default 22)
+  E2E_ARTIFACTS    where screenshots of oidc-gen's pages go
+                   (default tests/e2e/artifacts; printed at the end of the run)
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pytest
 from harness import Agent, Cli, Sandbox, have_our_binaries, BIN_DIR
 from op import Provider
 from procs import kill_pid
+from real_browser import ARTIFACTS, Chromium
 
 MAX_LOG_LINES = 250
 
@@ -40,6 +45,8 @@ def _attach_log(request, title: str, fn) -> None:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    if rep.when == "call":
+        item.__dict__["_e2e_call_failed"] = rep.failed
     if rep.failed and rep.when in ("setup", "call"):
         for title, fn in item.__dict__.get("_e2e_logs", []):
             try:
@@ -51,7 +58,20 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_report_header(config):
     state = "present" if have_our_binaries() else "MISSING (build with cargo build)"
-    return [f"oidc-agent-rs binaries: {BIN_DIR} ({state})"]
+    return [f"oidc-agent-rs binaries: {BIN_DIR} ({state})", f"browser screenshots: {ARTIFACTS}"]
+
+
+def pytest_sessionstart(session):
+    # this run's screenshots only
+    if ARTIFACTS.is_dir():
+        for png in ARTIFACTS.glob("*.png"):
+            png.unlink()
+
+
+def pytest_terminal_summary(terminalreporter):
+    shots = sorted(ARTIFACTS.glob("*.png")) if ARTIFACTS.is_dir() else []
+    if shots:
+        terminalreporter.write_line(f"e2e: {len(shots)} browser screenshots in {ARTIFACTS}")
 
 
 # ---------------------------------------------------------------- TLS
@@ -191,3 +211,18 @@ def agent(make_agent) -> Agent:
 def cli(sandbox, agent) -> Cli:
     """Runs our binaries against `agent`; swap `cli.agent` after a restart."""
     return Cli(sandbox, agent)
+
+
+# ---------------------------------------------------------------- browser
+
+
+@pytest.fixture
+def chromium(request):
+    """A fresh headless Chromium (own profile) driven through WebDriver."""
+    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in request.node.name).strip("-")
+    browser = Chromium(name)
+    _attach_log(request, f"chromedriver ({browser.log_path})", browser.log_text)
+    yield browser
+    if request.node.__dict__.get("_e2e_call_failed"):
+        browser.screenshot("at-failure")
+    browser.quit()

@@ -185,6 +185,18 @@ class Provider:
         r = requests.post(self.issuer + "/test/reset-stats", verify=self.verify, timeout=10)
         r.raise_for_status()
 
+    def hold_code_exchanges(self) -> None:
+        """Authorization-code grants wait until release_code_exchanges()."""
+        requests.post(self.issuer + "/test/hold-code-exchange", verify=self.verify, timeout=10).raise_for_status()
+
+    def held_code_exchanges(self) -> int:
+        r = requests.get(self.issuer + "/test/held-code-exchanges", verify=self.verify, timeout=10)
+        r.raise_for_status()
+        return int(r.json()["waiting"])
+
+    def release_code_exchanges(self) -> None:
+        requests.post(self.issuer + "/test/release-code-exchange", verify=self.verify, timeout=10).raise_for_status()
+
     def refresh_grants(self) -> int:
         return int(self.stats().get("refresh_token", 0))
 

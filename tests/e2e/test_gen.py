@@ -1,20 +1,30 @@
-"""Interactive account creation: authorization-code flow with the loopback
-listener, device flow, and their error paths. A scripted browser plays the user."""
+"""Interactive account creation: the authorization-code flow in a real
+browser (headless Chromium through WebDriver, opened by oidc-gen itself),
+the device flow (a scripted browser approves it), and their error paths.
+
+Each page oidc-gen's listener shows is read as rendered and kept as a
+screenshot in real_browser.ARTIFACTS (the run prints where)."""
 
 from __future__ import annotations
 
+import os
+import socket
 import time
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-import requests
 
 from browser import USER_CODE_RE, Browser, find_url_in, find_url_line
-from harness import EXIT_PROVIDER_UNREACHABLE, assert_token_output
+from harness import EXIT_PROVIDER_ERROR, EXIT_PROVIDER_UNREACHABLE, assert_token_output
 from op import CLIENT_SECRETS, CONFIDENTIAL_CLIENT, PUBLIC_CLIENT
+from procs import wait_until
+from real_browser import launcher_env
 
 NAME = "interactive"
 CLIENTS = [PUBLIC_CLIENT, CONFIDENTIAL_CLIENT]
+# The slow login: at least this many seconds between the URL being printed
+# and the redirect reaching oidc-gen (a person reading, typing, approving).
+SLOW_LOGIN = float(os.environ.get("E2E_SLOW_LOGIN", "22"))
 
 
 def client_args(client_id: str) -> list[str]:
@@ -72,30 +82,227 @@ def gen_output(g) -> str:
     return g.text()
 
 
-# ---------------------------------------------------------------- happy paths
+def start_browser_gen(cli, provider, sandbox, client_id: str | None = PUBLIC_CLIENT, extra=()):
+    """oidc-gen's code flow as a person starts it: no --no-url-call, a
+    graphical session, and our launcher as the system's browser opener.
+    Returns the process and the launcher's inbox file."""
+    env, inbox = launcher_env(sandbox.work)
+    args = [NAME, "--issuer", provider.issuer, "--flow", "code", "--pw-env", *extra]
+    if client_id is not None:
+        args += client_args(client_id)
+    return cli.gen_background(*args, extra_env=env), inbox
+
+
+def browser_opens(g, provider, chromium, inbox) -> str:
+    """oidc-gen prints the URL and opens the browser on that same URL."""
+    printed = wait_auth_url(g, provider)
+    opened = chromium.open_from_launcher(inbox)
+    assert opened == printed, f"oidc-gen opened {opened!r} but printed {printed!r}"
+    return printed
+
+
+def auth_params(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def assert_our_page(chromium, page, title: str, *phrases: str) -> dict[str, str]:
+    """One of oidc-gen's pages: its title and message as rendered, nothing
+    loaded besides the page, and a CSP that forbids scripts. Returns the
+    document's response details (headers and the address it came from)."""
+    assert page.title == f"oidc-gen: {title}", f"{page.title!r}: {page.text!r}"
+    assert title in page.text, page.text
+    for phrase in phrases:
+        assert phrase in page.text, f"{phrase!r} not on the page:\n{page.text}"
+    assert chromium.loaded_resources() == [], "the page loaded something besides itself"
+    doc = chromium.document(page.url)
+    csp = doc["headers"].get("content-security-policy", "")
+    assert "default-src 'none'" in csp and "script-src" not in csp, f"scripts must stay forbidden: {csp!r}"
+    assert page.screenshot is not None and page.screenshot.stat().st_size > 0
+    return doc
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def free_port_on_both_loopbacks() -> int:
+    for _ in range(20):
+        with socket.socket() as s4:
+            s4.bind(("127.0.0.1", 0))
+            port = s4.getsockname()[1]
+            if not ipv6_loopback():
+                return port
+            try:
+                with socket.socket(socket.AF_INET6) as s6:
+                    s6.bind(("::1", port))
+                    return port
+            except OSError:
+                continue
+    raise AssertionError("no port free on both 127.0.0.1 and ::1")
+
+
+# ---------------------------------------------------------------- code flow, in the browser
 
 
 @pytest.mark.parametrize("client_id", CLIENTS)
-def test_code_flow_loopback_listener(cli, provider, sandbox, client_id):
-    g = start_gen(cli, provider, client_id, "code")
+def test_code_flow_in_browser(cli, provider, sandbox, chromium, client_id):
+    g, inbox = start_browser_gen(cli, provider, sandbox, client_id)
     try:
-        url = wait_auth_url(g, provider)
-        q = dict(parse_qsl(urlsplit(url).query))
+        url = browser_opens(g, provider, chromium, inbox)
+        q = auth_params(url)
         assert q.get("client_id") == client_id
         redirect = urlsplit(q.get("redirect_uri", ""))
-        assert redirect.scheme == "http" and redirect.hostname in ("127.0.0.1", "localhost", "::1"), q
+        assert redirect.scheme == "http" and redirect.hostname == "127.0.0.1", q
         if CLIENT_SECRETS[client_id] is None:
             assert q.get("code_challenge_method") == "S256", "a public client must use PKCE S256"
-
-        landing = Browser(verify=provider.verify).authorize(url, follow=True)
-        assert landing.status is not None and landing.status < 400, (
-            f"the loopback listener answered {landing.status}: {landing.body!r}"
-        )
+        chromium.login()
+        page = chromium.loopback_page("success")
+        assert_our_page(chromium, page, "Login successful", "You can close this tab and return to the terminal")
         rc = g.wait(timeout=60)
         assert rc == 0, gen_output(g)
     finally:
         g.stop()
     assert_account_works(cli, provider, sandbox, client_id)
+
+
+@pytest.mark.slow
+def test_code_flow_at_a_persons_pace(cli, provider, sandbox, chromium):
+    """The redirect arrives SLOW_LOGIN seconds after the URL was printed:
+    oidc-gen's connections to the provider have long gone idle by then."""
+    g, inbox = start_browser_gen(cli, provider, sandbox)
+    try:
+        browser_opens(g, provider, chromium, inbox)
+        printed_at = time.monotonic()
+        chromium.login(pause=SLOW_LOGIN / 2)  # on the login page, then on consent
+        page = chromium.loopback_page("success-after-pause")
+        waited = time.monotonic() - printed_at
+        assert waited >= SLOW_LOGIN, f"the login took only {waited:.1f} s"
+        print(f"login completed {waited:.1f} s after the URL was printed")
+        assert_our_page(chromium, page, "Login successful")
+        rc = g.wait(timeout=60)
+        assert rc == 0, gen_output(g)
+    finally:
+        g.stop()
+    assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
+
+
+def test_code_flow_localhost_redirect_and_reload(cli, provider, sandbox, chromium):
+    """A localhost redirect URI works however the browser resolves localhost
+    (Chromium tries ::1 first), and reloading the page while oidc-gen is
+    exchanging the code shows "Login already completed"."""
+    port = free_port_on_both_loopbacks()
+    redirect_uri = f"http://localhost:{port}/"
+    g, inbox = start_browser_gen(cli, provider, sandbox, extra=["--redirect-uri", redirect_uri])
+    provider.hold_code_exchanges()
+    try:
+        url = browser_opens(g, provider, chromium, inbox)
+        assert auth_params(url).get("redirect_uri") == redirect_uri
+        chromium.login()
+        page = chromium.loopback_page("success-localhost")
+        assert urlsplit(page.url).hostname == "localhost", page.url
+        doc = assert_our_page(chromium, page, "Login successful")
+        if ipv6_loopback():
+            assert doc["remote"].strip("[]") == "::1", f"Chromium reached the listener at {doc['remote']}"
+
+        # oidc-gen now waits for the provider's token response
+        wait_until(lambda: provider.held_code_exchanges() == 1, timeout=30, what="oidc-gen's code exchange")
+        chromium.driver.refresh()
+        again = chromium.loopback_page("already-completed")
+        assert_our_page(chromium, again, "Login already completed", "this visit changed nothing")
+        assert g.running(), gen_output(g)
+
+        provider.release_code_exchanges()
+        rc = g.wait(timeout=60)
+        assert rc == 0, gen_output(g)
+    finally:
+        provider.release_code_exchanges()
+        g.stop()
+    assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
+
+
+def test_code_flow_with_dynamic_registration(cli, provider, sandbox, chromium):
+    """No client id: oidc-gen registers a client (RFC 7591), then logs in."""
+    g, inbox = start_browser_gen(cli, provider, sandbox, client_id=None)
+    try:
+        url = browser_opens(g, provider, chromium, inbox)
+        client_id = auth_params(url).get("client_id")
+        assert client_id and client_id not in CLIENTS, f"expected a freshly registered client: {url}"
+        chromium.login()
+        assert_our_page(chromium, chromium.loopback_page("success-registered"), "Login successful")
+        rc = g.wait(timeout=60)
+        assert rc == 0, gen_output(g)
+    finally:
+        g.stop()
+    assert_account_works(cli, provider, sandbox, client_id)
+
+
+# ---------------------------------------------------------------- code flow: error pages
+
+
+def test_code_flow_denied_consent_fails_clearly(cli, provider, sandbox, chromium):
+    g, inbox = start_browser_gen(cli, provider, sandbox)
+    try:
+        browser_opens(g, provider, chromium, inbox)
+        chromium.login(deny=True)
+        page = chromium.loopback_page("access-denied")
+        assert_our_page(chromium, page, "Access denied", "access_denied", "Nothing was saved")
+        rc = g.wait(timeout=30)
+    finally:
+        g.stop()
+    out = gen_output(g)
+    assert rc == EXIT_PROVIDER_ERROR, f"exit {rc} although the user denied consent:\n{out}"
+    assert "access_denied" in out, f"no clear message:\n{out}"
+    assert not sandbox.account_file(NAME).exists()
+
+
+def test_code_flow_wrong_state_does_not_end_flow(cli, provider, sandbox, chromium):
+    g, inbox = start_browser_gen(cli, provider, sandbox)
+    try:
+        url = browser_opens(g, provider, chromium, inbox)
+        q = auth_params(url)
+        # a redirect from another login attempt reaches the listener first
+        chromium.get(q["redirect_uri"] + "?" + urlencode({"code": "forged", "state": "forged-" + q["state"]}))
+        page = chromium.loopback_page("wrong-state")
+        assert_our_page(chromium, page, "Login not matched", "state mismatch", "oidc-gen keeps waiting")
+
+        # the user follows the advice: the printed link, then the login
+        chromium.get(url)
+        chromium.login()
+        assert_our_page(chromium, chromium.loopback_page("success-after-wrong-state"), "Login successful")
+        rc = g.wait(timeout=60)
+        assert rc == 0, gen_output(g)
+    finally:
+        g.stop()
+    assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
+
+
+def test_code_flow_provider_error_page(cli, provider, sandbox, chromium):
+    """The provider sends the browser back with an error (RFC 6749 §4.1.2.1)."""
+    g, inbox = start_browser_gen(cli, provider, sandbox)
+    try:
+        url = browser_opens(g, provider, chromium, inbox)
+        q = auth_params(url)
+        error = {"error": "temporarily_unavailable", "error_description": "Down for <maintenance>",
+                 "state": q["state"]}
+        chromium.get(q["redirect_uri"] + "?" + urlencode(error))
+        page = chromium.loopback_page("provider-error")
+        assert_our_page(chromium, page, "Login failed: provider error", "temporarily_unavailable",
+                        "Down for <maintenance>")
+        rc = g.wait(timeout=30)
+    finally:
+        g.stop()
+    out = gen_output(g)
+    assert rc == EXIT_PROVIDER_ERROR, out
+    assert "temporarily_unavailable" in out, out
+    assert not sandbox.account_file(NAME).exists()
+
+
+# ---------------------------------------------------------------- device flow
 
 
 @pytest.mark.parametrize("client_id", CLIENTS)
@@ -112,66 +319,8 @@ def test_device_flow(cli, provider, sandbox, client_id):
     assert_account_works(cli, provider, sandbox, client_id)
 
 
-def test_code_flow_with_dynamic_registration(cli, provider, sandbox):
-    """No client id: oidc-gen registers a client (RFC 7591), then logs in."""
-    args = [NAME, "--issuer", provider.issuer, "--flow", "code", "--no-url-call", "--pw-env"]
-    if provider.ca_file:
-        args += ["--cp", provider.ca_file]
-    g = cli.gen_background(*args)
-    try:
-        url = wait_auth_url(g, provider)
-        client_id = dict(parse_qsl(urlsplit(url).query)).get("client_id")
-        assert client_id and client_id not in CLIENTS, f"expected a freshly registered client: {url}"
-        landing = Browser(verify=provider.verify).authorize(url, follow=True)
-        assert landing.status is not None and landing.status < 400, (
-            f"the loopback listener answered {landing.status}: {landing.body!r}"
-        )
-        rc = g.wait(timeout=60)
-        assert rc == 0, gen_output(g)
-    finally:
-        g.stop()
-    assert_account_works(cli, provider, sandbox, client_id)
 
-
-# ---------------------------------------------------------------- error paths
-
-
-def test_code_flow_denied_consent_fails_clearly(cli, provider, sandbox):
-    g = start_gen(cli, provider, PUBLIC_CLIENT, "code")
-    try:
-        url = wait_auth_url(g, provider)
-        landing = Browser(verify=provider.verify).authorize(url, follow=True, deny=True)
-        assert landing.params.get("error") == "access_denied", landing.redirect_url
-        rc = g.wait(timeout=30)
-    finally:
-        g.stop()
-    out = gen_output(g)
-    assert rc != 0, f"oidc-gen succeeded although the user denied consent:\n{out}"
-    assert "access_denied" in out or "denied" in out.lower(), f"no clear message:\n{out}"
-    assert not sandbox.account_file(NAME).exists()
-
-
-def test_code_flow_wrong_state_does_not_end_flow(cli, provider, sandbox):
-    g = start_gen(cli, provider, PUBLIC_CLIENT, "code")
-    try:
-        url = wait_auth_url(g, provider)
-        landing = Browser(verify=provider.verify).authorize(url, follow=False)
-        parts = urlsplit(landing.redirect_url)
-        q = [(k, ("forged-" + v) if k == "state" else v) for k, v in parse_qsl(parts.query)]
-        forged = urlunsplit(parts._replace(query=urlencode(q)))
-
-        r = requests.get(forged, timeout=10)
-        assert r.status_code >= 400, f"the listener accepted a wrong state: {r.status_code} {r.text!r}"
-        time.sleep(1.0)
-        assert g.running(), f"a wrong state ended the flow:\n{gen_output(g)}"
-
-        r = requests.get(landing.redirect_url, timeout=30)
-        assert r.status_code < 400, f"{r.status_code} {r.text!r}"
-        rc = g.wait(timeout=60)
-        assert rc == 0, gen_output(g)
-    finally:
-        g.stop()
-    assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
+# ---------------------------------------------------------------- other errors
 
 
 @pytest.mark.parametrize("how", ["code-flow", "rt-import"])

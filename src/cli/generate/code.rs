@@ -61,10 +61,12 @@ pub(super) fn run(
     announce(args, pending.url(), Some(listener.local_addr().port()));
     let timeout = std::time::Duration::from_secs(args.timeout);
     let code = listener.wait_for_code(pending.state().expose(), timeout)?;
-    // The browser has its answer; free the port before the exchange.
-    drop(listener);
     eprintln!("Received the authorization code; exchanging it for tokens...");
-    exchange(session, config, &pending, &code).map(Some)
+    // The listener stays up during the exchange so that a reload of the tab
+    // shows "Login already completed" rather than a connection error.
+    let tokens = exchange(session, config, &pending, &code);
+    drop(listener);
+    tokens.map(Some)
 }
 
 /// Binds the first candidate that can be bound; on failure, the first

@@ -24,6 +24,10 @@
 //                           grant_type) and "requests" (hits per endpoint).
 //   POST /test/reset-stats  zero all counters.
 //   GET  /test/config       the provider's runtime settings (JSON).
+//   POST /test/hold-code-exchange     from now on, authorization_code grants
+//                           wait (a test acts while a client is exchanging);
+//   GET  /test/held-code-exchanges    {"waiting": N} grants waiting;
+//   POST /test/release-code-exchange  let them all proceed, stop holding.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -287,6 +291,10 @@ function basicClientId(header) {
   }
 }
 
+// While set, authorization_code grants wait for /test/release-code-exchange:
+// a test can act while a client is in the middle of its code exchange.
+let codeExchangeGate = null;
+
 function installMiddleware(p) {
   // test-only endpoints + per-request logging + token endpoint accounting
   p.use(async (ctx, next) => {
@@ -313,6 +321,32 @@ function installMiddleware(p) {
       return;
     }
 
+    if (path === '/test/hold-code-exchange' && ctx.method === 'POST') {
+      if (!codeExchangeGate) {
+        let release;
+        const held = new Promise((resolve) => { release = resolve; });
+        codeExchangeGate = { held, release, waiting: 0 };
+      }
+      ctx.type = 'json';
+      ctx.body = JSON.stringify({ held: true });
+      log('code exchanges held');
+      return;
+    }
+    if (path === '/test/release-code-exchange' && ctx.method === 'POST') {
+      const gate = codeExchangeGate;
+      codeExchangeGate = null;
+      if (gate) gate.release();
+      ctx.type = 'json';
+      ctx.body = JSON.stringify({ released: gate ? gate.waiting : 0 });
+      log('code exchanges released');
+      return;
+    }
+    if (path === '/test/held-code-exchanges' && ctx.method === 'GET') {
+      ctx.type = 'json';
+      ctx.body = JSON.stringify({ waiting: codeExchangeGate ? codeExchangeGate.waiting : 0 });
+      return;
+    }
+
     const first = path.replace(/^\//, '').split('/')[0];
     const endpoint = ['interaction', 'auth', 'device', 'reg'].includes(first) ? first : (path || '/');
     stats.requests[endpoint] = (stats.requests[endpoint] ?? 0) + 1;
@@ -334,6 +368,11 @@ function installMiddleware(p) {
       const started = Date.now();
       if (grantType === 'refresh_token' && opts.refreshDelayMs > 0) {
         await sleep(opts.refreshDelayMs);
+      }
+      if (grantType === 'authorization_code' && codeExchangeGate) {
+        const gate = codeExchangeGate;
+        gate.waiting += 1;
+        await gate.held;
       }
       try {
         await next();
