@@ -19,7 +19,7 @@ use crate::store::Store;
 
 /// The OpenID Connect token agent.
 #[derive(Debug, Parser)]
-#[command(name = "oidc-agent", version, about, long_about = None)]
+#[command(name = "oidc-agent", version, long_about = None)]
 pub struct Args {
     /// Create the socket at PATH instead of a fresh temporary directory
     #[arg(short = 'a', long = "socket-path", visible_aliases = ["bind-address", "bind_address"], value_name = "PATH")]

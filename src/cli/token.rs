@@ -14,9 +14,7 @@ use crate::protocol::{Request, TokenRequest};
 
 /// Print a fresh access token from the running oidc-agent.
 #[derive(Debug, Parser)]
-#[command(name = "oidc-token", version, about, long_about = None,
-    after_help = "Exit codes: 0 ok, 2 usage, 3 no agent, 4 account not loaded, 5 agent locked, \
-6 provider unreachable, 7 refresh token rejected, 8 provider error, 1 other.")]
+#[command(name = "oidc-token", version, long_about = None)]
 pub struct Args {
     /// Account short name, or issuer URL (anything with "://")
     #[arg(value_name = "ACCOUNT_SHORTNAME|ISSUER_URL")]
