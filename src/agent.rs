@@ -28,6 +28,7 @@ macro_rules! log {
 }
 pub(crate) use log;
 
+pub mod activation;
 pub mod daemon;
 pub mod handlers;
 mod lock;
@@ -121,8 +122,13 @@ async fn serve_connection(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<(
     stream.shutdown().await
 }
 
-/// Serves until SIGTERM/SIGINT/SIGHUP; then removes the socket.
-pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>, socket: PathBuf) -> io::Result<()> {
+/// Serves until SIGTERM/SIGINT/SIGHUP; then removes the socket (`None`: a
+/// socket systemd owns, which stays).
+pub async fn serve(
+    listener: UnixListener,
+    ctx: Arc<Ctx>,
+    socket: Option<PathBuf>,
+) -> io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -161,6 +167,8 @@ pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>, socket: PathBuf) -> io
         }
     }
     sweeper.abort();
-    let _ = std::fs::remove_file(&socket);
+    if let Some(socket) = socket {
+        let _ = std::fs::remove_file(socket);
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod add;
 pub mod agent;
+pub mod autoload;
 pub mod docs;
 pub mod generate;
 pub mod manual;

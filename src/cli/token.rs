@@ -63,6 +63,9 @@ pub struct Args {
     /// Print the ID token instead of an access token
     #[arg(long = "id-token")]
     pub id_token: bool,
+    /// Fail (exit 4) instead of loading a configured account that is not loaded
+    #[arg(long = "no-autoload")]
+    pub no_autoload: bool,
     /// Name of the application asking, for the agent's log
     #[arg(long = "name", value_name = "NAME", default_value = "oidc-token")]
     pub name: String,
@@ -153,7 +156,14 @@ pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String
 
 fn execute(args: &Args) -> anyhow::Result<()> {
     let client = AgentClient::from_env()?;
-    let reply = client.call(&request(args))?;
+    let req = request(args);
+    let reply = match client.call(&req) {
+        Err(e) if !args.no_autoload && super::autoload::is_not_loaded(&e) => {
+            super::autoload::load(&client, &args.target, e)?;
+            client.call(&req)?
+        }
+        other => other?,
+    };
     let token = if args.id_token {
         reply.id_token
     } else {
