@@ -87,10 +87,24 @@ pub fn well_known_sockets() -> Vec<PathBuf> {
 }
 
 /// The socket a client should talk to: `$OIDC_SOCK`, else the first
-/// well-known service socket that exists.
+/// well-known service socket that exists and is private (see [`is_private`]).
 pub fn client_socket() -> Option<PathBuf> {
     if let Some(sock) = std::env::var_os(ENV_SOCK).filter(|s| !s.is_empty()) {
         return Some(PathBuf::from(sock));
     }
-    well_known_sockets().into_iter().find(|s| s.exists())
+    well_known_sockets().into_iter().find(|s| is_private(s))
+}
+
+/// True when `path` exists, is ours, and sits in a directory that is ours
+/// and closed to others. A well-known name in a shared `/tmp` could have
+/// been planted by another user to receive the accounts `oidc-add` sends.
+pub fn is_private(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = rustix::process::getuid().as_raw();
+    let ours = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.uid() == uid);
+    let dir_private = path.parent().is_some_and(|d| {
+        std::fs::symlink_metadata(d)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+    });
+    dir_private && ours(path)
 }

@@ -236,9 +236,13 @@ fn run_child(args: &Args) -> anyhow::Result<()> {
         .context("cannot redirect the daemon's output")?;
     let dir = socket
         .parent()
+        // Only the fresh `oidc-XXXXXX` directory made for this agent; never
+        // the service directory, which a restarted agent is about to reuse.
         .filter(|d| {
-            d.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("oidc-"))
+            d.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.len() == 11 && n.starts_with("oidc-")
+            })
         })
         .map(std::path::Path::to_path_buf);
     run_agent(args, listener, Some(socket), dir)

@@ -68,6 +68,7 @@ pub fn main() -> ExitCode {
 fn execute(action: Action) -> anyhow::Result<()> {
     let sock = crate::paths::service_socket();
     let pid_file = crate::paths::service_pid_file();
+    check_dir(&crate::paths::service_dir())?;
     let mut out = String::new();
     match action {
         Action::Use | Action::StartFromX => match probe(&sock) {
@@ -150,6 +151,24 @@ fn vars(out: &mut String, sock: &Path, pid: Option<u32>, pid_file: &Path) {
     } else {
         out.push_str(&format!("echo Agent pid ${ENV_PID}\n"));
     }
+}
+
+/// The service directory, when it exists, must be ours and closed to others
+/// (in a shared `$TMPDIR` someone else could have created it first).
+fn check_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return Ok(());
+    };
+    let uid = rustix::process::getuid().as_raw();
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        bail!(
+            "{} is not a directory of yours with mode 0700; remove it (someone else may have created it) \
+             and run oidc-agent-service again",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// `$OIDC_AGENT_OPTS`, split on white space as the shell script does.

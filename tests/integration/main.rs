@@ -7,5 +7,6 @@ mod format;
 mod r#gen;
 mod generated;
 mod protocol;
+mod service;
 mod support;
 mod token;
