@@ -169,3 +169,19 @@ def test_man_pages_render_without_warnings_and_have_examples():
         for section in ('.SH EXAMPLES', '.SH ENVIRONMENT', '.SH FILES', '.SH "EXIT STATUS"'):
             assert section in text, f"{page.name} has no {section}"
         assert "headless\\-first" not in text.split(".SH OPTIONS")[0], f"{page.name} still carries the tagline"
+
+
+def test_systemd_units_install_step(sandbox, need_binaries):
+    """systemd/install.sh (without starting: no systemd here) writes both units
+    with ExecStart pointing at the oidc-agent on PATH; the socket unit puts the
+    socket where the clients look for it."""
+    env = _bare_env(sandbox)
+    res = run(["sh", str(HERE.parent.parent / "systemd" / "install.sh"), "--no-start"], env, timeout=30,
+              log=sandbox.log)
+    assert res.returncode == 0, res.describe()
+    units = sandbox.home / ".config" / "systemd" / "user"
+    service = (units / "oidc-agent.service").read_text()
+    assert f"\nExecStart={ours('oidc-agent')}\n" in service, service
+    socket_unit = (units / "oidc-agent.socket").read_text()
+    assert "\nListenStream=%t/oidc-agent/agent.sock\n" in socket_unit, socket_unit
+    assert "\nSocketMode=0600\n" in socket_unit and "\nDirectoryMode=0700\n" in socket_unit
