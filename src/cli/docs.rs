@@ -89,8 +89,12 @@ fn man_page(cmd: clap::Command) -> Vec<u8> {
             desc.push_str(&roff(&para.replace('\n', " ")));
             desc.push('\n');
         }
-        let old = format!(".SH DESCRIPTION\n{}\n", roff(page.about));
-        buf = text.replacen(&old, &desc, 1).into_bytes();
+        // Replace clap_mangen's section (up to the next one) with ours.
+        if let Some(start) = text.find(".SH DESCRIPTION\n") {
+            let rest = &text[start + 1..];
+            let end = rest.find("\n.SH ").map_or(text.len(), |i| start + 1 + i + 1);
+            buf = format!("{}{desc}{}", &text[..start], &text[end..]).into_bytes();
+        }
         extra.push_str(".SH EXAMPLES\n");
         for (what, lines) in page.examples {
             extra.push_str(&format!(".PP\n{}:\n.PP\n.RS 4\n.EX\n", roff(what)));
