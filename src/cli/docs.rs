@@ -92,7 +92,9 @@ fn man_page(cmd: clap::Command) -> Vec<u8> {
         // Replace clap_mangen's section (up to the next one) with ours.
         if let Some(start) = text.find(".SH DESCRIPTION\n") {
             let rest = &text[start + 1..];
-            let end = rest.find("\n.SH ").map_or(text.len(), |i| start + 1 + i + 1);
+            let end = rest
+                .find("\n.SH ")
+                .map_or(text.len(), |i| start + 1 + i + 1);
             buf = format!("{}{desc}{}", &text[..start], &text[end..]).into_bytes();
         }
         extra.push_str(".SH EXAMPLES\n");
