@@ -185,3 +185,20 @@ def test_systemd_units_install_step(sandbox, need_binaries):
     socket_unit = (units / "oidc-agent.socket").read_text()
     assert "\nListenStream=%t/oidc-agent/agent.sock\n" in socket_unit, socket_unit
     assert "\nSocketMode=0600\n" in socket_unit and "\nDirectoryMode=0700\n" in socket_unit
+
+
+def test_without_xdg_runtime_dir_the_service_uses_oidc_agent_5_socket(sandbox, provider, need_binaries):
+    env = _bare_env(sandbox)
+    env.pop("XDG_RUNTIME_DIR")
+    res = run([ours("oidc-agent-service"), "use"], env, timeout=30, log=sandbox.log)
+    assert res.returncode == 0, res.describe()
+    sock, pid = parse_agent_eval(res.stdout)
+    try:
+        assert sock == f"{sandbox.tmp}/oidc-agent-service-{os.getuid()}/oidc-agent.sock", res.stdout
+        cli = Cli(sandbox)
+        import_fresh_account(cli, provider, NAME, cert_path=None)
+        tok = run([ours("oidc-token"), NAME], env, timeout=30, log=sandbox.log)
+        assert_token_output(tok)
+    finally:
+        run([ours("oidc-agent-service"), "stop"], env, timeout=30, log=sandbox.log)
+    wait_until(lambda: not pid_alive(pid), timeout=10, what="service agent exit")
