@@ -101,8 +101,70 @@ pub fn save(
         params,
     )
     .map_err(|e| crypt_error(&path, e))?;
+    let _lock = store.lock()?;
     store.write(&config.name, &bytes)?;
     Ok((path, key))
+}
+
+/// Changes the password of one of our files (`oidc-gen -u`): re-wraps its
+/// data key, which stays the same, so an agent that holds the account keeps
+/// saving rotated refresh tokens into it. Reads the file under the
+/// directory lock, so a rotation the agent saved after `opened` was read is
+/// kept.
+pub fn change_password(
+    store: &Store,
+    opened: &Opened,
+    new_password: &SecretString,
+    params: KdfParams,
+) -> Result<PathBuf> {
+    if new_password.is_empty() {
+        return Err(Error::Invalid(
+            "an empty password would leave the refresh token unprotected; choose a password".into(),
+        ));
+    }
+    let key = opened.key.as_ref().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{} is not in the oidc-agent-rs format",
+            opened.path.display()
+        ))
+    })?;
+    let _lock = store.lock()?;
+    let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
+    let new = crypt::rewrap(&bytes, key, new_password.expose().as_bytes(), params)
+        .map_err(|e| crypt_error(&opened.path, e))?;
+    crate::store::write_atomic(&opened.path, &new)?;
+    Ok(opened.path.clone())
+}
+
+/// Renames account `config.name` to `new` on disk, keeping the data key:
+/// reads the file under the directory lock (taking what it holds now), writes
+/// it under the new name and removes the old file.
+pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
+    let key = opened.key.as_ref().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{} is not in the oidc-agent-rs format",
+            opened.path.display()
+        ))
+    })?;
+    let new_path = store.path(new)?;
+    let _lock = store.lock()?;
+    if new_path.exists() {
+        return Err(Error::Invalid(format!("account '{new}' already exists")));
+    }
+    let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
+    let plain = crypt::open_with_key(&bytes, key).map_err(|e| crypt_error(&opened.path, e))?;
+    let mut config: AccountConfig =
+        serde_json::from_slice(&plain).map_err(|e| Error::CorruptFile {
+            path: opened.path.clone(),
+            reason: format!("decrypted data is not an account: {e}"),
+        })?;
+    config.name = new.to_owned();
+    let json = config.to_json();
+    let sealed = crypt::reseal(&bytes, key, json.expose().as_bytes())
+        .map_err(|e| crypt_error(&new_path, e))?;
+    crate::store::write_atomic(&new_path, &sealed)?;
+    std::fs::remove_file(&opened.path).map_err(|e| Error::io("delete", &opened.path, e))?;
+    Ok(new_path)
 }
 
 /// Argon2 parameters for new files: the default, or cheap ones when the

@@ -289,9 +289,45 @@ pub fn reseal(file: &[u8], key: &SecretKey, plaintext: &[u8]) -> Result<Vec<u8>,
     append_body(file[..HEADER_LEN].to_vec(), key, plaintext, &random())
 }
 
+/// Re-wraps the data key of `file` under a new password (and parameters),
+/// keeping the data key and the plaintext: what `oidc-gen -u` does to one of
+/// our files. An agent holding the data key can go on saving rotated refresh
+/// tokens into the file, so a password change never strands a loaded account.
+pub fn rewrap(
+    file: &[u8],
+    key: &SecretKey,
+    new_password: &[u8],
+    params: KdfParams,
+) -> Result<Vec<u8>, CryptError> {
+    let plain = open_with_key(file, key)?;
+    seal_new_with(
+        new_password,
+        &plain,
+        params,
+        &random(),
+        &random(),
+        key,
+        &random(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rewrap_keeps_the_data_key_and_changes_the_password() {
+        let (file, key) = sample();
+        let new = rewrap(&file, &key, b"new-pw", KdfParams::TESTING).expect("rewrap");
+        assert_eq!(open(&new, b"pw").err(), Some(CryptError::WrongPassword));
+        let (plain, new_key) = open(&new, b"new-pw").expect("open");
+        assert_eq!(&plain[..], br#"{"name":"a"}"#);
+        assert!(new_key == key, "the data key is kept");
+        // The old key still re-seals the re-wrapped file (an agent keeps saving).
+        reseal(&new, &key, b"{}").expect("reseal with the kept key");
+        // A wrong key cannot re-wrap.
+        assert!(rewrap(&file, &SecretKey::random(), b"x", KdfParams::TESTING).is_err());
+    }
 
     fn sample() -> (Vec<u8>, SecretKey) {
         seal_new(b"pw", br#"{"name":"a"}"#, KdfParams::TESTING).expect("seal")

@@ -58,6 +58,15 @@ pub enum Request {
     },
     /// Unload every account.
     RemoveAll,
+    /// Ours: rename a loaded account and move its file (`oidc-gen --rename`).
+    Rename {
+        /// The current short name.
+        account: String,
+        /// The new short name.
+        new_name: String,
+        /// The new account file, beside the old one.
+        account_file: PathBuf,
+    },
     /// The short names of loaded accounts.
     LoadedAccounts,
     /// Loaded accounts grouped by issuer.
@@ -87,6 +96,7 @@ const REQUEST_NAMES: &[&str] = &[
     "add",
     "remove",
     "remove_all",
+    "rename",
     "loaded_accounts",
     "account_info",
     "lock",
@@ -166,6 +176,14 @@ pub struct AddRequest {
     /// Ours: skip the test refresh on load.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_check: bool,
+    /// Ours: an access token the client just obtained with this refresh
+    /// token (`oidc-gen`), cached so that the first `oidc-token` needs no
+    /// refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<SecretString>,
+    /// Ours: its expiry (Unix seconds); without it the token is not cached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -275,6 +293,10 @@ pub struct Response {
     /// Ours: the failure class, deciding the client's exit code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<ErrorKind>,
+    /// Ours: something the user must know although the request succeeded
+    /// (a rotated refresh token not yet saved); clients print it on stderr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 impl Response {

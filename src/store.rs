@@ -3,8 +3,11 @@
 //! The directory is 0700 and every file 0600. Writes go to a temporary file in
 //! the same directory, are fsynced, then renamed over the target, then the
 //! directory is fsynced: a crash leaves either the old file or the new one,
-//! never half of one. Decryption lives in `crypt` and `compat`; this module
-//! only moves bytes.
+//! never half of one. Every read-modify-write of an account file, by any of
+//! our processes (the agent saving a rotated refresh token, `oidc-gen -u`,
+//! `--rename`, `--reauthenticate`), holds the directory's advisory lock
+//! ([`Store::lock`]), so two writers never interleave. Decryption lives in
+//! `crypt` and `compat`; this module only moves bytes.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write as _;
@@ -115,10 +118,51 @@ impl Store {
         Ok(path)
     }
 
+    /// Takes the directory's advisory write lock (`flock` on
+    /// `.oidc-agent-rs.lock`), waiting for another holder. Hold it across a
+    /// read-modify-write of an account file, never across a prompt or a call
+    /// to the agent (the agent takes it while saving).
+    pub fn lock(&self) -> Result<DirLock> {
+        lock_dir(&self.dir)
+    }
+
     /// Deletes account `name`'s file.
     pub fn delete(&self, name: &str) -> Result<()> {
         let path = self.path(name)?;
         fs::remove_file(&path).map_err(|e| Error::io("delete", &path, e))
+    }
+}
+
+/// The name of the lock file in an account directory (a dot file, so never
+/// listed as an account).
+pub const LOCK_FILE: &str = ".oidc-agent-rs.lock";
+
+/// A held directory lock; released on drop (closing the file releases the
+/// `flock`).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Takes the advisory write lock of account directory `dir` (see
+/// [`Store::lock`]); creates the directory and the lock file as needed.
+pub fn lock_dir(dir: &Path) -> Result<DirLock> {
+    ensure_private_dir(dir)?;
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::io("open lock file", &path, e))?;
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
+            Ok(()) => return Ok(DirLock { _file: file }),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Error::io("lock", &path, e.into())),
+        }
     }
 }
 
@@ -212,6 +256,34 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .count();
         assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn the_directory_lock_excludes_a_second_holder() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path().join("acc"));
+        let held = store.lock().expect("lock");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = store.clone();
+        let waiter = std::thread::spawn(move || {
+            let _second = other.lock().expect("lock");
+            tx.send(()).expect("send");
+        });
+        // The second holder cannot get the lock while we hold it...
+        let probe = OpenOptions::new()
+            .read(true)
+            .open(tmp.path().join("acc").join(LOCK_FILE))
+            .expect("open");
+        assert_eq!(
+            rustix::fs::flock(&probe, rustix::fs::FlockOperation::NonBlockingLockExclusive),
+            Err(rustix::io::Errno::WOULDBLOCK)
+        );
+        assert!(rx.try_recv().is_err());
+        // ...and gets it once we let go.
+        drop(held);
+        rx.recv().expect("second holder got the lock");
+        waiter.join().expect("join");
+        assert_eq!(store.list().expect("list"), Vec::<String>::new());
     }
 
     #[test]

@@ -4,65 +4,18 @@
 //! state lock is taken briefly to read or update; every provider call runs
 //! with no lock held, so one slow provider never delays another account.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::accounts::{self, NewAccount};
+use super::ctx::{Ctx, fail, now};
 use super::lock::{lock, unlock};
-use super::refresh::{PersistJob, refresh_flight, refresh_with, snapshot};
+use super::refresh::refresh_flight;
 use super::state::{FlightKey, FlightResult, Persist, State, Token};
 use crate::account::AccountConfig;
-use crate::crypt::KdfParams;
 use crate::error::ErrorKind;
-use crate::oidc::OidcError;
 use crate::protocol::{AddRequest, Request, Response, TokenRequest, strings};
-use crate::store::Store;
-
-/// Shared by every connection.
-#[derive(Debug)]
-pub struct Ctx {
-    state: Mutex<State>,
-    /// The account directory (for "configured but not loaded" and issuer.config).
-    pub store: Store,
-    /// Lifetime for accounts added without one (seconds; `None`: forever).
-    pub default_lifetime: Option<u64>,
-    /// The agent's command line, for `status_json`.
-    pub command_line: Vec<String>,
-    /// Argon2 parameters for the lock vault.
-    pub lock_kdf: KdfParams,
-}
-
-/// Seconds since the Unix epoch.
-pub use crate::oidc::token::unix_now as now;
-
-impl Ctx {
-    /// A fresh agent context.
-    pub fn new(store: Store, default_lifetime: Option<u64>, command_line: Vec<String>) -> Self {
-        Self {
-            state: Mutex::new(State::default()),
-            store,
-            default_lifetime,
-            command_line,
-            lock_kdf: KdfParams::DEFAULT,
-        }
-    }
-
-    /// The state, recovering from a poisoned lock (a panicked handler must
-    /// not take the whole agent down with it).
-    pub fn state(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-pub(super) fn fail(kind: ErrorKind, msg: impl Into<String>) -> Response {
-    Response::failure(kind, msg)
-}
-
-pub(super) fn oidc_failure(e: &OidcError) -> (ErrorKind, String) {
-    (e.kind(), e.to_string())
-}
 
 /// Dispatches one request.
 pub async fn handle(ctx: &Arc<Ctx>, request: Request) -> Response {
@@ -82,68 +35,38 @@ pub async fn handle(ctx: &Arc<Ctx>, request: Request) -> Response {
         Request::AccessToken(t) => token_request(ctx, t, false).await,
         Request::IdToken(t) => token_request(ctx, t, true).await,
         Request::Add(add) => add_account(ctx, *add).await,
-        Request::Remove { account } => {
-            if ctx.state().remove(&account) {
-                Response::success()
-            } else {
-                fail(ErrorKind::NotLoaded, strings::NOT_LOADED)
-            }
-        }
-        Request::RemoveAll => {
-            let mut st = ctx.state();
-            let names: Vec<String> = st.accounts.keys().cloned().collect();
-            for n in names {
-                st.remove(&n);
-            }
-            Response::success()
-        }
-        Request::LoadedAccounts => {
-            let mut st = ctx.state();
-            st.expire(now());
-            Response::info(st.loaded_names())
-        }
+        Request::Remove { account } => accounts::remove(ctx, &account).await,
+        Request::RemoveAll => accounts::remove_all(ctx).await,
+        Request::Rename {
+            account,
+            new_name,
+            account_file,
+        } => accounts::rename(ctx, &account, &new_name, account_file).await,
+        Request::LoadedAccounts => Response::info(live_names(ctx)),
         Request::AccountInfo => account_info(ctx),
         Request::Lock { password } => lock(ctx, password).await,
         Request::Unlock { password } => unlock(ctx, password).await,
         Request::Check => Response::success(),
-        Request::Status => {
-            let (names, locked) = status(ctx);
-            let text = format!(
-                "oidc-agent-rs {}\nLocked: {}\nLoaded accounts: {}\n",
-                env!("CARGO_PKG_VERSION"),
-                if locked { "yes" } else { "no" },
-                if names.is_empty() {
-                    "(none)".to_owned()
-                } else {
-                    names.join(", ")
-                }
-            );
-            Response::info(text)
-        }
-        Request::StatusJson => {
-            let (names, locked) = status(ctx);
-            Response::info(json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "implementation": "oidc-agent-rs",
-                "protocol_version": crate::protocol::PROTOCOL_VERSION,
-                "command_line_options": ctx.command_line,
-                "locked": locked,
-                "loaded_accounts": names,
-            }))
-        }
+        Request::Status => super::status::text(ctx),
+        Request::StatusJson => super::status::json(ctx),
     }
 }
 
-fn status(ctx: &Ctx) -> (Vec<String>, bool) {
-    let mut st = ctx.state();
-    st.expire(now());
-    (st.loaded_names(), st.is_locked())
+/// Loaded accounts whose lifetime is not over, in load order.
+fn live_names(ctx: &Ctx) -> Vec<String> {
+    let st = ctx.state();
+    let now = now();
+    st.loaded_names()
+        .into_iter()
+        .filter(|n| st.is_live(n, now))
+        .collect()
 }
 
 fn account_info(ctx: &Ctx) -> Response {
+    let names = live_names(ctx);
     let st = ctx.state();
     let mut info = serde_json::Map::new();
-    for name in st.loaded_names() {
+    for name in names {
         let Some(a) = st.accounts.get(&name) else {
             continue;
         };
@@ -162,7 +85,7 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
     let not_loaded =
         |msg: String, info: String| Box::new(fail(ErrorKind::NotLoaded, msg).with_info(info));
     if let Some(name) = &t.account {
-        if st.accounts.contains_key(name) {
+        if st.is_live(name, now()) {
             return Ok(name.clone());
         }
         let configured = ctx.store.path(name).map(|p| p.is_file()).unwrap_or(false);
@@ -181,7 +104,7 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
     if let Some(issuer) = &t.issuer {
         let default = crate::issuers::default_account(ctx.store.dir(), issuer);
         return st
-            .account_for_issuer(issuer, default.as_deref())
+            .account_for_issuer(issuer, default.as_deref(), now())
             .ok_or_else(|| {
                 not_loaded(
                     format!("No account loaded for issuer {issuer}"),
@@ -193,6 +116,22 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
         ErrorKind::Usage,
         "Bad Request: account or issuer required",
     )))
+}
+
+/// The warning every token reply for an account with an unsaved rotation
+/// carries (`oidc-token` prints it on stderr).
+fn unsaved_warning(st: &State, name: &str) -> Option<String> {
+    let a = st.accounts.get(name)?;
+    let u = a.unsaved.as_ref()?;
+    Some(format!(
+        "the newest refresh token of '{name}' is not saved to {} ({}); it is kept in memory only — \
+         free space or fix the directory, the agent retries the write",
+        a.persist
+            .as_ref()
+            .map(|p| p.path.display().to_string())
+            .unwrap_or_default(),
+        u.error
+    ))
 }
 
 fn token_reply(tok: &Token, id_token: bool) -> Response {
@@ -221,12 +160,17 @@ fn token_reply(tok: &Token, id_token: bool) -> Response {
 async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
     let now = now();
     let flight = {
-        let mut st = ctx.state();
-        st.expire(now);
+        let st = ctx.state();
         let name = match resolve(ctx, &st, &t) {
             Ok(n) => n,
             Err(reply) => return *reply,
         };
+        if st.accounts.get(&name).is_some_and(|a| a.unsaved.is_some()) {
+            // Every request for the account retries the write.
+            let (ctx, name) = (ctx.clone(), name.clone());
+            tokio::spawn(async move { accounts::retry_unsaved(&ctx, Some(&name)).await });
+        }
+        let mut st = st;
         let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
         // min_valid_period -1 forces a new token (oidc-agent's `-f`).
         if !id_token
@@ -236,7 +180,9 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
                 .get(&key)
                 .filter(|tok| tok.valid_for(now, t.min_valid_period))
         {
-            return token_reply(tok, false);
+            let mut reply = token_reply(tok, false);
+            reply.warning = unsaved_warning(&st, &name);
+            return reply;
         }
         let fk = FlightKey { key, id_token };
         let cell = st.flights.entry(fk.clone()).or_default().clone();
@@ -250,7 +196,11 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         .await
         .clone();
     match result {
-        Ok(tok) => token_reply(&tok, id_token),
+        Ok(tok) => {
+            let mut reply = token_reply(&tok, id_token);
+            reply.warning = unsaved_warning(&ctx.state(), &fk.key.account);
+            reply
+        }
         Err((kind, msg)) => fail(kind, msg),
     }
 }
@@ -260,7 +210,7 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
         v => v,
     };
-    let mut config: AccountConfig = match serde_json::from_value(config_value) {
+    let config: AccountConfig = match serde_json::from_value(config_value) {
         Ok(c) => c,
         Err(e) => {
             return fail(
@@ -284,58 +234,15 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         },
         _ => None,
     };
-    let snap = {
-        let mut st = ctx.state();
-        match snapshot(&mut st, config.clone()) {
-            Ok(s) => s,
-            Err(e) => return fail(e.kind(), e.to_string()),
-        }
-    };
-    // Check the account with one refresh before accepting it, so a dead
-    // refresh token is reported now and not at the first `oidc-token`.
-    let checked = if add.skip_check {
-        None
-    } else {
-        match refresh_with(ctx, &snap, &[], &[]).await {
-            Ok(set) => Some(set),
-            Err(e) => return fail(e.kind(), e.to_string()),
-        }
-    };
-    let lifetime = add.lifetime.or(ctx.default_lifetime);
-    let expires_at = lifetime.map(|l| now().saturating_add(i64::try_from(l).unwrap_or(i64::MAX)));
-    let name = config.name.clone();
-    let job = {
-        let mut st = ctx.state();
-        if let Some(set) = &checked
-            && let Some(rt) = set.refresh_token.as_ref().filter(|rt| !rt.is_empty())
-        {
-            config.refresh_token = rt.clone();
-        }
-        let issuer = config.issuer_url.clone();
-        let rotated = checked
-            .as_ref()
-            .and_then(|s| s.refresh_token.as_ref())
-            .is_some_and(|rt| *rt != snap.config.refresh_token && !rt.is_empty());
-        let job = persist
-            .as_ref()
-            .filter(|_| rotated)
-            .map(|p| PersistJob::new(p, &config));
-        st.insert(config, persist, expires_at);
-        if let Some(set) = checked.filter(|s| s.expires_at.is_some()) {
-            st.cache.insert(
-                super::state::CacheKey::new(&name, None, None),
-                Token {
-                    access_token: set.access_token,
-                    id_token: set.id_token,
-                    issuer,
-                    expires_at: set.expires_at,
-                },
-            );
-        }
-        job
-    };
-    if let Some(job) = job {
-        job.run().await;
-    }
-    Response::success().with_info(format!("Account '{name}' loaded"))
+    accounts::add(
+        ctx,
+        NewAccount {
+            config,
+            persist,
+            lifetime: add.lifetime,
+            skip_check: add.skip_check,
+            fresh: add.access_token.zip(add.expires_at),
+        },
+    )
+    .await
 }

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::handlers::{Ctx, fail, now};
-use super::state::{LockState, Persist, SealedAccount};
+use super::ctx::{Ctx, fail};
+use super::log::log;
+use super::state::{Loaded, LockState, Persist, SealedAccount};
 use crate::crypt;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
@@ -26,10 +27,19 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         // the account before it is sealed.
         st.lock = LockState::Sealing;
         st.cache.clear();
-        st.accounts.values().map(|a| a.lane.clone()).collect()
+        // Every lane, also those of accounts being added: an `add` that
+        // began before the lock lands before the accounts are sealed.
+        st.lanes.values().cloned().collect()
     };
     for lane in lanes {
         drop(lane.lock().await);
+    }
+    // Last chance to write pending rotations while they are in plaintext;
+    // what still fails is sealed with its unsaved mark and retried after
+    // `oidc-add -X`.
+    let names = ctx.state().loaded_names();
+    for name in names {
+        let _ = super::accounts::save_pending(ctx, &name).await;
     }
     let sealed: Vec<SealedAccount> = {
         let mut st = ctx.state();
@@ -46,6 +56,8 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
                     config: a.config,
                     expires_at: a.expires_at,
                     seq: a.seq,
+                    file_rt: a.file_rt,
+                    unsaved: a.unsaved,
                 }
             })
             .collect()
@@ -61,6 +73,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     match result {
         Ok(Ok(vault)) => {
             st.lock = LockState::Locked(vault);
+            log!("locked");
             Response::info("Agent locked")
         }
         _ => {
@@ -114,12 +127,17 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
             _ => None,
         };
         let name = a.config.name.clone();
-        st.insert(a.config, persist, a.expires_at);
+        let lane = st.lane(&name);
+        let mut loaded = Loaded::new(a.config, persist, lane);
+        loaded.expires_at = a.expires_at;
+        loaded.file_rt = a.file_rt;
+        loaded.unsaved = a.unsaved;
+        st.insert(loaded);
         if let Some(l) = st.accounts.get_mut(&name) {
             l.seq = a.seq;
         }
     }
     st.next_seq = st.accounts.values().map(|a| a.seq).max().unwrap_or(0);
-    st.expire(now());
+    log!("unlocked; {} accounts restored", st.accounts.len());
     Response::info("Agent unlocked")
 }

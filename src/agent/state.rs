@@ -5,6 +5,12 @@
 //! across an `.await`: handlers copy what they need, drop the lock, then talk
 //! to the provider. Secrets are zeroizing types, dropped (and so wiped) when
 //! an account is removed, expires, or the agent is locked.
+//!
+//! The methods here are the synchronous half of each change; the transitions
+//! themselves (add, remove, lock, unlock, rotation, rename, expiry) live in
+//! `accounts`, `refresh` and `lock`, and each runs holding the account's
+//! [`Loaded::lane`]: whoever holds a lane may assume the account neither
+//! appears nor disappears under it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -58,6 +64,18 @@ impl Persist {
     }
 }
 
+/// A per-account mutex that serializes every change to the account.
+pub type Lane = Arc<tokio::sync::Mutex<()>>;
+
+/// A rotated refresh token the agent holds but could not write to the file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unsaved {
+    /// Since when (Unix seconds).
+    pub since: i64,
+    /// Why the last write failed.
+    pub error: String,
+}
+
 /// A loaded account.
 #[derive(Debug)]
 pub struct Loaded {
@@ -65,14 +83,48 @@ pub struct Loaded {
     pub config: AccountConfig,
     /// How to save a rotated refresh token, when known.
     pub persist: Option<Persist>,
+    /// The refresh token the account file holds, as far as the agent knows:
+    /// a save only overwrites a file that still holds it (a compare and
+    /// swap), so a file another program rewrote meanwhile is never clobbered.
+    pub file_rt: Option<SecretString>,
+    /// Set while the newest refresh token is only in memory.
+    pub unsaved: Option<Unsaved>,
     /// When the account is unloaded (Unix seconds); `None`: never.
     pub expires_at: Option<i64>,
     /// Load order, for picking the most recent account of an issuer.
     pub seq: u64,
-    /// Serializes refreshes of this account: a provider that rotates refresh
-    /// tokens treats a second use of the old one as replay and may revoke the
-    /// whole grant (RFC 6819 §5.2.2.3), so two refreshes must never race.
-    pub lane: Arc<tokio::sync::Mutex<()>>,
+    /// When it was loaded (Unix seconds).
+    pub loaded_at: i64,
+    /// When the refresh token last worked (Unix seconds).
+    pub last_refresh: Option<i64>,
+    /// The provider's last refusal of the refresh token (needs
+    /// `oidc-gen --reauthenticate`), cleared by the next success.
+    pub refused: Option<String>,
+    /// Serializes refreshes and every other change of this account: a
+    /// provider that rotates refresh tokens treats a second use of the old
+    /// one as replay and may revoke the whole grant (RFC 6819 §5.2.2.3), so
+    /// two refreshes must never race, and an unload or lock must wait for a
+    /// refresh under way to land its rotated token.
+    pub lane: Lane,
+}
+
+impl Loaded {
+    /// A freshly loaded account.
+    pub fn new(config: AccountConfig, persist: Option<Persist>, lane: Lane) -> Self {
+        let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
+        Self {
+            config,
+            persist,
+            file_rt,
+            unsaved: None,
+            expires_at: None,
+            seq: 0,
+            loaded_at: crate::oidc::token::unix_now(),
+            last_refresh: None,
+            refused: None,
+            lane,
+        }
+    }
 }
 
 /// What a token is cached under: account plus the exact scope and audience
@@ -154,6 +206,12 @@ pub struct SealedAccount {
     pub expires_at: Option<i64>,
     /// Load order.
     pub seq: u64,
+    /// What the file holds (see [`Loaded::file_rt`]).
+    #[serde(default)]
+    pub file_rt: Option<SecretString>,
+    /// A rotation not yet saved.
+    #[serde(default)]
+    pub unsaved: Option<Unsaved>,
 }
 
 /// The lock state.
@@ -185,6 +243,9 @@ pub struct State {
     pub lock: LockState,
     /// Next load sequence number.
     pub next_seq: u64,
+    /// Lanes by account name, also for accounts being loaded (an `add`
+    /// holds the lane of the name it loads, so `lock` waits for it too).
+    pub lanes: HashMap<String, Lane>,
 }
 
 impl State {
@@ -193,38 +254,39 @@ impl State {
         !matches!(self.lock, LockState::Unlocked)
     }
 
-    /// Loads (or replaces) an account; drops the old one's cached tokens.
-    pub fn insert(
-        &mut self,
-        config: AccountConfig,
-        persist: Option<Persist>,
-        expires_at: Option<i64>,
-    ) -> u64 {
-        let name = config.name.clone();
-        self.forget_tokens(&name);
-        self.next_seq += 1;
-        let seq = self.next_seq;
-        let lane = self
-            .accounts
-            .get(&name)
-            .map_or_else(|| Arc::new(tokio::sync::Mutex::new(())), |a| a.lane.clone());
-        self.accounts.insert(
-            name,
-            Loaded {
-                config,
-                persist,
-                expires_at,
-                seq,
-                lane,
-            },
-        );
-        seq
+    /// The lane of account `name`, made on first use.
+    pub fn lane(&mut self, name: &str) -> Lane {
+        self.lanes.entry(name.to_owned()).or_default().clone()
     }
 
-    /// Unloads an account; its secrets are wiped as they drop.
-    pub fn remove(&mut self, name: &str) -> bool {
+    /// Drops the lane of `name` when nothing holds or awaits it any more.
+    pub fn prune_lane(&mut self, name: &str) {
+        if !self.accounts.contains_key(name)
+            && self
+                .lanes
+                .get(name)
+                .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            self.lanes.remove(name);
+        }
+    }
+
+    /// Loads (or replaces) an account; drops the old one's cached tokens.
+    /// Call only holding the account's lane.
+    pub fn insert(&mut self, mut loaded: Loaded) -> u64 {
+        let name = loaded.config.name.clone();
+        self.forget_tokens(&name);
+        self.next_seq += 1;
+        loaded.seq = self.next_seq;
+        self.accounts.insert(name, loaded);
+        self.next_seq
+    }
+
+    /// Unloads an account; its secrets are wiped as they drop. Call only
+    /// holding the account's lane.
+    pub fn remove(&mut self, name: &str) -> Option<Loaded> {
         self.forget_tokens(name);
-        self.accounts.remove(name).is_some()
+        self.accounts.remove(name)
     }
 
     /// Drops cached tokens of one account.
@@ -232,19 +294,23 @@ impl State {
         self.cache.retain(|k, _| k.account != name);
     }
 
-    /// Unloads accounts whose lifetime is over (strictly past `expires_at`, so
-    /// whole-second clocks never cut a lifetime short). Returns their names.
-    pub fn expire(&mut self, now: i64) -> Vec<String> {
-        let gone: Vec<String> = self
-            .accounts
+    /// Accounts whose lifetime is over (strictly past `expires_at`, so
+    /// whole-second clocks never cut a lifetime short).
+    pub fn due(&self, now: i64) -> Vec<String> {
+        self.accounts
             .iter()
             .filter(|(_, a)| a.expires_at.is_some_and(|t| t < now))
             .map(|(n, _)| n.clone())
-            .collect();
-        for name in &gone {
-            self.remove(name);
-        }
-        gone
+            .collect()
+    }
+
+    /// True when the account is loaded and its lifetime is not over; an
+    /// account past its lifetime is not served even before the sweeper
+    /// unloads it.
+    pub fn is_live(&self, name: &str, now: i64) -> bool {
+        self.accounts
+            .get(name)
+            .is_some_and(|a| a.expires_at.is_none_or(|t| t >= now))
     }
 
     /// Loaded short names, in load order.
@@ -260,11 +326,17 @@ impl State {
 
     /// The loaded account for an issuer: the only one, else `default` when it
     /// is loaded, else the one loaded last (oidc-agent's rule).
-    pub fn account_for_issuer(&self, issuer: &str, default: Option<&str>) -> Option<String> {
+    pub fn account_for_issuer(
+        &self,
+        issuer: &str,
+        default: Option<&str>,
+        now: i64,
+    ) -> Option<String> {
         let matching: Vec<&Loaded> = self
             .accounts
             .values()
             .filter(|a| same_issuer(&a.config.issuer_url, issuer))
+            .filter(|a| self.is_live(&a.config.name, now))
             .collect();
         if let Some(d) = default
             && matching.len() > 1
@@ -328,38 +400,66 @@ mod tests {
         );
     }
 
-    #[test]
-    fn issuer_choice() {
-        let mut st = State::default();
-        st.insert(acct("one", "https://op/"), None, None);
-        assert_eq!(
-            st.account_for_issuer("https://op", None).as_deref(),
-            Some("one")
-        );
-        st.insert(acct("two", "https://op"), None, None);
-        assert_eq!(
-            st.account_for_issuer("https://op/", None).as_deref(),
-            Some("two")
-        );
-        assert_eq!(
-            st.account_for_issuer("https://op/", Some("one")).as_deref(),
-            Some("one")
-        );
-        assert_eq!(st.account_for_issuer("https://other", None), None);
+    fn load(st: &mut State, config: AccountConfig, expires_at: Option<i64>) {
+        let lane = st.lane(&config.name);
+        let mut l = Loaded::new(config, None, lane);
+        l.expires_at = expires_at;
+        st.insert(l);
     }
 
     #[test]
-    fn lifetimes_expire_and_forget_tokens() {
+    fn issuer_choice() {
         let mut st = State::default();
-        st.insert(acct("a", "https://op"), None, Some(100));
-        st.insert(acct("b", "https://op"), None, None);
+        load(&mut st, acct("one", "https://op/"), None);
+        assert_eq!(
+            st.account_for_issuer("https://op", None, 0).as_deref(),
+            Some("one")
+        );
+        load(&mut st, acct("two", "https://op"), Some(50));
+        assert_eq!(
+            st.account_for_issuer("https://op/", None, 0).as_deref(),
+            Some("two")
+        );
+        assert_eq!(
+            st.account_for_issuer("https://op/", Some("one"), 0)
+                .as_deref(),
+            Some("one")
+        );
+        assert_eq!(st.account_for_issuer("https://other", None, 0), None);
+        // Past its lifetime, "two" is no longer chosen.
+        assert_eq!(
+            st.account_for_issuer("https://op/", None, 51).as_deref(),
+            Some("one")
+        );
+    }
+
+    #[test]
+    fn lifetimes_fall_due_and_removal_forgets_tokens() {
+        let mut st = State::default();
+        load(&mut st, acct("a", "https://op"), Some(100));
+        load(&mut st, acct("b", "https://op"), None);
         st.cache
             .insert(CacheKey::new("a", None, None), token(Some(1000)));
         // Whole seconds: an account added at 99.9 with lifetime 1 has
         // expires_at 100 and must live through second 100.
-        assert!(st.expire(100).is_empty());
-        assert_eq!(st.expire(101), vec!["a".to_owned()]);
+        assert!(st.due(100).is_empty());
+        assert!(st.is_live("a", 100));
+        assert_eq!(st.due(101), vec!["a".to_owned()]);
+        assert!(!st.is_live("a", 101));
+        assert!(st.remove("a").is_some());
         assert!(st.cache.is_empty());
         assert_eq!(st.loaded_names(), vec!["b".to_owned()]);
+        // The lane of an unloaded account goes once nobody holds it.
+        let held = st.lane("a");
+        st.prune_lane("a");
+        assert!(st.lanes.contains_key("a"));
+        drop(held);
+        st.prune_lane("a");
+        assert!(!st.lanes.contains_key("a"));
+        st.prune_lane("b");
+        assert!(
+            st.lanes.contains_key("b"),
+            "a loaded account keeps its lane"
+        );
     }
 }

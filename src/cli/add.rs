@@ -123,6 +123,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         args.lifetime,
         args.skip_check,
         Some(&password),
+        None,
     )?;
     println!("Account '{name}' loaded.");
     Ok(())
@@ -139,6 +140,7 @@ pub fn load(
     lifetime: Option<u64>,
     skip_check: bool,
     password: Option<&SecretString>,
+    fresh: Option<&crate::oidc::token::TokenSet>,
 ) -> crate::Result<()> {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let mut key = opened.key;
@@ -171,6 +173,8 @@ pub fn load(
         data_key,
         convert_to,
         skip_check,
+        access_token: fresh.map(|t| t.access_token.clone()),
+        expires_at: fresh.and_then(|t| t.expires_at),
     }));
     client.call(&request)?;
     Ok(())

@@ -81,7 +81,7 @@ pub fn load(client: &AgentClient, target: &str, not_loaded: Error) -> Result<()>
             });
         }
     };
-    super::add::load(client, opened, None, false, Some(&password))
+    super::add::load(client, opened, None, false, Some(&password), None)
 }
 
 /// True when `err` is the agent saying the account is not loaded.

@@ -279,6 +279,7 @@ fn finish(
     store: &Store,
     config: AccountConfig,
     password: Option<SecretString>,
+    tokens: &crate::oidc::token::TokenSet,
 ) -> anyhow::Result<()> {
     let name = config.name.clone();
     let opened = if args.no_save {
@@ -310,7 +311,9 @@ fn finish(
         }
     };
     match AgentClient::from_env() {
-        Ok(client) => match super::add::load(&client, opened, None, false, None) {
+        // No check refresh: the tokens were just obtained, and every refresh
+        // spent is a rotation that could be lost to a crash.
+        Ok(client) => match super::add::load(&client, opened, None, true, None, Some(tokens)) {
             Ok(()) => {
                 eprintln!(
                     "Account '{name}' loaded into the agent; get a token with `oidc-token {name}`"

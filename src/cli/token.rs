@@ -164,6 +164,11 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         }
         other => other?,
     };
+    if let Some(warning) = &reply.warning {
+        // One line on stderr; stdout stays the token and the exit code 0.
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "oidc-token: warning: {warning}");
+    }
     let token = if args.id_token {
         reply.id_token
     } else {

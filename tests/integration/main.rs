@@ -6,6 +6,7 @@ mod compat;
 mod format;
 mod r#gen;
 mod generated;
+mod lifecycle;
 mod protocol;
 mod service;
 mod support;

@@ -447,58 +447,6 @@ fn password_sources_and_id_token() {
     assert!(lines[2].parse::<i64>().expect("expires_at") > 0);
 }
 
-/// A refresh in flight when the account is unloaded or the agent locked: the
-/// rotated refresh token is neither lost from the file nor from the vault.
-#[test]
-fn rotation_survives_unload_and_lock_mid_refresh() {
-    let op = FakeOp::start();
-    op.set(|c| c.rotate = true);
-    let mut env = Env::new();
-    let sock = env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
-    op.set(|c| c.delay = Duration::from_millis(800));
-    let forced = r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#;
-
-    let s = sock.clone();
-    let pending = std::thread::spawn(move || raw_json(&s, forced));
-    std::thread::sleep(Duration::from_millis(200));
-    ok(&env.run("oidc-add", &["-r", "acct"]));
-    assert_eq!(pending.join().expect("join")["status"], "success");
-    let valid: Vec<String> = op.valid_rts().into_iter().collect();
-    assert_eq!(
-        valid,
-        vec![decrypt_rt(&env, "acct")],
-        "unloading mid-refresh lost the rotated token"
-    );
-
-    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    let s = sock.clone();
-    let pending = std::thread::spawn(move || raw_json(&s, forced));
-    std::thread::sleep(Duration::from_millis(200));
-    let lock = env
-        .cmd("oidc-add")
-        .args(["-x", "--pw-env=L"])
-        .env("L", "lockpw")
-        .output()
-        .expect("lock");
-    ok(&lock);
-    assert_eq!(
-        pending.join().expect("join")["status"],
-        "success",
-        "the refresh under way finished"
-    );
-    ok(&env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=L"])
-        .env("L", "lockpw")
-        .output()
-        .expect("unlock"));
-    op.set(|c| c.delay = Duration::ZERO);
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    let valid: Vec<String> = op.valid_rts().into_iter().collect();
-    assert_eq!(valid, vec![decrypt_rt(&env, "acct")]);
-}
-
 #[test]
 fn discovery_errors_name_the_remedy() {
     let op = FakeOp::start();

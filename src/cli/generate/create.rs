@@ -113,7 +113,7 @@ pub(super) fn complete(
         super::client::unregister(session, &config);
         return Ok(());
     }
-    match tokens.refresh_token.filter(|t| !t.is_empty()) {
+    match tokens.refresh_token.clone().filter(|t| !t.is_empty()) {
         Some(rt) => config.refresh_token = rt,
         // An imported token that was not rotated stays valid.
         None if flow == Flow::Refresh => {}
@@ -123,7 +123,7 @@ pub(super) fn complete(
             config.name
         ),
     }
-    finish(args, store, config, password)
+    finish(args, store, config, password, &tokens)
 }
 
 /// Rejects client flags that contradict each other.

@@ -3,6 +3,12 @@
 //! Deleting revokes the refresh token at the provider first (RFC 7009), so
 //! a copy of the file left in a backup is worthless; when revocation fails
 //! the user decides whether to delete the local file anyway.
+//!
+//! Each keeps the file and a running agent in step: `-d` unloads the account
+//! first (the agent writes any pending rotation) and then revokes the newest
+//! refresh token; `--rename` of a loaded account is done by the agent, which
+//! holds the newest token; `-u` re-wraps the file's data key, which the agent
+//! keeps using. Every file write holds the account directory's lock.
 
 use anyhow::{Context as _, bail};
 
@@ -12,6 +18,7 @@ use crate::account_file::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::oidc::token;
 use crate::oidc::token::Credentials;
+use crate::protocol::Request;
 use crate::secret::SecretString;
 use crate::store::Store;
 
@@ -57,18 +64,42 @@ fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
     Ok(Revoked::At(endpoint))
 }
 
+/// Is account `name` loaded in the agent `OIDC_SOCK` names? `None`: no
+/// agent reachable.
+fn loaded_in_agent(name: &str) -> Option<(AgentClient, bool)> {
+    let client = AgentClient::from_env().ok()?;
+    let reply = client.call(&Request::LoadedAccounts).ok()?;
+    let loaded = reply
+        .info
+        .as_ref()
+        .and_then(|i| i.as_array())
+        .is_some_and(|names| names.iter().any(|n| n.as_str() == Some(name)));
+    Some((client, loaded))
+}
+
 pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     let path = store.path(name)?;
     store.read(name)?;
     if !confirm(args, &format!("Delete account '{name}'?"))? {
         bail!("not deleted");
     }
-    let (opened, _) = super::super::open_account(&args.password, store, name).with_context(|| {
-        format!(
-            "the password is needed to revoke the refresh token of '{name}' (or delete {} by hand)",
-            path.display()
-        )
-    })?;
+    let (mut opened, password) = super::super::open_account(&args.password, store, name)
+        .with_context(|| {
+            format!(
+                "the password is needed to revoke the refresh token of '{name}' (or delete {} by hand)",
+                path.display()
+            )
+        })?;
+    // Unload first: the agent writes a rotation it holds, and no refresh can
+    // rotate the token between our revocation and the deletion.
+    if let Some((client, true)) = loaded_in_agent(name) {
+        client
+            .call(&Request::Remove {
+                account: name.to_owned(),
+            })
+            .with_context(|| format!("'{name}' not deleted: the agent could not unload it"))?;
+        opened = account_file::open(store, name, &password)?;
+    }
     match revoke(args, &opened.config) {
         Ok(Revoked::At(endpoint)) => eprintln!("Revoked the refresh token at {endpoint}."),
         Ok(Revoked::NoEndpoint) => eprintln!(
@@ -81,11 +112,6 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
                 bail!("not deleted; try again when the provider is reachable");
             }
         }
-    }
-    if let Ok(client) = AgentClient::from_env() {
-        let _ = client.call(&crate::protocol::Request::Remove {
-            account: name.to_owned(),
-        });
     }
     store.delete(name)?;
     if let Err(e) = crate::keyring::delete(&path) {
@@ -108,13 +134,48 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
-    let (mut opened, password) = super::super::open_account(&args.password, store, name)?;
-    opened.config.name = new.to_owned();
-    let (new_path, _) = account_file::save(store, &opened.config, &password, kdf_params())?;
-    store.delete(name)?;
+    let (opened, password) = super::super::open_account(&args.password, store, name)?;
+    let agent = loaded_in_agent(name);
+    let new_path = if opened.format == account_file::Format::OidcAgent {
+        // oidc-agent's format: written anew in ours under the new name.
+        if matches!(agent, Some((_, true))) {
+            bail!(
+                "'{name}' is loaded in the agent from an oidc-agent file; unload it first \
+                 (`oidc-add -r {name}`), rename it, then load it as '{new}'"
+            );
+        }
+        let mut config = opened.config.clone();
+        config.name = new.to_owned();
+        let (new_path, _) = account_file::save(store, &config, &password, kdf_params())?;
+        store.delete(name)?;
+        new_path
+    } else {
+        let new_path = store.path(new)?;
+        if let Some((client, true)) = &agent {
+            // The agent holds the newest refresh token: it moves the file.
+            client
+                .call(&Request::Rename {
+                    account: name.to_owned(),
+                    new_name: new.to_owned(),
+                    account_file: new_path.clone(),
+                })
+                .with_context(|| format!("'{name}' not renamed"))?;
+        }
+        // Not loaded, or loaded without a file the agent could move.
+        if opened.path.exists() && !new_path.exists() {
+            account_file::rename(store, &opened, new)?;
+        }
+        new_path
+    };
     if crate::keyring::get(&opened.path).is_ok_and(|p| p.is_some()) {
         let _ = crate::keyring::delete(&opened.path);
         super::super::remember_password(&KEYRING, &new_path, new, &password);
+    }
+    if let Some(iss) = crate::issuers::default_account(store.dir(), &opened.config.issuer_url)
+        .filter(|d| d == name)
+        .map(|_| opened.config.issuer_url.clone())
+    {
+        let _ = crate::issuers::record_default(store.dir(), &iss, new);
     }
     eprintln!("Renamed account '{name}' to '{new}'.");
     Ok(())
@@ -122,12 +183,12 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
 
 pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     let (opened, password) = super::super::open_account(&args.password, store, name)?;
-    if opened.format == account_file::Format::OidcAgent {
-        let backup = store.dir().join(format!("{name}.bak"));
-        std::fs::copy(&opened.path, &backup)
-            .with_context(|| format!("cannot back up to {}", backup.display()))?;
-        crate::store::make_private(&backup)?;
-        eprintln!("Kept the oidc-agent file as {}", backup.display());
+    let legacy = opened.format == account_file::Format::OidcAgent;
+    if legacy && matches!(loaded_in_agent(name), Some((_, true))) {
+        bail!(
+            "'{name}' is loaded in the agent from an oidc-agent file; unload it first \
+             (`oidc-add -r {name}`), run `oidc-gen -u {name}`, then `oidc-add {name}`"
+        );
     }
     let new_pw = match std::env::var("OIDC_NEW_ENCRYPTION_PW") {
         Ok(p) => SecretString::new(p),
@@ -136,7 +197,17 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             super::super::prompt_password(&format!("New password for account '{name}': "), true)?
         }
     };
-    let (path, _) = account_file::save(store, &opened.config, &new_pw, kdf_params())?;
+    let path = if legacy {
+        let backup = store.dir().join(format!("{name}.bak"));
+        std::fs::copy(&opened.path, &backup)
+            .with_context(|| format!("cannot back up to {}", backup.display()))?;
+        crate::store::make_private(&backup)?;
+        eprintln!("Kept the oidc-agent file as {}", backup.display());
+        account_file::save(store, &opened.config, &new_pw, kdf_params())?.0
+    } else {
+        // Same data key, new password: a loaded account keeps saving.
+        account_file::change_password(store, &opened, &new_pw, kdf_params())?
+    };
     // Keep a stored password in step with the file.
     if args.password.pw_keyring || crate::keyring::get(&path).is_ok_and(|p| p.is_some()) {
         super::super::remember_password(&KEYRING, &path, name, &new_pw);

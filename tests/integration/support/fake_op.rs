@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -94,6 +94,28 @@ pub struct Inner {
     devices: Mutex<HashMap<String, DeviceGrant>>,
     counter: AtomicU64,
     stopped: AtomicBool,
+    /// A trap for the next refresh-token grant (see [`FakeOp::hold_next_refresh`]).
+    hold: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
+}
+
+/// A refresh-token grant the provider holds until the test releases it.
+pub struct Held {
+    arrived: mpsc::Receiver<()>,
+    release: mpsc::Sender<()>,
+}
+
+impl Held {
+    /// Waits until the held request has reached the provider.
+    pub fn arrived(&self) {
+        self.arrived
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the held refresh never reached the provider");
+    }
+
+    /// Lets the held request go on.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
 }
 
 /// The running provider; stops when dropped.
@@ -138,6 +160,7 @@ impl FakeOp {
             devices: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            hold: Mutex::new(None),
         });
         let (inner2, issuer2) = (inner.clone(), issuer.clone());
         thread::spawn(move || {
@@ -157,6 +180,16 @@ impl FakeOp {
             inner,
             port,
         }
+    }
+
+    /// Holds the next refresh-token grant when it arrives (before it is
+    /// answered) until the returned [`Held`] is released: a test can then act
+    /// while a refresh is deterministically under way.
+    pub fn hold_next_refresh(&self) -> Held {
+        let (arrived_tx, arrived) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        *self.inner.hold.lock().expect("lock") = Some((arrived_tx, release_rx));
+        Held { arrived, release }
     }
 
     pub fn set<F: FnOnce(&mut Config)>(&self, f: F) {
@@ -498,6 +531,13 @@ fn token(stream: &mut TcpStream, inner: &Inner, req: &Request) -> std::io::Resul
     };
     thread::sleep(delay);
     let grant = form.get("grant_type").cloned().unwrap_or_default();
+    if grant == "refresh_token" {
+        let trap = inner.hold.lock().expect("lock").take();
+        if let Some((arrived, release)) = trap {
+            let _ = arrived.send(());
+            let _ = release.recv_timeout(Duration::from_secs(60));
+        }
+    }
     if grant == "authorization_code" || grant == DEVICE_GRANT {
         let client_id = match authenticate(inner, req, &form) {
             Ok(id) => id,

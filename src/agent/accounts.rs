@@ -1,0 +1,496 @@
+//! The transitions of a loaded account: add, remove, remove-all, lifetime
+//! expiry, rename, the recording of a rotation and its save, and the retries
+//! of a save that failed.
+//!
+//! Each transition runs holding the account's lane (see `state`), so it
+//! cannot overlap a refresh of the same account (whose rotated refresh token
+//! would otherwise be dropped or spent twice), and checks the lock state
+//! once it owns the lane: `lock` waits for every lane, including the lane of
+//! an account being added, so nothing lands in a locked agent.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::ctx::{Ctx, fail, now};
+use super::log::{fingerprint, log};
+use super::refresh::{refresh_with, snapshot};
+use super::save::{SaveJob, Saved};
+use super::state::{CacheKey, Loaded, Persist, Token, Unsaved};
+use crate::account::AccountConfig;
+use crate::error::ErrorKind;
+use crate::protocol::{Response, strings};
+use crate::secret::SecretString;
+
+fn locked() -> Response {
+    fail(ErrorKind::Locked, strings::LOCKED).with_info("unlock it with `oidc-add -X`")
+}
+
+/// Records the outcome of writing refresh token `rt` of `name`; logs it.
+/// Returns the error of a failed write.
+fn record_save(
+    ctx: &Ctx,
+    name: &str,
+    rt: &SecretString,
+    result: Result<Saved, String>,
+) -> Result<(), String> {
+    let mut st = ctx.state();
+    let acct = st.accounts.get_mut(name);
+    let fp = fingerprint(rt);
+    match result {
+        Ok(saved) => {
+            let path = acct
+                .as_ref()
+                .and_then(|a| a.persist.as_ref())
+                .map(|p| p.path.display().to_string())
+                .unwrap_or_default();
+            if let Some(a) = acct {
+                a.file_rt = Some(rt.clone());
+                if a.config.refresh_token == *rt {
+                    a.unsaved = None;
+                }
+            }
+            match saved {
+                Saved::Written => log!("'{name}': saved refresh token {fp} to {path}"),
+                Saved::AlreadyThere => {}
+                Saved::Converted(backup) => log!(
+                    "'{name}': converted {path} to the oidc-agent-rs format to save refresh token \
+                     {fp}; the oidc-agent file is kept as {}",
+                    backup.display()
+                ),
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(a) = acct {
+                let since = a.unsaved.as_ref().map_or_else(now, |u| u.since);
+                a.unsaved = Some(Unsaved {
+                    since,
+                    error: e.clone(),
+                });
+            }
+            log!(
+                "'{name}': NOT SAVED: refresh token {fp} could not be written ({e}); \
+                 it is kept in memory and the write is retried"
+            );
+            Err(e)
+        }
+    }
+}
+
+/// The pending save of `name`, if it has an unsaved rotation.
+fn pending(ctx: &Ctx, name: &str) -> Option<SaveJob> {
+    let st = ctx.state();
+    let a = st.accounts.get(name)?;
+    a.unsaved.as_ref()?;
+    Some(SaveJob {
+        persist: a.persist.clone()?,
+        config: a.config.clone(),
+        expected: a.file_rt.clone(),
+    })
+}
+
+/// Writes `name`'s unsaved rotation, if any. Call holding its lane.
+pub(super) async fn save_pending(ctx: &Ctx, name: &str) -> Result<(), String> {
+    let Some(job) = pending(ctx, name) else {
+        return Ok(());
+    };
+    let rt = job.config.refresh_token.clone();
+    let result = job.run().await;
+    record_save(ctx, name, &rt, result)
+}
+
+/// Records a successful refresh of `name` and, when the provider rotated
+/// the refresh token, keeps the new one and saves it. Call holding the lane.
+pub(super) async fn record_refresh(ctx: &Ctx, name: &str, new_rt: Option<&SecretString>) {
+    let job = {
+        let mut st = ctx.state();
+        let Some(a) = st.accounts.get_mut(name) else {
+            return;
+        };
+        a.last_refresh = Some(now());
+        a.refused = None;
+        let Some(rt) = new_rt.filter(|rt| !rt.is_empty() && **rt != a.config.refresh_token) else {
+            return;
+        };
+        let old = fingerprint(&a.config.refresh_token);
+        a.config.refresh_token = rt.clone();
+        let Some(persist) = a.persist.clone() else {
+            log!(
+                "'{name}': refresh token rotated ({old} -> {}); the account has no file, \
+                 the new token is kept in memory only",
+                fingerprint(rt)
+            );
+            return;
+        };
+        log!(
+            "'{name}': refresh token rotated ({old} -> {})",
+            fingerprint(rt)
+        );
+        SaveJob {
+            persist,
+            config: a.config.clone(),
+            expected: a.file_rt.clone(),
+        }
+    };
+    let rt = job.config.refresh_token.clone();
+    let result = job.run().await;
+    let _ = record_save(ctx, name, &rt, result);
+}
+
+/// Records that the provider refused `name`'s refresh token.
+pub(super) fn record_refusal(ctx: &Ctx, name: &str, why: &str) {
+    if let Some(a) = ctx.state().accounts.get_mut(name) {
+        a.refused = Some(why.to_owned());
+    }
+    log!("'{name}': the provider refused the refresh token: {why}");
+}
+
+/// What `add` loads.
+pub(super) struct NewAccount {
+    pub config: AccountConfig,
+    pub persist: Option<Persist>,
+    pub lifetime: Option<u64>,
+    pub skip_check: bool,
+    /// An access token the client just got with this refresh token, and its
+    /// expiry: cached as if the check refresh had returned it.
+    pub fresh: Option<(SecretString, i64)>,
+}
+
+/// Loads an account: with a check refresh unless skipped or the same
+/// account is loaded already; a rotated token from the check is saved first.
+pub(super) async fn add(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
+    let name = new.config.name.clone();
+    let lane = {
+        let mut st = ctx.state();
+        if st.is_locked() {
+            return locked();
+        }
+        st.lane(&name)
+    };
+    let reply = {
+        let _lane = lane.lock().await;
+        add_in_lane(ctx, new).await
+    };
+    drop(lane);
+    ctx.state().prune_lane(&name);
+    reply
+}
+
+async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
+    let NewAccount {
+        mut config,
+        persist,
+        lifetime,
+        skip_check,
+        fresh,
+    } = new;
+    let name = config.name.clone();
+    let lifetime = lifetime.or(ctx.default_lifetime);
+    let expires_at = lifetime.map(|l| now().saturating_add(i64::try_from(l).unwrap_or(i64::MAX)));
+    // The client decrypted the file before we got the lane; a refresh of
+    // the loaded account may have rotated the token into the file since.
+    // Only our processes write it, under its lock, each time with a newer
+    // token: the file's token is the one to use.
+    if let Some(rt) = stored_rt(persist.as_ref()).await {
+        config.refresh_token = rt;
+    }
+    let snap = {
+        let mut st = ctx.state();
+        // A lock that got this lane before us has sealed the agent by now.
+        if st.is_locked() {
+            return locked();
+        }
+        // The same account again (same file, and the file still holds what
+        // we last saw there): keep what we hold — it may be newer than the
+        // file — and only take the new lifetime and key.
+        if let Some(a) = st.accounts.get_mut(&name)
+            && let (Some(old), Some(new)) = (&a.persist, &persist)
+            && old.path == new.path
+            && a.file_rt.as_ref() == Some(&config.refresh_token)
+        {
+            a.persist = Some(new.clone());
+            a.expires_at = expires_at;
+            log!("'{name}': loaded again; lifetime renewed");
+            return Response::success().with_info(format!("Account '{name}' loaded"));
+        }
+        match snapshot(&mut st, config.clone()) {
+            Ok(s) => s,
+            Err(e) => return fail(e.kind(), e.to_string()),
+        }
+    };
+    // Check the account with one refresh before accepting it, so a dead
+    // refresh token is reported now and not at the first `oidc-token`.
+    let checked = if skip_check {
+        None
+    } else {
+        match refresh_with(ctx, &snap, &[], &[]).await {
+            Ok(set) => Some(set),
+            Err(e) => return fail(e.kind(), e.to_string()),
+        }
+    };
+    let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
+    let mut save = None;
+    if let Some(rt) = checked
+        .as_ref()
+        .and_then(|s| s.refresh_token.as_ref())
+        .filter(|rt| !rt.is_empty() && **rt != config.refresh_token)
+    {
+        config.refresh_token = rt.clone();
+        save = persist.clone().map(|persist| SaveJob {
+            persist,
+            config: config.clone(),
+            expected: file_rt.clone(),
+        });
+    }
+    let issuer = config.issuer_url.clone();
+    let fp = fingerprint(&config.refresh_token);
+    {
+        let mut st = ctx.state();
+        let lane = st.lane(&name);
+        let mut loaded = Loaded::new(config, persist, lane);
+        loaded.file_rt = file_rt;
+        loaded.expires_at = expires_at;
+        if checked.is_some() {
+            loaded.last_refresh = Some(now());
+        }
+        st.insert(loaded);
+        let first = match checked {
+            Some(set) => Some((set.access_token, set.id_token, set.expires_at)),
+            None => fresh.map(|(at, exp)| (at, None, Some(exp))),
+        };
+        if let Some((access_token, id_token, expires_at)) = first.filter(|f| f.2.is_some()) {
+            st.cache.insert(
+                CacheKey::new(&name, None, None),
+                Token {
+                    access_token,
+                    id_token,
+                    issuer,
+                    expires_at,
+                },
+            );
+        }
+    }
+    log!("'{name}': loaded (refresh token {fp})");
+    if let Some(job) = save {
+        let rt = job.config.refresh_token.clone();
+        let result = job.run().await;
+        let _ = record_save(ctx, &name, &rt, result);
+    }
+    Response::success().with_info(format!("Account '{name}' loaded"))
+}
+
+/// The refresh token in the file `persist` names, when it is one of ours
+/// that its key opens.
+async fn stored_rt(persist: Option<&Persist>) -> Option<SecretString> {
+    let p = persist?.clone();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::read(&p.path).ok()?;
+        let plain = crate::crypt::open_with_key(&file, &p.key).ok()?;
+        serde_json::from_slice::<AccountConfig>(&plain)
+            .ok()
+            .map(|c| c.refresh_token)
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Unloads `name` once its pending rotation is saved; refuses while it
+/// cannot be, so the newest refresh token is never dropped.
+pub(super) async fn remove(ctx: &Ctx, name: &str) -> Response {
+    let Some(lane) = ctx.state().accounts.get(name).map(|a| a.lane.clone()) else {
+        return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
+    };
+    let _lane = lane.lock().await;
+    if let Err(e) = save_pending(ctx, name).await {
+        return fail(
+            ErrorKind::Failure,
+            format!("'{name}' not unloaded: its rotated refresh token is not saved yet ({e})"),
+        )
+        .with_info("free space or fix the account file's directory, then try again");
+    }
+    let mut st = ctx.state();
+    if st.remove(name).is_none() {
+        return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
+    }
+    log!("'{name}': unloaded");
+    Response::success()
+}
+
+/// Unloads every account that can be (see [`remove`]).
+pub(super) async fn remove_all(ctx: &Ctx) -> Response {
+    let names = ctx.state().loaded_names();
+    let mut kept = Vec::new();
+    for name in names {
+        let reply = remove(ctx, &name).await;
+        if !reply.is_success() && reply.kind != Some(ErrorKind::NotLoaded) {
+            kept.push(reply.error.unwrap_or_default());
+        }
+    }
+    if kept.is_empty() {
+        Response::success()
+    } else {
+        fail(ErrorKind::Failure, kept.join("; "))
+            .with_info("free space or fix the account files' directory, then try again")
+    }
+}
+
+/// Unloads accounts whose lifetime is over, each once its lane is free and
+/// its pending rotation saved; an account whose save fails stays (not
+/// served) until the write succeeds.
+pub(super) async fn expire_due(ctx: &Ctx) {
+    let due: Vec<(String, super::state::Lane)> = {
+        let st = ctx.state();
+        st.due(now())
+            .into_iter()
+            .filter_map(|n| st.accounts.get(&n).map(|a| (n, a.lane.clone())))
+            .collect()
+    };
+    for (name, lane) in due {
+        // A busy lane (a refresh under way) is looked at again next tick.
+        let Ok(_lane) = lane.try_lock() else {
+            continue;
+        };
+        if save_pending(ctx, &name).await.is_err() {
+            continue;
+        }
+        let mut st = ctx.state();
+        if st.due(now()).contains(&name) && st.remove(&name).is_some() {
+            log!("'{name}': lifetime over; unloaded");
+        }
+    }
+}
+
+/// Retries the saves that failed (on the agent's timer, and on requests for
+/// the account); skips an account whose lane is busy.
+pub(super) async fn retry_unsaved(ctx: &Ctx, only: Option<&str>) {
+    let names: Vec<(String, super::state::Lane)> = ctx
+        .state()
+        .accounts
+        .values()
+        .filter(|a| a.unsaved.is_some() && only.is_none_or(|o| o == a.config.name))
+        .map(|a| (a.config.name.clone(), a.lane.clone()))
+        .collect();
+    for (name, lane) in names {
+        let Ok(_lane) = lane.try_lock() else {
+            continue;
+        };
+        let _ = save_pending(ctx, &name).await;
+    }
+}
+
+/// At shutdown: waits for refreshes under way (each lane), then writes every
+/// pending rotation; logs what could not be saved.
+pub(super) async fn save_all(ctx: &Ctx) {
+    let lanes: Vec<(String, super::state::Lane)> = ctx
+        .state()
+        .accounts
+        .values()
+        .map(|a| (a.config.name.clone(), a.lane.clone()))
+        .collect();
+    for (name, lane) in lanes {
+        let _lane = lane.lock().await;
+        if let Err(e) = save_pending(ctx, &name).await {
+            log!("'{name}': the newest refresh token is LOST at shutdown ({e})");
+        }
+    }
+}
+
+/// Renames loaded account `old` to `new`, whose file is `new_path`: writes
+/// the account (with the newest refresh token) to the new file under the
+/// same data key, removes the old file, and serves it under the new name.
+pub(super) async fn rename(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
+    let (lane, new_lane) = {
+        let mut st = ctx.state();
+        if st.is_locked() {
+            return locked();
+        }
+        let Some(lane) = st.accounts.get(old).map(|a| a.lane.clone()) else {
+            return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
+        };
+        (lane, st.lane(new))
+    };
+    // Two lanes, always taken in name order.
+    let (first, second) = if old < new {
+        (lane, new_lane)
+    } else {
+        (new_lane, lane)
+    };
+    let reply = {
+        let _a = first.lock().await;
+        let _b = second.lock().await;
+        rename_in_lanes(ctx, old, new, new_path).await
+    };
+    drop((first, second));
+    let mut st = ctx.state();
+    st.prune_lane(old);
+    st.prune_lane(new);
+    reply
+}
+
+async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
+    let (mut config, persist, file_rt) = {
+        let st = ctx.state();
+        if st.is_locked() {
+            return locked();
+        }
+        if st.accounts.contains_key(new) {
+            return fail(
+                ErrorKind::Usage,
+                format!("account '{new}' is loaded already"),
+            );
+        }
+        let Some(a) = st.accounts.get(old) else {
+            return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
+        };
+        (a.config.clone(), a.persist.clone(), a.file_rt.clone())
+    };
+    config.name = new.to_owned();
+    let mut persist = persist;
+    if let Some(p) = persist.as_mut() {
+        if new_path.parent() != p.path.parent()
+            || new_path.file_name().and_then(|n| n.to_str()) != Some(new)
+        {
+            return fail(
+                ErrorKind::Usage,
+                "Bad Request: the new account file must be NEW in the same directory",
+            );
+        }
+        if new_path.exists() {
+            return fail(
+                ErrorKind::Usage,
+                format!("{} exists already", new_path.display()),
+            );
+        }
+        let job = (p.clone(), config.clone(), file_rt, new_path.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            let (p, config, file_rt, new_path) = job;
+            let dir = new_path.parent().unwrap_or(std::path::Path::new("."));
+            let _lock = crate::store::lock_dir(dir).map_err(|e| e.to_string())?;
+            super::save::write_to(&new_path, &p, &config, file_rt.as_ref())?;
+            std::fs::remove_file(&p.path)
+                .map_err(|e| format!("cannot remove {}: {e}", p.path.display()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(e) = written {
+            return fail(ErrorKind::Failure, format!("'{old}' not renamed: {e}"));
+        }
+        p.path = new_path;
+        p.convert_to = None;
+    }
+    let mut st = ctx.state();
+    let Some(prev) = st.remove(old) else {
+        return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
+    };
+    let lane = st.lane(new);
+    let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
+    let mut loaded = Loaded::new(config, persist, lane);
+    loaded.file_rt = file_rt;
+    loaded.expires_at = prev.expires_at;
+    loaded.loaded_at = prev.loaded_at;
+    loaded.last_refresh = prev.last_refresh;
+    st.insert(loaded);
+    log!("'{old}': renamed to '{new}'");
+    Response::success().with_info(format!("Account '{old}' renamed to '{new}'"))
+}

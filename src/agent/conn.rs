@@ -1,0 +1,194 @@
+//! One client connection: the peer check, reading the request (plain JSON,
+//! or oidc-agent's encrypted mode, whose sans-IO half is
+//! `compat::ipc_crypt`), and writing the reply.
+//!
+//! oidc-agent's framing is none: one request, one reply in a single write,
+//! then close. A malformed, oversized or slow request gets a `failure` reply
+//! (or is dropped when the client is gone); it never blocks another client.
+//! Before a reply to a request it will not read further, the agent drains
+//! what the client has pending (up to the size limit), so the client reads
+//! the reply instead of a connection reset.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::UnixStream;
+use zeroize::Zeroizing;
+
+use super::ctx::Ctx;
+use crate::compat::ipc_crypt::{self, FirstMessage, MessageStatus, ServerSession};
+use crate::error::ErrorKind;
+use crate::protocol::{MAX_MESSAGE, Request, Response};
+
+/// How long a client may take to send its request.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the first bytes of a connection turned out to be.
+#[derive(Debug)]
+pub enum Message {
+    /// A complete JSON value (plain mode).
+    Plain(Zeroizing<Vec<u8>>),
+    /// Not JSON: the start of oidc-agent's encrypted mode, or garbage.
+    Other(Zeroizing<Vec<u8>>),
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "request too large")
+}
+
+/// Reads more bytes into `buf` until `done` says stop (or EOF, the cap, or
+/// the deadline).
+async fn read_until(
+    stream: &mut UnixStream,
+    buf: &mut Zeroizing<Vec<u8>>,
+    deadline: tokio::time::Instant,
+    done: impl Fn(&[u8]) -> bool,
+) -> io::Result<()> {
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    while !done(buf) {
+        let n = match tokio::time::timeout_at(deadline, stream.read(&mut chunk[..])).await {
+            Ok(r) => r?,
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stalled")),
+        };
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > MAX_MESSAGE {
+            return Err(too_large());
+        }
+    }
+    Ok(())
+}
+
+/// Reads one message: until it parses as JSON, or the client stops sending
+/// (EOF, or a pause after something that cannot become JSON).
+pub async fn read_message(stream: &mut UnixStream) -> io::Result<Message> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(1024));
+    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+    read_until(stream, &mut buf, deadline, |b| {
+        if b.is_empty() {
+            return false;
+        }
+        match serde_json::from_slice::<serde::de::IgnoredAny>(b) {
+            Ok(_) => true,
+            Err(e) if e.is_eof() => false,
+            // Not JSON and cannot become JSON: the client sent all it will
+            // send in one write (oidc-agent clients do), so answer now.
+            Err(_) => true,
+        }
+    })
+    .await?;
+    Ok(
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&buf).is_ok() {
+            Message::Plain(buf)
+        } else {
+            Message::Other(buf)
+        },
+    )
+}
+
+/// Parses and handles one plain request.
+pub async fn dispatch(ctx: &Arc<Ctx>, bytes: &[u8]) -> Response {
+    match Request::parse(bytes) {
+        Ok(req) => super::handlers::handle(ctx, req).await,
+        Err(e) => Response::failure(ErrorKind::Usage, e.message()),
+    }
+}
+
+fn failure(msg: &str) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(Response::failure(ErrorKind::Usage, msg).to_bytes())
+}
+
+/// Reads and discards what the client has already sent, up to the size
+/// limit, without waiting: closing a socket with unread data resets the
+/// connection, and the client would see the reset instead of the reply.
+fn drain(stream: &UnixStream) {
+    let mut chunk = [0u8; 8192];
+    let mut total = 0;
+    while total <= MAX_MESSAGE {
+        match stream.try_read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+}
+
+/// Serves one connection from start to close.
+pub async fn serve(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<()> {
+    // The socket is 0600 in a 0700 directory already; the uid check also
+    // covers a socket path someone made reachable (bind mounts, forwarding).
+    let cred = stream.peer_cred()?;
+    if cred.uid() != rustix::process::getuid().as_raw() {
+        return Ok(());
+    }
+    let reply = match read_message(&mut stream).await {
+        Ok(Message::Plain(bytes)) => Zeroizing::new(dispatch(&ctx, &bytes).await.to_bytes()),
+        Ok(Message::Other(bytes)) => serve_non_json(&ctx, &mut stream, bytes).await?,
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            drain(&stream);
+            failure(&format!("Bad Request: {e}"))
+        }
+        Err(e) => return Err(e),
+    };
+    if !reply.is_empty() {
+        stream.write_all(&reply).await?;
+    }
+    stream.shutdown().await
+}
+
+/// Handles a first message that is not JSON: oidc-agent's encrypted mode
+/// starts with the client's base64 public key. Returns the bytes to write
+/// last (the sealed reply, or a plain JSON failure as oidc-agent sends one).
+async fn serve_non_json(
+    ctx: &Arc<Ctx>,
+    stream: &mut UnixStream,
+    mut buf: Zeroizing<Vec<u8>>,
+) -> io::Result<Zeroizing<Vec<u8>>> {
+    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+    read_until(stream, &mut buf, deadline, |b| {
+        ipc_crypt::classify_first_message(b) != FirstMessage::Incomplete
+    })
+    .await?;
+    let client_pk = match ipc_crypt::classify_first_message(&buf) {
+        FirstMessage::ClientKey(pk) => pk,
+        FirstMessage::Plain => return Ok(Zeroizing::new(dispatch(ctx, &buf).await.to_bytes())),
+        FirstMessage::Incomplete | FirstMessage::Invalid => {
+            drain(stream);
+            let what = if buf.is_empty() {
+                "empty request"
+            } else {
+                "malformed JSON"
+            };
+            return Ok(failure(&format!("Bad Request: {what}")));
+        }
+    };
+    let (session, key_msg) = match ServerSession::new(&client_pk) {
+        Ok(s) => s,
+        // oidc-agent's wording for a low-order key.
+        Err(ipc_crypt::IpcCryptError::WeakPublicKey) => {
+            return Ok(failure("received suspicious public key"));
+        }
+        Err(e) => return Ok(failure(&e.to_string())),
+    };
+    stream.write_all(&key_msg).await?;
+    let mut request = Zeroizing::new(Vec::with_capacity(1024));
+    read_until(stream, &mut request, deadline, |b| {
+        ipc_crypt::encrypted_message_status(b) != MessageStatus::Incomplete
+    })
+    .await?;
+    let plaintext = match session.open(&request) {
+        Ok(p) => p,
+        // oidc-agent answers a message it cannot decrypt in plain JSON.
+        Err(_) => return Ok(failure("decryption failed")),
+    };
+    let reply = Zeroizing::new(dispatch(ctx, &plaintext).await.to_bytes());
+    let mut sealed = match session.seal(&reply) {
+        Ok(s) => s,
+        Err(e) => return Ok(failure(&e.to_string())),
+    };
+    ipc_crypt::pad_for_chunked_readers(&mut sealed);
+    Ok(Zeroizing::new(sealed))
+}

@@ -1,0 +1,60 @@
+//! What every connection shares: the state behind its mutex, the account
+//! directory, the agent's settings, and the small helpers handlers use to
+//! build failure replies.
+
+use std::sync::{Mutex, MutexGuard};
+
+use super::state::State;
+use crate::crypt::KdfParams;
+use crate::error::ErrorKind;
+use crate::oidc::OidcError;
+use crate::protocol::Response;
+use crate::store::Store;
+
+/// Seconds since the Unix epoch.
+pub use crate::oidc::token::unix_now as now;
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub struct Ctx {
+    state: Mutex<State>,
+    /// The account directory (for "configured but not loaded" and issuer.config).
+    pub store: Store,
+    /// Lifetime for accounts added without one (seconds; `None`: forever).
+    pub default_lifetime: Option<u64>,
+    /// The agent's command line, for `status_json`.
+    pub command_line: Vec<String>,
+    /// Argon2 parameters for the lock vault.
+    pub lock_kdf: KdfParams,
+}
+
+impl Ctx {
+    /// A fresh agent context.
+    pub fn new(store: Store, default_lifetime: Option<u64>, command_line: Vec<String>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            store,
+            default_lifetime,
+            command_line,
+            lock_kdf: KdfParams::DEFAULT,
+        }
+    }
+
+    /// The state, recovering from a poisoned lock (a panicked handler must
+    /// not take the whole agent down with it). Never held across an `.await`.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A failure reply.
+pub fn fail(kind: ErrorKind, msg: impl Into<String>) -> Response {
+    Response::failure(kind, msg)
+}
+
+/// A provider error as a shareable failure.
+pub fn oidc_failure(e: &OidcError) -> (ErrorKind, String) {
+    (e.kind(), e.to_string())
+}

@@ -1,0 +1,217 @@
+//! Saving a loaded account's newest refresh token to its file.
+//!
+//! A save is a compare-and-swap under the account directory's lock
+//! (`store::lock_dir`): the file is opened with the account's data key and
+//! overwritten only while it still holds the refresh token the agent last
+//! saw there. So `oidc-gen --reauthenticate` or another agent that rewrote
+//! the file meanwhile is never clobbered, and `oidc-gen -u` (which keeps the
+//! data key) never interleaves with a save. A file still in oidc-agent's
+//! format cannot be opened without the password: it is backed up and
+//! replaced by the conversion template, as before.
+//!
+//! A save that fails leaves the newest token in memory, marked unsaved (see
+//! `accounts`): it is retried on a timer, on every request for the account,
+//! before any unload and at SIGTERM, and reported by `--status` and to every
+//! `oidc-token` caller.
+
+use std::path::{Path, PathBuf};
+
+use super::ctx::now;
+use super::state::Persist;
+use crate::account::AccountConfig;
+use crate::crypt;
+use crate::secret::SecretString;
+use crate::store;
+
+/// One write of an account.
+pub struct SaveJob {
+    /// Where and under which key.
+    pub persist: Persist,
+    /// What to write (the newest refresh token included).
+    pub config: AccountConfig,
+    /// The refresh token the file is expected to hold.
+    pub expected: Option<SecretString>,
+}
+
+/// What a successful save did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Saved {
+    /// Re-sealed the file.
+    Written,
+    /// The file already held this refresh token.
+    AlreadyThere,
+    /// Converted an oidc-agent file; the original kept at this path.
+    Converted(PathBuf),
+}
+
+impl SaveJob {
+    /// Runs the write on the blocking pool (Argon2-free, but disk I/O and
+    /// `flock` must not stall the runtime).
+    pub async fn run(self) -> Result<Saved, String> {
+        tokio::task::spawn_blocking(move || self.write())
+            .await
+            .unwrap_or_else(|e| Err(format!("the save task failed: {e}")))
+    }
+
+    fn write(&self) -> Result<Saved, String> {
+        let path = &self.persist.path;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let _lock = store::lock_dir(dir).map_err(|e| e.to_string())?;
+        write_to(path, &self.persist, &self.config, self.expected.as_ref())
+    }
+}
+
+/// Writes `config` to `path` (sealed under `persist.key`), comparing with
+/// the file's current refresh token first. The caller holds the directory
+/// lock. Also used by `rename`, with `path` the new file and `persist.path`
+/// the file to read the header from.
+pub fn write_to(
+    path: &Path,
+    persist: &Persist,
+    config: &AccountConfig,
+    expected: Option<&SecretString>,
+) -> Result<Saved, String> {
+    let source = &persist.path;
+    let file =
+        std::fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
+    let json = config.to_json();
+    if !crypt::is_ours(&file) {
+        let Some(template) = &persist.convert_to else {
+            return Err(format!(
+                "{} is not in the oidc-agent-rs format and the agent has no key for it; \
+                 load the account again with `oidc-add {}`",
+                source.display(),
+                config.name
+            ));
+        };
+        let backup = backup_path(source);
+        store::write_atomic(&backup, &file).map_err(|e| e.to_string())?;
+        let sealed = crypt::reseal(template, &persist.key, json.expose().as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
+        return Ok(Saved::Converted(backup));
+    }
+    let current = crypt::open_with_key(&file, &persist.key).map_err(|_| {
+        format!(
+            "{} was re-encrypted by another program (or damaged) since the account was loaded; \
+             load it again with `oidc-add {}`",
+            source.display(),
+            config.name
+        )
+    })?;
+    let on_disk: AccountConfig = serde_json::from_slice(&current)
+        .map_err(|e| format!("{} holds no account: {e}", source.display()))?;
+    if source == path && on_disk.refresh_token == config.refresh_token {
+        return Ok(Saved::AlreadyThere);
+    }
+    if expected.is_some_and(|e| *e != on_disk.refresh_token) {
+        return Err(format!(
+            "{} was changed by another program since the account was loaded (a new login?); \
+             not overwritten — load it again with `oidc-add {}`",
+            source.display(),
+            config.name
+        ));
+    }
+    let sealed = crypt::reseal(&file, &persist.key, json.expose().as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
+    Ok(Saved::Written)
+}
+
+/// `NAME.bak`, or `NAME.bak.<time>` when that exists.
+fn backup_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut backup = path.with_file_name(format!("{name}.bak"));
+    if backup.exists() {
+        backup.set_extension(format!("bak.{}", now()));
+    }
+    backup
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypt::KdfParams;
+
+    fn account(rt: &str) -> AccountConfig {
+        let mut c = AccountConfig::new("a", "https://op", "cid");
+        c.refresh_token = rt.into();
+        c
+    }
+
+    fn setup(rt: &str) -> (tempfile::TempDir, Persist) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("a");
+        let json = account(rt).to_json();
+        let (bytes, key) =
+            crypt::seal_new(b"pw", json.expose().as_bytes(), KdfParams::TESTING).expect("seal");
+        std::fs::write(&path, bytes).expect("write");
+        (
+            tmp,
+            Persist {
+                path,
+                key,
+                convert_to: None,
+            },
+        )
+    }
+
+    fn rt_on_disk(p: &Persist) -> String {
+        let file = std::fs::read(&p.path).expect("read");
+        let plain = crypt::open_with_key(&file, &p.key).expect("open");
+        let c: AccountConfig = serde_json::from_slice(&plain).expect("json");
+        c.refresh_token.expose().to_owned()
+    }
+
+    #[test]
+    fn saves_only_over_the_expected_token() {
+        let (_tmp, p) = setup("rt1");
+        let job = |rt: &str, expected: &str| SaveJob {
+            persist: p.clone(),
+            config: account(rt),
+            expected: Some(expected.into()),
+        };
+        assert_eq!(job("rt2", "rt1").write(), Ok(Saved::Written));
+        assert_eq!(rt_on_disk(&p), "rt2");
+        assert_eq!(job("rt2", "rt1").write(), Ok(Saved::AlreadyThere));
+        // Another program wrote rt9: a stale rotation does not clobber it.
+        let err = job("rt3", "rt1").write().expect_err("conflict");
+        assert!(err.contains("changed by another program"), "{err}");
+        assert_eq!(rt_on_disk(&p), "rt2");
+    }
+
+    #[test]
+    fn a_file_under_another_key_is_not_overwritten() {
+        let (_tmp, p) = setup("rt1");
+        let stale = Persist {
+            key: crate::secret::SecretKey::random(),
+            ..p.clone()
+        };
+        let err = SaveJob {
+            persist: stale,
+            config: account("rt2"),
+            expected: Some("rt1".into()),
+        }
+        .write()
+        .expect_err("other key");
+        assert!(err.contains("re-encrypted"), "{err}");
+        assert_eq!(rt_on_disk(&p), "rt1");
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error_not_a_panic() {
+        let (_tmp, p) = setup("rt1");
+        std::fs::remove_file(&p.path).expect("rm");
+        let err = SaveJob {
+            persist: p,
+            config: account("rt2"),
+            expected: None,
+        }
+        .write()
+        .expect_err("missing");
+        assert!(err.contains("cannot read"), "{err}");
+    }
+}

@@ -1,0 +1,120 @@
+//! `status` and `status_json`: what the agent holds, per account, and the
+//! last lines of its log.
+//!
+//! `status_json` keeps oidc-agent's fields (`version`,
+//! `command_line_options`, `loaded_accounts` as a list of names) for its
+//! clients (`oidc-agent-service` reads `command_line_options`) and adds
+//! `accounts` (one object per loaded account; times are Unix seconds, as
+//! numbers) and `log`.
+
+use serde_json::{Value, json};
+
+use super::ctx::{Ctx, now};
+use super::log;
+use super::state::{CacheKey, State};
+use crate::protocol::Response;
+
+/// How many log lines the text status shows.
+const TEXT_LOG_LINES: usize = 20;
+
+fn account_json(st: &State, name: &str) -> Option<Value> {
+    let a = st.accounts.get(name)?;
+    let token_expires = st
+        .cache
+        .get(&CacheKey::new(name, None, None))
+        .and_then(|t| t.expires_at);
+    Some(json!({
+        "name": name,
+        "issuer": a.config.issuer_url,
+        "client_id": a.config.client_id,
+        "account_file": a.persist.as_ref().map(|p| p.path.display().to_string()),
+        "loaded_at": a.loaded_at,
+        "lifetime_ends_at": a.expires_at,
+        "access_token_expires_at": token_expires,
+        "last_refresh_at": a.last_refresh,
+        "needs_reauthentication": a.refused.is_some(),
+        "refusal": a.refused,
+        "unsaved": a.unsaved.is_some(),
+        "unsaved_since": a.unsaved.as_ref().map(|u| u.since),
+        "unsaved_error": a.unsaved.as_ref().map(|u| u.error.clone()),
+    }))
+}
+
+/// The `status_json` reply.
+pub fn json(ctx: &Ctx) -> Response {
+    let st = ctx.state();
+    let names = st.loaded_names();
+    let accounts: Vec<Value> = names.iter().filter_map(|n| account_json(&st, n)).collect();
+    Response::info(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "implementation": "oidc-agent-rs",
+        "protocol_version": crate::protocol::PROTOCOL_VERSION,
+        "pid": std::process::id(),
+        "command_line_options": ctx.command_line,
+        "locked": st.is_locked(),
+        "loaded_accounts": names,
+        "accounts": accounts,
+        "log": log::recent(),
+    }))
+}
+
+fn ago(now: i64, t: i64) -> String {
+    let d = now - t;
+    if d < 0 {
+        format!("in {}s", -d)
+    } else {
+        format!("{d}s ago")
+    }
+}
+
+/// The `status` reply: human-readable text.
+pub fn text(ctx: &Ctx) -> Response {
+    let st = ctx.state();
+    let now = now();
+    let mut out = format!(
+        "oidc-agent-rs {}\nLocked: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        if st.is_locked() { "yes" } else { "no" }
+    );
+    let names = st.loaded_names();
+    if names.is_empty() {
+        out.push_str("Loaded accounts: (none)\n");
+    } else {
+        out.push_str(&format!("Loaded accounts: {}\n", names.join(", ")));
+    }
+    for name in &names {
+        let Some(a) = st.accounts.get(name) else {
+            continue;
+        };
+        out.push_str(&format!("  {name}: {}", a.config.issuer_url));
+        if let Some(t) = a.last_refresh {
+            out.push_str(&format!(", last refresh {}", ago(now, t)));
+        }
+        if let Some(t) = a.expires_at {
+            out.push_str(&format!(", unloaded {}", ago(now, t)));
+        }
+        if a.refused.is_some() {
+            out.push_str(&format!(
+                ", REFRESH TOKEN REFUSED (run `oidc-gen --reauthenticate {name}`)"
+            ));
+        }
+        if let Some(u) = &a.unsaved {
+            out.push_str(&format!(
+                ", UNSAVED since {}: {}",
+                ago(now, u.since),
+                u.error
+            ));
+        }
+        out.push('\n');
+    }
+    let lines = log::recent();
+    if !lines.is_empty() {
+        out.push_str("Recent log:\n");
+        for l in &lines[lines.len().saturating_sub(TEXT_LOG_LINES)..] {
+            out.push_str("  ");
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    Response::info(out)
+}

@@ -1,0 +1,368 @@
+//! Every path that touches a loaded account keeps the file, the agent and
+//! the provider's rotation in step: rename, `-u`, `--reauthenticate`, `-d`,
+//! a rotation that cannot be written, and the races of `add` with a lock and
+//! with a refresh, driven deterministically by holding the provider's reply.
+
+use std::time::{Duration, Instant};
+
+use crate::support::fake_op::FakeOp;
+use crate::support::*;
+
+fn decrypt_rt_pw(env: &Env, name: &str, pw: &str) -> String {
+    let store = oidc_agent::store::Store::new(env.config_dir());
+    let opened =
+        oidc_agent::account_file::open(&store, name, &pw.into()).expect("decrypt account file");
+    opened.config.refresh_token.expose().to_owned()
+}
+
+fn decrypt_rt(env: &Env, name: &str) -> String {
+    decrypt_rt_pw(env, name, PASSWORD)
+}
+
+/// The one refresh token the provider still accepts.
+fn only_valid(op: &FakeOp) -> String {
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid.len(), 1, "{valid:?}");
+    valid.into_iter().next().unwrap_or_default()
+}
+
+fn status(env: &Env) -> serde_json::Value {
+    let out = ok(&env.run("oidc-agent", &["--status", "--json"]));
+    serde_json::from_str(&out).expect("status json")
+}
+
+fn account_status(env: &Env, name: &str) -> serde_json::Value {
+    status(env)["accounts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["name"] == name).cloned())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Polls `cond` until it holds (an event, not a fixed sleep); panics after
+/// `secs`.
+fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn rotating_account(env: &mut Env, op: &FakeOp, name: &str) {
+    op.set(|c| c.rotate = true);
+    env.start_agent(&[]);
+    ok(&env.gen_rt(name, &op.issuer, "rt-initial"));
+}
+
+#[test]
+fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    ok(&env.run("oidc-gen", &["--rename", "moved", "--pw-env", "acct"]));
+    assert!(!env.config_dir().join("acct").exists());
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "moved\n");
+    fails(&env.run("oidc-token", &["acct"]), 4);
+    for _ in 0..3 {
+        ok(&env.run("oidc-token", &["-f", "moved"]));
+    }
+    assert_eq!(decrypt_rt(&env, "moved"), only_valid(&op));
+    assert!(
+        !env.config_dir().join("acct").exists(),
+        "no file resurrected"
+    );
+    env.stop_agent();
+    env.start_agent(&[]);
+    ok(&env.run("oidc-add", &["--pw-env", "moved"]));
+    ok(&env.run("oidc-token", &["-f", "moved"]));
+    assert_eq!(decrypt_rt(&env, "moved"), only_valid(&op));
+}
+
+#[test]
+fn password_change_of_a_loaded_account_keeps_its_rotations() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    let update = env
+        .cmd("oidc-gen")
+        .args(["-u", "--pw-env", "acct"])
+        .env("OIDC_NEW_ENCRYPTION_PW", "new password")
+        .output()
+        .expect("run");
+    ok(&update);
+    for _ in 0..3 {
+        ok(&env.run("oidc-token", &["-f", "acct"]));
+    }
+    assert_eq!(decrypt_rt_pw(&env, "acct", "new password"), only_valid(&op));
+    env.stop_agent();
+    env.start_agent(&[]);
+    let add = env
+        .cmd("oidc-add")
+        .args(["--pw-env", "acct"])
+        .env("OIDC_ENCRYPTION_PW", "new password")
+        .output()
+        .expect("run");
+    ok(&add);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_eq!(decrypt_rt_pw(&env, "acct", "new password"), only_valid(&op));
+}
+
+#[test]
+fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    // A new login: the provider issues an unrelated refresh token.
+    op.inner
+        .valid_rts
+        .lock()
+        .expect("lock")
+        .insert("rt-second-login".into());
+    ok(&env.run(
+        "oidc-gen",
+        &[
+            "--reauthenticate",
+            "acct",
+            "--rt",
+            "rt-second-login",
+            "--pw-env",
+        ],
+    ));
+    // The agent serves the new grant and saves its rotations.
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    let on_disk = decrypt_rt(&env, "acct");
+    assert!(op.valid_rts().contains(&on_disk), "{on_disk}");
+    env.stop_agent();
+    env.start_agent(&[]);
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+}
+
+#[test]
+fn delete_of_a_loaded_account_revokes_the_newest_token() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    let newest = only_valid(&op);
+    ok(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "acct"]));
+    assert_eq!(op.revoked(), vec![newest]);
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
+}
+
+/// The account directory is made unusable (a file where the directory was),
+/// so the rotated token cannot be written; nothing is lost, and the next
+/// write once the directory is back succeeds.
+#[test]
+fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    let dir = env.config_dir();
+    let away = env.dir.path().join("accounts.away");
+    std::fs::rename(&dir, &away).expect("move dir");
+    std::fs::write(&dir, "not a directory").expect("block");
+
+    let out = env.run("oidc-token", &["-f", "acct"]);
+    let token = ok(&out);
+    assert!(
+        token.starts_with("at-") && token.lines().count() == 1,
+        "{token}"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.lines().count() == 1 && err.contains("warning") && err.contains("not saved"),
+        "{err}"
+    );
+    let st = account_status(&env, "acct");
+    assert_eq!(st["unsaved"], true, "{st}");
+    let text = ok(&env.run("oidc-agent", &["--status"]));
+    assert!(text.contains("UNSAVED"), "{text}");
+    // Unloading would drop the only copy: refused.
+    let err = fails(&env.run("oidc-add", &["-r", "acct"]), 1);
+    assert!(err.contains("not saved"), "{err}");
+    let err = fails(&env.run("oidc-add", &["-R"]), 1);
+    assert!(err.contains("not saved"), "{err}");
+    // A cached token is still served, with the warning.
+    let out = env.run("oidc-token", &["acct"]);
+    assert_eq!(ok(&out), token);
+    assert!(stderr(&out).contains("not saved"));
+
+    // The directory comes back: a request retries the write.
+    std::fs::remove_file(&dir).expect("unblock");
+    std::fs::rename(&away, &dir).expect("restore dir");
+    ok(&env.run("oidc-token", &["acct"]));
+    wait_for("the retried save", 20, || {
+        account_status(&env, "acct")["unsaved"] == false
+    });
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+    let out = env.run("oidc-token", &["acct"]);
+    assert_eq!(stderr(&out), "", "no warning once saved");
+    env.stop_agent();
+    env.start_agent(&[]);
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+}
+
+/// An unsaved rotation is written when the agent is asked to stop.
+#[test]
+fn sigterm_writes_an_unsaved_rotation() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    let path = env.config_dir().join("acct");
+    let kept = env.dir.path().join("acct.kept");
+    std::fs::rename(&path, &kept).expect("move file");
+    std::fs::create_dir(&path).expect("a directory in the way");
+    let out = env.run("oidc-token", &["-f", "acct"]);
+    ok(&out);
+    assert!(stderr(&out).contains("not saved"));
+    std::fs::remove_dir(&path).expect("rmdir");
+    std::fs::rename(&kept, &path).expect("restore");
+    env.stop_agent();
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+}
+
+/// `oidc-add` overlapping `oidc-add -x`: the lock waits for the add, which
+/// lands before the accounts are sealed; nothing is served while locked.
+#[test]
+fn add_racing_lock_ends_sealed_not_served() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let held = op.hold_next_refresh();
+    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+    held.arrived();
+    let lock = env
+        .cmd("oidc-add")
+        .args(["-x", "--pw-env=L"])
+        .env("L", "lockpw")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lock");
+    wait_for("the lock to begin", 10, || status(&env)["locked"] == true);
+    held.release();
+    ok(&add.finish());
+    ok(&lock.wait_with_output().expect("lock"));
+    fails(&env.run("oidc-token", &["acct"]), 5);
+    ok(&env
+        .cmd("oidc-add")
+        .args(["-X", "--pw-env=L"])
+        .env("L", "lockpw")
+        .output()
+        .expect("unlock"));
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+}
+
+/// `oidc-add` of a loaded account while its refresh is under way: the add
+/// waits for the refresh and never spends the token the refresh rotated
+/// (a replay that a rotating provider answers by revoking the grant).
+#[test]
+fn add_racing_refresh_never_replays_the_token() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    let held = op.hold_next_refresh();
+    let refresh = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+    held.release();
+    ok(&refresh.finish());
+    ok(&add.finish());
+    assert!(
+        op.violations().is_empty(),
+        "provider saw: {:?}",
+        op.violations()
+    );
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+}
+
+/// A refresh under way when the account is unloaded or the agent locked:
+/// the rotated token lands in the file (unload) or the vault (lock).
+#[test]
+fn rotation_survives_unload_and_lock_mid_refresh() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    let held = op.hold_next_refresh();
+    let pending = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let unload = env.spawn("oidc-add", &["-r", "acct"]);
+    held.release();
+    ok(&pending.finish());
+    ok(&unload.finish());
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    let held = op.hold_next_refresh();
+    let pending = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let lock = env
+        .cmd("oidc-add")
+        .args(["-x", "--pw-env=L"])
+        .env("L", "lockpw")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lock");
+    wait_for("the lock to begin", 10, || status(&env)["locked"] == true);
+    held.release();
+    ok(&pending.finish());
+    ok(&lock.wait_with_output().expect("lock"));
+    ok(&env
+        .cmd("oidc-add")
+        .args(["-X", "--pw-env=L"])
+        .env("L", "lockpw")
+        .output()
+        .expect("unlock"));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+}
+
+/// The log says what happened to each account, with times, and never holds
+/// a refresh token.
+#[test]
+fn the_log_records_lifecycle_events_without_secrets() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    rotating_account(&mut env, &op, "acct");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let st = status(&env);
+    let log: Vec<String> = st["log"]
+        .as_array()
+        .expect("log")
+        .iter()
+        .filter_map(|l| l.as_str().map(str::to_owned))
+        .collect();
+    let all = log.join("\n");
+    for event in [
+        "'acct': loaded",
+        "'acct': refresh token rotated",
+        "'acct': saved",
+        "'acct': unloaded",
+    ] {
+        assert!(all.contains(event), "{event} missing from\n{all}");
+    }
+    for rt in op
+        .calls()
+        .iter()
+        .filter_map(|c| c.form.get("refresh_token"))
+    {
+        assert!(!all.contains(rt.as_str()), "refresh token in the log");
+    }
+    let stamp = log[0].split(' ').next().unwrap_or_default();
+    assert!(
+        stamp.len() >= 20 && stamp.ends_with('Z') && stamp.contains('T'),
+        "{stamp}"
+    );
+    assert!(st["pid"].is_number(), "{st}");
+}
