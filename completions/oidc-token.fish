@@ -11,5 +11,6 @@ complete -c oidc-token -s c -l env -d 'Print shell code that sets OIDC_AT, OIDC_
 complete -c oidc-token -l bearer -d 'Print `Bearer <token>`'
 complete -c oidc-token -l auth-header -l auth -d 'Print `Authorization: Bearer <token>` without a newline'
 complete -c oidc-token -l id-token -d 'Print the ID token instead of an access token'
+complete -c oidc-token -l no-autoload -d 'Fail (exit 4) instead of loading a configured account that is not loaded'
 complete -c oidc-token -s h -l help -d 'Print help'
 complete -c oidc-token -s V -l version -d 'Print version'

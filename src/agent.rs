@@ -19,6 +19,7 @@ pub use ctx::Ctx;
 pub(crate) use log::log;
 
 mod accounts;
+pub mod activation;
 pub mod conn;
 mod ctx;
 pub mod daemon;
@@ -36,8 +37,12 @@ pub use conn::{dispatch, read_message};
 const SAVE_RETRY: Duration = Duration::from_secs(10);
 
 /// Serves until SIGTERM/SIGINT/SIGHUP; then writes what is unsaved and
-/// removes the socket.
-pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>, socket: PathBuf) -> io::Result<()> {
+/// removes the socket (`None`: a socket systemd owns, which stays).
+pub async fn serve(
+    listener: UnixListener,
+    ctx: Arc<Ctx>,
+    socket: Option<PathBuf>,
+) -> io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -57,7 +62,10 @@ pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>, socket: PathBuf) -> io
             }
         })
     };
-    log!("started; listening on {}", socket.display());
+    match &socket {
+        Some(socket) => log!("started; listening on {}", socket.display()),
+        None => log!("started; serving the socket passed by systemd"),
+    }
     let signal = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -83,7 +91,9 @@ pub async fn serve(listener: UnixListener, ctx: Arc<Ctx>, socket: PathBuf) -> io
     // Stop taking connections first, so no new rotation begins; then let
     // refreshes under way finish and write what is unsaved.
     drop(listener);
-    let _ = std::fs::remove_file(&socket);
+    if let Some(socket) = &socket {
+        let _ = std::fs::remove_file(socket);
+    }
     log!("{signal}: stopping");
     accounts::save_all(&ctx).await;
     Ok(())

@@ -4,8 +4,11 @@
 
 pub mod add;
 pub mod agent;
+pub mod autoload;
 pub mod docs;
 pub mod generate;
+pub mod manual;
+pub mod service;
 pub mod token;
 
 use std::io::{self, IsTerminal as _};
@@ -61,9 +64,13 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     ErrorKind::Failure.exit_code()
 }
 
-/// Parses the command line; usage errors exit 2, `--help` exits 0.
+/// Parses the command line; usage errors exit 2, `--help` exits 0. The
+/// one-line summary and the exit-code list of `--help` come from [`docs`].
 pub fn parse<T: clap::Parser>() -> T {
-    T::try_parse().unwrap_or_else(|e| e.exit())
+    let cmd = docs::for_help(T::command());
+    cmd.try_get_matches()
+        .and_then(|m| T::from_arg_matches(&m))
+        .unwrap_or_else(|e| e.exit())
 }
 
 /// Where the account password comes from.

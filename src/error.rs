@@ -86,7 +86,10 @@ impl ErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No socket path known.
-    #[error("no agent found: OIDC_SOCK is not set; start one with `eval \"$(oidc-agent)\"`")]
+    #[error(
+        "no agent found: OIDC_SOCK is not set and no per-user agent runs; start one with \
+         `eval \"$(oidc-agent-service use)\"` (or `eval \"$(oidc-agent)\"` for this shell only)"
+    )]
     NoAgent,
 
     /// The socket exists in the environment but nothing answers there.

@@ -2,7 +2,9 @@
 //!
 //! Account directory: `$OIDC_CONFIG_DIR`, else `~/.config/oidc-agent` when
 //! `~/.config` exists, else `~/.oidc-agent` (oidc-agent's rule). Socket:
-//! `$OIDC_SOCK`, else oidc-agent 5.x's well-known service socket.
+//! `$OIDC_SOCK`, else the per-user service socket: ours in
+//! `$XDG_RUNTIME_DIR/oidc-agent/agent.sock` (where the systemd socket unit
+//! puts it), else oidc-agent 5.x's `$TMPDIR/oidc-agent-service-$UID/`.
 
 use std::path::PathBuf;
 
@@ -40,21 +42,69 @@ pub fn tmp_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
 }
 
-/// oidc-agent 5.x's well-known socket, tried when `OIDC_SOCK` is unset
-/// (`$TMPDIR/oidc-agent-service-$UID/oidc-agent.sock`).
-pub fn service_socket() -> PathBuf {
-    let uid = rustix::process::getuid().as_raw();
-    tmp_dir()
-        .join(format!("oidc-agent-service-{uid}"))
-        .join("oidc-agent.sock")
+/// The per-user service directory: `$XDG_RUNTIME_DIR/oidc-agent` where the
+/// runtime directory exists (systemd's `%t/oidc-agent`), else oidc-agent
+/// 5.x's `$TMPDIR/oidc-agent-service-$UID`.
+pub fn service_dir() -> PathBuf {
+    runtime_service_dir().unwrap_or_else(tmp_service_dir)
 }
 
-/// The socket a client should talk to: `$OIDC_SOCK`, else the service socket
-/// when it exists.
+/// The per-user service socket inside [`service_dir`].
+pub fn service_socket() -> PathBuf {
+    match runtime_service_dir() {
+        Some(dir) => dir.join("agent.sock"),
+        None => tmp_service_dir().join("oidc-agent.sock"),
+    }
+}
+
+/// The service's PID file (written by `oidc-agent-service`).
+pub fn service_pid_file() -> PathBuf {
+    service_dir().join("oidc-agent.pid")
+}
+
+fn runtime_service_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .filter(|d| d.is_dir())
+        .map(|d| d.join("oidc-agent"))
+}
+
+fn tmp_service_dir() -> PathBuf {
+    let uid = rustix::process::getuid().as_raw();
+    tmp_dir().join(format!("oidc-agent-service-{uid}"))
+}
+
+/// The well-known sockets a client tries when `OIDC_SOCK` is unset, in
+/// order: ours under `$XDG_RUNTIME_DIR`, then oidc-agent 5.x's.
+pub fn well_known_sockets() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = runtime_service_dir()
+        .map(|d| d.join("agent.sock"))
+        .into_iter()
+        .collect();
+    out.push(tmp_service_dir().join("oidc-agent.sock"));
+    out
+}
+
+/// The socket a client should talk to: `$OIDC_SOCK`, else the first
+/// well-known service socket that exists and is private (see [`is_private`]).
 pub fn client_socket() -> Option<PathBuf> {
     if let Some(sock) = std::env::var_os(ENV_SOCK).filter(|s| !s.is_empty()) {
         return Some(PathBuf::from(sock));
     }
-    let service = service_socket();
-    service.exists().then_some(service)
+    well_known_sockets().into_iter().find(|s| is_private(s))
+}
+
+/// True when `path` exists, is ours, and sits in a directory that is ours
+/// and closed to others. A well-known name in a shared `/tmp` could have
+/// been planted by another user to receive the accounts `oidc-add` sends.
+pub fn is_private(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = rustix::process::getuid().as_raw();
+    let ours = |p: &std::path::Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.uid() == uid);
+    let dir_private = path.parent().is_some_and(|d| {
+        std::fs::symlink_metadata(d)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+    });
+    dir_private && ours(path)
 }

@@ -19,7 +19,7 @@ use crate::store::Store;
 
 /// Load accounts into oidc-agent, unload them, lock and unlock the agent.
 #[derive(Debug, Parser)]
-#[command(name = "oidc-add", version, about, long_about = None,
+#[command(name = "oidc-add", version, long_about = None,
     group(ArgGroup::new("mode").args(["list", "loaded", "remove", "remove_all", "lock", "unlock"])))]
 pub struct Args {
     /// The account to load (or unload with -r)

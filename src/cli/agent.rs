@@ -2,7 +2,9 @@
 //! running one (`--kill`, `--status`).
 //!
 //! Output is exactly oidc-agent's, so `eval "$(oidc-agent)"` and the scripts
-//! written for it keep working.
+//! written for it keep working. Also: `oidc-agent [--] COMMAND ARGS...`
+//! (an agent for the lifetime of one command, as `ssh-agent bash`), and the
+//! agent started by systemd's socket unit (socket activation).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +21,7 @@ use crate::store::Store;
 
 /// The OpenID Connect token agent.
 #[derive(Debug, Parser)]
-#[command(name = "oidc-agent", version, about, long_about = None)]
+#[command(name = "oidc-agent", version, long_about = None)]
 pub struct Args {
     /// Create the socket at PATH instead of a fresh temporary directory
     #[arg(short = 'a', long = "socket-path", visible_aliases = ["bind-address", "bind_address"], value_name = "PATH")]
@@ -53,6 +55,9 @@ pub struct Args {
     /// Accepted for compatibility; the agent never loads accounts by itself
     #[arg(long = "no-autoload", hide = true)]
     pub no_autoload: bool,
+    /// Run COMMAND with OIDC_SOCK and OIDCD_PID set; stop the agent when it exits
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
+    pub command: Vec<String>,
     /// Accepted for compatibility; ID tokens are always allowed
     #[arg(long = "always-allow-idtoken", hide = true)]
     pub always_allow_idtoken: bool,
@@ -67,10 +72,24 @@ pub struct Args {
 /// Entry point of `oidc-agent`.
 pub fn main() -> ExitCode {
     let args: Args = super::parse();
+    if !args.command.is_empty() && std::env::var_os(daemon::CHILD_ENV).is_none() {
+        return match run_command(&args) {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("oidc-agent: {err:#}");
+                ExitCode::from(super::exit_code(&err))
+            }
+        };
+    }
     super::run("oidc-agent", || execute(&args))
 }
 
 fn execute(args: &Args) -> anyhow::Result<()> {
+    // Started by systemd's socket unit: serve the passed socket in the
+    // foreground (systemd supervises; the log goes to the journal).
+    if let Some(listener) = agent::activation::listener()? {
+        return run_agent(args, listener, None, None);
+    }
     if args.kill {
         return kill(args);
     }
@@ -84,19 +103,98 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         let (socket, dir) = socket_path(args)?;
         let listener = daemon::bind(&socket)?;
         print_env(args, &socket, std::process::id());
-        return run_agent(args, listener, socket, dir);
+        return run_agent(args, listener, Some(socket), dir);
     }
-    // Re-exec ourselves as the daemon with the socket path fixed here, so the
-    // parent knows what to print.
+    let (socket, pid) = spawn_daemon(args)?;
+    print_env(args, &socket, pid);
+    Ok(())
+}
+
+/// Re-execs ourselves as the daemon with the socket path fixed here, so the
+/// parent knows what to print. Returns (socket, daemon pid).
+fn spawn_daemon(args: &Args) -> anyhow::Result<(PathBuf, u32)> {
     let (socket, _dir) = socket_path(args)?;
     let mut child_args: Vec<String> = std::env::args().skip(1).collect();
+    // The daemon does not run COMMAND: leave it (and its `--`) out.
+    child_args.truncate(child_args.len() - args.command.len());
+    if child_args.last().is_some_and(|a| a == "--") {
+        child_args.pop();
+    }
     if args.socket_path.is_none() {
         child_args.push("--socket-path".into());
         child_args.push(socket.display().to_string());
     }
     let pid = daemon::spawn_child(&child_args)?;
-    print_env(args, &socket, pid);
-    Ok(())
+    Ok((socket, pid))
+}
+
+/// `oidc-agent [--] COMMAND ARGS...`: starts the agent, runs COMMAND with
+/// `OIDC_SOCK`/`OIDCD_PID` set, stops the agent when COMMAND exits and exits
+/// with COMMAND's status. Ctrl-C reaches COMMAND (same process group) and is
+/// ignored here, so the agent is always stopped.
+fn run_command(args: &Args) -> anyhow::Result<ExitCode> {
+    use std::os::unix::process::ExitStatusExt as _;
+    use tokio::signal::unix::{SignalKind, signal};
+    let (socket, pid) = spawn_daemon(args)?;
+    let stop_agent = || {
+        if let Some(p) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let status = runtime.block_on(async {
+        // Handlers first: from here on SIGINT/SIGQUIT do not kill us.
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut quit = signal(SignalKind::quit())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut child = match std::process::Command::new(&args.command[0])
+            .args(&args.command[1..])
+            .env(ENV_SOCK, &socket)
+            .env(ENV_PID, pid.to_string())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(anyhow::anyhow!("cannot run `{}`: {e}", args.command[0]));
+            }
+        };
+        let child_pid = child.id();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        loop {
+            tokio::select! {
+                status = &mut rx => return Ok(status??),
+                _ = int.recv() => {}
+                _ = quit.recv() => {}
+                _ = term.recv() => forward(child_pid, rustix::process::Signal::TERM),
+                _ = hup.recv() => forward(child_pid, rustix::process::Signal::HUP),
+            }
+        }
+    });
+    stop_agent();
+    let status = status?;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
+        _ => ExitCode::FAILURE,
+    })
+}
+
+fn forward(pid: u32, sig: rustix::process::Signal) {
+    if let Some(p) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(p, sig);
+    }
 }
 
 fn socket_path(args: &Args) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
@@ -138,18 +236,22 @@ fn run_child(args: &Args) -> anyhow::Result<()> {
         .context("cannot redirect the daemon's output")?;
     let dir = socket
         .parent()
+        // Only the fresh `oidc-XXXXXX` directory made for this agent; never
+        // the service directory, which a restarted agent is about to reuse.
         .filter(|d| {
-            d.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("oidc-"))
+            d.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.len() == 11 && n.starts_with("oidc-")
+            })
         })
         .map(std::path::Path::to_path_buf);
-    run_agent(args, listener, socket, dir)
+    run_agent(args, listener, Some(socket), dir)
 }
 
 fn run_agent(
     args: &Args,
     listener: std::os::unix::net::UnixListener,
-    socket: PathBuf,
+    socket: Option<PathBuf>,
     dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     daemon::harden();

@@ -6,6 +6,7 @@
 use clap::CommandFactory;
 use clap_complete::Shell;
 
+use super::manual;
 use crate::error::ErrorKind;
 
 /// Every generated file: (path relative to the repository, contents).
@@ -15,6 +16,7 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
         super::generate::Args::command(),
         super::add::Args::command(),
         super::token::Args::command(),
+        super::service::Args::command(),
     ];
     let mut out = Vec::new();
     for cmd in commands {
@@ -33,35 +35,97 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The exit-code list of `--help`, from the one table in `error.rs`.
+pub fn exit_codes_help() -> String {
+    let mut s = String::from("Exit status:\n  0   success\n");
+    for (kind, meaning) in ErrorKind::TABLE {
+        s.push_str(&format!("  {:<3} {meaning}\n", kind.exit_code()));
+    }
+    s
+}
+
+/// The command as `--help` shows it: the summary line from [`manual`] and
+/// the exit-code list.
+pub fn for_help(cmd: clap::Command) -> clap::Command {
+    let cmd = match manual::page(cmd.get_name()) {
+        Some(page) => cmd.about(page.about),
+        None => cmd,
+    };
+    cmd.after_help(exit_codes_help())
+}
+
+/// Escapes plain text for a roff text line.
+fn roff(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\e")
+        .replace('-', "\\-")
+        .replace('\'', "\\(aq");
+    if escaped.starts_with('.') {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
 fn man_page(cmd: clap::Command) -> Vec<u8> {
     let name = cmd.get_name().to_owned();
+    let page = manual::page(&name);
+    let cmd = match page {
+        Some(p) => cmd.about(p.about),
+        None => cmd,
+    };
     let mut buf = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = clap_mangen::Man::new(cmd).render(&mut buf);
-    let mut extra = String::from(".SH \"EXIT STATUS\"\n");
-    extra.push_str(".TP\n0\nsuccess\n");
-    for (kind, meaning) in ErrorKind::TABLE {
-        extra.push_str(&format!(
-            ".TP\n{}\n{}\n",
-            kind.exit_code(),
-            meaning.replace('-', "\\-")
-        ));
+    let mut extra = String::new();
+    if let Some(page) = page {
+        // clap_mangen's DESCRIPTION repeats the summary; ours says more.
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let mut desc = String::from(".SH DESCRIPTION\n");
+        for (i, para) in page.description.split("\n\n").enumerate() {
+            if i > 0 {
+                desc.push_str(".PP\n");
+            }
+            desc.push_str(&roff(&para.replace('\n', " ")));
+            desc.push('\n');
+        }
+        // Replace clap_mangen's section (up to the next one) with ours.
+        if let Some(start) = text.find(".SH DESCRIPTION\n") {
+            let rest = &text[start + 1..];
+            let end = rest
+                .find("\n.SH ")
+                .map_or(text.len(), |i| start + 1 + i + 1);
+            buf = format!("{}{desc}{}", &text[..start], &text[end..]).into_bytes();
+        }
+        extra.push_str(".SH EXAMPLES\n");
+        for (what, lines) in page.examples {
+            extra.push_str(&format!(".PP\n{}:\n.PP\n.RS 4\n.EX\n", roff(what)));
+            for line in lines.lines() {
+                extra.push_str(&roff(line));
+                extra.push('\n');
+            }
+            extra.push_str(".EE\n.RE\n");
+        }
+        extra.push_str(".SH ENVIRONMENT\n");
+        for (var, meaning) in page.environment {
+            extra.push_str(&format!(".TP\n.B {}\n{}\n", roff(var), roff(meaning)));
+        }
+        extra.push_str(".SH FILES\n");
+        for (path, meaning) in page.files {
+            extra.push_str(&format!(".TP\n{}\n{}\n", roff(path), roff(meaning)));
+        }
     }
-    extra.push_str(
-        ".SH ENVIRONMENT\n.TP\nOIDC_SOCK\nthe agent's socket (set by eval \"$(oidc\\-agent)\")\n\
-         .TP\nOIDCD_PID\nthe agent's pid (for oidc\\-agent \\-k)\n\
-         .TP\nOIDC_CONFIG_DIR\nthe account directory\n\
-         .TP\nOIDC_ENCRYPTION_PW\ndefault variable of \\-\\-pw\\-env\n\
-         .TP\nOIDC_REFRESH_TOKEN\ndefault variable of \\-\\-rt\\-env\n\
-         .SH FILES\n.TP\n~/.config/oidc\\-agent/NAME\nan encrypted account (0600, directory 0700)\n\
-         .TP\n~/.config/oidc\\-agent/issuer.config\nthe default account per issuer\n",
-    );
+    extra.push_str(".SH \"EXIT STATUS\"\n.TP\n0\nsuccess\n");
+    for (kind, meaning) in ErrorKind::TABLE {
+        extra.push_str(&format!(".TP\n{}\n{}\n", kind.exit_code(), roff(meaning)));
+    }
     extra.push_str(&format!(
         ".SH \"SEE ALSO\"\n{}\n",
-        ["oidc-agent", "oidc-gen", "oidc-add", "oidc-token"]
+        manual::PAGES
             .iter()
-            .filter(|n| **n != name)
-            .map(|n| format!("{}(1)", n.replace('-', "\\-")))
+            .map(|p| p.name)
+            .filter(|n| *n != name)
+            .map(|n| format!("{}(1)", roff(n)))
             .collect::<Vec<_>>()
             .join(", ")
     ));

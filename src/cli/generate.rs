@@ -42,7 +42,7 @@ pub enum Flow {
 
 /// Create and manage oidc-agent accounts.
 #[derive(Debug, Parser)]
-#[command(name = "oidc-gen", version, about, long_about = None,
+#[command(name = "oidc-gen", version, long_about = None,
     group(ArgGroup::new("manage").args(["accounts", "print", "delete", "update", "rename"])))]
 pub struct Args {
     /// The account's short name

@@ -14,9 +14,7 @@ use crate::protocol::{Request, TokenRequest};
 
 /// Print a fresh access token from the running oidc-agent.
 #[derive(Debug, Parser)]
-#[command(name = "oidc-token", version, about, long_about = None,
-    after_help = "Exit codes: 0 ok, 2 usage, 3 no agent, 4 account not loaded, 5 agent locked, \
-6 provider unreachable, 7 refresh token rejected, 8 provider error, 1 other.")]
+#[command(name = "oidc-token", version, long_about = None)]
 pub struct Args {
     /// Account short name, or issuer URL (anything with "://")
     #[arg(value_name = "ACCOUNT_SHORTNAME|ISSUER_URL")]
@@ -65,6 +63,9 @@ pub struct Args {
     /// Print the ID token instead of an access token
     #[arg(long = "id-token")]
     pub id_token: bool,
+    /// Fail (exit 4) instead of loading a configured account that is not loaded
+    #[arg(long = "no-autoload")]
+    pub no_autoload: bool,
     /// Name of the application asking, for the agent's log
     #[arg(long = "name", value_name = "NAME", default_value = "oidc-token")]
     pub name: String,
@@ -155,7 +156,14 @@ pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String
 
 fn execute(args: &Args) -> anyhow::Result<()> {
     let client = AgentClient::from_env()?;
-    let reply = client.call(&request(args))?;
+    let req = request(args);
+    let reply = match client.call(&req) {
+        Err(e) if !args.no_autoload && super::autoload::is_not_loaded(&e) => {
+            super::autoload::load(&client, &args.target, e)?;
+            client.call(&req)?
+        }
+        other => other?,
+    };
     if let Some(warning) = &reply.warning {
         // One line on stderr; stdout stays the token and the exit code 0.
         use std::io::Write as _;

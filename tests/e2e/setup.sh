@@ -6,7 +6,9 @@
 #   - Debian packages: rclone, oidc-agent-cli and liboidc-agent-dev (4.2.6,
 #     with gcc to build a C client), curl, and D-Bus with
 #     gnome-keyring for the keyring tests, chromium and chromium-driver
-#     (the real browser of the code-flow tests, driven through WebDriver)
+#     (the real browser of the code-flow tests, driven through WebDriver),
+#     openssh (a loopback sshd for agent forwarding) and groff (man pages
+#     render without warnings)
 #
 # Expects a Debian 12 machine with node/npm and python3 (3.11+). Our own
 # binaries are not built here: build them with `cargo build` (or point
@@ -34,7 +36,8 @@ quietly() { # run a step, show its output only if it fails
 sha() { sha256sum "$@" | sha256sum | cut -c1-32; }
 
 # ---------------------------------------------------------------- Debian packages
-DEB_PACKAGES=(rclone oidc-agent-cli liboidc-agent-dev gcc libc6-dev curl dbus-bin dbus-daemon gnome-keyring chromium chromium-driver)
+DEB_PACKAGES=(rclone oidc-agent-cli liboidc-agent-dev gcc libc6-dev curl dbus-bin dbus-daemon gnome-keyring
+    chromium chromium-driver openssh-server openssh-client groff-base)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -68,7 +71,8 @@ case "$oidc_ver" in
     4.2.6*) ;;
     *) fail "oidc-agent-cli is $oidc_ver, the suite expects Debian's 4.2.6" ;;
 esac
-for b in /usr/bin/oidc-agent /usr/bin/oidc-gen /usr/bin/oidc-token /usr/bin/rclone /usr/bin/curl /usr/bin/chromium /usr/bin/chromedriver; do
+for b in /usr/bin/oidc-agent /usr/bin/oidc-gen /usr/bin/oidc-token /usr/bin/rclone /usr/bin/curl \
+    /usr/bin/chromium /usr/bin/chromedriver /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen /usr/bin/groff; do
     [ -x "$b" ] || fail "$b missing after install"
 done
 

@@ -8,5 +8,6 @@ mod r#gen;
 mod generated;
 mod lifecycle;
 mod protocol;
+mod service;
 mod support;
 mod token;

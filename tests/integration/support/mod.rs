@@ -19,6 +19,7 @@ pub fn bin(name: &str) -> PathBuf {
         "oidc-gen" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-gen")),
         "oidc-add" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-add")),
         "oidc-token" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-token")),
+        "oidc-agent-service" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-agent-service")),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -1,0 +1,90 @@
+//! Autoload: `oidc-token` loading a configured but unloaded account itself,
+//! through oidc-add's own load path ([`super::add::load`]).
+//!
+//! The agent never prompts (it has no terminal and must not block other
+//! clients); the client does, and only where a person can answer: the
+//! password comes from the OS keyring when `--pw-keyring` stored one, else
+//! from a no-echo prompt on the client's terminal (`/dev/tty`). Without
+//! either the request fails at once with the agent's "not loaded" error
+//! (exit status 4), as without autoload.
+
+use crate::client::AgentClient;
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::SecretString;
+use crate::store::Store;
+
+/// The account a token request for `target` (a short name, or an issuer
+/// URL with a default account in `issuer.config`) would load, if it is
+/// configured here.
+pub fn account_for(store: &Store, target: &str) -> Option<String> {
+    let name = if target.contains("://") {
+        crate::issuers::default_account(store.dir(), target)?
+    } else {
+        target.to_owned()
+    };
+    store.path(&name).ok().filter(|p| p.is_file())?;
+    Some(name)
+}
+
+/// True when this process can ask a person: it has a controlling terminal.
+pub fn have_terminal() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
+}
+
+/// After the agent answered `not_loaded` for `target`: loads the account
+/// and returns `Ok(())`, so the caller asks again; or returns the agent's
+/// error, completed with why no autoload happened.
+pub fn load(client: &AgentClient, target: &str, not_loaded: Error) -> Result<()> {
+    let store = Store::default_dir();
+    let Some(name) = account_for(&store, target) else {
+        return Err(not_loaded);
+    };
+    let path = store.path(&name)?;
+    let stored = crate::keyring::get(&path).ok().flatten();
+    let mut tried_keyring = false;
+    let opened = match stored {
+        Some(pw) => {
+            tried_keyring = true;
+            match crate::account_file::open(&store, &name, &pw) {
+                Ok(opened) => Some((opened, pw)),
+                // A stale keyring entry: ask on the terminal, if any.
+                Err(Error::WrongPassword { .. }) if have_terminal() => None,
+                Err(e) => return Err(e),
+            }
+        }
+        None => None,
+    };
+    let (opened, password): (_, SecretString) = match opened {
+        Some(found) => found,
+        None if have_terminal() => {
+            let prompt = if tried_keyring {
+                format!("The keyring's password for '{name}' is wrong; password to load it: ")
+            } else {
+                format!("Account '{name}' is not loaded; password to load it: ")
+            };
+            let pw = super::prompt_password(&prompt, false)?;
+            (crate::account_file::open(&store, &name, &pw)?, pw)
+        }
+        None => {
+            return Err(match not_loaded {
+                Error::Agent { kind, message } => Error::Agent {
+                    kind,
+                    message: format!(
+                        "{message}; no autoload: no password for '{name}' in the keyring and no terminal to ask on"
+                    ),
+                },
+                other => other,
+            });
+        }
+    };
+    super::add::load(client, opened, None, false, Some(&password), None)
+}
+
+/// True when `err` is the agent saying the account is not loaded.
+pub fn is_not_loaded(err: &Error) -> bool {
+    err.kind() == ErrorKind::NotLoaded
+}

@@ -1,0 +1,121 @@
+"""Autoload: `oidc-token NAME` (or ISSUER) for an account that is configured
+but not loaded loads it itself — password from the keyring with no terminal,
+or typed on a pseudo-terminal — and without either fails at once with exit 4
+and the `oidc-add NAME` hint. The agent itself never prompts."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import termios
+import time
+
+from browser import get_refresh_token
+from harness import EXIT_NOT_LOADED, PASSWORD, assert_token_output, ours
+from op import PUBLIC_CLIENT
+from procs import Timeout, wait_until
+from test_keyring import secret_service  # noqa: F401  (fixture)
+
+NAME = "auto"
+
+
+def _import(cli, provider, extra_env=None, *flags):
+    rt = get_refresh_token(provider.issuer, PUBLIC_CLIENT, None, verify=provider.verify)
+    res = cli.gen(NAME, "--issuer", provider.issuer, "--client-id", PUBLIC_CLIENT, "--rt-env", "--pw-env", *flags,
+                  extra_env=dict(extra_env or {}, OIDC_REFRESH_TOKEN=rt), timeout=60)
+    assert res.returncode == 0, res.describe()
+
+
+def _unload(cli):
+    res = cli.add("-r", NAME, password=None)
+    assert res.returncode == 0, res.describe()
+    res = cli.add("-a", password=None)
+    assert NAME not in res.stdout.split(), res.describe()
+
+
+def _loaded(cli) -> list[str]:
+    return cli.add("-a", password=None).stdout.split()
+
+
+def test_autoload_from_the_keyring_without_a_terminal(cli, provider, secret_service):  # noqa: F811
+    _import(cli, provider, secret_service, "--pw-keyring")
+    _unload(cli)
+    # cli.run: new session, stdin /dev/null, no controlling terminal.
+    assert_token_output(cli.token(NAME, extra_env=secret_service))
+    assert NAME in _loaded(cli)
+    # By issuer: the issuer's default account is loaded the same way.
+    _unload(cli)
+    assert_token_output(cli.token(provider.issuer, extra_env=secret_service))
+    assert NAME in _loaded(cli)
+    # --no-autoload: exit 4 even though the keyring could answer.
+    _unload(cli)
+    res = cli.token("--no-autoload", NAME, extra_env=secret_service)
+    assert res.returncode == EXIT_NOT_LOADED and f"oidc-add {NAME}" in res.stderr, res.describe()
+    assert NAME not in _loaded(cli)
+
+
+def test_no_terminal_and_no_keyring_fails_at_once(cli, provider):
+    _import(cli, provider)
+    _unload(cli)
+    res = cli.token(NAME, timeout=20)  # raises Timeout if it waited for input
+    assert res.returncode == EXIT_NOT_LOADED, res.describe()
+    assert f"oidc-add {NAME}" in res.stderr and "no terminal" in res.stderr, res.describe()
+    assert res.stdout == ""
+    assert NAME not in _loaded(cli)
+
+
+def _read_until(fd: int, needle: bytes, deadline: float) -> bytes:
+    buf = b""
+    while needle not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Timeout(f"{needle!r} not seen on the terminal; got {buf!r}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def test_autoload_prompts_on_a_terminal(cli, provider):
+    _import(cli, provider)
+    _unload(cli)
+    env = cli.env()
+    argv = [str(ours("oidc-token")), NAME]
+    pid, fd = pty.fork()  # the child: a new session with the pty as its terminal
+    if pid == 0:
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    try:
+        deadline = time.monotonic() + 30
+        out = _read_until(fd, b"password to load it: ", deadline)
+        assert b"'auto' is not loaded" in out, out
+        # The prompt comes before echo is switched off: type once it is
+        # (on Linux the master reports the terminal's settings).
+        wait_until(lambda: not termios.tcgetattr(fd)[3] & termios.ECHO, timeout=10, what="echo off")
+        os.write(fd, PASSWORD.encode() + b"\r")
+        out = _read_until(fd, b"\x00never\x00", deadline)  # until the child closes the terminal
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 0, out
+        lines = [l for l in out.decode(errors="replace").splitlines() if l.strip()]
+        assert lines and len(lines[-1].strip()) > 20 and " " not in lines[-1].strip(), out
+        assert PASSWORD.encode() not in out, "the password was echoed"
+    finally:
+        if pid:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        os.close(fd)
+    assert NAME in _loaded(cli)
