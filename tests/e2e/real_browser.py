@@ -97,7 +97,9 @@ class Rendered:
 
 
 class Chromium:
-    def __init__(self, name: str):
+    def __init__(self, name: str, accept_insecure_certs: bool = False):
+        """`accept_insecure_certs`: trust any TLS certificate (the test
+        provider's throw-away CA is not in Chromium's store)."""
         self.name = name
         self.profile = Path(tempfile.mkdtemp(prefix="e2e-chromium-"))
         options = webdriver.ChromeOptions()
@@ -107,6 +109,8 @@ class Chromium:
         options.add_argument(f"--user-data-dir={self.profile}")
         # response headers of each document, from the DevTools network events
         options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+        if accept_insecure_certs:
+            options.accept_insecure_certs = True
         self.log_path = self.profile.with_suffix(".chromedriver.log")
         # an explicit driver path: Selenium Manager never downloads anything
         service = Service(executable_path=CHROMEDRIVER, log_output=str(self.log_path))
