@@ -94,7 +94,7 @@ fn classify(buf: Vec<u8>) -> Message {
 pub async fn dispatch(ctx: &Arc<Ctx>, bytes: &[u8]) -> Response {
     match Request::parse(bytes) {
         Ok(req) => handlers::handle(ctx, req).await,
-        Err(e) => Response::failure(ErrorKind::Usage, e.message()),
+        Err(e) => Response::failure(e.kind(), e.message()),
     }
 }
 

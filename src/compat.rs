@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::UnixStream;
+use zeroize::Zeroizing;
 
 use crate::agent::Ctx;
 use crate::error::{Error, ErrorKind};
@@ -22,7 +23,7 @@ use ipc_crypt::{FirstMessage, MessageStatus, ServerSession};
 /// How long the rest of an encrypted exchange may take.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn failure(msg: &str) -> Vec<u8> {
+fn failure(msg: &str) -> Zeroizing<Vec<u8>> {
     Response::failure(ErrorKind::Usage, msg).to_bytes()
 }
 
@@ -61,7 +62,7 @@ pub async fn serve_non_json(
     ctx: &Arc<Ctx>,
     stream: &mut UnixStream,
     mut buf: Vec<u8>,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<Zeroizing<Vec<u8>>> {
     let deadline = tokio::time::Instant::now() + EXCHANGE_TIMEOUT;
     read_until(stream, &mut buf, deadline, |b| {
         ipc_crypt::classify_first_message(b) != FirstMessage::Incomplete
@@ -98,13 +99,13 @@ pub async fn serve_non_json(
         // oidc-agent answers a message it cannot decrypt in plain JSON.
         Err(_) => return Ok(failure("decryption failed")),
     };
-    let reply = zeroize::Zeroizing::new(crate::agent::dispatch(ctx, &plaintext).await.to_bytes());
+    let reply = crate::agent::dispatch(ctx, &plaintext).await.to_bytes();
     let mut sealed = match session.seal(&reply) {
         Ok(s) => s,
         Err(e) => return Ok(failure(&e.to_string())),
     };
     ipc_crypt::pad_for_chunked_readers(&mut sealed);
-    Ok(sealed)
+    Ok(Zeroizing::new(sealed))
 }
 
 /// Decrypts an account file in one of oidc-agent's formats to its JSON.

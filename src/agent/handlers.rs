@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use super::lock::{lock, unlock};
 use super::refresh::{PersistJob, refresh_flight, refresh_with, snapshot};
 use super::state::{FlightKey, FlightResult, Persist, State, Token};
-use crate::account::AccountConfig;
 use crate::crypt::KdfParams;
 use crate::error::ErrorKind;
 use crate::oidc::OidcError;
@@ -255,20 +254,8 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
     }
 }
 async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
-    // oidc-agent 4.x sends the account as a JSON string, 5.x as an object.
-    let config_value = match add.config {
-        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
-        v => v,
-    };
-    let mut config: AccountConfig = match serde_json::from_value(config_value) {
-        Ok(c) => c,
-        Err(e) => {
-            return fail(
-                ErrorKind::BadFile,
-                format!("Bad Request: invalid account config: {e}"),
-            );
-        }
-    };
+    // Parsed with the request (protocol::strict), either JSON form.
+    let mut config = add.config;
     if let Err(e) = config.validate() {
         return fail(ErrorKind::BadFile, e);
     }

@@ -147,6 +147,26 @@ fn add_request_of_oidc_agents_own_tools() {
     assert_eq!(op.refreshes(), 1, "the check's token was cached");
 }
 
+/// A repeated `request` key once decided the request by its last copy:
+/// `{"request":"status","request":"remove_all"}` unloaded every account.
+#[test]
+fn repeated_keys_change_nothing() {
+    let (_env, _op, sock) = loaded_env();
+    for req in [
+        r#"{"request":"status","request":"remove_all"}"#,
+        r#"{"request":"loaded_accounts","request":"remove","account":"acct"}"#,
+        r#"{"request":"remove","account":"other","account":"acct"}"#,
+    ] {
+        let reply = raw_json(&sock, req);
+        assert_eq!(reply["status"], "failure", "{req} -> {reply}");
+        assert_eq!(reply["kind"], "usage", "{reply}");
+    }
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"loaded_accounts"}"#)["info"],
+        serde_json::json!(["acct"])
+    );
+}
+
 #[test]
 fn malformed_requests_get_failure_replies() {
     let mut env = Env::new();
