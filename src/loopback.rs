@@ -4,12 +4,13 @@
 //! interfaces), serves requests until one redirect carries the expected
 //! `state`, answers the browser with a small HTML page and hands back the
 //! code. It never exchanges the code (that is `oidc::authcode`) and never prints.
+//! The HTTP side, with its bounds on head size and time, is in [`http`].
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use tiny_http::{Header, Method, Request, Response, Server};
+use http::{Request, Server};
 use url::{Host, Url, form_urlencoded};
 
 use crate::error::ErrorKind;
@@ -230,8 +231,10 @@ impl LoopbackListener {
             .local_addr()
             .map_err(|source| LoopbackError::Bind { addr, source })?;
         let redirect_uri = with_port(redirect_uri, addr.port()).ok_or_else(not_loopback)?;
-        let server = Server::from_listener(listener, None).map_err(|e| LoopbackError::Server {
-            reason: e.to_string(),
+        let server = Server::from_listener(listener, http::REQUEST_TIMEOUT).map_err(|e| {
+            LoopbackError::Server {
+                reason: e.to_string(),
+            }
         })?;
         Ok(Self {
             server,
@@ -278,12 +281,10 @@ impl LoopbackListener {
                     waited: start.elapsed(),
                 });
             }
-            let received =
-                self.server
-                    .recv_timeout(remaining)
-                    .map_err(|e| LoopbackError::Server {
-                        reason: e.to_string(),
-                    })?;
+            let received = self
+                .server
+                .recv_timeout(remaining)
+                .map_err(|reason| LoopbackError::Server { reason })?;
             if let Some(request) = received
                 && let Some(outcome) = self.handle(request, expected_state)
             {
@@ -305,7 +306,7 @@ impl LoopbackListener {
             respond(request, 404, "Not found", "<p>Nothing here.</p>");
             return None;
         }
-        if *request.method() != Method::Get {
+        if request.method() != "GET" {
             respond(
                 request,
                 405,
@@ -451,10 +452,9 @@ fn respond(request: Request, status: u16, title: &str, body_html: &str) {
          max-width:36em;margin:4em auto;line-height:1.5}}</style></head>\
          <body><h1>{title}</h1>{body_html}</body></html>\n"
     );
-    let mut response = Response::from_string(page).with_status_code(status);
     // The page must not be cached (it follows a URL holding the code), must
     // leak no referrer, and loads nothing from anywhere.
-    for (name, value) in [
+    let headers = [
         ("Content-Type", "text/html; charset=utf-8"),
         ("Cache-Control", "no-store"),
         ("Referrer-Policy", "no-referrer"),
@@ -463,13 +463,9 @@ fn respond(request: Request, status: u16, title: &str, body_html: &str) {
             "Content-Security-Policy",
             "default-src 'none'; style-src 'unsafe-inline'",
         ),
-    ] {
-        if let Ok(header) = Header::from_bytes(name, value) {
-            response.add_header(header);
-        }
-    }
+    ];
     // The browser may already have gone away; the outcome stands either way.
-    let _ = request.respond(response);
+    request.respond(status, &headers, &page);
 }
 
 /// `uri` with its port replaced by `port`, keeping every other byte as given:
@@ -487,5 +483,6 @@ fn with_port(uri: &str, port: u16) -> Option<String> {
     Some(format!("{scheme}://{host}:{port}{tail}"))
 }
 
+mod http;
 #[cfg(test)]
 mod tests;
