@@ -43,6 +43,7 @@ pub fn harden() {
 pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let base = crate::paths::tmp_dir();
+    remove_dead_socket_dirs(&base);
     let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
     for _ in 0..16 {
         let suffix: String = (0..6)
@@ -62,6 +63,54 @@ pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
         "cannot create a socket directory in {}",
         base.display()
     )))
+}
+
+/// Removes the socket directories that agents killed without clean-up
+/// (kill -9, a crash) left in `base`: ours (`oidc-XXXXXX`, owned by us, mode
+/// 0700) whose entries are all sockets named `oidc-agent.<pid>` that refuse
+/// connections. Nothing else is touched: an empty directory may belong to an
+/// agent that is just starting, a busy socket to a live agent.
+pub fn remove_dead_socket_dirs(base: &Path) {
+    let uid = rustix::process::getuid().as_raw();
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for dir in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+        use std::os::unix::fs::MetadataExt as _;
+        let named = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("oidc-"))
+            .is_some_and(|s| s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let ours = std::fs::symlink_metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o777 == 0o700);
+        if !named || !ours {
+            continue;
+        }
+        let Ok(inner) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let sockets: Option<Vec<PathBuf>> = inner
+            .map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name();
+                let pid = name.to_str()?.strip_prefix("oidc-agent.")?;
+                let dead = pid.bytes().all(|b| b.is_ascii_digit())
+                    && e.file_type().ok()?.is_socket()
+                    && std::os::unix::net::UnixStream::connect(e.path())
+                        .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused);
+                dead.then(|| e.path())
+            })
+            .collect();
+        if let Some(sockets) = sockets.filter(|s| !s.is_empty()) {
+            for s in &sockets {
+                let _ = std::fs::remove_file(s);
+            }
+            if std::fs::remove_dir(&dir).is_ok() {
+                super::log!("removed {}, left by an agent that is gone", dir.display());
+            }
+        }
+    }
 }
 
 trait Mode0700 {
@@ -168,4 +217,37 @@ pub fn spawn_child(args: &[String]) -> Result<u32> {
     } else {
         err.to_owned()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dead_agent_socket_dirs_are_removed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mk = |name: &str| {
+            let d = tmp.path().join(name);
+            std::fs::DirBuilder::new()
+                .mode_0700()
+                .create(&d)
+                .expect("mkdir");
+            d
+        };
+        // Dead: the listener is gone, the socket file stays (as after kill -9).
+        let dead = mk("oidc-AAAAAA");
+        drop(UnixListener::bind(dead.join("oidc-agent.42")).expect("bind"));
+        let live = mk("oidc-BBBBBB");
+        let _listening = UnixListener::bind(live.join("oidc-agent.43")).expect("bind");
+        let starting = mk("oidc-CCCCCC");
+        let other = mk("oidc-DDDDDD");
+        std::fs::write(other.join("oidc-agent.44"), b"not a socket").expect("write");
+        let misnamed = mk("oidc-sock");
+        drop(UnixListener::bind(misnamed.join("oidc-agent.45")).expect("bind"));
+        remove_dead_socket_dirs(tmp.path());
+        assert!(!dead.exists(), "the dead agent's directory stays");
+        for kept in [&live, &starting, &other, &misnamed] {
+            assert!(kept.exists(), "{} was removed", kept.display());
+        }
+    }
 }
