@@ -335,4 +335,68 @@ mod tests {
             );
         }
     }
+
+    /// Seeded properties: a well-formed head parses to exactly its method
+    /// and target; damaged heads parse or fail as `Malformed`, and whatever
+    /// parses has an origin-form target without spaces or controls; a head
+    /// split into random chunks over a real socket reads the same.
+    #[test]
+    fn request_head_properties() {
+        use rand::{Rng as _, SeedableRng as _};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(0x1bc_0004);
+        const PATH: &[u8] = b"abcXYZ019-._~!$&'()*+,;=:@/%?";
+        for case in 0..3000 {
+            let method = ["GET", "POST", "HEAD", "X-Y"][case % 4];
+            let target: String = std::iter::once('/')
+                .chain(
+                    (0..rng.gen_range(0..200))
+                        .map(|_| char::from(PATH[rng.gen_range(0..PATH.len())])),
+                )
+                .collect();
+            let head = format!("{method} {target} HTTP/1.1\r\nHost: h\r\nX: {case}\r\n\r\n");
+            let parsed = parse_head(head.as_bytes()).expect("well-formed");
+            assert_eq!(
+                (parsed.method.as_str(), parsed.target.as_str()),
+                (method, &*target)
+            );
+
+            let mut bad = head.into_bytes();
+            for _ in 0..rng.gen_range(1..4) {
+                let at = rng.gen_range(0..bad.len());
+                bad[at] = rng.r#gen();
+            }
+            match parse_head(&bad) {
+                Ok(h) => assert!(
+                    h.target.starts_with('/') && !h.target.bytes().any(|b| b <= b' ' || b == 0x7f),
+                    "case {case}: {h:?}"
+                ),
+                Err(HeadError::Malformed(_)) => {}
+                Err(e) => panic!("case {case}: {e:?}"),
+            }
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        for case in 0..20 {
+            let head = format!("GET /cb?state={case} HTTP/1.1\r\nHost: h\r\n\r\n");
+            let cuts: Vec<usize> = {
+                let mut c: Vec<usize> = (0..3).map(|_| rng.gen_range(0..head.len())).collect();
+                c.sort_unstable();
+                c
+            };
+            let client = std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                let mut from = 0;
+                for cut in cuts.into_iter().chain([head.len()]) {
+                    s.write_all(&head.as_bytes()[from..cut]).expect("write");
+                    s.flush().expect("flush");
+                    from = cut;
+                }
+                s
+            });
+            let (mut conn, _) = listener.accept().expect("accept");
+            let got = read_head(&mut conn, Duration::from_secs(10)).expect("head");
+            assert_eq!(got.target, format!("/cb?state={case}"));
+            drop(client.join().expect("client"));
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod compat;
 mod format;
 mod r#gen;
 mod generated;
+mod properties;
 mod protocol;
 mod support;
 mod token;
