@@ -53,6 +53,10 @@ pub struct AccountConfig {
     /// written back as found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretString>,
+    /// RFC 7592 registration access token of a dynamically registered client
+    /// (to delete it with the account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<SecretString>,
     /// Every other field (none of them secret), kept as found.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -75,6 +79,7 @@ impl AccountConfig {
             config_endpoint: String::new(),
             redirect_uris: Vec::new(),
             password: None,
+            registration_access_token: None,
             extra: Map::new(),
         }
     }
