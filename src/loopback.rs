@@ -71,7 +71,7 @@ pub enum LoopbackError {
         "the local redirect listener failed: {reason}; use --no-webserver and --codeExchange instead"
     )]
     Server {
-        /// What `tiny_http` or the OS reported.
+        /// What the OS reported.
         reason: String,
     },
     /// No valid redirect arrived in time.
