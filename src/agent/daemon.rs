@@ -43,7 +43,7 @@ pub fn harden() {
 pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let base = crate::paths::tmp_dir();
-    remove_dead_socket_dirs(&base);
+    remove_dead_socket_dirs(&base, LEFTOVER_MIN_AGE);
     let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
     for _ in 0..16 {
         let suffix: String = (0..6)
@@ -68,9 +68,11 @@ pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
 /// Removes the socket directories that agents killed without clean-up
 /// (kill -9, a crash) left in `base`: ours (`oidc-XXXXXX`, owned by us, mode
 /// 0700) whose entries are all sockets named `oidc-agent.<pid>` that refuse
-/// connections. Nothing else is touched: an empty directory may belong to an
-/// agent that is just starting, a busy socket to a live agent.
-pub fn remove_dead_socket_dirs(base: &Path) {
+/// connections and are at least `min_age` old. Nothing else is touched: an
+/// empty directory or a socket younger than that may belong to an agent that
+/// is just starting (between `bind` and `listen` a live socket refuses too),
+/// a busy socket to a live agent.
+pub fn remove_dead_socket_dirs(base: &Path, min_age: std::time::Duration) {
     let uid = rustix::process::getuid().as_raw();
     let Ok(entries) = std::fs::read_dir(base) else {
         return;
@@ -97,6 +99,7 @@ pub fn remove_dead_socket_dirs(base: &Path) {
                 let pid = name.to_str()?.strip_prefix("oidc-agent.")?;
                 let dead = pid.bytes().all(|b| b.is_ascii_digit())
                     && e.file_type().ok()?.is_socket()
+                    && e.metadata().ok()?.modified().ok()?.elapsed().ok()? >= min_age
                     && std::os::unix::net::UnixStream::connect(e.path())
                         .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused);
                 dead.then(|| e.path())
@@ -112,6 +115,9 @@ pub fn remove_dead_socket_dirs(base: &Path) {
         }
     }
 }
+
+/// See [`remove_dead_socket_dirs`].
+const LEFTOVER_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 trait Mode0700 {
     fn mode_0700(&mut self) -> &mut Self;
@@ -244,7 +250,12 @@ mod tests {
         std::fs::write(other.join("oidc-agent.44"), b"not a socket").expect("write");
         let misnamed = mk("oidc-sock");
         drop(UnixListener::bind(misnamed.join("oidc-agent.45")).expect("bind"));
-        remove_dead_socket_dirs(tmp.path());
+        remove_dead_socket_dirs(tmp.path(), std::time::Duration::from_secs(3600));
+        assert!(
+            dead.exists(),
+            "a socket of a just-starting agent was removed"
+        );
+        remove_dead_socket_dirs(tmp.path(), std::time::Duration::ZERO);
         assert!(!dead.exists(), "the dead agent's directory stays");
         for kept in [&live, &starting, &other, &misnamed] {
             assert!(kept.exists(), "{} was removed", kept.display());

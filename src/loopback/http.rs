@@ -22,7 +22,7 @@ pub const MAX_HEAD: usize = 8 * 1024;
 /// Time a client has to send its whole request head.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Request heads read at the same time.
-pub const MAX_CONNECTIONS: usize = 16;
+pub const MAX_CONNECTIONS: usize = 64;
 /// Time a client has to take our (small) reply.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -105,6 +105,19 @@ fn leftover_socket_dir_of_a_killed_agent_is_removed_at_next_start() {
         dir.exists(),
         "SIGKILL leaves the directory (the case to clean)"
     );
+    // Age the socket past the grace period for agents that are just starting.
+    let old = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        },
+    };
+    rustix::fs::utimensat(rustix::fs::CWD, &sock, &old, rustix::fs::AtFlags::empty())
+        .expect("set the socket's times");
     let (sock2, pid2) = start();
     assert!(
         !dir.exists(),
