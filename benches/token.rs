@@ -89,7 +89,6 @@ fn main() {
         ])
         .envs(envs.clone())
         .env("OIDC_ENCRYPTION_PW", "bench")
-        .env("OIDC_AGENT_RS_TEST_KDF", "1")
         .stderr(Stdio::null())
         .status()
         .expect("gen");

@@ -1,5 +1,7 @@
 complete -c oidc-agent -s a -l socket-path -l bind-address -l bind_address -d 'Create the socket at PATH instead of a fresh temporary directory' -r -F
 complete -c oidc-agent -s t -l lifetime -d 'Default lifetime of loaded accounts in seconds (0: forever)' -r
+complete -c oidc-agent -l connect-timeout -d 'Deadline for connecting (TCP and TLS) to a provider, in seconds' -r
+complete -c oidc-agent -l request-timeout -d 'Deadline for a whole request to a provider, connecting included, in seconds' -r
 complete -c oidc-agent -l log-file -d 'Append the daemon\'s log to FILE (default: discarded)' -r -F
 complete -c oidc-agent -s k -l kill -d 'Kill the agent named by $OIDCD_PID'
 complete -c oidc-agent -s d -l console -d 'Stay in the foreground (do not daemonize); log to stderr'

@@ -48,7 +48,16 @@ pub struct AccountConfig {
     /// Registered redirect URIs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub redirect_uris: Vec<String>,
-    /// Every other field, kept as found.
+    /// oidc-agent's password-flow password (usually `""`); never used by us,
+    /// kept typed so that it is zeroized like every other secret, and
+    /// written back as found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretString>,
+    /// RFC 7592 registration access token of a dynamically registered client
+    /// (to delete it with the account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<SecretString>,
+    /// Every other field (none of them secret), kept as found.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -69,6 +78,8 @@ impl AccountConfig {
             cert_path: String::new(),
             config_endpoint: String::new(),
             redirect_uris: Vec::new(),
+            password: None,
+            registration_access_token: None,
             extra: Map::new(),
         }
     }
@@ -144,15 +155,17 @@ mod tests {
     #[test]
     fn keeps_unknown_fields_and_reads_aliases() {
         let text = r#"{"name":"a","issuer":"https://op/","client_id":"c","refresh_token":"rt",
-            "scope":"openid profile","daeSetByUser":0,"username":""}"#;
+            "scope":"openid profile","daeSetByUser":0,"username":"","password":"pw"}"#;
         let cfg = AccountConfig::from_json(text).expect("parse");
         assert_eq!(cfg.issuer_url, "https://op/");
         assert_eq!(cfg.refresh_scopes(), vec!["openid", "profile"]);
         let out: Value = serde_json::from_str(cfg.to_json().expose()).expect("json");
         assert_eq!(out["daeSetByUser"], 0);
         assert_eq!(out["username"], "");
+        assert!(!cfg.extra.contains_key("password"));
         assert_eq!(out["issuer_url"], "https://op/");
         assert_eq!(out["refresh_token"], "rt");
+        assert_eq!(out["password"], "pw");
     }
 
     #[test]

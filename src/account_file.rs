@@ -59,6 +59,11 @@ pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<
         let (plain, key) =
             crypt::open(bytes, password.expose().as_bytes()).map_err(|e| crypt_error(path, e))?;
         (plain.to_vec(), Some(key), Format::Ours)
+    } else if let Some(reason) = not_ours_binary(bytes) {
+        return Err(Error::CorruptFile {
+            path: path.to_owned(),
+            reason,
+        });
     } else {
         let plain = crate::compat::decrypt_legacy(path, bytes, password)?;
         (plain, None, Format::OidcAgent)
@@ -167,14 +172,84 @@ pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
     Ok(new_path)
 }
 
-/// Argon2 parameters for new files: the default, or cheap ones when the
-/// test-only variable `OIDC_AGENT_RS_TEST_KDF=1` is set (the test suites
-/// create hundreds of files; the format stores the parameters, so such
-/// files stay readable).
+/// Argon2 parameters for new files: the default, or, in debug builds only,
+/// cheap ones when the test-only variable `OIDC_AGENT_RS_TEST_KDF=1` is set
+/// (the test suites create hundreds of files; the format stores the
+/// parameters, so such files stay readable). No environment variable weakens
+/// the KDF of a release build.
 pub fn kdf_params() -> KdfParams {
-    if std::env::var_os("OIDC_AGENT_RS_TEST_KDF").is_some_and(|v| v == "1") {
+    choose_kdf(
+        cfg!(debug_assertions),
+        std::env::var_os("OIDC_AGENT_RS_TEST_KDF").as_deref(),
+    )
+}
+
+fn choose_kdf(debug_build: bool, test_kdf: Option<&std::ffi::OsStr>) -> KdfParams {
+    if debug_build && test_kdf.is_some_and(|v| v == "1") {
         KdfParams::TESTING
     } else {
         KdfParams::DEFAULT
+    }
+}
+
+/// Why bytes that do not start with our magic are no account file we read,
+/// when they are binary (a damaged magic; oidc-agent's formats are text).
+fn not_ours_binary(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok();
+    let binary = text.is_none_or(|t| {
+        t.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\0'))
+    });
+    binary.then(|| {
+        let head = &bytes[..bytes.len().min(crypt::MAGIC.len())];
+        format!(
+            "not an account file this version can read: expected the oidc-agent-rs format \
+             (starting with \"{}\") or one of oidc-agent's text formats, found binary data \
+             starting with {}",
+            String::from_utf8_lossy(crypt::MAGIC),
+            head.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A release build ignores `OIDC_AGENT_RS_TEST_KDF`; only a debug build
+    /// (the test suites) takes the shortcut.
+    #[test]
+    fn test_kdf_shortcut_is_debug_only() {
+        let one = Some(std::ffi::OsStr::new("1"));
+        assert_eq!(choose_kdf(false, one), KdfParams::DEFAULT);
+        assert_eq!(choose_kdf(true, one), KdfParams::TESTING);
+        assert_eq!(choose_kdf(true, Some("0".as_ref())), KdfParams::DEFAULT);
+        assert_eq!(choose_kdf(true, None), KdfParams::DEFAULT);
+        assert_eq!(
+            kdf_params() == KdfParams::TESTING,
+            cfg!(debug_assertions)
+                && std::env::var_os("OIDC_AGENT_RS_TEST_KDF").is_some_and(|v| v == "1")
+        );
+    }
+
+    #[test]
+    fn damaged_magic_says_what_was_expected() {
+        let (mut file, _) = crypt::seal_new(b"pw", b"{}", KdfParams::TESTING).expect("seal");
+        file[0] ^= 0x20;
+        let err = open_bytes(Path::new("/x/acct"), &file, &SecretString::from("pw"))
+            .expect_err("damaged");
+        let msg = err.to_string();
+        assert_eq!(err.kind(), crate::error::ErrorKind::BadFile);
+        assert!(
+            msg.contains("not an account file this version can read"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("\"OIDCRS\"") && msg.contains("/x/acct"),
+            "{msg}"
+        );
+        // oidc-agent's text formats still get their own diagnosis.
+        assert!(not_ours_binary(b"0f:00:11:22").is_none());
+        assert!(not_ours_binary(b"44\nAAAA\n").is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! One connect, one write, read until the agent closes: no async runtime and
 //! no HTTP client, because `oidc-token` is on every script's hot path.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -50,11 +50,9 @@ impl AgentClient {
             .set_read_timeout(Some(REPLY_TIMEOUT))
             .map_err(unreachable)?;
         stream.write_all(&request.to_bytes()).map_err(unreachable)?;
-        let mut reply = Vec::with_capacity(4096);
-        stream
-            .take(MAX_MESSAGE as u64)
-            .read_to_end(&mut reply)
-            .map_err(unreachable)?;
+        // The reply carries the access token: read it into zeroizing memory.
+        let reply =
+            crate::secret::read_to_end_zeroizing(&mut stream, MAX_MESSAGE).map_err(unreachable)?;
         if reply.is_empty() {
             return Err(Error::Protocol(
                 "the agent closed the connection without a reply".into(),

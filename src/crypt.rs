@@ -69,16 +69,38 @@ impl KdfParams {
         p: 1,
     };
 
-    // Upper bounds on what a file may ask for, so a crafted header cannot make
-    // `oidc-add` allocate gigabytes or spin for minutes.
+    /// The most a file may ask for: 4× what we write (and above oidc-agent's
+    /// libsodium sets, 64 MiB × 2 and 32 MiB × 4, one lane). The header is
+    /// read before anything is authenticated, so one flipped bit must not
+    /// make `oidc-add` allocate gigabytes or run for seconds before it can
+    /// say "wrong password".
+    pub const MAX: Self = Self {
+        m_kib: 4 * Self::DEFAULT.m_kib,
+        t: 4 * Self::DEFAULT.t,
+        p: 4 * Self::DEFAULT.p,
+    };
+
+    /// Refuses parameters outside `1..=MAX` (memory also at least the 8 KiB
+    /// per lane Argon2 needs), naming the first bad one.
     fn check(self) -> Result<Self, CryptError> {
-        if self.m_kib > 4 * 1024 * 1024 || self.t == 0 || self.t > 64 || self.p == 0 || self.p > 64
-        {
-            return Err(CryptError::Corrupt(format!(
-                "implausible Argon2 parameters {self:?}"
-            )));
+        let bad = [
+            ("parallelism (lanes)", self.p, 1, Self::MAX.p),
+            ("time cost (passes)", self.t, 1, Self::MAX.t),
+            // Argon2 needs at least 8 KiB per lane.
+            ("memory cost (KiB)", self.m_kib, 8 * self.p, Self::MAX.m_kib),
+        ]
+        .into_iter()
+        .find(|(_, v, lo, hi)| v < lo || v > hi);
+        match bad {
+            Some((name, value, lo, hi)) => Err(CryptError::KdfParams(format!(
+                "the header's Argon2 {name} is {value}, outside the accepted {lo}..={hi} \
+                 (this version writes {} KiB, {} passes, {} lanes); the header is damaged",
+                Self::DEFAULT.m_kib,
+                Self::DEFAULT.t,
+                Self::DEFAULT.p
+            ))),
+            None => Ok(self),
         }
-        Ok(self)
     }
 }
 
@@ -92,6 +114,9 @@ pub enum CryptError {
     /// The data key opened but the body did not, or the layout is broken.
     #[error("{0}")]
     Corrupt(String),
+    /// Key-derivation parameters out of bounds (a damaged header).
+    #[error("{0}")]
+    KdfParams(String),
     /// A newer format version than this build reads.
     #[error("format version {0} is newer than this oidc-agent-rs understands; upgrade")]
     UnsupportedVersion(u8),
@@ -392,8 +417,47 @@ mod tests {
 
     #[test]
     fn implausible_parameters_are_refused_before_deriving() {
-        let (mut file, _) = sample();
-        file[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(open(&file, b"pw"), Err(CryptError::Corrupt(_))));
+        let (file, _) = sample();
+        // One flipped high bit in each parameter, and the values just past
+        // the bounds: refused (before Argon2 runs), naming the parameter.
+        let cases: [(usize, u32, &str); 7] = [
+            (8, 64 | 1 << 25, "memory cost"),
+            (8, KdfParams::MAX.m_kib + 1, "memory cost"),
+            (8, 7, "memory cost"),
+            (12, 1 | 1 << 6, "time cost"),
+            (12, 0, "time cost"),
+            (16, KdfParams::MAX.p + 1, "parallelism"),
+            (16, 0, "parallelism"),
+        ];
+        for (at, value, name) in cases {
+            let mut bad = file.clone();
+            bad[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            match open(&bad, b"pw") {
+                Err(CryptError::KdfParams(msg)) => {
+                    assert!(
+                        msg.contains(name) && msg.contains(&value.to_string()),
+                        "{msg}"
+                    );
+                }
+                other => panic!("{value} at {at}: {other:?}"),
+            }
+        }
+        // The bounds admit what we write and oidc-agent's libsodium sets.
+        for ok in [
+            KdfParams::DEFAULT,
+            KdfParams::TESTING,
+            KdfParams {
+                m_kib: 64 * 1024,
+                t: 2,
+                p: 1,
+            },
+            KdfParams {
+                m_kib: 32 * 1024,
+                t: 4,
+                p: 1,
+            },
+        ] {
+            assert_eq!(ok.check(), Ok(ok));
+        }
     }
 }

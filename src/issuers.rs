@@ -214,7 +214,8 @@ impl IssuerConfig {
                 trailing_newline,
             } => {
                 let mut text = lines.join("\n");
-                if *trailing_newline && !text.is_empty() {
+                // A file of one blank line is `[""]`: its newline stays too.
+                if *trailing_newline && !lines.is_empty() {
                     text.push('\n');
                 }
                 text

@@ -5,13 +5,14 @@
 //! ::1, see `sockets`), serves requests until one redirect carries the
 //! expected `state`, answers the browser with a small HTML page (`pages`) and
 //! hands back the code. It never exchanges the code (that is
-//! `oidc::authcode`) and never prints.
+//! `oidc::authcode`) and never prints. The HTTP side, with its bounds on
+//! head size and time, is in [`http`].
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use tiny_http::{Method, Request};
+use http::Request;
 use url::{Host, Url, form_urlencoded};
 
 use crate::error::ErrorKind;
@@ -77,7 +78,7 @@ pub enum LoopbackError {
         "the local redirect listener failed: {reason}; use --no-webserver and --codeExchange instead"
     )]
     Server {
-        /// What `tiny_http` or the OS reported.
+        /// What the OS reported.
         reason: String,
     },
     /// No valid redirect arrived in time.
@@ -311,7 +312,7 @@ impl LoopbackListener {
             Page::not_found().send(request);
             return None;
         }
-        if *request.method() != Method::Get {
+        if request.method() != "GET" {
             Page::method_not_allowed().send(request);
             return None;
         }
@@ -424,5 +425,6 @@ fn with_port(uri: &str, port: u16) -> Option<String> {
     Some(format!("{scheme}://{host}:{port}{tail}"))
 }
 
+mod http;
 #[cfg(test)]
 mod tests;

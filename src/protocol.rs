@@ -8,14 +8,25 @@
 //! carries one request and one reply, each in a single write, no framing.
 //! Our additions (`kind` in failures, `data_key`/`account_file` in `add`) are
 //! extra fields that other clients ignore.
+//!
+//! Requests are read strictly (a repeated key anywhere is a usage error, see
+//! [`strict`]) and straight into typed structs: every secret a request
+//! carries (the `add` config's refresh token and client secret, the `lock`
+//! password) lands in a zeroizing [`SecretString`], and replies are
+//! serialized into zeroizing buffers of their exact size.
 
 use std::path::PathBuf;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
+use crate::account::AccountConfig;
 use crate::error::ErrorKind;
 use crate::secret::SecretString;
+
+mod strict;
 
 /// Largest request the agent reads; anything longer is refused.
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -41,8 +52,9 @@ pub mod strings {
     pub const UNKNOWN_REQUEST: &str = "Bad Request: Unknown request type.";
 }
 
-/// A request to the agent (the `request` field selects the variant).
-#[derive(Debug, Serialize, Deserialize)]
+/// A request to the agent (the `request` field selects the variant). Read
+/// it with [`Request::parse`] only: that is where the strict checks are.
+#[derive(Debug, Serialize)]
 #[serde(tag = "request", rename_all = "snake_case")]
 pub enum Request {
     /// An access token for an account or issuer.
@@ -89,23 +101,6 @@ pub enum Request {
     StatusJson,
 }
 
-/// The request names, for telling "unknown" from "malformed".
-const REQUEST_NAMES: &[&str] = &[
-    "access_token",
-    "id_token",
-    "add",
-    "remove",
-    "remove_all",
-    "rename",
-    "loaded_accounts",
-    "account_info",
-    "lock",
-    "unlock",
-    "check",
-    "status",
-    "status_json",
-];
-
 /// `access_token` / `id_token` parameters.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct TokenRequest {
@@ -148,9 +143,10 @@ pub struct TokenRequest {
 /// `add` parameters.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AddRequest {
-    /// The decrypted account JSON (an object; oidc-agent 4.x may send it as a
-    /// JSON string).
-    pub config: Value,
+    /// The decrypted account (sent as an object; oidc-agent 4.x sends the
+    /// JSON inside a string, which is read too).
+    #[serde(deserialize_with = "strict::account_config")]
+    pub config: AccountConfig,
     /// Seconds until the agent unloads the account (0 or absent: the agent's
     /// default).
     #[serde(
@@ -227,6 +223,10 @@ pub enum ParseError {
     UnknownRequest(String),
     /// A known request with bad fields.
     BadFields(String),
+    /// An object in the request repeats this key.
+    DuplicateKey(String),
+    /// The `add` request's account config is unusable.
+    BadConfig(String),
 }
 
 impl ParseError {
@@ -237,33 +237,116 @@ impl ParseError {
             Self::NoRequestType => strings::NO_REQUEST_TYPE.to_owned(),
             Self::UnknownRequest(_) => strings::UNKNOWN_REQUEST.to_owned(),
             Self::BadFields(e) => format!("Bad Request: {e}"),
+            Self::DuplicateKey(k) => {
+                format!("Bad Request: the key {k:?} appears twice in one JSON object")
+            }
+            Self::BadConfig(e) => format!("Bad Request: invalid account config: {e}"),
         }
     }
+
+    /// The failure class of the reply.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::BadConfig(_) => ErrorKind::BadFile,
+            _ => ErrorKind::Usage,
+        }
+    }
+}
+
+/// The `request` field alone (other fields are skipped unread).
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    request: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct AccountField {
+    account: String,
+}
+
+#[derive(Deserialize)]
+struct PasswordField {
+    password: SecretString,
+}
+
+#[derive(Deserialize)]
+struct RenameFields {
+    account: String,
+    new_name: String,
+    account_file: PathBuf,
+}
+
+/// Drops serde_json's trailing " at line L column C" (repeated when an
+/// error is re-raised from a nested deserializer).
+fn without_position(msg: &str) -> &str {
+    msg.find(" at line ").map_or(msg, |i| &msg[..i])
 }
 
 impl Request {
     /// Parses one request message.
     pub fn parse(bytes: &[u8]) -> Result<Self, ParseError> {
-        let value: Value =
+        match strict::check(bytes) {
+            Ok(true) => {}
+            Ok(false) => return Err(ParseError::Malformed("not a JSON object".into())),
+            Err(strict::StrictError::Duplicate(k)) => return Err(ParseError::DuplicateKey(k)),
+            Err(strict::StrictError::Malformed(e)) => return Err(ParseError::Malformed(e)),
+        }
+        let head: Head =
             serde_json::from_slice(bytes).map_err(|e| ParseError::Malformed(e.to_string()))?;
-        let Some(obj) = value.as_object() else {
-            return Err(ParseError::Malformed("not a JSON object".into()));
-        };
-        let name = match obj.get("request") {
-            Some(Value::String(s)) => s.clone(),
+        let name = match head.request {
+            Some(Value::String(s)) => s,
             None | Some(Value::Null) => return Err(ParseError::NoRequestType),
             Some(other) => return Err(ParseError::UnknownRequest(other.to_string())),
         };
-        if !REQUEST_NAMES.contains(&name.as_str()) {
-            return Err(ParseError::UnknownRequest(name));
+        // Each request's fields are read from the message itself, not from an
+        // intermediate tree: the secrets go straight into zeroizing types.
+        fn fields<T: DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, ParseError> {
+            serde_json::from_slice(bytes).map_err(|e| {
+                let msg = e.to_string();
+                match msg.find(strict::CONFIG_ERROR) {
+                    Some(i) => ParseError::BadConfig(
+                        without_position(&msg[i + strict::CONFIG_ERROR.len()..]).to_owned(),
+                    ),
+                    None => ParseError::BadFields(format!("{name}: {msg}")),
+                }
+            })
         }
-        serde_json::from_value(value).map_err(|e| ParseError::BadFields(format!("{name}: {e}")))
+        Ok(match name.as_str() {
+            "access_token" => Self::AccessToken(fields(&name, bytes)?),
+            "id_token" => Self::IdToken(fields(&name, bytes)?),
+            "add" => Self::Add(Box::new(fields(&name, bytes)?)),
+            "remove" => Self::Remove {
+                account: fields::<AccountField>(&name, bytes)?.account,
+            },
+            "remove_all" => Self::RemoveAll,
+            "rename" => {
+                let f: RenameFields = fields(&name, bytes)?;
+                Self::Rename {
+                    account: f.account,
+                    new_name: f.new_name,
+                    account_file: f.account_file,
+                }
+            }
+            "loaded_accounts" => Self::LoadedAccounts,
+            "account_info" => Self::AccountInfo,
+            "lock" => Self::Lock {
+                password: fields::<PasswordField>(&name, bytes)?.password,
+            },
+            "unlock" => Self::Unlock {
+                password: fields::<PasswordField>(&name, bytes)?.password,
+            },
+            "check" => Self::Check,
+            "status" => Self::Status,
+            "status_json" => Self::StatusJson,
+            _ => return Err(ParseError::UnknownRequest(name)),
+        })
     }
 
-    /// The request as one JSON message.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        // Serializing our own types cannot fail: no maps with non-string keys.
-        serde_json::to_vec(self).unwrap_or_default()
+    /// The request as one JSON message, in a zeroizing buffer (an `add`
+    /// carries the refresh token).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        to_zeroizing(self, 0)
     }
 }
 
@@ -338,9 +421,10 @@ impl Response {
         self.status == "success"
     }
 
-    /// The reply as one JSON message.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec(self).unwrap_or_default();
+    /// The reply as one JSON message, in a zeroizing buffer (it may carry a
+    /// token).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut bytes = to_zeroizing(self, 1);
         // The Python and Go clients read 4096-byte chunks until one is short:
         // a reply of exactly 4096·k bytes would leave them waiting for the
         // close. A trailing space keeps the JSON valid and the length odd.
@@ -351,119 +435,27 @@ impl Response {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn golden_requests() {
-        let cases: &[(&str, &str)] = &[
-            (
-                r#"{"request":"access_token","account":"kit","min_valid_period":60,"application_hint":"x"}"#,
-                "AccessToken",
-            ),
-            (
-                r#"{"request":"access_token","issuer":"https://op/","min_valid_period":"-1","scope":""}"#,
-                "AccessToken",
-            ),
-            (r#"{"request":"id_token","account":"kit"}"#, "IdToken"),
-            (
-                r#"{"request":"add","config":{"name":"a"},"lifetime":30}"#,
-                "Add",
-            ),
-            (r#"{"request":"remove","account":"kit"}"#, "Remove"),
-            (r#"{"request":"remove_all"}"#, "RemoveAll"),
-            (r#"{"request":"loaded_accounts"}"#, "LoadedAccounts"),
-            (r#"{"request":"account_info"}"#, "AccountInfo"),
-            (r#"{"request":"lock","password":"p"}"#, "Lock"),
-            (r#"{"request":"unlock","password":"p"}"#, "Unlock"),
-            (r#"{"request":"check"}"#, "Check"),
-            (r#"{"request":"status"}"#, "Status"),
-            (r#"{"request":"status_json","extra":1}"#, "StatusJson"),
-        ];
-        for (json, variant) in cases {
-            let req = Request::parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e:?}"));
-            assert!(format!("{req:?}").starts_with(variant), "{json} -> {req:?}");
+/// Serializes `value` into a zeroizing buffer allocated once at its final
+/// size (plus `spare` bytes): a growing `Vec` would leave freed, unzeroized
+/// copies of the secret behind at every reallocation.
+fn to_zeroizing<T: Serialize>(value: &T, spare: usize) -> Zeroizing<Vec<u8>> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
-
-    #[test]
-    fn token_request_fields() {
-        let req = Request::parse(br#"{"request":"access_token","issuer":"https://op/","min_valid_period":"-1","scope":"","audience":" "}"#)
-            .expect("parse");
-        let Request::AccessToken(t) = req else {
-            panic!("variant")
-        };
-        assert_eq!(t.issuer.as_deref(), Some("https://op/"));
-        assert_eq!(t.min_valid_period, -1);
-        assert_eq!(t.scope, None);
-        assert_eq!(t.audience, None);
-    }
-
-    #[test]
-    fn bad_requests() {
-        assert_eq!(Request::parse(b"{}").err(), Some(ParseError::NoRequestType));
-        assert!(matches!(
-            Request::parse(br#"{"request":"fly"}"#),
-            Err(ParseError::UnknownRequest(_))
-        ));
-        assert!(matches!(
-            Request::parse(b"[1,2]"),
-            Err(ParseError::Malformed(_))
-        ));
-        assert!(matches!(
-            Request::parse(b"{\"request\":"),
-            Err(ParseError::Malformed(_))
-        ));
-        assert!(matches!(
-            Request::parse(br#"{"request":"remove"}"#),
-            Err(ParseError::BadFields(_))
-        ));
-        assert_eq!(
-            ParseError::NoRequestType.message(),
-            "Bad Request: No request type."
-        );
-    }
-
-    #[test]
-    fn golden_replies() {
-        let r = Response {
-            access_token: Some("AT".into()),
-            issuer: Some("https://op/".into()),
-            expires_at: Some(42),
-            ..Response::success()
-        };
-        assert_eq!(
-            String::from_utf8(r.to_bytes()).expect("utf8"),
-            r#"{"status":"success","access_token":"AT","issuer":"https://op/","expires_at":42}"#
-        );
-        let f = Response::failure(ErrorKind::NotLoaded, strings::NOT_LOADED);
-        assert_eq!(
-            String::from_utf8(f.to_bytes()).expect("utf8"),
-            r#"{"status":"failure","error":"account not loaded","kind":"not_loaded"}"#
-        );
-    }
-
-    #[test]
-    fn reply_never_a_multiple_of_4096() {
-        for n in 4000..4200 {
-            let r = Response::info("x".repeat(n));
-            assert_ne!(r.to_bytes().len() % 4096, 0);
-        }
-    }
-
-    #[test]
-    fn request_round_trip() {
-        let req = Request::AccessToken(TokenRequest {
-            account: Some("kit".into()),
-            min_valid_period: 10,
-            ..TokenRequest::default()
-        });
-        let text = String::from_utf8(req.to_bytes()).expect("utf8");
-        assert_eq!(
-            text,
-            r#"{"request":"access_token","account":"kit","min_valid_period":10}"#
-        );
-        assert!(Request::parse(text.as_bytes()).is_ok());
-    }
+    let mut count = Count(0);
+    // Serializing our own types cannot fail: no maps with non-string keys.
+    let _ = serde_json::to_writer(&mut count, value);
+    let mut out = Zeroizing::new(Vec::with_capacity(count.0 + spare));
+    let _ = serde_json::to_writer(&mut *out, value);
+    out
 }
+
+#[cfg(test)]
+mod tests;

@@ -119,6 +119,40 @@ impl PartialEq for SecretKey {
     }
 }
 
+/// Appends `bytes` to a zeroizing buffer; when it must grow, the contents
+/// move to a new allocation and the old one is zeroized (a plain `Vec` would
+/// free it with the secret still in it).
+pub fn extend_zeroizing(buf: &mut Zeroizing<Vec<u8>>, bytes: &[u8]) {
+    let need = buf.len() + bytes.len();
+    if need > buf.capacity() {
+        let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(2 * buf.capacity())));
+        bigger.extend_from_slice(buf);
+        std::mem::swap(buf, &mut bigger);
+    }
+    buf.extend_from_slice(bytes);
+}
+
+/// Reads `r` to its end (at most `limit` bytes) into a zeroizing buffer.
+pub fn read_to_end_zeroizing(
+    r: &mut impl std::io::Read,
+    limit: usize,
+) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    loop {
+        let room = (limit - buf.len()).min(chunk.len());
+        if room == 0 {
+            return Ok(buf);
+        }
+        match r.read(&mut chunk[..room]) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => extend_zeroizing(&mut buf, &chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Best-effort `mlock` of the pages holding `bytes`, so a key is never swapped
 /// out. Failure (RLIMIT_MEMLOCK, containers) is ignored: the process is
 /// already non-dumpable and the key is zeroized on drop.
@@ -142,6 +176,19 @@ mod tests {
         assert_eq!(format!("{s:?}"), "SecretString([redacted])");
         let k = SecretKey::random();
         assert_eq!(format!("{k:?}"), "SecretKey([redacted])");
+    }
+
+    #[test]
+    fn zeroizing_reads_grow_without_plain_copies() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+        let got = read_to_end_zeroizing(&mut &data[..], 1 << 20).expect("read");
+        assert_eq!(&got[..], &data[..]);
+        let capped = read_to_end_zeroizing(&mut &data[..], 100).expect("read");
+        assert_eq!(capped.len(), 100);
+        let mut buf = Zeroizing::new(Vec::with_capacity(2));
+        extend_zeroizing(&mut buf, b"abc");
+        extend_zeroizing(&mut buf, b"defgh");
+        assert_eq!(&buf[..], b"abcdefgh");
     }
 
     #[test]

@@ -99,6 +99,14 @@ impl Store {
                     name: name.to_owned(),
                     dir: self.dir.clone(),
                 }
+            } else if path.is_dir() {
+                // A directory in the file's place: the account file is gone.
+                Error::CorruptFile {
+                    path: path.clone(),
+                    reason: "a directory is in its place (account file missing or corrupt); \
+                             remove or rename the directory"
+                        .into(),
+                }
             } else {
                 Error::io("read", &path, e)
             }
@@ -284,6 +292,19 @@ mod tests {
         rx.recv().expect("second holder got the lock");
         waiter.join().expect("join");
         assert_eq!(store.list().expect("list"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_directory_in_place_of_the_file_is_a_bad_file() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path());
+        fs::create_dir(tmp.path().join("kit")).expect("mkdir");
+        let err = store.read("kit").expect_err("a directory");
+        assert_eq!(err.kind(), crate::error::ErrorKind::BadFile);
+        assert!(
+            err.to_string().contains("account file missing or corrupt"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -94,12 +94,12 @@ pub async fn read_message(stream: &mut UnixStream) -> io::Result<Message> {
 pub async fn dispatch(ctx: &Arc<Ctx>, bytes: &[u8]) -> Response {
     match Request::parse(bytes) {
         Ok(req) => super::handlers::handle(ctx, req).await,
-        Err(e) => Response::failure(ErrorKind::Usage, e.message()),
+        Err(e) => Response::failure(e.kind(), e.message()),
     }
 }
 
 fn failure(msg: &str) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(Response::failure(ErrorKind::Usage, msg).to_bytes())
+    Response::failure(ErrorKind::Usage, msg).to_bytes()
 }
 
 /// Reads and discards what the client has already sent, up to the size
@@ -125,7 +125,7 @@ pub async fn serve(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<()> {
         return Ok(());
     }
     let reply = match read_message(&mut stream).await {
-        Ok(Message::Plain(bytes)) => Zeroizing::new(dispatch(&ctx, &bytes).await.to_bytes()),
+        Ok(Message::Plain(bytes)) => dispatch(&ctx, &bytes).await.to_bytes(),
         Ok(Message::Other(bytes)) => serve_non_json(&ctx, &mut stream, bytes).await?,
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
             drain(&stream);
@@ -154,7 +154,7 @@ async fn serve_non_json(
     .await?;
     let client_pk = match ipc_crypt::classify_first_message(&buf) {
         FirstMessage::ClientKey(pk) => pk,
-        FirstMessage::Plain => return Ok(Zeroizing::new(dispatch(ctx, &buf).await.to_bytes())),
+        FirstMessage::Plain => return Ok(dispatch(ctx, &buf).await.to_bytes()),
         FirstMessage::Incomplete | FirstMessage::Invalid => {
             drain(stream);
             let what = if buf.is_empty() {
@@ -184,7 +184,7 @@ async fn serve_non_json(
         // oidc-agent answers a message it cannot decrypt in plain JSON.
         Err(_) => return Ok(failure("decryption failed")),
     };
-    let reply = Zeroizing::new(dispatch(ctx, &plaintext).await.to_bytes());
+    let reply = dispatch(ctx, &plaintext).await.to_bytes();
     let mut sealed = match session.seal(&reply) {
         Ok(s) => s,
         Err(e) => return Ok(failure(&e.to_string())),

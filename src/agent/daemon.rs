@@ -43,6 +43,7 @@ pub fn harden() {
 pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let base = crate::paths::tmp_dir();
+    remove_dead_socket_dirs(&base, LEFTOVER_MIN_AGE);
     let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
     for _ in 0..16 {
         let suffix: String = (0..6)
@@ -63,6 +64,60 @@ pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
         base.display()
     )))
 }
+
+/// Removes the socket directories that agents killed without clean-up
+/// (kill -9, a crash) left in `base`: ours (`oidc-XXXXXX`, owned by us, mode
+/// 0700) whose entries are all sockets named `oidc-agent.<pid>` that refuse
+/// connections and are at least `min_age` old. Nothing else is touched: an
+/// empty directory or a socket younger than that may belong to an agent that
+/// is just starting (between `bind` and `listen` a live socket refuses too),
+/// a busy socket to a live agent.
+pub fn remove_dead_socket_dirs(base: &Path, min_age: std::time::Duration) {
+    let uid = rustix::process::getuid().as_raw();
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for dir in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+        use std::os::unix::fs::MetadataExt as _;
+        let named = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("oidc-"))
+            .is_some_and(|s| s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric()));
+        let ours = std::fs::symlink_metadata(&dir)
+            .is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o777 == 0o700);
+        if !named || !ours {
+            continue;
+        }
+        let Ok(inner) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let sockets: Option<Vec<PathBuf>> = inner
+            .map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name();
+                let pid = name.to_str()?.strip_prefix("oidc-agent.")?;
+                let dead = pid.bytes().all(|b| b.is_ascii_digit())
+                    && e.file_type().ok()?.is_socket()
+                    && e.metadata().ok()?.modified().ok()?.elapsed().ok()? >= min_age
+                    && std::os::unix::net::UnixStream::connect(e.path())
+                        .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused);
+                dead.then(|| e.path())
+            })
+            .collect();
+        if let Some(sockets) = sockets.filter(|s| !s.is_empty()) {
+            for s in &sockets {
+                let _ = std::fs::remove_file(s);
+            }
+            if std::fs::remove_dir(&dir).is_ok() {
+                super::log!("removed {}, left by an agent that is gone", dir.display());
+            }
+        }
+    }
+}
+
+/// See [`remove_dead_socket_dirs`].
+const LEFTOVER_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(2);
 
 trait Mode0700 {
     fn mode_0700(&mut self) -> &mut Self;
@@ -168,4 +223,42 @@ pub fn spawn_child(args: &[String]) -> Result<u32> {
     } else {
         err.to_owned()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dead_agent_socket_dirs_are_removed() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mk = |name: &str| {
+            let d = tmp.path().join(name);
+            std::fs::DirBuilder::new()
+                .mode_0700()
+                .create(&d)
+                .expect("mkdir");
+            d
+        };
+        // Dead: the listener is gone, the socket file stays (as after kill -9).
+        let dead = mk("oidc-AAAAAA");
+        drop(UnixListener::bind(dead.join("oidc-agent.42")).expect("bind"));
+        let live = mk("oidc-BBBBBB");
+        let _listening = UnixListener::bind(live.join("oidc-agent.43")).expect("bind");
+        let starting = mk("oidc-CCCCCC");
+        let other = mk("oidc-DDDDDD");
+        std::fs::write(other.join("oidc-agent.44"), b"not a socket").expect("write");
+        let misnamed = mk("oidc-sock");
+        drop(UnixListener::bind(misnamed.join("oidc-agent.45")).expect("bind"));
+        remove_dead_socket_dirs(tmp.path(), std::time::Duration::from_secs(3600));
+        assert!(
+            dead.exists(),
+            "a socket of a just-starting agent was removed"
+        );
+        remove_dead_socket_dirs(tmp.path(), std::time::Duration::ZERO);
+        assert!(!dead.exists(), "the dead agent's directory stays");
+        for kept in [&live, &starting, &other, &misnamed] {
+            assert!(kept.exists(), "{} was removed", kept.display());
+        }
+    }
 }

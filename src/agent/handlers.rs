@@ -13,7 +13,6 @@ use super::ctx::{Ctx, fail, now};
 use super::lock::{lock, unlock};
 use super::refresh::refresh_flight;
 use super::state::{FlightKey, FlightResult, Persist, State, Token};
-use crate::account::AccountConfig;
 use crate::error::ErrorKind;
 use crate::protocol::{AddRequest, Request, Response, TokenRequest, strings};
 
@@ -205,20 +204,8 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
     }
 }
 async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
-    // oidc-agent 4.x sends the account as a JSON string, 5.x as an object.
-    let config_value = match add.config {
-        Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
-        v => v,
-    };
-    let config: AccountConfig = match serde_json::from_value(config_value) {
-        Ok(c) => c,
-        Err(e) => {
-            return fail(
-                ErrorKind::BadFile,
-                format!("Bad Request: invalid account config: {e}"),
-            );
-        }
-    };
+    // Parsed with the request (protocol::strict), either JSON form.
+    let config = add.config;
     if let Err(e) = config.validate() {
         return fail(ErrorKind::BadFile, e);
     }

@@ -163,11 +163,9 @@ pub fn load(
             opened.config.name, opened.config.name
         );
     }
-    let config =
-        serde_json::to_value(&opened.config).map_err(|e| crate::Error::Protocol(e.to_string()))?;
     let data_key = key.as_ref().map(|k| SecretString::new(b64(k.expose())));
     let request = Request::Add(Box::new(AddRequest {
-        config,
+        config: opened.config,
         lifetime,
         account_file: data_key.as_ref().map(|_| opened.path.clone()),
         data_key,

@@ -15,6 +15,7 @@ use clap::Parser;
 
 use crate::agent::{self, Ctx, daemon};
 use crate::client::AgentClient;
+use crate::oidc::http;
 use crate::paths::{ENV_PID, ENV_SOCK};
 use crate::protocol::Request;
 use crate::store::Store;
@@ -46,6 +47,23 @@ pub struct Args {
         default_value_t = 0
     )]
     pub lifetime: u64,
+    /// Deadline for connecting (TCP and TLS) to a provider, in seconds
+    #[arg(
+        long = "connect-timeout",
+        value_name = "SECONDS",
+        default_value_t = http::CONNECT_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
+    pub connect_timeout: u64,
+    /// Deadline for a whole request to a provider, connecting included, in
+    /// seconds
+    #[arg(
+        long = "request-timeout",
+        value_name = "SECONDS",
+        default_value_t = http::REQUEST_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub request_timeout: u64,
     /// Ask the running agent for its status (with --json: as JSON)
     #[arg(long = "status")]
     pub status: bool,
@@ -255,6 +273,10 @@ fn run_agent(
     dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     daemon::harden();
+    http::set_deadlines(http::Deadlines {
+        connect: std::time::Duration::from_secs(args.connect_timeout),
+        request: std::time::Duration::from_secs(args.request_timeout),
+    });
     listener.set_nonblocking(true)?;
     let lifetime = (args.lifetime > 0).then_some(args.lifetime);
     let ctx = Arc::new(Ctx::new(

@@ -228,14 +228,14 @@ mod tests {
             "--aud",
             "x",
         ]));
-        let json = String::from_utf8(req.to_bytes()).expect("utf8");
+        let json = String::from_utf8(req.to_bytes().to_vec()).expect("utf8");
         assert_eq!(
             json,
             r#"{"request":"access_token","account":"acct","min_valid_period":-1,"scope":"openid profile email","audience":"x","application_hint":"oidc-token"}"#
         );
         let by_issuer = Args::try_parse_from(["oidc-token", "https://op/"]).expect("parse");
         assert!(
-            String::from_utf8(request(&by_issuer).to_bytes())
+            String::from_utf8(request(&by_issuer).to_bytes().to_vec())
                 .expect("utf8")
                 .contains(r#""issuer":"https://op/""#)
         );

@@ -6,7 +6,7 @@
 //! saying what to do next, because the browser tab is where the user looks
 //! right after the login.
 
-use tiny_http::{Header, Request, Response};
+use super::http::Request;
 
 /// One page: status, title and HTML body (already escaped).
 pub(super) struct Page {
@@ -132,21 +132,16 @@ impl Page {
 
     /// Sends the page; a browser that has already gone away changes nothing.
     pub(super) fn send(self, request: Request) {
-        let mut response = Response::from_string(self.html()).with_status_code(self.status);
         // The page must not be cached (it follows a URL holding the code), must
         // leak no referrer, and loads nothing from anywhere: no scripts at all.
-        for (name, value) in [
+        let headers = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Cache-Control", "no-store"),
             ("Referrer-Policy", "no-referrer"),
             ("X-Content-Type-Options", "nosniff"),
             ("Content-Security-Policy", CSP),
-        ] {
-            if let Ok(header) = Header::from_bytes(name, value) {
-                response.add_header(header);
-            }
-        }
-        let _ = request.respond(response);
+        ];
+        request.respond(self.status, &headers, &self.html());
     }
 }
 

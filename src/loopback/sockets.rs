@@ -9,8 +9,9 @@
 //! 127.0.0.1 alone (the browser's `::1` attempt is then refused and it falls
 //! back). An IP literal (`127.0.0.1`, `[::1]`) binds just that address.
 //!
-//! `tiny_http` serves one socket per `Server`, so each server gets a thread
-//! that hands its requests to one channel the listener waits on. Once the
+//! `http::Server` serves one socket (with its bounds on head size and time),
+//! so each server gets a thread that hands its requests to one channel the
+//! listener waits on. Once the
 //! code has arrived the threads answer later visits themselves (a reload
 //! shows "Login already completed" instead of an error) until the listener
 //! is dropped, which closes the sockets.
@@ -23,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tiny_http::{Request, Server};
+use super::http::{self, Request, Server};
 
 use super::LoopbackError;
 use super::pages::Page;
@@ -106,7 +107,6 @@ impl Phase {
 
 /// The running servers and the channel their requests arrive on.
 pub(super) struct Servers {
-    servers: Vec<Arc<Server>>,
     threads: Vec<JoinHandle<()>>,
     requests: Receiver<io::Result<Request>>,
     phase: Arc<Phase>,
@@ -120,31 +120,25 @@ impl Servers {
         let phase = Arc::new(Phase::default());
         let path: Arc<str> = Arc::from(path);
         let mut this = Self {
-            servers: Vec::new(),
             threads: Vec::new(),
             requests,
             phase,
             path,
         };
         for socket in sockets {
-            let server =
-                Server::from_listener(socket, None).map_err(|e| LoopbackError::Server {
+            let server = Server::from_listener(socket, http::REQUEST_TIMEOUT).map_err(|e| {
+                LoopbackError::Server {
                     reason: e.to_string(),
-                })?;
-            let server = Arc::new(server);
-            let (server2, tx, phase, path) = (
-                Arc::clone(&server),
-                tx.clone(),
-                Arc::clone(&this.phase),
-                Arc::clone(&this.path),
-            );
+                }
+            })?;
+            // The thread owns its server: the socket closes when it ends.
+            let (tx, phase, path) = (tx.clone(), Arc::clone(&this.phase), Arc::clone(&this.path));
             let thread = std::thread::Builder::new()
                 .name("loopback".to_owned())
-                .spawn(move || collect(&server2, &tx, &phase, &path))
+                .spawn(move || collect(&server, &tx, &phase, &path))
                 .map_err(|e| LoopbackError::Server {
                     reason: format!("cannot start a listener thread: {e}"),
                 })?;
-            this.servers.push(server);
             this.threads.push(thread);
         }
         Ok(this)
@@ -182,16 +176,13 @@ impl Servers {
 impl Drop for Servers {
     fn drop(&mut self) {
         self.phase.closing.store(true, Ordering::SeqCst);
-        for server in &self.servers {
-            server.unblock();
-        }
+        // Each thread polls `closing` at least every POLL.
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
         if *self.phase.completed() {
             self.answer_queued();
         }
-        // Dropping the last `Arc<Server>` closes the sockets.
     }
 }
 
@@ -199,12 +190,13 @@ impl Drop for Servers {
 /// arrived, then answers them itself, until the listener closes.
 fn collect(server: &Server, tx: &Sender<io::Result<Request>>, phase: &Phase, path: &str) {
     loop {
-        let received = server.recv();
+        let received = server.recv_timeout(POLL);
         if phase.closing.load(Ordering::SeqCst) {
             return;
         }
         match received {
-            Ok(request) => {
+            Ok(None) => {}
+            Ok(Some(request)) => {
                 let completed = phase.completed();
                 if *completed {
                     drop(completed);
@@ -214,12 +206,15 @@ fn collect(server: &Server, tx: &Sender<io::Result<Request>>, phase: &Phase, pat
                 }
             }
             Err(e) => {
-                let _ = tx.send(Err(e));
+                let _ = tx.send(Err(io::Error::other(e)));
                 return;
             }
         }
     }
 }
+
+/// How often a collecting thread looks whether the listener is closing.
+const POLL: Duration = Duration::from_millis(50);
 
 fn after_completion(request: Request, path: &str) {
     let target = request.url();

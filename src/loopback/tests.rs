@@ -166,7 +166,6 @@ fn ephemeral_port_keeps_spelling_and_is_released_on_drop() {
         format!("http://localhost:{}", addr.port())
     );
     drop(listener);
-    // tiny_http closes the socket on its accept thread shortly after drop.
     let deadline = Instant::now() + WAIT;
     while TcpListener::bind(addr).is_err() {
         assert!(
@@ -397,4 +396,66 @@ fn access_denied_and_provider_errors_get_distinct_titles() {
         failed.contains("server_error") && failed.contains("db &lt;down&gt;"),
         "{failed}"
     );
+}
+
+/// Reads a whole reply and returns its status code (0 if none).
+fn status_of(stream: &mut TcpStream) -> u16 {
+    stream.set_read_timeout(Some(WAIT * 2)).expect("timeout");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw)
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A client that sends one header line at a time, forever, is cut off with
+/// 408 once the request deadline passes; meanwhile the real redirect is
+/// served. Before the bound it kept its thread for as long as it liked.
+#[test]
+fn slow_header_client_is_cut_off_and_does_not_hold_the_listener() {
+    let listener = LoopbackListener::bind("http://127.0.0.1/cb", None).expect("bind");
+    let addr = listener.local_addr();
+    let slow = thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.write_all(b"GET /cb?state=x HTTP/1.1\r\n").expect("line");
+        let mut reader = s.try_clone().expect("clone");
+        let cut = thread::spawn(move || status_of(&mut reader));
+        // Trickle header lines until the server closes the connection; the
+        // pauses pace the hostile client, they synchronize nothing.
+        let mut sent = 0u32;
+        while s.write_all(b"X-Slow: 1\r\n").is_ok() && !cut.is_finished() {
+            sent += 1;
+            assert!(sent < 150, "the slow client was not cut off in 15 s");
+            thread::sleep(Duration::from_millis(100));
+        }
+        cut.join().expect("reader")
+    });
+    let code = serve(&listener, "real", |addr| {
+        assert_eq!(get(addr, "/cb?code=c&state=real").0, 200);
+    })
+    .expect("the real redirect is served while the slow client trickles");
+    assert_eq!(code.code().expose(), "c");
+    assert_eq!(slow.join().expect("slow client"), 408);
+}
+
+/// An 80 KB header is refused with 431 after at most `MAX_HEAD` bytes are
+/// read, and the listener keeps serving.
+#[test]
+fn oversized_header_is_refused() {
+    let listener = LoopbackListener::bind("http://127.0.0.1/cb", None).expect("bind");
+    let code = serve(&listener, "s", |addr| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        let head = format!(
+            "GET /cb?code=big&state=s HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(80 * 1024)
+        );
+        // The server stops reading at the bound, so the write may fail.
+        let _ = s.write_all(head.as_bytes());
+        assert_eq!(status_of(&mut s), 431);
+        assert_eq!(get(addr, "/cb?code=small&state=s").0, 200);
+    })
+    .expect("code");
+    assert_eq!(code.code().expose(), "small");
 }

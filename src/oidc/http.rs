@@ -4,14 +4,50 @@
 //! leaks credentials to wherever the redirect points).
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::{OidcError, error_chain};
 
-/// Time to establish a TCP+TLS connection.
+/// Time to establish a TCP+TLS connection (default; `oidc-agent
+/// --connect-timeout`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Deadline for a whole request, connection included.
+/// Deadline for a whole request, connection included (default;
+/// `oidc-agent --request-timeout`).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The provider deadlines in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Connecting (TCP and TLS).
+    pub connect: Duration,
+    /// A whole request, connecting included.
+    pub request: Duration,
+}
+
+impl Deadlines {
+    /// [`CONNECT_TIMEOUT`] and [`REQUEST_TIMEOUT`].
+    pub const DEFAULT: Self = Self {
+        connect: CONNECT_TIMEOUT,
+        request: REQUEST_TIMEOUT,
+    };
+}
+
+// Set once, at start, from `oidc-agent`'s options: a process-wide setting
+// like the CA roots, so every client built afterwards (per account, per
+// oidc-gen session) uses it without threading it through each caller.
+static DEADLINES: OnceLock<Deadlines> = OnceLock::new();
+
+/// Sets the deadlines for every client built afterwards; false if they were
+/// already set.
+pub fn set_deadlines(deadlines: Deadlines) -> bool {
+    DEADLINES.set(deadlines).is_ok()
+}
+
+/// The deadlines in force: those set at start, else the defaults.
+pub fn deadlines() -> Deadlines {
+    DEADLINES.get().copied().unwrap_or(Deadlines::DEFAULT)
+}
 /// How long an idle pooled connection may be reused. Providers close idle
 /// keep-alive connections after a few seconds (Node's and Apache's default is
 /// 5 s); a request written into a connection the server has just closed fails
@@ -26,8 +62,8 @@ pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(deadlines().connect)
+        .timeout(deadlines().request)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("oidc-agent-rs/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = cert_path.filter(|p| !p.as_os_str().is_empty()) {

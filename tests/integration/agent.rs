@@ -67,6 +67,71 @@ fn daemon_prints_eval_lines_and_kill_stops_it() {
     assert!(!dir.exists(), "socket directory left behind");
 }
 
+/// An agent killed with SIGKILL leaves its socket directory behind; the next
+/// agent of the same user removes it once its socket no longer answers.
+#[test]
+fn leftover_socket_dir_of_a_killed_agent_is_removed_at_next_start() {
+    let env = Env::new();
+    let start = || {
+        let text = ok(&env.run("oidc-agent", &[]));
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.split(';').next())
+                .map(str::to_owned)
+                .expect("eval line")
+        };
+        (
+            std::path::PathBuf::from(field("OIDC_SOCK=")),
+            field("OIDCD_PID="),
+        )
+    };
+    let (sock, pid) = start();
+    let dir = sock.parent().expect("dir").to_owned();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // The socket stops answering once the process is gone.
+    let deadline = std::time::Instant::now() + PROCESS_WAIT;
+    while std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent {pid} survived SIGKILL"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        dir.exists(),
+        "SIGKILL leaves the directory (the case to clean)"
+    );
+    // Age the socket past the grace period for agents that are just starting.
+    let old = rustix::fs::Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        },
+    };
+    rustix::fs::utimensat(rustix::fs::CWD, &sock, &old, rustix::fs::AtFlags::empty())
+        .expect("set the socket's times");
+    let (sock2, pid2) = start();
+    assert!(
+        !dir.exists(),
+        "the dead agent's {} is still there",
+        dir.display()
+    );
+    assert!(sock2.exists());
+    let _ = env
+        .cmd("oidc-agent")
+        .arg("-k")
+        .env("OIDCD_PID", pid2)
+        .output();
+}
+
 #[test]
 fn quiet_and_json_output() {
     let env = Env::new();

@@ -52,3 +52,48 @@ fn format_v1_vector() {
         Some(crypt::CryptError::WrongPassword)
     );
 }
+
+/// A damaged account file is exit 10 with a message naming the file and
+/// what is wrong: a flipped bit in the header's Argon2 cost is refused
+/// before Argon2 runs, a directory in the file's place is "missing or
+/// corrupt", a damaged magic says what was expected.
+#[test]
+fn damaged_account_files_exit_10() {
+    use crate::support::fake_op::FakeOp;
+    use crate::support::*;
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let path = env.config_dir().join("acct");
+    let good = std::fs::read(&path).expect("read");
+    let damage = |at: usize, bit: u8| {
+        let mut bad = good.clone();
+        bad[at] ^= bit;
+        std::fs::write(&path, bad).expect("write");
+    };
+    // Memory cost + 2^25 KiB (32 GiB), passes + 64, lanes + 128.
+    for (at, bit, name) in [
+        (11, 0x02, "memory cost"),
+        (12, 0x40, "time cost"),
+        (16, 0x80, "parallelism"),
+    ] {
+        damage(at, bit);
+        let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+        assert!(
+            err.contains(name) && err.contains(&path.display().to_string()),
+            "{err}"
+        );
+    }
+    damage(0, 0x01);
+    let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+    assert!(
+        err.contains("not an account file this version can read") && err.contains("OIDCRS"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).expect("rm");
+    std::fs::create_dir(&path).expect("mkdir");
+    let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+    assert!(err.contains("account file missing or corrupt"), "{err}");
+}

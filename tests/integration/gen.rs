@@ -230,7 +230,7 @@ fn dynamic_registration_then_token_and_delete() {
     assert!(config.client_id.starts_with("dyn-"));
     assert_eq!(query(&url)["client_id"], config.client_id);
     assert!(!config.client_secret.is_empty());
-    assert!(config.extra["registration_access_token"].is_string());
+    assert!(config.registration_access_token.is_some());
     assert!(config.extra["registration_client_uri"].is_string());
     let exchange = op.grants("authorization_code").pop().expect("exchange");
     assert!(

@@ -7,6 +7,7 @@ mod format;
 mod r#gen;
 mod generated;
 mod lifecycle;
+mod properties;
 mod protocol;
 mod service;
 mod support;

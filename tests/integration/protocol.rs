@@ -147,6 +147,26 @@ fn add_request_of_oidc_agents_own_tools() {
     assert_eq!(op.refreshes(), 1, "the check's token was cached");
 }
 
+/// A repeated `request` key once decided the request by its last copy:
+/// `{"request":"status","request":"remove_all"}` unloaded every account.
+#[test]
+fn repeated_keys_change_nothing() {
+    let (_env, _op, sock) = loaded_env();
+    for req in [
+        r#"{"request":"status","request":"remove_all"}"#,
+        r#"{"request":"loaded_accounts","request":"remove","account":"acct"}"#,
+        r#"{"request":"remove","account":"other","account":"acct"}"#,
+    ] {
+        let reply = raw_json(&sock, req);
+        assert_eq!(reply["status"], "failure", "{req} -> {reply}");
+        assert_eq!(reply["kind"], "usage", "{reply}");
+    }
+    assert_eq!(
+        raw_json(&sock, r#"{"request":"loaded_accounts"}"#)["info"],
+        serde_json::json!(["acct"])
+    );
+}
+
 #[test]
 fn malformed_requests_get_failure_replies() {
     let mut env = Env::new();
@@ -243,6 +263,31 @@ fn a_slow_provider_does_not_block_other_accounts() {
         "the fast account waited {waited:?} on the slow provider"
     );
     assert_eq!(pending.join().expect("join")["status"], "success");
+}
+
+/// `--request-timeout` bounds each call to the provider: a refresh the
+/// provider answers only after 3 s fails as "provider unreachable" under a
+/// 1 s deadline (the default, 15 s, would wait for it).
+#[test]
+fn request_timeout_option_bounds_provider_calls() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    let sock = env.start_agent(&["--request-timeout", "1", "--connect-timeout", "1"]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    op.set(|c| c.delay = Duration::from_secs(3));
+    let reply = raw_json(
+        &sock,
+        r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#,
+    );
+    assert_eq!(reply["status"], "failure", "{reply}");
+    assert_eq!(reply["kind"], "provider_unreachable", "{reply}");
+    op.set(|c| c.delay = Duration::ZERO);
+    let again = raw_json(
+        &sock,
+        r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#,
+    );
+    assert_eq!(again["status"], "success", "{again}");
+    fails(&env.run("oidc-agent", &["--request-timeout", "0"]), 2);
 }
 
 /// Arbitrary bytes never crash a parser the agent or oidc-add feeds with

@@ -3,8 +3,9 @@
 //! removal (RFC 7592) when the account is deleted or never saved.
 //!
 //! The registration's `registration_client_uri` and
-//! `registration_access_token` go into the account's extra fields under
-//! oidc-agent's names, so both tools can manage the client later.
+//! `registration_access_token` go into the account JSON under oidc-agent's
+//! names (the token in its typed, zeroizing field), so both tools can manage
+//! the client later.
 
 use anyhow::Context as _;
 use serde_json::Value;
@@ -17,7 +18,6 @@ use crate::secret::SecretString;
 
 /// oidc-agent's account keys for the RFC 7592 registration handle.
 const KEY_CLIENT_URI: &str = "registration_client_uri";
-const KEY_CLIENT_TOKEN: &str = "registration_access_token";
 
 /// Loopback redirect URIs registered for every client: without a port, so
 /// that any port is accepted (RFC 8252 §7.3) and the listener can take an
@@ -95,12 +95,7 @@ pub(super) fn register(
             .extra
             .insert(KEY_CLIENT_URI.to_owned(), Value::String(uri));
     }
-    if let Some(token) = client.registration_access_token {
-        config.extra.insert(
-            KEY_CLIENT_TOKEN.to_owned(),
-            Value::String(token.expose().to_owned()),
-        );
-    }
+    config.registration_access_token = client.registration_access_token;
     Ok(())
 }
 
@@ -108,16 +103,15 @@ pub(super) fn register(
 /// (RFC 7592 §2.3). Best effort: a leftover client costs the provider a
 /// database row, not the user a secret, so failures are only reported.
 pub(super) fn unregister(session: &Session<'_>, config: &AccountConfig) {
-    let (Some(Value::String(uri)), Some(Value::String(token))) = (
+    let (Some(Value::String(uri)), Some(token)) = (
         config.extra.get(KEY_CLIENT_URI),
-        config.extra.get(KEY_CLIENT_TOKEN),
+        config.registration_access_token.as_ref(),
     ) else {
         return;
     };
-    let token = SecretString::new(token.clone());
     match session
         .rt
-        .block_on(registration::delete_client(&session.http, uri, &token))
+        .block_on(registration::delete_client(&session.http, uri, token))
     {
         Ok(()) => eprintln!("Deleted the registered client '{}'.", config.client_id),
         Err(e) => eprintln!(
