@@ -2,10 +2,11 @@
 //!
 //! A task per connection (`conn`) on a current-thread tokio runtime. The
 //! modules below, inside out: `state` (what is held), `ctx` (what every
-//! connection shares), `save` (writing an account file), `refresh` (the
-//! provider), `accounts` and `lock` (every change to a loaded account, each
-//! holding the account's lane), `handlers` and `status` (one reply per
-//! request), `conn` (framing and oidc-agent's encrypted mode), `daemon`
+//! connection shares), `save` (writing an account file), `provider` (calls
+//! to the provider), `refresh` (single flight), `accounts` and `lock` (every
+//! change to a loaded account, each holding the account's lane), `handlers`
+//! and `status` (one reply per request), `conn` (framing and oidc-agent's
+//! encrypted mode), `activation` (a socket passed by systemd), `daemon`
 //! (process set-up) and `log`.
 
 use std::io;
@@ -26,6 +27,7 @@ pub mod daemon;
 mod handlers;
 mod lock;
 pub mod log;
+mod provider;
 mod refresh;
 mod save;
 pub mod state;

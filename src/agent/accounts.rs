@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::ctx::{Ctx, fail, now};
 use super::log::{fingerprint, log};
-use super::refresh::{refresh_with, snapshot};
+use super::provider::{refresh_with, snapshot};
 use super::save::{SaveJob, Saved};
 use super::state::{CacheKey, Loaded, Persist, Token, Unsaved};
 use crate::account::AccountConfig;
