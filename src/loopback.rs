@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use http::Request;
+use subtle::ConstantTimeEq as _;
 use url::{Host, Url, form_urlencoded};
 
 use crate::error::ErrorKind;
@@ -393,7 +394,7 @@ fn classify(query: &str, expected_state: &str) -> Outcome {
     // before looking at anything else in the response.
     let state_ok = state
         .as_deref()
-        .is_some_and(|s| constant_time_eq(s.as_bytes(), expected_state.as_bytes()));
+        .is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected_state.as_bytes())));
     if repeated || !state_ok {
         return Outcome::StateMismatch;
     }
@@ -404,10 +405,6 @@ fn classify(query: &str, expected_state: &str) -> Outcome {
         Some(code) if !code.expose().is_empty() => Outcome::Code(AuthCode { code, issuer }),
         _ => Outcome::MissingCode,
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `uri` with its port replaced by `port`, keeping every other byte as given:

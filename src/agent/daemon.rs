@@ -11,8 +11,6 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use rand::Rng as _;
-
 use crate::error::{Error, Result};
 use crate::store::ensure_private_dir;
 
@@ -41,28 +39,20 @@ pub fn harden() {
 /// oidc-agent's default socket: `$TMPDIR/oidc-XXXXXX/oidc-agent.<ppid>` in a
 /// fresh 0700 directory. Returns (directory, socket).
 pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let base = crate::paths::tmp_dir();
     remove_dead_socket_dirs(&base, LEFTOVER_MIN_AGE);
     let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
-    for _ in 0..16 {
-        let suffix: String = (0..6)
-            .map(|_| char::from(CHARS[rand::thread_rng().gen_range(0..CHARS.len())]))
-            .collect();
-        let dir = base.join(format!("oidc-{suffix}"));
-        match std::fs::DirBuilder::new().mode_0700().create(&dir) {
-            Ok(()) => {
-                let sock = dir.join(format!("oidc-agent.{ppid}"));
-                return Ok((dir, sock));
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(Error::io("create directory", &dir, e)),
-        }
-    }
-    Err(Error::Invalid(format!(
-        "cannot create a socket directory in {}",
-        base.display()
-    )))
+    // tempfile makes the directory 0700 under a fresh random name, retrying
+    // names that exist, so there is no window in which others can enter it.
+    let dir = tempfile::Builder::new()
+        .prefix("oidc-")
+        .rand_bytes(6)
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(&base)
+        .map_err(|e| Error::io("create a socket directory in", &base, e))?
+        .keep();
+    let sock = dir.join(format!("oidc-agent.{ppid}"));
+    Ok((dir, sock))
 }
 
 /// Removes the socket directories that agents killed without clean-up
@@ -118,17 +108,6 @@ pub fn remove_dead_socket_dirs(base: &Path, min_age: std::time::Duration) {
 
 /// See [`remove_dead_socket_dirs`].
 const LEFTOVER_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(2);
-
-trait Mode0700 {
-    fn mode_0700(&mut self) -> &mut Self;
-}
-
-impl Mode0700 for std::fs::DirBuilder {
-    fn mode_0700(&mut self) -> &mut Self {
-        use std::os::unix::fs::DirBuilderExt as _;
-        self.mode(0o700)
-    }
-}
 
 /// Binds the socket 0600, creating its directory 0700 if missing. A stale
 /// socket (nobody listening) is replaced; a live one is an error.
@@ -234,10 +213,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mk = |name: &str| {
             let d = tmp.path().join(name);
-            std::fs::DirBuilder::new()
-                .mode_0700()
-                .create(&d)
-                .expect("mkdir");
+            crate::store::ensure_private_dir(&d).expect("mkdir");
             d
         };
         // Dead: the listener is gone, the socket file stays (as after kill -9).

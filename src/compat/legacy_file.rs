@@ -186,7 +186,8 @@ fn decrypt_sodium(lines: &[&[u8]], password: &[u8]) -> Result<Zeroizing<String>,
     let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
     derive(kdf, password, &salt, &mut keys[..])?;
     let (enc_key, check) = keys.split_at(KEY_LEN);
-    let check_ok = ct_eq(&hash_key, check);
+    // Constant time: the check value is derived from the password.
+    let check_ok = bool::from(subtle::ConstantTimeEq::ct_eq(&hash_key[..], check));
     match open_secretbox(enc_key, &nonce, &mut cipher) {
         // The MAC proves the key, so a damaged check value does not stop us.
         Ok(()) => into_text(cipher),
@@ -319,11 +320,6 @@ fn into_text(mut plain: Zeroizing<Vec<u8>>) -> Result<Zeroizing<String>, LegacyE
             Err(corrupt("the decrypted account is not UTF-8 text"))
         }
     }
-}
-
-/// Constant-time comparison of the password check value.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn decode_b64(field: &[u8], what: &str) -> Result<Vec<u8>, LegacyError> {
