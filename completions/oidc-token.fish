@@ -13,3 +13,5 @@ complete -c oidc-token -l auth-header -l auth -d 'Print `Authorization: Bearer <
 complete -c oidc-token -l id-token -d 'Print the ID token instead of an access token'
 complete -c oidc-token -s h -l help -d 'Print help'
 complete -c oidc-token -s V -l version -d 'Print version'
+# Account names (oidc-agent-rs)
+complete -c oidc-token -f -n 'not string match -q -- "-*" (commandline -ct)' -a '(oidc-add -l 2>/dev/null)' -d 'account'

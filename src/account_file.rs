@@ -81,18 +81,14 @@ pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<
 }
 
 /// Encrypts `config` with `password` in our format and writes it atomically.
-/// Returns the path and the data key.
+/// Returns the path and the data key. An empty password is accepted, as
+/// oidc-agent accepts it (automation relies on it); the CLI warns.
 pub fn save(
     store: &Store,
     config: &AccountConfig,
     password: &SecretString,
     params: KdfParams,
 ) -> Result<(PathBuf, SecretKey)> {
-    if password.is_empty() {
-        return Err(Error::Invalid(
-            "an empty password would leave the refresh token unprotected; choose a password".into(),
-        ));
-    }
     let path = store.path(&config.name)?;
     let json = config.to_json();
     let (bytes, key) = crypt::seal_new(

@@ -50,23 +50,14 @@ pub struct Args {
     /// Append the daemon's log to FILE (default: discarded)
     #[arg(long = "log-file", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// Accepted for compatibility; the agent never loads accounts by itself
-    #[arg(long = "no-autoload", hide = true)]
-    pub no_autoload: bool,
-    /// Accepted for compatibility; ID tokens are always allowed
-    #[arg(long = "always-allow-idtoken", hide = true)]
-    pub always_allow_idtoken: bool,
-    /// Accepted for compatibility; ignored
-    #[arg(short = 'g', long = "debug", hide = true)]
-    pub debug: bool,
-    /// Accepted for compatibility; the console mode logs to stderr anyway
-    #[arg(long = "log-stderr", hide = true)]
-    pub log_stderr: bool,
+    /// Write the agent's pid to PATH (as oidc-agent-service does)
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
 }
 
 /// Entry point of `oidc-agent`.
 pub fn main() -> ExitCode {
-    let args: Args = super::parse();
+    let args: Args = super::parse(super::flags::Tool::Agent);
     super::run("oidc-agent", || execute(&args))
 }
 
@@ -83,6 +74,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if args.console {
         let (socket, dir) = socket_path(args)?;
         let listener = daemon::bind(&socket)?;
+        write_pid_file(args, std::process::id())?;
         print_env(args, &socket, std::process::id());
         return run_agent(args, listener, socket, dir);
     }
@@ -95,6 +87,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         child_args.push(socket.display().to_string());
     }
     let pid = daemon::spawn_child(&child_args)?;
+    write_pid_file(args, pid)?;
     print_env(args, &socket, pid);
     Ok(())
 }
@@ -107,6 +100,15 @@ fn socket_path(args: &Args) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
             Ok((sock, Some(dir)))
         }
     }
+}
+
+/// `--pid-file PATH`: the pid and a newline, as oidc-agent 5.x writes it.
+fn write_pid_file(args: &Args, pid: u32) -> anyhow::Result<()> {
+    if let Some(path) = &args.pid_file {
+        std::fs::write(path, format!("{pid}\n"))
+            .with_context(|| format!("--pid-file: cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 fn print_env(args: &Args, socket: &std::path::Path, pid: u32) {

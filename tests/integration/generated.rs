@@ -21,3 +21,87 @@ fn man_pages_and_completions_are_current() {
         "stale generated files (run `OIDC_BLESS=1 cargo test generated`): {stale:?}"
     );
 }
+
+/// Runs the generated bash completion of `tool` for the words `line` (the
+/// last one is being completed) with `oidc-add` and the accounts `alpha`
+/// and `beta`; returns the candidates.
+fn bash_complete(tool: &str, line: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let accounts = dir.path().join("accounts");
+    std::fs::create_dir(&accounts).expect("mkdir");
+    for name in ["alpha", "beta"] {
+        std::fs::write(accounts.join(name), b"x").expect("account file");
+    }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_oidc-add"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("completions")
+        .join(format!("{tool}.bash"));
+    let words = line
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // What bash does on TAB: COMP_WORDS/COMP_CWORD set, then the function
+    // registered with `complete -F` called with (command, current, previous).
+    let program = format!(
+        "source '{}'\n\
+         COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
+         fn=$(complete -p {tool} | sed -E 's/.*-F ([^ ]+).*/\\1/')\n\
+         prev=''; [ $COMP_CWORD -gt 0 ] && prev=${{COMP_WORDS[COMP_CWORD-1]}}\n\
+         \"$fn\" {tool} \"${{COMP_WORDS[COMP_CWORD]}}\" \"$prev\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(program)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("OIDC_CONFIG_DIR", &accounts)
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_account_names() {
+    for tool in ["oidc-gen", "oidc-add", "oidc-token"] {
+        assert_eq!(
+            bash_complete(tool, &[tool, ""]),
+            ["alpha", "beta"],
+            "{tool}"
+        );
+        assert_eq!(bash_complete(tool, &[tool, "b"]), ["beta"], "{tool}");
+    }
+    // After an option that takes a value, the value, not an account.
+    assert!(
+        !bash_complete("oidc-add", &["oidc-add", "--lifetime", ""]).contains(&"alpha".to_owned())
+    );
+    // oidc-gen -p NAME prints NAME.
+    assert_eq!(
+        bash_complete("oidc-gen", &["oidc-gen", "-p", "a"]),
+        ["alpha"]
+    );
+    // Options still complete.
+    assert!(
+        bash_complete("oidc-token", &["oidc-token", "--for"]).contains(&"--force-new".to_owned())
+    );
+}

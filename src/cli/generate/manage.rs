@@ -19,6 +19,12 @@ fn confirm(args: &Args, question: &str) -> anyhow::Result<bool> {
     if args.yes {
         return Ok(true);
     }
+    // oidc-agent's --confirm-no, --confirm-default and --prompt=none; the
+    // default answer is no.
+    if args.no || args.confirm_default || args.prompt == Some(super::PromptMode::None) {
+        eprintln!("{question} [y/N] n");
+        return Ok(false);
+    }
     use std::io::IsTerminal as _;
     if !std::io::stdin().is_terminal() {
         bail!("{question} — no terminal to confirm; pass -y/--confirm-yes");
@@ -101,6 +107,7 @@ const KEYRING: super::super::PasswordArgs = super::super::PasswordArgs {
     pw_file: None,
     pw_cmd: None,
     pw_keyring: true,
+    no_prompt: false,
 };
 
 pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyhow::Result<()> {
@@ -136,6 +143,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             super::super::prompt_password(&format!("New password for account '{name}': "), true)?
         }
     };
+    super::super::warn_if_empty_password("oidc-gen", name, &new_pw);
     let (path, _) = account_file::save(store, &opened.config, &new_pw, kdf_params())?;
     // Keep a stored password in step with the file.
     if args.password.pw_keyring || crate::keyring::get(&path).is_ok_and(|p| p.is_some()) {
