@@ -3,6 +3,7 @@
 
 mod agent;
 mod compat;
+mod dropin;
 mod flags;
 mod format;
 mod r#gen;

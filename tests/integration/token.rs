@@ -146,7 +146,8 @@ fn wrong_password_and_corrupt_file() {
     assert!(err.contains("acct"), "{err}");
     std::fs::write(&path, &before[..50]).expect("truncate");
     fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
-    fails(&env.run("oidc-add", &["--pw-env", "missing"]), 10);
+    // A misspelt account is "not configured", as oidc-token says.
+    fails(&env.run("oidc-add", &["--pw-env", "missing"]), 4);
     // No password source and no terminal: a clear error, not a hang.
     let out = env
         .cmd("oidc-add")

@@ -68,9 +68,23 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             }
             // Check the imported token with one refresh; keep the rotated one.
             config.refresh_token = imported;
-            session
+            let checked = session
                 .rt
-                .block_on(refresh_check(&session.http, &session.meta, &config))?
+                .block_on(refresh_check(&session.http, &session.meta, &config));
+            match checked {
+                // A new account: nothing to re-authenticate yet.
+                Err(crate::Error::Oidc(OidcError::RefreshTokenRejected {
+                    account,
+                    description,
+                })) if !args.reauthenticate => {
+                    return Err(OidcError::ImportedTokenRejected {
+                        account,
+                        description,
+                    }
+                    .into());
+                }
+                other => other?,
+            }
         }
         (Flow::Code | Flow::Device, _) => {
             if config.client_id.is_empty() {
