@@ -195,7 +195,15 @@ fn kill(args: &Args) -> anyhow::Result<()> {
 fn status(args: &Args) -> anyhow::Result<()> {
     let client = AgentClient::from_env()?;
     if args.json {
-        let reply = client.call(&Request::StatusJson)?;
+        // oidc-agent 4.x has no `status_json`: show its text status instead.
+        let reply = match client.call(&Request::StatusJson) {
+            Ok(reply) => reply,
+            Err(crate::Error::Agent { .. }) => {
+                let text = client.call(&Request::Status)?.info.unwrap_or_default();
+                crate::protocol::Response::info(serde_json::json!({ "status": text }))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let info = reply.info.unwrap_or_default();
         let mut out = serde_json::json!({"socket": client.path().display().to_string()});
         if let (Some(o), Some(i)) = (out.as_object_mut(), info.as_object()) {

@@ -3,9 +3,10 @@
 //!
 //! The decision table: `--rt`/`--rt-env` imports a refresh token (checked
 //! with one refresh); otherwise the first of `--flow` the provider supports
-//! runs, by default the code flow when a browser can be opened and the
-//! device flow when not. `--reauthenticate` starts from the saved account
-//! and replaces only its refresh token.
+//! runs, by default the code flow when a browser can be opened or a
+//! redirect URI or port is given, and the device flow when not.
+//! `--reauthenticate` starts from the saved account and replaces only its
+//! refresh token.
 
 use anyhow::{Context as _, bail};
 
@@ -225,9 +226,12 @@ fn choose_flow(
     if have_rt {
         return Ok(Flow::Refresh);
     }
+    // A redirect URI or port on the command line asks for the code flow,
+    // also without a display (the URL is opened elsewhere or by a script).
+    let asks_for_code = !args.redirect_uri.is_empty() || !args.port.is_empty();
     let preferred = if !args.flow.is_empty() {
         args.flow.clone()
-    } else if browser_available() {
+    } else if asks_for_code || browser_available() {
         vec![Flow::Code, Flow::Device]
     } else {
         vec![Flow::Device, Flow::Code]
