@@ -103,7 +103,7 @@ _oidc_rs_oidc_token() {
     local cur="$2" prev="$3"
     case " -t --time -s --scope --aud --audience --name " in *" $prev "*) _oidc__token "$@"; return ;; esac
     if [[ $cur != -* ]]; then
-        COMPREPLY=( $(compgen -W "$(oidc-add -l 2>/dev/null)" -- "$cur") )
+        COMPREPLY=( $(compgen -W "$(oidc-add -l 2>/dev/null; oidc-add --list-issuers 2>/dev/null)" -- "$cur") )
         return 0
     fi
     _oidc__token "$@"

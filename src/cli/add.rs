@@ -23,7 +23,7 @@ use crate::store::Store;
     group(ArgGroup::new("mode").args(["list", "loaded", "remove", "remove_all", "lock", "unlock", "print"])))]
 pub struct Args {
     /// The account to load (or unload with -r)
-    #[arg(value_name = "ACCOUNT_SHORTNAME", required_unless_present_any = ["list", "loaded", "remove_all", "lock", "unlock"])]
+    #[arg(value_name = "ACCOUNT_SHORTNAME", required_unless_present_any = ["list", "loaded", "remove_all", "lock", "unlock", "list_issuers"])]
     pub name: Option<String>,
     /// List the configured accounts
     #[arg(short = 'l', long = "list")]
@@ -49,6 +49,9 @@ pub struct Args {
     /// Print the account's file as stored (encrypted) and exit
     #[arg(short = 'p', long = "print")]
     pub print: bool,
+    /// Print the issuers of issuer.config, one per line (for completions)
+    #[arg(long = "list-issuers", hide = true)]
+    pub list_issuers: bool,
     /// Load without the agent's test refresh
     #[arg(long = "skip-check")]
     pub skip_check: bool,
@@ -70,6 +73,17 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         }
         for n in names {
             println!("{n}");
+        }
+        return Ok(());
+    }
+    if args.list_issuers {
+        let dir = Store::default_dir().dir().to_owned();
+        let text =
+            std::fs::read_to_string(dir.join(crate::paths::ISSUER_CONFIG)).unwrap_or_default();
+        if let Ok(config) = crate::issuers::IssuerConfig::parse(&text) {
+            for issuer in config.issuers() {
+                println!("{issuer}");
+            }
         }
         return Ok(());
     }

@@ -47,9 +47,15 @@ fn account_positional(cmd: &clap::Command) -> Option<&'static str> {
     }
 }
 
-/// The shell's command listing the configured accounts (fast: it reads the
-/// account directory, no agent needed).
-const LIST_ACCOUNTS: &str = "oidc-add -l 2>/dev/null";
+/// The shell command listing the configured accounts (fast: it reads the
+/// account directory, no agent needed); oidc-token also takes issuer URLs.
+fn candidates(name: &str) -> &'static str {
+    if name == "oidc-token" {
+        "oidc-add -l 2>/dev/null; oidc-add --list-issuers 2>/dev/null"
+    } else {
+        "oidc-add -l 2>/dev/null"
+    }
+}
 
 /// The generated completion plus the dynamic part: account names where the
 /// account argument goes.
@@ -60,6 +66,7 @@ fn with_accounts(
     generated: Vec<u8>,
 ) -> Vec<u8> {
     let name = cmd.get_name();
+    let list = candidates(name);
     let mut text = String::from_utf8(generated).unwrap_or_default();
     match shell {
         Shell::Bash => {
@@ -95,7 +102,7 @@ fn with_accounts(
                  \x20   local cur=\"$2\" prev=\"$3\"\n\
                  \x20   case \" {} \" in *\" $prev \"*) {generated_fn} \"$@\"; return ;; esac\n\
                  \x20   if [[ $cur != -* ]]; then\n\
-                 \x20       COMPREPLY=( $(compgen -W \"$({LIST_ACCOUNTS})\" -- \"$cur\") )\n\
+                 \x20       COMPREPLY=( $(compgen -W \"$({list})\" -- \"$cur\") )\n\
                  \x20       return 0\n\
                  \x20   fi\n\
                  \x20   {generated_fn} \"$@\"\n\
@@ -126,7 +133,7 @@ fn with_accounts(
                  (( $+functions[_oidc_rs_accounts] )) ||\n\
                  _oidc_rs_accounts() {{\n\
                  \x20   local -a accounts\n\
-                 \x20   accounts=(${{(f)\"$({LIST_ACCOUNTS})\"}})\n\
+                 \x20   accounts=(${{(f)\"$({list})\"}})\n\
                  \x20   compadd -a accounts\n\
                  }}\n"
             );
@@ -137,7 +144,7 @@ fn with_accounts(
             text.push_str(&format!(
                 "# Account names (oidc-agent-rs)\n\
                  complete -c {name} -f -n 'not string match -q -- \"-*\" (commandline -ct)' \
-                 -a '({LIST_ACCOUNTS})' -d 'account'\n"
+                 -a '({list})' -d 'account'\n"
             ));
         }
         _ => {}

@@ -301,7 +301,10 @@ fn id(flag: &Flag) -> &'static str {
 /// `cmd` with argp's `-?` and `--usage`, and the table's hidden options of
 /// `tool`.
 pub fn command(cmd: Command, tool: Tool) -> Command {
+    // argp takes any unique prefix of a long option (`--pw-e` for
+    // `--pw-env`); an exact name always wins.
     let mut cmd = cmd
+        .infer_long_args(true)
         .disable_help_flag(true)
         .arg(
             Arg::new("help")

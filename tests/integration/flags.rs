@@ -205,6 +205,30 @@ fn argp_extras_parse() {
 }
 
 #[test]
+fn unique_prefixes_of_long_options_parse_as_in_argp() {
+    let (args, _) = try_parse_from::<generate::Args>(
+        Tool::Gen,
+        [
+            "oidc-gen",
+            "--iss=https://op",
+            "--client-secret=s",
+            "--pw-e",
+            "acct",
+        ],
+    )
+    .expect("parses");
+    assert_eq!(args.issuer.as_deref(), Some("https://op"));
+    assert_eq!(args.client_secret.as_deref(), Some("s"), "exact name wins");
+    assert!(args.password.pw_env.is_some());
+    let (args, _) =
+        try_parse_from::<token::Args>(Tool::Token, ["oidc-token", "--force", "--exp", "acct"])
+            .expect("parses");
+    assert!(args.force_new && args.expires_at.is_some());
+    // Ambiguous prefixes stay errors.
+    assert!(try_parse_from::<generate::Args>(Tool::Gen, ["oidc-gen", "--pw", "acct"]).is_err());
+}
+
+#[test]
 fn the_ocis_documentation_line_parses() {
     let argv = [
         "oidc-gen",

@@ -32,6 +32,11 @@ fn bash_complete(tool: &str, line: &[&str]) -> Vec<String> {
     for name in ["alpha", "beta"] {
         std::fs::write(accounts.join(name), b"x").expect("account file");
     }
+    std::fs::write(
+        accounts.join("issuer.config"),
+        "https://op.example/ alpha\n",
+    )
+    .expect("issuer.config");
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_oidc-add"))
         .parent()
         .expect("bin dir")
@@ -83,12 +88,19 @@ fn bash_complete(tool: &str, line: &[&str]) -> Vec<String> {
 
 #[test]
 fn bash_completes_account_names() {
+    // oidc-token also takes the issuers of issuer.config.
+    assert_eq!(
+        bash_complete("oidc-token", &["oidc-token", ""]),
+        ["alpha", "beta", "https://op.example/"]
+    );
     for tool in ["oidc-gen", "oidc-add", "oidc-token"] {
-        assert_eq!(
-            bash_complete(tool, &[tool, ""]),
-            ["alpha", "beta"],
-            "{tool}"
-        );
+        if tool != "oidc-token" {
+            assert_eq!(
+                bash_complete(tool, &[tool, ""]),
+                ["alpha", "beta"],
+                "{tool}"
+            );
+        }
         assert_eq!(bash_complete(tool, &[tool, "b"]), ["beta"], "{tool}");
     }
     // After an option that takes a value, the value, not an account.

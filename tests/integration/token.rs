@@ -371,8 +371,9 @@ fn gen_management() {
     assert_eq!(op.revoked(), vec!["rt-initial".to_owned()]);
     assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "");
     // A dead refresh token is refused at import and nothing is saved.
+    // The account does not exist yet, so not --reauthenticate.
     let err = fails(&env.gen_rt("dead", &op.issuer, "rt-unknown"), 7);
-    assert!(err.contains("reauthenticate"), "{err}");
+    assert!(err.contains("new account 'dead'"), "{err}");
     assert!(!env.config_dir().join("dead").exists());
     // Issuer mismatch is refused.
     let wrong = op.issuer.replace("127.0.0.1", "localhost");
