@@ -112,6 +112,8 @@ fn with_accounts(
             ));
         }
         Shell::Zsh => {
+            // One helper per command: oidc-token's also lists issuers.
+            let helper_fn = format!("_oidc_rs_{}_accounts", name.replace('-', "_"));
             let prefix = [
                 format!("'::{positional} -- "),
                 format!("':{positional} -- "),
@@ -120,7 +122,7 @@ fn with_accounts(
                 .lines()
                 .map(|l| {
                     if prefix.iter().any(|p| l.starts_with(p.as_str())) {
-                        l.replacen(":_default'", ":_oidc_rs_accounts'", 1)
+                        l.replacen(":_default'", &format!(":{helper_fn}'"), 1)
                     } else {
                         l.to_owned()
                     }
@@ -130,8 +132,7 @@ fn with_accounts(
             text.push('\n');
             let helper = format!(
                 "\n# Account names (oidc-agent-rs).\n\
-                 (( $+functions[_oidc_rs_accounts] )) ||\n\
-                 _oidc_rs_accounts() {{\n\
+                 {helper_fn}() {{\n\
                  \x20   local -a accounts\n\
                  \x20   accounts=(${{(f)\"$({list})\"}})\n\
                  \x20   compadd -a accounts\n\

@@ -189,7 +189,12 @@ fn agent_writes_its_pid_file_and_takes_the_4x_options() {
     let pid_file = env.config_dir().with_file_name("agent.pid");
     let pid_arg = format!("--pid-file={}", pid_file.display());
     // oidc-agent-service 5.x's and 4.x's options alongside.
-    env.start_agent(&[&pid_arg, "--restart-on-update", "--no-webserver", "--seccomp"]);
+    env.start_agent(&[
+        &pid_arg,
+        "--restart-on-update",
+        "--no-webserver",
+        "--seccomp",
+    ]);
     let written = std::fs::read_to_string(&pid_file).expect("pid file");
     let status = ok(&env.run("oidc-agent", &["--status", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&status).expect("json");
