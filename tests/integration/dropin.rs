@@ -201,3 +201,55 @@ fn agent_writes_its_pid_file_and_takes_the_4x_options() {
     assert!(!v["socket"].as_str().unwrap_or("").is_empty(), "{v}");
     assert_eq!(written, format!("{}\n", env.agent_pid().expect("agent")));
 }
+
+#[test]
+fn client_file_print_and_update_by_path_and_confirm_answers() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    // oidc-agent's -f FILE: the client (here public: an empty secret) and issuer.
+    let client = env.config_dir().with_file_name("client.json");
+    let doc = serde_json::json!({"client_id": "cid", "client_secret": "", "issuer_url": op.issuer});
+    std::fs::write(&client, doc.to_string()).expect("client file");
+    let file_arg = format!("-f{}", client.display());
+    let out = env
+        .cmd("oidc-gen")
+        .args(["fromfile", &file_arg, "--rt-env", "--pw-env"])
+        .env("OIDC_REFRESH_TOKEN", "rt-initial")
+        .output()
+        .expect("oidc-gen");
+    ok(&out);
+    let call = op.calls().pop().expect("token call");
+    assert_eq!(call.basic_auth, None);
+    assert_eq!(call.form.get("client_id").map(String::as_str), Some("cid"));
+    // -p FILE and --print=FILE: a short name or a path.
+    let path = env.config_dir().join("fromfile");
+    let by_path = format!("--print={}", path.display());
+    for argv in [
+        &["-p", "fromfile", "--pw-env"][..],
+        &[&by_path, "--pw-env"][..],
+    ] {
+        let printed = ok(&env.run("oidc-gen", argv));
+        let v: serde_json::Value = serde_json::from_str(&printed).expect("json");
+        assert_eq!(v["client_id"], "cid", "{argv:?}");
+    }
+    // --confirm-no, --confirm-default and --prompt=none answer the delete
+    // question with its default, no: the account stays.
+    for answer in ["--confirm-no", "--confirm-default", "--prompt=none"] {
+        let out = env.run("oidc-gen", &["-d", answer, "--pw-env", "fromfile"]);
+        let err = fails(&out, 1);
+        assert!(
+            err.contains("[y/N] n") && err.contains("not deleted"),
+            "{answer}: {err}"
+        );
+        assert!(path.exists(), "{answer} deleted the account");
+    }
+    // --prompt=none never asks for a password.
+    let out = env
+        .cmd("oidc-gen")
+        .args(["-p", "fromfile", "--prompt=none"])
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .output()
+        .expect("oidc-gen");
+    let err = fails(&out, 2);
+    assert!(err.contains("--prompt=none"), "{err}");
+}
