@@ -117,3 +117,46 @@ fn bash_completes_account_names() {
         bash_complete("oidc-token", &["oidc-token", "--for"]).contains(&"--force-new".to_owned())
     );
 }
+
+#[test]
+fn install_script_puts_man_pages_and_completions_where_shells_look() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dest = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new("sh")
+        .arg(root.join("scripts/install-docs.sh"))
+        .arg("--destdir")
+        .arg(dest.path())
+        .args(["--prefix", "/usr"])
+        .output()
+        .expect("run install-docs.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let share = dest.path().join("usr/share");
+    for tool in ["oidc-agent", "oidc-gen", "oidc-add", "oidc-token"] {
+        for (installed, source) in [
+            (format!("man/man1/{tool}.1"), format!("man/{tool}.1")),
+            (
+                format!("bash-completion/completions/{tool}"),
+                format!("completions/{tool}.bash"),
+            ),
+            (
+                format!("zsh/site-functions/_{tool}"),
+                format!("completions/_{tool}"),
+            ),
+            (
+                format!("fish/vendor_completions.d/{tool}.fish"),
+                format!("completions/{tool}.fish"),
+            ),
+        ] {
+            let got = std::fs::read(share.join(&installed)).expect(&installed);
+            assert_eq!(
+                got,
+                std::fs::read(root.join(&source)).expect(&source),
+                "{installed}"
+            );
+        }
+    }
+}
