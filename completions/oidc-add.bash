@@ -23,7 +23,7 @@ _oidc__add() {
 
     case "${cmd}" in
         oidc__add)
-            opts="-l -a -r -R -t -x -X -h -V --list --loaded --remove --remove-all --lifetime --lock --unlock --skip-check --pw-env --pw-file --pw-cmd --pw-keyring --help --version"
+            opts="-l -a -r -R -t -x -X -p -h -V --list --loaded --remove --remove-all --lifetime --lock --unlock --print --list-issuers --skip-check --pw-env --pw-file --pw-cmd --pw-keyring --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -64,3 +64,16 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _oidc__add -o bashdefault -o default oidc-add
 fi
+
+# Account names (oidc-agent-rs): where the account goes, complete the
+# configured accounts; everything else as generated above.
+_oidc_rs_oidc_add() {
+    local cur="$2" prev="$3"
+    case " -t --lifetime --pw-file --pw-cmd " in *" $prev "*) _oidc__add "$@"; return ;; esac
+    if [[ $cur != -* ]]; then
+        COMPREPLY=( $(compgen -W "$(oidc-add -l 2>/dev/null)" -- "$cur") )
+        return 0
+    fi
+    _oidc__add "$@"
+}
+complete -F _oidc_rs_oidc_add -o bashdefault -o default oidc-add

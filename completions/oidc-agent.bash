@@ -23,7 +23,7 @@ _oidc__agent() {
 
     case "${cmd}" in
         oidc__agent)
-            opts="-a -k -d -t -g -h -V --bind-address --bind_address --socket-path --kill --console --json --quiet --lifetime --connect-timeout --request-timeout --status --log-file --no-autoload --always-allow-idtoken --debug --log-stderr --help --version"
+            opts="-a -k -d -t -h -V --bind-address --bind_address --socket-path --kill --console --json --quiet --lifetime --connect-timeout --request-timeout --status --log-file --pid-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -62,6 +62,10 @@ _oidc__agent() {
                     return 0
                     ;;
                 --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

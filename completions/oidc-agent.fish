@@ -3,14 +3,11 @@ complete -c oidc-agent -s t -l lifetime -d 'Default lifetime of loaded accounts 
 complete -c oidc-agent -l connect-timeout -d 'Deadline for connecting (TCP and TLS) to a provider, in seconds' -r
 complete -c oidc-agent -l request-timeout -d 'Deadline for a whole request to a provider, connecting included, in seconds' -r
 complete -c oidc-agent -l log-file -d 'Append the daemon\'s log to FILE (default: discarded)' -r -F
+complete -c oidc-agent -l pid-file -d 'Write the agent\'s pid to PATH (as oidc-agent-service does)' -r -F
 complete -c oidc-agent -s k -l kill -d 'Kill the agent named by $OIDCD_PID'
 complete -c oidc-agent -s d -l console -d 'Stay in the foreground (do not daemonize); log to stderr'
 complete -c oidc-agent -l json -d 'Print the socket and pid as JSON instead of shell code'
 complete -c oidc-agent -l quiet -d 'Leave out the `echo Agent pid ...` line'
 complete -c oidc-agent -l status -d 'Ask the running agent for its status (with --json: as JSON)'
-complete -c oidc-agent -l no-autoload -d 'Accepted for compatibility; the agent never loads accounts by itself'
-complete -c oidc-agent -l always-allow-idtoken -d 'Accepted for compatibility; ID tokens are always allowed'
-complete -c oidc-agent -s g -l debug -d 'Accepted for compatibility; ignored'
-complete -c oidc-agent -l log-stderr -d 'Accepted for compatibility; the console mode logs to stderr anyway'
 complete -c oidc-agent -s h -l help -d 'Print help'
 complete -c oidc-agent -s V -l version -d 'Print version'

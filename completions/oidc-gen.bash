@@ -23,14 +23,34 @@ _oidc__gen() {
 
     case "${cmd}" in
         oidc__gen)
-            opts="-l -p -d -u -y -m -w -h -V --accounts --print --delete --update --rename --reauthenticate --confirm-yes --iss --issuer --config-endpoint --discovery-endpoint --configuration-endpoint --client-id --client-secret --pub --manual --scope --audience --aud --cert-path --cert-file --cp --flow --refresh-token --rt --rt-env --redirect-url --redirect-uri --port --no-url-call --no-webserver --code-exchange --codeExchange --device-authorization-endpoint --dae --timeout --access-token --at --client-name-identifier --cnid --only-at --no-save --pw-env --pw-file --pw-cmd --pw-keyring --help --version"
+            opts="-l -p -d -u -y -f -m -w -h -V --accounts --print --delete --update --rename --reauthenticate --confirm-yes --confirm-no --confirm-default --prompt --iss --issuer --config-endpoint --discovery-endpoint --configuration-endpoint --client-id --client-secret --client-secret-env --client-secret-file --client-auth --file --pub --manual --scope --scope-max --scope-all --audience --aud --cert-path --cert-file --cp --flow --refresh-token --rt --refresh-token-env --rt-env --redirect-url --redirect-uri --port --no-url-call --no-webserver --code-exchange --codeExchange --device-authorization-endpoint --dae --timeout --access-token --at --client-name-identifier --cnid --only-at --no-save --pw-env --pw-file --pw-cmd --pw-keyring --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --print)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --update)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --rename)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prompt)
+                    COMPREPLY=($(compgen -W "cli gui none" -- "${cur}"))
                     return 0
                     ;;
                 --issuer)
@@ -58,6 +78,26 @@ _oidc__gen() {
                     return 0
                     ;;
                 --client-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-secret-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-secret-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-auth)
+                    COMPREPLY=($(compgen -W "basic post" -- "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -102,6 +142,10 @@ _oidc__gen() {
                     return 0
                     ;;
                 --rt-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --refresh-token-env)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -180,3 +224,16 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _oidc__gen -o bashdefault -o default oidc-gen
 fi
+
+# Account names (oidc-agent-rs): where the account goes, complete the
+# configured accounts; everything else as generated above.
+_oidc_rs_oidc_gen() {
+    local cur="$2" prev="$3"
+    case " --rename --prompt --issuer --iss --configuration-endpoint --config-endpoint --discovery-endpoint --client-id --client-secret --client-secret-file --client-auth -f --file --scope --aud --audience --cp --cert-path --cert-file -w --flow --rt --refresh-token --redirect-uri --redirect-url --port --codeExchange --code-exchange --dae --device-authorization-endpoint --timeout --at --access-token --cnid --client-name-identifier --pw-file --pw-cmd " in *" $prev "*) _oidc__gen "$@"; return ;; esac
+    if [[ $cur != -* ]]; then
+        COMPREPLY=( $(compgen -W "$(oidc-add -l 2>/dev/null)" -- "$cur") )
+        return 0
+    fi
+    _oidc__gen "$@"
+}
+complete -F _oidc_rs_oidc_gen -o bashdefault -o default oidc-gen

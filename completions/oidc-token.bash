@@ -96,3 +96,16 @@ if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERS
 else
     complete -F _oidc__token -o bashdefault -o default oidc-token
 fi
+
+# Account names (oidc-agent-rs): where the account goes, complete the
+# configured accounts; everything else as generated above.
+_oidc_rs_oidc_token() {
+    local cur="$2" prev="$3"
+    case " -t --time -s --scope --aud --audience --name " in *" $prev "*) _oidc__token "$@"; return ;; esac
+    if [[ $cur != -* ]]; then
+        COMPREPLY=( $(compgen -W "$(oidc-add -l 2>/dev/null; oidc-add --list-issuers 2>/dev/null)" -- "$cur") )
+        return 0
+    fi
+    _oidc__token "$@"
+}
+complete -F _oidc_rs_oidc_token -o bashdefault -o default oidc-token

@@ -14,3 +14,5 @@ complete -c oidc-token -l id-token -d 'Print the ID token instead of an access t
 complete -c oidc-token -l no-autoload -d 'Fail (exit 4) instead of loading a configured account that is not loaded'
 complete -c oidc-token -s h -l help -d 'Print help'
 complete -c oidc-token -s V -l version -d 'Print version'
+# Account names (oidc-agent-rs)
+complete -c oidc-token -f -n 'not string match -q -- "-*" (commandline -ct)' -a '(oidc-add -l 2>/dev/null; oidc-add --list-issuers 2>/dev/null)' -d 'account'

@@ -86,18 +86,14 @@ pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<
 }
 
 /// Encrypts `config` with `password` in our format and writes it atomically.
-/// Returns the path and the data key.
+/// Returns the path and the data key. An empty password is accepted, as
+/// oidc-agent accepts it (automation relies on it); the CLI warns.
 pub fn save(
     store: &Store,
     config: &AccountConfig,
     password: &SecretString,
     params: KdfParams,
 ) -> Result<(PathBuf, SecretKey)> {
-    if password.is_empty() {
-        return Err(Error::Invalid(
-            "an empty password would leave the refresh token unprotected; choose a password".into(),
-        ));
-    }
     let path = store.path(&config.name)?;
     let json = config.to_json();
     let (bytes, key) = crypt::seal_new(
@@ -122,11 +118,6 @@ pub fn change_password(
     new_password: &SecretString,
     params: KdfParams,
 ) -> Result<PathBuf> {
-    if new_password.is_empty() {
-        return Err(Error::Invalid(
-            "an empty password would leave the refresh token unprotected; choose a password".into(),
-        ));
-    }
     let key = opened.key.as_ref().ok_or_else(|| {
         Error::Invalid(format!(
             "{} is not in the oidc-agent-rs format",

@@ -6,6 +6,7 @@ pub mod add;
 pub mod agent;
 pub mod autoload;
 pub mod docs;
+pub mod flags;
 pub mod generate;
 pub mod manual;
 pub mod service;
@@ -64,13 +65,74 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     ErrorKind::Failure.exit_code()
 }
 
-/// Parses the command line; usage errors exit 2, `--help` exits 0. The
+/// Parses the command line of a tool oidc-agent has no flags table for
+/// (`oidc-agent-service`); usage errors exit 2, `--help` exits 0. The
 /// one-line summary and the exit-code list of `--help` come from [`docs`].
-pub fn parse<T: clap::Parser>() -> T {
+pub fn parse_plain<T: clap::Parser>() -> T {
     let cmd = docs::for_help(T::command());
     cmd.try_get_matches()
         .and_then(|m| T::from_arg_matches(&m))
         .unwrap_or_else(|e| e.exit())
+}
+
+/// Parses the command line of `tool`, with the hidden oidc-agent options
+/// of [`flags`]: usage errors exit 2, `--help` and `--usage` exit 0, and an
+/// ignored option's note goes to stderr once.
+pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
+    let mut cmd = flags::command(docs::for_help(T::command()), tool);
+    // argp's --usage wins over everything else on the line, as --help does.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--usage")
+    {
+        println!("{}", cmd.render_usage());
+        std::process::exit(0);
+    }
+    let m = cmd
+        .try_get_matches_from_mut(argv)
+        .unwrap_or_else(|e| e.exit());
+    let used = flags::used(&m, tool);
+    if let Some(why) = used.refused {
+        cmd.error(clap::error::ErrorKind::ArgumentConflict, why)
+            .exit();
+    }
+    for note in used.notes {
+        eprintln!("{}: note: {note}", tool.name());
+    }
+    T::from_arg_matches(&m).unwrap_or_else(|e| e.exit())
+}
+
+/// Parses `argv` as `tool` would (for tests): the struct, or clap's error.
+pub fn try_parse_from<T: clap::Parser>(
+    tool: flags::Tool,
+    argv: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> Result<(T, flags::Used), clap::Error> {
+    let m = flags::command(docs::for_help(T::command()), tool).try_get_matches_from(argv)?;
+    let used = flags::used(&m, tool);
+    Ok((T::from_arg_matches(&m)?, used))
+}
+
+/// Warns, when `password` is empty, what an account file saved with it
+/// still protects against and what it does not.
+pub fn warn_if_empty_password(prog: &str, name: &str, password: &SecretString) {
+    if password.is_empty() {
+        eprintln!(
+            "{prog}: warning: account '{name}' is saved with an empty password: the file stays \
+             private to your user (0600), but anyone who gets a copy of it can read its refresh token"
+        );
+    }
+}
+
+/// Warns that a secret given on the command line is visible to every local
+/// user (`ps`, /proc/PID/cmdline), naming the safe forms.
+pub fn warn_secret_in_argv(prog: &str, flag: &str, safe: &str) {
+    eprintln!(
+        "{prog}: warning: {flag} puts a secret on the command line, where other users can read it \
+         (ps); use {safe} instead"
+    );
 }
 
 /// Where the account password comes from.
@@ -90,6 +152,9 @@ pub struct PasswordArgs {
     /// looked up there by default whenever no other source is given)
     #[arg(long = "pw-keyring")]
     pub pw_keyring: bool,
+    /// Never prompt (oidc-gen `--prompt=none`): without a source, fail.
+    #[arg(skip)]
+    pub no_prompt: bool,
 }
 
 fn first_line(mut s: String) -> SecretString {
@@ -137,6 +202,16 @@ impl PasswordArgs {
                 String::from_utf8_lossy(&out.stdout).into_owned(),
             ));
         }
+        self.prompt(prompt, confirm)
+    }
+
+    /// The no-echo prompt, unless prompting is off.
+    fn prompt(&self, prompt: &str, confirm: bool) -> Result<SecretString, Error> {
+        if self.no_prompt {
+            return Err(Error::Invalid(
+                "--prompt=none: no password source; give --pw-env, --pw-file or --pw-cmd".into(),
+            ));
+        }
         prompt_password(prompt, confirm)
     }
 }
@@ -165,7 +240,7 @@ pub fn open_account(
                         ),
                     }
                 }
-                prompt_password(&prompt, false)?
+                pw.prompt(&prompt, false)?
             }
         }
     };

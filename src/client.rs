@@ -58,7 +58,9 @@ impl AgentClient {
                 "the agent closed the connection without a reply".into(),
             ));
         }
-        serde_json::from_slice(&reply).map_err(|e| Error::Protocol(e.to_string()))
+        serde_json::from_slice(&reply)
+            .or_else(|e| serde_json::from_slice(&escape_controls(&reply)).map_err(|_| e))
+            .map_err(|e| Error::Protocol(e.to_string()))
     }
 
     /// Sends one request; a `failure` reply becomes an [`Error::Agent`].
@@ -69,6 +71,29 @@ impl AgentClient {
         }
         Err(failure_to_error(reply))
     }
+}
+
+/// oidc-agent 4.x puts raw newlines and tabs inside JSON strings (its
+/// `status` text); escapes control characters inside strings so that such a
+/// reply still parses. Outside strings they are JSON white space and kept.
+fn escape_controls(reply: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(reply.len() + 64);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in reply {
+        if in_string && !escaped && b < 0x20 {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+            continue;
+        }
+        out.push(b);
+        if escaped {
+            escaped = false;
+        } else if in_string && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            in_string = !in_string;
+        }
+    }
+    out
 }
 
 /// Turns a failure reply into an error carrying its kind and text.
@@ -99,5 +124,24 @@ fn guess_kind(message: &str) -> ErrorKind {
         ErrorKind::WrongPassword
     } else {
         ErrorKind::Failure
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_4x_status_reply_with_raw_newlines_parses() {
+        let raw = b"{\"status\":\"success\",\"info\":\"Version: 4.2.6\n\tLoaded: \\\"a\\\"\n\"}";
+        assert!(serde_json::from_slice::<Response>(raw).is_err());
+        let reply: Response = serde_json::from_slice(&escape_controls(raw)).expect("parses");
+        assert_eq!(
+            reply
+                .info
+                .and_then(|i| i.as_str().map(str::to_owned))
+                .as_deref(),
+            Some("Version: 4.2.6\n\tLoaded: \"a\"\n")
+        );
     }
 }

@@ -65,7 +65,7 @@ impl ErrorKind {
         ),
         (
             Self::NotLoaded,
-            "account not loaded or not configured (run oidc-add NAME)",
+            "account not loaded (run oidc-add NAME) or no such account (oidc-add -l lists them)",
         ),
         (Self::Locked, "agent locked (run oidc-add -X)"),
         (
@@ -78,7 +78,7 @@ impl ErrorKind {
         ),
         (Self::ProviderError, "the provider answered with an error"),
         (Self::WrongPassword, "wrong password"),
-        (Self::BadFile, "account file missing, unreadable or corrupt"),
+        (Self::BadFile, "account file unreadable or corrupt"),
     ];
 }
 
@@ -172,7 +172,9 @@ impl Error {
             Self::NoAgent | Self::AgentUnreachable { .. } => ErrorKind::NoAgent,
             Self::Agent { kind, .. } => *kind,
             Self::WrongPassword { .. } => ErrorKind::WrongPassword,
-            Self::CorruptFile { .. } | Self::NoSuchAccount { .. } => ErrorKind::BadFile,
+            // A misspelt name is "not configured", as the agent says for it.
+            Self::NoSuchAccount { .. } => ErrorKind::NotLoaded,
+            Self::CorruptFile { .. } => ErrorKind::BadFile,
             Self::Oidc(e) => e.kind(),
             Self::Invalid(_) => ErrorKind::Usage,
             Self::Protocol(_) | Self::Io { .. } => ErrorKind::Failure,

@@ -38,6 +38,20 @@ pub enum OidcError {
         /// The provider's description.
         description: String,
     },
+    /// The refresh token given to create a new account (`oidc-gen --rt`) is
+    /// refused: there is no account to re-authenticate yet.
+    #[error(
+        "the provider refused the refresh token given for the new account '{account}'{}; \
+         pass a fresh one (--rt-env), or create the account with a login instead of --rt \
+         (--flow code or --flow device)",
+        detail(Some(description.as_str()).filter(|d| !d.is_empty()), None)
+    )]
+    ImportedTokenRejected {
+        /// The account being created.
+        account: String,
+        /// The provider's description.
+        description: String,
+    },
     /// The provider answered with an OAuth error (RFC 6749 §5.2).
     #[error("{endpoint} answered {error}{}; {}", detail(description.as_deref(), error_uri.as_deref()), remedy(error))]
     Provider {
@@ -108,7 +122,9 @@ impl OidcError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Unreachable { .. } => ErrorKind::ProviderUnreachable,
-            Self::RefreshTokenRejected { .. } => ErrorKind::RefreshTokenRejected,
+            Self::RefreshTokenRejected { .. } | Self::ImportedTokenRejected { .. } => {
+                ErrorKind::RefreshTokenRejected
+            }
             Self::Provider { .. }
             | Self::BadResponse { .. }
             | Self::IssuerMismatch { .. }

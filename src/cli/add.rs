@@ -20,10 +20,10 @@ use crate::store::Store;
 /// Load accounts into oidc-agent, unload them, lock and unlock the agent.
 #[derive(Debug, Parser)]
 #[command(name = "oidc-add", version, long_about = None,
-    group(ArgGroup::new("mode").args(["list", "loaded", "remove", "remove_all", "lock", "unlock"])))]
+    group(ArgGroup::new("mode").args(["list", "loaded", "remove", "remove_all", "lock", "unlock", "print"])))]
 pub struct Args {
     /// The account to load (or unload with -r)
-    #[arg(value_name = "ACCOUNT_SHORTNAME", required_unless_present_any = ["list", "loaded", "remove_all", "lock", "unlock"])]
+    #[arg(value_name = "ACCOUNT_SHORTNAME", required_unless_present_any = ["list", "loaded", "remove_all", "lock", "unlock", "list_issuers"])]
     pub name: Option<String>,
     /// List the configured accounts
     #[arg(short = 'l', long = "list")]
@@ -46,6 +46,12 @@ pub struct Args {
     /// Unlock the agent
     #[arg(short = 'X', long = "unlock")]
     pub unlock: bool,
+    /// Print the account's file as stored (encrypted) and exit
+    #[arg(short = 'p', long = "print")]
+    pub print: bool,
+    /// Print the issuers of issuer.config, one per line (for completions)
+    #[arg(long = "list-issuers", hide = true)]
+    pub list_issuers: bool,
     /// Load without the agent's test refresh
     #[arg(long = "skip-check")]
     pub skip_check: bool,
@@ -55,7 +61,7 @@ pub struct Args {
 
 /// Entry point of `oidc-add`.
 pub fn main() -> ExitCode {
-    let args: Args = super::parse();
+    let args: Args = super::parse(super::flags::Tool::Add);
     super::run("oidc-add", || execute(&args))
 }
 
@@ -68,6 +74,31 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         for n in names {
             println!("{n}");
         }
+        return Ok(());
+    }
+    if args.list_issuers {
+        let dir = Store::default_dir().dir().to_owned();
+        let text =
+            std::fs::read_to_string(dir.join(crate::paths::ISSUER_CONFIG)).unwrap_or_default();
+        if let Ok(config) = crate::issuers::IssuerConfig::parse(&text) {
+            for issuer in config.issuers() {
+                println!("{issuer}");
+            }
+        }
+        return Ok(());
+    }
+    if args.print {
+        let name = args.name.as_deref().context("no account given")?;
+        let bytes = Store::default_dir().read(name)?;
+        // oidc-agent's files are base64 text; ours are binary, printed as base64.
+        let mut text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+        };
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        super::write_stdout(&text)?;
         return Ok(());
     }
     let client = AgentClient::from_env()?;

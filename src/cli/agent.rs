@@ -70,26 +70,17 @@ pub struct Args {
     /// Append the daemon's log to FILE (default: discarded)
     #[arg(long = "log-file", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// Accepted for compatibility; the agent never loads accounts by itself
-    #[arg(long = "no-autoload", hide = true)]
-    pub no_autoload: bool,
     /// Run COMMAND with OIDC_SOCK and OIDCD_PID set; stop the agent when it exits
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<String>,
-    /// Accepted for compatibility; ID tokens are always allowed
-    #[arg(long = "always-allow-idtoken", hide = true)]
-    pub always_allow_idtoken: bool,
-    /// Accepted for compatibility; ignored
-    #[arg(short = 'g', long = "debug", hide = true)]
-    pub debug: bool,
-    /// Accepted for compatibility; the console mode logs to stderr anyway
-    #[arg(long = "log-stderr", hide = true)]
-    pub log_stderr: bool,
+    /// Write the agent's pid to PATH (as oidc-agent-service does)
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
 }
 
 /// Entry point of `oidc-agent`.
 pub fn main() -> ExitCode {
-    let args: Args = super::parse();
+    let args: Args = super::parse(super::flags::Tool::Agent);
     if !args.command.is_empty() && std::env::var_os(daemon::CHILD_ENV).is_none() {
         return match run_command(&args) {
             Ok(code) => code,
@@ -120,10 +111,12 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if args.console {
         let (socket, dir) = socket_path(args)?;
         let listener = daemon::bind(&socket)?;
+        write_pid_file(args, std::process::id())?;
         print_env(args, &socket, std::process::id());
         return run_agent(args, listener, Some(socket), dir);
     }
     let (socket, pid) = spawn_daemon(args)?;
+    write_pid_file(args, pid)?;
     print_env(args, &socket, pid);
     Ok(())
 }
@@ -225,6 +218,15 @@ fn socket_path(args: &Args) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
     }
 }
 
+/// `--pid-file PATH`: the pid and a newline, as oidc-agent 5.x writes it.
+fn write_pid_file(args: &Args, pid: u32) -> anyhow::Result<()> {
+    if let Some(path) = &args.pid_file {
+        std::fs::write(path, format!("{pid}\n"))
+            .with_context(|| format!("--pid-file: cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 fn print_env(args: &Args, socket: &std::path::Path, pid: u32) {
     let sock = socket.display();
     if args.json {
@@ -317,7 +319,15 @@ fn kill(args: &Args) -> anyhow::Result<()> {
 fn status(args: &Args) -> anyhow::Result<()> {
     let client = AgentClient::from_env()?;
     if args.json {
-        let reply = client.call(&Request::StatusJson)?;
+        // oidc-agent 4.x has no `status_json`: show its text status instead.
+        let reply = match client.call(&Request::StatusJson) {
+            Ok(reply) => reply,
+            Err(crate::Error::Agent { .. }) => {
+                let text = client.call(&Request::Status)?.info.unwrap_or_default();
+                crate::protocol::Response::info(serde_json::json!({ "status": text }))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let info = reply.info.unwrap_or_default();
         let mut out = serde_json::json!({"socket": client.path().display().to_string()});
         if let (Some(o), Some(i)) = (out.as_object_mut(), info.as_object()) {

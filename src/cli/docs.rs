@@ -11,6 +11,8 @@ use crate::error::ErrorKind;
 
 /// Every generated file: (path relative to the repository, contents).
 pub fn render_all() -> Vec<(String, Vec<u8>)> {
+    // Without the hidden oidc-agent options of `flags`: they do nothing, so
+    // completing them would only clutter.
     let commands = [
         super::agent::Args::command(),
         super::generate::Args::command(),
@@ -29,6 +31,9 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
         ] {
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut cmd.clone(), &name, &mut buf);
+            if let Some(positional) = account_positional(&cmd) {
+                buf = with_accounts(shell, &cmd, positional, buf);
+            }
             out.push((file, buf));
         }
     }
@@ -65,6 +70,121 @@ fn roff(text: &str) -> String {
     } else {
         escaped
     }
+}
+
+/// The id of the positional argument that names an account, if any.
+fn account_positional(cmd: &clap::Command) -> Option<&'static str> {
+    match cmd.get_name() {
+        "oidc-gen" | "oidc-add" => Some("name"),
+        "oidc-token" => Some("target"),
+        _ => None,
+    }
+}
+
+/// The shell command listing the configured accounts (fast: it reads the
+/// account directory, no agent needed); oidc-token also takes issuer URLs.
+fn candidates(name: &str) -> &'static str {
+    if name == "oidc-token" {
+        "oidc-add -l 2>/dev/null; oidc-add --list-issuers 2>/dev/null"
+    } else {
+        "oidc-add -l 2>/dev/null"
+    }
+}
+
+/// The generated completion plus the dynamic part: account names where the
+/// account argument goes.
+fn with_accounts(
+    shell: Shell,
+    cmd: &clap::Command,
+    positional: &str,
+    generated: Vec<u8>,
+) -> Vec<u8> {
+    let name = cmd.get_name();
+    let list = candidates(name);
+    let mut text = String::from_utf8(generated).unwrap_or_default();
+    match shell {
+        Shell::Bash => {
+            // Options whose value is the next word: there, no account.
+            let mut built = cmd.clone();
+            built.build();
+            let mut takes_value = Vec::new();
+            for arg in built.get_arguments() {
+                let separate = arg.get_num_args().is_some_and(|n| n.min_values() > 0)
+                    && !arg.is_require_equals_set();
+                if !separate {
+                    continue;
+                }
+                takes_value.extend(
+                    arg.get_short_and_visible_aliases()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|c| format!("-{c}")),
+                );
+                takes_value.extend(
+                    arg.get_long_and_visible_aliases()
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|l| format!("--{l}")),
+                );
+            }
+            let generated_fn = format!("_{}", name.replace('-', "__"));
+            let wrapper = format!("_oidc_rs_{}", name.replace('-', "_"));
+            text.push_str(&format!(
+                "\n# Account names (oidc-agent-rs): where the account goes, complete the\n\
+                 # configured accounts; everything else as generated above.\n\
+                 {wrapper}() {{\n\
+                 \x20   local cur=\"$2\" prev=\"$3\"\n\
+                 \x20   case \" {} \" in *\" $prev \"*) {generated_fn} \"$@\"; return ;; esac\n\
+                 \x20   if [[ $cur != -* ]]; then\n\
+                 \x20       COMPREPLY=( $(compgen -W \"$({list})\" -- \"$cur\") )\n\
+                 \x20       return 0\n\
+                 \x20   fi\n\
+                 \x20   {generated_fn} \"$@\"\n\
+                 }}\n\
+                 complete -F {wrapper} -o bashdefault -o default {name}\n",
+                takes_value.join(" ")
+            ));
+        }
+        Shell::Zsh => {
+            // One helper per command: oidc-token's also lists issuers.
+            let helper_fn = format!("_oidc_rs_{}_accounts", name.replace('-', "_"));
+            let prefix = [
+                format!("'::{positional} -- "),
+                format!("':{positional} -- "),
+            ];
+            text = text
+                .lines()
+                .map(|l| {
+                    if prefix.iter().any(|p| l.starts_with(p.as_str())) {
+                        l.replacen(":_default'", &format!(":{helper_fn}'"), 1)
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            text.push('\n');
+            let helper = format!(
+                "\n# Account names (oidc-agent-rs).\n\
+                 {helper_fn}() {{\n\
+                 \x20   local -a accounts\n\
+                 \x20   accounts=(${{(f)\"$({list})\"}})\n\
+                 \x20   compadd -a accounts\n\
+                 }}\n"
+            );
+            let at = text.find("\nif [ \"$funcstack[1]\"").unwrap_or(text.len());
+            text.insert_str(at, &helper);
+        }
+        Shell::Fish => {
+            text.push_str(&format!(
+                "# Account names (oidc-agent-rs)\n\
+                 complete -c {name} -f -n 'not string match -q -- \"-*\" (commandline -ct)' \
+                 -a '({list})' -d 'account'\n"
+            ));
+        }
+        _ => {}
+    }
+    text.into_bytes()
 }
 
 fn man_page(cmd: clap::Command) -> Vec<u8> {

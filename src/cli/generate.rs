@@ -12,6 +12,7 @@ mod client;
 mod code;
 mod create;
 mod device;
+mod given;
 mod manage;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,29 @@ pub enum Flow {
     Device,
     /// Import a refresh token (--rt)
     Refresh,
+    /// oidc-agent's resource-owner password flow: refused (not supported)
+    #[value(hide = true)]
+    Password,
+}
+
+/// How oidc-gen may ask the user (oidc-agent's `--prompt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PromptMode {
+    /// On the terminal
+    Cli,
+    /// oidc-agent's GUI prompt; here the terminal, as `cli`
+    Gui,
+    /// Never ask: defaults for questions, a password only from --pw-*
+    None,
+}
+
+/// How a confidential client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientAuthArg {
+    /// HTTP Basic (`client_secret_basic`)
+    Basic,
+    /// In the form body (`client_secret_post`)
+    Post,
 }
 
 /// Create and manage oidc-agent accounts.
@@ -52,15 +76,15 @@ pub struct Args {
     /// List the configured accounts
     #[arg(short = 'l', long = "accounts")]
     pub accounts: bool,
-    /// Print the decrypted account to stdout
-    #[arg(short = 'p', long = "print")]
-    pub print: bool,
+    /// Print the decrypted account (this one, or FILE) to stdout
+    #[arg(short = 'p', long = "print", value_name = "FILE", num_args = 0..=1)]
+    pub print: Option<Option<String>>,
     /// Delete the account (revoking its refresh token at the provider)
     #[arg(short = 'd', long = "delete")]
     pub delete: bool,
-    /// Re-encrypt the account in the current format (new password, legacy files)
-    #[arg(short = 'u', long = "update")]
-    pub update: bool,
+    /// Re-encrypt the account (this one, or FILE) in the current format (new password, legacy files)
+    #[arg(short = 'u', long = "update", value_name = "FILE", num_args = 0..=1)]
+    pub update: Option<Option<String>>,
     /// Rename the account to NEW
     #[arg(long = "rename", value_name = "NEW")]
     pub rename: Option<String>,
@@ -70,6 +94,15 @@ pub struct Args {
     /// Answer yes to confirmation questions
     #[arg(short = 'y', long = "confirm-yes")]
     pub yes: bool,
+    /// Answer no to confirmation questions
+    #[arg(long = "confirm-no", conflicts_with = "yes")]
+    pub no: bool,
+    /// Take the default answer of confirmation questions
+    #[arg(long = "confirm-default")]
+    pub confirm_default: bool,
+    /// How to ask: cli, gui (the terminal here too) or none (never ask)
+    #[arg(long = "prompt", value_enum, value_name = "MODE")]
+    pub prompt: Option<PromptMode>,
 
     /// The issuer URL
     #[arg(long = "issuer", visible_alias = "iss", value_name = "URL")]
@@ -80,9 +113,30 @@ pub struct Args {
     /// The client id (implies --manual)
     #[arg(long = "client-id", value_name = "ID")]
     pub client_id: Option<String>,
-    /// The client secret of a confidential client
+    /// The client secret of a confidential client (empty: a public client);
+    /// visible to other users in `ps`, prefer --client-secret-env or --client-secret-file
     #[arg(long = "client-secret", value_name = "SECRET")]
     pub client_secret: Option<String>,
+    /// Read the client secret from the environment variable VAR [default: OIDC_CLIENT_SECRET]
+    #[arg(long = "client-secret-env", value_name = "VAR", num_args = 0..=1, require_equals = true,
+          default_missing_value = given::ENV_CLIENT_SECRET,
+          conflicts_with_all = ["client_secret", "client_secret_file"])]
+    pub client_secret_env: Option<String>,
+    /// Read the client secret from the first line of FILE
+    #[arg(
+        long = "client-secret-file",
+        value_name = "FILE",
+        conflicts_with = "client_secret"
+    )]
+    pub client_secret_file: Option<PathBuf>,
+    /// Client authentication at the token endpoint [default: basic when the
+    /// provider offers it, else post]
+    #[arg(long = "client-auth", value_enum, value_name = "METHOD")]
+    pub client_auth: Option<ClientAuthArg>,
+    /// Read the client (client_id, client_secret, redirect_uris, scope,
+    /// issuer) from the JSON FILE (implies --manual)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// The client is public (no secret; PKCE)
     #[arg(long = "pub")]
     pub public: bool,
@@ -92,6 +146,9 @@ pub struct Args {
     /// Scopes (repeatable or space-separated; `max`: all the provider offers)
     #[arg(long = "scope", value_name = "SCOPE")]
     pub scope: Vec<String>,
+    /// All scopes the provider offers (same as --scope max)
+    #[arg(long = "scope-all", visible_alias = "scope-max")]
+    pub scope_max: bool,
     /// Audience(s) for access tokens
     #[arg(long = "aud", visible_alias = "audience", value_name = "AUDIENCE")]
     pub aud: Vec<String>,
@@ -102,11 +159,12 @@ pub struct Args {
     /// Flow(s) to use, in order of preference
     #[arg(short = 'w', long = "flow", value_enum, value_name = "FLOW")]
     pub flow: Vec<Flow>,
-    /// Import this refresh token (implies --flow refresh)
+    /// Import this refresh token (implies --flow refresh); visible to other
+    /// users in `ps`, prefer --rt-env
     #[arg(long = "rt", visible_alias = "refresh-token", value_name = "TOKEN")]
     pub rt: Option<String>,
     /// Import the refresh token from the environment variable VAR [default: OIDC_REFRESH_TOKEN]
-    #[arg(long = "rt-env", value_name = "VAR", num_args = 0..=1, require_equals = true,
+    #[arg(long = "rt-env", visible_alias = "refresh-token-env", value_name = "VAR", num_args = 0..=1, require_equals = true,
           default_missing_value = crate::paths::ENV_REFRESH_TOKEN)]
     pub rt_env: Option<String>,
 
@@ -166,24 +224,37 @@ pub struct Args {
 
 /// Entry point of `oidc-gen`.
 pub fn main() -> ExitCode {
-    let args: Args = super::parse();
+    let mut args: Args = super::parse(super::flags::Tool::Gen);
+    args.password.no_prompt = args.prompt == Some(PromptMode::None);
     super::run("oidc-gen", || execute(&args))
 }
 
 fn execute(args: &Args) -> anyhow::Result<()> {
-    let store = Store::default_dir();
+    let mut store = Store::default_dir();
     if args.accounts {
         for n in store.list()? {
             println!("{n}");
         }
         return Ok(());
     }
-    let name = args
+    // oidc-agent's `-p FILE`/`-u FILE`: a short name or a path.
+    let file = args.print.clone().or(args.update.clone()).flatten();
+    let mut name = args
         .name
-        .as_deref()
+        .clone()
+        .or(file.clone())
         .context("no account short name given (usage: oidc-gen NAME --issuer URL ...)")?;
+    if let Some(path) = file.as_deref().filter(|f| f.contains('/')) {
+        let path = Path::new(path);
+        let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
+            anyhow::bail!("not an account file: {}", path.display());
+        };
+        store = Store::new(dir);
+        name = base.to_string_lossy().into_owned();
+    }
+    let name = name.as_str();
     crate::store::check_name(name)?;
-    if args.print {
+    if args.print.is_some() {
         let (opened, _) = super::open_account(&args.password, &store, name)?;
         let json = serde_json::to_string_pretty(&opened.config)?;
         println!("{json}");
@@ -195,7 +266,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if let Some(new) = &args.rename {
         return manage::rename(args, &store, name, new);
     }
-    if args.update {
+    if args.update.is_some() {
         return manage::update(args, &store, name);
     }
     create::create(args, &store, name)
@@ -256,7 +327,7 @@ fn auth_scopes(config: &AccountConfig) -> Vec<String> {
 /// Scopes from the command line; `max` expands to everything advertised.
 fn scopes(args: &Args, meta: &Metadata) -> String {
     let list: Vec<String> = args.scope.iter().flat_map(|s| split_list(s)).collect();
-    if list.iter().any(|s| s == "max") {
+    if args.scope_max || list.iter().any(|s| s == "max") {
         return meta.scopes_supported.join(" ");
     }
     if list.is_empty() {
@@ -297,6 +368,7 @@ fn finish(
                 true,
             )?,
         };
+        super::warn_if_empty_password("oidc-gen", &name, &password);
         let (path, key) = account_file::save(store, &config, &password, kdf_params())?;
         super::remember_password(&args.password, &path, &name, &password);
         if let Err(e) = crate::issuers::record_default(store.dir(), &config.issuer_url, &name) {

@@ -61,7 +61,7 @@ pub enum Action {
 
 /// Entry point of `oidc-agent-service`.
 pub fn main() -> ExitCode {
-    let args: Args = super::parse();
+    let args: Args = super::parse_plain();
     super::run("oidc-agent-service", || execute(args.action))
 }
 

@@ -73,7 +73,7 @@ pub struct Args {
 
 /// Entry point of `oidc-token`.
 pub fn main() -> ExitCode {
-    let args: Args = super::parse();
+    let args: Args = super::parse(super::flags::Tool::Token);
     super::run("oidc-token", || execute(&args))
 }
 

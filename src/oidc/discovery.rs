@@ -42,6 +42,10 @@ pub struct Metadata {
     /// Grant types.
     #[serde(default)]
     pub grant_types_supported: Vec<String>,
+    /// Client authentication methods of the token endpoint (RFC 8414 §2;
+    /// absent means `client_secret_basic`).
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 /// The URLs to try, in order.

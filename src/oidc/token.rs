@@ -4,7 +4,9 @@
 //! request errors to [`OidcError`] that every flow shares.
 //!
 //! Client authentication: a confidential client uses HTTP Basic
-//! (`client_secret_basic`, RFC 6749 §2.3.1); a public client sends only its
+//! (`client_secret_basic`, RFC 6749 §2.3.1), or the form body
+//! (`client_secret_post`) when its account says so (the provider offers
+//! only that, or the user chose it); a public client sends only its
 //! `client_id` in the form body and never a secret.
 
 use std::fmt;
@@ -64,6 +66,14 @@ pub type OidcClient<
     HasTokenUrl,
 >;
 
+/// The account key (RFC 7591's client metadata name) recording how a
+/// confidential client authenticates; absent means `client_secret_basic`.
+pub const KEY_AUTH_METHOD: &str = "token_endpoint_auth_method";
+/// RFC 7591 §2: the secret in the form body (RFC 6749 §2.3.1).
+pub const CLIENT_SECRET_POST: &str = "client_secret_post";
+/// RFC 7591 §2: the secret in an HTTP Basic header (RFC 6749 §2.3.1).
+pub const CLIENT_SECRET_BASIC: &str = "client_secret_basic";
+
 /// Who the client is.
 #[derive(Clone, Copy, Debug)]
 pub struct Credentials<'a> {
@@ -71,6 +81,9 @@ pub struct Credentials<'a> {
     pub client_id: &'a str,
     /// The client secret; `None` or empty for a public client.
     pub client_secret: Option<&'a SecretString>,
+    /// Send id and secret in the form body (`client_secret_post`) instead of
+    /// HTTP Basic.
+    pub post: bool,
 }
 
 impl<'a> Credentials<'a> {
@@ -79,8 +92,21 @@ impl<'a> Credentials<'a> {
         Self {
             client_id: &config.client_id,
             client_secret: Some(&config.client_secret),
+            post: config
+                .extra
+                .get(KEY_AUTH_METHOD)
+                .is_some_and(|m| m == CLIENT_SECRET_POST),
         }
     }
+}
+
+/// The client authentication to use with a provider offering `supported`
+/// (its `token_endpoint_auth_methods_supported`): Basic when offered (or
+/// nothing is said, RFC 8414 §2's default), else post when offered, else
+/// Basic. Returns true for post.
+pub fn prefer_post(supported: &[String]) -> bool {
+    let offers = |m: &str| supported.iter().any(|s| s == m);
+    !supported.is_empty() && !offers(CLIENT_SECRET_BASIC) && offers(CLIENT_SECRET_POST)
 }
 
 impl Credentials<'_> {
@@ -94,9 +120,14 @@ impl Credentials<'_> {
 pub fn client(token_endpoint: &str, creds: Credentials<'_>) -> Result<OidcClient, OidcError> {
     let url = TokenUrl::new(token_endpoint.to_owned())
         .map_err(|e| OidcError::Config(format!("bad token endpoint {token_endpoint}: {e}")))?;
+    let auth = if creds.post {
+        AuthType::RequestBody
+    } else {
+        AuthType::BasicAuth
+    };
     let mut client = oauth2::Client::new(ClientId::new(creds.client_id.to_owned()))
         .set_token_uri(url)
-        .set_auth_type(AuthType::BasicAuth);
+        .set_auth_type(auth);
     // oauth2 keeps its own (non-zeroizing) copy of the secret per request.
     // Without a secret, BasicAuth sends only `client_id` in the body.
     if let Some(secret) = creds.secret() {
@@ -217,6 +248,10 @@ pub(crate) async fn post_form(
         .header(reqwest::header::ACCEPT, "application/json");
     match creds.secret() {
         None => form.push(("client_id", creds.client_id)),
+        Some(secret) if creds.post => {
+            form.push(("client_id", creds.client_id));
+            form.push(("client_secret", secret.expose()));
+        }
         Some(secret) => {
             // RFC 6749 §2.3.1: form-encode id and secret before Basic encoding.
             let id: String =

@@ -145,7 +145,7 @@ def make_provider(request, sandbox, tls_ca):
     started: list[Provider] = []
 
     def factory(https: bool = False, rotate: bool = False, at_ttl: int = 60, refresh_delay_ms: int = 0,
-                port: int = 0) -> Provider:
+                port: int = 0, post_only: bool = False) -> Provider:
         idx = len(started)
         log = sandbox.logs / f"provider{idx}.log"
         p = Provider.start(
@@ -156,6 +156,7 @@ def make_provider(request, sandbox, tls_ca):
             at_ttl=at_ttl,
             refresh_delay_ms=refresh_delay_ms,
             port=port,
+            post_only=post_only,
         )
         started.append(p)
         _attach_log(request, f"provider {p.issuer} ({log})", p.log_text)

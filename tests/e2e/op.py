@@ -23,7 +23,10 @@ CONFIDENTIAL_SECRET = "secret-owncloud"
 ADMIN_CLIENT = "e2e-resource-server"
 ADMIN_SECRET = "secret-e2e-resource-server"
 
-CLIENT_SECRETS = {PUBLIC_CLIENT: None, CONFIDENTIAL_CLIENT: CONFIDENTIAL_SECRET}
+POST_CLIENT = "ownCloudPost"  # accepts only client_secret_post
+POST_SECRET = "secret-owncloud-post"
+
+CLIENT_SECRETS = {PUBLIC_CLIENT: None, CONFIDENTIAL_CLIENT: CONFIDENTIAL_SECRET, POST_CLIENT: POST_SECRET}
 
 
 class Provider:
@@ -49,6 +52,7 @@ class Provider:
         at_ttl: int = 60,
         refresh_delay_ms: int = 0,
         port: int = 0,
+        post_only: bool = False,
         timeout: float = 20,
     ) -> "Provider":
         node = shutil.which("node")
@@ -65,6 +69,8 @@ class Provider:
         ]
         if https:
             argv += ["--https", str(https[0]), str(https[1])]
+        if post_only:
+            argv += ["--post-only"]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         logf = open(log_path, "ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OIDC_", "E2E_OP_"))}
@@ -106,7 +112,8 @@ class Provider:
         except BaseException:
             kill_group(proc)
             raise
-        options = dict(https=bool(https), rotate=rotate, at_ttl=at_ttl, refresh_delay_ms=refresh_delay_ms)
+        options = dict(https=bool(https), rotate=rotate, at_ttl=at_ttl, refresh_delay_ms=refresh_delay_ms,
+                       post_only=post_only)
         return cls(proc, issuer, log_path, ca_file, options)
 
     def stop(self) -> None:
@@ -143,11 +150,16 @@ class Provider:
     def endpoint(self, name: str) -> str:
         return self.metadata()[name]
 
+    def _admin_auth(self, data: dict) -> dict:
+        """The resource server's credentials: HTTP Basic, or in the body on a --post-only provider."""
+        if self.options.get("post_only"):
+            return {"data": dict(data, client_id=ADMIN_CLIENT, client_secret=ADMIN_SECRET)}
+        return {"data": data, "auth": (ADMIN_CLIENT, ADMIN_SECRET)}
+
     def introspect(self, token: str) -> dict:
         r = requests.post(
             self.endpoint("introspection_endpoint"),
-            data={"token": token},
-            auth=(ADMIN_CLIENT, ADMIN_SECRET),
+            **self._admin_auth({"token": token}),
             verify=self.verify,
             timeout=10,
         )
@@ -161,8 +173,7 @@ class Provider:
         """Revoke a token (RFC 7009). Revoking a refresh token revokes its whole grant."""
         r = requests.post(
             self.endpoint("revocation_endpoint"),
-            data={"token": token, "token_type_hint": token_type_hint},
-            auth=(ADMIN_CLIENT, ADMIN_SECRET),
+            **self._admin_auth({"token": token, "token_type_hint": token_type_hint}),
             verify=self.verify,
             timeout=10,
         )

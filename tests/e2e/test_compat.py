@@ -13,6 +13,7 @@ import pytest
 from browser import get_refresh_token
 from harness import (
     EXIT_FILE_CORRUPT,
+    EXIT_NOT_LOADED,
     EXIT_WRONG_PASSWORD,
     assert_token_output,
     debian,
@@ -153,11 +154,14 @@ def test_corrupted_account_file_exit_10(cli, sandbox, debian_account, kind):
     assert ok.returncode == 0, ok.describe()
 
 
-def test_missing_account_file_exit_10(cli, sandbox):
+def test_missing_account_exits_4_like_oidc_token(cli, sandbox):
+    """A misspelt account is "not configured": the same exit code from
+    oidc-add (no file) and oidc-token (not loaded)."""
     assert not sandbox.account_file("nosuch").exists()
     res = cli.add("--pw-env", "nosuch")
-    assert res.returncode == EXIT_FILE_CORRUPT, res.describe()
+    assert res.returncode == EXIT_NOT_LOADED, res.describe()
     assert res.stdout == "", res.stdout
+    assert cli.token("nosuch").returncode == EXIT_NOT_LOADED
 
 
 def test_debian_oidc_add_against_our_agent(cli, provider, debian_account):

@@ -22,6 +22,145 @@ fn man_pages_and_completions_are_current() {
     );
 }
 
+/// Runs the generated bash completion of `tool` for the words `line` (the
+/// last one is being completed) with `oidc-add` and the accounts `alpha`
+/// and `beta`; returns the candidates.
+fn bash_complete(tool: &str, line: &[&str]) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let accounts = dir.path().join("accounts");
+    std::fs::create_dir(&accounts).expect("mkdir");
+    for name in ["alpha", "beta"] {
+        std::fs::write(accounts.join(name), b"x").expect("account file");
+    }
+    std::fs::write(
+        accounts.join("issuer.config"),
+        "https://op.example/ alpha\n",
+    )
+    .expect("issuer.config");
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_oidc-add"))
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("completions")
+        .join(format!("{tool}.bash"));
+    let words = line
+        .iter()
+        .map(|w| format!("'{w}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    // What bash does on TAB: COMP_WORDS/COMP_CWORD set, then the function
+    // registered with `complete -F` called with (command, current, previous).
+    let program = format!(
+        "source '{}'\n\
+         COMP_WORDS=({words}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))\n\
+         fn=$(complete -p {tool} | sed -E 's/.*-F ([^ ]+).*/\\1/')\n\
+         prev=''; [ $COMP_CWORD -gt 0 ] && prev=${{COMP_WORDS[COMP_CWORD-1]}}\n\
+         \"$fn\" {tool} \"${{COMP_WORDS[COMP_CWORD]}}\" \"$prev\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(program)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("OIDC_CONFIG_DIR", &accounts)
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_account_names() {
+    // oidc-token also takes the issuers of issuer.config.
+    assert_eq!(
+        bash_complete("oidc-token", &["oidc-token", ""]),
+        ["alpha", "beta", "https://op.example/"]
+    );
+    for tool in ["oidc-gen", "oidc-add", "oidc-token"] {
+        if tool != "oidc-token" {
+            assert_eq!(
+                bash_complete(tool, &[tool, ""]),
+                ["alpha", "beta"],
+                "{tool}"
+            );
+        }
+        assert_eq!(bash_complete(tool, &[tool, "b"]), ["beta"], "{tool}");
+    }
+    // After an option that takes a value, the value, not an account.
+    assert!(
+        !bash_complete("oidc-add", &["oidc-add", "--lifetime", ""]).contains(&"alpha".to_owned())
+    );
+    // oidc-gen -p NAME prints NAME.
+    assert_eq!(
+        bash_complete("oidc-gen", &["oidc-gen", "-p", "a"]),
+        ["alpha"]
+    );
+    // Options still complete.
+    assert!(
+        bash_complete("oidc-token", &["oidc-token", "--for"]).contains(&"--force-new".to_owned())
+    );
+}
+
+#[test]
+fn install_script_puts_man_pages_and_completions_where_shells_look() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dest = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new("sh")
+        .arg(root.join("scripts/install-docs.sh"))
+        .arg("--destdir")
+        .arg(dest.path())
+        .args(["--prefix", "/usr"])
+        .output()
+        .expect("run install-docs.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let share = dest.path().join("usr/share");
+    for tool in ["oidc-agent", "oidc-gen", "oidc-add", "oidc-token"] {
+        for (installed, source) in [
+            (format!("man/man1/{tool}.1"), format!("man/{tool}.1")),
+            (
+                format!("bash-completion/completions/{tool}"),
+                format!("completions/{tool}.bash"),
+            ),
+            (
+                format!("zsh/site-functions/_{tool}"),
+                format!("completions/_{tool}"),
+            ),
+            (
+                format!("fish/vendor_completions.d/{tool}.fish"),
+                format!("completions/{tool}.fish"),
+            ),
+        ] {
+            let got = std::fs::read(share.join(&installed)).expect(&installed);
+            assert_eq!(
+                got,
+                std::fs::read(root.join(&source)).expect(&source),
+                "{installed}"
+            );
+        }
+    }
+}
+
 /// `--help` of every command: its own summary on the first line (not the
 /// crate's tagline) and every exit code of the one table.
 #[test]

@@ -3,6 +3,8 @@
 
 mod agent;
 mod compat;
+mod dropin;
+mod flags;
 mod format;
 mod r#gen;
 mod generated;

@@ -146,7 +146,8 @@ fn wrong_password_and_corrupt_file() {
     assert!(err.contains("acct"), "{err}");
     std::fs::write(&path, &before[..50]).expect("truncate");
     fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
-    fails(&env.run("oidc-add", &["--pw-env", "missing"]), 10);
+    // A misspelt account is "not configured", as oidc-token says.
+    fails(&env.run("oidc-add", &["--pw-env", "missing"]), 4);
     // No password source and no terminal: a clear error, not a hang.
     let out = env
         .cmd("oidc-add")
@@ -370,8 +371,9 @@ fn gen_management() {
     assert_eq!(op.revoked(), vec!["rt-initial".to_owned()]);
     assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "");
     // A dead refresh token is refused at import and nothing is saved.
+    // The account does not exist yet, so not --reauthenticate.
     let err = fails(&env.gen_rt("dead", &op.issuer, "rt-unknown"), 7);
-    assert!(err.contains("reauthenticate"), "{err}");
+    assert!(err.contains("new account 'dead'"), "{err}");
     assert!(!env.config_dir().join("dead").exists());
     // Issuer mismatch is refused.
     let wrong = op.issuer.replace("127.0.0.1", "localhost");

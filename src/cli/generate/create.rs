@@ -3,13 +3,14 @@
 //!
 //! The decision table: `--rt`/`--rt-env` imports a refresh token (checked
 //! with one refresh); otherwise the first of `--flow` the provider supports
-//! runs, by default the code flow when a browser can be opened and the
-//! device flow when not. `--reauthenticate` starts from the saved account
-//! and replaces only its refresh token.
+//! runs, by default the code flow when a browser can be opened or a
+//! redirect URI or port is given, and the device flow when not.
+//! `--reauthenticate` starts from the saved account and replaces only its
+//! refresh token.
 
 use anyhow::{Context as _, bail};
 
-use super::{Args, Flow, Session, code, device, finish, scopes};
+use super::{Args, Flow, Session, code, device, finish, given, scopes};
 use crate::account::{AccountConfig, split_list};
 use crate::oidc::OidcError;
 use crate::oidc::discovery::Metadata;
@@ -19,7 +20,8 @@ use crate::store::Store;
 
 /// `oidc-gen NAME ...` without a management flag.
 pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    check_client_args(args)?;
+    let file = given::client_file(args)?;
+    check_client_args(args, file.as_ref())?;
     if let Some(url) = &args.code_exchange {
         return code::finish_pasted(args, store, name, url);
     }
@@ -38,12 +40,13 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         let (config, pw) = super::open_existing(args, store, name)?;
         (config, Some(pw))
     } else {
-        (new_config(args, name)?, None)
+        (new_config(args, name, file.as_ref())?, None)
     };
     if !args.redirect_uri.is_empty() || !args.port.is_empty() {
         config.redirect_uris = code::explicit_redirect_uris(args);
     }
     let session = Session::open(args, &config)?;
+    given::choose_auth(args, &session.meta, &mut config);
     let imported = import_rt(args)?;
     let flow = choose_flow(args, &session.meta, &config.issuer_url, imported.is_some())?;
     // An imported refresh token keeps the scopes it was granted: without
@@ -66,9 +69,23 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             }
             // Check the imported token with one refresh; keep the rotated one.
             config.refresh_token = imported;
-            session
+            let checked = session
                 .rt
-                .block_on(refresh_check(&session.http, &session.meta, &config))?
+                .block_on(refresh_check(&session.http, &session.meta, &config));
+            match checked {
+                // A new account: nothing to re-authenticate yet.
+                Err(crate::Error::Oidc(OidcError::RefreshTokenRejected {
+                    account,
+                    description,
+                })) if !args.reauthenticate => {
+                    return Err(OidcError::ImportedTokenRejected {
+                        account,
+                        description,
+                    }
+                    .into());
+                }
+                other => other?,
+            }
         }
         (Flow::Code | Flow::Device, _) => {
             if config.client_id.is_empty() {
@@ -85,6 +102,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             };
             tokens
         }
+        (Flow::Password, _) => bail!("the password flow is not supported"),
         (Flow::Refresh, None) => {
             bail!("--flow refresh needs a refresh token: pass --rt TOKEN or --rt-env")
         }
@@ -126,15 +144,22 @@ pub(super) fn complete(
     finish(args, store, config, password, &tokens)
 }
 
-/// Rejects client flags that contradict each other.
-fn check_client_args(args: &Args) -> anyhow::Result<()> {
-    if args.public && args.client_secret.is_some() {
+/// Rejects client flags that contradict each other. An empty secret is no
+/// secret, so `--pub --client-secret=""` is a public client.
+fn check_client_args(args: &Args, file: Option<&given::ClientFile>) -> anyhow::Result<()> {
+    if args.public && given::secret(args, file)?.is_some() {
         return Err(crate::Error::Invalid(
             "--pub and --client-secret contradict each other: a public client has no secret".into(),
         )
         .into());
     }
-    if args.manual && args.client_id.is_none() && !args.reauthenticate {
+    if !args.flow.is_empty() && args.flow.iter().all(|f| *f == Flow::Password) {
+        return Err(crate::Error::Invalid(
+            "the password flow is not supported; use --flow code or --flow device".into(),
+        )
+        .into());
+    }
+    if args.manual && args.client_id.is_none() && args.file.is_none() && !args.reauthenticate {
         return Err(crate::Error::Invalid(
             "--manual needs --client-id ID (with --client-secret SECRET or --pub)".into(),
         )
@@ -145,15 +170,15 @@ fn check_client_args(args: &Args) -> anyhow::Result<()> {
 
 /// The draft of a new account from the command line. Without `--client-id`
 /// the client id stays empty until dynamic registration fills it in.
-fn new_config(args: &Args, name: &str) -> anyhow::Result<AccountConfig> {
-    let issuer = args
-        .issuer
-        .as_deref()
-        .context("--issuer URL is required to create an account")?;
-    let mut c = AccountConfig::new(name, issuer, args.client_id.as_deref().unwrap_or(""));
-    if let Some(s) = &args.client_secret {
-        c.client_secret = SecretString::new(s.clone());
-    }
+fn new_config(
+    args: &Args,
+    name: &str,
+    file: Option<&given::ClientFile>,
+) -> anyhow::Result<AccountConfig> {
+    let issuer =
+        given::issuer(args, file).context("--issuer URL is required to create an account")?;
+    let mut c = AccountConfig::new(name, &issuer, "");
+    given::fill(args, file, &mut c)?;
     if let Some(cp) = &args.cert_path {
         let abs = std::fs::canonicalize(cp)
             .with_context(|| format!("--cp: cannot read {}", cp.display()))?;
@@ -173,6 +198,7 @@ fn new_config(args: &Args, name: &str) -> anyhow::Result<AccountConfig> {
 
 fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
     if let Some(rt) = &args.rt {
+        super::super::warn_secret_in_argv("oidc-gen", "--rt", "--rt-env[=VAR]");
         return Ok(Some(SecretString::new(rt.clone())));
     }
     if let Some(var) = &args.rt_env {
@@ -200,9 +226,12 @@ fn choose_flow(
     if have_rt {
         return Ok(Flow::Refresh);
     }
+    // A redirect URI or port on the command line asks for the code flow,
+    // also without a display (the URL is opened elsewhere or by a script).
+    let asks_for_code = !args.redirect_uri.is_empty() || !args.port.is_empty();
     let preferred = if !args.flow.is_empty() {
         args.flow.clone()
-    } else if browser_available() {
+    } else if asks_for_code || browser_available() {
         vec![Flow::Code, Flow::Device]
     } else {
         vec![Flow::Device, Flow::Code]
@@ -212,6 +241,8 @@ fn choose_flow(
         Flow::Device => args.dae.is_some() || meta.device_authorization_endpoint.is_some(),
         // Reported with its own message in `create`.
         Flow::Refresh => true,
+        // Refused by `check_client_args` when it is the only one.
+        Flow::Password => false,
     };
     if let Some(flow) = preferred.iter().find(|f| supported(f)) {
         return Ok(*flow);
@@ -296,9 +327,15 @@ mod tests {
             &["x", "--pub", "--client-secret", "s", "--client-id", "c"][..],
             &["x", "-m"][..],
         ] {
-            let err = check_client_args(&args(argv)).expect_err("refused");
+            let err = check_client_args(&args(argv), None).expect_err("refused");
             assert_eq!(crate::cli::exit_code(&err), 2, "{argv:?}: {err}");
         }
-        check_client_args(&args(&["x", "--client-id", "c", "--pub", "-m"])).expect("fine");
+        check_client_args(&args(&["x", "--client-id", "c", "--pub", "-m"]), None).expect("fine");
+        // The ownCloud Infinite Scale documentation's form: an empty secret.
+        check_client_args(
+            &args(&["x", "--client-id=c", "--client-secret=", "--pub"]),
+            None,
+        )
+        .expect("an empty secret is a public client");
     }
 }

@@ -26,6 +26,12 @@ fn confirm(args: &Args, question: &str) -> anyhow::Result<bool> {
     if args.yes {
         return Ok(true);
     }
+    // oidc-agent's --confirm-no, --confirm-default and --prompt=none; the
+    // default answer is no.
+    if args.no || args.confirm_default || args.prompt == Some(super::PromptMode::None) {
+        eprintln!("{question} [y/N] n");
+        return Ok(false);
+    }
     use std::io::IsTerminal as _;
     if !std::io::stdin().is_terminal() {
         bail!("{question} — no terminal to confirm; pass -y/--confirm-yes");
@@ -127,6 +133,7 @@ const KEYRING: super::super::PasswordArgs = super::super::PasswordArgs {
     pw_file: None,
     pw_cmd: None,
     pw_keyring: true,
+    no_prompt: false,
 };
 
 pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyhow::Result<()> {
@@ -197,6 +204,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             super::super::prompt_password(&format!("New password for account '{name}': "), true)?
         }
     };
+    super::super::warn_if_empty_password("oidc-gen", name, &new_pw);
     let path = if legacy {
         let backup = store.dir().join(format!("{name}.bak"));
         std::fs::copy(&opened.path, &backup)

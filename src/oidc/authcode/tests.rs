@@ -17,6 +17,7 @@ fn public() -> Credentials<'static> {
     Credentials {
         client_id: "client-1",
         client_secret: None,
+        post: false,
     }
 }
 
@@ -248,6 +249,7 @@ async fn confidential_client_uses_http_basic() {
     let client = Credentials {
         client_id: "client-1",
         client_secret: Some(&secret),
+        post: false,
     };
     let code = SecretString::new("c".to_owned());
     exchange_code(
@@ -270,6 +272,48 @@ async fn confidential_client_uses_http_basic() {
 }
 
 #[tokio::test]
+async fn client_secret_post_sends_the_secret_in_the_body() {
+    let op = FakeOp::start();
+    op.push("/token", Reply::json(200, &token_json()));
+    let secret = SecretString::new("s3cr:et".to_owned());
+    let client = Credentials {
+        client_id: "client-1",
+        client_secret: Some(&secret),
+        post: true,
+    };
+    let code = SecretString::new("c".to_owned());
+    exchange_code(
+        &http_client(Duration::from_secs(5)),
+        op.url("/token").as_str(),
+        client,
+        &pending_for_exchange(),
+        &code,
+        NOW,
+    )
+    .await
+    .expect("tokens");
+    let sent = &op.requests()[0];
+    assert_eq!(sent.header("authorization"), None);
+    assert_eq!(sent.form("client_id").as_deref(), Some("client-1"));
+    assert_eq!(sent.form("client_secret").as_deref(), Some("s3cr:et"));
+}
+
+#[test]
+fn auth_method_follows_the_provider() {
+    let list = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert!(!token::prefer_post(&[]), "absent: Basic (RFC 8414 §2)");
+    assert!(!token::prefer_post(&list(&[
+        "client_secret_basic",
+        "client_secret_post"
+    ])));
+    assert!(token::prefer_post(&list(&[
+        "client_secret_post",
+        "private_key_jwt"
+    ])));
+    assert!(!token::prefer_post(&list(&["private_key_jwt"])));
+}
+
+#[tokio::test]
 async fn empty_secret_is_a_public_client() {
     let op = FakeOp::start();
     op.push("/token", Reply::json(200, &token_json()));
@@ -277,6 +321,7 @@ async fn empty_secret_is_a_public_client() {
     let client = Credentials {
         client_id: "client-1",
         client_secret: Some(&empty),
+        post: false,
     };
     let code = SecretString::new("c".to_owned());
     exchange_code(

@@ -22,6 +22,7 @@ fn public_client() -> Credentials<'static> {
     Credentials {
         client_id: "client-1",
         client_secret: None,
+        post: false,
     }
 }
 
@@ -343,6 +344,7 @@ async fn confidential_client_polls_with_http_basic() {
     let client = Credentials {
         client_id: "client-1",
         client_secret: Some(&secret),
+        post: false,
     };
     let (result, _) = poll(
         &op,

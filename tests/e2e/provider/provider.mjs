@@ -49,6 +49,7 @@ function parseArgs(argv) {
     atTtl: Number(env.E2E_OP_AT_TTL ?? 60),
     refreshDelayMs: Number(env.E2E_OP_REFRESH_DELAY_MS ?? 0),
     log: env.E2E_OP_LOG || null,
+    postOnly: false,
   };
   const need = (i, n) => {
     if (i + n >= argv.length) usage(`${argv[i]} needs ${n} argument(s)`);
@@ -62,6 +63,9 @@ function parseArgs(argv) {
       case '--at-ttl': need(i, 1); opts.atTtl = Number(argv[++i]); break;
       case '--refresh-delay-ms': need(i, 1); opts.refreshDelayMs = Number(argv[++i]); break;
       case '--log': need(i, 1); opts.log = argv[++i]; break;
+      // Confidential clients may authenticate only with client_secret_post
+      // (the body), as ownCloud Infinite Scale's built-in IdP documents.
+      case '--post-only': opts.postOnly = true; break;
       case '-h': case '--help': usage(null); break;
       default: usage(`unknown argument: ${a}`);
     }
@@ -178,6 +182,17 @@ const clients = [
     response_types: ['code'],
   },
   {
+    // Accepts its secret only in the form body (client_secret_post).
+    client_id: 'ownCloudPost',
+    client_secret: 'secret-owncloud-post',
+    client_name: 'ownCloud client (client_secret_post)',
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_post',
+    redirect_uris: LOOPBACK_REDIRECTS,
+    grant_types: CLIENT_GRANTS,
+    response_types: ['code'],
+  },
+  {
     client_id: ADMIN_CLIENT_ID,
     client_secret: ADMIN_CLIENT_SECRET,
     client_name: 'E2E resource server',
@@ -195,8 +210,13 @@ let provider = null;
 let issuer = null;
 
 function makeConfiguration() {
+  // --post-only: the provider offers (and its confidential clients use)
+  // only client_secret_post for the token endpoint.
+  const post = (c) => (c.token_endpoint_auth_method === 'client_secret_basic'
+    ? { ...c, token_endpoint_auth_method: 'client_secret_post' } : c);
   return {
-    clients,
+    clients: opts.postOnly ? clients.map(post) : clients,
+    ...(opts.postOnly ? { clientAuthMethods: ['none', 'client_secret_post'] } : {}),
     findAccount,
     claims: {
       openid: ['sub'],

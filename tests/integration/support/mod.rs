@@ -152,6 +152,11 @@ impl Env {
         sock
     }
 
+    /// The pid of the agent started by [`Env::start_agent`].
+    pub fn agent_pid(&self) -> Option<u32> {
+        self.agent.as_ref().map(Child::id)
+    }
+
     pub fn stop_agent(&mut self) {
         if let Some(mut c) = self.agent.take() {
             let _ = rustix::process::kill_process(

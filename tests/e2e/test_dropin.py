@@ -1,0 +1,240 @@
+"""Drop-in for real: command lines from other people's documentation and
+scripts, run as written against the real provider, rclone and WebDAV.
+
+- The ownCloud Infinite Scale documentation's oidc-gen line, verbatim on a
+  terminal, then rclone with the documentation's environment variables;
+  the same with a client that authenticates only with client_secret_post.
+- A dCache deployment's automation pattern with an empty password file.
+- The README's Quickstart and rclone blocks, as written.
+- Our `oidc-agent --status` against Debian's 4.2.6 agent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from browser import Browser, find_url_line
+from harness import BIN_DIR, PASSWORD, REPO, assert_token_output, ours
+from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, POST_CLIENT, POST_SECRET, PUBLIC_CLIENT
+from procs import run
+from ptyproc import PtyProc
+from webdav_server import WebDavServer
+
+RCLONE = shutil.which("rclone") or "/usr/bin/rclone"
+EXIT_NOT_LOADED = 4
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dav(provider, sandbox):
+    server = WebDavServer(sandbox.work / "dav-root", provider.is_active)
+    yield server
+    server.stop()
+
+
+def user_env(sandbox, agent, **extra) -> dict[str, str]:
+    """A user's shell: our binaries first on PATH, a display (so oidc-gen
+    takes the code flow, as on a desktop), rclone without a config file."""
+    env = agent.env if agent else sandbox.env()
+    conf = sandbox.work / "rclone.conf"
+    conf.touch()
+    env.update(
+        PATH=f"{BIN_DIR}:{env['PATH']}",
+        DISPLAY=":0",
+        RCLONE_CONFIG=str(conf),
+        TERM="dumb",
+    )
+    env.update(extra)
+    return env
+
+
+def login_on_terminal(p: PtyProc, provider, password_prompts: int = 2) -> None:
+    """Plays the user of oidc-gen on its terminal: opens the printed URL in
+    the scripted browser, then types the account password (twice for a new
+    account)."""
+    prefix = re.escape(provider.endpoint("authorization_endpoint"))
+    url = p.expect(prefix + r"\S+").group(0)
+    landing = Browser(verify=provider.verify).authorize(url, follow=True)
+    assert landing.status == 200, f"the loopback listener answered {landing.status}: {landing.body[:500]}"
+    for _ in range(password_prompts):
+        p.expect(r"(?i)password[^\n]*: ")
+        p.send(PASSWORD + "\n")
+
+
+def run_on_terminal(sandbox, env, line: str, name: str, cwd: str | None = None) -> PtyProc:
+    sandbox.log(f"$ {line}  (on a terminal)")
+    return PtyProc(["bash", "-c", line], env, sandbox.logs / f"{name}.log", cwd=cwd)
+
+
+def rclone_env_form(sandbox, env, dav, account: str) -> None:
+    """The oCIS documentation's rclone use: RCLONE_WEBDAV_* variables and an
+    on-the-fly `:webdav:` remote."""
+    src = sandbox.work / "src"
+    src.mkdir(exist_ok=True)
+    (src / "hello.txt").write_text("hello from oidc-agent-rs\n")
+    env = dict(
+        env,
+        RCLONE_WEBDAV_VENDOR="owncloud",
+        RCLONE_WEBDAV_URL=dav.url,
+        RCLONE_WEBDAV_BEARER_TOKEN_COMMAND=f"oidc-token {account}",
+    )
+    res = run([RCLONE, "copy", str(src), ":webdav:backup", "--retries", "1"], env, timeout=120, log=sandbox.log)
+    assert res.returncode == 0, res.describe()
+    res = run([RCLONE, "ls", ":webdav:backup"], env, timeout=60, log=sandbox.log)
+    assert res.returncode == 0, res.describe()
+    assert "hello.txt" in res.stdout, res.describe()
+    assert (dav.root / "backup" / "hello.txt").read_text() == "hello from oidc-agent-rs\n"
+    reqs = dav.requests
+    assert any(r.method == "PUT" and r.token_active for r in reqs), reqs
+
+
+def ocis_line(client_id: str, secret_arg: str, issuer: str, port: int, name: str) -> str:
+    """The documentation's line with the test provider's client and issuer."""
+    return (
+        f"oidc-gen --client-id={client_id} {secret_arg} --issuer {issuer} "
+        f"--redirect-uri=http://localhost:{port} --scope max {name}"
+    )
+
+
+def test_ocis_documentation_line_then_rclone(cli, provider, sandbox, dav, agent):
+    env = user_env(sandbox, agent)
+    line = ocis_line(PUBLIC_CLIENT, '--client-secret="" --pub', provider.issuer, free_port(), "einstein-ocis")
+    p = run_on_terminal(sandbox, env, line, "oidc-gen-ocis")
+    try:
+        login_on_terminal(p, provider)
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    assert "contradict" not in p.text()
+    tok = assert_token_output(cli.token("einstein-ocis"))
+    assert provider.introspect(tok)["client_id"] == PUBLIC_CLIENT
+    rclone_env_form(sandbox, env, dav, "einstein-ocis")
+
+
+def test_ocis_line_with_a_client_secret_post_provider(make_provider, make_agent, sandbox):
+    provider = make_provider(post_only=True)
+    meta = provider.metadata()
+    assert "client_secret_basic" not in meta["token_endpoint_auth_methods_supported"], meta
+    agent = make_agent()
+    dav = WebDavServer(sandbox.work / "dav-root", provider.is_active)
+    try:
+        env = user_env(sandbox, agent)
+        line = ocis_line(POST_CLIENT, f"--client-secret={POST_SECRET}", provider.issuer, free_port(), "post")
+        p = run_on_terminal(sandbox, env, line, "oidc-gen-post")
+        try:
+            login_on_terminal(p, provider)
+            assert p.wait() == 0, p.text()
+        finally:
+            p.close()
+        # The agent's refreshes authenticate the same way.
+        res = run([str(ours("oidc-token")), "-f", "post"], env, log=sandbox.log)
+        tok = assert_token_output(res)
+        assert provider.introspect(tok)["client_id"] == POST_CLIENT
+        rclone_env_form(sandbox, env, dav, "post")
+    finally:
+        dav.stop()
+
+
+def test_empty_password_automation_pattern(cli, provider, sandbox):
+    """`oidc-add NAME --pw-file=$EMPTY || oidc-gen NAME ... --pw-file=$EMPTY`."""
+    empty = sandbox.work / "empty-password"
+    empty.write_bytes(b"")
+    pw = f"--pw-file={empty}"
+    name = "dcache"
+    res = cli.add(name, pw, password=None)
+    assert res.returncode == EXIT_NOT_LOADED, res.describe()
+    port = free_port()
+    g = cli.gen_background(
+        name, "--issuer", provider.issuer, "--client-id", CONFIDENTIAL_CLIENT,
+        "--redirect-url", f"http://localhost:{port}", "--client-secret", CONFIDENTIAL_SECRET,
+        "--no-url-call", "--scope", "openid offline_access profile", pw, password=None,
+    )
+    prefix = provider.endpoint("authorization_endpoint")
+    url = g.wait_for_line(lambda l: find_url_line(l, prefix), timeout=30, what="authorization URL")
+    landing = Browser(verify=provider.verify).authorize(url, follow=True)
+    assert landing.status == 200, landing.body[:500]
+    rc = g.wait(timeout=60)
+    assert rc == 0, g.text()
+    assert "empty password" in g.text(), g.text()
+    assert cli.add("-r", name).returncode == 0
+    res = cli.add(name, pw, password=None)
+    assert res.returncode == 0, res.describe()
+    assert_token_output(cli.token(name))
+
+
+def readme_blocks() -> list[str]:
+    """The Quickstart section's command blocks: the quickstart, the rclone
+    flags form and the rclone environment form."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Quickstart"):]
+    section = section[: section.index("\n## ", 3)]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) == 3, blocks
+    return blocks
+
+
+def test_readme_quickstart_and_rclone_blocks_run_as_written(provider, sandbox, dav, need_binaries):
+    quick, rclone_flags, rclone_env = readme_blocks()
+    subst = [
+        ("https://op.example/", provider.issuer + "/"),
+        ("https://api.example/", dav.url),
+        ("https://cloud.example/remote.php/webdav/", dav.url),
+    ]
+
+    def real(block: str) -> str:
+        for a, b in subst:
+            block = block.replace(a, b)
+        return block
+
+    env = user_env(sandbox, None)
+    # One shell, as a user types the blocks one after the other; the agent
+    # it starts is stopped on the way out.
+    script = (
+        "set -e\ntrap 'oidc-agent -k >/dev/null' EXIT\n"
+        + real(quick)
+        + "\necho QUICKSTART-DONE\n"
+        + real(rclone_flags)
+        + "\necho RCLONE-FLAGS-DONE\n"
+        + real(rclone_env)
+        + "\necho RCLONE-ENV-DONE\n"
+    )
+    sandbox.log(script)
+    p = PtyProc(["bash", "-c", script], env, sandbox.logs / "readme.log", cwd=str(sandbox.work))
+    try:
+        login_on_terminal(p, provider)
+        # `oidc-add kit` at the end of the quickstart asks for the password.
+        p.expect(r"Password for account 'kit': ")
+        p.send(PASSWORD + "\n")
+        p.expect("QUICKSTART-DONE")
+        p.expect("RCLONE-FLAGS-DONE")
+        p.expect("RCLONE-ENV-DONE")
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    assert (dav.root / "backup" / "hello.txt").read_text() == "hello\n"
+    assert [r for r in dav.requests if r.method == "PUT" and r.token_active]
+
+
+def test_status_against_debian_4x_agent(make_agent, sandbox):
+    agent = make_agent(debian=True)
+    env = agent.env
+    res = run([str(ours("oidc-agent")), "--status"], env, log=sandbox.log)
+    assert res.returncode == 0, res.describe()
+    assert "4.2.6" in res.stdout, res.describe()
+    res = run([str(ours("oidc-agent")), "--status", "--json"], env, log=sandbox.log)
+    assert res.returncode == 0, res.describe()
+    doc = json.loads(res.stdout)
+    assert doc["socket"] == agent.sock and "4.2.6" in json.dumps(doc), doc

@@ -1,0 +1,255 @@
+//! oidc-agent's command lines as scripts in the field use them, against the
+//! fake provider: empty passwords, secrets outside argv, client_secret_post,
+//! and the messages that name the next step.
+
+use crate::support::fake_op::FakeOp;
+use crate::support::*;
+
+fn gen_args<'a>(name: &'a str, issuer: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![name, "--issuer", issuer, "--client-id", "cid"];
+    v.extend_from_slice(rest);
+    v
+}
+
+#[test]
+fn empty_password_automation_pattern() {
+    // `oidc-add NAME --pw-file=$EMPTY || oidc-gen NAME ... --pw-file=$EMPTY`,
+    // then `oidc-add NAME --pw-file=$EMPTY` on the next run.
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let empty = env.config_dir().with_file_name("empty-pw");
+    std::fs::write(&empty, b"").expect("empty file");
+    let pw_file = format!("--pw-file={}", empty.display());
+    let err = fails(&env.run("oidc-add", &["acct", &pw_file]), 4);
+    assert!(err.contains("oidc-gen acct"), "{err}");
+    let out = env
+        .cmd("oidc-gen")
+        .args(gen_args("acct", &op.issuer, &["--rt-env", &pw_file]))
+        .env("OIDC_REFRESH_TOKEN", "rt-initial")
+        .output()
+        .expect("oidc-gen");
+    ok(&out);
+    let warning = stderr(&out);
+    assert!(warning.contains("empty password"), "{warning}");
+    assert_eq!(
+        warning
+            .lines()
+            .filter(|l| l.contains("empty password"))
+            .count(),
+        1,
+        "one line: {warning}"
+    );
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    ok(&env.run("oidc-add", &["acct", &pw_file]));
+    ok(&env.run("oidc-token", &["acct"]));
+    // Not the empty password: refused as any wrong password is.
+    fails(&env.run("oidc-add", &["acct", "--pw-env"]), 9);
+}
+
+#[test]
+fn secrets_from_env_and_files_and_argv_warnings() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let secret_file = env.config_dir().with_file_name("secret");
+    std::fs::write(&secret_file, b"from-file\n").expect("secret file");
+    let file_arg = format!("--client-secret-file={}", secret_file.display());
+    let cases: [(&str, Vec<&str>, Option<&str>); 4] = [
+        ("a", vec!["--client-secret-env"], Some("from-env")),
+        (
+            "b",
+            vec!["--client-secret-env=MYSECRET"],
+            Some("from-my-env"),
+        ),
+        ("c", vec![&file_arg], Some("from-file")),
+        ("d", vec!["--client-secret", "from-argv"], Some("from-argv")),
+    ];
+    for (name, flags, want) in cases {
+        let mut rest = flags.clone();
+        rest.push("--rt-env");
+        rest.push("--pw-env");
+        let out = env
+            .cmd("oidc-gen")
+            .args(gen_args(name, &op.issuer, &rest))
+            .env("OIDC_CLIENT_SECRET", "from-env")
+            .env("MYSECRET", "from-my-env")
+            .env("OIDC_REFRESH_TOKEN", "rt-initial")
+            .output()
+            .expect("oidc-gen");
+        ok(&out);
+        let warned = stderr(&out).contains("other users can read it");
+        assert_eq!(warned, name == "d", "{name}: {}", stderr(&out));
+        let call = op.calls().pop().expect("token call");
+        let basic = call.basic_auth.expect("Basic");
+        let decoded = String::from_utf8(
+            base64::Engine::decode(
+                &base64::engine::general_purpose::STANDARD,
+                basic.trim_start_matches("Basic "),
+            )
+            .expect("base64"),
+        )
+        .expect("utf8");
+        assert_eq!(decoded, format!("cid:{}", want.unwrap_or("")), "{name}");
+    }
+    // --rt on the command line warns; --rt-env (above) does not.
+    let out = env.gen_rt("e", &op.issuer, "rt-initial");
+    ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("--rt puts a secret on the command line"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_client_secret_is_a_public_client() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    for (name, extra) in [("pub1", "--pub"), ("pub2", "--manual")] {
+        let out = env
+            .cmd("oidc-gen")
+            .args(gen_args(
+                name,
+                &op.issuer,
+                &["--client-secret=", extra, "--rt-env", "--pw-env"],
+            ))
+            .env("OIDC_REFRESH_TOKEN", "rt-initial")
+            .output()
+            .expect("oidc-gen");
+        ok(&out);
+        let call = op.calls().pop().expect("token call");
+        assert_eq!(call.basic_auth, None, "{name}");
+        assert_eq!(call.form.get("client_id").map(String::as_str), Some("cid"));
+        assert!(!call.form.contains_key("client_secret"), "{name}");
+    }
+}
+
+#[test]
+fn client_secret_post_when_asked_and_kept_for_refreshes() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let out = env
+        .cmd("oidc-gen")
+        .args(gen_args(
+            "post",
+            &op.issuer,
+            &[
+                "--client-secret-env",
+                "--client-auth",
+                "post",
+                "--rt-env",
+                "--pw-env",
+            ],
+        ))
+        .env("OIDC_CLIENT_SECRET", "s3cret")
+        .env("OIDC_REFRESH_TOKEN", "rt-initial")
+        .output()
+        .expect("oidc-gen");
+    ok(&out);
+    // The agent's refreshes use the account's method too.
+    ok(&env.run("oidc-token", &["-f", "post"]));
+    for call in op.calls() {
+        assert_eq!(call.basic_auth, None);
+        assert_eq!(
+            call.form.get("client_secret").map(String::as_str),
+            Some("s3cret")
+        );
+    }
+}
+
+#[test]
+fn next_steps_in_messages() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    // A refused refresh token for a new account: no --reauthenticate.
+    let err = fails(&env.gen_rt("fresh", &op.issuer, "rt-bogus"), 7);
+    assert!(err.contains("new account 'fresh'"), "{err}");
+    assert!(!err.contains("--reauthenticate"), "{err}");
+    // A misspelt account: the same exit code from oidc-add and oidc-token.
+    ok(&env.gen_rt("real", &op.issuer, "rt-initial"));
+    let add = fails(&env.run("oidc-add", &["reall"]), 4);
+    let token = fails(&env.run("oidc-token", &["reall"]), 4);
+    assert!(
+        add.contains("reall") && token.contains("reall"),
+        "{add}\n{token}"
+    );
+    // The password flow and mytoken parse, then stop with a usage error.
+    fails(&env.run("oidc-token", &["--mytoken", "real"]), 2);
+    fails(
+        &env.run("oidc-gen", &gen_args("x", &op.issuer, &["--flow=password"])),
+        2,
+    );
+}
+
+#[test]
+fn agent_writes_its_pid_file_and_takes_the_4x_options() {
+    let mut env = Env::new();
+    let pid_file = env.config_dir().with_file_name("agent.pid");
+    let pid_arg = format!("--pid-file={}", pid_file.display());
+    // oidc-agent-service 5.x's and 4.x's options alongside.
+    env.start_agent(&[
+        &pid_arg,
+        "--restart-on-update",
+        "--no-webserver",
+        "--seccomp",
+    ]);
+    let written = std::fs::read_to_string(&pid_file).expect("pid file");
+    let status = ok(&env.run("oidc-agent", &["--status", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&status).expect("json");
+    assert!(!v["socket"].as_str().unwrap_or("").is_empty(), "{v}");
+    assert_eq!(written, format!("{}\n", env.agent_pid().expect("agent")));
+}
+
+#[test]
+fn client_file_print_and_update_by_path_and_confirm_answers() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    // oidc-agent's -f FILE: the client (here public: an empty secret) and issuer.
+    let client = env.config_dir().with_file_name("client.json");
+    let doc = serde_json::json!({"client_id": "cid", "client_secret": "", "issuer_url": op.issuer});
+    std::fs::write(&client, doc.to_string()).expect("client file");
+    let file_arg = format!("-f{}", client.display());
+    let out = env
+        .cmd("oidc-gen")
+        .args(["fromfile", &file_arg, "--rt-env", "--pw-env"])
+        .env("OIDC_REFRESH_TOKEN", "rt-initial")
+        .output()
+        .expect("oidc-gen");
+    ok(&out);
+    let call = op.calls().pop().expect("token call");
+    assert_eq!(call.basic_auth, None);
+    assert_eq!(call.form.get("client_id").map(String::as_str), Some("cid"));
+    // -p FILE and --print=FILE: a short name or a path.
+    let path = env.config_dir().join("fromfile");
+    let by_path = format!("--print={}", path.display());
+    for argv in [
+        &["-p", "fromfile", "--pw-env"][..],
+        &[&by_path, "--pw-env"][..],
+    ] {
+        let printed = ok(&env.run("oidc-gen", argv));
+        let v: serde_json::Value = serde_json::from_str(&printed).expect("json");
+        assert_eq!(v["client_id"], "cid", "{argv:?}");
+    }
+    // --confirm-no, --confirm-default and --prompt=none answer the delete
+    // question with its default, no: the account stays.
+    for answer in ["--confirm-no", "--confirm-default", "--prompt=none"] {
+        let out = env.run("oidc-gen", &["-d", answer, "--pw-env", "fromfile"]);
+        let err = fails(&out, 1);
+        assert!(
+            err.contains("[y/N] n") && err.contains("not deleted"),
+            "{answer}: {err}"
+        );
+        assert!(path.exists(), "{answer} deleted the account");
+    }
+    // --prompt=none never asks for a password.
+    let out = env
+        .cmd("oidc-gen")
+        .args(["-p", "fromfile", "--prompt=none"])
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .output()
+        .expect("oidc-gen");
+    let err = fails(&out, 2);
+    assert!(err.contains("--prompt=none"), "{err}");
+}
