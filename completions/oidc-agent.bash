@@ -23,7 +23,7 @@ _oidc__agent() {
 
     case "${cmd}" in
         oidc__agent)
-            opts="-a -k -d -t -h -V --bind-address --bind_address --socket-path --kill --console --json --quiet --lifetime --connect-timeout --request-timeout --status --log-file --pid-file --help --version"
+            opts="-a -k -d -t -h -V --bind-address --bind_address --socket-path --kill --console --json --quiet --lifetime --connect-timeout --request-timeout --status --log-file --no-autoload --pid-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -9,5 +9,6 @@ complete -c oidc-agent -s d -l console -d 'Stay in the foreground (do not daemon
 complete -c oidc-agent -l json -d 'Print the socket and pid as JSON instead of shell code'
 complete -c oidc-agent -l quiet -d 'Leave out the `echo Agent pid ...` line'
 complete -c oidc-agent -l status -d 'Ask the running agent for its status (with --json: as JSON)'
+complete -c oidc-agent -l no-autoload -d 'Never load an account for a token request (only oidc-add loads)'
 complete -c oidc-agent -s h -l help -d 'Print help'
 complete -c oidc-agent -s V -l version -d 'Print version'

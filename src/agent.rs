@@ -21,6 +21,7 @@ pub(crate) use log::log;
 
 mod accounts;
 pub mod activation;
+pub mod autoload;
 pub mod conn;
 mod ctx;
 pub mod daemon;
@@ -64,6 +65,13 @@ pub async fn serve(
             }
         })
     };
+    if let Some(path) = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(std::path::Path::to_path_buf))
+    {
+        let _ = ctx.socket.set(path);
+    }
     match &socket {
         Some(socket) => log!("started; listening on {}", socket.display()),
         None => log!("started; serving the socket passed by systemd"),

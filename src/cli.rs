@@ -271,6 +271,12 @@ pub fn remember_password(
 
 /// Asks for a password on the terminal without echo.
 pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Error> {
+    // Started by the agent to autoload an account: never ask anyone.
+    if std::env::var_os(crate::agent::autoload::ENV).is_some() {
+        return Err(Error::Invalid(
+            "no password in the keyring; the agent does not ask for one".into(),
+        ));
+    }
     let no_tty = |e: io::Error| {
         Error::Invalid(format!(
             "cannot ask for the password ({e}): no terminal; use --pw-env, --pw-file or --pw-cmd"

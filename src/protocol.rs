@@ -138,6 +138,10 @@ pub struct TokenRequest {
     /// Who asks (shown in logs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_hint: Option<String>,
+    /// Ours: do not autoload an unloaded account for this request
+    /// (`oidc-token --no-autoload`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_autoload: bool,
 }
 
 /// `add` parameters.

@@ -26,6 +26,14 @@ pub struct Ctx {
     pub command_line: Vec<String>,
     /// Argon2 parameters for the lock vault.
     pub lock_kdf: KdfParams,
+    /// Whether a token request may load a configured account from the
+    /// keyring (`--no-autoload` turns it off).
+    pub autoload: bool,
+    /// The socket the agent serves (for the `oidc-add` it starts to
+    /// autoload an account).
+    pub socket: std::sync::OnceLock<std::path::PathBuf>,
+    /// One autoload at a time.
+    pub autoloading: tokio::sync::Mutex<()>,
 }
 
 impl Ctx {
@@ -37,6 +45,9 @@ impl Ctx {
             default_lifetime,
             command_line,
             lock_kdf: KdfParams::DEFAULT,
+            autoload: true,
+            socket: std::sync::OnceLock::new(),
+            autoloading: tokio::sync::Mutex::new(()),
         }
     }
 

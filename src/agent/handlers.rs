@@ -157,6 +157,15 @@ fn token_reply(tok: &Token, id_token: bool) -> Response {
 }
 
 async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
+    // A configured account that is not loaded: load it from the keyring, if
+    // the password is there, then answer as usual.
+    let unloaded = {
+        let st = ctx.state();
+        matches!(resolve(ctx, &st, &t), Err(r) if r.kind == Some(ErrorKind::NotLoaded))
+    };
+    if unloaded && let Some(name) = super::autoload::candidate(ctx, &t) {
+        super::autoload::load(ctx, &name).await;
+    }
     let now = now();
     let flight = {
         let st = ctx.state();

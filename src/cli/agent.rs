@@ -70,6 +70,9 @@ pub struct Args {
     /// Append the daemon's log to FILE (default: discarded)
     #[arg(long = "log-file", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Never load an account for a token request (only oidc-add loads)
+    #[arg(long = "no-autoload")]
+    pub no_autoload: bool,
     /// Run COMMAND with OIDC_SOCK and OIDCD_PID set; stop the agent when it exits
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<String>,
@@ -281,11 +284,13 @@ fn run_agent(
     });
     listener.set_nonblocking(true)?;
     let lifetime = (args.lifetime > 0).then_some(args.lifetime);
-    let ctx = Arc::new(Ctx::new(
+    let mut ctx = Ctx::new(
         Store::default_dir(),
         lifetime,
         std::env::args().skip(1).collect(),
-    ));
+    );
+    ctx.autoload = !args.no_autoload;
+    let ctx = Arc::new(ctx);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

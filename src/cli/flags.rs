@@ -113,7 +113,7 @@ pub const TABLE: &[Flag] = &[
     f(Agent, "confirm", Some('c'), N, NO_CONFIRM),
     f(Agent, "json", None, N, Ours),
     f(Agent, "kill", Some('k'), N, Ours),
-    f(Agent, "no-autoload", None, N, Ignored(None)),
+    f(Agent, "no-autoload", None, N, Ours),
     f(Agent, "no-autoreauthenticate", None, N, Ignored(None)),
     f(Agent, "no-auto-reauthenticate", None, N, Ignored(None)),
     f(Agent, "no-scheme", None, N, Ignored(None)),

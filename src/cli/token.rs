@@ -100,6 +100,7 @@ pub fn request(args: &Args) -> Request {
         scope: join(&args.scope),
         audience: join(&args.aud),
         application_hint: Some(args.name.clone()),
+        no_autoload: args.no_autoload,
     };
     if args.id_token {
         Request::IdToken(t)

@@ -187,10 +187,11 @@ def make_agent(request, sandbox, need_binaries):
     """Factory: make_agent(mode=None|"console"|"daemon", debian=False, name=None) -> Agent."""
     agents: list[Agent] = []
 
-    def factory(mode: str | None = None, debian: bool = False, name: str | None = None, extra_args=()) -> Agent:
+    def factory(mode: str | None = None, debian: bool = False, name: str | None = None, extra_args=(),
+                extra_env=None) -> Agent:
         mode = mode or os.environ.get("E2E_AGENT_MODE", "daemon")
         name = name or (f"debian-agent{len(agents)}" if debian else f"agent{len(agents)}")
-        a = Agent(sandbox, mode=mode, debian_agent=debian, extra_args=extra_args, name=name)
+        a = Agent(sandbox, mode=mode, debian_agent=debian, extra_args=extra_args, name=name, extra_env=extra_env)
         agents.append(a)
         _attach_log(request, f"{name} ({a.log_path})", a.log_text)
         return a

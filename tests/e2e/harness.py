@@ -137,7 +137,8 @@ class Agent:
     """
 
     def __init__(self, sandbox: Sandbox, mode: str = "console", debian_agent: bool = False,
-                 extra_args: Sequence[str] = (), name: str = "agent", timeout: float = 15):
+                 extra_args: Sequence[str] = (), name: str = "agent", timeout: float = 15,
+                 extra_env: Mapping[str, str] | None = None):
         self.sandbox = sandbox
         self.mode = mode
         self.debian = debian_agent
@@ -152,6 +153,7 @@ class Agent:
         extra = os.environ.get("E2E_AGENT_ARGS", "").split() if not debian_agent else []
         argv += extra
         env = sandbox.env()
+        env.update(extra_env or {})
         if mode == "console":
             argv.append("--console")
             self.proc = Background(argv, env, log_path=self.log_path, name=name)

@@ -12,7 +12,7 @@ import termios
 import time
 
 from browser import get_refresh_token
-from harness import EXIT_NOT_LOADED, PASSWORD, assert_token_output, ours
+from harness import EXIT_NOT_LOADED, PASSWORD, Cli, assert_token_output, debian, ours
 from op import PUBLIC_CLIENT
 from procs import Timeout, wait_until
 from test_keyring import secret_service  # noqa: F401  (fixture)
@@ -119,3 +119,22 @@ def test_autoload_prompts_on_a_terminal(cli, provider):
                 pass
         os.close(fd)
     assert NAME in _loaded(cli)
+
+
+def test_the_agent_autoloads_for_oidc_agents_own_clients(make_agent, sandbox, provider, secret_service):  # noqa: F811
+    """Debian's oidc-token 4.2.6 cannot load anything itself: the agent (with
+    the session's keyring) loads the account for it, without a prompt; an
+    agent started with --no-autoload does not."""
+    agent = make_agent(mode="console", extra_env=secret_service)
+    cli = Cli(sandbox, agent)
+    _import(cli, provider, secret_service, "--pw-keyring")
+    _unload(cli)
+    res = cli.run(debian("oidc-token"), NAME, timeout=60)
+    assert_token_output(res)
+    assert NAME in _loaded(cli)
+    assert "autoloaded" in agent.log_text()
+
+    strict = make_agent(mode="console", extra_env=secret_service, extra_args=["--no-autoload"])
+    res = Cli(sandbox, strict).run(debian("oidc-token"), NAME, timeout=60)
+    assert res.returncode != 0 and res.stdout == "", res.describe()
+    assert NAME not in Cli(sandbox, strict).add("-a", password=None).stdout.split()

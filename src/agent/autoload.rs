@@ -1,0 +1,102 @@
+//! Autoload for clients that cannot load an account themselves: oidc-agent's
+//! own `oidc-token` and the C, Python and Go liboidc-agent libraries ask by
+//! name or issuer and know nothing of keyrings or prompts.
+//!
+//! When a token request names a configured account that is not loaded, the
+//! agent starts `oidc-add --pw-keyring NAME` (the one beside its own binary)
+//! on the agent's socket, with no terminal and no standard input, and marked
+//! by [`ENV`] so that it never prompts: the account is loaded only when
+//! `oidc-gen --pw-keyring` stored its password in the OS keyring. The agent
+//! itself never prompts and never runs Argon2 (that happens in `oidc-add`),
+//! and one autoload at a time runs. Our own `oidc-token` may go on to ask on
+//! its terminal when this fails; `oidc-agent --no-autoload` and `oidc-token
+//! --no-autoload` turn it off.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::ctx::{Ctx, now};
+use super::log::log;
+use crate::protocol::TokenRequest;
+
+/// Set in the environment of the `oidc-add` the agent starts: never prompt.
+pub const ENV: &str = "OIDC_AGENT_RS_AUTOLOAD";
+/// How long that `oidc-add` may take (a keyring on D-Bus, one Argon2).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The configured account a token request would autoload, if any.
+pub(super) fn candidate(ctx: &Ctx, t: &TokenRequest) -> Option<String> {
+    if !ctx.autoload || t.no_autoload {
+        return None;
+    }
+    let name = match (&t.account, &t.issuer) {
+        (Some(name), _) => name.clone(),
+        (None, Some(issuer)) => crate::issuers::default_account(ctx.store.dir(), issuer)?,
+        (None, None) => return None,
+    };
+    ctx.store.path(&name).ok().filter(|p| p.is_file())?;
+    Some(name)
+}
+
+/// Tries to load `name` with the password from the keyring; true when it
+/// is loaded afterwards.
+pub(super) async fn load(ctx: &Ctx, name: &str) -> bool {
+    let _one = ctx.autoloading.lock().await;
+    if ctx.state().is_live(name, now()) {
+        return true; // an autoload just before ours did it
+    }
+    let Some(socket) = ctx.socket.get().cloned() else {
+        return false;
+    };
+    let Some(add) = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("oidc-add"))
+        .filter(|p| p.is_file())
+    else {
+        return false;
+    };
+    let owned = name.to_owned();
+    let result = tokio::task::spawn_blocking(move || run(&add, &socket, &owned))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    match result {
+        Ok(()) => log!("'{name}': autoloaded with the password from the keyring"),
+        Err(e) => log!("'{name}': not autoloaded: {e}"),
+    }
+    ctx.state().is_live(name, now())
+}
+
+/// Runs `oidc-add --pw-keyring NAME` against `socket` within [`TIMEOUT`].
+fn run(add: &Path, socket: &Path, name: &str) -> Result<(), String> {
+    let mut child = Command::new(add)
+        .args(["--pw-keyring", name])
+        .env("OIDC_SOCK", socket)
+        .env(ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", add.display()))?;
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("oidc-add took longer than {}s", TIMEOUT.as_secs()));
+            }
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut err = String::new();
+    if let Some(e) = child.stderr.take() {
+        let _ = e.take(4096).read_to_string(&mut err);
+    }
+    Err(err.lines().next().unwrap_or("oidc-add failed").to_owned())
+}
