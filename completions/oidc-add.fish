@@ -4,6 +4,7 @@ complete -c oidc-add -l pw-file -d 'Read the password from the first line of FIL
 complete -c oidc-add -l pw-cmd -d 'Run CMD with `sh -c` and use the first line of its output as the password' -r
 complete -c oidc-add -s l -l list -d 'List the configured accounts'
 complete -c oidc-add -s a -l loaded -d 'List the accounts loaded in the agent'
+complete -c oidc-add -l json -d 'With -a: each loaded account\'s state as JSON (issuer, client id, token expiry, lifetime end, last refresh, refused, unsaved)'
 complete -c oidc-add -s r -l remove -d 'Unload the account'
 complete -c oidc-add -s R -l remove-all -d 'Unload all accounts'
 complete -c oidc-add -s x -l lock -d 'Lock the agent with a password'

@@ -31,6 +31,10 @@ pub struct Args {
     /// List the accounts loaded in the agent
     #[arg(short = 'a', long = "loaded")]
     pub loaded: bool,
+    /// With -a: each loaded account's state as JSON (issuer, client id,
+    /// token expiry, lifetime end, last refresh, refused, unsaved)
+    #[arg(long = "json", requires = "loaded")]
+    pub json: bool,
     /// Unload the account
     #[arg(short = 'r', long = "remove")]
     pub remove: bool,
@@ -102,6 +106,15 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let client = AgentClient::from_env()?;
+    if args.loaded && args.json {
+        let reply = client.call(&Request::StatusJson)?;
+        let accounts = reply
+            .info
+            .and_then(|mut i| i.get_mut("accounts").map(serde_json::Value::take))
+            .unwrap_or_else(|| serde_json::json!([]));
+        println!("{}", serde_json::to_string_pretty(&accounts)?);
+        return Ok(());
+    }
     if args.loaded {
         let reply = client.call(&Request::LoadedAccounts)?;
         if let Some(serde_json::Value::Array(names)) = reply.info {

@@ -376,3 +376,38 @@ fn the_log_records_lifecycle_events_without_secrets() {
     );
     assert!(st["pid"].is_number(), "{st}");
 }
+
+/// `oidc-add -a --json` answers "is my login still good?" per account, with
+/// times as numbers, and says when the provider refused the refresh token.
+#[test]
+fn loaded_accounts_as_json_say_whether_the_login_is_good() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    ok(&env.run("oidc-add", &["-t", "3600", "--pw-env", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    let out = ok(&env.run("oidc-add", &["-a", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let a = &v[0];
+    assert_eq!(a["name"], "acct", "{v}");
+    assert_eq!(a["issuer"], op.issuer.as_str());
+    assert_eq!(a["client_id"], "cid");
+    for field in [
+        "access_token_expires_at",
+        "lifetime_ends_at",
+        "last_refresh_at",
+        "loaded_at",
+    ] {
+        assert!(a[field].is_i64(), "{field}: {a}");
+    }
+    assert_eq!(a["needs_reauthentication"], false);
+    assert_eq!(a["unsaved"], false);
+    op.revoke_all();
+    fails(&env.run("oidc-token", &["-f", "acct"]), 7);
+    let out = ok(&env.run("oidc-add", &["-a", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v[0]["needs_reauthentication"], true, "{v}");
+    // Without -a, --json is a usage error.
+    fails(&env.run("oidc-add", &["--json"]), 2);
+}
