@@ -13,7 +13,7 @@ pub mod token;
 #[cfg(test)]
 pub(crate) mod fake_op;
 
-use crate::error::ErrorKind;
+use crate::error::kind::ErrorKind;
 
 /// Errors from talking to a provider.
 #[derive(Debug, thiserror::Error)]

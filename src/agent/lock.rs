@@ -39,7 +39,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     // `oidc-add -X`.
     let names = ctx.state().loaded_names();
     for name in names {
-        let _ = super::accounts::save_pending(ctx, &name).await;
+        let _ = super::save::save_pending(ctx, &name).await;
     }
     let sealed: Vec<SealedAccount> = {
         let mut st = ctx.state();

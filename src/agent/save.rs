@@ -9,15 +9,16 @@
 //! format cannot be opened without the password: it is backed up and
 //! replaced by the conversion template, as before.
 //!
-//! A save that fails leaves the newest token in memory, marked unsaved (see
-//! `accounts`): it is retried on a timer, on every request for the account,
-//! before any unload and at SIGTERM, and reported by `--status` and to every
-//! `oidc-token` caller.
+//! A save that fails leaves the newest token in memory, marked unsaved
+//! ([`record_save`]): `accounts` retries it on a timer, on every request for
+//! the account, before any unload and at SIGTERM, and `--status` and every
+//! `oidc-token` caller are told.
 
 use std::path::{Path, PathBuf};
 
-use super::ctx::now;
-use super::state::Persist;
+use super::ctx::{Ctx, now};
+use super::log::{fingerprint, log};
+use super::state::{Persist, Unsaved};
 use crate::account::AccountConfig;
 use crate::crypt;
 use crate::secret::SecretString;
@@ -116,6 +117,80 @@ pub fn write_to(
         .map_err(|e| format!("{}: {e}", path.display()))?;
     store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
     Ok(Saved::Written)
+}
+
+/// Records the outcome of writing refresh token `rt` of `name`; logs it.
+/// Returns the error of a failed write.
+pub(super) fn record_save(
+    ctx: &Ctx,
+    name: &str,
+    rt: &SecretString,
+    result: Result<Saved, String>,
+) -> Result<(), String> {
+    let mut st = ctx.state();
+    let acct = st.accounts.get_mut(name);
+    let fp = fingerprint(rt);
+    match result {
+        Ok(saved) => {
+            let path = acct
+                .as_ref()
+                .and_then(|a| a.persist.as_ref())
+                .map(|p| p.path.display().to_string())
+                .unwrap_or_default();
+            if let Some(a) = acct {
+                a.file_rt = Some(rt.clone());
+                if a.config.refresh_token == *rt {
+                    a.unsaved = None;
+                }
+            }
+            match saved {
+                Saved::Written => log!("'{name}': saved refresh token {fp} to {path}"),
+                Saved::AlreadyThere => {}
+                Saved::Converted(backup) => log!(
+                    "'{name}': converted {path} to the oidc-agent-rs format to save refresh token \
+                     {fp}; the oidc-agent file is kept as {}",
+                    backup.display()
+                ),
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if let Some(a) = acct {
+                let since = a.unsaved.as_ref().map_or_else(now, |u| u.since);
+                a.unsaved = Some(Unsaved {
+                    since,
+                    error: e.clone(),
+                });
+            }
+            log!(
+                "'{name}': NOT SAVED: refresh token {fp} could not be written ({e}); \
+                 it is kept in memory and the write is retried"
+            );
+            Err(e)
+        }
+    }
+}
+
+/// The pending save of `name`, if it has an unsaved rotation.
+fn pending(ctx: &Ctx, name: &str) -> Option<SaveJob> {
+    let st = ctx.state();
+    let a = st.accounts.get(name)?;
+    a.unsaved.as_ref()?;
+    Some(SaveJob {
+        persist: a.persist.clone()?,
+        config: a.config.clone(),
+        expected: a.file_rt.clone(),
+    })
+}
+
+/// Writes `name`'s unsaved rotation, if any. Call holding its lane.
+pub(super) async fn save_pending(ctx: &Ctx, name: &str) -> Result<(), String> {
+    let Some(job) = pending(ctx, name) else {
+        return Ok(());
+    };
+    let rt = job.config.refresh_token.clone();
+    let result = job.run().await;
+    record_save(ctx, name, &rt, result)
 }
 
 /// `NAME.bak`, or `NAME.bak.<time>` when that exists.

@@ -10,6 +10,7 @@
 
 mod client;
 mod code;
+mod complete;
 mod create;
 mod device;
 mod given;

@@ -23,7 +23,7 @@ use super::authcode::{AudienceMode, audience_params, split_scopes};
 use super::registration::DEVICE_GRANT;
 use super::token::{self, Credentials, TokenResponse, TokenSet};
 use super::{body_excerpt, printable};
-use crate::error::ErrorKind;
+use crate::error::kind::ErrorKind;
 use crate::secret::SecretString;
 
 /// How often a wait wakes to check the cancel flag and report a tick.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::create::{browser_available, complete};
+use super::complete::complete;
 use super::{Args, Flow, Session, auth_scopes};
 use crate::account::{AccountConfig, same_issuer, split_list};
 use crate::loopback::{self, AuthCode, LoopbackError, LoopbackListener};
@@ -67,6 +67,12 @@ pub(super) fn run(
     let tokens = exchange(session, config, &pending, &code);
     drop(listener);
     tokens.map(Some)
+}
+
+/// True when a browser can be opened here: a graphical session, or macOS.
+pub(super) fn browser_available() -> bool {
+    let set = |var| std::env::var_os(var).is_some_and(|v| !v.is_empty());
+    cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
 }
 
 /// Binds the first candidate that can be bound; on failure, the first

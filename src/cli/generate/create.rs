@@ -10,7 +10,8 @@
 
 use anyhow::{Context as _, bail};
 
-use super::{Args, Flow, Session, code, device, finish, given, scopes};
+use super::complete::complete;
+use super::{Args, Flow, Session, code, device, given, scopes};
 use crate::account::{AccountConfig, split_list};
 use crate::oidc::OidcError;
 use crate::oidc::discovery::Metadata;
@@ -110,40 +111,6 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     complete(&session, store, config, password, tokens, flow)
 }
 
-/// The rest after a flow returned tokens: `--only-at` prints the access
-/// token; otherwise the refresh token goes into the account, which is saved
-/// and loaded.
-pub(super) fn complete(
-    session: &Session<'_>,
-    store: &Store,
-    mut config: AccountConfig,
-    password: Option<SecretString>,
-    tokens: TokenSet,
-    flow: Flow,
-) -> anyhow::Result<()> {
-    let args = session.args;
-    if args.only_at {
-        super::super::write_stdout(&zeroize::Zeroizing::new(format!(
-            "{}\n",
-            tokens.access_token.expose()
-        )))?;
-        // Nothing is saved, so a client registered for this run is useless.
-        super::client::unregister(session, &config);
-        return Ok(());
-    }
-    match tokens.refresh_token.clone().filter(|t| !t.is_empty()) {
-        Some(rt) => config.refresh_token = rt,
-        // An imported token that was not rotated stays valid.
-        None if flow == Flow::Refresh => {}
-        None => bail!(
-            "the provider issued no refresh token for '{}'; request the offline_access scope \
-             (--scope \"openid offline_access\") or enable refresh tokens for the client",
-            config.name
-        ),
-    }
-    finish(args, store, config, password, &tokens)
-}
-
 /// Rejects client flags that contradict each other. An empty secret is no
 /// secret, so `--pub --client-secret=""` is a public client.
 fn check_client_args(args: &Args, file: Option<&given::ClientFile>) -> anyhow::Result<()> {
@@ -198,7 +165,7 @@ fn new_config(
 
 fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
     if let Some(rt) = &args.rt {
-        super::super::warn_secret_in_argv("oidc-gen", "--rt", "--rt-env[=VAR]");
+        crate::cli::warn_secret_in_argv("oidc-gen", "--rt", "--rt-env[=VAR]");
         return Ok(Some(SecretString::new(rt.clone())));
     }
     if let Some(var) = &args.rt_env {
@@ -207,12 +174,6 @@ fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
         return Ok(Some(SecretString::new(rt)));
     }
     Ok(None)
-}
-
-/// True when a browser can be opened here: a graphical session, or macOS.
-pub(super) fn browser_available() -> bool {
-    let set = |var| std::env::var_os(var).is_some_and(|v| !v.is_empty());
-    cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
 }
 
 /// The flow to run: an imported token wins; otherwise the first of the
@@ -231,7 +192,7 @@ fn choose_flow(
     let asks_for_code = !args.redirect_uri.is_empty() || !args.port.is_empty();
     let preferred = if !args.flow.is_empty() {
         args.flow.clone()
-    } else if asks_for_code || browser_available() {
+    } else if asks_for_code || code::browser_available() {
         vec![Flow::Code, Flow::Device]
     } else {
         vec![Flow::Device, Flow::Code]

@@ -72,7 +72,7 @@ pub(super) fn secret(
 ) -> anyhow::Result<Option<SecretString>> {
     let secret = if let Some(s) = &args.client_secret {
         if !s.is_empty() {
-            super::super::warn_secret_in_argv(
+            crate::cli::warn_secret_in_argv(
                 "oidc-gen",
                 "--client-secret",
                 "--client-secret-env or --client-secret-file",

@@ -89,7 +89,7 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if !confirm(args, &format!("Delete account '{name}'?"))? {
         bail!("not deleted");
     }
-    let (mut opened, password) = super::super::open_account(&args.password, store, name)
+    let (mut opened, password) = crate::cli::open_account(&args.password, store, name)
         .with_context(|| {
             format!(
                 "the password is needed to revoke the refresh token of '{name}' (or delete {} by hand)",
@@ -128,7 +128,7 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
 }
 
 /// Password arguments that say "use the keyring" (to move or refresh an entry).
-const KEYRING: super::super::PasswordArgs = super::super::PasswordArgs {
+const KEYRING: crate::cli::PasswordArgs = crate::cli::PasswordArgs {
     pw_env: None,
     pw_file: None,
     pw_cmd: None,
@@ -141,7 +141,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
-    let (opened, password) = super::super::open_account(&args.password, store, name)?;
+    let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let agent = loaded_in_agent(name);
     let new_path = if opened.format == account_file::Format::OidcAgent {
         // oidc-agent's format: written anew in ours under the new name.
@@ -176,7 +176,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
     };
     if crate::keyring::get(&opened.path).is_ok_and(|p| p.is_some()) {
         let _ = crate::keyring::delete(&opened.path);
-        super::super::remember_password(&KEYRING, &new_path, new, &password);
+        crate::cli::remember_password(&KEYRING, &new_path, new, &password);
     }
     if let Some(iss) = crate::issuers::default_account(store.dir(), &opened.config.issuer_url)
         .filter(|d| d == name)
@@ -189,7 +189,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
 }
 
 pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    let (opened, password) = super::super::open_account(&args.password, store, name)?;
+    let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let legacy = opened.format == account_file::Format::OidcAgent;
     if legacy && matches!(loaded_in_agent(name), Some((_, true))) {
         bail!(
@@ -201,10 +201,10 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         Ok(p) => SecretString::new(p),
         Err(_) if args.password.given() => password,
         Err(_) => {
-            super::super::prompt_password(&format!("New password for account '{name}': "), true)?
+            crate::cli::prompt_password(&format!("New password for account '{name}': "), true)?
         }
     };
-    super::super::warn_if_empty_password("oidc-gen", name, &new_pw);
+    crate::cli::warn_if_empty_password("oidc-gen", name, &new_pw);
     let path = if legacy {
         let backup = store.dir().join(format!("{name}.bak"));
         std::fs::copy(&opened.path, &backup)
@@ -218,7 +218,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     };
     // Keep a stored password in step with the file.
     if args.password.pw_keyring || crate::keyring::get(&path).is_ok_and(|p| p.is_some()) {
-        super::super::remember_password(&KEYRING, &path, name, &new_pw);
+        crate::cli::remember_password(&KEYRING, &path, name, &new_pw);
     }
     eprintln!("Account '{name}' re-encrypted in the oidc-agent-rs format.");
     Ok(())

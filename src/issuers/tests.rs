@@ -1,0 +1,189 @@
+//! Tests of `issuers`.
+use super::*;
+
+#[test]
+fn default_account_round_trip_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(default_account(dir.path(), "https://a.example"), None);
+    record_default(dir.path(), "https://a.example/", "kit").expect("record");
+    record_default(dir.path(), "https://a.example", "other").expect("second is a no-op");
+    assert_eq!(
+        default_account(dir.path(), "https://a.example").as_deref(),
+        Some("kit")
+    );
+}
+
+#[test]
+fn issuer_config_lines_4x() {
+    // As 4.2.6's oidc-gen leaves it: lines joined by \n, no final newline.
+    let text = "https://iam.example.org/ iam\n# comment https://op.example.org/ nope\n\nhttp://127.0.0.1:9999/ test\nhttps://only-url.example.org";
+    let mut cfg = IssuerConfig::parse(text).expect("parses");
+    assert_eq!(cfg.format(), IssuerConfigFormat::Lines);
+    assert_eq!(
+        cfg.default_account_for("https://iam.example.org"),
+        Some("iam")
+    );
+    assert_eq!(
+        cfg.default_account_for("http://127.0.0.1:9999/"),
+        Some("test")
+    );
+    assert_eq!(
+        cfg.default_account_for("https://only-url.example.org/"),
+        None
+    );
+    assert_eq!(cfg.default_account_for("https://op.example.org/"), None);
+    assert_eq!(
+        cfg.issuers(),
+        [
+            "https://iam.example.org/",
+            "http://127.0.0.1:9999/",
+            "https://only-url.example.org"
+        ]
+    );
+    assert_eq!(cfg.to_text(), text);
+
+    cfg.set_default_account("https://only-url.example.org/", "fresh")
+        .expect("set");
+    cfg.set_default_account("https://iam.example.org", "iam2")
+        .expect("set");
+    cfg.set_default_account("https://new.example.org/", "new")
+        .expect("set");
+    assert_eq!(
+        cfg.to_text(),
+        "https://iam.example.org/ iam2\n# comment https://op.example.org/ nope\n\nhttp://127.0.0.1:9999/ test\nhttps://only-url.example.org fresh\nhttps://new.example.org/ new"
+    );
+    let reread = IssuerConfig::parse(&cfg.to_text()).expect("parses");
+    assert_eq!(
+        reread.default_account_for("https://new.example.org"),
+        Some("new")
+    );
+}
+
+#[test]
+fn issuer_config_lines_keep_extra_words_and_final_newline() {
+    let mut cfg = IssuerConfig::parse("https://a/ https://a/register contact@a\n").expect("parses");
+    cfg.set_default_account("https://a/", "acc").expect("set");
+    assert_eq!(cfg.to_text(), "https://a/ acc contact@a\n");
+    let mut empty = IssuerConfig::parse("").expect("parses");
+    assert_eq!(empty.format(), IssuerConfigFormat::Lines);
+    empty.set_default_account("https://b/", "b").expect("set");
+    assert_eq!(empty.to_text(), "https://b/ b");
+    assert!(matches!(
+        empty.set_default_account("https://b/", "two words"),
+        Err(IssuerConfigError::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        empty.set_default_account("", "x"),
+        Err(IssuerConfigError::InvalidValue { .. })
+    ));
+}
+
+const JSON_5X: &str = r#"[
+	{
+		"issuer":	"https://iam.example.org/",
+		"accounts":	["first", "second"],
+		"pubclient":	{
+			"client_id":	"pub",
+			"client_secret":	"pubsecret",
+			"scope":	"openid profile",
+			"flow":	["code", "device"]
+		},
+		"register":	"https://iam.example.org/register",
+		"x-unknown":	{"kept": [1, 2, 3]}
+	},
+	{
+		"issuer_url":	"https://legacy-key.example.org",
+		"default_account":	"legacy"
+	},
+	{
+		"issuer":	"https://empty-default.example.org/",
+		"default_account":	"",
+		"accounts":	["fallback"]
+	}
+]"#;
+
+#[test]
+fn issuer_config_json_5x() {
+    let mut cfg = IssuerConfig::parse(JSON_5X).expect("parses");
+    assert_eq!(cfg.format(), IssuerConfigFormat::Json);
+    assert_eq!(
+        cfg.default_account_for("https://iam.example.org"),
+        Some("first")
+    );
+    assert_eq!(
+        cfg.default_account_for("https://legacy-key.example.org/"),
+        Some("legacy")
+    );
+    assert_eq!(
+        cfg.default_account_for("https://empty-default.example.org/"),
+        Some("fallback")
+    );
+    assert_eq!(
+        cfg.default_account_for("https://unknown.example.org/"),
+        None
+    );
+    assert!(!format!("{cfg:?}").contains("pubsecret"));
+
+    cfg.set_default_account("https://iam.example.org", "second")
+        .expect("set");
+    cfg.set_default_account("https://legacy-key.example.org", "legacy2")
+        .expect("set");
+    cfg.set_default_account("https://new.example.org/", "new")
+        .expect("set");
+    let text = cfg.to_text();
+    let v: Value = serde_json::from_str(&text).expect("valid json");
+    let first = &v[0];
+    assert_eq!(first["default_account"], "second");
+    assert_eq!(first["accounts"], serde_json::json!(["first", "second"]));
+    assert_eq!(first["pubclient"]["client_secret"], "pubsecret");
+    assert_eq!(first["x-unknown"]["kept"], serde_json::json!([1, 2, 3]));
+    let keys: Vec<&str> = first
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "issuer",
+            "accounts",
+            "pubclient",
+            "register",
+            "x-unknown",
+            "default_account"
+        ]
+    );
+    assert_eq!(v[1]["accounts"], serde_json::json!(["legacy2"]));
+    assert_eq!(v[1]["issuer_url"], "https://legacy-key.example.org");
+    assert_eq!(
+        v[3],
+        serde_json::json!({"issuer": "https://new.example.org/", "accounts": ["new"], "default_account": "new"})
+    );
+    assert!(text.starts_with("[\n\t{\n\t\t\"issuer\""), "{text}");
+    let reread = IssuerConfig::parse(&text).expect("parses");
+    assert_eq!(
+        reread.default_account_for("https://iam.example.org/"),
+        Some("second")
+    );
+    assert_eq!(reread, cfg);
+}
+
+#[test]
+fn issuer_config_json_single_object_and_errors() {
+    let mut cfg =
+        IssuerConfig::parse(r#"{"issuer":"https://d/","accounts":["a"]}"#).expect("parses");
+    cfg.set_default_account("https://d", "a").expect("set");
+    let v: Value = serde_json::from_str(&cfg.to_text()).expect("json");
+    assert_eq!(v["default_account"], "a");
+    assert_eq!(v["accounts"], serde_json::json!(["a"]));
+    cfg.set_default_account("https://e/", "e").expect("set");
+    let v: Value = serde_json::from_str(&cfg.to_text()).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(2));
+
+    let err = IssuerConfig::parse("[{\"issuer\": }]").expect_err("bad json");
+    assert!(matches!(err, IssuerConfigError::InvalidJson(_)));
+    let mut empty = IssuerConfig::empty(IssuerConfigFormat::Json);
+    empty.set_default_account("https://f/", "f").expect("set");
+    assert!(empty.to_text().starts_with('['));
+}
