@@ -2,7 +2,14 @@
 //!
 //! Every secret lives in a [`SecretString`] or [`SecretKey`]: zeroized on drop,
 //! `Debug` prints `[redacted]`, and reading the value needs an explicit
-//! `expose()`, so a secret never reaches a log line by accident.
+//! `expose()`, so a secret never reaches a log line by accident. Buffers
+//! that carry secrets on their way in or out (a request read from the
+//! socket, a serialized reply) are zeroizing too, and grow through
+//! [`extend_zeroizing`] so no plain copy is left behind. One gap remains:
+//! serde_json decodes a JSON string that contains escape sequences through
+//! an internal scratch buffer that it frees without wiping; refresh tokens,
+//! keys and codes are URL-safe text that needs no escapes, but a password
+//! with a `"` or `\` in it passes through that buffer.
 
 use std::fmt;
 

@@ -55,7 +55,8 @@ async fn read_until(
         if n == 0 {
             break;
         }
-        buf.extend_from_slice(&chunk[..n]);
+        // Grows without leaving a plain copy of the request behind.
+        crate::secret::extend_zeroizing(buf, &chunk[..n]);
         if buf.len() > MAX_MESSAGE {
             return Err(too_large());
         }

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import BIN_DIR, assert_token_output, import_fresh_account, ours, same_issuer
-from procs import kill_pid, pid_alive, run
+from procs import kill_pid, pid_alive, run, wait_until
 from webdav_server import WebDavServer
 
 NAME = "cloud"
@@ -152,8 +152,9 @@ oidc-token ci
         tok = assert_token_output(res)
         assert provider.is_active(tok)
         assert agent_pid is not None
-        time.sleep(0.5)
-        assert not pid_alive(agent_pid), "`oidc-agent -k` did not stop the agent"
+        # An event with a deadline, not a fixed pause: the agent exits once it
+        # has handled SIGTERM.
+        wait_until(lambda: not pid_alive(agent_pid), timeout=10, what="`oidc-agent -k` to stop the agent")
     finally:
         if agent_pid:
             kill_pid(agent_pid)

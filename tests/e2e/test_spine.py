@@ -221,7 +221,9 @@ def test_revoked_refresh_token_fails_fast_with_exit_7(cli, provider):
 
     res = cli.token("-f", NAME, timeout=30)
     assert res.returncode == EXIT_REFRESH_REJECTED, res.describe()
-    assert res.elapsed < 2.0, f"took {res.elapsed:.2f}s to report a rejected refresh token"
+    # No retry and no backoff: one provider answer. The bound only catches
+    # a hang or a retry loop; it is wide so a loaded CI machine never trips it.
+    assert res.elapsed < 10, f"took {res.elapsed:.2f}s to report a rejected refresh token"
     assert res.stdout == "", f"nothing on stdout on error: {res.stdout!r}"
     assert f"oidc-gen --reauthenticate {NAME}" in res.stderr, res.describe()
 

@@ -330,16 +330,28 @@ fn lifetimes_unload_accounts() {
     ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
     ok(&env.run("oidc-add", &["-t", "1", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["acct"]));
-    std::thread::sleep(Duration::from_millis(2100));
+    // The sweeper unloads it once its second is over: wait for that event.
+    wait_until_unloaded(&env, "acct");
     fails(&env.run("oidc-token", &["acct"]), 4);
-    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
     // The agent's default lifetime applies to accounts added without one.
     env.stop_agent();
     env.start_agent(&["-t", "1"]);
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
-    std::thread::sleep(Duration::from_millis(2100));
-    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
+    wait_until_unloaded(&env, "acct");
+}
+
+/// Polls `oidc-add -a` until `name` is gone (the lifetime under test is
+/// 1 s; the deadline only stops a broken agent from hanging the test).
+fn wait_until_unloaded(env: &Env, name: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while ok(&env.run("oidc-add", &["-a"])).lines().any(|l| l == name) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "'{name}' was never unloaded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
