@@ -8,13 +8,13 @@
 //! steps every path shares. Only stdout carries results (`-p`, `-l`,
 //! `--only-at`); everything for the user goes to stderr.
 
-mod client;
 mod code;
 mod complete;
 mod create;
 mod device;
 mod given;
 mod manage;
+mod registration;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -14,8 +14,6 @@ use oauth2::{
     DeviceAuthorizationUrl, DeviceCodeErrorResponse, DeviceCodeErrorResponseType,
     StandardDeviceAuthorizationResponse,
 };
-use qrcode::QrCode;
-use qrcode::render::unicode::Dense1x2;
 use url::Url;
 
 use super::OidcError;
@@ -352,21 +350,6 @@ async fn cancelled(cancel: &AtomicBool) {
 
 fn scaled(secs: u64, unit: Duration) -> Duration {
     unit.saturating_mul(u32::try_from(secs).unwrap_or(u32::MAX))
-}
-
-/// Renders `text` as a QR code of Unicode half blocks for a dark terminal
-/// (light modules drawn, dark ones left blank), with the quiet zone.
-///
-/// `None` when the text does not fit in a QR code: show the URL alone then.
-pub fn render_qr(text: &str) -> Option<String> {
-    let code = QrCode::new(text.as_bytes()).ok()?;
-    Some(
-        code.render::<Dense1x2>()
-            .dark_color(Dense1x2::Light)
-            .light_color(Dense1x2::Dark)
-            .quiet_zone(true)
-            .build(),
-    )
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ fn announce(args: &Args, url: &Url, port: Option<u16>) {
             "You are logged in over SSH: the browser must reach port {port} of this machine. \
              On the computer with the browser, run `ssh -L {port}:127.0.0.1:{port} {}` first, \
              or use `--flow device` instead.",
-            super::client::hostname()
+            super::registration::hostname()
         );
     }
     if !args.no_url_call

@@ -28,7 +28,7 @@ pub(super) fn complete(
             tokens.access_token.expose()
         )))?;
         // Nothing is saved, so a client registered for this run is useless.
-        super::client::unregister(session, &config);
+        super::registration::unregister(session, &config);
         return Ok(());
     }
     match tokens.refresh_token.clone().filter(|t| !t.is_empty()) {

@@ -90,7 +90,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         }
         (Flow::Code | Flow::Device, _) => {
             if config.client_id.is_empty() {
-                super::client::register(&session, &mut config, name)?;
+                super::registration::register(&session, &mut config, name)?;
             }
             let tokens = if flow == Flow::Code {
                 code::run(&session, store, &config)?

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
 use url::Url;
 
 use super::{Session, auth_scopes};
@@ -19,8 +21,7 @@ use crate::account::{AccountConfig, split_list};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::AudienceMode;
 use crate::oidc::device::{
-    self, DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token,
-    start_device_authorization,
+    DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token, start_device_authorization,
 };
 use crate::oidc::token::Credentials;
 use crate::oidc::token::TokenSet;
@@ -80,7 +81,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     if let Some(complete) = &authorization.verification_uri_complete {
         eprintln!("or open this URL, which has the code filled in:");
         eprintln!("{complete}");
-        if terminal && let Some(qr) = device::render_qr(complete) {
+        if terminal && let Some(qr) = render_qr(complete) {
             eprintln!("or scan this QR code with a phone:\n{qr}");
         }
     }
@@ -215,4 +216,40 @@ fn interrupt_thread(ready: &std::sync::mpsc::Sender<Result<(), String>>) {
             }
         }
     });
+}
+
+/// Renders `text` as a QR code of Unicode half blocks for a dark terminal
+/// (light modules drawn, dark ones left blank), with the quiet zone.
+///
+/// `None` when the text does not fit in a QR code: show the URL alone then.
+fn render_qr(text: &str) -> Option<String> {
+    let code = QrCode::new(text.as_bytes()).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render_qr;
+
+    #[test]
+    fn qr_code_renders_as_half_blocks() {
+        let qr = render_qr("https://op.example/device?user_code=ABCD-EFGH").expect("fits");
+        let lines: Vec<&str> = qr.lines().collect();
+        let width = lines[0].chars().count();
+        assert!(width >= 29, "version 3 or larger with quiet zone");
+        assert!(lines.iter().all(|l| l.chars().count() == width));
+        assert!(
+            qr.chars()
+                .all(|c| matches!(c, ' ' | '\u{2580}' | '\u{2584}' | '\u{2588}' | '\n'))
+        );
+        // The quiet zone is light, and light modules are drawn for dark terminals.
+        assert!(lines[0].chars().all(|c| c == '\u{2588}'));
+        assert!(render_qr(&"x".repeat(8000)).is_none());
+    }
 }

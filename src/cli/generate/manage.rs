@@ -66,7 +66,7 @@ fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
         Credentials::of(config),
         &config.refresh_token,
     ))?;
-    super::client::unregister(&session, config);
+    super::registration::unregister(&session, config);
     Ok(Revoked::At(endpoint))
 }
 

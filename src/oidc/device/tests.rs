@@ -431,22 +431,6 @@ async fn other_errors_are_typed() {
 }
 
 #[test]
-fn qr_code_renders_as_half_blocks() {
-    let qr = render_qr("https://op.example/device?user_code=ABCD-EFGH").expect("fits");
-    let lines: Vec<&str> = qr.lines().collect();
-    let width = lines[0].chars().count();
-    assert!(width >= 29, "version 3 or larger with quiet zone");
-    assert!(lines.iter().all(|l| l.chars().count() == width));
-    assert!(
-        qr.chars()
-            .all(|c| matches!(c, ' ' | '\u{2580}' | '\u{2584}' | '\u{2588}' | '\n'))
-    );
-    // The quiet zone is light, and light modules are drawn for dark terminals.
-    assert!(lines[0].chars().all(|c| c == '\u{2588}'));
-    assert!(render_qr(&"x".repeat(8000)).is_none());
-}
-
-#[test]
 fn flow_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
     let http = http_client(Duration::from_secs(5));
