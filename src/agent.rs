@@ -3,7 +3,7 @@
 //! A task per connection (`conn`) on a current-thread tokio runtime. The
 //! modules below, inside out: `state` (what is held), `ctx` (what every
 //! connection shares), `save` (writing an account file), `refresh` (the
-//! provider), `accounts` and `lock` (every change to a loaded account, each
+//! provider), `ahead` (refresh ahead, token files), `accounts` and `lock` (every change to a loaded account, each
 //! holding the account's lane), `handlers` and `status` (one reply per
 //! request), `conn` (framing and oidc-agent's encrypted mode), `daemon`
 //! (process set-up) and `log`.
@@ -19,6 +19,7 @@ pub use ctx::Ctx;
 pub(crate) use log::log;
 
 mod accounts;
+mod ahead;
 pub mod activation;
 pub mod conn;
 mod ctx;
@@ -55,6 +56,7 @@ pub async fn serve(
             loop {
                 tick.tick().await;
                 accounts::expire_due(&ctx).await;
+                ahead::tick(&ctx).await;
                 if last_retry.elapsed() >= SAVE_RETRY {
                     last_retry = tokio::time::Instant::now();
                     accounts::retry_unsaved(&ctx, None).await;
@@ -96,5 +98,6 @@ pub async fn serve(
     }
     log!("{signal}: stopping");
     accounts::save_all(&ctx).await;
+    ahead::remove_all_token_files(&mut ctx.state());
     Ok(())
 }

@@ -99,6 +99,19 @@ pub enum Request {
     Status,
     /// Status as JSON.
     StatusJson,
+    /// Ours: the server refused the account's access token; drop the cached
+    /// tokens of the account so the next request refreshes
+    /// (`oidc-token --rejected`, `git-credential-oidc erase`).
+    DropToken(TokenRequest),
+    /// Ours: keep (`path`) or stop keeping (`null`) a WLCG bearer-token
+    /// file with a fresh access token of the account (`oidc-add --token-file`).
+    TokenFile {
+        /// The short name.
+        account: String,
+        /// An absolute path; absent: stop keeping the file and remove it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+    },
 }
 
 /// `access_token` / `id_token` parameters.
@@ -271,6 +284,13 @@ struct PasswordField {
 }
 
 #[derive(Deserialize)]
+struct TokenFileFields {
+    account: String,
+    #[serde(default)]
+    path: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
 struct RenameFields {
     account: String,
     new_name: String,
@@ -339,6 +359,14 @@ impl Request {
             "check" => Self::Check,
             "status" => Self::Status,
             "status_json" => Self::StatusJson,
+            "drop_token" => Self::DropToken(fields(&name, bytes)?),
+            "token_file" => {
+                let f: TokenFileFields = fields(&name, bytes)?;
+                Self::TokenFile {
+                    account: f.account,
+                    path: f.path,
+                }
+            }
             _ => return Err(ParseError::UnknownRequest(name)),
         })
     }
@@ -367,6 +395,12 @@ pub struct Response {
     /// Expiry of the access token, Unix seconds (0: unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Ours: the access token's scope, when the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Ours: the account that answered (a request by issuer picks one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The failure message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::accounts::{self, NewAccount};
+use super::log::log;
 use super::ctx::{Ctx, fail, now};
 use super::lock::{lock, unlock};
 use super::refresh::refresh_flight;
@@ -48,7 +49,29 @@ pub async fn handle(ctx: &Arc<Ctx>, request: Request) -> Response {
         Request::Check => Response::success(),
         Request::Status => super::status::text(ctx),
         Request::StatusJson => super::status::json(ctx),
+        Request::DropToken(t) => drop_token(ctx, &t),
+        Request::TokenFile { account, path } => {
+            super::ahead::set_token_file(ctx, &account, path).await
+        }
     }
+}
+
+/// `drop_token`: a server refused the account's access token (revoked
+/// before its expiry); the next request refreshes.
+fn drop_token(ctx: &Ctx, t: &TokenRequest) -> Response {
+    let mut st = ctx.state();
+    let name = match resolve(ctx, &st, t) {
+        Ok(n) => n,
+        Err(reply) => return *reply,
+    };
+    st.forget_tokens(&name);
+    if let Some(a) = st.accounts.get_mut(&name) {
+        // Whatever a refresh-ahead backoff said, get a new token now.
+        a.ahead.next_try = 0;
+    }
+    let who = t.application_hint.as_deref().unwrap_or("a client");
+    log!("'{name}': cached tokens dropped ({who}: a server refused the access token)");
+    Response::success()
 }
 
 /// Loaded accounts whose lifetime is not over, in load order.
@@ -152,11 +175,12 @@ fn token_reply(tok: &Token, id_token: bool) -> Response {
         access_token: Some(tok.access_token.clone()),
         issuer: Some(tok.issuer.clone()),
         expires_at: Some(tok.expires_at.unwrap_or(0)),
+        scope: tok.scope.clone(),
         ..Response::success()
     }
 }
 
-async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
+pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
     let now = now();
     let flight = {
         let st = ctx.state();
@@ -171,6 +195,14 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         }
         let mut st = st;
         let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
+        // The default token of an account in use is refreshed ahead (see `ahead`).
+        if !id_token
+            && key.scopes.is_empty()
+            && key.audiences.is_empty()
+            && let Some(a) = st.accounts.get_mut(&name)
+        {
+            a.ahead.last_served = Some(now);
+        }
         // min_valid_period -1 forces a new token (oidc-agent's `-f`).
         if !id_token
             && t.min_valid_period >= 0
@@ -181,6 +213,7 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         {
             let mut reply = token_reply(tok, false);
             reply.warning = unsaved_warning(&st, &name);
+            reply.account = Some(name);
             return reply;
         }
         let fk = FlightKey { key, id_token };
@@ -198,6 +231,7 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         Ok(tok) => {
             let mut reply = token_reply(&tok, id_token);
             reply.warning = unsaved_warning(&ctx.state(), &fk.key.account);
+            reply.account = Some(fk.key.account);
             reply
         }
         Err((kind, msg)) => fail(kind, msg),
