@@ -19,8 +19,8 @@ pub use ctx::Ctx;
 pub(crate) use log::log;
 
 mod accounts;
-mod ahead;
 pub mod activation;
+mod ahead;
 pub mod conn;
 mod ctx;
 pub mod daemon;

@@ -40,7 +40,9 @@ pub fn threshold(lifetime: i64) -> i64 {
 
 /// Backoff after `failures` failed background refreshes in a row.
 fn backoff(failures: u32) -> i64 {
-    1i64.checked_shl(failures.min(6)).unwrap_or(MAX_BACKOFF).min(MAX_BACKOFF)
+    1i64.checked_shl(failures.min(6))
+        .unwrap_or(MAX_BACKOFF)
+        .min(MAX_BACKOFF)
 }
 
 /// One tick: starts the background refreshes that are due and the token
@@ -176,7 +178,8 @@ pub(super) async fn write_token_file(ctx: &Ctx, name: &str) -> Result<(), String
         if st.accounts.get(name).and_then(|a| a.ahead.written_exp) == tok.expires_at {
             return Ok(());
         }
-        let mut body = zeroize::Zeroizing::new(Vec::with_capacity(tok.access_token.expose().len() + 1));
+        let mut body =
+            zeroize::Zeroizing::new(Vec::with_capacity(tok.access_token.expose().len() + 1));
         body.extend_from_slice(tok.access_token.expose().as_bytes());
         body.push(b'\n');
         (path, body, tok.expires_at)
@@ -228,7 +231,10 @@ pub(super) async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<Path
     {
         return fail(
             ErrorKind::Usage,
-            format!("Bad Request: the token file {} is not an absolute file path", p.display()),
+            format!(
+                "Bad Request: the token file {} is not an absolute file path",
+                p.display()
+            ),
         );
     }
     let Some(lane) = ctx.state().accounts.get(name).map(|a| a.lane.clone()) else {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::accounts::{self, NewAccount};
-use super::log::log;
 use super::ctx::{Ctx, fail, now};
 use super::lock::{lock, unlock};
+use super::log::log;
 use super::refresh::refresh_flight;
 use super::state::{FlightKey, FlightResult, Persist, State, Token};
 use crate::error::ErrorKind;
