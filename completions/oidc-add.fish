@@ -1,5 +1,5 @@
 complete -c oidc-add -s t -l lifetime -d 'Unload the account after SECONDS (0: never)' -r
-complete -c oidc-add -l token-file -d 'Keep a WLCG bearer-token file with a fresh access token of the account [default: $BEARER_TOKEN_FILE, else $XDG_RUNTIME_DIR/bt_u$UID, else /tmp/bt_u$UID]' -r -F
+complete -c oidc-add -l token-file -d 'Keep a WLCG bearer-token file with a fresh access token of the account [default: $BEARER_TOKEN_FILE, else $XDG_RUNTIME_DIR/bt_u$UID, else /tmp/bt_u$UID]' -r
 complete -c oidc-add -l pw-env -d 'Read the password from the environment variable VAR [default: OIDC_ENCRYPTION_PW]' -r
 complete -c oidc-add -l pw-file -d 'Read the password from the first line of FILE' -r -F
 complete -c oidc-add -l pw-cmd -d 'Run CMD with `sh -c` and use the first line of its output as the password' -r

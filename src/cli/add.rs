@@ -52,7 +52,7 @@ pub struct Args {
     /// Keep a WLCG bearer-token file with a fresh access token of the account [default: $BEARER_TOKEN_FILE, else $XDG_RUNTIME_DIR/bt_u$UID, else /tmp/bt_u$UID]
     #[arg(long = "token-file", value_name = "PATH", num_args = 0..=1, require_equals = true,
           default_missing_value = "", conflicts_with_all = ["no_token_file", "remove"])]
-    pub token_file: Option<std::path::PathBuf>,
+    pub token_file: Option<String>,
     /// Stop keeping the account's token file and remove it
     #[arg(long = "no-token-file", conflicts_with = "remove")]
     pub no_token_file: bool,
@@ -200,8 +200,8 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
         return Ok(());
     }
     let path = match args.token_file.as_deref() {
-        Some(p) if !p.as_os_str().is_empty() => {
-            std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))?
+        Some(p) if !p.is_empty() => {
+            std::path::absolute(p).with_context(|| format!("cannot resolve {p}"))?
         }
         _ => crate::paths::bearer_token_file(),
     };
