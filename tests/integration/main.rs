@@ -12,3 +12,4 @@ mod protocol;
 mod service;
 mod support;
 mod token;
+mod tokens;
