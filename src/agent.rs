@@ -97,7 +97,12 @@ pub async fn serve(
         let _ = std::fs::remove_file(socket);
     }
     log!("{signal}: stopping");
+    // No token file write starts from here; `save_all` waits for every
+    // lane, so a write under way lands before its file is removed.
+    let token_files = ahead::take_token_files(&mut ctx.state());
     accounts::save_all(&ctx).await;
-    ahead::remove_all_token_files(&mut ctx.state());
+    for (name, path) in token_files {
+        ahead::remove_token_file(&name, &path);
+    }
     Ok(())
 }

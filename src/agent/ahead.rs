@@ -198,6 +198,11 @@ pub(super) async fn write_token_file(ctx: &Ctx, name: &str) -> Result<(), String
             Ok(())
         }
         Err(e) => {
+            // Tried again with the next token, so this is logged once per
+            // token, not on every tick.
+            if let Some(a) = ctx.state().accounts.get_mut(name) {
+                a.ahead.written_exp = exp;
+            }
             log!("'{name}': token file {} NOT written: {e}", path.display());
             Err(e)
         }
@@ -213,13 +218,23 @@ pub fn remove_token_file(name: &str, path: &Path) {
     }
 }
 
-/// Removes every token file and forgets them (lock, shutdown).
-pub(super) fn remove_all_token_files(st: &mut State) {
+/// Forgets every token file, so no new write starts, and returns them.
+pub(super) fn take_token_files(st: &mut State) -> Vec<(String, PathBuf)> {
+    let mut files = Vec::new();
     for (name, a) in &mut st.accounts {
         if let Some(path) = a.ahead.token_file.take() {
-            remove_token_file(name, &path);
+            files.push((name.clone(), path));
         }
         a.ahead.written_exp = None;
+    }
+    files
+}
+
+/// Removes every token file (lock: once every lane was free, so no write
+/// is under way).
+pub(super) fn remove_all_token_files(st: &mut State) {
+    for (name, path) in take_token_files(st) {
+        remove_token_file(&name, &path);
     }
 }
 
