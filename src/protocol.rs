@@ -6,8 +6,10 @@
 //! `expires_at`, `error`, `info`), so oidc-agent's own tools and the C, Python
 //! and Go liboidc-agent libraries work against our agent. One connection
 //! carries one request and one reply, each in a single write, no framing.
-//! Our additions (`kind` in failures, `data_key`/`account_file` in `add`) are
-//! extra fields that other clients ignore.
+//! Our additions (`kind` in failures, `data_key`/`account_file` in `add`,
+//! `scope`/`account` in token replies) are extra fields that other clients
+//! ignore; our own requests (`rename`, `drop_token`, `token_file`) are never
+//! sent by them.
 //!
 //! Requests are read strictly (a repeated key anywhere is a usage error, see
 //! [`strict`]) and straight into typed structs: every secret a request
