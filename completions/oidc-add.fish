@@ -1,4 +1,5 @@
 complete -c oidc-add -s t -l lifetime -d 'Unload the account after SECONDS (0: never)' -r
+complete -c oidc-add -l token-file -d 'Keep a WLCG bearer-token file with a fresh access token of the account [default: $BEARER_TOKEN_FILE, else $XDG_RUNTIME_DIR/bt_u$UID, else /tmp/bt_u$UID]' -r
 complete -c oidc-add -l pw-env -d 'Read the password from the environment variable VAR [default: OIDC_ENCRYPTION_PW]' -r
 complete -c oidc-add -l pw-file -d 'Read the password from the first line of FILE' -r -F
 complete -c oidc-add -l pw-cmd -d 'Run CMD with `sh -c` and use the first line of its output as the password' -r
@@ -12,6 +13,7 @@ complete -c oidc-add -s X -l unlock -d 'Unlock the agent'
 complete -c oidc-add -s p -l print -d 'Print the account\'s file as stored (encrypted) and exit'
 complete -c oidc-add -l list-issuers -d 'Print the issuers of issuer.config, one per line (for completions)'
 complete -c oidc-add -l skip-check -d 'Load without the agent\'s test refresh'
+complete -c oidc-add -l no-token-file -d 'Stop keeping the account\'s token file and remove it'
 complete -c oidc-add -l pw-keyring -d 'Keep the password in the OS keyring (oidc-gen stores it there; it is looked up there by default whenever no other source is given)'
 complete -c oidc-add -s h -l help -d 'Print help'
 complete -c oidc-add -s V -l version -d 'Print version'

@@ -23,7 +23,7 @@ _oidc__token() {
 
     case "${cmd}" in
         oidc__token)
-            opts="-t -s -f -a -c -o -i -e -h -V --time --scope --audience --aud --force-new --all --env --token --issuer --expires-at --bearer --auth --auth-header --id-token --no-autoload --name --help --version"
+            opts="-t -s -f -a -c -o -i -e -h -V --time --scope --audience --aud --force-new --all --env --token --issuer --expires-at --bearer --auth --auth-header --id-token --no-autoload --name --json --exec-credential --kube --rejected --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

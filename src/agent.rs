@@ -3,10 +3,11 @@
 //! A task per connection (`conn`) on a current-thread tokio runtime. The
 //! modules below, inside out: `state` (what is held), `ctx` (what every
 //! connection shares), `save` (writing an account file), `provider` (calls
-//! to the provider), `refresh` (single flight), `accounts` and `lock` (every
-//! change to a loaded account, each holding the account's lane), `handlers`
-//! and `status` (one reply per request), `conn` (framing and oidc-agent's
-//! encrypted mode), `activation` (a socket passed by systemd), `daemon`
+//! to the provider), `refresh` (single flight), `ahead` (refresh ahead,
+//! token files), `accounts` and `lock` (every change to a loaded account,
+//! each holding the account's lane), `handlers` and `status` (one reply per
+//! request), `conn` (framing and oidc-agent's encrypted mode), `activation`
+//! (a socket passed by systemd), `autoload`, `daemon`
 //! (process set-up) and `log`.
 
 use std::io;
@@ -21,6 +22,7 @@ pub(crate) use log::log;
 
 mod accounts;
 pub mod activation;
+mod ahead;
 pub mod autoload;
 pub mod conn;
 mod ctx;
@@ -33,6 +35,7 @@ mod refresh;
 mod save;
 pub mod state;
 mod status;
+mod token_file;
 
 pub use conn::{dispatch, read_message};
 
@@ -58,6 +61,7 @@ pub async fn serve(
             loop {
                 tick.tick().await;
                 accounts::expire_due(&ctx).await;
+                ahead::tick(&ctx).await;
                 if last_retry.elapsed() >= SAVE_RETRY {
                     last_retry = tokio::time::Instant::now();
                     accounts::retry_unsaved(&ctx, None).await;
@@ -105,6 +109,12 @@ pub async fn serve(
         let _ = std::fs::remove_file(socket);
     }
     log!("{signal}: stopping");
+    // No token file write starts from here; `save_all` waits for every
+    // lane, so a write under way lands before its file is removed.
+    let token_files = ahead::take_token_files(&mut ctx.state());
     accounts::save_all(&ctx).await;
+    for (name, path) in token_files {
+        token_file::remove(&name, &path);
+    }
     Ok(())
 }

@@ -108,3 +108,16 @@ pub fn is_private(path: &std::path::Path) -> bool {
     });
     dir_private && ours(path)
 }
+
+/// The bearer-token file of WLCG Bearer Token Discovery: `$BEARER_TOKEN_FILE`,
+/// else `$XDG_RUNTIME_DIR/bt_u$UID`, else `/tmp/bt_u$UID` (the discovery
+/// rules name `/tmp` itself, not `$TMPDIR`).
+pub fn bearer_token_file() -> PathBuf {
+    let nonempty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
+    if let Some(p) = nonempty("BEARER_TOKEN_FILE") {
+        return PathBuf::from(p);
+    }
+    let uid = rustix::process::getuid().as_raw();
+    let dir = nonempty("XDG_RUNTIME_DIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    dir.join(format!("bt_u{uid}"))
+}

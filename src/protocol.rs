@@ -6,8 +6,10 @@
 //! `expires_at`, `error`, `info`), so oidc-agent's own tools and the C, Python
 //! and Go liboidc-agent libraries work against our agent. One connection
 //! carries one request and one reply, each in a single write, no framing.
-//! Our additions (`kind` in failures, `data_key`/`account_file` in `add`) are
-//! extra fields that other clients ignore.
+//! Our additions (`kind` in failures, `data_key`/`account_file` in `add`,
+//! `scope`/`account` in token replies) are extra fields that other clients
+//! ignore; our own requests (`rename`, `drop_token`, `token_file`) are never
+//! sent by them.
 //!
 //! Requests are read strictly (a repeated key anywhere is a usage error, see
 //! [`strict`]) and straight into typed structs: every secret a request
@@ -18,7 +20,7 @@
 use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -26,6 +28,7 @@ use crate::account::AccountConfig;
 use crate::error::ErrorKind;
 use crate::secret::SecretString;
 
+mod lenient;
 mod strict;
 
 /// Largest request the agent reads; anything longer is refused.
@@ -99,6 +102,19 @@ pub enum Request {
     Status,
     /// Status as JSON.
     StatusJson,
+    /// Ours: the server refused the account's access token; drop the cached
+    /// tokens of the account so the next request refreshes
+    /// (`oidc-token --rejected`, `git-credential-oidc erase`).
+    DropToken(TokenRequest),
+    /// Ours: keep (`path`) or stop keeping (`null`) a WLCG bearer-token
+    /// file with a fresh access token of the account (`oidc-add --token-file`).
+    TokenFile {
+        /// The short name.
+        account: String,
+        /// An absolute path; absent: stop keeping the file and remove it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+    },
 }
 
 /// `access_token` / `id_token` parameters.
@@ -108,31 +124,31 @@ pub struct TokenRequest {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "non_empty"
+        deserialize_with = "lenient::non_empty"
     )]
     pub account: Option<String>,
     /// Issuer URL; either this or `account`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "non_empty"
+        deserialize_with = "lenient::non_empty"
     )]
     pub issuer: Option<String>,
     /// Minimum remaining validity in seconds; `-1` forces a new token.
-    #[serde(default, deserialize_with = "lenient_i64")]
+    #[serde(default, deserialize_with = "lenient::lenient_i64")]
     pub min_valid_period: i64,
     /// Space-separated scopes; empty means the account's default.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "non_empty"
+        deserialize_with = "lenient::non_empty"
     )]
     pub scope: Option<String>,
     /// Space-separated audiences; empty means none.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "non_empty"
+        deserialize_with = "lenient::non_empty"
     )]
     pub audience: Option<String>,
     /// Who asks (shown in logs).
@@ -156,7 +172,7 @@ pub struct AddRequest {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "lenient_opt_u64"
+        deserialize_with = "lenient::lenient_opt_u64"
     )]
     pub lifetime: Option<u64>,
     /// Ours: the account file's data key (base64), so the agent can persist a
@@ -184,36 +200,6 @@ pub struct AddRequest {
     /// Ours: its expiry (Unix seconds); without it the token is not cached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-}
-
-fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    // Old clients send `"scope":""` for "default" (liboidcagent-go).
-    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum NumOrString {
-    Num(i64),
-    Float(f64),
-    Str(String),
-}
-
-fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    // Numbers sometimes travel as strings in oidc-agent's own tools.
-    match Option::<NumOrString>::deserialize(d)? {
-        None => Ok(0),
-        Some(NumOrString::Num(n)) => Ok(n),
-        #[allow(clippy::cast_possible_truncation)]
-        Some(NumOrString::Float(f)) => Ok(f as i64),
-        Some(NumOrString::Str(s)) if s.trim().is_empty() => Ok(0),
-        Some(NumOrString::Str(s)) => s.trim().parse().map_err(serde::de::Error::custom),
-    }
-}
-
-fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let n = lenient_i64(d)?;
-    Ok(u64::try_from(n).ok().filter(|n| *n > 0))
 }
 
 /// Why a request could not be parsed; each maps to a `failure` reply.
@@ -272,6 +258,13 @@ struct AccountField {
 #[derive(Deserialize)]
 struct PasswordField {
     password: SecretString,
+}
+
+#[derive(Deserialize)]
+struct TokenFileFields {
+    account: String,
+    #[serde(default)]
+    path: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -343,6 +336,14 @@ impl Request {
             "check" => Self::Check,
             "status" => Self::Status,
             "status_json" => Self::StatusJson,
+            "drop_token" => Self::DropToken(fields(&name, bytes)?),
+            "token_file" => {
+                let f: TokenFileFields = fields(&name, bytes)?;
+                Self::TokenFile {
+                    account: f.account,
+                    path: f.path,
+                }
+            }
             _ => return Err(ParseError::UnknownRequest(name)),
         })
     }
@@ -371,6 +372,12 @@ pub struct Response {
     /// Expiry of the access token, Unix seconds (0: unknown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Ours: the access token's scope, when the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Ours: the account that answered (a request by issuer picks one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The failure message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -181,10 +181,11 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         }
         st.insert(loaded);
         let first = match checked {
-            Some(set) => Some((set.access_token, set.id_token, set.expires_at)),
-            None => fresh.map(|(at, exp)| (at, None, Some(exp))),
+            Some(set) => Some((set.access_token, set.id_token, set.expires_at, set.scope)),
+            None => fresh.map(|(at, exp)| (at, None, Some(exp), None)),
         };
-        if let Some((access_token, id_token, expires_at)) = first.filter(|f| f.2.is_some()) {
+        if let Some((access_token, id_token, expires_at, scope)) = first.filter(|f| f.2.is_some()) {
+            let obtained_at = now();
             st.cache.insert(
                 CacheKey::new(&name, None, None),
                 Token {
@@ -192,6 +193,8 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
                     id_token,
                     issuer,
                     expires_at,
+                    obtained_at,
+                    scope,
                 },
             );
         }

@@ -4,6 +4,7 @@
 //! state lock is taken briefly to read or update; every provider call runs
 //! with no lock held, so one slow provider never delays another account.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 use super::accounts::{self, NewAccount};
 use super::ctx::{Ctx, fail, now};
 use super::lock::{lock, unlock};
+use super::log::log;
 use super::refresh::refresh_flight;
 use super::state::{FlightKey, FlightResult, Persist, State, Token};
 use crate::error::ErrorKind;
@@ -48,7 +50,27 @@ pub async fn handle(ctx: &Arc<Ctx>, request: Request) -> Response {
         Request::Check => Response::success(),
         Request::Status => super::status::text(ctx),
         Request::StatusJson => super::status::json(ctx),
+        Request::DropToken(t) => drop_token(ctx, &t),
+        Request::TokenFile { account, path } => set_token_file(ctx, &account, path).await,
     }
+}
+
+/// `drop_token`: a server refused the account's access token (revoked
+/// before its expiry); the next request refreshes.
+fn drop_token(ctx: &Ctx, t: &TokenRequest) -> Response {
+    let mut st = ctx.state();
+    let name = match resolve(ctx, &st, t) {
+        Ok(n) => n,
+        Err(reply) => return *reply,
+    };
+    st.forget_tokens(&name);
+    if let Some(a) = st.accounts.get_mut(&name) {
+        // Whatever a refresh-ahead backoff said, get a new token now.
+        a.ahead.next_try = 0;
+    }
+    let who = t.application_hint.as_deref().unwrap_or("a client");
+    log!("'{name}': cached tokens dropped ({who}: a server refused the access token)");
+    Response::success()
 }
 
 /// Loaded accounts whose lifetime is not over, in load order.
@@ -152,11 +174,12 @@ fn token_reply(tok: &Token, id_token: bool) -> Response {
         access_token: Some(tok.access_token.clone()),
         issuer: Some(tok.issuer.clone()),
         expires_at: Some(tok.expires_at.unwrap_or(0)),
+        scope: tok.scope.clone(),
         ..Response::success()
     }
 }
 
-async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
+pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
     // A configured account that is not loaded: load it from the keyring, if
     // the password is there, then answer as usual.
     let unloaded = {
@@ -180,6 +203,14 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         }
         let mut st = st;
         let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
+        // The default token of an account in use is refreshed ahead (see `ahead`).
+        if !id_token
+            && key.scopes.is_empty()
+            && key.audiences.is_empty()
+            && let Some(a) = st.accounts.get_mut(&name)
+        {
+            a.ahead.last_served = Some(now);
+        }
         // min_valid_period -1 forces a new token (oidc-agent's `-f`).
         if !id_token
             && t.min_valid_period >= 0
@@ -190,6 +221,7 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         {
             let mut reply = token_reply(tok, false);
             reply.warning = unsaved_warning(&st, &name);
+            reply.account = Some(name);
             return reply;
         }
         let fk = FlightKey { key, id_token };
@@ -207,6 +239,7 @@ async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Respo
         Ok(tok) => {
             let mut reply = token_reply(&tok, id_token);
             reply.warning = unsaved_warning(&ctx.state(), &fk.key.account);
+            reply.account = Some(fk.key.account);
             reply
         }
         Err((kind, msg)) => fail(kind, msg),
@@ -241,4 +274,57 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         },
     )
     .await
+}
+
+/// `token_file`: keeps (`path`) or stops keeping (`None`) the account's
+/// token file; with a path, writes it before answering.
+async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Response {
+    if let Some(p) = &path
+        && (!p.is_absolute() || p.file_name().is_none())
+    {
+        return fail(
+            ErrorKind::Usage,
+            format!(
+                "Bad Request: the token file {} is not an absolute file path",
+                p.display()
+            ),
+        );
+    }
+    let Some(lane) = ctx.state().accounts.get(name).map(|a| a.lane.clone()) else {
+        return fail(ErrorKind::NotLoaded, strings::NOT_LOADED)
+            .with_info(format!("load it with `oidc-add {name}`"));
+    };
+    {
+        let _lane = lane.lock().await;
+        let mut st = ctx.state();
+        let Some(a) = st.accounts.get_mut(name) else {
+            return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
+        };
+        let old = std::mem::replace(&mut a.ahead.token_file, path.clone());
+        a.ahead.written_exp = None;
+        a.ahead.next_try = 0;
+        if let Some(old) = old.filter(|o| Some(o) != path.as_ref()) {
+            super::token_file::remove(name, &old);
+        }
+    }
+    let Some(path) = path else {
+        return Response::success();
+    };
+    let t = crate::protocol::TokenRequest {
+        account: Some(name.to_owned()),
+        application_hint: Some("token file".into()),
+        ..Default::default()
+    };
+    let reply = token_request(ctx, t, false).await;
+    if !reply.is_success() {
+        return reply;
+    }
+    match super::ahead::write_token_file(ctx, name).await {
+        Ok(()) => {
+            log!("'{name}': keeping the token file {}", path.display());
+            Response::success().with_info(path.display().to_string())
+        }
+        Err(e) => fail(ErrorKind::Failure, format!("'{name}': {e}"))
+            .with_info("the provider must say when its access tokens expire"),
+    }
 }

@@ -45,6 +45,8 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         let mut st = ctx.state();
         st.cache.clear();
         st.flights.clear();
+        // Token files are not sealed: the user keeps them again after unlocking.
+        super::ahead::remove_all_token_files(&mut st);
         std::mem::take(&mut st.accounts)
             .into_values()
             .map(|a| {

@@ -59,6 +59,8 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         id_token: set.id_token.clone(),
         issuer: snap.config.issuer_url.clone(),
         expires_at: set.expires_at,
+        obtained_at: super::ctx::now(),
+        scope: set.scope.clone(),
     };
     if tok.expires_at.is_some() {
         ctx.state().cache.insert(fk.key.clone(), tok.clone());

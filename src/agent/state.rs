@@ -106,6 +106,23 @@ pub struct Loaded {
     /// two refreshes must never race, and an unload or lock must wait for a
     /// refresh under way to land its rotated token.
     pub lane: Lane,
+    /// Refresh ahead and the token file (see `ahead`).
+    pub ahead: Ahead,
+}
+
+/// Who uses an account, for refresh ahead (see `ahead`).
+#[derive(Debug, Default)]
+pub struct Ahead {
+    /// When a token of the account was last served (Unix seconds).
+    pub last_served: Option<i64>,
+    /// The WLCG bearer-token file kept for the account.
+    pub token_file: Option<PathBuf>,
+    /// The expiry of the token last written to it.
+    pub written_exp: Option<i64>,
+    /// Background refreshes failed in a row, and when to try again.
+    pub failures: u32,
+    /// No background refresh before this (Unix seconds).
+    pub next_try: i64,
 }
 
 impl Loaded {
@@ -123,6 +140,7 @@ impl Loaded {
             last_refresh: None,
             refused: None,
             lane,
+            ahead: Ahead::default(),
         }
     }
 }
@@ -176,6 +194,10 @@ pub struct Token {
     pub issuer: String,
     /// Expiry (Unix seconds); `None`: unknown, not cached.
     pub expires_at: Option<i64>,
+    /// When the agent got it (Unix seconds): its lifetime, for refresh ahead.
+    pub obtained_at: i64,
+    /// The granted scope, when the provider said.
+    pub scope: Option<String>,
 }
 
 impl Token {
@@ -286,7 +308,12 @@ impl State {
     /// holding the account's lane.
     pub fn remove(&mut self, name: &str) -> Option<Loaded> {
         self.forget_tokens(name);
-        self.accounts.remove(name)
+        let gone = self.accounts.remove(name);
+        if let Some(path) = gone.as_ref().and_then(|a| a.ahead.token_file.as_ref()) {
+            // Under the lane, so no write of the file can come after this.
+            super::token_file::remove(name, path);
+        }
+        gone
     }
 
     /// Drops cached tokens of one account.
@@ -367,6 +394,8 @@ mod tests {
             id_token: None,
             issuer: "https://op".into(),
             expires_at: exp,
+            obtained_at: 0,
+            scope: None,
         }
     }
 

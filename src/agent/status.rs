@@ -37,6 +37,10 @@ fn account_json(st: &State, name: &str) -> Option<Value> {
         "unsaved": a.unsaved.is_some(),
         "unsaved_since": a.unsaved.as_ref().map(|u| u.since),
         "unsaved_error": a.unsaved.as_ref().map(|u| u.error.clone()),
+        "token_file": a.ahead.token_file.as_ref().map(|p| p.display().to_string()),
+        "last_served_at": a.ahead.last_served,
+        "refresh_ahead": a.ahead.token_file.is_some()
+            || a.ahead.last_served.is_some_and(|t| now() - t <= super::ahead::ACTIVE_FOR),
     }))
 }
 
@@ -92,6 +96,9 @@ pub fn text(ctx: &Ctx) -> Response {
         }
         if let Some(t) = a.expires_at {
             out.push_str(&format!(", unloaded {}", ago(now, t)));
+        }
+        if let Some(p) = &a.ahead.token_file {
+            out.push_str(&format!(", token file {}", p.display()));
         }
         if a.refused.is_some() {
             out.push_str(&format!(

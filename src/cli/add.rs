@@ -59,6 +59,13 @@ pub struct Args {
     /// Load without the agent's test refresh
     #[arg(long = "skip-check")]
     pub skip_check: bool,
+    /// Keep a WLCG bearer-token file with a fresh access token of the account [default: $BEARER_TOKEN_FILE, else $XDG_RUNTIME_DIR/bt_u$UID, else /tmp/bt_u$UID]
+    #[arg(long = "token-file", value_name = "PATH", num_args = 0..=1, require_equals = true,
+          default_missing_value = "", conflicts_with_all = ["no_token_file", "remove"])]
+    pub token_file: Option<String>,
+    /// Stop keeping the account's token file and remove it
+    #[arg(long = "no-token-file", conflicts_with = "remove")]
+    pub no_token_file: bool,
     #[command(flatten)]
     pub password: PasswordArgs,
 }
@@ -160,6 +167,9 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         println!("Account '{name}' unloaded.");
         return Ok(());
     }
+    if args.token_file.is_some() || args.no_token_file {
+        return token_file(&client, args, name);
+    }
     let (opened, password) = super::open_account(&args.password, &Store::default_dir(), name)?;
     load(
         &client,
@@ -219,5 +229,48 @@ pub fn load(
         expires_at: fresh.and_then(|t| t.expires_at),
     }));
     client.call(&request)?;
+    Ok(())
+}
+
+/// `--token-file` / `--no-token-file`: loads the account unless it is
+/// loaded already, then tells the agent which file to keep (or to stop).
+fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<()> {
+    if args.no_token_file {
+        client.call(&Request::TokenFile {
+            account: name.to_owned(),
+            path: None,
+        })?;
+        println!("No token file is kept for '{name}' any more.");
+        return Ok(());
+    }
+    let path = match args.token_file.as_deref() {
+        Some(p) if !p.is_empty() => {
+            std::path::absolute(p).with_context(|| format!("cannot resolve {p}"))?
+        }
+        _ => crate::paths::bearer_token_file(),
+    };
+    let loaded = client.call(&Request::LoadedAccounts)?;
+    let is_loaded = matches!(&loaded.info, Some(serde_json::Value::Array(names))
+        if names.iter().any(|n| n.as_str() == Some(name)));
+    if !is_loaded {
+        let (opened, password) = super::open_account(&args.password, &Store::default_dir(), name)?;
+        load(
+            client,
+            opened,
+            args.lifetime,
+            args.skip_check,
+            Some(&password),
+            None,
+        )?;
+        println!("Account '{name}' loaded.");
+    }
+    client.call(&Request::TokenFile {
+        account: name.to_owned(),
+        path: Some(path.clone()),
+    })?;
+    println!(
+        "The agent keeps a fresh access token of '{name}' in {} (BEARER_TOKEN_FILE).",
+        path.display()
+    );
     Ok(())
 }

@@ -39,6 +39,18 @@ pub fn have_terminal() -> bool {
 /// and returns `Ok(())`, so the caller asks again; or returns the agent's
 /// error, completed with why no autoload happened.
 pub fn load(client: &AgentClient, target: &str, not_loaded: Error) -> Result<()> {
+    load_with(client, target, not_loaded, true)
+}
+
+/// [`load`], prompting on the terminal only when `prompt` (false for a
+/// kubectl exec plugin run with `interactiveMode: Never`: keyring only).
+pub fn load_with(
+    client: &AgentClient,
+    target: &str,
+    not_loaded: Error,
+    prompt: bool,
+) -> Result<()> {
+    let can_ask = || prompt && have_terminal();
     let store = Store::default_dir();
     let Some(name) = account_for(&store, target) else {
         return Err(not_loaded);
@@ -52,7 +64,7 @@ pub fn load(client: &AgentClient, target: &str, not_loaded: Error) -> Result<()>
             match crate::account_file::open(&store, &name, &pw) {
                 Ok(opened) => Some((opened, pw)),
                 // A stale keyring entry: ask on the terminal, if any.
-                Err(Error::WrongPassword { .. }) if have_terminal() => None,
+                Err(Error::WrongPassword { .. }) if can_ask() => None,
                 Err(e) => return Err(e),
             }
         }
@@ -60,7 +72,7 @@ pub fn load(client: &AgentClient, target: &str, not_loaded: Error) -> Result<()>
     };
     let (opened, password): (_, SecretString) = match opened {
         Some(found) => found,
-        None if have_terminal() => {
+        None if can_ask() => {
             let prompt = if tried_keyring {
                 format!("The keyring's password for '{name}' is wrong; password to load it: ")
             } else {

@@ -19,6 +19,7 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
         super::add::Args::command(),
         super::token::Args::command(),
         super::service::Args::command(),
+        super::git_credential::Args::command(),
     ];
     let mut out = Vec::new();
     for cmd in commands {

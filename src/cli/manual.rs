@@ -179,6 +179,12 @@ at once with exit status 4 and the oidc-add command to run. --no-autoload turns 
                 "CI: no terminal, no autoload",
                 "oidc-add --pw-env ci && oidc-token --no-autoload ci",
             ),
+            ("Everything about the token, as JSON", "oidc-token --json cloud | jq -r .expires_at"),
+            (
+                "A kubectl exec credential plugin (see the README for the kubeconfig stanza)",
+                "KUBERNETES_EXEC_INFO='{\"apiVersion\":\"client.authentication.k8s.io/v1\"}' oidc-token --kube k8s",
+            ),
+            ("The server refused the token: get a new one", "oidc-token --rejected cloud"),
         ],
         environment: &[
             OIDC_SOCK,
@@ -218,6 +224,27 @@ Put eval \"$(oidc-agent-service use)\" in your shell profile, or use the systemd
                 "the pid of the agent that start launched",
             ),
         ],
+    },
+    Page {
+        name: "git-credential-oidc",
+        about: "A git credential helper that answers with an access token from the running agent",
+        description: "git runs git-credential-oidc NAME get when a server asks for credentials, with the \
+request on stdin (gitcredentials(7)); it answers with the user name (--username, default oauth2) and an access \
+token of account NAME (or of the default account of ISSUER_URL) as the password, with its expiry, so git never \
+reuses an expired token. store does nothing. erase, which git runs when the server refused the credentials, \
+drops the agent's cached token, so the next get brings a new one. Autoload works as for oidc-token.",
+        examples: &[
+            (
+                "Use account 'forge' for one server",
+                "git config --global credential.https://git.example.helper 'oidc forge'",
+            ),
+            (
+                "A server that wants a particular user name",
+                "git config --global credential.https://git.example.helper 'oidc --username alice forge'",
+            ),
+        ],
+        environment: &[OIDC_SOCK, CONFIG_DIR, XDG_RUNTIME_DIR, TMPDIR],
+        files: &[SERVICE_SOCKETS, ACCOUNT_FILES[0]],
     },
 ];
 

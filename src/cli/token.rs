@@ -69,7 +69,29 @@ pub struct Args {
     /// Name of the application asking, for the agent's log
     #[arg(long = "name", value_name = "NAME", default_value = "oidc-token")]
     pub name: String,
+    /// Print one JSON object: access_token, token_type, expires_at, issuer, account, scope
+    #[arg(long = "json", conflicts_with_all = OTHER_FORMATS)]
+    pub json: bool,
+    /// Print a kubectl ExecCredential (exec credential plugin; reads KUBERNETES_EXEC_INFO)
+    #[arg(long = "kube", visible_alias = "exec-credential", conflicts_with_all = OTHER_FORMATS,
+          conflicts_with = "json")]
+    pub kube: bool,
+    /// The server refused the last token: drop the agent's cached token, then print a new one
+    #[arg(long = "rejected")]
+    pub rejected: bool,
 }
+
+/// The flags `--json` and `--kube` exclude.
+const OTHER_FORMATS: [&str; 8] = [
+    "all",
+    "env",
+    "token",
+    "issuer",
+    "expires_at",
+    "bearer",
+    "auth_header",
+    "id_token",
+];
 
 /// Entry point of `oidc-token`.
 pub fn main() -> ExitCode {
@@ -156,11 +178,31 @@ pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String
 }
 
 fn execute(args: &Args) -> anyhow::Result<()> {
+    // kubectl's contract first: a bad KUBERNETES_EXEC_INFO is a usage error.
+    let kube = if args.kube {
+        let env = std::env::var("KUBERNETES_EXEC_INFO").ok();
+        Some(super::formats::exec_info(env.as_deref())?)
+    } else {
+        None
+    };
+    // Under kubectl with `interactiveMode: Never`, nobody can answer a prompt.
+    let prompt = kube.as_ref().is_none_or(|k| k.interactive);
     let client = AgentClient::from_env()?;
     let req = request(args);
+    if args.rejected
+        && let Request::AccessToken(t) = &req
+    {
+        match client.call(&Request::DropToken(t.clone())) {
+            // Not loaded: nothing cached; the request below says the rest.
+            Err(e) if super::autoload::is_not_loaded(&e) => {}
+            other => {
+                other?;
+            }
+        }
+    }
     let reply = match client.call(&req) {
         Err(e) if !args.no_autoload && super::autoload::is_not_loaded(&e) => {
-            super::autoload::load(&client, &args.target, e)?;
+            super::autoload::load_with(&client, &args.target, e, prompt)?;
             client.call(&req)?
         }
         other => other?,
@@ -177,6 +219,21 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     };
     let token = token.context("the agent's reply has no token")?;
     let issuer = reply.issuer.unwrap_or_default();
+    if args.json || kube.is_some() {
+        let info = super::formats::TokenInfo {
+            token: token.expose(),
+            expires_at: reply.expires_at.unwrap_or(0),
+            issuer: &issuer,
+            account: reply.account.as_deref(),
+            scope: reply.scope.as_deref(),
+        };
+        let out = zeroize::Zeroizing::new(match &kube {
+            Some(k) => super::formats::exec_credential(&info, k),
+            None => super::formats::json(&info),
+        });
+        super::write_stdout(&out)?;
+        return Ok(());
+    }
     let out = zeroize::Zeroizing::new(render(
         args,
         token.expose(),

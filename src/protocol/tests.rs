@@ -25,6 +25,12 @@ fn golden_requests() {
         (r#"{"request":"check"}"#, "Check"),
         (r#"{"request":"status"}"#, "Status"),
         (r#"{"request":"status_json","extra":1}"#, "StatusJson"),
+        (r#"{"request":"drop_token","account":"kit"}"#, "DropToken"),
+        (
+            r#"{"request":"token_file","account":"kit","path":"/run/user/1/bt_u1"}"#,
+            "TokenFile",
+        ),
+        (r#"{"request":"token_file","account":"kit"}"#, "TokenFile"),
     ];
     for (json, variant) in cases {
         let req = Request::parse(json.as_bytes()).unwrap_or_else(|e| panic!("{json}: {e:?}"));

@@ -179,6 +179,12 @@ class Provider:
         )
         r.raise_for_status()
 
+    def end_access_token(self, token: str) -> None:
+        """End one access token (introspection: inactive); its grant lives on."""
+        r = requests.post(self.issuer + "/test/end-access-token", data={"token": token}, verify=self.verify, timeout=10)
+        r.raise_for_status()
+        assert r.json()["ended"], "the provider does not know that access token"
+
     def userinfo(self, access_token: str) -> requests.Response:
         return requests.get(
             self.endpoint("userinfo_endpoint"),

@@ -37,7 +37,7 @@ sha() { sha256sum "$@" | sha256sum | cut -c1-32; }
 
 # ---------------------------------------------------------------- Debian packages
 DEB_PACKAGES=(rclone oidc-agent-cli liboidc-agent-dev gcc libc6-dev curl dbus-bin dbus-daemon gnome-keyring
-    chromium chromium-driver openssh-server openssh-client groff-base)
+    chromium chromium-driver openssh-server openssh-client groff-base git)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -72,7 +72,8 @@ case "$oidc_ver" in
     *) fail "oidc-agent-cli is $oidc_ver, the suite expects Debian's 4.2.6" ;;
 esac
 for b in /usr/bin/oidc-agent /usr/bin/oidc-gen /usr/bin/oidc-token /usr/bin/rclone /usr/bin/curl \
-    /usr/bin/chromium /usr/bin/chromedriver /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen /usr/bin/groff; do
+    /usr/bin/chromium /usr/bin/chromedriver /usr/sbin/sshd /usr/bin/ssh /usr/bin/ssh-keygen /usr/bin/groff \
+    /usr/bin/git /usr/lib/git-core/git-http-backend; do
     [ -x "$b" ] || fail "$b missing after install"
 done
 
@@ -101,5 +102,5 @@ if [ ! -x "$VENV/bin/python" ] || [ ! -f "$vstamp" ] || [ "$(cat "$vstamp")" != 
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt"
     echo "$want" >"$vstamp"
 fi
-quietly "venv self-check" "$VENV/bin/python" -c 'import pytest, requests, wsgidav, cheroot, liboidcagent, nacl, trustme, pytest_timeout, selenium'
+quietly "venv self-check" "$VENV/bin/python" -c 'import pytest, requests, wsgidav, cheroot, liboidcagent, nacl, trustme, pytest_timeout, selenium, kubernetes'
 exit 0

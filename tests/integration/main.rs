@@ -14,3 +14,4 @@ mod protocol;
 mod service;
 mod support;
 mod token;
+mod tokens;

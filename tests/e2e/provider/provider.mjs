@@ -28,6 +28,10 @@
 //                           wait (a test acts while a client is exchanging);
 //   GET  /test/held-code-exchanges    {"waiting": N} grants waiting;
 //   POST /test/release-code-exchange  let them all proceed, stop holding.
+//   POST /test/end-access-token  form `token=AT`: that access token ends now
+//                           (introspection says inactive), its grant and
+//                           refresh token live on (standard revocation of an
+//                           access token here ends the whole grant).
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -359,6 +363,15 @@ function installMiddleware(p) {
       ctx.type = 'json';
       ctx.body = JSON.stringify({ released: gate ? gate.waiting : 0 });
       log('code exchanges released');
+      return;
+    }
+    if (path === '/test/end-access-token' && ctx.method === 'POST') {
+      const token = new URLSearchParams(await readRaw(ctx.req)).get('token') ?? '';
+      const at = token ? await p.AccessToken.find(token) : undefined;
+      if (at) await at.destroy();
+      ctx.type = 'json';
+      ctx.body = JSON.stringify({ ended: Boolean(at) });
+      log(`access token ended: ${Boolean(at)}`);
       return;
     }
     if (path === '/test/held-code-exchanges' && ctx.method === 'GET') {

@@ -20,6 +20,7 @@ pub fn bin(name: &str) -> PathBuf {
         "oidc-add" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-add")),
         "oidc-token" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-token")),
         "oidc-agent-service" => PathBuf::from(env!("CARGO_BIN_EXE_oidc-agent-service")),
+        "git-credential-oidc" => PathBuf::from(env!("CARGO_BIN_EXE_git-credential-oidc")),
         other => panic!("unknown binary {other}"),
     }
 }

@@ -1,0 +1,169 @@
+//! `git-credential-oidc`: a git credential helper answering with an access
+//! token from the agent.
+//!
+//! `git config credential.https://git.example.helper 'oidc NAME'` makes git
+//! run `git-credential-oidc NAME get|store|erase` with a request on stdin
+//! (`key=value` lines up to a blank line or EOF, gitcredentials(7)). `get`
+//! answers `username` (`--username`, default `oauth2`), `password` (the
+//! access token) and `password_expiry_utc`, so git never reuses an expired
+//! token. `store` does nothing; `erase` means the server refused the token
+//! git sent: the agent drops its cached token, so the next `get` refreshes.
+//! Unknown operations are ignored, as the protocol asks. Only this helper
+//! reads stdin; `oidc-token` never does.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use crate::client::AgentClient;
+use crate::protocol::{Request, TokenRequest};
+
+/// Answer git's credential requests with an access token from oidc-agent.
+#[derive(Debug, Parser)]
+#[command(name = "git-credential-oidc", version, long_about = None)]
+pub struct Args {
+    /// The user name git sends with the token
+    #[arg(long = "username", value_name = "USER", default_value = "oauth2")]
+    pub username: String,
+    /// Fail (exit 4) instead of loading a configured account that is not loaded
+    #[arg(long = "no-autoload")]
+    pub no_autoload: bool,
+    /// Account short name, or issuer URL (anything with "://")
+    #[arg(value_name = "ACCOUNT_SHORTNAME|ISSUER_URL")]
+    pub target: String,
+    /// What git asks: get, store or erase (others are ignored)
+    #[arg(value_name = "OPERATION")]
+    pub operation: String,
+}
+
+/// Entry point of `git-credential-oidc`.
+pub fn main() -> ExitCode {
+    let args: Args = super::parse_plain();
+    super::run("git-credential-oidc", || execute(&args))
+}
+
+/// Reads git's request: `key=value` lines up to a blank line or EOF. Keys
+/// other than the ones git documents are kept too; values are not secret
+/// for `get` (git sends no password then), but `erase` carries the refused
+/// token, so the whole input is read into zeroizing memory and dropped.
+pub fn read_request(input: &mut dyn std::io::BufRead) -> std::io::Result<Vec<(String, String)>> {
+    let mut fields = Vec::new();
+    let mut line = zeroize::Zeroizing::new(String::new());
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            break;
+        }
+        let l = line.trim_end_matches(['\n', '\r']);
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once('=')
+            && k != "password"
+        {
+            fields.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    Ok(fields)
+}
+
+/// The answer to `get`.
+pub fn answer(username: &str, token: &str, expires_at: Option<i64>) -> String {
+    let mut out = format!("username={username}\npassword={token}\n");
+    if let Some(exp) = expires_at.filter(|e| *e > 0) {
+        out.push_str(&format!("password_expiry_utc={exp}\n"));
+    }
+    out
+}
+
+fn token_request(args: &Args) -> TokenRequest {
+    let (account, issuer) = if args.target.contains("://") {
+        (None, Some(args.target.clone()))
+    } else {
+        (Some(args.target.clone()), None)
+    };
+    TokenRequest {
+        account,
+        issuer,
+        application_hint: Some("git-credential-oidc".into()),
+        ..TokenRequest::default()
+    }
+}
+
+fn execute(args: &Args) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let request = read_request(&mut stdin.lock()).context("reading git's request from stdin")?;
+    let client = || AgentClient::from_env();
+    match args.operation.as_str() {
+        "get" => {
+            let client = client()?;
+            let req = Request::AccessToken(token_request(args));
+            let reply = match client.call(&req) {
+                Err(e) if !args.no_autoload && super::autoload::is_not_loaded(&e) => {
+                    super::autoload::load(&client, &args.target, e)?;
+                    client.call(&req)?
+                }
+                other => other?,
+            };
+            let token = reply
+                .access_token
+                .context("the agent's reply has no token")?;
+            let out =
+                zeroize::Zeroizing::new(answer(&args.username, token.expose(), reply.expires_at));
+            super::write_stdout(&out)?;
+        }
+        "erase" => {
+            // A refusal for another user name is not about our token.
+            if request
+                .iter()
+                .any(|(k, v)| k == "username" && *v != args.username)
+            {
+                return Ok(());
+            }
+            client()?.call(&Request::DropToken(token_request(args)))?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_until_blank_line_and_never_keeps_the_password() {
+        let mut input: &[u8] =
+            b"protocol=https\nhost=git.example\nusername=oauth2\npassword=SECRET\n\nrest=ignored\n";
+        let fields = read_request(&mut input).expect("read");
+        assert_eq!(
+            fields,
+            vec![
+                ("protocol".to_owned(), "https".to_owned()),
+                ("host".to_owned(), "git.example".to_owned()),
+                ("username".to_owned(), "oauth2".to_owned()),
+            ]
+        );
+        let mut eof: &[u8] = b"protocol=http\nhost=h";
+        assert_eq!(read_request(&mut eof).expect("read").len(), 2);
+    }
+
+    #[test]
+    fn get_answer() {
+        assert_eq!(
+            answer("oauth2", "AT", Some(42)),
+            "username=oauth2\npassword=AT\npassword_expiry_utc=42\n"
+        );
+        assert_eq!(answer("me", "AT", Some(0)), "username=me\npassword=AT\n");
+    }
+
+    #[test]
+    fn command_line_as_git_runs_it() {
+        let a = Args::try_parse_from(["git-credential-oidc", "--username", "bob", "kit", "get"])
+            .expect("parse");
+        assert_eq!((a.username.as_str(), a.target.as_str()), ("bob", "kit"));
+        let d = Args::try_parse_from(["git-credential-oidc", "kit", "erase"]).expect("parse");
+        assert_eq!(d.username, "oauth2");
+    }
+}

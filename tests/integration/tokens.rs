@@ -1,0 +1,157 @@
+//! Tokens where tools look for them, against the fake provider: `--json`,
+//! `--kube`, `--rejected`, `git-credential-oidc`, and the token file's
+//! life (written 0600 with the cached token, gone on unload, lock and stop).
+
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::Stdio;
+
+use crate::support::fake_op::FakeOp;
+use crate::support::*;
+
+fn git_helper(env: &Env, args: &[&str], input: &str) -> String {
+    let mut child = env
+        .cmd("git-credential-oidc")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn helper");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write request");
+    ok(&child.wait_with_output().expect("helper"))
+}
+
+#[test]
+fn json_kube_rejected_and_git_helper() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&env.run("oidc-token", &["--json", "acct"]))).expect("json");
+    let first = json["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(json["token_type"], "Bearer");
+    assert_eq!(json["account"], "acct");
+    assert!(json["expires_at"].as_i64().is_some_and(|e| e > 0), "{json}");
+    fails(&env.run("oidc-token", &["--json", "-c", "acct"]), 2);
+
+    let kube: serde_json::Value =
+        serde_json::from_str(&ok(&env.run("oidc-token", &["--kube", "acct"]))).expect("json");
+    assert_eq!(kube["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(kube["status"]["token"].as_str(), Some(first.as_str()));
+
+    // Cached: the same token; rejected: a new one, from a refresh.
+    assert_eq!(ok(&env.run("oidc-token", &["acct"])).trim(), first);
+    let second = ok(&env.run("oidc-token", &["--rejected", "acct"]));
+    assert_ne!(
+        second.trim(),
+        first,
+        "--rejected served the refused token again"
+    );
+
+    let request = "protocol=https\nhost=git.example\n\n";
+    let got = git_helper(&env, &["acct", "get"], request);
+    let mut lines = got.lines();
+    assert_eq!(lines.next(), Some("username=oauth2"));
+    assert_eq!(
+        lines.next(),
+        Some(format!("password={}", second.trim()).as_str())
+    );
+    assert!(
+        lines
+            .next()
+            .is_some_and(|l| l.starts_with("password_expiry_utc=")),
+        "{got}"
+    );
+    assert_eq!(git_helper(&env, &["acct", "store"], request), "");
+    let erase = format!(
+        "protocol=https\nhost=git.example\nusername=oauth2\npassword={}\n\n",
+        second.trim()
+    );
+    assert_eq!(git_helper(&env, &["acct", "erase"], &erase), "");
+    let after = git_helper(&env, &["--username", "bob", "acct", "get"], request);
+    assert!(after.starts_with("username=bob\npassword="), "{after}");
+    assert!(
+        !after.contains(second.trim()),
+        "erase did not drop the refused token"
+    );
+}
+
+#[test]
+fn token_file_lives_with_the_account() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let path = env.dir.path().join("bt");
+    let flag = format!("--token-file={}", path.display());
+
+    let check = |env: &Env| {
+        let text = std::fs::read_to_string(&path).expect("token file");
+        let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            text,
+            ok(&env.run("oidc-token", &["acct"])),
+            "not the cached token"
+        );
+    };
+    ok(&env.run("oidc-add", &[&flag, "acct"]));
+    check(&env);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&env.run("oidc-agent", &["--status", "--json"])))
+            .expect("status json");
+    let acct = &status["accounts"][0];
+    assert_eq!(acct["token_file"].as_str(), path.to_str(), "{status}");
+    assert_eq!(acct["refresh_ahead"], true, "{status}");
+    ok(&env.run("oidc-add", &["--no-token-file", "acct"]));
+    assert!(!path.exists(), "--no-token-file left the file");
+
+    ok(&env.run("oidc-add", &[&flag, "acct"]));
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    assert!(!path.exists(), "the file outlived the unload");
+
+    ok(&env.run("oidc-add", &[&flag, "--pw-env", "acct"]));
+    check(&env);
+    let lock = env
+        .cmd("oidc-add")
+        .args(["-x", "--pw-env=LOCKPW"])
+        .env("LOCKPW", "l")
+        .output()
+        .expect("lock");
+    ok(&lock);
+    assert!(!path.exists(), "the file outlived the lock");
+    let unlock = env
+        .cmd("oidc-add")
+        .args(["-X", "--pw-env=LOCKPW"])
+        .env("LOCKPW", "l")
+        .output()
+        .expect("unlock");
+    ok(&unlock);
+
+    ok(&env.run("oidc-add", &[&flag, "acct"]));
+    check(&env);
+    env.stop_agent();
+    assert!(!path.exists(), "the file outlived the agent");
+
+    // A relative path is made absolute by oidc-add; the agent takes only absolute ones.
+    let sock = env.start_agent(&[]);
+    let reply = raw_json(
+        &sock,
+        r#"{"request":"token_file","account":"acct","path":"rel/bt"}"#,
+    );
+    assert_eq!(reply["status"], "failure", "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("absolute")),
+        "{reply}"
+    );
+}
