@@ -170,9 +170,14 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if args.token_file.is_some() || args.no_token_file {
         return token_file(&client, args, name);
     }
+    open_and_load(&client, args, name)
+}
+
+/// Decrypts account `name` (the password as `args` say) and loads it.
+fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<()> {
     let (opened, password) = super::open_account(&args.password, &Store::default_dir(), name)?;
     load(
-        &client,
+        client,
         opened,
         args.lifetime,
         args.skip_check,
@@ -253,16 +258,7 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
     let is_loaded = matches!(&loaded.info, Some(serde_json::Value::Array(names))
         if names.iter().any(|n| n.as_str() == Some(name)));
     if !is_loaded {
-        let (opened, password) = super::open_account(&args.password, &Store::default_dir(), name)?;
-        load(
-            client,
-            opened,
-            args.lifetime,
-            args.skip_check,
-            Some(&password),
-            None,
-        )?;
-        println!("Account '{name}' loaded.");
+        open_and_load(client, args, name)?;
     }
     client.call(&Request::TokenFile {
         account: name.to_owned(),

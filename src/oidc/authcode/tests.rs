@@ -8,7 +8,7 @@ use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use serde_json::json;
 
 use super::*;
-use crate::oidc::fake_op::{FakeOp, Reply, http_client};
+use crate::oidc::fake_op::{FakeOp, Recorded, Reply, http_client};
 
 const REDIRECT: &str = "http://localhost:4242";
 const NOW: i64 = 1_000_000;
@@ -241,15 +241,16 @@ async fn public_client_exchange_sends_verifier_and_no_secret() {
     assert_eq!(url_challenge, vec![challenge.as_str().to_owned()]);
 }
 
-#[tokio::test]
-async fn confidential_client_uses_http_basic() {
+/// Exchanges a code as confidential client `client-1` (secret `s3cr:et`),
+/// sending the secret by Basic or in the body; returns the request sent.
+async fn confidential_exchange(post: bool) -> Recorded {
     let op = FakeOp::start();
     op.push("/token", Reply::json(200, &token_json()));
     let secret = SecretString::new("s3cr:et".to_owned());
     let client = Credentials {
         client_id: "client-1",
         client_secret: Some(&secret),
-        post: false,
+        post,
     };
     let code = SecretString::new("c".to_owned());
     exchange_code(
@@ -262,7 +263,12 @@ async fn confidential_client_uses_http_basic() {
     )
     .await
     .expect("tokens");
-    let sent = &op.requests()[0];
+    op.requests().remove(0)
+}
+
+#[tokio::test]
+async fn confidential_client_uses_http_basic() {
+    let sent = confidential_exchange(false).await;
     // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
     assert_eq!(
         sent.header("authorization"),
@@ -273,26 +279,7 @@ async fn confidential_client_uses_http_basic() {
 
 #[tokio::test]
 async fn client_secret_post_sends_the_secret_in_the_body() {
-    let op = FakeOp::start();
-    op.push("/token", Reply::json(200, &token_json()));
-    let secret = SecretString::new("s3cr:et".to_owned());
-    let client = Credentials {
-        client_id: "client-1",
-        client_secret: Some(&secret),
-        post: true,
-    };
-    let code = SecretString::new("c".to_owned());
-    exchange_code(
-        &http_client(Duration::from_secs(5)),
-        op.url("/token").as_str(),
-        client,
-        &pending_for_exchange(),
-        &code,
-        NOW,
-    )
-    .await
-    .expect("tokens");
-    let sent = &op.requests()[0];
+    let sent = confidential_exchange(true).await;
     assert_eq!(sent.header("authorization"), None);
     assert_eq!(sent.form("client_id").as_deref(), Some("client-1"));
     assert_eq!(sent.form("client_secret").as_deref(), Some("s3cr:et"));
