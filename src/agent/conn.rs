@@ -103,16 +103,21 @@ fn failure(msg: &str) -> Zeroizing<Vec<u8>> {
     Response::failure(ErrorKind::Usage, msg).to_bytes()
 }
 
-/// Reads and discards what the client has already sent, up to the size
-/// limit, without waiting: closing a socket with unread data resets the
-/// connection, and the client would see the reset instead of the reply.
-fn drain(stream: &UnixStream) {
+/// How long the agent keeps reading (and discarding) a request it has
+/// already refused, waiting for the next piece of it.
+const DRAIN_IDLE: Duration = Duration::from_millis(200);
+
+/// Reads and discards what the client still sends (up to the size limit,
+/// until it pauses for [`DRAIN_IDLE`] or closes): a client that writes its
+/// request in pieces (the C, Python and Go libraries write 4096-byte
+/// chunks) would otherwise get EPIPE for the rest and never read the reply.
+async fn drain(stream: &mut UnixStream) {
     let mut chunk = [0u8; 8192];
     let mut total = 0;
     while total <= MAX_MESSAGE {
-        match stream.try_read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => total += n,
+        match tokio::time::timeout(DRAIN_IDLE, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => total += n,
+            _ => break,
         }
     }
 }
@@ -129,7 +134,7 @@ pub async fn serve(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<()> {
         Ok(Message::Plain(bytes)) => dispatch(&ctx, &bytes).await.to_bytes(),
         Ok(Message::Other(bytes)) => serve_non_json(&ctx, &mut stream, bytes).await?,
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            drain(&stream);
+            drain(&mut stream).await;
             failure(&format!("Bad Request: {e}"))
         }
         Err(e) => return Err(e),
@@ -157,7 +162,7 @@ async fn serve_non_json(
         FirstMessage::ClientKey(pk) => pk,
         FirstMessage::Plain => return Ok(dispatch(ctx, &buf).await.to_bytes()),
         FirstMessage::Incomplete | FirstMessage::Invalid => {
-            drain(stream);
+            drain(stream).await;
             let what = if buf.is_empty() {
                 "empty request"
             } else {

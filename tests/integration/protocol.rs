@@ -335,3 +335,33 @@ fn parsers_survive_arbitrary_input() {
         }
     }
 }
+
+/// Garbage gets the failure reply, also from a client that writes it in
+/// pieces: the agent reads the rest before it answers and closes, so the
+/// client is neither cut off mid-write (EPIPE) nor left without the reply.
+#[test]
+fn garbage_gets_a_failure_reply_not_a_broken_pipe() {
+    use std::io::{Read as _, Write as _};
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // A slow writer, as the liboidc-agent clients are: 4096-byte pieces.
+    for piece in 0..16 {
+        s.write_all(&[b'x'; 4096])
+            .unwrap_or_else(|e| panic!("piece {piece}: {e}"));
+        std::thread::sleep(Duration::from_millis(20)); // the slowness under test
+    }
+    s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("read the reply");
+    let v: serde_json::Value = serde_json::from_slice(&reply).expect("a JSON reply");
+    assert_eq!(v["status"], "failure", "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Bad Request")),
+        "{v}"
+    );
+}
