@@ -2,6 +2,7 @@
 //!
 //! One connect, one write, read until the agent closes: no async runtime and
 //! no HTTP client, because `oidc-token` is on every script's hot path.
+//! Loading an account (the `add` request) is in `load`.
 
 use std::io::Write as _;
 use std::os::unix::net::UnixStream;
@@ -10,6 +11,9 @@ use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{MAX_MESSAGE, Request, Response};
+
+mod load;
+pub use load::{Load, Loaded};
 
 /// How long to wait for a reply: longer than the agent's provider deadline,
 /// so the agent's own error arrives first.

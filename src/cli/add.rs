@@ -11,10 +11,9 @@ use base64::Engine as _;
 use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
-use crate::account_file::{Format, Opened, kdf_params};
-use crate::client::AgentClient;
-use crate::protocol::{AddRequest, Request};
-use crate::secret::SecretString;
+use crate::account_file::Opened;
+use crate::client::{AgentClient, Load, Loaded};
+use crate::protocol::Request;
 use crate::store::Store;
 
 /// Load accounts into oidc-agent, unload them, lock and unlock the agent.
@@ -179,61 +178,27 @@ fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Resul
     load(
         client,
         opened,
-        args.lifetime,
-        args.skip_check,
-        Some(&password),
-        None,
+        Load {
+            lifetime: args.lifetime,
+            skip_check: args.skip_check,
+            password: Some(&password),
+            fresh: None,
+        },
     )?;
     println!("Account '{name}' loaded.");
     Ok(())
 }
 
-/// Sends a decrypted account to the agent, with the data key so that the
-/// agent can save a rotated refresh token. For a file in oidc-agent's format
-/// (which cannot be re-sealed without the password) the account is sealed in
-/// our format here, with `password`, and the agent converts the file with it
-/// on the first rotation.
-pub fn load(
-    client: &AgentClient,
-    opened: Opened,
-    lifetime: Option<u64>,
-    skip_check: bool,
-    password: Option<&SecretString>,
-    fresh: Option<&crate::oidc::token::TokenSet>,
-) -> crate::Result<()> {
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    let mut key = opened.key;
-    let mut convert_to = None;
-    if opened.format == Format::OidcAgent
-        && let Some(pw) = password
-    {
-        let json = opened.config.to_json();
-        let (bytes, k) = crate::crypt::seal_new(
-            pw.expose().as_bytes(),
-            json.expose().as_bytes(),
-            kdf_params(),
-        )
-        .map_err(|e| crate::Error::Invalid(e.to_string()))?;
-        key = Some(k);
-        convert_to = Some(b64(&bytes));
+/// Sends a decrypted account to the agent ([`AgentClient::load`]) and says
+/// when a file in oidc-agent's format will be converted.
+pub fn load(client: &AgentClient, opened: Opened, how: Load<'_>) -> crate::Result<()> {
+    let name = opened.config.name.clone();
+    if client.load(opened, how)? == Loaded::ConvertsOnRotation {
         eprintln!(
-            "oidc-add: note: '{}' is in oidc-agent's format; it stays as it is unless the provider rotates the \
-             refresh token, then it is converted to the oidc-agent-rs format (the old file kept as {}.bak)",
-            opened.config.name, opened.config.name
+            "oidc-add: note: '{name}' is in oidc-agent's format; it stays as it is unless the provider rotates the \
+             refresh token, then it is converted to the oidc-agent-rs format (the old file kept as {name}.bak)"
         );
     }
-    let data_key = key.as_ref().map(|k| SecretString::new(b64(k.expose())));
-    let request = Request::Add(Box::new(AddRequest {
-        config: opened.config,
-        lifetime,
-        account_file: data_key.as_ref().map(|_| opened.path.clone()),
-        data_key,
-        convert_to,
-        skip_check,
-        access_token: fresh.map(|t| t.access_token.clone()),
-        expires_at: fresh.and_then(|t| t.expires_at),
-    }));
-    client.call(&request)?;
     Ok(())
 }
 

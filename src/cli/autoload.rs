@@ -93,7 +93,14 @@ pub fn load_with(
             });
         }
     };
-    super::add::load(client, opened, None, false, Some(&password), None)
+    super::add::load(
+        client,
+        opened,
+        crate::client::Load {
+            password: Some(&password),
+            ..Default::default()
+        },
+    )
 }
 
 /// True when `err` is the agent saying the account is not loaded.

@@ -386,7 +386,17 @@ fn finish(
     match AgentClient::from_env() {
         // No check refresh: the tokens were just obtained, and every refresh
         // spent is a rotation that could be lost to a crash.
-        Ok(client) => match super::add::load(&client, opened, None, true, None, Some(tokens)) {
+        Ok(client) => match client
+            .load(
+                opened,
+                crate::client::Load {
+                    skip_check: true,
+                    fresh: Some(tokens),
+                    ..Default::default()
+                },
+            )
+            .map(drop)
+        {
             Ok(()) => {
                 eprintln!(
                     "Account '{name}' loaded into the agent; get a token with `oidc-token {name}`"

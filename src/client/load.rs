@@ -1,0 +1,79 @@
+//! Loading a decrypted account into the agent: the `add` request with the
+//! file's data key, so the agent can save a rotated refresh token without
+//! the password. For a file in oidc-agent's format, which cannot be re-sealed
+//! without the password, the same account is sealed here in our format with
+//! it, and the agent converts the file with that on the first rotation.
+
+use base64::Engine as _;
+
+use super::AgentClient;
+use crate::account_file::{Format, Opened, kdf_params};
+use crate::error::{Error, Result};
+use crate::oidc::token::TokenSet;
+use crate::protocol::{AddRequest, Request};
+use crate::secret::SecretString;
+
+/// How to load.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Load<'a> {
+    /// Seconds until the agent unloads the account (`None`: its default).
+    pub lifetime: Option<u64>,
+    /// No check refresh at the agent.
+    pub skip_check: bool,
+    /// The account password: needed to prepare the conversion of a file in
+    /// oidc-agent's format.
+    pub password: Option<&'a SecretString>,
+    /// Tokens just obtained with this refresh token (`oidc-gen`), so the
+    /// agent caches the access token instead of refreshing.
+    pub fresh: Option<&'a TokenSet>,
+}
+
+/// What a load did besides loading.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Loaded {
+    /// Loaded.
+    Plain,
+    /// Loaded from oidc-agent's format, with the conversion prepared: the
+    /// file is converted (and kept as `NAME.bak`) at the first rotation.
+    ConvertsOnRotation,
+}
+
+impl AgentClient {
+    /// Sends `opened` to the agent.
+    pub fn load(&self, opened: Opened, how: Load<'_>) -> Result<Loaded> {
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut key = opened.key;
+        let mut convert_to = None;
+        if opened.format == Format::OidcAgent
+            && let Some(pw) = how.password
+        {
+            let json = opened.config.to_json();
+            let (bytes, k) = crate::crypt::seal_new(
+                pw.expose().as_bytes(),
+                json.expose().as_bytes(),
+                kdf_params(),
+            )
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+            key = Some(k);
+            convert_to = Some(b64(&bytes));
+        }
+        let outcome = if convert_to.is_some() {
+            Loaded::ConvertsOnRotation
+        } else {
+            Loaded::Plain
+        };
+        let data_key = key.as_ref().map(|k| SecretString::new(b64(k.expose())));
+        let request = Request::Add(Box::new(AddRequest {
+            config: opened.config,
+            lifetime: how.lifetime,
+            account_file: data_key.as_ref().map(|_| opened.path.clone()),
+            data_key,
+            convert_to,
+            skip_check: how.skip_check,
+            access_token: how.fresh.map(|t| t.access_token.clone()),
+            expires_at: how.fresh.and_then(|t| t.expires_at),
+        }));
+        self.call(&request)?;
+        Ok(outcome)
+    }
+}
