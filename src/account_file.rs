@@ -68,21 +68,32 @@ pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<
         let plain = crate::compat::decrypt_legacy(path, bytes, password)?;
         (plain, None, Format::OidcAgent)
     };
-    let plain = zeroize::Zeroizing::new(plain);
-    let text = std::str::from_utf8(&plain).map_err(|_| Error::CorruptFile {
-        path: path.to_owned(),
-        reason: "decrypted data is not UTF-8".into(),
-    })?;
-    let config: AccountConfig = serde_json::from_str(text).map_err(|e| Error::CorruptFile {
-        path: path.to_owned(),
-        reason: format!("decrypted data is not an account: {e}"),
-    })?;
+    let config = parse_config(path, &zeroize::Zeroizing::new(plain))?;
     Ok(Opened {
         config,
         key,
         path: path.to_owned(),
         format,
     })
+}
+
+fn parse_config(path: &Path, plain: &[u8]) -> Result<AccountConfig> {
+    let text = std::str::from_utf8(plain).map_err(|_| Error::CorruptFile {
+        path: path.to_owned(),
+        reason: "decrypted data is not UTF-8".into(),
+    })?;
+    serde_json::from_str(text).map_err(|e| Error::CorruptFile {
+        path: path.to_owned(),
+        reason: format!("decrypted data is not an account: {e}"),
+    })
+}
+
+/// The account in `bytes`, one of our files read from `path`, opened with
+/// its data key (no password): what the agent and `--rename` use to see
+/// what a file holds now.
+pub fn open_with_key(path: &Path, bytes: &[u8], key: &SecretKey) -> Result<AccountConfig> {
+    let plain = crypt::open_with_key(bytes, key).map_err(|e| crypt_error(path, e))?;
+    parse_config(path, &plain)
 }
 
 /// Encrypts `config` with `password` in our format and writes it atomically.
@@ -148,12 +159,7 @@ pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
         return Err(Error::Invalid(format!("account '{new}' already exists")));
     }
     let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
-    let plain = crypt::open_with_key(&bytes, key).map_err(|e| crypt_error(&opened.path, e))?;
-    let mut config: AccountConfig =
-        serde_json::from_slice(&plain).map_err(|e| Error::CorruptFile {
-            path: opened.path.clone(),
-            reason: format!("decrypted data is not an account: {e}"),
-        })?;
+    let mut config = open_with_key(&opened.path, &bytes, key)?;
     config.name = new.to_owned();
     let json = config.to_json();
     let sealed = crypt::reseal(&bytes, key, json.expose().as_bytes())

@@ -230,8 +230,7 @@ async fn stored_rt(persist: Option<&Persist>) -> Option<SecretString> {
     let p = persist?.clone();
     tokio::task::spawn_blocking(move || {
         let file = std::fs::read(&p.path).ok()?;
-        let plain = crate::crypt::open_with_key(&file, &p.key).ok()?;
-        serde_json::from_slice::<AccountConfig>(&plain)
+        crate::account_file::open_with_key(&p.path, &file, &p.key)
             .ok()
             .map(|c| c.refresh_token)
     })

@@ -14,7 +14,7 @@ use super::ctx::{Ctx, fail, now};
 use super::lock::{lock, unlock};
 use super::log::log;
 use super::refresh::refresh_flight;
-use super::state::{FlightKey, FlightResult, Persist, State, Token};
+use super::state::{Flight, FlightKey, FlightResult, Persist, State, Token};
 use crate::error::ErrorKind;
 use crate::protocol::{AddRequest, Request, Response, TokenRequest, strings};
 
@@ -179,54 +179,74 @@ fn token_reply(tok: &Token, id_token: bool) -> Response {
     }
 }
 
-pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
-    // A configured account that is not loaded: load it from the keyring, if
-    // the password is there, then answer as usual.
-    let unloaded = {
-        let st = ctx.state();
-        matches!(resolve(ctx, &st, &t), Err(r) if r.kind == Some(ErrorKind::NotLoaded))
+/// What a token request finds under the state lock.
+enum Lookup {
+    /// The answer (a cached token).
+    Reply(Box<Response>),
+    /// No such account loaded (the failure reply).
+    Missing(Box<Response>),
+    /// A refresh to join or run.
+    Flight(FlightKey, Flight),
+}
+
+fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup {
+    let mut st = ctx.state();
+    let name = match resolve(ctx, &st, t) {
+        Ok(n) => n,
+        Err(reply) => return Lookup::Missing(reply),
     };
-    if unloaded && let Some(name) = super::autoload::candidate(ctx, &t) {
-        super::autoload::load(ctx, &name).await;
+    if st.accounts.get(&name).is_some_and(|a| a.unsaved.is_some()) {
+        // Every request for the account retries the write.
+        let (ctx, name) = (ctx.clone(), name.clone());
+        tokio::spawn(async move { accounts::retry_unsaved(&ctx, Some(&name)).await });
     }
+    let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
+    // The default token of an account in use is refreshed ahead (see `ahead`).
+    if !id_token
+        && key.scopes.is_empty()
+        && key.audiences.is_empty()
+        && let Some(a) = st.accounts.get_mut(&name)
+    {
+        a.ahead.last_served = Some(now);
+    }
+    // min_valid_period -1 forces a new token (oidc-agent's `-f`).
+    if !id_token
+        && t.min_valid_period >= 0
+        && let Some(tok) = st
+            .cache
+            .get(&key)
+            .filter(|tok| tok.valid_for(now, t.min_valid_period))
+    {
+        let mut reply = token_reply(tok, false);
+        reply.warning = unsaved_warning(&st, &name);
+        reply.account = Some(name);
+        return Lookup::Reply(Box::new(reply));
+    }
+    let fk = FlightKey { key, id_token };
+    let cell = st.flights.entry(fk.clone()).or_default().clone();
+    Lookup::Flight(fk, cell)
+}
+
+pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
     let now = now();
-    let flight = {
-        let st = ctx.state();
-        let name = match resolve(ctx, &st, &t) {
-            Ok(n) => n,
-            Err(reply) => return *reply,
-        };
-        if st.accounts.get(&name).is_some_and(|a| a.unsaved.is_some()) {
-            // Every request for the account retries the write.
-            let (ctx, name) = (ctx.clone(), name.clone());
-            tokio::spawn(async move { accounts::retry_unsaved(&ctx, Some(&name)).await });
+    let mut autoloaded = false;
+    let flight = loop {
+        match lookup(ctx, &t, id_token, now) {
+            Lookup::Reply(reply) => return *reply,
+            Lookup::Flight(fk, cell) => break (fk, cell),
+            Lookup::Missing(reply) => {
+                // A configured account that is not loaded: load it from the
+                // keyring, if the password is there, then answer as usual.
+                let candidate = (!autoloaded && reply.kind == Some(ErrorKind::NotLoaded))
+                    .then(|| super::autoload::candidate(ctx, &t))
+                    .flatten();
+                let Some(candidate) = candidate else {
+                    return *reply;
+                };
+                autoloaded = true;
+                super::autoload::load(ctx, &candidate).await;
+            }
         }
-        let mut st = st;
-        let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
-        // The default token of an account in use is refreshed ahead (see `ahead`).
-        if !id_token
-            && key.scopes.is_empty()
-            && key.audiences.is_empty()
-            && let Some(a) = st.accounts.get_mut(&name)
-        {
-            a.ahead.last_served = Some(now);
-        }
-        // min_valid_period -1 forces a new token (oidc-agent's `-f`).
-        if !id_token
-            && t.min_valid_period >= 0
-            && let Some(tok) = st
-                .cache
-                .get(&key)
-                .filter(|tok| tok.valid_for(now, t.min_valid_period))
-        {
-            let mut reply = token_reply(tok, false);
-            reply.warning = unsaved_warning(&st, &name);
-            reply.account = Some(name);
-            return reply;
-        }
-        let fk = FlightKey { key, id_token };
-        let cell = st.flights.entry(fk.clone()).or_default().clone();
-        (fk, cell)
     };
     let (fk, cell) = flight;
     // Single flight: the first waiter runs the refresh, the others await its

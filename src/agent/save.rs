@@ -92,16 +92,13 @@ pub fn write_to(
         store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
         return Ok(Saved::Converted(backup));
     }
-    let current = crypt::open_with_key(&file, &persist.key).map_err(|_| {
+    let on_disk = crate::account_file::open_with_key(source, &file, &persist.key).map_err(|e| {
         format!(
-            "{} was re-encrypted by another program (or damaged) since the account was loaded; \
-             load it again with `oidc-add {}`",
-            source.display(),
+            "{e}: the file was re-encrypted by another program (or damaged) since the account \
+             was loaded; load it again with `oidc-add {}`",
             config.name
         )
     })?;
-    let on_disk: AccountConfig = serde_json::from_slice(&current)
-        .map_err(|e| format!("{} holds no account: {e}", source.display()))?;
     if source == path && on_disk.refresh_token == config.refresh_token {
         return Ok(Saved::AlreadyThere);
     }
