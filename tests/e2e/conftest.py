@@ -61,8 +61,35 @@ def pytest_report_header(config):
     return [f"oidc-agent-rs binaries: {BIN_DIR} ({state})", f"browser screenshots: {ARTIFACTS}"]
 
 
+def pytest_collection_modifyitems(items):
+    """Long tests first, each followed by a short one. run.sh spreads the
+    tests over pytest-xdist workers with `--maxschedchunk=1`: a worker holds
+    the test it runs plus one queued, so a short test behind each long one
+    keeps two long tests from queueing on one worker while another idles.
+    Most of a test's time is waiting (a person's pace, token lifetimes), and
+    the run ends when the longest queue does. A long test carries
+    `@pytest.mark.slow(SECONDS)`, its rough duration."""
+
+    def expected(item) -> float:
+        mark = item.get_closest_marker("slow")
+        return float(mark.args[0]) if mark and mark.args else (20.0 if mark else 0.0)
+
+    slow = sorted((i for i in items if expected(i) > 0), key=expected, reverse=True)
+    short = [i for i in items if expected(i) == 0]  # file order
+    order = []
+    for n, item in enumerate(slow):
+        order.append(item)
+        if n < len(short):
+            order.append(short[n])
+    order.extend(short[len(slow):])
+    items[:] = order
+
+
 def pytest_sessionstart(session):
-    # this run's screenshots only
+    # this run's screenshots only; under xdist the controller clears them
+    # once, before any worker takes screenshots
+    if hasattr(session.config, "workerinput"):
+        return
     if ARTIFACTS.is_dir():
         for png in ARTIFACTS.glob("*.png"):
             png.unlink()

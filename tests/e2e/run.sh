@@ -6,6 +6,12 @@
 #   tests/e2e/run.sh                      # everything
 #   tests/e2e/run.sh test_spine.py -x     # one file, stop at first failure
 #   OIDC_BIN_DIR=target/release tests/e2e/run.sh
+#   E2E_WORKERS=0 tests/e2e/run.sh         # one at a time, in this process
+#
+# Tests run on E2E_WORKERS pytest-xdist workers (default 3: most of a test's
+# time is waiting on a person's pace or a token lifetime, not CPU), longest
+# first, each followed by a short one (conftest.py); each test has its own
+# provider, agent and sandbox.
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,5 +23,5 @@ if [ -n "${OIDC_BIN_DIR:-}" ]; then
 fi
 
 cd "$HERE"
-"$HERE/.venv/bin/python" -m pytest -v "$@"
+"$HERE/.venv/bin/python" -m pytest -v -n "${E2E_WORKERS:-3}" --maxschedchunk=1 --durations=15 "$@"
 exit $?

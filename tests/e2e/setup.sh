@@ -102,5 +102,5 @@ if [ ! -x "$VENV/bin/python" ] || [ ! -f "$vstamp" ] || [ "$(cat "$vstamp")" != 
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt"
     echo "$want" >"$vstamp"
 fi
-quietly "venv self-check" "$VENV/bin/python" -c 'import pytest, requests, wsgidav, cheroot, liboidcagent, nacl, trustme, pytest_timeout, selenium, kubernetes'
+quietly "venv self-check" "$VENV/bin/python" -c 'import pytest, xdist, requests, wsgidav, cheroot, liboidcagent, nacl, trustme, pytest_timeout, selenium, kubernetes'
 exit 0

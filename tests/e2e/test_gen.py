@@ -170,7 +170,7 @@ def test_code_flow_in_browser(cli, provider, sandbox, chromium, client_id):
     assert_account_works(cli, provider, sandbox, client_id)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(35)
 def test_code_flow_at_a_persons_pace(cli, provider, sandbox, chromium):
     """The redirect arrives SLOW_LOGIN seconds after the URL was printed:
     oidc-gen's connections to the provider have long gone idle by then."""
@@ -191,6 +191,7 @@ def test_code_flow_at_a_persons_pace(cli, provider, sandbox, chromium):
     assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
 
 
+@pytest.mark.slow(25)
 def test_code_flow_localhost_redirect_and_reload(cli, provider, sandbox, chromium):
     """A localhost redirect URI works however the browser resolves localhost
     (Chromium tries ::1 first), and reloading the page while oidc-gen is

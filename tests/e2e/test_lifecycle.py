@@ -67,6 +67,7 @@ def forced(cli: Cli, name: str) -> str:
 # ---------------------------------------------------------------- human pace
 
 
+@pytest.mark.slow(90)
 def test_code_flow_logins_completed_late(cli, make_provider, sandbox):
     """Four logins at once in Chromium (public and confidential, 8 s and 60 s
     after the URL): each exchange runs long after discovery's connection to
@@ -110,6 +111,7 @@ def test_code_flow_logins_completed_late(cli, make_provider, sandbox):
         assert info.get("active") is True and info["client_id"] == client_id, info
 
 
+@pytest.mark.slow(30)
 def test_device_flow_approved_late(cli, make_provider, sandbox):
     provider = make_provider(https=True, rotate=True)
     g = cli.gen_background("lated", "--issuer", provider.issuer, *client_args(PUBLIC_CLIENT), "--flow", "device",
@@ -134,6 +136,7 @@ def restart(make_agent, old: Agent, sandbox) -> Cli:
     return Cli(sandbox, make_agent())
 
 
+@pytest.mark.slow(15)
 def test_rename_password_change_reauthenticate_of_a_loaded_account(cli, agent, make_agent, make_provider, sandbox):
     provider = make_provider(rotate=True)
     import_fresh_account(cli, provider, "acct", rt_scope=SCOPE)
@@ -207,6 +210,7 @@ def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, mak
 # ---------------------------------------------------------------- soak
 
 
+@pytest.mark.slow(75)
 def test_soak_rotations_with_unloads_locks_and_lifetimes(cli, agent, make_agent, make_provider, sandbox):
     """Three accounts, >= 500 rotations under concurrent forced, scoped and
     audience requests, remove/re-add, lock/unlock and lifetime expiry; no
@@ -287,6 +291,7 @@ def test_soak_rotations_with_unloads_locks_and_lifetimes(cli, agent, make_agent,
 # ---------------------------------------------------------------- kill -9
 
 
+@pytest.mark.slow(150)
 def test_kill_9_loses_only_a_refresh_in_flight(cli, make_provider, sandbox):
     """kill -9 at random points around a forced refresh, then restart and
     reload. A kill before the request was sent or after its reply arrived

@@ -117,8 +117,8 @@ def test_https_provider_without_ca_is_refused(cli, make_provider, sandbox):
 # ---------------------------------------------------------------- rotation
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(600)
+@pytest.mark.slow(15)
 def test_rotation_50_sequential_forced_refreshes(cli, make_provider, make_agent, agent):
     provider = make_provider(rotate=True)
     import_fresh_account(cli, provider, NAME)
@@ -178,7 +178,7 @@ def test_rotation_concurrent_burst_is_one_refresh(cli, make_provider, make_agent
 # ---------------------------------------------------------------- expiry
 
 
-@pytest.mark.slow
+@pytest.mark.slow(27)
 def test_min_valid_period_with_five_second_tokens(cli, make_provider):
     provider = make_provider(at_ttl=5)
     import_fresh_account(cli, provider, NAME)

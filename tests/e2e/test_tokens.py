@@ -156,6 +156,7 @@ def _check_token_file(path, provider) -> str:
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.slow(50)
 def test_wlcg_token_file_stays_fresh_and_goes_away(cli, make_provider, sandbox):
     provider = make_provider(at_ttl=10)
     import_fresh_account(cli, provider, NAME)
@@ -195,6 +196,7 @@ def test_wlcg_token_file_stays_fresh_and_goes_away(cli, make_provider, sandbox):
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.slow(45)
 def test_refresh_ahead_keeps_callers_on_the_cache(cli, make_provider, make_agent, agent):
     provider = make_provider(at_ttl=10, refresh_delay_ms=2000, rotate=True)
     import_fresh_account(cli, provider, NAME)
