@@ -20,7 +20,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::account::{AccountConfig, same_issuer, split_list};
+use crate::account::config::{AccountConfig, same_issuer, split_list};
 use crate::error::ErrorKind;
 use crate::oidc::discovery::Metadata;
 use crate::secret::{SecretKey, SecretString};

@@ -11,10 +11,10 @@ use base64::Engine as _;
 use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
-use crate::account_file::Opened;
+use crate::account::Opened;
+use crate::account::store::Store;
 use crate::client::{AgentClient, Load, Loaded};
 use crate::protocol::Request;
-use crate::store::Store;
 
 /// Load accounts into oidc-agent, unload them, lock and unlock the agent.
 #[derive(Debug, Parser)]
@@ -90,7 +90,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         let dir = Store::default_dir().dir().to_owned();
         let text =
             std::fs::read_to_string(dir.join(crate::paths::ISSUER_CONFIG)).unwrap_or_default();
-        if let Ok(config) = crate::issuers::IssuerConfig::parse(&text) {
+        if let Ok(config) = crate::account::issuers::IssuerConfig::parse(&text) {
             for issuer in config.issuers() {
                 println!("{issuer}");
             }

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 
 use super::AgentClient;
-use crate::account_file::{Format, Opened, kdf_params};
+use crate::account::{Format, Opened, kdf_params};
 use crate::error::{Error, Result};
 use crate::oidc::token::TokenSet;
 use crate::protocol::{AddRequest, Request};
@@ -48,7 +48,7 @@ impl AgentClient {
             && let Some(pw) = how.password
         {
             let json = opened.config.to_json();
-            let (bytes, k) = crate::crypt::seal_new(
+            let (bytes, k) = crate::account::format::seal_new(
                 pw.expose().as_bytes(),
                 json.expose().as_bytes(),
                 kdf_params(),

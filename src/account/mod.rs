@@ -1,21 +1,38 @@
-//! Account files of every format we read, turned into an [`AccountConfig`].
+//! Account files, end to end: what one holds, how it is sealed, where it
+//! lives, and the operations on a whole file (open in any format we read,
+//! save, change the password, rename).
 //!
-//! Our own format (`crypt`) is the one we write. oidc-agent's formats are
-//! read through `compat` and never rewritten unless the user asks
-//! (`oidc-gen -u`).
+//! - `config`: the account itself, oidc-agent's account JSON field for field.
+//! - `format`: our versioned encrypted format (an Argon2id-wrapped data key
+//!   sealing the JSON with XChaCha20-Poly1305), and the data key's text form.
+//! - `legacy`: oidc-agent's formats, read only; they are never rewritten
+//!   unless the user asks (`oidc-gen -u`).
+//! - `store`: the account directory: names, listing, the directory lock,
+//!   atomic 0600 writes. It only moves bytes.
+//! - `issuers`: `issuer.config`, the default account of each issuer.
+//!
+//! This module turns a file of any format into an [`AccountConfig`] and
+//! writes only ours; the submodules never use it back.
+
+pub mod config;
+pub mod format;
+pub mod issuers;
+pub mod legacy;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 
-use crate::account::AccountConfig;
-use crate::crypt::{self, CryptError, KdfParams};
 use crate::error::{Error, Result};
 use crate::secret::{SecretKey, SecretString};
-use crate::store::Store;
+use config::AccountConfig;
+use format::{CryptError, KdfParams};
+use legacy::LegacyError;
+use store::Store;
 
 /// Which format a file was in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Ours (`crypt`, version 1).
+    /// Ours (`format`, version 1).
     Ours,
     /// oidc-agent's libsodium format (any version).
     OidcAgent,
@@ -46,6 +63,22 @@ fn crypt_error(path: &Path, e: CryptError) -> Error {
     }
 }
 
+fn legacy_error(path: &Path, e: LegacyError) -> Error {
+    match e {
+        LegacyError::WrongPassword => Error::WrongPassword {
+            path: path.to_owned(),
+        },
+        LegacyError::Corrupt(reason) | LegacyError::Unsupported(reason) => Error::CorruptFile {
+            path: path.to_owned(),
+            reason,
+        },
+        LegacyError::KeyDerivation(e) => Error::Invalid(format!(
+            "cannot derive the key for {} ({e}); free some memory and try again",
+            path.display()
+        )),
+    }
+}
+
 /// Reads and decrypts account `name`.
 pub fn open(store: &Store, name: &str, password: &SecretString) -> Result<Opened> {
     let path = store.path(name)?;
@@ -55,9 +88,9 @@ pub fn open(store: &Store, name: &str, password: &SecretString) -> Result<Opened
 
 /// Decrypts the bytes of an account file found at `path`.
 pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<Opened> {
-    let (plain, key, format) = if crypt::is_ours(bytes) {
+    let (plain, key, format) = if format::is_ours(bytes) {
         let (plain, key) =
-            crypt::open(bytes, password.expose().as_bytes()).map_err(|e| crypt_error(path, e))?;
+            format::open(bytes, password.expose().as_bytes()).map_err(|e| crypt_error(path, e))?;
         (plain.to_vec(), Some(key), Format::Ours)
     } else if let Some(reason) = not_ours_binary(bytes) {
         return Err(Error::CorruptFile {
@@ -65,8 +98,9 @@ pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<
             reason,
         });
     } else {
-        let plain = crate::compat::decrypt_legacy(path, bytes, password)?;
-        (plain, None, Format::OidcAgent)
+        let text = legacy::decrypt(bytes, password.expose().as_bytes())
+            .map_err(|e| legacy_error(path, e))?;
+        (text.as_bytes().to_vec(), None, Format::OidcAgent)
     };
     let config = parse_config(path, &zeroize::Zeroizing::new(plain))?;
     Ok(Opened {
@@ -92,7 +126,7 @@ fn parse_config(path: &Path, plain: &[u8]) -> Result<AccountConfig> {
 /// its data key (no password): what the agent and `--rename` use to see
 /// what a file holds now.
 pub fn open_with_key(path: &Path, bytes: &[u8], key: &SecretKey) -> Result<AccountConfig> {
-    let plain = crypt::open_with_key(bytes, key).map_err(|e| crypt_error(path, e))?;
+    let plain = format::open_with_key(bytes, key).map_err(|e| crypt_error(path, e))?;
     parse_config(path, &plain)
 }
 
@@ -107,7 +141,7 @@ pub fn save(
 ) -> Result<(PathBuf, SecretKey)> {
     let path = store.path(&config.name)?;
     let json = config.to_json();
-    let (bytes, key) = crypt::seal_new(
+    let (bytes, key) = format::seal_new(
         password.expose().as_bytes(),
         json.expose().as_bytes(),
         params,
@@ -137,9 +171,9 @@ pub fn change_password(
     })?;
     let _lock = store.lock()?;
     let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
-    let new = crypt::rewrap(&bytes, key, new_password.expose().as_bytes(), params)
+    let new = format::rewrap(&bytes, key, new_password.expose().as_bytes(), params)
         .map_err(|e| crypt_error(&opened.path, e))?;
-    crate::store::write_atomic(&opened.path, &new)?;
+    store::write_atomic(&opened.path, &new)?;
     Ok(opened.path.clone())
 }
 
@@ -162,9 +196,9 @@ pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
     let mut config = open_with_key(&opened.path, &bytes, key)?;
     config.name = new.to_owned();
     let json = config.to_json();
-    let sealed = crypt::reseal(&bytes, key, json.expose().as_bytes())
+    let sealed = format::reseal(&bytes, key, json.expose().as_bytes())
         .map_err(|e| crypt_error(&new_path, e))?;
-    crate::store::write_atomic(&new_path, &sealed)?;
+    store::write_atomic(&new_path, &sealed)?;
     std::fs::remove_file(&opened.path).map_err(|e| Error::io("delete", &opened.path, e))?;
     Ok(new_path)
 }
@@ -198,12 +232,12 @@ fn not_ours_binary(bytes: &[u8]) -> Option<String> {
             .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\0'))
     });
     binary.then(|| {
-        let head = &bytes[..bytes.len().min(crypt::MAGIC.len())];
+        let head = &bytes[..bytes.len().min(format::MAGIC.len())];
         format!(
             "not an account file this version can read: expected the oidc-agent-rs format \
              (starting with \"{}\") or one of oidc-agent's text formats, found binary data \
              starting with {}",
-            String::from_utf8_lossy(crypt::MAGIC),
+            String::from_utf8_lossy(format::MAGIC),
             head.iter().map(|b| format!("{b:02x}")).collect::<String>()
         )
     })
@@ -231,7 +265,7 @@ mod tests {
 
     #[test]
     fn damaged_magic_says_what_was_expected() {
-        let (mut file, _) = crypt::seal_new(b"pw", b"{}", KdfParams::TESTING).expect("seal");
+        let (mut file, _) = format::seal_new(b"pw", b"{}", KdfParams::TESTING).expect("seal");
         file[0] ^= 0x20;
         let err = open_bytes(Path::new("/x/acct"), &file, &SecretString::from("pw"))
             .expect_err("damaged");
