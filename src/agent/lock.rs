@@ -1,6 +1,6 @@
 //! `lock` and `unlock`: while locked, the loaded accounts exist only sealed
-//! (our `crypt` format) under a key derived from the lock password, and every
-//! plaintext secret has been dropped and so zeroized.
+//! (in our `account::format`) under a key derived from the lock password,
+//! and every plaintext secret has been dropped and so zeroized.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,12 +7,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
-use crate::account::Opened;
 use crate::account::store::Store;
+use crate::account::{Opened, format};
 use crate::client::{AgentClient, Load, Loaded};
 use crate::protocol::Request;
 
@@ -103,7 +102,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         // oidc-agent's files are base64 text; ours are binary, printed as base64.
         let mut text = match String::from_utf8(bytes) {
             Ok(text) => text,
-            Err(e) => base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+            Err(e) => format::encode_file(e.as_bytes()),
         };
         if !text.ends_with('\n') {
             text.push('\n');
