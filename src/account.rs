@@ -1,195 +1,286 @@
-//! The account configuration: oidc-agent's account JSON, field for field.
+//! Account files, end to end: what one holds, how it is sealed, where it
+//! lives, and the operations on a whole file (open in any format we read,
+//! save, change the password, rename).
 //!
-//! Field names follow oidc-agent (`name`, `issuer_url`, `client_id`,
-//! `client_secret`, `refresh_token`, `scope`/`auth_scope`, …) so that files
-//! and `add` requests from oidc-agent's own tools round-trip; fields we do not
-//! know are kept in `extra` and written back unchanged.
+//! - `config`: the account itself, oidc-agent's account JSON field for field.
+//! - `format`: our versioned encrypted format (an Argon2id-wrapped data key
+//!   sealing the JSON with XChaCha20-Poly1305), and the data key's text form.
+//! - `legacy`: oidc-agent's formats, read only; they are never rewritten
+//!   unless the user asks (`oidc-gen -u`).
+//! - `store`: the account directory: names, listing, the directory lock,
+//!   atomic 0600 writes. It only moves bytes.
+//! - `issuers`: `issuer.config`, the default account of each issuer.
+//!
+//! This module turns a file of any format into an [`AccountConfig`] and
+//! writes only ours; the submodules never use it back.
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+pub mod config;
+pub mod format;
+pub mod issuers;
+pub mod legacy;
+pub mod store;
 
-use crate::secret::SecretString;
+use std::path::{Path, PathBuf};
 
-/// One account: who the client is, at which provider, and its refresh token.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AccountConfig {
-    /// The short name (oidc-agent's key is `name`).
-    #[serde(alias = "shortname")]
-    pub name: String,
-    /// The issuer URL (oidc-agent also reads `issuer`).
-    #[serde(alias = "issuer")]
-    pub issuer_url: String,
-    /// The OAuth client id.
-    pub client_id: String,
-    /// The client secret; empty for public clients.
-    #[serde(default, skip_serializing_if = "SecretString::is_empty")]
-    pub client_secret: SecretString,
-    /// The refresh token.
-    #[serde(default)]
-    pub refresh_token: SecretString,
-    /// Scopes asked for at authorization (oidc-agent 4.x key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// Scopes asked for at authorization (oidc-agent 5.x key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_scope: Option<String>,
-    /// Scopes to send with refresh requests (5.x; from the provider's answer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_scope: Option<String>,
-    /// Default audience(s), space-separated.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub audience: String,
-    /// Extra CA bundle for this provider.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub cert_path: String,
-    /// Discovery document URL, when not the issuer's well-known one.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub config_endpoint: String,
-    /// Registered redirect URIs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub redirect_uris: Vec<String>,
-    /// oidc-agent's password-flow password (usually `""`); never used by us,
-    /// kept typed so that it is zeroized like every other secret, and
-    /// written back as found.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<SecretString>,
-    /// RFC 7592 registration access token of a dynamically registered client
-    /// (to delete it with the account).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registration_access_token: Option<SecretString>,
-    /// Every other field (none of them secret), kept as found.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+use crate::error::{Error, Result};
+use crate::secret::{SecretKey, SecretString};
+use config::AccountConfig;
+use format::{CryptError, KdfParams};
+use legacy::LegacyError;
+use store::Store;
+
+/// Which format a file was in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Ours (`format`, version 1).
+    Ours,
+    /// oidc-agent's libsodium format (any version).
+    OidcAgent,
 }
 
-impl AccountConfig {
-    /// A new account with the fields every account needs.
-    pub fn new(name: &str, issuer_url: &str, client_id: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            issuer_url: issuer_url.to_owned(),
-            client_id: client_id.to_owned(),
-            client_secret: SecretString::default(),
-            refresh_token: SecretString::default(),
-            scope: None,
-            auth_scope: None,
-            refresh_scope: None,
-            audience: String::new(),
-            cert_path: String::new(),
-            config_endpoint: String::new(),
-            redirect_uris: Vec::new(),
-            password: None,
-            registration_access_token: None,
-            extra: Map::new(),
-        }
-    }
+/// A decrypted account file.
+#[derive(Debug)]
+pub struct Opened {
+    /// The account.
+    pub config: AccountConfig,
+    /// The file's data key (our format only).
+    pub key: Option<SecretKey>,
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+}
 
-    /// The scopes to send with a refresh: `refresh_scope`, else the
-    /// authorization scope, split on white space.
-    pub fn refresh_scopes(&self) -> Vec<String> {
-        let s = self
-            .refresh_scope
-            .as_deref()
-            .or(self.auth_scope.as_deref())
-            .or(self.scope.as_deref())
-            .unwrap_or("");
-        split_list(s)
-    }
-
-    /// Sets the authorization scope under both oidc-agent key names, so that
-    /// both 4.x (`scope`) and 5.x (`auth_scope`) read it.
-    pub fn set_scope(&mut self, scope: &str) {
-        self.scope = Some(scope.to_owned());
-        self.auth_scope = Some(scope.to_owned());
-    }
-
-    /// The account JSON (contains secrets: callers encrypt or send it only).
-    pub fn to_json(&self) -> SecretString {
-        SecretString::new(serde_json::to_string(self).unwrap_or_default())
-    }
-
-    /// Parses account JSON, checking the fields every account needs.
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        let cfg: Self =
-            serde_json::from_str(text).map_err(|e| format!("invalid account JSON: {e}"))?;
-        cfg.validate()?;
-        Ok(cfg)
-    }
-
-    /// Checks the fields every usable account needs.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.name.is_empty() {
-            return Err("account has no name".into());
-        }
-        if self.issuer_url.is_empty() {
-            return Err(format!("account '{}' has no issuer_url", self.name));
-        }
-        if self.client_id.is_empty() {
-            return Err(format!("account '{}' has no client_id", self.name));
-        }
-        if self.refresh_token.is_empty() {
-            return Err(format!(
-                "account '{}' has no refresh token; run `oidc-gen --reauthenticate {}`",
-                self.name, self.name
-            ));
-        }
-        Ok(())
+fn crypt_error(path: &Path, e: CryptError) -> Error {
+    match e {
+        CryptError::WrongPassword => Error::WrongPassword {
+            path: path.to_owned(),
+        },
+        other => Error::CorruptFile {
+            path: path.to_owned(),
+            reason: other.to_string(),
+        },
     }
 }
 
-/// Splits a space-separated list (scopes, audiences), dropping empties.
-pub fn split_list(s: &str) -> Vec<String> {
-    s.split_whitespace().map(str::to_owned).collect()
+fn legacy_error(path: &Path, e: LegacyError) -> Error {
+    match e {
+        LegacyError::WrongPassword => Error::WrongPassword {
+            path: path.to_owned(),
+        },
+        LegacyError::Corrupt(reason) | LegacyError::Unsupported(reason) => Error::CorruptFile {
+            path: path.to_owned(),
+            reason,
+        },
+        LegacyError::KeyDerivation(e) => Error::Invalid(format!(
+            "cannot derive the key for {} ({e}); free some memory and try again",
+            path.display()
+        )),
+    }
 }
 
-/// Compares issuer URLs the way oidc-agent does (`compIssuerUrls`): equal,
-/// or equal but for one extra trailing `/` on either side; case-sensitive.
-pub fn same_issuer(a: &str, b: &str) -> bool {
-    a == b || a.strip_suffix('/') == Some(b) || b.strip_suffix('/') == Some(a)
+/// Reads and decrypts account `name`.
+pub fn open(store: &Store, name: &str, password: &SecretString) -> Result<Opened> {
+    let path = store.path(name)?;
+    let bytes = store.read(name)?;
+    open_bytes(&path, &bytes, password)
+}
+
+/// Decrypts the bytes of an account file found at `path`.
+pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<Opened> {
+    let (plain, key, format) = if format::is_ours(bytes) {
+        let (plain, key) =
+            format::open(bytes, password.expose().as_bytes()).map_err(|e| crypt_error(path, e))?;
+        (plain.to_vec(), Some(key), Format::Ours)
+    } else if let Some(reason) = not_ours_binary(bytes) {
+        return Err(Error::CorruptFile {
+            path: path.to_owned(),
+            reason,
+        });
+    } else {
+        let text = legacy::decrypt(bytes, password.expose().as_bytes())
+            .map_err(|e| legacy_error(path, e))?;
+        (text.as_bytes().to_vec(), None, Format::OidcAgent)
+    };
+    let config = parse_config(path, &zeroize::Zeroizing::new(plain))?;
+    Ok(Opened {
+        config,
+        key,
+        path: path.to_owned(),
+        format,
+    })
+}
+
+fn parse_config(path: &Path, plain: &[u8]) -> Result<AccountConfig> {
+    let text = std::str::from_utf8(plain).map_err(|_| Error::CorruptFile {
+        path: path.to_owned(),
+        reason: "decrypted data is not UTF-8".into(),
+    })?;
+    serde_json::from_str(text).map_err(|e| Error::CorruptFile {
+        path: path.to_owned(),
+        reason: format!("decrypted data is not an account: {e}"),
+    })
+}
+
+/// The account in `bytes`, one of our files read from `path`, opened with
+/// its data key (no password): what the agent and `--rename` use to see
+/// what a file holds now.
+pub fn open_with_key(path: &Path, bytes: &[u8], key: &SecretKey) -> Result<AccountConfig> {
+    let plain = format::open_with_key(bytes, key).map_err(|e| crypt_error(path, e))?;
+    parse_config(path, &plain)
+}
+
+/// Encrypts `config` with `password` in our format and writes it atomically.
+/// Returns the path and the data key. An empty password is accepted, as
+/// oidc-agent accepts it (automation relies on it); the CLI warns.
+pub fn save(
+    store: &Store,
+    config: &AccountConfig,
+    password: &SecretString,
+    params: KdfParams,
+) -> Result<(PathBuf, SecretKey)> {
+    let path = store.path(&config.name)?;
+    let json = config.to_json();
+    let (bytes, key) = format::seal_new(
+        password.expose().as_bytes(),
+        json.expose().as_bytes(),
+        params,
+    )
+    .map_err(|e| crypt_error(&path, e))?;
+    let _lock = store.lock()?;
+    store.write(&config.name, &bytes)?;
+    Ok((path, key))
+}
+
+/// Changes the password of one of our files (`oidc-gen -u`): re-wraps its
+/// data key, which stays the same, so an agent that holds the account keeps
+/// saving rotated refresh tokens into it. Reads the file under the
+/// directory lock, so a rotation the agent saved after `opened` was read is
+/// kept.
+pub fn change_password(
+    store: &Store,
+    opened: &Opened,
+    new_password: &SecretString,
+    params: KdfParams,
+) -> Result<PathBuf> {
+    let key = opened.key.as_ref().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{} is not in the oidc-agent-rs format",
+            opened.path.display()
+        ))
+    })?;
+    let _lock = store.lock()?;
+    let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
+    let new = format::rewrap(&bytes, key, new_password.expose().as_bytes(), params)
+        .map_err(|e| crypt_error(&opened.path, e))?;
+    store::write_atomic(&opened.path, &new)?;
+    Ok(opened.path.clone())
+}
+
+/// Renames account `config.name` to `new` on disk, keeping the data key:
+/// reads the file under the directory lock (taking what it holds now), writes
+/// it under the new name and removes the old file.
+pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
+    let key = opened.key.as_ref().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{} is not in the oidc-agent-rs format",
+            opened.path.display()
+        ))
+    })?;
+    let new_path = store.path(new)?;
+    let _lock = store.lock()?;
+    if new_path.exists() {
+        return Err(Error::Invalid(format!("account '{new}' already exists")));
+    }
+    let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
+    let mut config = open_with_key(&opened.path, &bytes, key)?;
+    config.name = new.to_owned();
+    let json = config.to_json();
+    let sealed = format::reseal(&bytes, key, json.expose().as_bytes())
+        .map_err(|e| crypt_error(&new_path, e))?;
+    store::write_atomic(&new_path, &sealed)?;
+    std::fs::remove_file(&opened.path).map_err(|e| Error::io("delete", &opened.path, e))?;
+    Ok(new_path)
+}
+
+/// Argon2 parameters for new files: the default, or, in debug builds only,
+/// cheap ones when the test-only variable `OIDC_AGENT_RS_TEST_KDF=1` is set
+/// (the test suites create hundreds of files; the format stores the
+/// parameters, so such files stay readable). No environment variable weakens
+/// the KDF of a release build.
+pub fn kdf_params() -> KdfParams {
+    choose_kdf(
+        cfg!(debug_assertions),
+        std::env::var_os("OIDC_AGENT_RS_TEST_KDF").as_deref(),
+    )
+}
+
+fn choose_kdf(debug_build: bool, test_kdf: Option<&std::ffi::OsStr>) -> KdfParams {
+    if debug_build && test_kdf.is_some_and(|v| v == "1") {
+        KdfParams::TESTING
+    } else {
+        KdfParams::DEFAULT
+    }
+}
+
+/// Why bytes that do not start with our magic are no account file we read,
+/// when they are binary (a damaged magic; oidc-agent's formats are text).
+fn not_ours_binary(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok();
+    let binary = text.is_none_or(|t| {
+        t.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\0'))
+    });
+    binary.then(|| {
+        let head = &bytes[..bytes.len().min(format::MAGIC.len())];
+        format!(
+            "not an account file this version can read: expected the oidc-agent-rs format \
+             (starting with \"{}\") or one of oidc-agent's text formats, found binary data \
+             starting with {}",
+            String::from_utf8_lossy(format::MAGIC),
+            head.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A release build ignores `OIDC_AGENT_RS_TEST_KDF`; only a debug build
+    /// (the test suites) takes the shortcut.
     #[test]
-    fn keeps_unknown_fields_and_reads_aliases() {
-        let text = r#"{"name":"a","issuer":"https://op/","client_id":"c","refresh_token":"rt",
-            "scope":"openid profile","daeSetByUser":0,"username":"","password":"pw"}"#;
-        let cfg = AccountConfig::from_json(text).expect("parse");
-        assert_eq!(cfg.issuer_url, "https://op/");
-        assert_eq!(cfg.refresh_scopes(), vec!["openid", "profile"]);
-        let out: Value = serde_json::from_str(cfg.to_json().expose()).expect("json");
-        assert_eq!(out["daeSetByUser"], 0);
-        assert_eq!(out["username"], "");
-        assert!(!cfg.extra.contains_key("password"));
-        assert_eq!(out["issuer_url"], "https://op/");
-        assert_eq!(out["refresh_token"], "rt");
-        assert_eq!(out["password"], "pw");
+    fn test_kdf_shortcut_is_debug_only() {
+        let one = Some(std::ffi::OsStr::new("1"));
+        assert_eq!(choose_kdf(false, one), KdfParams::DEFAULT);
+        assert_eq!(choose_kdf(true, one), KdfParams::TESTING);
+        assert_eq!(choose_kdf(true, Some("0".as_ref())), KdfParams::DEFAULT);
+        assert_eq!(choose_kdf(true, None), KdfParams::DEFAULT);
+        assert_eq!(
+            kdf_params() == KdfParams::TESTING,
+            cfg!(debug_assertions)
+                && std::env::var_os("OIDC_AGENT_RS_TEST_KDF").is_some_and(|v| v == "1")
+        );
     }
 
     #[test]
-    fn refresh_scope_wins() {
-        let mut cfg = AccountConfig::new("a", "https://op", "c");
-        cfg.set_scope("openid offline_access");
-        cfg.refresh_scope = Some("openid".into());
-        assert_eq!(cfg.refresh_scopes(), vec!["openid"]);
-    }
-
-    #[test]
-    fn missing_refresh_token_is_rejected() {
-        let err = AccountConfig::from_json(r#"{"name":"a","issuer_url":"x","client_id":"c"}"#)
-            .expect_err("must fail");
-        assert!(err.contains("--reauthenticate a"), "{err}");
-    }
-
-    #[test]
-    fn issuer_comparison_ignores_one_slash() {
-        assert!(same_issuer("https://op/", "https://op"));
-        assert!(same_issuer("https://op", "https://op"));
-        assert!(!same_issuer("https://op//", "https://op"));
-        assert!(!same_issuer("https://op/x", "https://op"));
-        assert!(same_issuer("https://a//", "https://a/"));
-        assert!(!same_issuer("https://A/", "https://a/"));
+    fn damaged_magic_says_what_was_expected() {
+        let (mut file, _) = format::seal_new(b"pw", b"{}", KdfParams::TESTING).expect("seal");
+        file[0] ^= 0x20;
+        let err = open_bytes(Path::new("/x/acct"), &file, &SecretString::from("pw"))
+            .expect_err("damaged");
+        let msg = err.to_string();
+        assert_eq!(err.kind(), crate::error::ErrorKind::BadFile);
+        assert!(
+            msg.contains("not an account file this version can read"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("\"OIDCRS\"") && msg.contains("/x/acct"),
+            "{msg}"
+        );
+        // oidc-agent's text formats still get their own diagnosis.
+        assert!(not_ours_binary(b"0f:00:11:22").is_none());
+        assert!(not_ours_binary(b"44\nAAAA\n").is_none());
     }
 }

@@ -18,12 +18,12 @@ use std::io::{self, IsTerminal as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::account_file;
+use crate::account;
+use crate::account::store::Store;
 use crate::error::{Error, ErrorKind};
 use crate::oidc::OidcError;
 use crate::paths::ENV_PASSWORD;
 use crate::secret::SecretString;
-use crate::store::Store;
 
 /// Runs a command body: `prog: error` on stderr, the error's exit code.
 pub fn run(prog: &str, body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
@@ -234,7 +234,7 @@ pub fn open_account(
     pw: &PasswordArgs,
     store: &Store,
     name: &str,
-) -> Result<(account_file::Opened, SecretString), Error> {
+) -> Result<(account::Opened, SecretString), Error> {
     let path = store.path(name)?;
     store.read(name)?;
     let prompt = format!("Password for account '{name}': ");
@@ -256,7 +256,7 @@ pub fn open_account(
             }
         }
     };
-    let opened = account_file::open(store, name, &password)?;
+    let opened = account::open(store, name, &password)?;
     Ok((opened, password))
 }
 

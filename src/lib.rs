@@ -10,30 +10,28 @@
 //!   refreshes, lifetimes and the lock.
 //! - `client` is the synchronous client every command uses; `protocol` is the
 //!   one definition of the wire format both sides share (oidc-agent's JSON
-//!   IPC), and `compat` adds oidc-agent's encrypted IPC mode and file formats.
+//!   IPC), and `compat` adds oidc-agent's encrypted IPC mode.
 //! - `oidc` builds requests and parses responses (discovery, token endpoint,
 //!   code and device flows) over the single HTTP client in `oidc::http`;
 //!   `loopback` is oidc-gen's RFC 8252 redirect listener.
-//! - `account`, `crypt`, `store`, `issuers` and `paths` are the account files:
-//!   oidc-agent's account JSON, our encrypted format, atomic 0600 writes.
+//! - `account` owns the account files end to end: oidc-agent's account JSON,
+//!   our encrypted format, oidc-agent's formats, the directory with its lock
+//!   and atomic 0600 writes, and `issuer.config`; `paths` names the
+//!   directories.
 //! - `secret` holds every secret in a zeroizing, redacted type; `error` the
 //!   typed errors and the exit-code table.
 
 pub mod account;
-pub mod account_file;
 pub mod agent;
 pub mod cli;
 pub mod client;
 pub mod compat;
-pub mod crypt;
 pub mod error;
-pub mod issuers;
 pub mod keyring;
 pub mod loopback;
 pub mod oidc;
 pub mod paths;
 pub mod protocol;
 pub mod secret;
-pub mod store;
 
 pub use error::{Error, ErrorKind, Result};

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-use crate::account::AccountConfig;
+use crate::account::config::AccountConfig;
 use crate::error::ErrorKind;
 use crate::secret::SecretString;
 

@@ -16,7 +16,7 @@ use super::log::{fingerprint, log};
 use super::provider::{refresh_with, snapshot};
 use super::save::{SaveJob, record_save, save_pending};
 use super::state::{CacheKey, Loaded, Persist, Token};
-use crate::account::AccountConfig;
+use crate::account::config::AccountConfig;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
 use crate::secret::SecretString;
@@ -230,7 +230,7 @@ async fn stored_rt(persist: Option<&Persist>) -> Option<SecretString> {
     let p = persist?.clone();
     tokio::task::spawn_blocking(move || {
         let file = std::fs::read(&p.path).ok()?;
-        crate::account_file::open_with_key(&p.path, &file, &p.key)
+        crate::account::open_with_key(&p.path, &file, &p.key)
             .ok()
             .map(|c| c.refresh_token)
     })
@@ -410,7 +410,7 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
         let written = tokio::task::spawn_blocking(move || {
             let (p, config, file_rt, new_path) = job;
             let dir = new_path.parent().unwrap_or(std::path::Path::new("."));
-            let _lock = crate::store::lock_dir(dir).map_err(|e| e.to_string())?;
+            let _lock = crate::account::store::lock_dir(dir).map_err(|e| e.to_string())?;
             super::save::write_to(&new_path, &p, &config, file_rt.as_ref())?;
             std::fs::remove_file(&p.path)
                 .map_err(|e| format!("cannot remove {}: {e}", p.path.display()))

@@ -183,10 +183,11 @@ pub(super) async fn write_token_file(ctx: &Ctx, name: &str) -> Result<(), String
         (path, body, tok.expires_at)
     };
     let target = path.clone();
-    let written = tokio::task::spawn_blocking(move || crate::store::write_atomic(&target, &body))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+    let written =
+        tokio::task::spawn_blocking(move || crate::account::store::write_atomic(&target, &body))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
     match written {
         Ok(()) => {
             if let Some(a) = ctx.state().accounts.get_mut(name) {

@@ -33,7 +33,7 @@ pub(super) fn candidate(ctx: &Ctx, t: &TokenRequest) -> Option<String> {
     }
     let name = match (&t.account, &t.issuer) {
         (Some(name), _) => name.clone(),
-        (None, Some(issuer)) => crate::issuers::default_account(ctx.store.dir(), issuer)?,
+        (None, Some(issuer)) => crate::account::issuers::default_account(ctx.store.dir(), issuer)?,
         (None, None) => return None,
     };
     ctx.store.path(&name).ok().filter(|p| p.is_file())?;

@@ -5,11 +5,11 @@
 use std::sync::{Mutex, MutexGuard};
 
 use super::state::State;
-use crate::crypt::KdfParams;
+use crate::account::format::KdfParams;
+use crate::account::store::Store;
 use crate::error::ErrorKind;
 use crate::oidc::OidcError;
 use crate::protocol::Response;
-use crate::store::Store;
 
 /// Seconds since the Unix epoch.
 pub use crate::oidc::token::unix_now as now;

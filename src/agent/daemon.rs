@@ -11,8 +11,8 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::account::store::ensure_private_dir;
 use crate::error::{Error, Result};
-use crate::store::ensure_private_dir;
 
 /// Environment variable marking the re-executed daemon child.
 pub const CHILD_ENV: &str = "OIDC_AGENT_RS_DAEMON_CHILD";
@@ -213,7 +213,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mk = |name: &str| {
             let d = tmp.path().join(name);
-            crate::store::ensure_private_dir(&d).expect("mkdir");
+            crate::account::store::ensure_private_dir(&d).expect("mkdir");
             d
         };
         // Dead: the listener is gone, the socket file stays (as after kill -9).

@@ -123,7 +123,7 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
         });
     }
     if let Some(issuer) = &t.issuer {
-        let default = crate::issuers::default_account(ctx.store.dir(), issuer);
+        let default = crate::account::issuers::default_account(ctx.store.dir(), issuer);
         return st
             .account_for_issuer(issuer, default.as_deref(), now())
             .ok_or_else(|| {

@@ -1,6 +1,6 @@
 //! `lock` and `unlock`: while locked, the loaded accounts exist only sealed
-//! (our `crypt` format) under a key derived from the lock password, and every
-//! plaintext secret has been dropped and so zeroized.
+//! (in our `account::format`) under a key derived from the lock password,
+//! and every plaintext secret has been dropped and so zeroized.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::ctx::{Ctx, fail};
 use super::log::log;
 use super::state::{Loaded, LockState, Persist, SealedAccount};
-use crate::crypt;
+use crate::account::format;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
 use crate::secret::SecretString;
@@ -68,7 +68,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     let result = tokio::task::spawn_blocking(move || {
         let json = zeroize::Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
         drop(sealed);
-        crypt::seal_new(password.expose().as_bytes(), &json, kdf).map(|(vault, _)| vault)
+        format::seal_new(password.expose().as_bytes(), &json, kdf).map(|(vault, _)| vault)
     })
     .await;
     let mut st = ctx.state();
@@ -99,7 +99,7 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         LockState::Unlocked => return fail(ErrorKind::Failure, strings::NOT_LOCKED),
     };
     let opened =
-        tokio::task::spawn_blocking(move || crypt::open(&vault, password.expose().as_bytes()))
+        tokio::task::spawn_blocking(move || format::open(&vault, password.expose().as_bytes()))
             .await;
     let plain = match opened {
         Ok(Ok((plain, _))) => plain,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::ctx::Ctx;
 use super::state::State;
-use crate::account::AccountConfig;
+use crate::account::config::AccountConfig;
 use crate::oidc::discovery::{self, Metadata};
 use crate::oidc::token::{self, TokenSet};
 use crate::oidc::{OidcError, http};

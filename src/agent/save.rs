@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use super::ctx::{Ctx, now};
 use super::log::{fingerprint, log};
 use super::state::{Persist, Unsaved};
-use crate::account::AccountConfig;
-use crate::crypt;
+use crate::account::config::AccountConfig;
+use crate::account::format;
+use crate::account::store;
 use crate::secret::SecretString;
-use crate::store;
 
 /// One write of an account.
 pub struct SaveJob {
@@ -76,7 +76,7 @@ pub fn write_to(
     let file =
         std::fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
     let json = config.to_json();
-    if !crypt::is_ours(&file) {
+    if !format::is_ours(&file) {
         let Some(template) = &persist.convert_to else {
             return Err(format!(
                 "{} is not in the oidc-agent-rs format and the agent has no key for it; \
@@ -87,12 +87,12 @@ pub fn write_to(
         };
         let backup = backup_path(source);
         store::write_atomic(&backup, &file).map_err(|e| e.to_string())?;
-        let sealed = crypt::reseal(template, &persist.key, json.expose().as_bytes())
+        let sealed = format::reseal(template, &persist.key, json.expose().as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
         return Ok(Saved::Converted(backup));
     }
-    let on_disk = crate::account_file::open_with_key(source, &file, &persist.key).map_err(|e| {
+    let on_disk = crate::account::open_with_key(source, &file, &persist.key).map_err(|e| {
         format!(
             "{e}: the file was re-encrypted by another program (or damaged) since the account \
              was loaded; load it again with `oidc-add {}`",
@@ -110,7 +110,7 @@ pub fn write_to(
             config.name
         ));
     }
-    let sealed = crypt::reseal(&file, &persist.key, json.expose().as_bytes())
+    let sealed = format::reseal(&file, &persist.key, json.expose().as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
     Ok(Saved::Written)
@@ -206,7 +206,7 @@ fn backup_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypt::KdfParams;
+    use crate::account::format::KdfParams;
 
     fn account(rt: &str) -> AccountConfig {
         let mut c = AccountConfig::new("a", "https://op", "cid");
@@ -219,7 +219,7 @@ mod tests {
         let path = tmp.path().join("a");
         let json = account(rt).to_json();
         let (bytes, key) =
-            crypt::seal_new(b"pw", json.expose().as_bytes(), KdfParams::TESTING).expect("seal");
+            format::seal_new(b"pw", json.expose().as_bytes(), KdfParams::TESTING).expect("seal");
         std::fs::write(&path, bytes).expect("write");
         (
             tmp,
@@ -233,7 +233,7 @@ mod tests {
 
     fn rt_on_disk(p: &Persist) -> String {
         let file = std::fs::read(&p.path).expect("read");
-        let plain = crypt::open_with_key(&file, &p.key).expect("open");
+        let plain = format::open_with_key(&file, &p.key).expect("open");
         let c: AccountConfig = serde_json::from_slice(&plain).expect("json");
         c.refresh_token.expose().to_owned()
     }

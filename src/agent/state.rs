@@ -16,11 +16,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::account::{AccountConfig, same_issuer, split_list};
+use crate::account::config::{AccountConfig, same_issuer, split_list};
+use crate::account::format;
 use crate::error::ErrorKind;
 use crate::oidc::discovery::Metadata;
 use crate::secret::{SecretKey, SecretString};
@@ -30,7 +30,8 @@ use crate::secret::{SecretKey, SecretString};
 pub struct Persist {
     /// The account file.
     pub path: PathBuf,
-    /// Its data key (see `crypt`): enough to re-seal, not to change the password.
+    /// Its data key (see `account::format`): enough to re-seal, not to
+    /// change the password.
     pub key: SecretKey,
     /// For a file in oidc-agent's format: the account already sealed in our
     /// format under `key`, to convert to on the first rotation.
@@ -38,28 +39,27 @@ pub struct Persist {
 }
 
 impl Persist {
-    /// From the base64 forms used on the wire (`add`) and in the lock vault;
-    /// `None` when the key is not 32 bytes of base64.
+    /// From the text forms used on the wire (`add`) and in the lock vault
+    /// ([`format::decode_key`]); `None` when the key is not 32 bytes of
+    /// base64.
     pub fn from_base64(
         path: PathBuf,
         key: &SecretString,
         convert_to: Option<&str>,
     ) -> Option<Self> {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let bytes = zeroize::Zeroizing::new(b64.decode(key.expose()).ok()?);
         Some(Self {
             path,
-            key: SecretKey::from_slice(&bytes)?,
-            convert_to: convert_to.and_then(|t| b64.decode(t).ok()),
+            key: format::decode_key(key)?,
+            convert_to: convert_to.and_then(format::decode_file),
         })
     }
 
-    /// The key and the conversion template in base64, for the lock vault.
+    /// The key and the conversion template in their text forms
+    /// ([`format::encode_key`]), for the lock vault.
     pub fn to_base64(&self) -> (SecretString, Option<String>) {
-        let b64 = base64::engine::general_purpose::STANDARD;
         (
-            SecretString::new(b64.encode(self.key.expose())),
-            self.convert_to.as_ref().map(|t| b64.encode(t)),
+            format::encode_key(&self.key),
+            self.convert_to.as_deref().map(format::encode_file),
         )
     }
 }
@@ -244,7 +244,7 @@ pub enum LockState {
     Unlocked,
     /// Locking: the accounts are being sealed.
     Sealing,
-    /// Locked: only the sealed vault (our `crypt` format) is held.
+    /// Locked: only the sealed vault (our `account::format`) is held.
     Locked(Vec<u8>),
 }
 

@@ -7,14 +7,13 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use base64::Engine as _;
 use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
-use crate::account_file::Opened;
+use crate::account::store::Store;
+use crate::account::{Opened, format};
 use crate::client::{AgentClient, Load, Loaded};
 use crate::protocol::Request;
-use crate::store::Store;
 
 /// Load accounts into oidc-agent, unload them, lock and unlock the agent.
 #[derive(Debug, Parser)]
@@ -90,7 +89,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         let dir = Store::default_dir().dir().to_owned();
         let text =
             std::fs::read_to_string(dir.join(crate::paths::ISSUER_CONFIG)).unwrap_or_default();
-        if let Ok(config) = crate::issuers::IssuerConfig::parse(&text) {
+        if let Ok(config) = crate::account::issuers::IssuerConfig::parse(&text) {
             for issuer in config.issuers() {
                 println!("{issuer}");
             }
@@ -103,7 +102,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         // oidc-agent's files are base64 text; ours are binary, printed as base64.
         let mut text = match String::from_utf8(bytes) {
             Ok(text) => text,
-            Err(e) => base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+            Err(e) => format::encode_file(e.as_bytes()),
         };
         if !text.ends_with('\n') {
             text.push('\n');

@@ -13,12 +13,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser;
 
+use crate::account::store::Store;
 use crate::agent::{self, Ctx, daemon};
 use crate::client::AgentClient;
 use crate::oidc::http;
 use crate::paths::{ENV_PID, ENV_SOCK};
 use crate::protocol::Request;
-use crate::store::Store;
 
 /// The OpenID Connect token agent.
 #[derive(Debug, Parser)]

@@ -8,17 +8,17 @@
 //! either the request fails at once with the agent's "not loaded" error
 //! (exit status 4), as without autoload.
 
+use crate::account::store::Store;
 use crate::client::AgentClient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::SecretString;
-use crate::store::Store;
 
 /// The account a token request for `target` (a short name, or an issuer
 /// URL with a default account in `issuer.config`) would load, if it is
 /// configured here.
 pub fn account_for(store: &Store, target: &str) -> Option<String> {
     let name = if target.contains("://") {
-        crate::issuers::default_account(store.dir(), target)?
+        crate::account::issuers::default_account(store.dir(), target)?
     } else {
         target.to_owned()
     };
@@ -61,7 +61,7 @@ pub fn load_with(
     let opened = match stored {
         Some(pw) => {
             tried_keyring = true;
-            match crate::account_file::open(&store, &name, &pw) {
+            match crate::account::open(&store, &name, &pw) {
                 Ok(opened) => Some((opened, pw)),
                 // A stale keyring entry: ask on the terminal, if any.
                 Err(Error::WrongPassword { .. }) if can_ask() => None,
@@ -79,7 +79,7 @@ pub fn load_with(
                 format!("Account '{name}' is not loaded; password to load it: ")
             };
             let pw = super::prompt_password(&prompt, false)?;
-            (crate::account_file::open(&store, &name, &pw)?, pw)
+            (crate::account::open(&store, &name, &pw)?, pw)
         }
         None => {
             return Err(match not_loaded {

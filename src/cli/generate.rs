@@ -23,13 +23,13 @@ use anyhow::Context as _;
 use clap::{ArgGroup, Parser, ValueEnum};
 
 use super::PasswordArgs;
-use crate::account::{AccountConfig, split_list};
-use crate::account_file::{self, kdf_params};
+use crate::account::config::{AccountConfig, split_list};
+use crate::account::store::Store;
+use crate::account::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::oidc::discovery::{self, Metadata};
 use crate::oidc::http;
 use crate::secret::SecretString;
-use crate::store::Store;
 
 /// How to obtain the refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -254,7 +254,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         name = base.to_string_lossy().into_owned();
     }
     let name = name.as_str();
-    crate::store::check_name(name)?;
+    crate::account::store::check_name(name)?;
     if args.print.is_some() {
         let (opened, _) = super::open_account(&args.password, &store, name)?;
         let json = serde_json::to_string_pretty(&opened.config)?;
@@ -355,11 +355,11 @@ fn finish(
 ) -> anyhow::Result<()> {
     let name = config.name.clone();
     let opened = if args.no_save {
-        account_file::Opened {
+        account::Opened {
             path: store.path(&name)?,
             config,
             key: None,
-            format: account_file::Format::Ours,
+            format: account::Format::Ours,
         }
     } else {
         let password = match password {
@@ -370,17 +370,19 @@ fn finish(
             )?,
         };
         super::warn_if_empty_password("oidc-gen", &name, &password);
-        let (path, key) = account_file::save(store, &config, &password, kdf_params())?;
+        let (path, key) = account::save(store, &config, &password, kdf_params())?;
         super::remember_password(&args.password, &path, &name, &password);
-        if let Err(e) = crate::issuers::record_default(store.dir(), &config.issuer_url, &name) {
+        if let Err(e) =
+            crate::account::issuers::record_default(store.dir(), &config.issuer_url, &name)
+        {
             eprintln!("oidc-gen: warning: could not update issuer.config: {e}");
         }
         eprintln!("Saved account '{name}' to {}", path.display());
-        account_file::Opened {
+        account::Opened {
             config,
             key: Some(key),
             path,
-            format: account_file::Format::Ours,
+            format: account::Format::Ours,
         }
     };
     match AgentClient::from_env() {

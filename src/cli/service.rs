@@ -243,7 +243,7 @@ fn start(out: &mut String, sock: &Path, pid_file: &Path, opts: &[String]) -> any
                 .or(p.as_u64().map(|n| n as u32))
         })
         .context("the agent's start-up output has no pid")?;
-    crate::store::write_atomic(pid_file, format!("{pid}\n").as_bytes())?;
+    crate::account::store::write_atomic(pid_file, format!("{pid}\n").as_bytes())?;
     vars(out, sock, Some(pid), pid_file);
     Ok(())
 }

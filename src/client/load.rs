@@ -4,10 +4,8 @@
 //! without the password, the same account is sealed here in our format with
 //! it, and the agent converts the file with that on the first rotation.
 
-use base64::Engine as _;
-
 use super::AgentClient;
-use crate::account_file::{Format, Opened, kdf_params};
+use crate::account::{Format, Opened, format, kdf_params};
 use crate::error::{Error, Result};
 use crate::oidc::token::TokenSet;
 use crate::protocol::{AddRequest, Request};
@@ -41,28 +39,27 @@ pub enum Loaded {
 impl AgentClient {
     /// Sends `opened` to the agent.
     pub fn load(&self, opened: Opened, how: Load<'_>) -> Result<Loaded> {
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let mut key = opened.key;
         let mut convert_to = None;
         if opened.format == Format::OidcAgent
             && let Some(pw) = how.password
         {
             let json = opened.config.to_json();
-            let (bytes, k) = crate::crypt::seal_new(
+            let (bytes, k) = format::seal_new(
                 pw.expose().as_bytes(),
                 json.expose().as_bytes(),
                 kdf_params(),
             )
             .map_err(|e| Error::Invalid(e.to_string()))?;
             key = Some(k);
-            convert_to = Some(b64(&bytes));
+            convert_to = Some(format::encode_file(&bytes));
         }
         let outcome = if convert_to.is_some() {
             Loaded::ConvertsOnRotation
         } else {
             Loaded::Plain
         };
-        let data_key = key.as_ref().map(|k| SecretString::new(b64(k.expose())));
+        let data_key = key.as_ref().map(format::encode_key);
         let request = Request::Add(Box::new(AddRequest {
             config: opened.config,
             lifetime: how.lifetime,

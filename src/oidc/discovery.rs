@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 use super::OidcError;
-use crate::account::same_issuer;
+use crate::account::config::same_issuer;
 
 /// The parts of the provider metadata we use.
 #[derive(Debug, Clone, Deserialize)]

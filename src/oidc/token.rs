@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{OidcError, body_excerpt, error_chain};
-use crate::account::{AccountConfig, split_list};
+use crate::account::config::{AccountConfig, split_list};
 use crate::secret::SecretString;
 
 /// OIDC fields of a token response beyond OAuth's.

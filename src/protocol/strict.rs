@@ -17,7 +17,7 @@ use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use zeroize::Zeroizing;
 
-use crate::account::AccountConfig;
+use crate::account::config::AccountConfig;
 
 /// Prefix of the error that a bad account config raises inside the `add`
 /// request, so [`super::Request::parse`] can tell it from other bad fields.

@@ -190,9 +190,9 @@ fn legacy_file_is_converted_on_rotation() {
         std::fs::read(env.config_dir().join("old.bak")).expect("backup"),
         before
     );
-    let store = oidc_agent::store::Store::new(env.config_dir());
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
     let opened =
-        oidc_agent::account_file::open(&store, "old", &PASSWORD.into()).expect("open converted");
+        oidc_agent::account::open(&store, "old", &PASSWORD.into()).expect("open converted");
     assert_eq!(
         vec![opened.config.refresh_token.expose().to_owned()],
         op.valid_rts().into_iter().collect::<Vec<_>>()

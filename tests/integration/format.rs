@@ -1,10 +1,10 @@
 //! Test vectors for our encrypted account format, version 1.
 //!
-//! `tests/fixtures/format-v1.bin` was written by `crypt::seal_new_with` with
+//! `tests/fixtures/format-v1.bin` was written by `format::seal_new_with` with
 //! the inputs below; the test checks both directions, so any change to the
 //! layout, the KDF or the AEAD fails here. `OIDC_BLESS=1` rewrites it.
 
-use oidc_agent::crypt::{self, KdfParams};
+use oidc_agent::account::format::{self, KdfParams};
 use oidc_agent::secret::SecretKey;
 
 const PLAINTEXT: &[u8] =
@@ -12,7 +12,7 @@ const PLAINTEXT: &[u8] =
 
 fn vector() -> Vec<u8> {
     let key = SecretKey::from_slice(&[7u8; 32]).expect("key");
-    crypt::seal_new_with(
+    format::seal_new_with(
         b"vector password",
         PLAINTEXT,
         KdfParams {
@@ -43,13 +43,13 @@ fn format_v1_vector() {
         vector(),
         "the writer no longer produces the committed vector"
     );
-    let (plain, key) = crypt::open(&committed, b"vector password").expect("open vector");
+    let (plain, key) = format::open(&committed, b"vector password").expect("open vector");
     assert_eq!(&plain[..], PLAINTEXT);
     assert!(key == SecretKey::from_slice(&[7u8; 32]).expect("key"));
     assert_eq!(&committed[..8], b"OIDCRS\x01\x01");
     assert_eq!(
-        crypt::open(&committed, b"wrong").err(),
-        Some(crypt::CryptError::WrongPassword)
+        format::open(&committed, b"wrong").err(),
+        Some(format::CryptError::WrongPassword)
     );
 }
 

@@ -9,9 +9,9 @@ use crate::support::browser;
 use crate::support::fake_op::{CONF_CLIENT, CONF_SECRET, DEVICE_GRANT, FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
 
-fn account(env: &Env, name: &str) -> oidc_agent::account::AccountConfig {
-    let store = oidc_agent::store::Store::new(env.config_dir());
-    oidc_agent::account_file::open(&store, name, &PASSWORD.into())
+fn account(env: &Env, name: &str) -> oidc_agent::account::config::AccountConfig {
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    oidc_agent::account::open(&store, name, &PASSWORD.into())
         .expect("decrypt account file")
         .config
 }

@@ -9,9 +9,8 @@ use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
 fn decrypt_rt_pw(env: &Env, name: &str, pw: &str) -> String {
-    let store = oidc_agent::store::Store::new(env.config_dir());
-    let opened =
-        oidc_agent::account_file::open(&store, name, &pw.into()).expect("decrypt account file");
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let opened = oidc_agent::account::open(&store, name, &pw.into()).expect("decrypt account file");
     opened.config.refresh_token.expose().to_owned()
 }
 

@@ -5,11 +5,11 @@
 //! error of the expected class, no false success), not only "no panic".
 //! Seeds are fixed, so a failure reproduces; the case index is in the message.
 
+use oidc_agent::account::issuers::{IssuerConfig, IssuerConfigError, IssuerConfigFormat};
+use oidc_agent::account::legacy::{self, LegacyError, LegacyFormat};
 use oidc_agent::compat::ipc_crypt::{
     self, ClientHandshake, FirstMessage, IpcCryptError, MessageStatus, ServerSession,
 };
-use oidc_agent::compat::legacy_file::{self, LegacyError, LegacyFormat};
-use oidc_agent::issuers::{IssuerConfig, IssuerConfigError, IssuerConfigFormat};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
@@ -225,21 +225,21 @@ fn legacy_account_files_survive_damage() {
     let mut decrypted = 0;
     for case in 0..3000 {
         let (orig, password, plaintext) = &vectors[case % vectors.len()];
-        let format = legacy_file::detect(orig);
+        let format = legacy::detect(orig);
         // A trailing newline (an editor's) changes nothing.
         let mut edited = orig.clone();
         edited.push(b'\n');
-        assert_eq!(legacy_file::detect(&edited), format, "case {case}");
+        assert_eq!(legacy::detect(&edited), format, "case {case}");
 
         let mut bad = orig.clone();
         mutate(&mut rng, &mut bad);
-        let shape = legacy_file::detect(&bad);
+        let shape = legacy::detect(&bad);
         let runs_argon2 = matches!(shape, LegacyFormat::Sodium | LegacyFormat::Hex);
         if runs_argon2 && decrypted >= 16 {
             continue;
         }
         decrypted += usize::from(runs_argon2);
-        match legacy_file::decrypt(&bad, password.as_bytes()) {
+        match legacy::decrypt(&bad, password.as_bytes()) {
             Ok(text) => assert_eq!(
                 *text, *plaintext,
                 "case {case}: damage decrypted to other data"

@@ -296,7 +296,8 @@ fn request_timeout_option_bounds_provider_calls() {
 /// untrusted input: requests, the encrypted-mode framing, account files.
 #[test]
 fn parsers_survive_arbitrary_input() {
-    use oidc_agent::compat::{ipc_crypt, legacy_file};
+    use oidc_agent::account::legacy;
+    use oidc_agent::compat::ipc_crypt;
     use rand::{Rng as _, SeedableRng as _};
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x0_1dc_a6e);
     let seeds: [&[u8]; 6] = [
@@ -322,16 +323,16 @@ fn parsers_survive_arbitrary_input() {
         let _ = oidc_agent::protocol::Request::parse(&buf);
         let _ = ipc_crypt::classify_first_message(&buf);
         let _ = ipc_crypt::encrypted_message_status(&buf);
-        let _ = legacy_file::detect(&buf);
+        let _ = legacy::detect(&buf);
         // Only the shape checks: a structurally valid file would run Argon2.
         if !matches!(
-            legacy_file::detect(&buf),
-            legacy_file::LegacyFormat::Sodium | legacy_file::LegacyFormat::Hex
+            legacy::detect(&buf),
+            legacy::LegacyFormat::Sodium | legacy::LegacyFormat::Hex
         ) {
-            let _ = legacy_file::decrypt(&buf, b"pw");
+            let _ = legacy::decrypt(&buf, b"pw");
         }
         if buf.len() < 132 {
-            let _ = oidc_agent::crypt::open(&buf, b"pw");
+            let _ = oidc_agent::account::format::open(&buf, b"pw");
         }
     }
 }

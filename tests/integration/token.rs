@@ -7,9 +7,9 @@ use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
 fn decrypt_rt(env: &Env, name: &str) -> String {
-    let store = oidc_agent::store::Store::new(env.config_dir());
-    let opened = oidc_agent::account_file::open(&store, name, &PASSWORD.into())
-        .expect("decrypt account file");
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let opened =
+        oidc_agent::account::open(&store, name, &PASSWORD.into()).expect("decrypt account file");
     opened.config.refresh_token.expose().to_owned()
 }
 

@@ -18,13 +18,13 @@ use zeroize::Zeroizing;
 
 use super::complete::complete;
 use super::{Args, Flow, Session, auth_scopes};
-use crate::account::{AccountConfig, same_issuer, split_list};
+use crate::account::config::{AccountConfig, same_issuer, split_list};
+use crate::account::store::Store;
 use crate::loopback::{self, AuthCode, LoopbackError, LoopbackListener};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::{self, AudienceMode, AuthUrlParams, PendingAuthorization};
 use crate::oidc::token::Credentials;
 use crate::oidc::token::{self, TokenSet};
-use crate::store::Store;
 
 /// The redirect URI when neither the account nor the command line names one:
 /// 127.0.0.1 with an ephemeral port (RFC 8252 §7.3, §8.3).
@@ -226,7 +226,7 @@ fn run_pasted(
     let path = pending_path(store, &config.name);
     store.ensure_dir()?;
     let json = Zeroizing::new(serde_json::to_vec(&login)?);
-    crate::store::write_atomic(&path, &json)?;
+    crate::account::store::write_atomic(&path, &json)?;
     let pending = &login.authorization;
     announce(args, pending.url(), None);
     eprintln!(

@@ -5,10 +5,10 @@
 use anyhow::bail;
 
 use super::{Flow, Session, finish};
-use crate::account::AccountConfig;
+use crate::account::config::AccountConfig;
+use crate::account::store::Store;
 use crate::oidc::token::TokenSet;
 use crate::secret::SecretString;
-use crate::store::Store;
 
 /// The rest after a flow returned tokens: `--only-at` prints the access
 /// token; otherwise the refresh token goes into the account, which is saved

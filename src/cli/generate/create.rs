@@ -12,12 +12,12 @@ use anyhow::{Context as _, bail};
 
 use super::complete::complete;
 use super::{Args, Flow, Session, code, device, given, scopes};
-use crate::account::{AccountConfig, split_list};
+use crate::account::config::{AccountConfig, split_list};
+use crate::account::store::Store;
 use crate::oidc::OidcError;
 use crate::oidc::discovery::Metadata;
 use crate::oidc::token::{self, TokenSet};
 use crate::secret::SecretString;
-use crate::store::Store;
 
 /// `oidc-gen NAME ...` without a management flag.
 pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {

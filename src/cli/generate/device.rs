@@ -17,7 +17,7 @@ use qrcode::render::unicode::Dense1x2;
 use url::Url;
 
 use super::{Session, auth_scopes};
-use crate::account::{AccountConfig, split_list};
+use crate::account::config::{AccountConfig, split_list};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::AudienceMode;
 use crate::oidc::device::{

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 use super::{Args, ClientAuthArg};
-use crate::account::{AccountConfig, split_list};
+use crate::account::config::{AccountConfig, split_list};
 use crate::error::Error;
 use crate::oidc::discovery::Metadata;
 use crate::oidc::token::{self, KEY_AUTH_METHOD};

@@ -13,14 +13,14 @@
 use anyhow::{Context as _, bail};
 
 use super::{Args, Session};
-use crate::account::AccountConfig;
-use crate::account_file::{self, kdf_params};
+use crate::account::config::AccountConfig;
+use crate::account::store::Store;
+use crate::account::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::oidc::token;
 use crate::oidc::token::Credentials;
 use crate::protocol::Request;
 use crate::secret::SecretString;
-use crate::store::Store;
 
 fn confirm(args: &Args, question: &str) -> anyhow::Result<bool> {
     if args.yes {
@@ -104,7 +104,7 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
                 account: name.to_owned(),
             })
             .with_context(|| format!("'{name}' not deleted: the agent could not unload it"))?;
-        opened = account_file::open(store, name, &password)?;
+        opened = account::open(store, name, &password)?;
     }
     match revoke(args, &opened.config) {
         Ok(Revoked::At(endpoint)) => eprintln!("Revoked the refresh token at {endpoint}."),
@@ -137,13 +137,13 @@ const KEYRING: crate::cli::PasswordArgs = crate::cli::PasswordArgs {
 };
 
 pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyhow::Result<()> {
-    crate::store::check_name(new)?;
+    crate::account::store::check_name(new)?;
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
     let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let agent = loaded_in_agent(name);
-    let new_path = if opened.format == account_file::Format::OidcAgent {
+    let new_path = if opened.format == account::Format::OidcAgent {
         // oidc-agent's format: written anew in ours under the new name.
         if matches!(agent, Some((_, true))) {
             bail!(
@@ -153,7 +153,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         }
         let mut config = opened.config.clone();
         config.name = new.to_owned();
-        let (new_path, _) = account_file::save(store, &config, &password, kdf_params())?;
+        let (new_path, _) = account::save(store, &config, &password, kdf_params())?;
         store.delete(name)?;
         new_path
     } else {
@@ -170,7 +170,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         }
         // Not loaded, or loaded without a file the agent could move.
         if opened.path.exists() && !new_path.exists() {
-            account_file::rename(store, &opened, new)?;
+            account::rename(store, &opened, new)?;
         }
         new_path
     };
@@ -178,11 +178,12 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         let _ = crate::keyring::delete(&opened.path);
         crate::cli::remember_password(&KEYRING, &new_path, new, &password);
     }
-    if let Some(iss) = crate::issuers::default_account(store.dir(), &opened.config.issuer_url)
-        .filter(|d| d == name)
-        .map(|_| opened.config.issuer_url.clone())
+    if let Some(iss) =
+        crate::account::issuers::default_account(store.dir(), &opened.config.issuer_url)
+            .filter(|d| d == name)
+            .map(|_| opened.config.issuer_url.clone())
     {
-        let _ = crate::issuers::record_default(store.dir(), &iss, new);
+        let _ = crate::account::issuers::record_default(store.dir(), &iss, new);
     }
     eprintln!("Renamed account '{name}' to '{new}'.");
     Ok(())
@@ -190,7 +191,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
 
 pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
-    let legacy = opened.format == account_file::Format::OidcAgent;
+    let legacy = opened.format == account::Format::OidcAgent;
     if legacy && matches!(loaded_in_agent(name), Some((_, true))) {
         bail!(
             "'{name}' is loaded in the agent from an oidc-agent file; unload it first \
@@ -209,12 +210,12 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         let backup = store.dir().join(format!("{name}.bak"));
         std::fs::copy(&opened.path, &backup)
             .with_context(|| format!("cannot back up to {}", backup.display()))?;
-        crate::store::make_private(&backup)?;
+        crate::account::store::make_private(&backup)?;
         eprintln!("Kept the oidc-agent file as {}", backup.display());
-        account_file::save(store, &opened.config, &new_pw, kdf_params())?.0
+        account::save(store, &opened.config, &new_pw, kdf_params())?.0
     } else {
         // Same data key, new password: a loaded account keeps saving.
-        account_file::change_password(store, &opened, &new_pw, kdf_params())?
+        account::change_password(store, &opened, &new_pw, kdf_params())?
     };
     // Keep a stored password in step with the file.
     if args.password.pw_keyring || crate::keyring::get(&path).is_ok_and(|p| p.is_some()) {

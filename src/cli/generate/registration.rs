@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use serde_json::Value;
 
 use super::Session;
-use crate::account::AccountConfig;
+use crate::account::config::AccountConfig;
 use crate::oidc::OidcError;
 use crate::oidc::registration::{self, ClientMetadata, DEVICE_GRANT};
 use crate::secret::SecretString;

@@ -11,9 +11,9 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::account::same_issuer;
+use crate::account::config::same_issuer;
+use crate::account::store::write_atomic;
 use crate::paths::ISSUER_CONFIG;
-use crate::store::write_atomic;
 
 /// The default account recorded for `issuer` in `dir/issuer.config`.
 pub fn default_account(dir: &Path, issuer: &str) -> Option<String> {

@@ -7,7 +7,7 @@
 //! our processes (the agent saving a rotated refresh token, `oidc-gen -u`,
 //! `--rename`, `--reauthenticate`), holds the directory's advisory lock
 //! ([`Store::lock`]), so two writers never interleave. Decryption lives in
-//! `crypt` and `compat`; this module only moves bytes.
+//! `format` and `legacy`; this module only moves bytes.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::Write as _;

@@ -1,4 +1,4 @@
-//! Tests of `legacy_file`.
+//! Tests of `legacy`.
 use super::*;
 use serde_json::Value;
 

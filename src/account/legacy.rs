@@ -1,7 +1,7 @@
 //! Readers for account files written by indigo-dc/oidc-agent: the 2.1.0+
 //! base64 format and the pre-2.1.0 hex line. It never writes them (we write
 //! only our own format) and never runs gpg: GPG-armoured files are only
-//! recognised. `issuer.config` lives in `crate::issuers`.
+//! recognised. `issuer.config` lives in `crate::account::issuers`.
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
