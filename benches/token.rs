@@ -40,15 +40,22 @@ fn stats(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn time_cmd(mut cmd: Command, n: usize) -> Vec<Duration> {
+/// How long each of `n` calls of `f` takes.
+fn time_calls(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
     (0..n)
         .map(|_| {
             let t = Instant::now();
-            let st = cmd.stdout(Stdio::null()).status().expect("run");
-            assert!(st.success());
+            f();
             t.elapsed()
         })
         .collect()
+}
+
+fn time_cmd(mut cmd: Command, n: usize) -> Vec<Duration> {
+    time_calls(n, || {
+        let st = cmd.stdout(Stdio::null()).status().expect("run");
+        assert!(st.success());
+    })
 }
 
 fn main() {
@@ -108,13 +115,9 @@ fn main() {
         account: Some("bench".into()),
         ..TokenRequest::default()
     });
-    let rt: Vec<Duration> = (0..5000)
-        .map(|_| {
-            let t = Instant::now();
-            client.call(&req).expect("call");
-            t.elapsed()
-        })
-        .collect();
+    let rt = time_calls(5000, || {
+        client.call(&req).expect("call");
+    });
     stats("agent round trip (in-process, cached)", rt);
 
     let start = Instant::now();
@@ -148,13 +151,9 @@ fn main() {
         min_valid_period: -1,
         ..TokenRequest::default()
     });
-    let fr: Vec<Duration> = (0..200)
-        .map(|_| {
-            let t = Instant::now();
-            client.call(&forced).expect("call");
-            t.elapsed()
-        })
-        .collect();
+    let fr = time_calls(200, || {
+        client.call(&forced).expect("call");
+    });
     stats("forced refresh via agent (loopback OP)", fr);
 
     let status =

@@ -196,15 +196,22 @@ pub fn pad_for_chunked_readers(reply: &mut Vec<u8>) {
     }
 }
 
+/// `Debug` that names the type and shows none of its keys.
+macro_rules! debug_without_keys {
+    ($($t:ident),+) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).finish_non_exhaustive()
+            }
+        }
+    )+};
+}
+
+debug_without_keys!(ServerSession, ClientHandshake, ClientSession);
+
 /// The agent's side of one encrypted connection.
 pub struct ServerSession {
     channel: Channel,
-}
-
-impl std::fmt::Debug for ServerSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerSession").finish_non_exhaustive()
-    }
 }
 
 impl ServerSession {
@@ -235,12 +242,6 @@ pub struct ClientHandshake {
     secret: SecretKey,
 }
 
-impl std::fmt::Debug for ClientHandshake {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientHandshake").finish_non_exhaustive()
-    }
-}
-
 impl ClientHandshake {
     /// Generates a client key pair; returns the handshake and the first
     /// message to send (base64 of the public key, 44 bytes, no terminator).
@@ -266,12 +267,6 @@ impl ClientHandshake {
 /// talking to an oidc-agent.
 pub struct ClientSession {
     channel: Channel,
-}
-
-impl std::fmt::Debug for ClientSession {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientSession").finish_non_exhaustive()
-    }
 }
 
 impl ClientSession {

@@ -322,16 +322,10 @@ def code_flow_tokens(
     return r.json()
 
 
-def get_refresh_token(
-    issuer: str,
-    client_id: str,
-    client_secret: str | None = None,
-    scope: str = "openid offline_access profile email",
-    verify=True,
-    username: str = "alice",
-) -> str:
-    """A fresh refresh token for `client_id`, from a full PKCE code flow."""
-    tok = code_flow_tokens(issuer, client_id, client_secret, scope=scope, verify=verify, username=username)
+def get_refresh_token(issuer: str, client_id: str, client_secret: str | None = None, **flow) -> str:
+    """A fresh refresh token for `client_id`, from a full PKCE code flow
+    (`flow`: code_flow_tokens' options, such as scope, verify, username)."""
+    tok = code_flow_tokens(issuer, client_id, client_secret, **flow)
     if "refresh_token" not in tok:
         raise BrowserError(f"no refresh token in token response (keys: {sorted(tok)})")
     return tok["refresh_token"]

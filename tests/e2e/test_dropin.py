@@ -79,6 +79,19 @@ def run_on_terminal(sandbox, env, line: str, name: str, cwd: str | None = None) 
     return PtyProc(["bash", "-c", line], env, sandbox.logs / f"{name}.log", cwd=cwd)
 
 
+def gen_on_terminal(sandbox, env, provider, line: str, name: str) -> PtyProc:
+    """Runs an oidc-gen command line on a terminal, plays its user (login,
+    password) and expects it to succeed. Returns the finished terminal, whose
+    text stays readable."""
+    p = run_on_terminal(sandbox, env, line, name)
+    try:
+        login_on_terminal(p, provider)
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    return p
+
+
 def rclone_env_form(sandbox, env, dav, account: str) -> None:
     """The oCIS documentation's rclone use: RCLONE_WEBDAV_* variables and an
     on-the-fly `:webdav:` remote."""
@@ -112,12 +125,7 @@ def ocis_line(client_id: str, secret_arg: str, issuer: str, port: int, name: str
 def test_ocis_documentation_line_then_rclone(cli, provider, sandbox, dav, agent):
     env = user_env(sandbox, agent)
     line = ocis_line(PUBLIC_CLIENT, '--client-secret="" --pub', provider.issuer, free_port(), "einstein-ocis")
-    p = run_on_terminal(sandbox, env, line, "oidc-gen-ocis")
-    try:
-        login_on_terminal(p, provider)
-        assert p.wait() == 0, p.text()
-    finally:
-        p.close()
+    p = gen_on_terminal(sandbox, env, provider, line, "oidc-gen-ocis")
     assert "contradict" not in p.text()
     tok = assert_token_output(cli.token("einstein-ocis"))
     assert provider.introspect(tok)["client_id"] == PUBLIC_CLIENT
@@ -133,12 +141,7 @@ def test_ocis_line_with_a_client_secret_post_provider(make_provider, make_agent,
     try:
         env = user_env(sandbox, agent)
         line = ocis_line(POST_CLIENT, f"--client-secret={POST_SECRET}", provider.issuer, free_port(), "post")
-        p = run_on_terminal(sandbox, env, line, "oidc-gen-post")
-        try:
-            login_on_terminal(p, provider)
-            assert p.wait() == 0, p.text()
-        finally:
-            p.close()
+        gen_on_terminal(sandbox, env, provider, line, "oidc-gen-post")
         # The agent's refreshes authenticate the same way.
         res = run([str(ours("oidc-token")), "-f", "post"], env, log=sandbox.log)
         tok = assert_token_output(res)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -82,15 +83,37 @@ def gen_output(g) -> str:
     return g.text()
 
 
-def start_browser_gen(cli, provider, sandbox, client_id: str | None = PUBLIC_CLIENT, extra=()):
+def assert_gen_saved(g, cli, provider, sandbox, client_id: str, timeout: float = 60) -> None:
+    """oidc-gen exits 0 and the account it saved gives tokens of `client_id`."""
+    rc = g.wait(timeout=timeout)
+    assert rc == 0, gen_output(g)
+    assert_account_works(cli, provider, sandbox, client_id)
+
+
+def assert_gen_failed(g, sandbox, message: str) -> None:
+    """oidc-gen exits with the provider-error code, says `message`, and saves nothing."""
+    rc = g.wait(timeout=30)
+    out = gen_output(g)
+    assert rc == EXIT_PROVIDER_ERROR, f"exit {rc}, not {EXIT_PROVIDER_ERROR}:\n{out}"
+    assert message in out, f"no clear message:\n{out}"
+    assert not sandbox.account_file(NAME).exists()
+
+
+@contextmanager
+def browser_gen(cli, provider, sandbox, client_id: str | None = PUBLIC_CLIENT, extra=()):
     """oidc-gen's code flow as a person starts it: no --no-url-call, a
     graphical session, and our launcher as the system's browser opener.
-    Returns the process and the launcher's inbox file."""
+    Yields the process and the launcher's inbox file; stops the process on
+    the way out."""
     env, inbox = launcher_env(sandbox.work)
     args = [NAME, "--issuer", provider.issuer, "--flow", "code", "--pw-env", *extra]
     if client_id is not None:
         args += client_args(client_id)
-    return cli.gen_background(*args, extra_env=env), inbox
+    g = cli.gen_background(*args, extra_env=env)
+    try:
+        yield g, inbox
+    finally:
+        g.stop()
 
 
 def browser_opens(g, provider, chromium, inbox) -> str:
@@ -151,8 +174,7 @@ def free_port_on_both_loopbacks() -> int:
 
 @pytest.mark.parametrize("client_id", CLIENTS)
 def test_code_flow_in_browser(cli, provider, sandbox, chromium, client_id):
-    g, inbox = start_browser_gen(cli, provider, sandbox, client_id)
-    try:
+    with browser_gen(cli, provider, sandbox, client_id) as (g, inbox):
         url = browser_opens(g, provider, chromium, inbox)
         q = auth_params(url)
         assert q.get("client_id") == client_id
@@ -163,19 +185,14 @@ def test_code_flow_in_browser(cli, provider, sandbox, chromium, client_id):
         chromium.login()
         page = chromium.loopback_page("success")
         assert_our_page(chromium, page, "Login successful", "You can close this tab and return to the terminal")
-        rc = g.wait(timeout=60)
-        assert rc == 0, gen_output(g)
-    finally:
-        g.stop()
-    assert_account_works(cli, provider, sandbox, client_id)
+        assert_gen_saved(g, cli, provider, sandbox, client_id)
 
 
 @pytest.mark.slow(35)
 def test_code_flow_at_a_persons_pace(cli, provider, sandbox, chromium):
     """The redirect arrives SLOW_LOGIN seconds after the URL was printed:
     oidc-gen's connections to the provider have long gone idle by then."""
-    g, inbox = start_browser_gen(cli, provider, sandbox)
-    try:
+    with browser_gen(cli, provider, sandbox) as (g, inbox):
         browser_opens(g, provider, chromium, inbox)
         printed_at = time.monotonic()
         chromium.login(pause=SLOW_LOGIN / 2)  # on the login page, then on consent
@@ -184,11 +201,7 @@ def test_code_flow_at_a_persons_pace(cli, provider, sandbox, chromium):
         assert waited >= SLOW_LOGIN, f"the login took only {waited:.1f} s"
         print(f"login completed {waited:.1f} s after the URL was printed")
         assert_our_page(chromium, page, "Login successful")
-        rc = g.wait(timeout=60)
-        assert rc == 0, gen_output(g)
-    finally:
-        g.stop()
-    assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
+        assert_gen_saved(g, cli, provider, sandbox, PUBLIC_CLIENT)
 
 
 @pytest.mark.slow(25)
@@ -198,72 +211,56 @@ def test_code_flow_localhost_redirect_and_reload(cli, provider, sandbox, chromiu
     exchanging the code shows "Login already completed"."""
     port = free_port_on_both_loopbacks()
     redirect_uri = f"http://localhost:{port}/"
-    g, inbox = start_browser_gen(cli, provider, sandbox, extra=["--redirect-uri", redirect_uri])
-    provider.hold_code_exchanges()
-    try:
-        url = browser_opens(g, provider, chromium, inbox)
-        assert auth_params(url).get("redirect_uri") == redirect_uri
-        chromium.login()
-        page = chromium.loopback_page("success-localhost")
-        assert urlsplit(page.url).hostname == "localhost", page.url
-        doc = assert_our_page(chromium, page, "Login successful")
-        if ipv6_loopback():
-            assert doc["remote"].strip("[]") == "::1", f"Chromium reached the listener at {doc['remote']}"
+    with browser_gen(cli, provider, sandbox, extra=["--redirect-uri", redirect_uri]) as (g, inbox):
+        provider.hold_code_exchanges()
+        try:
+            url = browser_opens(g, provider, chromium, inbox)
+            assert auth_params(url).get("redirect_uri") == redirect_uri
+            chromium.login()
+            page = chromium.loopback_page("success-localhost")
+            assert urlsplit(page.url).hostname == "localhost", page.url
+            doc = assert_our_page(chromium, page, "Login successful")
+            if ipv6_loopback():
+                assert doc["remote"].strip("[]") == "::1", f"Chromium reached the listener at {doc['remote']}"
 
-        # oidc-gen now waits for the provider's token response
-        wait_until(lambda: provider.held_code_exchanges() == 1, timeout=30, what="oidc-gen's code exchange")
-        chromium.driver.refresh()
-        again = chromium.loopback_page("already-completed")
-        assert_our_page(chromium, again, "Login already completed", "this visit changed nothing")
-        assert g.running(), gen_output(g)
+            # oidc-gen now waits for the provider's token response
+            wait_until(lambda: provider.held_code_exchanges() == 1, timeout=30, what="oidc-gen's code exchange")
+            chromium.driver.refresh()
+            again = chromium.loopback_page("already-completed")
+            assert_our_page(chromium, again, "Login already completed", "this visit changed nothing")
+            assert g.running(), gen_output(g)
 
-        provider.release_code_exchanges()
-        rc = g.wait(timeout=60)
-        assert rc == 0, gen_output(g)
-    finally:
-        provider.release_code_exchanges()
-        g.stop()
-    assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
+            provider.release_code_exchanges()
+            assert_gen_saved(g, cli, provider, sandbox, PUBLIC_CLIENT)
+        finally:
+            provider.release_code_exchanges()
 
 
 def test_code_flow_with_dynamic_registration(cli, provider, sandbox, chromium):
     """No client id: oidc-gen registers a client (RFC 7591), then logs in."""
-    g, inbox = start_browser_gen(cli, provider, sandbox, client_id=None)
-    try:
+    with browser_gen(cli, provider, sandbox, client_id=None) as (g, inbox):
         url = browser_opens(g, provider, chromium, inbox)
         client_id = auth_params(url).get("client_id")
         assert client_id and client_id not in CLIENTS, f"expected a freshly registered client: {url}"
         chromium.login()
         assert_our_page(chromium, chromium.loopback_page("success-registered"), "Login successful")
-        rc = g.wait(timeout=60)
-        assert rc == 0, gen_output(g)
-    finally:
-        g.stop()
-    assert_account_works(cli, provider, sandbox, client_id)
+        assert_gen_saved(g, cli, provider, sandbox, client_id)
 
 
 # ---------------------------------------------------------------- code flow: error pages
 
 
 def test_code_flow_denied_consent_fails_clearly(cli, provider, sandbox, chromium):
-    g, inbox = start_browser_gen(cli, provider, sandbox)
-    try:
+    with browser_gen(cli, provider, sandbox) as (g, inbox):
         browser_opens(g, provider, chromium, inbox)
         chromium.login(deny=True)
         page = chromium.loopback_page("access-denied")
         assert_our_page(chromium, page, "Access denied", "access_denied", "Nothing was saved")
-        rc = g.wait(timeout=30)
-    finally:
-        g.stop()
-    out = gen_output(g)
-    assert rc == EXIT_PROVIDER_ERROR, f"exit {rc} although the user denied consent:\n{out}"
-    assert "access_denied" in out, f"no clear message:\n{out}"
-    assert not sandbox.account_file(NAME).exists()
+        assert_gen_failed(g, sandbox, "access_denied")
 
 
 def test_code_flow_wrong_state_does_not_end_flow(cli, provider, sandbox, chromium):
-    g, inbox = start_browser_gen(cli, provider, sandbox)
-    try:
+    with browser_gen(cli, provider, sandbox) as (g, inbox):
         url = browser_opens(g, provider, chromium, inbox)
         q = auth_params(url)
         # a redirect from another login attempt reaches the listener first
@@ -275,17 +272,12 @@ def test_code_flow_wrong_state_does_not_end_flow(cli, provider, sandbox, chromiu
         chromium.get(url)
         chromium.login()
         assert_our_page(chromium, chromium.loopback_page("success-after-wrong-state"), "Login successful")
-        rc = g.wait(timeout=60)
-        assert rc == 0, gen_output(g)
-    finally:
-        g.stop()
-    assert_account_works(cli, provider, sandbox, PUBLIC_CLIENT)
+        assert_gen_saved(g, cli, provider, sandbox, PUBLIC_CLIENT)
 
 
 def test_code_flow_provider_error_page(cli, provider, sandbox, chromium):
     """The provider sends the browser back with an error (RFC 6749 §4.1.2.1)."""
-    g, inbox = start_browser_gen(cli, provider, sandbox)
-    try:
+    with browser_gen(cli, provider, sandbox) as (g, inbox):
         url = browser_opens(g, provider, chromium, inbox)
         q = auth_params(url)
         error = {"error": "temporarily_unavailable", "error_description": "Down for <maintenance>",
@@ -294,13 +286,7 @@ def test_code_flow_provider_error_page(cli, provider, sandbox, chromium):
         page = chromium.loopback_page("provider-error")
         assert_our_page(chromium, page, "Login failed: provider error", "temporarily_unavailable",
                         "Down for <maintenance>")
-        rc = g.wait(timeout=30)
-    finally:
-        g.stop()
-    out = gen_output(g)
-    assert rc == EXIT_PROVIDER_ERROR, out
-    assert "temporarily_unavailable" in out, out
-    assert not sandbox.account_file(NAME).exists()
+        assert_gen_failed(g, sandbox, "temporarily_unavailable")
 
 
 # ---------------------------------------------------------------- device flow
@@ -313,11 +299,10 @@ def test_device_flow(cli, provider, sandbox, client_id):
         uri, user_code = wait_device_prompt(g, provider)
         title = Browser(verify=provider.verify).approve_device(uri, user_code)
         assert "success" in title.lower()
-        rc = g.wait(timeout=90)  # the provider's polling interval is 5 s
-        assert rc == 0, gen_output(g)
+        # the provider's polling interval is 5 s
+        assert_gen_saved(g, cli, provider, sandbox, client_id, timeout=90)
     finally:
         g.stop()
-    assert_account_works(cli, provider, sandbox, client_id)
 
 
 

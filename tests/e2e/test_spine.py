@@ -31,6 +31,16 @@ def _active(provider, token: str) -> dict:
     return info
 
 
+def new_agent_loads_from_file(cli, agent, make_agent) -> None:
+    """Stops the agent, starts another and loads the account from its file
+    (`oidc-add`): whatever the old agent saved is all the new one has."""
+    agent.stop()
+    assert not agent.alive()
+    cli.agent = make_agent()
+    res = cli.add("--pw-env", NAME)
+    assert res.returncode == 0, res.describe()
+
+
 # ---------------------------------------------------------------- import + token
 
 
@@ -80,12 +90,7 @@ def test_account_survives_agent_restart(cli, provider, make_agent, agent):
     first = assert_token_output(cli.token(NAME))
     _active(provider, first)
 
-    agent.stop()
-    assert not agent.alive()
-    cli.agent = make_agent()
-
-    res = cli.add("--pw-env", NAME)
-    assert res.returncode == 0, res.describe()
+    new_agent_loads_from_file(cli, agent, make_agent)
     tok = assert_token_output(cli.token(NAME))
     _active(provider, tok)
 
@@ -136,10 +141,7 @@ def test_rotation_50_sequential_forced_refreshes(cli, make_provider, make_agent,
     assert stats_delta(before, after, "token_errors") == 0, f"the provider refused requests: {after}"
 
     # the last rotated refresh token is on disk: a new agent can use it
-    agent.stop()
-    cli.agent = make_agent()
-    res = cli.add("--pw-env", NAME)
-    assert res.returncode == 0, res.describe()
+    new_agent_loads_from_file(cli, agent, make_agent)
     _active(provider, assert_token_output(cli.token(NAME)))
     _active(provider, assert_token_output(cli.token("-f", NAME)))
 
@@ -167,10 +169,7 @@ def test_rotation_concurrent_burst_is_one_refresh(cli, make_provider, make_agent
     assert stats_delta(before, after, "token_requests") == 1, f"stats before={before} after={after}"
 
     # the rotated refresh token was saved: a new agent can load and use it
-    agent.stop()
-    cli.agent = make_agent()
-    res = cli.add("--pw-env", NAME)
-    assert res.returncode == 0, res.describe()
+    new_agent_loads_from_file(cli, agent, make_agent)
     _active(provider, assert_token_output(cli.token(NAME)))
     _active(provider, assert_token_output(cli.token("-f", NAME)))
 

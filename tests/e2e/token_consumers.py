@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 GIT_HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
 
@@ -78,11 +78,23 @@ class _Server:
         self.thread.join(timeout=10)
 
 
-class _KubeHandler(BaseHTTPRequestHandler):
-    owner: "KubeApi"
+class _Handler(BaseHTTPRequestHandler):
+    """Quiet, and every answer carries its length."""
 
-    def log_message(self, *a):  # quiet
+    def log_message(self, *a):
         pass
+
+    def reply(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _KubeHandler(_Handler):
+    owner: "KubeApi"
 
     def do_GET(self):
         header = self.headers.get("Authorization", "")
@@ -90,23 +102,19 @@ class _KubeHandler(BaseHTTPRequestHandler):
         ok = self.owner.active(token)
         self.owner.record(Seen("GET", self.path, 200 if ok else 401, token))
         if not ok:
+            status = 401
             body = json.dumps({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                "reason": "Unauthorized", "code": 401}).encode()
-            self.send_response(401)
         elif self.path.rstrip("/") == "/version":
+            status = 200
             body = json.dumps({
                 "major": "1", "minor": "31", "gitVersion": "v1.31.0-e2e", "gitCommit": "e2e",
                 "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23",
                 "compiler": "gc", "platform": "linux/amd64",
             }).encode()
-            self.send_response(200)
         else:
-            body = b"{}"
-            self.send_response(404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            status, body = 404, b"{}"
+        self.reply(status, body, [("Content-Type", "application/json")])
 
 
 class KubeApi(_Server):
@@ -114,12 +122,9 @@ class KubeApi(_Server):
         super().__init__(_KubeHandler, is_active, tls)
 
 
-class _GitHandler(BaseHTTPRequestHandler):
+class _GitHandler(_Handler):
     owner: "GitHttp"
     protocol_version = "HTTP/1.0"
-
-    def log_message(self, *a):
-        pass
 
     def _password(self) -> str:
         header = self.headers.get("Authorization", "")
@@ -138,12 +143,7 @@ class _GitHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if not self.owner.active(token):
             self.owner.record(Seen(method, path, 401, token))
-            msg = b"invalid or missing token\n"
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="e2e git"')
-            self.send_header("Content-Length", str(len(msg)))
-            self.end_headers()
-            self.wfile.write(msg)
+            self.reply(401, b"invalid or missing token\n", [("WWW-Authenticate", 'Basic realm="e2e git"')])
             return
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -170,12 +170,7 @@ class _GitHandler(BaseHTTPRequestHandler):
             elif k:
                 headers.append((k, v.strip()))
         self.owner.record(Seen(method, path, status, token))
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.reply(status, payload, headers)
 
     def do_GET(self):
         self._serve("GET")
