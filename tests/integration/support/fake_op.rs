@@ -17,9 +17,12 @@
 mod endpoints;
 #[path = "fake_op/reply.rs"]
 mod reply;
+#[cfg(test)]
+#[path = "fake_op/tests.rs"]
+mod tests;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
@@ -180,13 +183,26 @@ pub struct FakeOp {
     pub issuer: String,
     addr: SocketAddr,
     inner: Arc<Inner>,
-    server: Mutex<Option<(Arc<tiny_http::Server>, JoinHandle<()>)>>,
+    server: Mutex<Option<Running>>,
+}
+
+/// The server until [`FakeOp::stop`].
+struct Running {
+    server: Arc<tiny_http::Server>,
+    /// The thread that hands requests to their own threads.
+    thread: JoinHandle<()>,
+    /// The listening socket `tiny_http` also owns.
+    listening: TcpListener,
 }
 
 impl FakeOp {
     pub fn start() -> Self {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind fake OP"));
-        let addr = server.server_addr().to_ip().expect("fake OP listens on IP");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake OP");
+        let addr = listener.local_addr().expect("fake OP address");
+        // A second handle on the listening socket, for `stop`.
+        let listening = listener.try_clone().expect("clone the fake OP listener");
+        let server =
+            Arc::new(tiny_http::Server::from_listener(listener, None).expect("serve fake OP"));
         let issuer = format!("http://{addr}/");
         let inner = Arc::new(Inner {
             issuer: issuer.clone(),
@@ -221,7 +237,11 @@ impl FakeOp {
             issuer,
             addr,
             inner,
-            server: Mutex::new(Some((server, thread))),
+            server: Mutex::new(Some(Running {
+                server,
+                thread,
+                listening,
+            })),
         }
     }
 
@@ -372,11 +392,14 @@ impl FakeOp {
     /// Stops listening: further connections are refused. Requests already
     /// accepted still get their answers.
     pub fn stop(&self) {
-        if let Some((server, thread)) = lock(&self.server).take() {
-            server.unblock();
-            let _ = thread.join();
-            // The last reference: dropping the server closes the port.
-            drop(server);
+        if let Some(running) = lock(&self.server).take() {
+            running.server.unblock();
+            let _ = running.thread.join();
+            drop(running.server);
+            // `tiny_http` closes its listener from its own accept thread, some
+            // time after the drop; shutting the socket down ends listening
+            // now (Linux: a listener shut down for reading is closed).
+            let _ = rustix::net::shutdown(&running.listening, rustix::net::Shutdown::Read);
         }
     }
 }
