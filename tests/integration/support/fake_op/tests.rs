@@ -3,9 +3,8 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::thread;
 
-use super::{FakeOp, Reply};
+use super::FakeOp;
 
 /// A raw HTTP/1.1 request with `Connection: close`; the whole answer.
 fn fetch(op: &FakeOp, method: &str, path: &str, body: &str) -> String {
@@ -33,7 +32,7 @@ fn a_held_request_is_answered_only_after_its_release() {
     let held = op.hold_next_refresh();
     let client = {
         let op = std::sync::Arc::clone(&op);
-        thread::spawn(move || {
+        std::thread::spawn(move || {
             fetch(
                 &op,
                 "POST",
@@ -63,7 +62,7 @@ fn wait_for_returns_once_the_requests_arrived() {
     let clients: Vec<_> = (0..3)
         .map(|_| {
             let op = std::sync::Arc::clone(&op);
-            thread::spawn(move || fetch(&op, "GET", "/.well-known/openid-configuration", ""))
+            std::thread::spawn(move || fetch(&op, "GET", "/.well-known/openid-configuration", ""))
         })
         .collect();
     let seen = op.wait_for(3, |r| r.path.starts_with("/.well-known/"));
@@ -76,8 +75,8 @@ fn wait_for_returns_once_the_requests_arrived() {
 #[test]
 fn scripted_replies_come_first_then_the_simulation() {
     let op = FakeOp::start();
-    op.push("/token", Reply::oauth_error("slow_down"));
-    op.push("/token", Reply::broken());
+    op.push("/token", super::Reply::oauth_error("slow_down"));
+    op.push("/token", super::Reply::broken());
     let form = "grant_type=refresh_token&refresh_token=rt-initial&client_id=cid";
     assert!(fetch(&op, "POST", "/token", form).contains("slow_down"));
     assert!(fetch(&op, "POST", "/token", form).starts_with("not HTTP"));
