@@ -10,7 +10,11 @@ pub mod http;
 pub mod registration;
 pub mod token;
 
+// The one fake provider, shared with the integration tests and the bench;
+// each uses a different part of it.
 #[cfg(test)]
+#[allow(dead_code)]
+#[path = "../tests/integration/support/fake_op.rs"]
 pub(crate) mod fake_op;
 
 use crate::error::kind::ErrorKind;

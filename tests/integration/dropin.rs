@@ -80,7 +80,7 @@ fn secrets_from_env_and_files_and_argv_warnings() {
         let warned = stderr(&out).contains("other users can read it");
         assert_eq!(warned, name == "d", "{name}: {}", stderr(&out));
         let call = op.calls().pop().expect("token call");
-        let basic = call.basic_auth.expect("Basic");
+        let basic = call.header("authorization").expect("Basic");
         let decoded = String::from_utf8(
             base64::Engine::decode(
                 &base64::engine::general_purpose::STANDARD,
@@ -118,9 +118,9 @@ fn empty_client_secret_is_a_public_client() {
             .expect("oidc-gen");
         ok(&out);
         let call = op.calls().pop().expect("token call");
-        assert_eq!(call.basic_auth, None, "{name}");
-        assert_eq!(call.form.get("client_id").map(String::as_str), Some("cid"));
-        assert!(!call.form.contains_key("client_secret"), "{name}");
+        assert_eq!(call.header("authorization"), None, "{name}");
+        assert_eq!(call.form("client_id").as_deref(), Some("cid"));
+        assert!(call.form("client_secret").is_none(), "{name}");
     }
 }
 
@@ -150,11 +150,8 @@ fn client_secret_post_when_asked_and_kept_for_refreshes() {
     // The agent's refreshes use the account's method too.
     ok(&env.run("oidc-token", &["-f", "post"]));
     for call in op.calls() {
-        assert_eq!(call.basic_auth, None);
-        assert_eq!(
-            call.form.get("client_secret").map(String::as_str),
-            Some("s3cret")
-        );
+        assert_eq!(call.header("authorization"), None);
+        assert_eq!(call.form("client_secret").as_deref(), Some("s3cret"));
     }
 }
 
@@ -219,8 +216,8 @@ fn client_file_print_and_update_by_path_and_confirm_answers() {
         .expect("oidc-gen");
     ok(&out);
     let call = op.calls().pop().expect("token call");
-    assert_eq!(call.basic_auth, None);
-    assert_eq!(call.form.get("client_id").map(String::as_str), Some("cid"));
+    assert_eq!(call.header("authorization"), None);
+    assert_eq!(call.form("client_id").as_deref(), Some("cid"));
     // -p FILE and --print=FILE: a short name or a path.
     let path = env.config_dir().join("fromfile");
     let by_path = format!("--print={}", path.display());

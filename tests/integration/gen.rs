@@ -80,9 +80,16 @@ fn code_flow_public_client_with_pkce_then_token() {
         .grants("authorization_code")
         .pop()
         .expect("code exchange");
-    assert_eq!(exchange.basic_auth, None, "public client: no Basic");
-    assert!(!exchange.form.contains_key("client_secret"));
-    assert_eq!(exchange.form["client_id"], PUBLIC_CLIENT);
+    assert_eq!(
+        exchange.header("authorization"),
+        None,
+        "public client: no Basic"
+    );
+    assert!(exchange.form("client_secret").is_none());
+    assert_eq!(
+        exchange.form("client_id").expect("client_id"),
+        PUBLIC_CLIENT
+    );
     let config = account(&env, "pub");
     assert!(config.refresh_token.expose().starts_with("rt-code-"));
     assert!(config.client_secret.is_empty());
@@ -124,8 +131,12 @@ fn code_flow_confidential_client_uses_basic() {
         .grants("authorization_code")
         .pop()
         .expect("code exchange");
-    assert!(exchange.basic_auth.is_some_and(|a| a.starts_with("Basic ")));
-    assert!(!exchange.form.contains_key("client_secret"));
+    assert!(
+        exchange
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    assert!(exchange.form("client_secret").is_none());
     let config = account(&env, "conf");
     assert_eq!(config.client_secret.expose(), CONF_SECRET);
     assert!(config.refresh_token.expose().starts_with("rt-code-"));
@@ -234,7 +245,7 @@ fn dynamic_registration_then_token_and_delete() {
     assert!(config.extra["registration_client_uri"].is_string());
     let exchange = op.grants("authorization_code").pop().expect("exchange");
     assert!(
-        exchange.basic_auth.is_some(),
+        exchange.header("authorization").is_some(),
         "registered confidential client uses Basic"
     );
     ok(&env.run("oidc-token", &["dyn"]));

@@ -148,11 +148,7 @@ fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
     rotating_account(&mut env, &op, "acct");
     ok(&env.run("oidc-token", &["-f", "acct"]));
     // A new login: the provider issues an unrelated refresh token.
-    op.inner
-        .valid_rts
-        .lock()
-        .expect("lock")
-        .insert("rt-second-login".into());
+    op.accept_rt("rt-second-login");
     ok(&env.run(
         "oidc-gen",
         &[
@@ -361,11 +357,7 @@ fn the_log_records_lifecycle_events_without_secrets() {
     ] {
         assert!(all.contains(event), "{event} missing from\n{all}");
     }
-    for rt in op
-        .calls()
-        .iter()
-        .filter_map(|c| c.form.get("refresh_token"))
-    {
+    for rt in op.calls().iter().filter_map(|c| c.form("refresh_token")) {
         assert!(!all.contains(rt.as_str()), "refresh token in the log");
     }
     let stamp = log[0].split(' ').next().unwrap_or_default();

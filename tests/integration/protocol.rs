@@ -268,22 +268,22 @@ fn a_slow_provider_does_not_block_other_accounts() {
 }
 
 /// `--request-timeout` bounds each call to the provider: a refresh the
-/// provider answers only after 3 s fails as "provider unreachable" under a
-/// 1 s deadline (the default, 15 s, would wait for it).
+/// provider holds unanswered until the agent has replied fails as "provider
+/// unreachable" under a 1 s deadline (the default, 15 s, would wait for it).
 #[test]
 fn request_timeout_option_bounds_provider_calls() {
     let op = FakeOp::start();
     let mut env = Env::new();
     let sock = env.start_agent(&["--request-timeout", "1", "--connect-timeout", "1"]);
     ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
-    op.set(|c| c.delay = Duration::from_secs(3));
+    let held = op.hold_next_refresh();
     let reply = raw_json(
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#,
     );
     assert_eq!(reply["status"], "failure", "{reply}");
     assert_eq!(reply["kind"], "provider_unreachable", "{reply}");
-    op.set(|c| c.delay = Duration::ZERO);
+    held.release();
     let again = raw_json(
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#,

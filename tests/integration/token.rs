@@ -34,11 +34,10 @@ fn import_then_token_and_outputs() {
     // Confidential client: HTTP Basic, no secret in the body.
     let call = op.calls().pop().expect("a token call");
     assert!(
-        call.basic_auth
-            .as_deref()
+        call.header("authorization")
             .is_some_and(|a| a.starts_with("Basic "))
     );
-    assert!(!call.form.contains_key("client_secret"));
+    assert!(call.form("client_secret").is_none());
 
     let tok = ok(&env.run("oidc-token", &["acct"]));
     assert!(
@@ -188,12 +187,7 @@ fn cache_rules() {
     assert_eq!(s1, s2);
     assert_eq!(op.refreshes(), base + 3);
     assert_eq!(
-        op.calls()
-            .last()
-            .expect("call")
-            .form
-            .get("scope")
-            .map(String::as_str),
+        op.calls().last().expect("call").form("scope").as_deref(),
         Some("openid profile")
     );
     assert_eq!(
@@ -204,12 +198,7 @@ fn cache_rules() {
     // Audience is sent and keyed too.
     ok(&env.run("oidc-token", &["--aud", "https://api", "acct"]));
     assert_eq!(
-        op.calls()
-            .last()
-            .expect("call")
-            .form
-            .get("audience")
-            .map(String::as_str),
+        op.calls().last().expect("call").form("audience").as_deref(),
         Some("https://api")
     );
     assert_eq!(op.refreshes(), base + 4);
@@ -244,6 +233,8 @@ fn concurrent_requests_share_one_refresh() {
     env.start_agent(&[]);
     op.set(|c| c.rotate = true);
     ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    // A slow provider is the condition under test: the forced requests
+    // arrive while the one refresh is in flight.
     op.set(|c| c.delay = Duration::from_millis(700));
     let base = op.refreshes();
     let children: Vec<_> = (0..12)

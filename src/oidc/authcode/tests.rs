@@ -428,11 +428,10 @@ async fn connection_refused_reports_the_whole_chain() {
 #[tokio::test]
 async fn timeout_is_unreachable_and_says_so() {
     let op = FakeOp::start();
-    op.push(
-        "/token",
-        Reply::json(200, &token_json()).delayed(Duration::from_millis(800)),
-    );
+    // Held until the client has given up: only its own timeout ends the call.
+    let held = op.hold_next("/token");
     let err = exchange_against(&op, &http_client(Duration::from_millis(150))).await;
+    held.release();
     assert!(
         matches!(&err, OidcError::Unreachable { detail, .. } if detail.contains("timed out")),
         "{err:?}"

@@ -307,16 +307,16 @@ async fn cancel_flag_stops_between_polls() {
 #[tokio::test]
 async fn cancel_flag_abandons_a_slow_poll() {
     let op = FakeOp::start();
-    op.push(
-        "/token",
-        Reply::json(200, &token_json()).delayed(Duration::from_secs(2)),
-    );
+    // The poll is held, unanswered, until the test ends: only the cancel
+    // flag, set once the poll reached the provider, can end it.
+    let held = op.hold_next("/token");
     let cancel = Arc::new(AtomicBool::new(false));
     let setter = {
         let cancel = Arc::clone(&cancel);
         thread::spawn(move || {
-            thread::sleep(UNIT * 5);
+            held.arrived();
             cancel.store(true, Ordering::SeqCst);
+            held
         })
     };
     let started = Instant::now();
@@ -328,8 +328,9 @@ async fn cancel_flag_abandons_a_slow_poll() {
         &cancel,
     )
     .await;
-    setter.join().expect("setter thread");
+    let held = setter.join().expect("setter thread");
     assert!(matches!(result, Err(DeviceError::Cancelled)), "{result:?}");
+    held.release();
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "cancel waited for the reply"
@@ -366,7 +367,7 @@ async fn confidential_client_polls_with_http_basic() {
 #[tokio::test]
 async fn transport_errors_are_retried_then_reported() {
     let op = FakeOp::start();
-    op.push("/token", Reply::hang_up());
+    op.push("/token", Reply::broken());
     op.push("/token", Reply::json(200, &token_json()));
     let cancel = AtomicBool::new(false);
     let (result, events) = poll(
@@ -383,8 +384,8 @@ async fn transport_errors_are_retried_then_reported() {
         "{events:?}"
     );
 
-    op.push("/token", Reply::hang_up());
-    op.push("/token", Reply::hang_up());
+    op.push("/token", Reply::broken());
+    op.push("/token", Reply::broken());
     let once = PollOptions {
         max_network_retries: 1,
         ..options()

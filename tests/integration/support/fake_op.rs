@@ -1,22 +1,34 @@
-//! A small std-only OpenID provider for the hermetic tests: discovery, a
-//! token endpoint with scripted behaviour (rotation, delays, revocation, no
-//! `expires_in`, going down), and the interactive endpoints oidc-gen needs:
-//! authorization (code + PKCE S256, 302 to the loopback redirect), device
-//! authorization (RFC 8628), dynamic registration (RFC 7591/7592) and
-//! revocation (RFC 7009). Every token-endpoint request is recorded, and
-//! every protocol violation a client commits (a secret sent by a public
-//! client, a bad PKCE verifier, ...) is recorded in `violations` as well as
-//! refused, so tests can say exactly what went wrong.
+//! The one fake OpenID provider of the hermetic tests: the library's unit
+//! tests (`src/oidc.rs` includes this file by `#[path]`), the integration
+//! tests and the benchmark all compile this file and its `fake_op/` parts.
+//!
+//! It serves HTTP on 127.0.0.1 with `tiny_http`, one thread per request, and
+//! simulates a provider (see `fake_op/endpoints.rs`): discovery, a token
+//! endpoint with refresh, authorization-code (PKCE S256) and device grants,
+//! rotation, revocation, registration (RFC 7591/7592). A test can instead
+//! script the next answers of a path with [`FakeOp::push`]. Every request is
+//! recorded ([`FakeOp::requests`]); a test can wait until requests arrived
+//! ([`FakeOp::wait_for`]) or hold the next matching request until it lets it
+//! go ([`FakeOp::hold_next`], [`Held`]), so no test synchronizes by sleeping.
+//! Each of the three crates uses a different part, hence the
+//! `allow(dead_code)` where it is included.
 
-use std::collections::{HashMap, HashSet};
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread;
-use std::time::Duration;
+#[path = "fake_op/endpoints.rs"]
+mod endpoints;
+#[path = "fake_op/reply.rs"]
+mod reply;
+#[cfg(test)]
+#[path = "fake_op/tests.rs"]
+mod tests;
 
-use base64::Engine as _;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+pub use reply::{Recorded, Reply};
 
 /// A public client known to the provider: it must never send a secret.
 pub const PUBLIC_CLIENT: &str = "OpenCloudDesktop";
@@ -28,17 +40,18 @@ pub const CONF_SECRET: &str = "conf:secret/1";
 /// The RFC 8628 grant type.
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
-/// One recorded token-endpoint request.
-#[derive(Debug, Clone)]
-pub struct TokenCall {
-    pub form: HashMap<String, String>,
-    pub basic_auth: Option<String>,
-}
+/// How long a test waits for a request before it fails, and how long a held
+/// request waits for its release: bounds for a broken test, never a pace.
+const PATIENCE: Duration = Duration::from_secs(30);
 
+/// The simulated provider's behaviour, changed with [`FakeOp::set`].
 #[derive(Debug)]
 pub struct Config {
     pub rotate: bool,
     pub expires_in: Option<u64>,
+    /// A slow token endpoint. Only for a test whose subject is a slow
+    /// provider (many clients arriving while one refresh is in flight);
+    /// a test that needs a request under way uses [`FakeOp::hold_next`].
     pub delay: Duration,
     pub jwt_access_tokens: bool,
     /// The authorization endpoint answers `error=access_denied`.
@@ -57,6 +70,24 @@ pub struct Config {
     pub device_discovery: bool,
 }
 
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            rotate: false,
+            expires_in: Some(300),
+            delay: Duration::ZERO,
+            jwt_access_tokens: false,
+            deny_consent: false,
+            device_pending_polls: 1,
+            device_deny: false,
+            registration: true,
+            registration_token: None,
+            discovery_issuer: None,
+            device_discovery: true,
+        }
+    }
+}
+
 /// An issued authorization code.
 #[derive(Debug, Clone)]
 struct CodeGrant {
@@ -71,48 +102,76 @@ struct DeviceGrant {
     polls: u32,
 }
 
-#[derive(Debug)]
-pub struct Inner {
-    pub valid_rts: Mutex<HashSet<String>>,
-    pub calls: Mutex<Vec<TokenCall>>,
-    pub config: Mutex<Config>,
+/// A request the test wants held, and the two ends that tell it the request
+/// arrived and let the request go on.
+struct Trap {
+    matches: Box<dyn Fn(&Recorded) -> bool + Send>,
+    arrived: mpsc::Sender<Recorded>,
+    release: mpsc::Receiver<()>,
+}
+
+/// Everything the provider knows; shared with the request threads.
+struct Inner {
+    issuer: String,
+    config: Mutex<Config>,
+    valid_rts: Mutex<HashSet<String>>,
     /// client_id → secret (`None`: public client).
-    pub clients: Mutex<HashMap<String, Option<String>>>,
-    /// Query parameters of every authorization request.
-    pub auth_requests: Mutex<Vec<HashMap<String, String>>>,
-    /// Bodies and Authorization headers of registration requests.
-    pub registrations: Mutex<Vec<(serde_json::Value, Option<String>)>>,
+    clients: Mutex<HashMap<String, Option<String>>>,
     /// Client ids deleted through RFC 7592.
-    pub deleted_clients: Mutex<Vec<String>>,
+    deleted_clients: Mutex<Vec<String>>,
     /// Tokens revoked through RFC 7009.
-    pub revoked: Mutex<Vec<String>>,
+    revoked: Mutex<Vec<String>>,
     /// Protocol violations by clients, in words.
-    pub violations: Mutex<Vec<String>>,
+    violations: Mutex<Vec<String>>,
     /// Successful PKCE verifications.
-    pub pkce_verified: AtomicU64,
+    pkce_verified: AtomicU64,
     codes: Mutex<HashMap<String, CodeGrant>>,
     devices: Mutex<HashMap<String, DeviceGrant>>,
     counter: AtomicU64,
-    stopped: AtomicBool,
-    /// A trap for the next refresh-token grant (see [`FakeOp::hold_next_refresh`]).
-    hold: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
+    /// Every request in arrival order; `arrivals` is notified on each.
+    requests: Mutex<Vec<Recorded>>,
+    arrivals: Condvar,
+    /// Scripted answers per path, before the simulation.
+    scripted: Mutex<HashMap<String, VecDeque<Reply>>>,
+    traps: Mutex<Vec<Trap>>,
 }
 
-/// A refresh-token grant the provider holds until the test releases it.
+impl Inner {
+    fn next_number(&self) -> u64 {
+        self.counter.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The provider's own base URL without the trailing slash.
+    fn base(&self) -> &str {
+        self.issuer.trim_end_matches('/')
+    }
+
+    fn violation(&self, what: String) -> String {
+        lock(&self.violations).push(what.clone());
+        what
+    }
+}
+
+/// A lock that survives a panicking request thread (the test reports it).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A request the provider holds until the test releases it (or drops this).
 pub struct Held {
-    arrived: mpsc::Receiver<()>,
+    arrived: mpsc::Receiver<Recorded>,
     release: mpsc::Sender<()>,
 }
 
 impl Held {
-    /// Waits until the held request has reached the provider.
-    pub fn arrived(&self) {
+    /// Waits until the held request has reached the provider and returns it.
+    pub fn arrived(&self) -> Recorded {
         self.arrived
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the held refresh never reached the provider");
+            .recv_timeout(PATIENCE)
+            .expect("the held request never reached the provider")
     }
 
-    /// Lets the held request go on.
+    /// Lets the held request go on (dropping the `Held` does the same).
     pub fn release(self) {
         let _ = self.release.send(());
     }
@@ -120,38 +179,39 @@ impl Held {
 
 /// The running provider; stops when dropped.
 pub struct FakeOp {
+    /// `http://127.0.0.1:PORT/`.
     pub issuer: String,
-    pub inner: Arc<Inner>,
-    port: u16,
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    server: Mutex<Option<Running>>,
+}
+
+/// The server until [`FakeOp::stop`].
+struct Running {
+    server: Arc<tiny_http::Server>,
+    /// The thread that hands requests to their own threads.
+    thread: JoinHandle<()>,
+    /// The listening socket `tiny_http` also owns.
+    listening: TcpListener,
 }
 
 impl FakeOp {
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake OP");
-        let port = listener.local_addr().expect("addr").port();
-        let issuer = format!("http://127.0.0.1:{port}/");
+        let addr = listener.local_addr().expect("fake OP address");
+        // A second handle on the listening socket, for `stop`.
+        let listening = listener.try_clone().expect("clone the fake OP listener");
+        let server =
+            Arc::new(tiny_http::Server::from_listener(listener, None).expect("serve fake OP"));
+        let issuer = format!("http://{addr}/");
         let inner = Arc::new(Inner {
+            issuer: issuer.clone(),
+            config: Mutex::new(Config::default()),
             valid_rts: Mutex::new(HashSet::from(["rt-initial".to_owned()])),
-            calls: Mutex::new(Vec::new()),
-            config: Mutex::new(Config {
-                rotate: false,
-                expires_in: Some(300),
-                delay: Duration::ZERO,
-                jwt_access_tokens: false,
-                deny_consent: false,
-                device_pending_polls: 1,
-                device_deny: false,
-                registration: true,
-                registration_token: None,
-                discovery_issuer: None,
-                device_discovery: true,
-            }),
             clients: Mutex::new(HashMap::from([
                 (PUBLIC_CLIENT.to_owned(), None),
                 (CONF_CLIENT.to_owned(), Some(CONF_SECRET.to_owned())),
             ])),
-            auth_requests: Mutex::new(Vec::new()),
-            registrations: Mutex::new(Vec::new()),
             deleted_clients: Mutex::new(Vec::new()),
             revoked: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
@@ -159,101 +219,188 @@ impl FakeOp {
             codes: Mutex::new(HashMap::new()),
             devices: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
-            stopped: AtomicBool::new(false),
-            hold: Mutex::new(None),
+            requests: Mutex::new(Vec::new()),
+            arrivals: Condvar::new(),
+            scripted: Mutex::new(HashMap::new()),
+            traps: Mutex::new(Vec::new()),
         });
-        let (inner2, issuer2) = (inner.clone(), issuer.clone());
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                if inner2.stopped.load(Ordering::SeqCst) {
-                    break; // dropping the listener closes the port
+        let thread = {
+            let (server, inner) = (Arc::clone(&server), Arc::clone(&inner));
+            thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    let inner = Arc::clone(&inner);
+                    thread::spawn(move || serve(request, &inner));
                 }
-                let Ok(stream) = stream else { continue };
-                let (inner3, issuer3) = (inner2.clone(), issuer2.clone());
-                thread::spawn(move || {
-                    let _ = serve(stream, &inner3, &issuer3);
-                });
-            }
-        });
+            })
+        };
         Self {
             issuer,
+            addr,
             inner,
-            port,
+            server: Mutex::new(Some(Running {
+                server,
+                thread,
+                listening,
+            })),
         }
     }
 
-    /// Holds the next refresh-token grant when it arrives (before it is
-    /// answered) until the returned [`Held`] is released: a test can then act
-    /// while a refresh is deterministically under way.
-    pub fn hold_next_refresh(&self) -> Held {
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> url::Url {
+        url::Url::parse(&format!("http://{}{path}", self.addr)).expect("fake provider URL")
+    }
+
+    /// Queues `reply` as the next answer for `path`, in place of the
+    /// simulated endpoint (or the 404 of an unknown path).
+    pub fn push(&self, path: &str, reply: Reply) {
+        lock(&self.inner.scripted)
+            .entry(path.to_owned())
+            .or_default()
+            .push_back(reply);
+    }
+
+    /// Holds the next request that `matches` when it arrives (recorded, not
+    /// yet answered) until the returned [`Held`] is released: a test can then
+    /// act while a request is deterministically under way.
+    pub fn hold_next_where(&self, matches: impl Fn(&Recorded) -> bool + Send + 'static) -> Held {
         let (arrived_tx, arrived) = mpsc::channel();
         let (release, release_rx) = mpsc::channel();
-        *self.inner.hold.lock().expect("lock") = Some((arrived_tx, release_rx));
+        lock(&self.inner.traps).push(Trap {
+            matches: Box::new(matches),
+            arrived: arrived_tx,
+            release: release_rx,
+        });
         Held { arrived, release }
     }
 
+    /// Holds the next request to `path` (see [`FakeOp::hold_next_where`]).
+    pub fn hold_next(&self, path: &str) -> Held {
+        let path = path.to_owned();
+        self.hold_next_where(move |r| r.path == path)
+    }
+
+    /// Holds the next refresh-token grant (see [`FakeOp::hold_next_where`]).
+    pub fn hold_next_refresh(&self) -> Held {
+        self.hold_next_where(|r| r.is_grant("refresh_token"))
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.inner.requests).clone()
+    }
+
+    /// Waits until `count` requests that match `pred` have arrived and
+    /// returns them; fails the test after a generous bound.
+    pub fn wait_for(&self, count: usize, pred: impl Fn(&Recorded) -> bool) -> Vec<Recorded> {
+        let deadline = Instant::now() + PATIENCE;
+        let mut requests = lock(&self.inner.requests);
+        loop {
+            let matching: Vec<Recorded> = requests.iter().filter(|r| pred(r)).cloned().collect();
+            if matching.len() >= count {
+                return matching;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "only {} of {count} awaited requests reached the provider",
+                matching.len()
+            );
+            requests = self
+                .inner
+                .arrivals
+                .wait_timeout(requests, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
     pub fn set<F: FnOnce(&mut Config)>(&self, f: F) {
-        f(&mut self.inner.config.lock().expect("lock"));
+        f(&mut lock(&self.inner.config));
+    }
+
+    /// Token-endpoint requests.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == "/token")
+            .collect()
+    }
+
+    /// Token-endpoint requests with this `grant_type`.
+    pub fn grants(&self, grant_type: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.is_grant(grant_type))
+            .collect()
     }
 
     /// Number of refresh grants received.
     pub fn refreshes(&self) -> usize {
-        self.calls()
-            .iter()
-            .filter(|c| c.form.get("grant_type").map(String::as_str) == Some("refresh_token"))
-            .count()
-    }
-
-    pub fn calls(&self) -> Vec<TokenCall> {
-        self.inner.calls.lock().expect("lock").clone()
-    }
-
-    /// Token-endpoint requests with this `grant_type`.
-    pub fn grants(&self, grant_type: &str) -> Vec<TokenCall> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.form.get("grant_type").map(String::as_str) == Some(grant_type))
-            .collect()
+        self.grants("refresh_token").len()
     }
 
     pub fn valid_rts(&self) -> HashSet<String> {
-        self.inner.valid_rts.lock().expect("lock").clone()
+        lock(&self.inner.valid_rts).clone()
+    }
+
+    /// Makes the provider accept `rt` as a refresh token (a login elsewhere).
+    pub fn accept_rt(&self, rt: &str) {
+        lock(&self.inner.valid_rts).insert(rt.to_owned());
     }
 
     pub fn revoke_all(&self) {
-        self.inner.valid_rts.lock().expect("lock").clear();
+        lock(&self.inner.valid_rts).clear();
     }
 
+    /// Query parameters of every authorization request.
     pub fn auth_requests(&self) -> Vec<HashMap<String, String>> {
-        self.inner.auth_requests.lock().expect("lock").clone()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path == "/auth")
+            .map(|r| r.query)
+            .collect()
     }
 
+    /// Bodies and Authorization headers of registration requests.
     pub fn registrations(&self) -> Vec<(serde_json::Value, Option<String>)> {
-        self.inner.registrations.lock().expect("lock").clone()
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/register")
+            .map(|r| {
+                let body = serde_json::from_str(&r.body).unwrap_or_default();
+                (body, r.header("authorization").map(str::to_owned))
+            })
+            .collect()
     }
 
     pub fn deleted_clients(&self) -> Vec<String> {
-        self.inner.deleted_clients.lock().expect("lock").clone()
+        lock(&self.inner.deleted_clients).clone()
     }
 
     pub fn revoked(&self) -> Vec<String> {
-        self.inner.revoked.lock().expect("lock").clone()
+        lock(&self.inner.revoked).clone()
     }
 
     pub fn violations(&self) -> Vec<String> {
-        self.inner.violations.lock().expect("lock").clone()
+        lock(&self.inner.violations).clone()
     }
 
     pub fn pkce_verified(&self) -> u64 {
         self.inner.pkce_verified.load(Ordering::SeqCst)
     }
 
-    /// Stops listening: further connections are refused.
+    /// Stops listening: further connections are refused. Requests already
+    /// accepted still get their answers.
     pub fn stop(&self) {
-        self.inner.stopped.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag and drops the listener.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        thread::sleep(Duration::from_millis(50));
+        if let Some(running) = lock(&self.server).take() {
+            running.server.unblock();
+            let _ = running.thread.join();
+            drop(running.server);
+            // `tiny_http` closes its listener from its own accept thread, some
+            // time after the drop; shutting the socket down ends listening
+            // now (Linux: a listener shut down for reading is closed).
+            let _ = rustix::net::shutdown(&running.listening, rustix::net::Shutdown::Read);
+        }
     }
 }
 
@@ -263,544 +410,40 @@ impl Drop for FakeOp {
     }
 }
 
-fn parse_form(body: &str) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn respond(stream: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn redirect(stream: &mut TcpStream, location: &str) -> std::io::Result<()> {
-    write!(
-        stream,
-        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-}
-
-fn oauth_error(
-    stream: &mut TcpStream,
-    status: &str,
-    error: &str,
-    description: &str,
-) -> std::io::Result<()> {
-    let body = serde_json::json!({"error": error, "error_description": description});
-    respond(stream, status, &body.to_string())
-}
-
-/// A parsed request.
-struct Request {
-    method: String,
-    path: String,
-    query: HashMap<String, String>,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
+/// Records `request`, holds it if a test asked to, then answers it from the
+/// script or the simulation.
+fn serve(mut request: tiny_http::Request, inner: &Inner) {
+    let mut body = Vec::new();
+    if request.as_reader().read_to_end(&mut body).is_err() {
+        return;
     }
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    reader.read_exact(&mut body)?;
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or("GET").to_owned();
-    let target = parts.next().unwrap_or("/").to_owned();
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    Ok(Request {
-        method,
-        path: path.to_owned(),
-        query: parse_form(query),
-        headers,
-        body,
-    })
-}
-
-fn serve(mut stream: TcpStream, inner: &Inner, issuer: &str) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let req = read_request(&stream)?;
-    let base = issuer.trim_end_matches('/');
-    let path = req.path.as_str();
-    if path.starts_with("/.well-known/openid-configuration") {
-        let c = inner.config.lock().expect("lock");
-        let mut doc = serde_json::json!({
-            "issuer": c.discovery_issuer.clone().unwrap_or_else(|| issuer.to_owned()),
-            "authorization_endpoint": format!("{base}/auth"),
-            "token_endpoint": format!("{base}/token"),
-            "device_authorization_endpoint": format!("{base}/device"),
-            "revocation_endpoint": format!("{base}/revoke"),
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "code_challenge_methods_supported": ["S256"],
-            "grant_types_supported": ["authorization_code", "refresh_token", DEVICE_GRANT],
-        });
-        if c.registration {
-            doc["registration_endpoint"] = format!("{base}/register").into();
-        }
-        if !c.device_discovery {
-            doc.as_object_mut()
-                .expect("object")
-                .remove("device_authorization_endpoint");
-        }
-        drop(c);
-        return respond(&mut stream, "200 OK", &doc.to_string());
-    }
-    match (req.method.as_str(), path) {
-        ("GET", "/auth") => authorize(&mut stream, inner, issuer, &req),
-        ("POST", "/token") => token(&mut stream, inner, &req),
-        ("POST", "/device") => device(&mut stream, inner, base, &req),
-        ("POST", "/register") => register(&mut stream, inner, base, &req),
-        ("DELETE", p) if p.starts_with("/register/") => unregister(&mut stream, inner, &req),
-        ("POST", "/revoke") => revoke(&mut stream, inner, &req),
-        _ => respond(&mut stream, "404 Not Found", "{}"),
-    }
-}
-
-fn violation(inner: &Inner, what: String) -> String {
-    inner.violations.lock().expect("lock").push(what.clone());
-    what
-}
-
-fn is_loopback_http(uri: &str) -> bool {
-    url::Url::parse(uri).is_ok_and(|u| {
-        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-    })
-}
-
-/// RFC 6749 §4.1.1 with RFC 7636: checks the request and redirects back
-/// with a code (or `error=access_denied`), plus RFC 9207 `iss`.
-fn authorize(
-    stream: &mut TcpStream,
-    inner: &Inner,
-    issuer: &str,
-    req: &Request,
-) -> std::io::Result<()> {
-    let q = &req.query;
-    inner.auth_requests.lock().expect("lock").push(q.clone());
-    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
-    let (client_id, redirect_uri, state) = (get("client_id"), get("redirect_uri"), get("state"));
-    let mut problems = Vec::new();
-    if get("response_type") != "code" {
-        problems.push("response_type is not code".to_owned());
-    }
-    if !inner.clients.lock().expect("lock").contains_key(&client_id) {
-        problems.push(format!("unknown client_id {client_id:?}"));
-    }
-    if !is_loopback_http(&redirect_uri) {
-        problems.push(format!(
-            "redirect_uri {redirect_uri:?} is not a loopback URI"
-        ));
-    }
-    if state.is_empty() {
-        problems.push("no state".to_owned());
-    }
-    if get("code_challenge_method") != "S256" || get("code_challenge").len() != 43 {
-        problems.push("no S256 code_challenge".to_owned());
-    }
-    if !problems.is_empty() {
-        let what = violation(
-            inner,
-            format!("authorization request: {}", problems.join(", ")),
-        );
-        return oauth_error(stream, "400 Bad Request", "invalid_request", &what);
-    }
-    let mut location = url::Url::parse(&redirect_uri).expect("checked above");
-    if inner.config.lock().expect("lock").deny_consent {
-        location
-            .query_pairs_mut()
-            .append_pair("error", "access_denied")
-            .append_pair("error_description", "The user denied the request")
-            .append_pair("state", &state);
-        return redirect(stream, location.as_str());
-    }
-    let n = inner.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let code = format!("code-{n}");
-    inner.codes.lock().expect("lock").insert(
-        code.clone(),
-        CodeGrant {
-            client_id,
-            redirect_uri,
-            challenge: get("code_challenge"),
-        },
-    );
-    location
-        .query_pairs_mut()
-        .append_pair("code", &code)
-        .append_pair("state", &state)
-        .append_pair("iss", issuer);
-    redirect(stream, location.as_str())
-}
-
-/// RFC 6749 §2.3.1 client authentication. Known confidential clients must
-/// use Basic, known public clients must send no secret at all; unknown
-/// client ids (the refresh tests' `cid`) are let through as before.
-fn authenticate(
-    inner: &Inner,
-    req: &Request,
-    form: &HashMap<String, String>,
-) -> Result<String, String> {
-    let basic = req
-        .headers
-        .get("authorization")
-        .and_then(|h| h.strip_prefix("Basic "))
-        .map(|b| {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(b)
-                .unwrap_or_default();
-            let text = String::from_utf8_lossy(&raw).into_owned();
-            let (id, secret) = text.split_once(':').unwrap_or((&text, ""));
-            let decode = |s: &str| {
-                url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default()
-            };
-            (decode(id), decode(secret))
-        });
-    let clients = inner.clients.lock().expect("lock");
-    if let Some((id, secret)) = basic {
-        if form.contains_key("client_secret") {
-            return Err(format!("{id}: secret both in Basic and in the body"));
-        }
-        return match clients.get(&id) {
-            Some(Some(s)) if *s == secret => Ok(id),
-            Some(Some(_)) => Err(format!("{id}: wrong client secret")),
-            Some(None) => Err(format!("{id}: public client sent a secret (Basic)")),
-            None => Ok(id),
-        };
-    }
-    let id = form
-        .get("client_id")
-        .cloned()
-        .ok_or_else(|| "no client authentication at all".to_owned())?;
-    match clients.get(&id) {
-        Some(None) if form.contains_key("client_secret") => {
-            Err(format!("{id}: public client sent a client_secret"))
-        }
-        Some(None) | None => Ok(id),
-        Some(Some(_)) => Err(format!("{id}: confidential client did not use HTTP Basic")),
-    }
-}
-
-/// Issues tokens with a fresh refresh token `rt-{kind}-N`.
-fn issue(inner: &Inner, kind: &str) -> serde_json::Value {
-    let n = inner.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let rt = format!("rt-{kind}-{n}");
-    inner.valid_rts.lock().expect("lock").insert(rt.clone());
-    let mut reply = serde_json::json!({
-        "token_type": "Bearer",
-        "access_token": format!("at-{n}"),
-        "refresh_token": rt,
-        "id_token": format!("idt-{n}"),
-        "scope": "openid offline_access",
-    });
-    if let Some(e) = inner.config.lock().expect("lock").expires_in {
-        reply["expires_in"] = e.into();
-    }
-    reply
-}
-
-fn token(stream: &mut TcpStream, inner: &Inner, req: &Request) -> std::io::Result<()> {
-    let form = parse_form(&String::from_utf8_lossy(&req.body));
-    inner.calls.lock().expect("lock").push(TokenCall {
-        form: form.clone(),
-        basic_auth: req.headers.get("authorization").cloned(),
-    });
-    let (rotate, expires_in, delay, jwt) = {
-        let c = inner.config.lock().expect("lock");
-        (c.rotate, c.expires_in, c.delay, c.jwt_access_tokens)
+    let recorded = Recorded::new(&request, &body);
+    lock(&inner.requests).push(recorded.clone());
+    inner.arrivals.notify_all();
+    let trap = {
+        let mut traps = lock(&inner.traps);
+        let found = traps.iter().position(|t| (t.matches)(&recorded));
+        found.map(|i| traps.remove(i))
     };
-    thread::sleep(delay);
-    let grant = form.get("grant_type").cloned().unwrap_or_default();
-    if grant == "refresh_token" {
-        let trap = inner.hold.lock().expect("lock").take();
-        if let Some((arrived, release)) = trap {
-            let _ = arrived.send(());
-            let _ = release.recv_timeout(Duration::from_secs(60));
-        }
+    if let Some(trap) = trap {
+        let _ = trap.arrived.send(recorded.clone());
+        // Released by `Held::release` or by dropping the `Held`.
+        let _ = trap.release.recv_timeout(PATIENCE);
     }
-    if grant == "authorization_code" || grant == DEVICE_GRANT {
-        let client_id = match authenticate(inner, req, &form) {
-            Ok(id) => id,
-            Err(what) => {
-                let what = violation(inner, what);
-                return oauth_error(stream, "401 Unauthorized", "invalid_client", &what);
-            }
-        };
-        return if grant == "authorization_code" {
-            code_grant(stream, inner, &form, &client_id)
-        } else {
-            device_grant(stream, inner, &form, &client_id)
-        };
-    }
-    let rt = form.get("refresh_token").cloned().unwrap_or_default();
-    if grant == "refresh_token"
-        && let Err(what) = authenticate(inner, req, &form)
-    {
-        let what = violation(inner, what);
-        return oauth_error(stream, "401 Unauthorized", "invalid_client", &what);
-    }
-    let mut rts = inner.valid_rts.lock().expect("lock");
-    if grant != "refresh_token" || !rts.contains(&rt) {
-        drop(rts);
-        return respond(
-            stream,
-            "400 Bad Request",
-            r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
-        );
-    }
-    let n = inner.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let mut reply = serde_json::json!({"token_type": "Bearer", "id_token": format!("idt-{n}")});
-    reply["access_token"] = if jwt {
-        let exp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("time")
-            .as_secs()
-            + 120;
-        let payload =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(r#"{{"exp":{exp}}}"#));
-        format!("eyJhbGciOiJub25lIn0.{payload}.sig-{n}").into()
-    } else {
-        format!("at-{n}").into()
-    };
-    if let Some(e) = expires_in {
-        reply["expires_in"] = e.into();
-    }
-    if rotate {
-        let new = format!("rt-rotated-{n}");
-        rts.remove(&rt);
-        rts.insert(new.clone());
-        reply["refresh_token"] = new.into();
-    }
-    drop(rts);
-    respond(stream, "200 OK", &reply.to_string())
+    let scripted = lock(&inner.scripted)
+        .get_mut(&recorded.path)
+        .and_then(VecDeque::pop_front);
+    let reply = scripted.unwrap_or_else(|| endpoints::answer(inner, &recorded));
+    reply.send(request);
 }
 
-/// RFC 6749 §4.1.3 + RFC 7636 §4.6: single-use code, same client and
-/// redirect URI, and a verifier that hashes to the challenge.
-fn code_grant(
-    stream: &mut TcpStream,
-    inner: &Inner,
-    form: &HashMap<String, String>,
-    client_id: &str,
-) -> std::io::Result<()> {
-    let code = form.get("code").cloned().unwrap_or_default();
-    let Some(grant) = inner.codes.lock().expect("lock").remove(&code) else {
-        return oauth_error(
-            stream,
-            "400 Bad Request",
-            "invalid_grant",
-            "unknown or used code",
-        );
-    };
-    let verifier = form.get("code_verifier").cloned().unwrap_or_default();
-    let challenge = oauth2::PkceCodeChallenge::from_code_verifier_sha256(
-        &oauth2::PkceCodeVerifier::new(verifier),
-    );
-    let mut problems = Vec::new();
-    if grant.client_id != client_id {
-        problems.push(format!(
-            "code of {} redeemed by {client_id}",
-            grant.client_id
-        ));
-    }
-    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
-        problems.push("redirect_uri differs from the authorization request".to_owned());
-    }
-    if challenge.as_str() != grant.challenge {
-        problems.push("PKCE verifier does not match the challenge".to_owned());
-    }
-    if !problems.is_empty() {
-        let what = violation(inner, format!("code exchange: {}", problems.join(", ")));
-        return oauth_error(stream, "400 Bad Request", "invalid_grant", &what);
-    }
-    inner.pkce_verified.fetch_add(1, Ordering::SeqCst);
-    respond(stream, "200 OK", &issue(inner, "code").to_string())
-}
-
-fn device_grant(
-    stream: &mut TcpStream,
-    inner: &Inner,
-    form: &HashMap<String, String>,
-    client_id: &str,
-) -> std::io::Result<()> {
-    let (pending_polls, deny) = {
-        let c = inner.config.lock().expect("lock");
-        (c.device_pending_polls, c.device_deny)
-    };
-    let device_code = form.get("device_code").cloned().unwrap_or_default();
-    let polls = {
-        let mut devices = inner.devices.lock().expect("lock");
-        let Some(grant) = devices.get_mut(&device_code) else {
-            drop(devices);
-            return oauth_error(
-                stream,
-                "400 Bad Request",
-                "invalid_grant",
-                "unknown device code",
-            );
-        };
-        if grant.client_id != client_id {
-            drop(devices);
-            let what = violation(inner, format!("device code redeemed by {client_id}"));
-            return oauth_error(stream, "400 Bad Request", "invalid_grant", &what);
-        }
-        grant.polls += 1;
-        grant.polls
-    };
-    if polls <= pending_polls {
-        return oauth_error(
-            stream,
-            "400 Bad Request",
-            "authorization_pending",
-            "waiting for the user",
-        );
-    }
-    inner.devices.lock().expect("lock").remove(&device_code);
-    if deny {
-        return oauth_error(
-            stream,
-            "400 Bad Request",
-            "access_denied",
-            "The user denied the request",
-        );
-    }
-    respond(stream, "200 OK", &issue(inner, "device").to_string())
-}
-
-/// RFC 8628 §3.1-3.2.
-fn device(stream: &mut TcpStream, inner: &Inner, base: &str, req: &Request) -> std::io::Result<()> {
-    let form = parse_form(&String::from_utf8_lossy(&req.body));
-    let client_id = match authenticate(inner, req, &form) {
-        Ok(id) => id,
-        Err(what) => {
-            let what = violation(inner, what);
-            return oauth_error(stream, "401 Unauthorized", "invalid_client", &what);
-        }
-    };
-    let n = inner.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let device_code = format!("dc-{n}");
-    let user_code = format!("WDJB-{n:04}");
-    inner.devices.lock().expect("lock").insert(
-        device_code.clone(),
-        DeviceGrant {
-            client_id,
-            polls: 0,
-        },
-    );
-    let reply = serde_json::json!({
-        "device_code": device_code,
-        "user_code": user_code,
-        "verification_uri": format!("{base}/device-ui"),
-        "verification_uri_complete": format!("{base}/device-ui?user_code={user_code}"),
-        "expires_in": 60,
-        "interval": 1,
-    });
-    respond(stream, "200 OK", &reply.to_string())
-}
-
-/// RFC 7591 §3.
-fn register(
-    stream: &mut TcpStream,
-    inner: &Inner,
-    base: &str,
-    req: &Request,
-) -> std::io::Result<()> {
-    let auth = req.headers.get("authorization").cloned();
-    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
-    inner
-        .registrations
-        .lock()
-        .expect("lock")
-        .push((body.clone(), auth.clone()));
-    let wanted = inner
-        .config
-        .lock()
-        .expect("lock")
-        .registration_token
-        .clone();
-    if let Some(token) = wanted
-        && auth.as_deref() != Some(&format!("Bearer {token}"))
-    {
-        return oauth_error(
-            stream,
-            "401 Unauthorized",
-            "invalid_token",
-            "an initial access token is required",
-        );
-    }
-    let n = inner.counter.fetch_add(1, Ordering::SeqCst) + 1;
-    let client_id = format!("dyn-{n}");
-    let public = body["token_endpoint_auth_method"] == "none";
-    let secret = (!public).then(|| format!("dyn-secret-{n}"));
-    inner
-        .clients
-        .lock()
-        .expect("lock")
-        .insert(client_id.clone(), secret.clone());
-    let mut reply = body;
-    reply["client_id"] = client_id.clone().into();
-    if let Some(secret) = secret {
-        reply["client_secret"] = secret.into();
-    }
-    reply["registration_client_uri"] = format!("{base}/register/{client_id}").into();
-    reply["registration_access_token"] = format!("rat-{client_id}").into();
-    respond(stream, "201 Created", &reply.to_string())
-}
-
-/// RFC 7592 §2.3.
-fn unregister(stream: &mut TcpStream, inner: &Inner, req: &Request) -> std::io::Result<()> {
-    let client_id = req.path.trim_start_matches("/register/").to_owned();
-    let expected = format!("Bearer rat-{client_id}");
-    if req.headers.get("authorization") != Some(&expected) {
-        let what = violation(
-            inner,
-            format!("RFC 7592 delete of {client_id} without its token"),
-        );
-        return oauth_error(stream, "401 Unauthorized", "invalid_token", &what);
-    }
-    inner.clients.lock().expect("lock").remove(&client_id);
-    inner.deleted_clients.lock().expect("lock").push(client_id);
-    write!(
-        stream,
-        "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
-    )
-}
-
-/// RFC 7009 §2.
-fn revoke(stream: &mut TcpStream, inner: &Inner, req: &Request) -> std::io::Result<()> {
-    let form = parse_form(&String::from_utf8_lossy(&req.body));
-    if let Err(what) = authenticate(inner, req, &form) {
-        let what = violation(inner, what);
-        return oauth_error(stream, "401 Unauthorized", "invalid_client", &what);
-    }
-    if form.get("token_type_hint").map(String::as_str) != Some("refresh_token") {
-        violation(
-            inner,
-            "revocation without token_type_hint=refresh_token".to_owned(),
-        );
-    }
-    let token = form.get("token").cloned().unwrap_or_default();
-    inner.valid_rts.lock().expect("lock").remove(&token);
-    inner.revoked.lock().expect("lock").push(token);
-    respond(stream, "200 OK", "")
+/// A `reqwest::Client` shaped like the main crate's: no redirects, no proxy,
+/// bounded time.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .build()
+        .expect("build reqwest client")
 }

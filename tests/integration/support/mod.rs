@@ -2,6 +2,7 @@
 //! the real binaries, and an agent started in the foreground.
 
 pub mod browser;
+#[allow(dead_code)] // shared with the unit tests and the bench
 pub mod fake_op;
 
 use std::io::{BufRead as _, BufReader, Read as _};
