@@ -28,7 +28,7 @@ pub fn decrypt_legacy(
                 reason,
             })
         }
-        Err(LegacyError::KeyDerivation(e)) => Err(Error::Invalid(format!(
+        Err(LegacyError::KeyDerivation(e)) => Err(Error::Failure(format!(
             "cannot derive the key for {} ({e}); free some memory and try again",
             path.display()
         ))),

@@ -53,7 +53,7 @@ impl AgentClient {
                 json.expose().as_bytes(),
                 kdf_params(),
             )
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| Error::Failure(e.to_string()))?;
             key = Some(k);
             convert_to = Some(b64(&bytes));
         }
