@@ -319,7 +319,9 @@ mod tests {
             Err(Error::from(layer)).context("while doing the inner step")?;
             Ok(())
         };
-        inner().context("while doing the command").unwrap_err()
+        inner()
+            .context("while doing the command")
+            .expect_err("the layer error")
     }
 
     fn unreachable() -> OidcError {

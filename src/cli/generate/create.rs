@@ -86,7 +86,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
                     })
                     .into());
                 }
-                other => other.map_err(Error::from)?,
+                other => other?,
             }
         }
         (Flow::Code | Flow::Device, _) => {
