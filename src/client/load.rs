@@ -53,7 +53,12 @@ impl AgentClient {
                 json.expose().as_bytes(),
                 kdf_params(),
             )
-            .map_err(|e| Error::Failure(e.to_string()))?;
+            .map_err(|e| {
+                Error::Failure(format!(
+                    "cannot prepare the conversion of {} to the oidc-agent-rs format: {e}",
+                    opened.path.display()
+                ))
+            })?;
             key = Some(k);
             convert_to = Some(b64(&bytes));
         }
