@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn help_and_man_pages_list_every_exit_code_of_the_table() {
-        let help = for_help(super::super::token::Args::command())
+        let help = for_help(crate::cli::token::Args::command())
             .render_long_help()
             .to_string();
         for (kind, meaning) in ErrorKind::TABLE {
