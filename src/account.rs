@@ -72,7 +72,7 @@ fn legacy_error(path: &Path, e: LegacyError) -> Error {
             path: path.to_owned(),
             reason,
         },
-        LegacyError::KeyDerivation(e) => Error::Invalid(format!(
+        LegacyError::KeyDerivation(e) => Error::Failure(format!(
             "cannot derive the key for {} ({e}); free some memory and try again",
             path.display()
         )),
@@ -164,7 +164,7 @@ pub fn change_password(
     params: KdfParams,
 ) -> Result<PathBuf> {
     let key = opened.key.as_ref().ok_or_else(|| {
-        Error::Invalid(format!(
+        Error::Failure(format!(
             "{} is not in the oidc-agent-rs format",
             opened.path.display()
         ))
@@ -182,7 +182,7 @@ pub fn change_password(
 /// it under the new name and removes the old file.
 pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
     let key = opened.key.as_ref().ok_or_else(|| {
-        Error::Invalid(format!(
+        Error::Failure(format!(
             "{} is not in the oidc-agent-rs format",
             opened.path.display()
         ))
@@ -190,7 +190,7 @@ pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
     let new_path = store.path(new)?;
     let _lock = store.lock()?;
     if new_path.exists() {
-        return Err(Error::Invalid(format!("account '{new}' already exists")));
+        return Err(Error::Failure(format!("account '{new}' already exists")));
     }
     let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
     let mut config = open_with_key(&opened.path, &bytes, key)?;

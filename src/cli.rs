@@ -21,7 +21,6 @@ use std::process::ExitCode;
 use crate::account;
 use crate::account::store::Store;
 use crate::error::{Error, ErrorKind};
-use crate::oidc::OidcError;
 use crate::paths::ENV_PASSWORD;
 use crate::secret::SecretString;
 
@@ -48,23 +47,14 @@ pub fn write_stdout(text: &str) -> io::Result<()> {
     }
 }
 
-/// The exit code of an error chain: the first typed error in it decides.
+/// The exit code of an error chain: the first [`Error`] in it decides
+/// (a layer's typed error becomes an [`Error`] on its way to the CLI, so
+/// this is the only type to look for); no [`Error`] at all is a failure.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<Error>() {
-            return e.kind().exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<OidcError>() {
-            return e.kind().exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::loopback::LoopbackError>() {
-            return e.kind().exit_code();
-        }
-        if let Some(e) = cause.downcast_ref::<crate::oidc::device::DeviceError>() {
-            return e.kind().exit_code();
-        }
-    }
-    ErrorKind::Failure.exit_code()
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Error>())
+        .map_or(ErrorKind::Failure, Error::kind)
+        .exit_code()
 }
 
 /// Parses the command line of a tool oidc-agent has no flags table for
@@ -186,7 +176,7 @@ impl PasswordArgs {
     pub fn get(&self, prompt: &str, confirm: bool) -> Result<SecretString, Error> {
         if let Some(var) = &self.pw_env {
             return std::env::var(var).map(SecretString::new).map_err(|_| {
-                Error::Invalid(format!(
+                Error::Usage(format!(
                     "--pw-env: the environment variable {var} is not set"
                 ))
             });
@@ -203,9 +193,9 @@ impl PasswordArgs {
                 .stdin(std::process::Stdio::null())
                 .stderr(std::process::Stdio::inherit())
                 .output()
-                .map_err(|e| Error::Invalid(format!("--pw-cmd: cannot run `{cmd}`: {e}")))?;
+                .map_err(|e| Error::Failure(format!("--pw-cmd: cannot run `{cmd}`: {e}")))?;
             if !out.status.success() {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Failure(format!(
                     "--pw-cmd: `{cmd}` failed ({})",
                     out.status
                 )));
@@ -220,7 +210,7 @@ impl PasswordArgs {
     /// The no-echo prompt, unless prompting is off.
     fn prompt(&self, prompt: &str, confirm: bool) -> Result<SecretString, Error> {
         if self.no_prompt {
-            return Err(Error::Invalid(
+            return Err(Error::Usage(
                 "--prompt=none: no password source; give --pw-env, --pw-file or --pw-cmd".into(),
             ));
         }
@@ -285,12 +275,12 @@ pub fn remember_password(
 pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Error> {
     // Started by the agent to autoload an account: never ask anyone.
     if std::env::var_os(crate::agent::autoload::ENV).is_some() {
-        return Err(Error::Invalid(
+        return Err(Error::Failure(
             "no password in the keyring; the agent does not ask for one".into(),
         ));
     }
     let no_tty = |e: io::Error| {
-        Error::Invalid(format!(
+        Error::Failure(format!(
             "cannot ask for the password ({e}): no terminal; use --pw-env, --pw-file or --pw-cmd"
         ))
     };
@@ -302,8 +292,139 @@ pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Erro
         let again =
             SecretString::new(rpassword::prompt_password("Confirm password: ").map_err(no_tty)?);
         if pw != again {
-            return Err(Error::Invalid("the passwords do not match".into()));
+            return Err(Error::Failure("the passwords do not match".into()));
         }
     }
     Ok(pw)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use anyhow::Context as _;
+
+    use super::*;
+    use crate::loopback::LoopbackError;
+    use crate::oidc::OidcError;
+    use crate::oidc::device::DeviceError;
+
+    /// A layer's error as a CLI command body sees it: converted with `?`
+    /// into [`Error`], then wrapped in context twice on its way out.
+    fn at_cli<E>(layer: E) -> anyhow::Error
+    where
+        Error: From<E>,
+    {
+        let inner = || -> anyhow::Result<()> {
+            Err(Error::from(layer)).context("while doing the inner step")?;
+            Ok(())
+        };
+        inner()
+            .context("while doing the command")
+            .expect_err("the layer error")
+    }
+
+    fn unreachable() -> OidcError {
+        OidcError::Unreachable {
+            url: "https://op.example/token".into(),
+            detail: "connection refused".into(),
+        }
+    }
+
+    fn provider(error: &str) -> OidcError {
+        OidcError::Provider {
+            endpoint: "https://op.example/token".into(),
+            error: error.into(),
+            description: None,
+            error_uri: None,
+        }
+    }
+
+    #[test]
+    fn every_layer_error_keeps_its_exit_code_through_context() {
+        let addr = "127.0.0.1:4242".parse().expect("addr");
+        let cases: Vec<(anyhow::Error, u8)> = vec![
+            // The provider (oidc).
+            (at_cli(unreachable()), 6),
+            (
+                at_cli(OidcError::RefreshTokenRejected {
+                    account: "a".into(),
+                    description: String::new(),
+                }),
+                7,
+            ),
+            (at_cli(provider("invalid_client")), 8),
+            (at_cli(OidcError::InvalidIssuer("op".into())), 2),
+            (at_cli(OidcError::Config("bad CA".into())), 1),
+            // The device flow, and a provider error inside it.
+            (at_cli(DeviceError::AccessDenied { description: None }), 8),
+            (at_cli(DeviceError::Expired), 1),
+            (at_cli(DeviceError::Oidc(unreachable())), 6),
+            // The loopback listener.
+            (at_cli(LoopbackError::PortInUse { addr, port: 4242 }), 2),
+            (
+                at_cli(LoopbackError::ProviderDenied {
+                    error: "access_denied".into(),
+                    description: None,
+                }),
+                8,
+            ),
+            (
+                at_cli(LoopbackError::Timeout {
+                    redirect_uri: "http://localhost:4242/".into(),
+                    waited: Duration::from_secs(1),
+                }),
+                1,
+            ),
+            // The library's own variants.
+            (at_cli(Error::NoAgent), 3),
+            (
+                at_cli(Error::NoSuchAccount {
+                    name: "a".into(),
+                    dir: "/d".into(),
+                }),
+                4,
+            ),
+            (
+                at_cli(Error::Agent {
+                    kind: ErrorKind::Locked,
+                    message: "locked".into(),
+                }),
+                5,
+            ),
+            (at_cli(Error::WrongPassword { path: "/f".into() }), 9),
+            (
+                at_cli(Error::CorruptFile {
+                    path: "/f".into(),
+                    reason: "short".into(),
+                }),
+                10,
+            ),
+            (at_cli(Error::Usage("bad flag".into())), 2),
+            (at_cli(Error::Failure("no start".into())), 1),
+            (at_cli(Error::Protocol("garbage".into())), 1),
+        ];
+        for (err, code) in cases {
+            assert_eq!(exit_code(&err), code, "{err:#}");
+        }
+    }
+
+    #[test]
+    fn file_errors_reach_the_cli_as_wrong_password_or_bad_file() {
+        use crate::account::format::{KdfParams, seal_new};
+        let path = std::path::Path::new("/accounts/a");
+        let (ours, _) = seal_new(b"pw", b"{}", KdfParams::TESTING).expect("seal");
+        let wrong = SecretString::new("other".to_owned());
+        let err = crate::account::open_bytes(path, &ours, &wrong).expect_err("wrong password");
+        assert_eq!(exit_code(&at_cli(err)), 9);
+        let legacy =
+            crate::account::open_bytes(path, b"not an account file", &wrong).expect_err("corrupt");
+        assert_eq!(exit_code(&at_cli(legacy)), 10);
+    }
+
+    #[test]
+    fn a_chain_without_a_library_error_is_a_plain_failure() {
+        let err = anyhow::anyhow!("something").context("while doing the command");
+        assert_eq!(exit_code(&err), 1);
+    }
 }

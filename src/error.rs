@@ -3,6 +3,13 @@
 //! Each variant says what failed, on which account, file or endpoint, and
 //! what to do about it. The [`ErrorKind`] of an error decides the process
 //! exit code and travels over the agent protocol as the reply's `kind`.
+//!
+//! A layer with failures of its own (the provider in `oidc`, the device flow,
+//! the loopback listener) keeps its typed enum and converts into [`Error`]
+//! through a transparent `#[from]` variant, so [`Error::kind`] is the one
+//! mapping to an exit code and the CLI looks for [`Error`] alone. Those
+//! layers import only the leaf [`kind`], never this module, so the
+//! conversions make no import cycle.
 
 use std::io;
 use std::path::PathBuf;
@@ -91,13 +98,28 @@ pub enum Error {
     #[error(transparent)]
     Oidc(#[from] crate::oidc::OidcError),
 
-    /// Bad input from the user that is not a clap usage error.
+    /// The device flow ended without tokens (RFC 8628).
+    #[error(transparent)]
+    Device(#[from] crate::oidc::device::DeviceError),
+
+    /// The loopback listener delivered no authorization code.
+    #[error(transparent)]
+    Loopback(#[from] crate::loopback::LoopbackError),
+
+    /// Bad input from the user (flags, arguments, the variables and files
+    /// they name) that clap cannot see: exit code 2.
     #[error("{0}")]
-    Invalid(String),
+    Usage(String),
+
+    /// A failure at run time with no class of its own (the agent did not
+    /// start, key derivation ran out of memory, …): exit code 1.
+    #[error("{0}")]
+    Failure(String),
 }
 
 impl Error {
-    /// The kind, which decides the exit code.
+    /// The kind, which decides the exit code: the one mapping from an error
+    /// to an [`ErrorKind`] (the layers' own `kind` methods are its helpers).
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::NoAgent | Self::AgentUnreachable { .. } => ErrorKind::NoAgent,
@@ -107,8 +129,10 @@ impl Error {
             Self::NoSuchAccount { .. } => ErrorKind::NotLoaded,
             Self::CorruptFile { .. } => ErrorKind::BadFile,
             Self::Oidc(e) => e.kind(),
-            Self::Invalid(_) => ErrorKind::Usage,
-            Self::Protocol(_) | Self::Io { .. } => ErrorKind::Failure,
+            Self::Device(e) => e.kind(),
+            Self::Loopback(e) => e.kind(),
+            Self::Usage(_) => ErrorKind::Usage,
+            Self::Protocol(_) | Self::Io { .. } | Self::Failure(_) => ErrorKind::Failure,
         }
     }
 

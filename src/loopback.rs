@@ -16,7 +16,7 @@ use http::Request;
 use subtle::ConstantTimeEq as _;
 use url::{Host, Url, form_urlencoded};
 
-use crate::error::ErrorKind;
+use crate::error::kind::ErrorKind;
 use crate::oidc::printable;
 use crate::secret::SecretString;
 
@@ -122,7 +122,7 @@ impl LoopbackError {
     /// The error class, which decides oidc-gen's exit code: a port or URI
     /// the user chose is a usage error (2), a refusal by the provider a
     /// provider error (8), anything else (timeout, stray state) a failure (1).
-    pub fn kind(&self) -> ErrorKind {
+    pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             Self::InvalidRedirectUri { .. }
             | Self::NotLoopback { .. }

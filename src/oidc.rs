@@ -123,7 +123,7 @@ pub enum OidcError {
 
 impl OidcError {
     /// The error class, for exit codes and protocol replies.
-    pub fn kind(&self) -> ErrorKind {
+    pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             Self::Unreachable { .. } => ErrorKind::ProviderUnreachable,
             Self::RefreshTokenRejected { .. } | Self::ImportedTokenRejected { .. } => {

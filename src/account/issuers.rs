@@ -30,12 +30,12 @@ pub fn record_default(dir: &Path, issuer: &str, name: &str) -> crate::Result<()>
     let path = dir.join(ISSUER_CONFIG);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut cfg = IssuerConfig::parse(&text)
-        .map_err(|e| crate::Error::Invalid(format!("{}: {e}", path.display())))?;
+        .map_err(|e| crate::Error::Failure(format!("{}: {e}", path.display())))?;
     if cfg.default_account_for(issuer).is_some() {
         return Ok(());
     }
     cfg.set_default_account(issuer, name)
-        .map_err(|e| crate::Error::Invalid(e.to_string()))?;
+        .map_err(|e| crate::Error::Failure(e.to_string()))?;
     write_atomic(&path, cfg.to_text().as_bytes())
 }
 

@@ -38,7 +38,7 @@ pub fn check_name(name: &str) -> Result<()> {
         || name.starts_with('-')
         || !is_account_file(name)
     {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Usage(format!(
             "'{name}' is not a valid account short name: use letters, digits, '-', '_' (no '/', no leading '.' or '-')"
         )));
     }

@@ -28,7 +28,7 @@ pub fn listener() -> Result<Option<UnixListener>> {
     }
     let count: i32 = fds.trim().parse().unwrap_or(0);
     if count != 1 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Failure(format!(
             "socket activation passed {count} descriptors; the agent serves exactly one \
              (one ListenStream= in oidc-agent.socket)"
         )));
@@ -41,7 +41,7 @@ pub fn listener() -> Result<Option<UnixListener>> {
     let fd = unsafe { OwnedFd::from_raw_fd(LISTEN_FDS_START) };
     check(&fd)?;
     rustix::io::fcntl_setfd(fd.as_fd(), rustix::io::FdFlags::CLOEXEC)
-        .map_err(|e| Error::Invalid(format!("socket activation: fd 3: {e}")))?;
+        .map_err(|e| Error::Failure(format!("socket activation: fd 3: {e}")))?;
     Ok(Some(UnixListener::from(fd)))
 }
 
@@ -49,7 +49,7 @@ pub fn listener() -> Result<Option<UnixListener>> {
 fn check(fd: &OwnedFd) -> Result<()> {
     use rustix::net::{AddressFamily, SocketType, sockopt};
     let bad = |what: &str| {
-        Err(Error::Invalid(format!(
+        Err(Error::Failure(format!(
             "socket activation: fd 3 is not {what}; use ListenStream=<path> in oidc-agent.socket"
         )))
     };

@@ -120,13 +120,13 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
     }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Failure(format!(
                 "{} exists and is not a socket; choose another --socket-path",
                 path.display()
             )));
         }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Failure(format!(
                 "an agent is already listening at {}; use it, or stop it with `oidc-agent -k`",
                 path.display()
             )));
@@ -197,7 +197,7 @@ pub fn spawn_child(args: &[String]) -> Result<u32> {
     let _ = child.wait();
     let err = err.trim();
     let err = err.strip_prefix("oidc-agent: ").unwrap_or(err);
-    Err(Error::Invalid(if err.is_empty() {
+    Err(Error::Failure(if err.is_empty() {
         "the agent process exited during start-up".to_owned()
     } else {
         err.to_owned()

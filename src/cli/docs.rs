@@ -253,3 +253,27 @@ fn man_page(cmd: clap::Command) -> Vec<u8> {
     buf.extend_from_slice(extra.as_bytes());
     buf
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_and_man_pages_list_every_exit_code_of_the_table() {
+        let help = for_help(crate::cli::token::Args::command())
+            .render_long_help()
+            .to_string();
+        for (kind, meaning) in ErrorKind::TABLE {
+            let line = format!("  {:<3} {meaning}", kind.exit_code());
+            assert!(help.contains(&line), "--help lacks {line:?}:\n{help}");
+        }
+        for (file, bytes) in render_all().iter().filter(|(f, _)| f.starts_with("man/")) {
+            let page = String::from_utf8_lossy(bytes);
+            let status = page.split(".SH \"EXIT STATUS\"").nth(1).expect(file);
+            for (kind, meaning) in ErrorKind::TABLE {
+                let entry = format!(".TP\n{}\n{}\n", kind.exit_code(), roff(meaning));
+                assert!(status.contains(&entry), "{file} lacks exit code {entry:?}");
+            }
+        }
+    }
+}

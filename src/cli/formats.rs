@@ -35,7 +35,7 @@ pub fn exec_info(env: Option<&str>) -> Result<ExecInfo> {
             interactive: false,
         });
     };
-    let bad = |why: String| Error::Invalid(format!("KUBERNETES_EXEC_INFO: {why}"));
+    let bad = |why: String| Error::Usage(format!("KUBERNETES_EXEC_INFO: {why}"));
     let v: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
     let api_version = v
         .get("apiVersion")

@@ -27,6 +27,7 @@ use crate::account::config::{AccountConfig, split_list};
 use crate::account::store::Store;
 use crate::account::{self, kdf_params};
 use crate::client::AgentClient;
+use crate::error::Error;
 use crate::oidc::discovery::{self, Metadata};
 use crate::oidc::http;
 use crate::secret::SecretString;
@@ -285,7 +286,7 @@ struct Session<'a> {
 impl<'a> Session<'a> {
     /// Builds the client and runs discovery for `config`'s issuer.
     fn open(args: &'a Args, config: &AccountConfig) -> anyhow::Result<Self> {
-        let http = http::client(Some(Path::new(&config.cert_path)))?;
+        let http = http::client(Some(Path::new(&config.cert_path))).map_err(Error::from)?;
         // Current-thread: oidc-gen makes one request at a time, and the
         // loopback listener blocks on its own socket outside the runtime.
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -293,7 +294,9 @@ impl<'a> Session<'a> {
             .build()
             .context("cannot start the async runtime")?;
         let endpoint = Some(config.config_endpoint.as_str()).filter(|s| !s.is_empty());
-        let meta = rt.block_on(discovery::discover(&http, &config.issuer_url, endpoint))?;
+        let meta = rt
+            .block_on(discovery::discover(&http, &config.issuer_url, endpoint))
+            .map_err(Error::from)?;
         Ok(Self {
             args,
             rt,

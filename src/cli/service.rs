@@ -231,7 +231,7 @@ fn start(out: &mut String, sock: &Path, pid_file: &Path, opts: &[String]) -> any
         let err = String::from_utf8_lossy(&res.stderr);
         let err = err.trim();
         let err = err.strip_prefix("oidc-agent: ").unwrap_or(err);
-        return Err(crate::Error::Invalid(format!("the agent did not start: {err}")).into());
+        return Err(crate::Error::Failure(format!("the agent did not start: {err}")).into());
     }
     let json: serde_json::Value = serde_json::from_slice(&res.stdout)
         .with_context(|| format!("{} printed no JSON", bin.display()))?;

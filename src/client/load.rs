@@ -50,7 +50,12 @@ impl AgentClient {
                 json.expose().as_bytes(),
                 kdf_params(),
             )
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| {
+                Error::Failure(format!(
+                    "cannot prepare the conversion of {} to the oidc-agent-rs format: {e}",
+                    opened.path.display()
+                ))
+            })?;
             key = Some(k);
             convert_to = Some(format::encode_file(&bytes));
         }

@@ -54,7 +54,7 @@ pub enum DeviceError {
 impl DeviceError {
     /// The error class, which decides oidc-gen's exit code: a denial is a
     /// provider error (8); expiry and cancellation are plain failures (1).
-    pub fn kind(&self) -> ErrorKind {
+    pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             Self::AccessDenied { .. } => ErrorKind::ProviderError,
             Self::Expired | Self::Cancelled => ErrorKind::Failure,

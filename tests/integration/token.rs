@@ -434,7 +434,8 @@ fn password_sources_and_id_token() {
         .args(["--pw-cmd", "exit 3", "acct"])
         .output()
         .expect("run");
-    assert!(fails(&failing, 2).contains("--pw-cmd"));
+    // A password command that fails is a failure at run time, not a usage error.
+    assert!(fails(&failing, 1).contains("--pw-cmd"));
     ok(&env
         .cmd("oidc-add")
         .args(["--pw-env=MYPW", "acct"])

@@ -20,6 +20,7 @@ use super::complete::complete;
 use super::{Args, Flow, Session, auth_scopes};
 use crate::account::config::{AccountConfig, same_issuer, split_list};
 use crate::account::store::Store;
+use crate::error::Error;
 use crate::loopback::{self, AuthCode, LoopbackError, LoopbackListener};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::{self, AudienceMode, AuthUrlParams, PendingAuthorization};
@@ -56,11 +57,13 @@ pub(super) fn run(
     if args.no_webserver {
         return run_pasted(session, store, config, &candidates[0]);
     }
-    let listener = bind_first(&candidates)?;
+    let listener = bind_first(&candidates).map_err(Error::from)?;
     let pending = authorize(session, config, listener.redirect_uri())?;
     announce(args, pending.url(), Some(listener.local_addr().port()));
     let timeout = std::time::Duration::from_secs(args.timeout);
-    let code = listener.wait_for_code(pending.state().expose(), timeout)?;
+    let code = listener
+        .wait_for_code(pending.state().expose(), timeout)
+        .map_err(Error::from)?;
     eprintln!("Received the authorization code; exchanging it for tokens...");
     // The listener stays up during the exchange so that a reload of the tab
     // shows "Login already completed" rather than a connection error.
@@ -101,17 +104,20 @@ fn authorize(
     redirect_uri: &str,
 ) -> anyhow::Result<PendingAuthorization> {
     let meta = &session.meta;
-    let endpoint =
-        meta.authorization_endpoint
-            .as_deref()
-            .ok_or_else(|| OidcError::MissingEndpoint {
-                issuer: config.issuer_url.clone(),
-                what: "authorization endpoint (code flow)",
-                remedy: "use --flow device, or import a refresh token with --rt",
-            })?;
-    let endpoint = Url::parse(endpoint).map_err(|e| OidcError::BadResponse {
-        url: config.issuer_url.clone(),
-        detail: format!("the authorization_endpoint {endpoint:?} is not a URL ({e})"),
+    let endpoint = meta
+        .authorization_endpoint
+        .as_deref()
+        .ok_or_else(|| OidcError::MissingEndpoint {
+            issuer: config.issuer_url.clone(),
+            what: "authorization endpoint (code flow)",
+            remedy: "use --flow device, or import a refresh token with --rt",
+        })
+        .map_err(Error::from)?;
+    let endpoint = Url::parse(endpoint).map_err(|e| {
+        Error::from(OidcError::BadResponse {
+            url: config.issuer_url.clone(),
+            detail: format!("the authorization_endpoint {endpoint:?} is not a URL ({e})"),
+        })
     })?;
     let scopes = auth_scopes(config);
     let audiences = split_list(&config.audience);
@@ -126,7 +132,8 @@ fn authorize(
         audience_mode: AudienceMode::Legacy,
         only_access_token: session.args.only_at,
         code_challenge_methods_supported: methods,
-    })?)
+    })
+    .map_err(Error::from)?)
 }
 
 /// Prints the URL (always, on its own line), an SSH hint when the browser
@@ -169,24 +176,27 @@ fn exchange(
         && !same_issuer(iss, &config.issuer_url)
     {
         // RFC 9207 §2.4: a response from another issuer is a mix-up attack.
-        return Err(OidcError::BadResponse {
+        return Err(Error::from(OidcError::BadResponse {
             url: config.issuer_url.clone(),
             detail: format!(
                 "the authorization response names the issuer {:?} (RFC 9207); start the login again \
                  from the URL oidc-gen prints",
                 crate::oidc::printable(iss)
             ),
-        }
+        })
         .into());
     }
-    let tokens = session.rt.block_on(authcode::exchange_code(
-        &session.http,
-        &session.meta.token_endpoint,
-        Credentials::of(config),
-        pending,
-        code.code(),
-        token::unix_now(),
-    ))?;
+    let tokens = session
+        .rt
+        .block_on(authcode::exchange_code(
+            &session.http,
+            &session.meta.token_endpoint,
+            Credentials::of(config),
+            pending,
+            code.code(),
+            token::unix_now(),
+        ))
+        .map_err(Error::from)?;
     Ok(tokens)
 }
 
@@ -246,7 +256,8 @@ fn run_pasted(
         .lock()
         .read_line(&mut line)
         .context("cannot read the pasted address from stdin")?;
-    let code = loopback::parse_redirect_url(&line, pending.state().expose())?;
+    let code =
+        loopback::parse_redirect_url(&line, pending.state().expose()).map_err(Error::from)?;
     remove_pending(&path);
     exchange(session, config, pending, &code).map(Some)
 }
@@ -277,7 +288,8 @@ pub(super) fn finish_pasted(
             )
         })?;
     // A wrong URL keeps the file, so the right one can still be pasted.
-    let code = loopback::parse_redirect_url(url, login.authorization.state().expose())?;
+    let code = loopback::parse_redirect_url(url, login.authorization.state().expose())
+        .map_err(Error::from)?;
     // The code is single-use: whatever the exchange says, the attempt is spent.
     remove_pending(&path);
     let (config, password) = if login.reauthenticate {

@@ -14,6 +14,7 @@ use super::complete::complete;
 use super::{Args, Flow, Session, code, device, given, scopes};
 use crate::account::config::{AccountConfig, split_list};
 use crate::account::store::Store;
+use crate::error::Error;
 use crate::oidc::OidcError;
 use crate::oidc::discovery::Metadata;
 use crate::oidc::token::{self, TokenSet};
@@ -62,7 +63,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     let tokens = match (flow, imported) {
         (Flow::Refresh, Some(imported)) => {
             if config.client_id.is_empty() {
-                return Err(crate::Error::Invalid(
+                return Err(crate::Error::Usage(
                     "--rt needs --client-id (and --client-secret) of the client the refresh token was issued to"
                         .into(),
                 )
@@ -79,10 +80,10 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
                     account,
                     description,
                 })) if !args.reauthenticate => {
-                    return Err(OidcError::ImportedTokenRejected {
+                    return Err(Error::from(OidcError::ImportedTokenRejected {
                         account,
                         description,
-                    }
+                    })
                     .into());
                 }
                 other => other?,
@@ -115,19 +116,19 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
 /// secret, so `--pub --client-secret=""` is a public client.
 fn check_client_args(args: &Args, file: Option<&given::ClientFile>) -> anyhow::Result<()> {
     if args.public && given::secret(args, file)?.is_some() {
-        return Err(crate::Error::Invalid(
+        return Err(crate::Error::Usage(
             "--pub and --client-secret contradict each other: a public client has no secret".into(),
         )
         .into());
     }
     if !args.flow.is_empty() && args.flow.iter().all(|f| *f == Flow::Password) {
-        return Err(crate::Error::Invalid(
+        return Err(crate::Error::Usage(
             "the password flow is not supported; use --flow code or --flow device".into(),
         )
         .into());
     }
     if args.manual && args.client_id.is_none() && args.file.is_none() && !args.reauthenticate {
-        return Err(crate::Error::Invalid(
+        return Err(crate::Error::Usage(
             "--manual needs --client-id ID (with --client-secret SECRET or --pub)".into(),
         )
         .into());
@@ -178,12 +179,7 @@ fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
 
 /// The flow to run: an imported token wins; otherwise the first of the
 /// preferred flows the provider supports.
-fn choose_flow(
-    args: &Args,
-    meta: &Metadata,
-    issuer: &str,
-    have_rt: bool,
-) -> Result<Flow, OidcError> {
+fn choose_flow(args: &Args, meta: &Metadata, issuer: &str, have_rt: bool) -> crate::Result<Flow> {
     if have_rt {
         return Ok(Flow::Refresh);
     }
@@ -224,7 +220,8 @@ fn choose_flow(
             what: "authorization or device authorization endpoint",
             remedy: "pass a device endpoint with --dae URL, or import a refresh token with --rt",
         },
-    })
+    }
+    .into())
 }
 
 /// One refresh grant to prove the refresh token works.

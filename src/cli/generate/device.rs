@@ -18,6 +18,7 @@ use url::Url;
 
 use super::{Session, auth_scopes};
 use crate::account::config::{AccountConfig, split_list};
+use crate::error::Error;
 use crate::oidc::OidcError;
 use crate::oidc::authcode::AudienceMode;
 use crate::oidc::device::{
@@ -40,15 +41,23 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
         .dae
         .as_deref()
         .or(session.meta.device_authorization_endpoint.as_deref())
-        .ok_or_else(|| OidcError::MissingEndpoint {
-            issuer: config.issuer_url.clone(),
-            what: "device authorization endpoint",
-            remedy: "pass it with --dae URL, or use --flow code",
+        .ok_or_else(|| {
+            crate::Error::from(OidcError::MissingEndpoint {
+                issuer: config.issuer_url.clone(),
+                what: "device authorization endpoint",
+                remedy: "pass it with --dae URL, or use --flow code",
+            })
         })?;
-    let endpoint = Url::parse(endpoint).map_err(|e| {
-        crate::Error::Invalid(format!(
-            "the device authorization endpoint {endpoint:?} is not a URL ({e}); check --dae"
-        ))
+    // A bad --dae is the user's; a bad one in the metadata the provider's.
+    let endpoint = Url::parse(endpoint).map_err(|e| match args.dae {
+        Some(_) => crate::Error::Usage(format!(
+            "--dae {endpoint:?} is not a URL ({e}); give the full device authorization endpoint"
+        )),
+        None => OidcError::BadResponse {
+            url: config.issuer_url.clone(),
+            detail: format!("the device_authorization_endpoint {endpoint:?} is not a URL ({e})"),
+        }
+        .into(),
     })?;
     let scopes = auth_scopes(config);
     let audiences = split_list(&config.audience);
@@ -62,7 +71,8 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     };
     let mut authorization = session
         .rt
-        .block_on(start_device_authorization(&session.http, &params))?;
+        .block_on(start_device_authorization(&session.http, &params))
+        .map_err(Error::from)?;
     // --timeout bounds the wait when it is shorter than the code's lifetime.
     let timeout = Duration::from_secs(args.timeout);
     let capped = timeout < authorization.expires_in;
@@ -112,7 +122,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
             "no approval within {} s (--timeout); approve the login sooner, or raise --timeout",
             args.timeout
         )),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(Error::from(e).into()),
     }
 }
 

@@ -43,7 +43,7 @@ pub(super) fn client_file(args: &Args) -> anyhow::Result<Option<ClientFile>> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("read client file", path, e))?;
     let file = serde_json::from_str(&text).map_err(|e| {
-        Error::Invalid(format!(
+        Error::Usage(format!(
             "-f {}: not a client configuration (JSON with client_id): {e}",
             path.display()
         ))
@@ -81,7 +81,7 @@ pub(super) fn secret(
         Some(SecretString::new(s.clone()))
     } else if let Some(var) = &args.client_secret_env {
         let value = std::env::var(var).map_err(|_| {
-            Error::Invalid(format!(
+            Error::Usage(format!(
                 "--client-secret-env: the environment variable {var} is not set"
             ))
         })?;

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::Session;
 use crate::account::config::AccountConfig;
+use crate::error::Error;
 use crate::oidc::OidcError;
 use crate::oidc::registration::{self, ClientMetadata, DEVICE_GRANT};
 use crate::secret::SecretString;
@@ -34,11 +35,11 @@ pub(super) fn register(
     let args = session.args;
     let meta = &session.meta;
     let Some(endpoint) = meta.registration_endpoint.as_deref() else {
-        return Err(OidcError::MissingEndpoint {
+        return Err(Error::from(OidcError::MissingEndpoint {
             issuer: config.issuer_url.clone(),
             what: "dynamic client registration",
             remedy: "register a client at the provider and pass --client-id ID with --client-secret SECRET or --pub",
-        }
+        })
         .into());
     };
     let mut redirect_uris = config.redirect_uris.clone();
@@ -82,6 +83,7 @@ pub(super) fn register(
             at.as_ref(),
             &metadata,
         ))
+        .map_err(Error::from)
         .context("dynamic client registration failed")?;
     eprintln!(
         "Registered client '{}' at {}",
