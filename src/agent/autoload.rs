@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::ctx::{Ctx, now};
+use super::ctx::Ctx;
 use super::log::log;
 use crate::protocol::TokenRequest;
 
@@ -44,7 +44,7 @@ pub(super) fn candidate(ctx: &Ctx, t: &TokenRequest) -> Option<String> {
 /// is loaded afterwards.
 pub(super) async fn load(ctx: &Ctx, name: &str) -> bool {
     let _one = ctx.autoloading.lock().await;
-    if ctx.state().is_live(name, now()) {
+    if ctx.state().is_live(name, ctx.clock.now()) {
         return true; // an autoload just before ours did it
     }
     let Some(socket) = ctx.socket.get().cloned() else {
@@ -65,7 +65,7 @@ pub(super) async fn load(ctx: &Ctx, name: &str) -> bool {
         Ok(()) => log!("'{name}': autoloaded with the password from the keyring"),
         Err(e) => log!("'{name}': not autoloaded: {e}"),
     }
-    ctx.state().is_live(name, now())
+    ctx.state().is_live(name, ctx.clock.now())
 }
 
 /// Runs `oidc-add --pw-keyring NAME` against `socket` within [`TIMEOUT`].

@@ -48,6 +48,24 @@ impl Env {
         self.dir.path().join("accounts")
     }
 
+    /// The agent's test clock: its offset in seconds (see `agent::clock`).
+    fn clock_file(&self) -> PathBuf {
+        self.dir.path().join("clock")
+    }
+
+    /// Moves the agent's clock `secs` forward, so a lifetime or a token
+    /// runs out without waiting for it. Takes effect at the agent's next
+    /// reading of the clock (written atomically: never half a number).
+    pub fn advance_clock(&self, secs: i64) {
+        let file = self.clock_file();
+        let offset: i64 = std::fs::read_to_string(&file)
+            .map(|t| t.trim().parse().expect("clock offset"))
+            .unwrap_or(0);
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, (offset + secs).to_string()).expect("write clock");
+        std::fs::rename(&tmp, &file).expect("set clock");
+    }
+
     /// A command with this environment (nothing inherited that matters).
     pub fn cmd(&self, name: &str) -> Command {
         let mut c = Command::new(bin(name));
@@ -58,6 +76,7 @@ impl Env {
             .env("OIDC_CONFIG_DIR", self.config_dir())
             .env("OIDC_ENCRYPTION_PW", PASSWORD)
             .env("OIDC_AGENT_RS_TEST_KDF", "1")
+            .env("OIDC_AGENT_RS_TEST_CLOCK", self.clock_file())
             .stdin(Stdio::null());
         if let Some(s) = &self.sock {
             c.env("OIDC_SOCK", s);
