@@ -95,6 +95,9 @@ pub async fn serve(
                 }
                 Err(e) => {
                     log!("accept: {e}");
+                    // A retry interval, not synchronization: errors such as
+                    // EMFILE persist for a while, and retrying at once would
+                    // spin and flood the log.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
