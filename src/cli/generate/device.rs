@@ -15,7 +15,8 @@ use crate::account::{AccountConfig, split_list};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::AudienceMode;
 use crate::oidc::device::{
-    DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token, start_device_authorization,
+    DeviceAuthorization, DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token,
+    start_device_authorization,
 };
 use crate::oidc::token::Credentials;
 use crate::oidc::token::TokenSet;
@@ -68,7 +69,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
 fn show_and_poll(
     session: &Session<'_>,
     config: &AccountConfig,
-    authorization: &crate::oidc::device::DeviceAuthorization,
+    authorization: &DeviceAuthorization,
     capped: bool,
     cancel: &AtomicBool,
 ) -> anyhow::Result<TokenSet> {
