@@ -61,7 +61,8 @@ fn ctrl_c_while_waiting_for_the_browser_exits_130() {
 }
 
 /// After the device login, oidc-gen opens the password file: a FIFO nobody
-/// writes, so it blocks there (outside the runtime) until the Ctrl-C.
+/// writes, so it blocks there (outside the runtime) until the Ctrl-C. It
+/// says the login was approved once the wait is over.
 #[test]
 fn ctrl_c_after_the_wait_still_exits_130() {
     use rustix::fs::{CWD, FileType, Mode, mknodat};

@@ -60,9 +60,21 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     // Ctrl-C ends the process through the session's handler (installed
     // before the code is shown), so the library's cancel flag stays unset.
     let never = AtomicBool::new(false);
-    session.waiting("waiting for the device login", || {
-        show_and_poll(session, config, &authorization, capped, &never)
-    })?
+    let result = session.waiting("waiting for the device login", || {
+        show_and_poll(session, config, &authorization, &never)
+    })?;
+    // The wait is over: from here a Ctrl-C no longer says it interrupted one.
+    match result {
+        Ok(tokens) => {
+            eprintln!("The login was approved.");
+            Ok(tokens)
+        }
+        Err(DeviceError::Expired) if capped => Err(anyhow::anyhow!(
+            "no approval within {} s (--timeout); approve the login sooner, or raise --timeout",
+            args.timeout
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Shows the code and polls until the login is approved, denied or expires.
@@ -70,10 +82,8 @@ fn show_and_poll(
     session: &Session<'_>,
     config: &AccountConfig,
     authorization: &DeviceAuthorization,
-    capped: bool,
     cancel: &AtomicBool,
-) -> anyhow::Result<TokenSet> {
-    let args = session.args;
+) -> Result<TokenSet, DeviceError> {
     let terminal = std::io::stderr().is_terminal();
     eprintln!(
         "To log in, open {} in a browser and enter the code {}",
@@ -103,17 +113,7 @@ fn show_and_poll(
         |event| progress.show(&event),
     ));
     progress.clear();
-    match result {
-        Ok(tokens) => {
-            eprintln!("The login was approved.");
-            Ok(tokens)
-        }
-        Err(DeviceError::Expired) if capped => Err(anyhow::anyhow!(
-            "no approval within {} s (--timeout); approve the login sooner, or raise --timeout",
-            args.timeout
-        )),
-        Err(e) => Err(e.into()),
-    }
+    result
 }
 
 /// A one-line spinner with the time left, drawn only on a terminal.
