@@ -1,8 +1,9 @@
 //! The agent daemon: the accept loop, the timers and shutdown.
 //!
 //! A task per connection (`conn`) on a current-thread tokio runtime. The
-//! modules below, inside out: `state` (what is held), `ctx` (what every
-//! connection shares), `save` (writing an account file), `provider` (calls
+//! modules below, inside out: `state` (what is held), `clock` (the time
+//! lifetimes and expiry are measured against), `ctx` (what every connection
+//! shares), `save` (writing an account file), `provider` (calls
 //! to the provider), `refresh` (single flight), `ahead` (refresh ahead,
 //! token files), `accounts` and `lock` (every change to a loaded account,
 //! each holding the account's lane), `handlers` and `status` (one reply per
@@ -24,6 +25,7 @@ mod accounts;
 pub mod activation;
 mod ahead;
 pub mod autoload;
+pub mod clock;
 pub mod conn;
 mod ctx;
 pub mod daemon;
@@ -93,6 +95,9 @@ pub async fn serve(
                 }
                 Err(e) => {
                     log!("accept: {e}");
+                    // A retry interval, not synchronization: errors such as
+                    // EMFILE persist for a while, and retrying at once would
+                    // spin and flood the log.
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::ctx::{Ctx, fail, now};
+use super::ctx::{Ctx, fail};
 use super::log::{fingerprint, log};
 use super::provider::{refresh_with, snapshot};
 use super::save::{SaveJob, record_save, save_pending};
@@ -33,7 +33,7 @@ pub(super) async fn record_refresh(ctx: &Ctx, name: &str, new_rt: Option<&Secret
         let Some(a) = st.accounts.get_mut(name) else {
             return;
         };
-        a.last_refresh = Some(now());
+        a.last_refresh = Some(ctx.clock.now());
         a.refused = None;
         let Some(rt) = new_rt.filter(|rt| !rt.is_empty() && **rt != a.config.refresh_token) else {
             return;
@@ -112,7 +112,11 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     } = new;
     let name = config.name.clone();
     let lifetime = lifetime.or(ctx.default_lifetime);
-    let expires_at = lifetime.map(|l| now().saturating_add(i64::try_from(l).unwrap_or(i64::MAX)));
+    let expires_at = lifetime.map(|l| {
+        ctx.clock
+            .now()
+            .saturating_add(i64::try_from(l).unwrap_or(i64::MAX))
+    });
     // The client decrypted the file before we got the lane; a refresh of
     // the loaded account may have rotated the token into the file since.
     // Only our processes write it, under its lock, each time with a newer
@@ -177,7 +181,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         loaded.file_rt = file_rt;
         loaded.expires_at = expires_at;
         if checked.is_some() {
-            loaded.last_refresh = Some(now());
+            loaded.last_refresh = Some(ctx.clock.now());
         }
         st.insert(loaded);
         let first = match checked {
@@ -185,7 +189,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
             None => fresh.map(|(at, exp)| (at, None, Some(exp), None)),
         };
         if let Some((access_token, id_token, expires_at, scope)) = first.filter(|f| f.2.is_some()) {
-            let obtained_at = now();
+            let obtained_at = ctx.clock.now();
             st.cache.insert(
                 CacheKey::new(&name, None, None),
                 Token {
@@ -285,7 +289,7 @@ pub(super) async fn remove_all(ctx: &Ctx) -> Response {
 pub(super) async fn expire_due(ctx: &Ctx) {
     let due: Vec<(String, super::state::Lane)> = {
         let st = ctx.state();
-        st.due(now())
+        st.due(ctx.clock.now())
             .into_iter()
             .filter_map(|n| st.accounts.get(&n).map(|a| (n, a.lane.clone())))
             .collect()
@@ -299,7 +303,7 @@ pub(super) async fn expire_due(ctx: &Ctx) {
             continue;
         }
         let mut st = ctx.state();
-        if st.due(now()).contains(&name) && st.remove(&name).is_some() {
+        if st.due(ctx.clock.now()).contains(&name) && st.remove(&name).is_some() {
             log!("'{name}': lifetime over; unloaded");
         }
     }

@@ -19,7 +19,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::ctx::{Ctx, now};
+use super::ctx::Ctx;
 use super::log::log;
 use super::refresh::refresh_flight;
 use super::state::{CacheKey, FlightKey, FlightResult, State};
@@ -46,7 +46,7 @@ fn backoff(failures: u32) -> i64 {
 /// One tick: starts the background refreshes that are due and the token
 /// file writes that are pending; never waits for either.
 pub(super) async fn tick(ctx: &Arc<Ctx>) {
-    let now = now();
+    let now = ctx.clock.now();
     let mut due = Vec::new();
     let mut files = Vec::new();
     {
@@ -130,13 +130,13 @@ fn record_outcome(ctx: &Ctx, name: &str, result: &FlightResult) {
             a.ahead.next_try = if tok.expires_at.is_some() {
                 0
             } else {
-                now() + MAX_BACKOFF
+                ctx.clock.now() + MAX_BACKOFF
             };
         }
         Err((_, e)) => {
             a.ahead.failures = a.ahead.failures.saturating_add(1);
             let wait = backoff(a.ahead.failures);
-            a.ahead.next_try = now() + wait;
+            a.ahead.next_try = ctx.clock.now() + wait;
             log!(
                 "'{name}': refresh ahead failed ({e}); the cached token is kept, retry in {wait} s"
             );
@@ -166,7 +166,7 @@ pub(super) async fn write_token_file(ctx: &Ctx, name: &str) -> Result<(), String
         let Some(tok) = st
             .cache
             .get(&CacheKey::new(name, None, None))
-            .filter(|t| t.valid_for(now(), 0))
+            .filter(|t| t.valid_for(ctx.clock.now(), 0))
         else {
             return Err(format!(
                 "no access token with a known expiry to write to {}",

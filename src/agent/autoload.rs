@@ -15,9 +15,9 @@
 use std::io::Read as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::ctx::{Ctx, now};
+use super::ctx::Ctx;
 use super::log::log;
 use crate::protocol::TokenRequest;
 
@@ -44,7 +44,7 @@ pub(super) fn candidate(ctx: &Ctx, t: &TokenRequest) -> Option<String> {
 /// is loaded afterwards.
 pub(super) async fn load(ctx: &Ctx, name: &str) -> bool {
     let _one = ctx.autoloading.lock().await;
-    if ctx.state().is_live(name, now()) {
+    if ctx.state().is_live(name, ctx.clock.now()) {
         return true; // an autoload just before ours did it
     }
     let Some(socket) = ctx.socket.get().cloned() else {
@@ -65,7 +65,7 @@ pub(super) async fn load(ctx: &Ctx, name: &str) -> bool {
         Ok(()) => log!("'{name}': autoloaded with the password from the keyring"),
         Err(e) => log!("'{name}': not autoloaded: {e}"),
     }
-    ctx.state().is_live(name, now())
+    ctx.state().is_live(name, ctx.clock.now())
 }
 
 /// Runs `oidc-add --pw-keyring NAME` against `socket` within [`TIMEOUT`].
@@ -79,17 +79,28 @@ fn run(add: &Path, socket: &Path, name: &str) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", add.display()))?;
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("oidc-add took longer than {}s", TIMEOUT.as_secs()));
+    // One thread waits for the exit; this one waits for that, at most
+    // TIMEOUT. Until the waiter reaps the child its pid stays its own, so
+    // killing by pid on a timeout reaches the right process.
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(-1));
+    let (tx, exited) = std::sync::mpsc::channel();
+    let status = std::thread::scope(|s| {
+        s.spawn(|| tx.send(child.wait()));
+        match exited.recv_timeout(TIMEOUT) {
+            Ok(status) => Some(status),
+            Err(_) => {
+                if let Some(pid) = pid {
+                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                }
+                let _ = exited.recv();
+                None
             }
         }
+    });
+    let status = match status {
+        Some(Ok(status)) => status,
+        Some(Err(e)) => return Err(format!("cannot wait for oidc-add: {e}")),
+        None => return Err(format!("oidc-add took longer than {}s", TIMEOUT.as_secs())),
     };
     if status.success() {
         return Ok(());

@@ -1,18 +1,16 @@
 //! What every connection shares: the state behind its mutex, the account
-//! directory, the agent's settings, and the small helpers handlers use to
+//! directory, the agent's settings and clock, and the small helpers handlers use to
 //! build failure replies.
 
 use std::sync::{Mutex, MutexGuard};
 
+use super::clock::Clock;
 use super::state::State;
 use crate::account::format::KdfParams;
 use crate::account::store::Store;
 use crate::error::ErrorKind;
 use crate::oidc::OidcError;
 use crate::protocol::Response;
-
-/// Seconds since the Unix epoch.
-pub use crate::oidc::token::unix_now as now;
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -34,6 +32,8 @@ pub struct Ctx {
     pub socket: std::sync::OnceLock<std::path::PathBuf>,
     /// One autoload at a time.
     pub autoloading: tokio::sync::Mutex<()>,
+    /// "Now" for lifetimes and token expiry (tests move it forward).
+    pub clock: Clock,
 }
 
 impl Ctx {
@@ -48,6 +48,7 @@ impl Ctx {
             autoload: true,
             socket: std::sync::OnceLock::new(),
             autoloading: tokio::sync::Mutex::new(()),
+            clock: Clock::from_env(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::accounts::{self, NewAccount};
-use super::ctx::{Ctx, fail, now};
+use super::ctx::{Ctx, fail};
 use super::lock::{lock, unlock};
 use super::log::log;
 use super::refresh::refresh_flight;
@@ -76,7 +76,7 @@ fn drop_token(ctx: &Ctx, t: &TokenRequest) -> Response {
 /// Loaded accounts whose lifetime is not over, in load order.
 fn live_names(ctx: &Ctx) -> Vec<String> {
     let st = ctx.state();
-    let now = now();
+    let now = ctx.clock.now();
     st.loaded_names()
         .into_iter()
         .filter(|n| st.is_live(n, now))
@@ -106,7 +106,7 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
     let not_loaded =
         |msg: String, info: String| Box::new(fail(ErrorKind::NotLoaded, msg).with_info(info));
     if let Some(name) = &t.account {
-        if st.is_live(name, now()) {
+        if st.is_live(name, ctx.clock.now()) {
             return Ok(name.clone());
         }
         let configured = ctx.store.path(name).map(|p| p.is_file()).unwrap_or(false);
@@ -125,7 +125,7 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
     if let Some(issuer) = &t.issuer {
         let default = crate::account::issuers::default_account(ctx.store.dir(), issuer);
         return st
-            .account_for_issuer(issuer, default.as_deref(), now())
+            .account_for_issuer(issuer, default.as_deref(), ctx.clock.now())
             .ok_or_else(|| {
                 not_loaded(
                     format!("No account loaded for issuer {issuer}"),
@@ -228,7 +228,7 @@ fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup 
 }
 
 pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
-    let now = now();
+    let now = ctx.clock.now();
     let mut autoloaded = false;
     let flight = loop {
         match lookup(ctx, &t, id_token, now) {

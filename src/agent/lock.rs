@@ -31,6 +31,8 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         // began before the lock lands before the accounts are sealed.
         st.lanes.values().cloned().collect()
     };
+    // Says that requests are refused from now on (a test waits for it).
+    log!("locking; refreshes under way finish first");
     for lane in lanes {
         drop(lane.lock().await);
     }
@@ -104,7 +106,8 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     let plain = match opened {
         Ok(Ok((plain, _))) => plain,
         _ => {
-            // Slow down guessing (oidc-agent delays failed attempts too).
+            // Not synchronization: a deliberate delay that slows down
+            // guessing (oidc-agent delays failed attempts too).
             tokio::time::sleep(Duration::from_secs(1)).await;
             return fail(ErrorKind::WrongPassword, strings::WRONG_PASSWORD);
         }

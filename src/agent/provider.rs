@@ -61,5 +61,14 @@ pub(super) async fn refresh_with(
             m
         }
     };
-    token::refresh_account(&snap.http, &meta.token_endpoint, cfg, scopes, audiences).await
+    let now = ctx.clock.now();
+    token::refresh_account(
+        &snap.http,
+        &meta.token_endpoint,
+        cfg,
+        scopes,
+        audiences,
+        now,
+    )
+    .await
 }

@@ -59,7 +59,7 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         id_token: set.id_token.clone(),
         issuer: snap.config.issuer_url.clone(),
         expires_at: set.expires_at,
-        obtained_at: super::ctx::now(),
+        obtained_at: ctx.clock.now(),
         scope: set.scope.clone(),
     };
     if tok.expires_at.is_some() {

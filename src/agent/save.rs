@@ -16,7 +16,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ctx::{Ctx, now};
+use super::ctx::Ctx;
 use super::log::{fingerprint, log};
 use super::state::{Persist, Unsaved};
 use crate::account::config::AccountConfig;
@@ -153,7 +153,10 @@ pub(super) fn record_save(
         }
         Err(e) => {
             if let Some(a) = acct {
-                let since = a.unsaved.as_ref().map_or_else(now, |u| u.since);
+                let since = a
+                    .unsaved
+                    .as_ref()
+                    .map_or_else(|| ctx.clock.now(), |u| u.since);
                 a.unsaved = Some(Unsaved {
                     since,
                     error: e.clone(),
@@ -198,7 +201,8 @@ fn backup_path(path: &Path) -> PathBuf {
         .unwrap_or_default();
     let mut backup = path.with_file_name(format!("{name}.bak"));
     if backup.exists() {
-        backup.set_extension(format!("bak.{}", now()));
+        // A name on disk: the real time, not the agent's (test) clock.
+        backup.set_extension(format!("bak.{}", crate::oidc::token::unix_now()));
     }
     backup
 }

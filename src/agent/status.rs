@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, now};
+use super::ctx::Ctx;
 use super::log;
 use super::state::{CacheKey, State};
 use crate::protocol::Response;
@@ -17,7 +17,7 @@ use crate::protocol::Response;
 /// How many log lines the text status shows.
 const TEXT_LOG_LINES: usize = 20;
 
-fn account_json(st: &State, name: &str) -> Option<Value> {
+fn account_json(st: &State, name: &str, now: i64) -> Option<Value> {
     let a = st.accounts.get(name)?;
     let token_expires = st
         .cache
@@ -40,7 +40,7 @@ fn account_json(st: &State, name: &str) -> Option<Value> {
         "token_file": a.ahead.token_file.as_ref().map(|p| p.display().to_string()),
         "last_served_at": a.ahead.last_served,
         "refresh_ahead": a.ahead.token_file.is_some()
-            || a.ahead.last_served.is_some_and(|t| now() - t <= super::ahead::ACTIVE_FOR),
+            || a.ahead.last_served.is_some_and(|t| now - t <= super::ahead::ACTIVE_FOR),
     }))
 }
 
@@ -48,7 +48,10 @@ fn account_json(st: &State, name: &str) -> Option<Value> {
 pub fn json(ctx: &Ctx) -> Response {
     let st = ctx.state();
     let names = st.loaded_names();
-    let accounts: Vec<Value> = names.iter().filter_map(|n| account_json(&st, n)).collect();
+    let accounts: Vec<Value> = names
+        .iter()
+        .filter_map(|n| account_json(&st, n, ctx.clock.now()))
+        .collect();
     Response::info(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "implementation": "oidc-agent-rs",
@@ -74,7 +77,7 @@ fn ago(now: i64, t: i64) -> String {
 /// The `status` reply: human-readable text.
 pub fn text(ctx: &Ctx) -> Response {
     let st = ctx.state();
-    let now = now();
+    let now = ctx.clock.now();
     let mut out = format!(
         "oidc-agent-rs {}\nLocked: {}\n",
         env!("CARGO_PKG_VERSION"),

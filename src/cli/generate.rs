@@ -13,6 +13,7 @@ mod complete;
 mod create;
 mod device;
 mod given;
+mod interrupt;
 mod manage;
 mod registration;
 
@@ -275,21 +276,25 @@ fn execute(args: &Args) -> anyhow::Result<()> {
 }
 
 /// What every flow needs, set up once: the HTTP client (with the account's
-/// CA bundle), a runtime for it, and the provider's metadata.
+/// CA bundle), a runtime for it, the provider's metadata, and (from the
+/// first wait for the user on) the Ctrl-C handler.
 struct Session<'a> {
     args: &'a Args,
     rt: tokio::runtime::Runtime,
     http: reqwest::Client,
     meta: Metadata,
+    interrupt: std::cell::OnceCell<interrupt::Interrupt>,
 }
 
 impl<'a> Session<'a> {
     /// Builds the client and runs discovery for `config`'s issuer.
     fn open(args: &'a Args, config: &AccountConfig) -> anyhow::Result<Self> {
         let http = http::client(Some(Path::new(&config.cert_path))).map_err(Error::from)?;
-        // Current-thread: oidc-gen makes one request at a time, and the
-        // loopback listener blocks on its own socket outside the runtime.
-        let rt = tokio::runtime::Builder::new_current_thread()
+        // oidc-gen makes one request at a time, on the main thread; the one
+        // worker runs the Ctrl-C task while the main thread blocks outside
+        // the runtime (the loopback listener, a password prompt).
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
@@ -302,7 +307,22 @@ impl<'a> Session<'a> {
             rt,
             http,
             meta,
+            interrupt: std::cell::OnceCell::new(),
         })
+    }
+
+    /// Runs `wait` (for the user: `what` names it) with Ctrl-C ending
+    /// oidc-gen with exit code 130 and a line naming `what`.
+    fn waiting<T>(&self, what: &'static str, wait: impl FnOnce() -> T) -> anyhow::Result<T> {
+        let interrupt = match self.interrupt.get() {
+            Some(installed) => installed,
+            None => {
+                let installed = interrupt::Interrupt::install(&self.rt)
+                    .context("cannot install the Ctrl-C handler")?;
+                self.interrupt.get_or_init(|| installed)
+            }
+        };
+        Ok(interrupt.during(what, wait))
     }
 }
 

@@ -281,6 +281,8 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
         if Instant::now() > deadline {
             bail!("the agent (pid {pid}) did not exit within {STOP_DEADLINE:?}");
         }
+        // A real poll: the agent is not our child, so no wait(2) tells us
+        // it is gone; its socket and pid are what we can look at.
         std::thread::sleep(Duration::from_millis(10));
     }
     out.push_str(&format!(

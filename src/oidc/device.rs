@@ -337,6 +337,8 @@ async fn wait(
         on_event(PollEvent::Tick {
             remaining: expires_at - now,
         });
+        // The poll interval under RFC 8628 §3.5, cut into ticks for the
+        // progress line and the cancel flag.
         tokio::time::sleep(TICK.min(until - now).min(expires_at - now)).await;
     }
 }
@@ -344,6 +346,8 @@ async fn wait(
 /// Resolves once `cancel` is set; used to abandon an in-flight poll.
 async fn cancelled(cancel: &AtomicBool) {
     while !cancel.load(Ordering::SeqCst) {
+        // A real poll: the caller's flag is a plain AtomicBool (settable
+        // from a signal handler), which has no waker to await.
         tokio::time::sleep(TICK).await;
     }
 }

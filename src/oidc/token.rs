@@ -348,12 +348,14 @@ pub struct RefreshParams<'a> {
 /// Refreshes an account's token: `scopes` and `audiences` when given, else
 /// the account's refresh scopes and default audience (an account with no
 /// scope sends none, so the provider keeps the granted ones, RFC 6749 §6).
+/// `now` (Unix seconds) turns the reply's `expires_in` into `expires_at`.
 pub async fn refresh_account(
     http: &reqwest::Client,
     token_endpoint: &str,
     config: &AccountConfig,
     scopes: &[String],
     audiences: &[String],
+    now: i64,
 ) -> Result<TokenSet, OidcError> {
     let default_scopes;
     let scopes = if scopes.is_empty() {
@@ -377,7 +379,7 @@ pub async fn refresh_account(
         scopes,
         audiences,
     };
-    refresh(http, params, unix_now()).await
+    refresh(http, params, now).await
 }
 
 /// Runs the refresh grant (RFC 6749 §6).

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from procs import Background, Result, Timeout, kill_pid, pid_alive, run, wait_until
+from procs import Background, Result, Timeout, kill_pid, pid_alive, run, wait_exit, wait_until
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -210,7 +210,7 @@ class Agent:
             except Timeout:
                 pass
             try:
-                wait_until(lambda: not pid_alive(self.pid), timeout=5, what="agent exit")
+                wait_exit(self.pid, 5, "agent exit")
             except Timeout:
                 kill_pid(self.pid)
 

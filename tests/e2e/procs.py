@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -108,6 +109,21 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def wait_exit(pid: int, timeout: float, what: str = "process exit") -> None:
+    """Wait until process `pid` (our child or not) has ended: its pidfd
+    becomes readable when it does (pidfd_open(2)), an event, not a poll."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    if not ready:
+        raise Timeout(f"{what} not reached within {timeout}s")
+
+
 def kill_pid(pid: int, grace: float = 3.0) -> None:
     """SIGTERM a process that is not our child; SIGKILL after `grace` s."""
     if not pid_alive(pid):
@@ -116,11 +132,11 @@ def kill_pid(pid: int, grace: float = 3.0) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return
-        time.sleep(0.05)
+    try:
+        wait_exit(pid, grace)
+        return
+    except Timeout:
+        pass
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -128,13 +144,15 @@ def kill_pid(pid: int, grace: float = 3.0) -> None:
 
 
 def wait_until(pred: Callable[[], bool], timeout: float, interval: float = 0.05, what: str = "condition") -> None:
+    """Poll `pred` until it holds: only for conditions no event reports (a
+    socket file appearing, a terminal mode, a count in another process)."""
     deadline = time.monotonic() + timeout
     while True:
         if pred():
             return
         if time.monotonic() >= deadline:
             raise Timeout(f"{what} not reached within {timeout}s")
-        time.sleep(interval)
+        time.sleep(interval)  # the poll interval of a condition without an event
 
 
 class Background:

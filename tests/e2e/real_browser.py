@@ -170,7 +170,7 @@ class Chromium:
         )
         if self.on_listener():
             return  # consent remembered: the provider redirected at once
-        time.sleep(pause)
+        time.sleep(pause)  # a person reading the consent page
         if deny:
             self.driver.find_element(By.PARTIAL_LINK_TEXT, "Cancel").click()
         else:

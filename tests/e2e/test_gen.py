@@ -16,9 +16,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from browser import USER_CODE_RE, Browser, find_url_in, find_url_line
-from harness import EXIT_PROVIDER_ERROR, EXIT_PROVIDER_UNREACHABLE, assert_token_output
+from harness import EXIT_PROVIDER_ERROR, EXIT_PROVIDER_UNREACHABLE, PASSWORD, assert_token_output, ours
 from op import CLIENT_SECRETS, CONFIDENTIAL_CLIENT, PUBLIC_CLIENT
 from procs import wait_until
+from ptyproc import PtyProc
 from real_browser import launcher_env
 
 NAME = "interactive"
@@ -304,6 +305,26 @@ def test_device_flow(cli, provider, sandbox, client_id):
     finally:
         g.stop()
 
+
+
+def test_device_flow_ctrl_c_on_a_terminal(cli, provider, sandbox):
+    """A person gives up while oidc-gen polls: Ctrl-C on its terminal ends it
+    with exit code 130 and one line, and nothing is saved."""
+    argv = [str(ours("oidc-gen")), NAME, "--issuer", provider.issuer, *client_args(PUBLIC_CLIENT),
+            "--flow", "device", "--no-url-call", "--pw-env"]
+    if provider.ca_file:
+        argv += ["--cp", provider.ca_file]
+    p = PtyProc(argv, cli.env(OIDC_ENCRYPTION_PW=PASSWORD), sandbox.logs / "gen-ctrl-c.log")
+    try:
+        p.expect(r"Waiting for the approval")  # the progress line: polling
+        p.send("\x03")  # the terminal turns it into SIGINT for oidc-gen
+        rc = p.wait(timeout=30)
+    finally:
+        p.close()
+    out = p.text()
+    assert rc == 130, f"exit {rc}:\n{out}"
+    assert "interrupted while waiting for the device login; nothing was saved" in out, out
+    assert not sandbox.account_file(NAME).exists()
 
 
 # ---------------------------------------------------------------- other errors

@@ -57,7 +57,7 @@ def wait_until(what: str, timeout: float, cond) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+        time.sleep(0.05)  # the poll interval of a condition no event reports
 
 
 def forced(cli: Cli, name: str) -> str:
@@ -319,7 +319,7 @@ def test_kill_9_loses_only_a_refresh_in_flight(cli, make_provider, sandbox):
             t = threading.Thread(target=_timed_request, args=(sock, times), daemon=True)
             if rng.random() < 0.8:  # else: killed while idle, before any request
                 t.start()
-                time.sleep(rng.uniform(0.0, 0.08))
+                time.sleep(rng.uniform(0.0, 0.08))  # a random kill moment: the behaviour under test
         finally:
             killed_at = time.monotonic()
             proc.kill()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness import BIN_DIR, assert_token_output, import_fresh_account, ours, same_issuer
-from procs import kill_pid, pid_alive, run, wait_until
+from procs import kill_pid, run, wait_exit
 from webdav_server import WebDavServer
 
 NAME = "cloud"
@@ -154,7 +154,7 @@ oidc-token ci
         assert agent_pid is not None
         # An event with a deadline, not a fixed pause: the agent exits once it
         # has handled SIGTERM.
-        wait_until(lambda: not pid_alive(agent_pid), timeout=10, what="`oidc-agent -k` to stop the agent")
+        wait_exit(agent_pid, 10, "`oidc-agent -k` to stop the agent")
     finally:
         if agent_pid:
             kill_pid(agent_pid)

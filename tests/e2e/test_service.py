@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import (EXIT_NOT_LOADED, Cli, assert_token_output, import_fresh_account, ours, parse_agent_eval)
-from procs import Background, pid_alive, run, wait_until
+from procs import Background, pid_alive, run, wait_exit, wait_until
 from test_real_world import RCLONE, _make_tree, _rclone
 from webdav_server import WebDavServer
 
@@ -72,7 +72,7 @@ def test_two_shells_share_the_service_agent_and_stop_starts_fresh(sandbox, provi
     res = _service(sandbox, "stop")
     assert res.returncode == 0, res.describe()
     assert f"echo Agent pid {pid} killed;" in res.stdout, res.describe()
-    wait_until(lambda: not pid_alive(pid), timeout=10, what="old service agent exit")
+    wait_exit(pid, 10, "old service agent exit")
     res = _service(sandbox, "use")
     assert res.returncode == 0, res.describe()
     new_sock, new_pid = parse_agent_eval(res.stdout)
@@ -152,7 +152,7 @@ def test_agent_runs_a_command_and_stops_with_it(sandbox, need_binaries):
     res = run([ours("oidc-agent"), "--", "sh", "-c", script], _bare_env(sandbox), timeout=30, log=sandbox.log)
     assert res.returncode == 7, "oidc-agent exits with COMMAND's status\n" + res.describe()
     pid, sock = res.stdout.split()
-    wait_until(lambda: not pid_alive(int(pid)), timeout=10, what="agent exit after the command")
+    wait_exit(int(pid), 10, "agent exit after the command")
     assert not os.path.exists(sock), "the agent removed its socket"
 
 
@@ -201,4 +201,4 @@ def test_without_xdg_runtime_dir_the_service_uses_oidc_agent_5_socket(sandbox, p
         assert_token_output(tok)
     finally:
         run([ours("oidc-agent-service"), "stop"], env, timeout=30, log=sandbox.log)
-    wait_until(lambda: not pid_alive(pid), timeout=10, what="service agent exit")
+    wait_exit(pid, 10, "service agent exit")

@@ -203,7 +203,7 @@ def test_min_valid_period_with_five_second_tokens(cli, make_provider):
             assert refreshes <= 1, f"call {calls}: {refreshes} refresh grants for one token"
         prev = tok
         calls += 1
-        time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - tick)))  # one call a second: a caller's pace
     assert calls >= 10, f"only {calls} calls in 20 s"
     assert reused >= 3, f"the agent never reused a still-valid token ({reused} of {calls} calls)"
 

@@ -210,7 +210,7 @@ def test_refresh_ahead_keeps_callers_on_the_cache(cli, make_provider, make_agent
         res = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
         waits.append(time.monotonic() - t0)
         tokens.append(assert_token_output(res))
-        time.sleep(0.1)
+        time.sleep(0.1)  # a caller's pace over the tokens' lifetimes, not synchronization
     elapsed = time.monotonic() - start
     after = provider.stats()
     refreshes = stats_delta(before, after, "refresh_token")

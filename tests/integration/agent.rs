@@ -59,10 +59,8 @@ fn daemon_prints_eval_lines_and_kill_stops_it() {
         ok(&kill),
         format!("unset OIDC_SOCK;\nunset OIDCD_PID;\necho Agent pid {pid} killed;\n")
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while sock.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // The agent removes both before it exits.
+    wait_for_exit(pid.parse().expect("pid"));
     assert!(!sock.exists(), "socket left behind");
     assert!(!dir.exists(), "socket directory left behind");
 }
@@ -93,14 +91,8 @@ fn leftover_socket_dir_of_a_killed_agent_is_removed_at_next_start() {
         .expect("kill");
     assert!(killed.success());
     // The socket stops answering once the process is gone.
-    let deadline = std::time::Instant::now() + PROCESS_WAIT;
-    while std::os::unix::net::UnixStream::connect(&sock).is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "agent {pid} survived SIGKILL"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_exit(pid.parse().expect("pid"));
+    assert!(std::os::unix::net::UnixStream::connect(&sock).is_err());
     assert!(
         dir.exists(),
         "SIGKILL leaves the directory (the case to clean)"

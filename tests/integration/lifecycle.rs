@@ -3,8 +3,6 @@
 //! a rotation that cannot be written, and the races of `add` with a lock and
 //! with a refresh, driven deterministically by holding the provider's reply.
 
-use std::time::{Duration, Instant};
-
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
@@ -37,27 +35,6 @@ fn account_status(env: &Env, name: &str) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// Polls `cond` until it holds (an event, not a fixed sleep); panics after
-/// `secs`.
-fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-/// Waits until the agent's log says `line` (an event, e.g. that a request
-/// is waiting for a refresh under way).
-fn wait_for_log(env: &Env, line: &str) {
-    wait_for(line, 20, || {
-        status(env)["log"].as_array().is_some_and(|l| {
-            l.iter()
-                .any(|x| x.as_str().is_some_and(|x| x.contains(line)))
-        })
-    });
-}
-
 /// Starts `oidc-add -x` and waits until the agent is locking.
 fn start_lock(env: &Env) -> std::process::Child {
     let child = env
@@ -68,7 +45,7 @@ fn start_lock(env: &Env) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("lock");
-    wait_for("the lock to begin", 10, || status(env)["locked"] == true);
+    env.wait_agent_log("locking;");
     child
 }
 
@@ -224,9 +201,9 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
     std::fs::remove_file(&dir).expect("unblock");
     std::fs::rename(&away, &dir).expect("restore dir");
     ok(&env.run("oidc-token", &["acct"]));
-    wait_for("the retried save", 20, || {
-        account_status(&env, "acct")["unsaved"] == false
-    });
+    let fp = oidc_agent::agent::log::fingerprint(&only_valid(&op).as_str().into());
+    env.wait_agent_log(&format!("'acct': saved refresh token {fp}"));
+    assert_eq!(account_status(&env, "acct")["unsaved"], false);
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
     let out = env.run("oidc-token", &["acct"]);
     assert_eq!(stderr(&out), "", "no warning once saved");
@@ -289,7 +266,7 @@ fn add_racing_refresh_never_replays_the_token() {
     let refresh = env.spawn("oidc-token", &["-f", "acct"]);
     held.arrived();
     let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-    wait_for_log(&env, "'acct': load waits for the refresh under way");
+    env.wait_agent_log("'acct': load waits for the refresh under way");
     held.release();
     ok(&refresh.finish());
     ok(&add.finish());
@@ -313,7 +290,7 @@ fn rotation_survives_unload_and_lock_mid_refresh() {
     let pending = env.spawn("oidc-token", &["-f", "acct"]);
     held.arrived();
     let unload = env.spawn("oidc-add", &["-r", "acct"]);
-    wait_for_log(&env, "'acct': unload waits for the refresh under way");
+    env.wait_agent_log("'acct': unload waits for the refresh under way");
     held.release();
     ok(&pending.finish());
     ok(&unload.finish());

@@ -8,6 +8,7 @@ mod flags;
 mod format;
 mod r#gen;
 mod generated;
+mod interrupt;
 mod lifecycle;
 mod properties;
 mod protocol;

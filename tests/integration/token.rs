@@ -319,30 +319,41 @@ fn lifetimes_unload_accounts() {
     let mut env = Env::new();
     env.start_agent(&[]);
     ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
-    ok(&env.run("oidc-add", &["-t", "1", "--pw-env", "acct"]));
+    ok(&env.run("oidc-add", &["-t", "60", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["acct"]));
-    // The sweeper unloads it once its second is over: wait for that event.
-    wait_until_unloaded(&env, "acct");
+    env.advance_clock(30);
+    ok(&env.run("oidc-token", &["acct"]));
+    // Past its minute (on the agent's test clock): gone at once.
+    env.advance_clock(31);
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
     fails(&env.run("oidc-token", &["acct"]), 4);
     // The agent's default lifetime applies to accounts added without one.
     env.stop_agent();
-    env.start_agent(&["-t", "1"]);
+    env.start_agent(&["-t", "60"]);
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
-    wait_until_unloaded(&env, "acct");
+    env.advance_clock(61);
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
 }
 
-/// Polls `oidc-add -a` until `name` is gone (the lifetime under test is
-/// 1 s; the deadline only stops a broken agent from hanging the test).
-fn wait_until_unloaded(env: &Env, name: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while ok(&env.run("oidc-add", &["-a"])).lines().any(|l| l == name) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "'{name}' was never unloaded"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// The cached token ages with the agent's clock: served until it expires
+/// (the fake provider's tokens live 300 s), then replaced by a refresh
+/// (one: the request's or, should its tick come first, refresh ahead's).
+#[test]
+fn an_expired_token_is_refreshed() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let base = op.refreshes();
+    let a = ok(&env.run("oidc-token", &["acct"]));
+    // 150 s left: more than refresh ahead's threshold (100 s).
+    env.advance_clock(150);
+    assert_eq!(ok(&env.run("oidc-token", &["acct"])), a);
+    assert_eq!(op.refreshes(), base);
+    env.advance_clock(151);
+    assert_ne!(ok(&env.run("oidc-token", &["acct"])), a);
+    assert_eq!(op.refreshes(), base + 1);
 }
 
 #[test]

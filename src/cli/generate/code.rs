@@ -59,10 +59,13 @@ pub(super) fn run(
     }
     let listener = bind_first(&candidates).map_err(Error::from)?;
     let pending = authorize(session, config, listener.redirect_uri())?;
-    announce(args, pending.url(), Some(listener.local_addr().port()));
     let timeout = std::time::Duration::from_secs(args.timeout);
-    let code = listener
-        .wait_for_code(pending.state().expose(), timeout)
+    // The Ctrl-C handler is in place before the URL is shown.
+    let code = session
+        .waiting("waiting for the browser login", || {
+            announce(args, pending.url(), Some(listener.local_addr().port()));
+            listener.wait_for_code(pending.state().expose(), timeout)
+        })?
         .map_err(Error::from)?;
     eprintln!("Received the authorization code; exchanging it for tokens...");
     // The listener stays up during the exchange so that a reload of the tab

@@ -230,7 +230,15 @@ pub(super) async fn refresh_check(
     meta: &Metadata,
     config: &AccountConfig,
 ) -> crate::Result<TokenSet> {
-    Ok(token::refresh_account(http, &meta.token_endpoint, config, &[], &[]).await?)
+    Ok(token::refresh_account(
+        http,
+        &meta.token_endpoint,
+        config,
+        &[],
+        &[],
+        token::unix_now(),
+    )
+    .await?)
 }
 
 #[cfg(test)]

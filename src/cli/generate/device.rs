@@ -1,17 +1,11 @@
 //! The device flow on the command line: the instructions and QR code, a
-//! progress line while polling, `--timeout`, and Ctrl-C as a clean cancel.
-//!
-//! Ctrl-C: a thread with its own small runtime owns SIGINT from the first
-//! device flow on. While polling it sets the cancel flag the poller checks
-//! (so the flow ends with a clear message and exit code 1); at any other
-//! moment it exits with 130, as the default handler would have.
+//! progress line while polling, and `--timeout`. Ctrl-C while polling ends
+//! oidc-gen through the session's handler (`interrupt`): exit 130, one line.
 
 use std::io::IsTerminal as _;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use url::Url;
@@ -22,17 +16,11 @@ use crate::error::Error;
 use crate::oidc::OidcError;
 use crate::oidc::authcode::AudienceMode;
 use crate::oidc::device::{
-    DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token, start_device_authorization,
+    DeviceAuthorization, DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token,
+    start_device_authorization,
 };
 use crate::oidc::token::Credentials;
 use crate::oidc::token::TokenSet;
-
-/// Set by SIGINT while [`ARMED`]; read by the poller.
-static CANCEL: AtomicBool = AtomicBool::new(false);
-/// True while a device flow polls.
-static ARMED: AtomicBool = AtomicBool::new(false);
-/// Whether the SIGINT thread runs (and the error if it could not start).
-static HANDLER: OnceLock<Result<(), String>> = OnceLock::new();
 
 /// Runs the device flow for `config`.
 pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Result<TokenSet> {
@@ -79,10 +67,33 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     if capped {
         authorization.expires_in = timeout;
     }
-    install_interrupt_handler()?;
-    // Armed before the code is shown: a Ctrl-C from then on cancels cleanly.
-    CANCEL.store(false, Ordering::SeqCst);
-    ARMED.store(true, Ordering::SeqCst);
+    // Ctrl-C ends the process through the session's handler (installed
+    // before the code is shown), so the library's cancel flag stays unset.
+    let never = AtomicBool::new(false);
+    let result = session.waiting("waiting for the device login", || {
+        show_and_poll(session, config, &authorization, &never)
+    })?;
+    // The wait is over: from here a Ctrl-C no longer says it interrupted one.
+    match result {
+        Ok(tokens) => {
+            eprintln!("The login was approved.");
+            Ok(tokens)
+        }
+        Err(DeviceError::Expired) if capped => Err(anyhow::anyhow!(
+            "no approval within {} s (--timeout); approve the login sooner, or raise --timeout",
+            args.timeout
+        )),
+        Err(e) => Err(Error::from(e).into()),
+    }
+}
+
+/// Shows the code and polls until the login is approved, denied or expires.
+fn show_and_poll(
+    session: &Session<'_>,
+    config: &AccountConfig,
+    authorization: &DeviceAuthorization,
+    cancel: &AtomicBool,
+) -> Result<TokenSet, DeviceError> {
     let terminal = std::io::stderr().is_terminal();
     eprintln!(
         "To log in, open {} in a browser and enter the code {}",
@@ -106,24 +117,13 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
         &session.http,
         &session.meta.token_endpoint,
         Credentials::of(config),
-        &authorization,
+        authorization,
         &PollOptions::default(),
-        &CANCEL,
+        cancel,
         |event| progress.show(&event),
     ));
-    ARMED.store(false, Ordering::SeqCst);
     progress.clear();
-    match result {
-        Ok(tokens) => {
-            eprintln!("The login was approved.");
-            Ok(tokens)
-        }
-        Err(DeviceError::Expired) if capped => Err(anyhow::anyhow!(
-            "no approval within {} s (--timeout); approve the login sooner, or raise --timeout",
-            args.timeout
-        )),
-        Err(e) => Err(Error::from(e).into()),
-    }
+    result
 }
 
 /// A one-line spinner with the time left, drawn only on a terminal.
@@ -173,59 +173,6 @@ impl Progress {
             self.drawn = false;
         }
     }
-}
-
-/// Starts the SIGINT thread once and waits until the signal is registered,
-/// so a Ctrl-C right after the code is shown already cancels cleanly.
-fn install_interrupt_handler() -> anyhow::Result<()> {
-    let outcome = HANDLER.get_or_init(|| {
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("sigint".into())
-            .spawn(move || interrupt_thread(&ready_tx));
-        if let Err(e) = spawned {
-            return Err(e.to_string());
-        }
-        ready_rx
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap_or_else(|e| Err(e.to_string()))
-    });
-    outcome
-        .clone()
-        .map_err(anyhow::Error::msg)
-        .context("cannot install the Ctrl-C handler")
-}
-
-fn interrupt_thread(ready: &std::sync::mpsc::Sender<Result<(), String>>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            return;
-        }
-    };
-    runtime.block_on(async {
-        let mut sigint = match signal(SignalKind::interrupt()) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = ready.send(Err(e.to_string()));
-                return;
-            }
-        };
-        let _ = ready.send(Ok(()));
-        while sigint.recv().await.is_some() {
-            if ARMED.load(Ordering::SeqCst) {
-                CANCEL.store(true, Ordering::SeqCst);
-            } else {
-                eprintln!();
-                std::process::exit(130);
-            }
-        }
-    });
 }
 
 /// Renders `text` as a QR code of Unicode half blocks for a dark terminal

@@ -7,8 +7,8 @@ pub mod fake_op;
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,8 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub sock: Option<PathBuf>,
     agent: Option<Child>,
+    /// The agent's log lines (its stderr), as they come.
+    agent_log: Mutex<Option<mpsc::Receiver<String>>>,
 }
 
 impl Env {
@@ -42,11 +44,30 @@ impl Env {
             dir,
             sock: None,
             agent: None,
+            agent_log: Mutex::new(None),
         }
     }
 
     pub fn config_dir(&self) -> PathBuf {
         self.dir.path().join("accounts")
+    }
+
+    /// The agent's test clock: its offset in seconds (see `agent::clock`).
+    fn clock_file(&self) -> PathBuf {
+        self.dir.path().join("clock")
+    }
+
+    /// Moves the agent's clock `secs` forward, so a lifetime or a token
+    /// runs out without waiting for it. Takes effect at the agent's next
+    /// reading of the clock (written atomically: never half a number).
+    pub fn advance_clock(&self, secs: i64) {
+        let file = self.clock_file();
+        let offset: i64 = std::fs::read_to_string(&file)
+            .map(|t| t.trim().parse().expect("clock offset"))
+            .unwrap_or(0);
+        let tmp = file.with_extension("tmp");
+        std::fs::write(&tmp, (offset + secs).to_string()).expect("write clock");
+        std::fs::rename(&tmp, &file).expect("set clock");
     }
 
     /// A command with this environment (nothing inherited that matters).
@@ -59,6 +80,7 @@ impl Env {
             .env("OIDC_CONFIG_DIR", self.config_dir())
             .env("OIDC_ENCRYPTION_PW", PASSWORD)
             .env("OIDC_AGENT_RS_TEST_KDF", "1")
+            .env("OIDC_AGENT_RS_TEST_CLOCK", self.clock_file())
             .stdin(Stdio::null());
         if let Some(s) = &self.sock {
             c.env("OIDC_SOCK", s);
@@ -132,9 +154,21 @@ impl Env {
             .arg(&sock)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start agent");
+        // The log, line by line, for `wait_agent_log`; still shown on the
+        // test's stderr.
+        let err = child.stderr.take().expect("stderr");
+        let (tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                let _ = tx.send(line);
+            }
+        });
+        *self.agent_log.lock().expect("log") = Some(log);
         let out = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(out).lines();
         let first = lines.next().expect("agent printed nothing").expect("read");
@@ -159,21 +193,32 @@ impl Env {
         self.agent.as_ref().map(Child::id)
     }
 
+    /// Waits until the agent logs a line containing `what` (an event the
+    /// agent reports, e.g. that a request waits for a refresh under way).
+    /// Lines are consumed: a later call sees only lines logged after the
+    /// match (and those still unread before it).
+    #[track_caller]
+    pub fn wait_agent_log(&self, what: &str) -> String {
+        let guard = self.agent_log.lock().expect("log");
+        let log = guard.as_ref().expect("no agent started");
+        let deadline = Instant::now() + PROCESS_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match log.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("the agent never logged {what:?}"),
+            }
+        }
+    }
+
     pub fn stop_agent(&mut self) {
         if let Some(mut c) = self.agent.take() {
             let _ = rustix::process::kill_process(
                 rustix::process::Pid::from_raw(c.id() as i32).expect("pid"),
                 rustix::process::Signal::TERM,
             );
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            let _ = wait_or_kill(&mut c, Duration::from_secs(5));
         }
     }
 
@@ -252,21 +297,15 @@ impl Running {
     /// Waits (bounded) for the exit and returns everything it printed.
     #[track_caller]
     pub fn finish(mut self) -> Output {
-        let deadline = Instant::now() + PROCESS_WAIT;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let status = self.child.wait().expect("wait");
+        let status = match wait_or_kill(&mut self.child, PROCESS_WAIT) {
+            Ok(status) => status,
+            Err(status) => {
                 let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default());
                 panic!(
                     "process did not finish in {PROCESS_WAIT:?} ({status}); stderr:\n{}",
                     String::from_utf8_lossy(&stderr.unwrap_or_default())
                 );
             }
-            std::thread::sleep(Duration::from_millis(20));
         };
         let stdout = self.stdout.take().map(|h| h.join().unwrap_or_default());
         let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default());
@@ -285,6 +324,55 @@ impl Drop for Running {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Waits for `child` to exit, at most `limit`; then kills it and returns
+/// `Err` with the status of the killed process.
+pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Result<ExitStatus, ExitStatus> {
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+    let (tx, exited) = mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| tx.send(child.wait().expect("wait")));
+        match exited.recv_timeout(limit) {
+            Ok(status) => Ok(status),
+            Err(_) => {
+                // Not reaped yet (the waiter is still waiting): the pid is
+                // still this child's.
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                Err(exited.recv().expect("the killed child's status"))
+            }
+        }
+    })
+}
+
+/// Waits until process `pid` (not necessarily our child: a daemonized
+/// agent) has ended, at most [`PROCESS_WAIT`]: its pidfd becomes readable
+/// when it does (pidfd_open(2)).
+#[track_caller]
+pub fn wait_for_exit(pid: i32) {
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+    let pid = rustix::process::Pid::from_raw(pid).expect("pid");
+    let fd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return,
+        Err(e) => panic!("pidfd_open({pid:?}): {e}"),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ended = rt.block_on(async {
+        // SAFETY: the AsyncFd owns the pidfd; nothing else closes or
+        // replaces it while it is registered.
+        #[allow(unsafe_code)]
+        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+            .expect("watch the pidfd");
+        tokio::time::timeout(PROCESS_WAIT, fd.readable())
+            .await
+            .is_ok()
+    });
+    assert!(ended, "process {pid:?} still runs after {PROCESS_WAIT:?}");
 }
 
 pub fn rand_suffix() -> String {

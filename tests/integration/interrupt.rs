@@ -1,0 +1,83 @@
+//! Ctrl-C in oidc-gen: while it waits for the user (the device-flow poll, the
+//! browser) it ends with exit code 130 and one line, saving nothing; after a
+//! wait, in a phase that blocks outside the async runtime, Ctrl-C still ends
+//! it with 130 instead of being swallowed by the handler the wait installed.
+
+use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
+use crate::support::*;
+
+fn interrupt(running: &Running) {
+    let pid = rustix::process::Pid::from_raw(running.pid() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+}
+
+/// `oidc-gen NAME` for a public client with `flow`, password from `pw`.
+fn args<'a>(issuer: &'a str, flow: &'a str, pw: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "acct",
+        "--issuer",
+        issuer,
+        "--flow",
+        flow,
+        "--no-url-call",
+        "--client-id",
+        PUBLIC_CLIENT,
+        "--pub",
+    ];
+    args.extend_from_slice(pw);
+    args
+}
+
+#[test]
+fn ctrl_c_while_polling_the_device_flow_exits_130() {
+    let op = FakeOp::start();
+    op.set(|c| c.device_pending_polls = 1000);
+    let env = Env::new();
+    let mut oidc_gen = env.spawn("oidc-gen", &args(&op.issuer, "device", &["--pw-env"]));
+    oidc_gen.wait_line("user code", |l| l.contains("WDJB-"));
+    interrupt(&oidc_gen);
+    let err = fails(&oidc_gen.finish(), 130);
+    assert!(
+        err.contains("interrupted while waiting for the device login; nothing was saved"),
+        "{err}"
+    );
+    assert!(!env.config_dir().join("acct").exists());
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_the_browser_exits_130() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let mut oidc_gen = env.spawn("oidc-gen", &args(&op.issuer, "code", &["--pw-env"]));
+    oidc_gen.auth_url();
+    interrupt(&oidc_gen);
+    let err = fails(&oidc_gen.finish(), 130);
+    assert!(
+        err.contains("interrupted while waiting for the browser login; nothing was saved"),
+        "{err}"
+    );
+    assert!(!env.config_dir().join("acct").exists());
+    assert!(op.grants("authorization_code").is_empty());
+}
+
+/// After the device login, oidc-gen opens the password file: a FIFO nobody
+/// writes, so it blocks there (outside the runtime) until the Ctrl-C. It
+/// says the login was approved once the wait is over.
+#[test]
+fn ctrl_c_after_the_wait_still_exits_130() {
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    let op = FakeOp::start();
+    let env = Env::new();
+    let fifo = env.dir.path().join("pw.fifo");
+    mknodat(CWD, &fifo, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
+    let fifo_arg = fifo.to_str().expect("utf-8 path");
+    let mut cmd = env.cmd("oidc-gen");
+    cmd.env_remove("OIDC_ENCRYPTION_PW")
+        .args(args(&op.issuer, "device", &["--pw-file", fifo_arg]));
+    let mut oidc_gen = Env::spawn_cmd(cmd);
+    oidc_gen.wait_line("approval", |l| l.contains("The login was approved"));
+    interrupt(&oidc_gen);
+    let err = fails(&oidc_gen.finish(), 130);
+    assert!(!err.contains("interrupted while"), "{err}");
+    assert!(!env.config_dir().join("acct").exists());
+}
