@@ -75,6 +75,22 @@ async fn poll(
     (result, events)
 }
 
+/// Polls as the public client for a 1 s / 600 s authorization, with the
+/// default options.
+async fn poll_public(
+    op: &FakeOp,
+    cancel: &AtomicBool,
+) -> (Result<TokenSet, DeviceError>, Vec<PollEvent>) {
+    poll(
+        op,
+        public_client(),
+        &authorization(1, 600),
+        &options(),
+        cancel,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn start_sends_scopes_and_reads_the_codes() {
     let op = FakeOp::start();
@@ -176,14 +192,7 @@ async fn pending_then_slow_down_then_tokens() {
     op.push("/token", Reply::oauth_error("authorization_pending"));
     op.push("/token", Reply::oauth_error("slow_down"));
     op.push("/token", Reply::json(200, &token_json()));
-    let (result, events) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &AtomicBool::new(false),
-    )
-    .await;
+    let (result, events) = poll_public(&op, &AtomicBool::new(false)).await;
     let tokens = result.expect("tokens");
     assert_eq!(tokens.access_token.expose(), "AT-D");
     assert_eq!(
@@ -231,14 +240,7 @@ async fn access_denied_and_expired_token_end_the_flow() {
     );
     op.push("/token", Reply::oauth_error("expired_token"));
     let cancel = AtomicBool::new(false);
-    let (denied, _) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (denied, _) = poll_public(&op, &cancel).await;
     match denied {
         Err(ref err @ DeviceError::AccessDenied { ref description }) => {
             assert_eq!(description.as_deref(), Some("user said no"));
@@ -246,14 +248,7 @@ async fn access_denied_and_expired_token_end_the_flow() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    let (expired, _) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (expired, _) = poll_public(&op, &cancel).await;
     assert!(matches!(expired, Err(DeviceError::Expired)), "{expired:?}");
 }
 
@@ -320,14 +315,7 @@ async fn cancel_flag_abandons_a_slow_poll() {
         })
     };
     let started = Instant::now();
-    let (result, _) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (result, _) = poll_public(&op, &cancel).await;
     let held = setter.join().expect("setter thread");
     assert!(matches!(result, Err(DeviceError::Cancelled)), "{result:?}");
     held.release();
@@ -370,14 +358,7 @@ async fn transport_errors_are_retried_then_reported() {
     op.push("/token", Reply::broken());
     op.push("/token", Reply::json(200, &token_json()));
     let cancel = AtomicBool::new(false);
-    let (result, events) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (result, events) = poll_public(&op, &cancel).await;
     result.expect("tokens after one retry");
     assert!(
         matches!(events.as_slice(), [PollEvent::NetworkRetry { retry_in, .. }] if *retry_in == UNIT * 2),
@@ -410,18 +391,17 @@ async fn other_errors_are_typed() {
     );
     op.push("/token", Reply::raw(503, "text/plain", "maintenance"));
     let cancel = AtomicBool::new(false);
-    let auth = authorization(1, 600);
-    let (client_err, _) = poll(&op, public_client(), &auth, &options(), &cancel).await;
+    let (client_err, _) = poll_public(&op, &cancel).await;
     assert!(
         matches!(&client_err, Err(DeviceError::Oidc(OidcError::Provider { error, .. })) if error == "invalid_client"),
         "{client_err:?}"
     );
-    let (html, _) = poll(&op, public_client(), &auth, &options(), &cancel).await;
+    let (html, _) = poll_public(&op, &cancel).await;
     assert!(
         matches!(html, Err(DeviceError::Oidc(OidcError::BadResponse { .. }))),
         "{html:?}"
     );
-    let (unavailable, _) = poll(&op, public_client(), &auth, &options(), &cancel).await;
+    let (unavailable, _) = poll_public(&op, &cancel).await;
     let Err(DeviceError::Oidc(OidcError::BadResponse { detail, .. })) = &unavailable else {
         panic!("unexpected {unavailable:?}");
     };
