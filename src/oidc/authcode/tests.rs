@@ -177,6 +177,24 @@ fn pending_for_exchange() -> PendingAuthorization {
     authorization_url(&params(&endpoint, &scopes)).expect("url")
 }
 
+/// Exchanges the code `c` of a fresh authorization at `token_endpoint`.
+async fn exchange(
+    http: &reqwest::Client,
+    token_endpoint: &Url,
+    client: Credentials<'_>,
+) -> Result<TokenSet, OidcError> {
+    let code = SecretString::new("c".to_owned());
+    exchange_code(
+        http,
+        token_endpoint.as_str(),
+        client,
+        &pending_for_exchange(),
+        &code,
+        NOW,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn public_client_exchange_sends_verifier_and_no_secret() {
     let op = FakeOp::start();
@@ -252,14 +270,10 @@ async fn confidential_exchange(post: bool) -> Recorded {
         client_secret: Some(&secret),
         post,
     };
-    let code = SecretString::new("c".to_owned());
-    exchange_code(
+    exchange(
         &http_client(Duration::from_secs(5)),
-        op.url("/token").as_str(),
+        &op.url("/token"),
         client,
-        &pending_for_exchange(),
-        &code,
-        NOW,
     )
     .await
     .expect("tokens");
@@ -310,14 +324,10 @@ async fn empty_secret_is_a_public_client() {
         client_secret: Some(&empty),
         post: false,
     };
-    let code = SecretString::new("c".to_owned());
-    exchange_code(
+    exchange(
         &http_client(Duration::from_secs(5)),
-        op.url("/token").as_str(),
+        &op.url("/token"),
         client,
-        &pending_for_exchange(),
-        &code,
-        NOW,
     )
     .await
     .expect("tokens");
@@ -342,17 +352,9 @@ fn pending_authorization_survives_serialization() {
 }
 
 async fn exchange_against(op: &FakeOp, http: &reqwest::Client) -> OidcError {
-    let code = SecretString::new("c".to_owned());
-    exchange_code(
-        http,
-        op.url("/token").as_str(),
-        public(),
-        &pending_for_exchange(),
-        &code,
-        NOW,
-    )
-    .await
-    .expect_err("exchange should fail")
+    exchange(http, &op.url("/token"), public())
+        .await
+        .expect_err("exchange should fail")
 }
 
 #[tokio::test]
@@ -403,18 +405,10 @@ async fn connection_refused_reports_the_whole_chain() {
         let probe = TcpListener::bind("127.0.0.1:0").expect("probe");
         probe.local_addr().expect("addr").port()
     };
-    let endpoint = format!("http://127.0.0.1:{port}/token");
-    let code = SecretString::new("c".to_owned());
-    let err = exchange_code(
-        &http_client(Duration::from_secs(5)),
-        &endpoint,
-        public(),
-        &pending_for_exchange(),
-        &code,
-        NOW,
-    )
-    .await
-    .expect_err("refused");
+    let endpoint = Url::parse(&format!("http://127.0.0.1:{port}/token")).expect("url");
+    let err = exchange(&http_client(Duration::from_secs(5)), &endpoint, public())
+        .await
+        .expect_err("refused");
     let OidcError::Unreachable { detail, .. } = &err else {
         panic!("unexpected {err:?}");
     };
