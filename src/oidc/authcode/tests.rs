@@ -362,10 +362,7 @@ async fn provider_error_keeps_code_and_description() {
     let op = FakeOp::start();
     op.push(
         "/token",
-        Reply::json(
-            400,
-            &json!({"error": "invalid_grant", "error_description": "Code not valid"}),
-        ),
+        Reply::error(400, "invalid_grant", "Code not valid"),
     );
     let err = exchange_against(&op, &http_client(Duration::from_secs(5))).await;
     match &err {

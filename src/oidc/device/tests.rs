@@ -231,13 +231,7 @@ async fn pending_then_slow_down_then_tokens() {
 #[tokio::test]
 async fn access_denied_and_expired_token_end_the_flow() {
     let op = FakeOp::start();
-    op.push(
-        "/token",
-        Reply::json(
-            400,
-            &json!({"error": "access_denied", "error_description": "user said no"}),
-        ),
-    );
+    op.push("/token", Reply::error(400, "access_denied", "user said no"));
     op.push("/token", Reply::oauth_error("expired_token"));
     let cancel = AtomicBool::new(false);
     let (denied, _) = poll_public(&op, &cancel).await;
