@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::oidc::fake_op::{FakeOp, Reply, http_client};
+use crate::oidc::test_support::{SECRET, assert_basic_auth, assert_tokens, client, public_client};
 
 const UNIT: Duration = Duration::from_millis(20);
 
@@ -15,14 +16,6 @@ fn options() -> PollOptions {
     PollOptions {
         time_unit: UNIT,
         max_network_retries: 3,
-    }
-}
-
-fn public_client() -> Credentials<'static> {
-    Credentials {
-        client_id: "client-1",
-        client_secret: None,
-        post: false,
     }
 }
 
@@ -194,15 +187,7 @@ async fn pending_then_slow_down_then_tokens() {
     op.push("/token", Reply::json(200, &token_json()));
     let (result, events) = poll_public(&op, &AtomicBool::new(false)).await;
     let tokens = result.expect("tokens");
-    assert_eq!(tokens.access_token.expose(), "AT-D");
-    assert_eq!(
-        tokens.refresh_token.as_ref().map(SecretString::expose),
-        Some("RT-D")
-    );
-    assert_eq!(
-        tokens.id_token.as_ref().map(SecretString::expose),
-        Some("id.D")
-    );
+    assert_tokens(&tokens, "AT-D", "RT-D", "id.D");
     // RFC 8628 §3.5: slow_down adds 5 s to the 1 s interval.
     assert_eq!(
         events,
@@ -323,27 +308,17 @@ async fn cancel_flag_abandons_a_slow_poll() {
 async fn confidential_client_polls_with_http_basic() {
     let op = FakeOp::start();
     op.push("/token", Reply::json(200, &token_json()));
-    let secret = SecretString::new("s3cr:et".to_owned());
-    let client = Credentials {
-        client_id: "client-1",
-        client_secret: Some(&secret),
-        post: false,
-    };
+    let secret = SecretString::from(SECRET);
     let (result, _) = poll(
         &op,
-        client,
+        client(Some(&secret), false),
         &authorization(1, 600),
         &options(),
         &AtomicBool::new(false),
     )
     .await;
     result.expect("tokens");
-    let sent = &op.requests()[0];
-    assert_eq!(
-        sent.header("authorization"),
-        Some("Basic Y2xpZW50LTE6czNjciUzQWV0")
-    );
-    assert_eq!(sent.form("client_secret"), None);
+    assert_basic_auth(&op.requests()[0]);
 }
 
 #[tokio::test]
