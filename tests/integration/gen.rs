@@ -389,28 +389,12 @@ fn timeouts_end_cleanly() {
     op.set(|c| c.device_pending_polls = 100);
     let env = Env::new();
     let started = std::time::Instant::now();
-    let code = env.run(
-        "oidc-gen",
-        &gen_args(
-            "slow",
-            &op.issuer,
-            "code",
-            &["--client-id", PUBLIC_CLIENT, "--pub", "--timeout", "1"],
-        ),
-    );
-    let err = fails(&code, 1);
-    assert!(err.contains("within 1 s"), "{err}");
-    let device = env.run(
-        "oidc-gen",
-        &gen_args(
-            "slow",
-            &op.issuer,
-            "device",
-            &["--client-id", PUBLIC_CLIENT, "--pub", "--timeout", "1"],
-        ),
-    );
-    let err = fails(&device, 1);
-    assert!(err.contains("--timeout"), "{err}");
+    for (flow, says) in [("code", "within 1 s"), ("device", "--timeout")] {
+        let mut args = public_args("slow", &op.issuer, flow);
+        args.extend(["--timeout", "1"]);
+        let err = fails(&env.run("oidc-gen", &args), 1);
+        assert!(err.contains(says), "{flow}: {err}");
+    }
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
