@@ -19,6 +19,19 @@ fn options() -> PollOptions {
     }
 }
 
+/// Device authorization at `endpoint` for the public client; its token
+/// endpoint (port 1) is never called by the start of the flow.
+fn device_params<'a>(endpoint: &'a Url, scopes: &'a [String]) -> DeviceParams<'a> {
+    DeviceParams {
+        device_authorization_endpoint: endpoint,
+        token_endpoint: "http://127.0.0.1:1/token",
+        client: public_client(),
+        scopes,
+        audiences: &[],
+        audience_mode: AudienceMode::Resource,
+    }
+}
+
 fn authorization(interval: u64, expires_in: u64) -> DeviceAuthorization {
     DeviceAuthorization {
         device_code: SecretString::new("DC-1".to_owned()),
@@ -115,16 +128,8 @@ async fn start_sends_scopes_and_reads_the_codes() {
         ),
     );
     let endpoint = op.url("/device");
-    let client = public_client();
     let scopes = vec!["openid offline_access".to_owned()];
-    let params = DeviceParams {
-        device_authorization_endpoint: &endpoint,
-        token_endpoint: "http://127.0.0.1:1/token",
-        client,
-        scopes: &scopes,
-        audiences: &[],
-        audience_mode: AudienceMode::Resource,
-    };
+    let params = device_params(&endpoint, &scopes);
     let http = http_client(Duration::from_secs(5));
     let first = start_device_authorization(&http, &params)
         .await
@@ -161,15 +166,7 @@ async fn start_reports_provider_errors() {
     let op = FakeOp::start();
     op.push("/device", Reply::oauth_error("unauthorized_client"));
     let endpoint = op.url("/device");
-    let client = public_client();
-    let params = DeviceParams {
-        device_authorization_endpoint: &endpoint,
-        token_endpoint: "http://127.0.0.1:1/token",
-        client,
-        scopes: &[],
-        audiences: &[],
-        audience_mode: AudienceMode::Resource,
-    };
+    let params = device_params(&endpoint, &[]);
     let err = start_device_authorization(&http_client(Duration::from_secs(5)), &params)
         .await
         .expect_err("refused");
@@ -399,15 +396,10 @@ fn flow_futures_are_send() {
         |_| {},
     );
     assert_send(&poll);
-    let params = DeviceParams {
-        device_authorization_endpoint: &endpoint,
-        token_endpoint: endpoint.as_str(),
-        client,
-        scopes: &[],
-        audiences: &[],
-        audience_mode: AudienceMode::Resource,
-    };
-    assert_send(&start_device_authorization(&http, &params));
+    assert_send(&start_device_authorization(
+        &http,
+        &device_params(&endpoint, &[]),
+    ));
     let pending = crate::oidc::authcode::authorization_url(&crate::oidc::authcode::AuthUrlParams {
         authorization_endpoint: &endpoint,
         client_id: "c",
