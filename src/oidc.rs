@@ -16,6 +16,8 @@ pub mod token;
 #[allow(dead_code)]
 #[path = "../tests/integration/support/fake_op.rs"]
 pub(crate) mod fake_op;
+#[cfg(test)]
+mod test_support;
 
 use crate::error::kind::ErrorKind;
 

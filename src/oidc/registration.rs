@@ -200,10 +200,7 @@ mod tests {
         let op = FakeOp::start();
         op.push(
             "/register",
-            Reply::json(
-                400,
-                &json!({"error": "invalid_redirect_uri", "error_description": "no http"}),
-            ),
+            Reply::error(400, "invalid_redirect_uri", "no http"),
         );
         op.push("/register", Reply::raw(401, "text/plain", "login first"));
         let http = http_client(Duration::from_secs(5));

@@ -135,14 +135,21 @@ fn legacy_json(issuer: &str) -> String {
     .to_string()
 }
 
+/// Writes account `old` of `issuer` in 4.2.6's format, with [`PASSWORD`];
+/// returns its path and its bytes.
+fn legacy_account(env: &Env, issuer: &str) -> (std::path::PathBuf, Vec<u8>) {
+    let path = env.config_dir().join("old");
+    write_legacy(&path, &legacy_json(issuer), PASSWORD);
+    let bytes = std::fs::read(&path).expect("read");
+    (path, bytes)
+}
+
 #[test]
 fn legacy_file_loads_and_stays_untouched_without_rotation() {
     let op = FakeOp::start();
     let mut env = Env::new();
     env.start_agent(&[]);
-    let path = env.config_dir().join("old");
-    write_legacy(&path, &legacy_json(&op.issuer), PASSWORD);
-    let before = std::fs::read(&path).expect("read");
+    let (path, before) = legacy_account(&env, &op.issuer);
     let out = env.run("oidc-add", &["--pw-env", "old"]);
     ok(&out);
     assert!(
@@ -176,9 +183,7 @@ fn legacy_file_is_converted_on_rotation() {
     op.set(|c| c.rotate = true);
     let mut env = Env::new();
     env.start_agent(&[]);
-    let path = env.config_dir().join("old");
-    write_legacy(&path, &legacy_json(&op.issuer), PASSWORD);
-    let before = std::fs::read(&path).expect("read");
+    let (path, before) = legacy_account(&env, &op.issuer);
     ok(&env.run("oidc-add", &["--pw-env", "old"]));
     ok(&env.run("oidc-token", &["-f", "old"]));
     let after = std::fs::read(&path).expect("read");
@@ -211,9 +216,7 @@ fn legacy_file_is_converted_on_rotation() {
 #[test]
 fn gen_update_converts_with_backup() {
     let env = Env::new();
-    let path = env.config_dir().join("old");
-    write_legacy(&path, &legacy_json("https://op.example/"), PASSWORD);
-    let before = std::fs::read(&path).expect("read");
+    let (path, before) = legacy_account(&env, "https://op.example/");
     ok(&env.run("oidc-gen", &["-u", "--pw-env", "old"]));
     assert!(std::fs::read(&path).expect("read").starts_with(b"OIDCRS"));
     assert_eq!(

@@ -2,6 +2,8 @@
 //! fake provider: empty passwords, secrets outside argv, client_secret_post,
 //! and the messages that name the next step.
 
+use std::process::Output;
+
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
@@ -9,6 +11,22 @@ fn gen_args<'a>(name: &'a str, issuer: &'a str, rest: &[&'a str]) -> Vec<&'a str
     let mut v = vec![name, "--issuer", issuer, "--client-id", "cid"];
     v.extend_from_slice(rest);
     v
+}
+
+/// Runs oidc-gen with `args`, the refresh token `rt-initial` in
+/// $OIDC_REFRESH_TOKEN (for `--rt-env`) and the variables `vars`; asserts
+/// that it succeeded.
+#[track_caller]
+fn gen_ok(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let out = env
+        .cmd("oidc-gen")
+        .args(args)
+        .envs(vars.iter().copied())
+        .env("OIDC_REFRESH_TOKEN", "rt-initial")
+        .output()
+        .expect("oidc-gen");
+    ok(&out);
+    out
 }
 
 #[test]
@@ -23,13 +41,11 @@ fn empty_password_automation_pattern() {
     let pw_file = format!("--pw-file={}", empty.display());
     let err = fails(&env.run("oidc-add", &["acct", &pw_file]), 4);
     assert!(err.contains("oidc-gen acct"), "{err}");
-    let out = env
-        .cmd("oidc-gen")
-        .args(gen_args("acct", &op.issuer, &["--rt-env", &pw_file]))
-        .env("OIDC_REFRESH_TOKEN", "rt-initial")
-        .output()
-        .expect("oidc-gen");
-    ok(&out);
+    let out = gen_ok(
+        &env,
+        &gen_args("acct", &op.issuer, &["--rt-env", &pw_file]),
+        &[],
+    );
     let warning = stderr(&out);
     assert!(warning.contains("empty password"), "{warning}");
     assert_eq!(
@@ -68,15 +84,14 @@ fn secrets_from_env_and_files_and_argv_warnings() {
         let mut rest = flags.clone();
         rest.push("--rt-env");
         rest.push("--pw-env");
-        let out = env
-            .cmd("oidc-gen")
-            .args(gen_args(name, &op.issuer, &rest))
-            .env("OIDC_CLIENT_SECRET", "from-env")
-            .env("MYSECRET", "from-my-env")
-            .env("OIDC_REFRESH_TOKEN", "rt-initial")
-            .output()
-            .expect("oidc-gen");
-        ok(&out);
+        let out = gen_ok(
+            &env,
+            &gen_args(name, &op.issuer, &rest),
+            &[
+                ("OIDC_CLIENT_SECRET", "from-env"),
+                ("MYSECRET", "from-my-env"),
+            ],
+        );
         let warned = stderr(&out).contains("other users can read it");
         assert_eq!(warned, name == "d", "{name}: {}", stderr(&out));
         let call = op.calls().pop().expect("token call");
@@ -106,17 +121,15 @@ fn empty_client_secret_is_a_public_client() {
     let op = FakeOp::start();
     let env = Env::new();
     for (name, extra) in [("pub1", "--pub"), ("pub2", "--manual")] {
-        let out = env
-            .cmd("oidc-gen")
-            .args(gen_args(
+        gen_ok(
+            &env,
+            &gen_args(
                 name,
                 &op.issuer,
                 &["--client-secret=", extra, "--rt-env", "--pw-env"],
-            ))
-            .env("OIDC_REFRESH_TOKEN", "rt-initial")
-            .output()
-            .expect("oidc-gen");
-        ok(&out);
+            ),
+            &[],
+        );
         let call = op.calls().pop().expect("token call");
         assert_eq!(call.header("authorization"), None, "{name}");
         assert_eq!(call.form("client_id").as_deref(), Some("cid"));
@@ -129,9 +142,9 @@ fn client_secret_post_when_asked_and_kept_for_refreshes() {
     let op = FakeOp::start();
     let mut env = Env::new();
     env.start_agent(&[]);
-    let out = env
-        .cmd("oidc-gen")
-        .args(gen_args(
+    gen_ok(
+        &env,
+        &gen_args(
             "post",
             &op.issuer,
             &[
@@ -141,12 +154,9 @@ fn client_secret_post_when_asked_and_kept_for_refreshes() {
                 "--rt-env",
                 "--pw-env",
             ],
-        ))
-        .env("OIDC_CLIENT_SECRET", "s3cret")
-        .env("OIDC_REFRESH_TOKEN", "rt-initial")
-        .output()
-        .expect("oidc-gen");
-    ok(&out);
+        ),
+        &[("OIDC_CLIENT_SECRET", "s3cret")],
+    );
     // The agent's refreshes use the account's method too.
     ok(&env.run("oidc-token", &["-f", "post"]));
     for call in op.calls() {
@@ -208,13 +218,7 @@ fn client_file_print_and_update_by_path_and_confirm_answers() {
     let doc = serde_json::json!({"client_id": "cid", "client_secret": "", "issuer_url": op.issuer});
     std::fs::write(&client, doc.to_string()).expect("client file");
     let file_arg = format!("-f{}", client.display());
-    let out = env
-        .cmd("oidc-gen")
-        .args(["fromfile", &file_arg, "--rt-env", "--pw-env"])
-        .env("OIDC_REFRESH_TOKEN", "rt-initial")
-        .output()
-        .expect("oidc-gen");
-    ok(&out);
+    gen_ok(&env, &["fromfile", &file_arg, "--rt-env", "--pw-env"], &[]);
     let call = op.calls().pop().expect("token call");
     assert_eq!(call.header("authorization"), None);
     assert_eq!(call.form("client_id").as_deref(), Some("cid"));

@@ -31,6 +31,11 @@ fn gen_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str, extra: &[&'a str]
     args
 }
 
+/// [`gen_args`] for the provider's public client.
+fn public_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str) -> Vec<&'a str> {
+    gen_args(name, issuer, flow, &["--client-id", PUBLIC_CLIENT, "--pub"])
+}
+
 fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
         .expect("url")
@@ -49,15 +54,7 @@ fn code_flow_public_client_with_pkce_then_token() {
     let op = FakeOp::start();
     let mut env = Env::new();
     env.start_agent(&[]);
-    let mut oidc_gen = env.spawn(
-        "oidc-gen",
-        &gen_args(
-            "pub",
-            &op.issuer,
-            "code",
-            &["--client-id", PUBLIC_CLIENT, "--pub"],
-        ),
-    );
+    let mut oidc_gen = env.spawn("oidc-gen", &public_args("pub", &op.issuer, "code"));
     let url = oidc_gen.auth_url();
     let q = query(&url);
     assert_eq!(q["client_id"], PUBLIC_CLIENT);
@@ -316,15 +313,7 @@ fn denied_consent_is_a_provider_error() {
     let op = FakeOp::start();
     op.set(|c| c.deny_consent = true);
     let env = Env::new();
-    let mut oidc_gen = env.spawn(
-        "oidc-gen",
-        &gen_args(
-            "no",
-            &op.issuer,
-            "code",
-            &["--client-id", PUBLIC_CLIENT, "--pub"],
-        ),
-    );
+    let mut oidc_gen = env.spawn("oidc-gen", &public_args("no", &op.issuer, "code"));
     let page = browser::login(&oidc_gen.auth_url());
     assert_eq!(page.status, 400);
     assert!(page.body.contains("access_denied"), "{}", page.body);
@@ -344,15 +333,7 @@ fn denied_consent_is_a_provider_error() {
 fn wrong_state_is_ignored_then_the_right_one_completes() {
     let op = FakeOp::start();
     let env = Env::new();
-    let mut oidc_gen = env.spawn(
-        "oidc-gen",
-        &gen_args(
-            "st",
-            &op.issuer,
-            "code",
-            &["--client-id", PUBLIC_CLIENT, "--pub"],
-        ),
-    );
+    let mut oidc_gen = env.spawn("oidc-gen", &public_args("st", &op.issuer, "code"));
     let url = oidc_gen.auth_url();
     let redirect = query(&url)["redirect_uri"].clone();
     let forged = browser::get(&format!("{redirect}/?code=forged&state=not-yours"));
@@ -374,15 +355,7 @@ fn provider_down_exits_6() {
     op.stop();
     let env = Env::new();
     let err = fails(
-        &env.run(
-            "oidc-gen",
-            &gen_args(
-                "down",
-                &op.issuer,
-                "code",
-                &["--client-id", PUBLIC_CLIENT, "--pub"],
-            ),
-        ),
+        &env.run("oidc-gen", &public_args("down", &op.issuer, "code")),
         6,
     );
     assert!(err.contains("cannot reach"), "{err}");
@@ -416,28 +389,12 @@ fn timeouts_end_cleanly() {
     op.set(|c| c.device_pending_polls = 100);
     let env = Env::new();
     let started = std::time::Instant::now();
-    let code = env.run(
-        "oidc-gen",
-        &gen_args(
-            "slow",
-            &op.issuer,
-            "code",
-            &["--client-id", PUBLIC_CLIENT, "--pub", "--timeout", "1"],
-        ),
-    );
-    let err = fails(&code, 1);
-    assert!(err.contains("within 1 s"), "{err}");
-    let device = env.run(
-        "oidc-gen",
-        &gen_args(
-            "slow",
-            &op.issuer,
-            "device",
-            &["--client-id", PUBLIC_CLIENT, "--pub", "--timeout", "1"],
-        ),
-    );
-    let err = fails(&device, 1);
-    assert!(err.contains("--timeout"), "{err}");
+    for (flow, says) in [("code", "within 1 s"), ("device", "--timeout")] {
+        let mut args = public_args("slow", &op.issuer, flow);
+        args.extend(["--timeout", "1"]);
+        let err = fails(&env.run("oidc-gen", &args), 1);
+        assert!(err.contains(says), "{flow}: {err}");
+    }
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
@@ -446,12 +403,7 @@ fn device_denied() {
     let op = FakeOp::start();
     op.set(|c| c.device_deny = true);
     let env = Env::new();
-    let args = gen_args(
-        "d",
-        &op.issuer,
-        "device",
-        &["--client-id", PUBLIC_CLIENT, "--pub"],
-    );
+    let args = public_args("d", &op.issuer, "device");
     let err = fails(&env.run("oidc-gen", &args), 8);
     assert!(err.contains("denied"), "{err}");
 }
@@ -462,15 +414,7 @@ fn issuer_mismatch_is_refused() {
     op.set(|c| c.discovery_issuer = Some("https://evil.example/".into()));
     let env = Env::new();
     let err = fails(
-        &env.run(
-            "oidc-gen",
-            &gen_args(
-                "mm",
-                &op.issuer,
-                "code",
-                &["--client-id", PUBLIC_CLIENT, "--pub"],
-            ),
-        ),
+        &env.run("oidc-gen", &public_args("mm", &op.issuer, "code")),
         8,
     );
     assert!(
@@ -540,9 +484,8 @@ fn dae_supplies_a_missing_device_endpoint() {
     let op = FakeOp::start();
     op.set(|c| c.device_discovery = false);
     let env = Env::new();
-    let client = ["--client-id", PUBLIC_CLIENT, "--pub"];
     let err = fails(
-        &env.run("oidc-gen", &gen_args("dae", &op.issuer, "device", &client)),
+        &env.run("oidc-gen", &public_args("dae", &op.issuer, "device")),
         8,
     );
     assert!(
@@ -550,9 +493,9 @@ fn dae_supplies_a_missing_device_endpoint() {
         "{err}"
     );
     let dae = format!("{}device", op.issuer);
-    let mut extra = client.to_vec();
-    extra.extend(["--dae", &dae]);
-    ok(&env.run("oidc-gen", &gen_args("dae", &op.issuer, "device", &extra)));
+    let mut args = public_args("dae", &op.issuer, "device");
+    args.extend(["--dae", &dae]);
+    ok(&env.run("oidc-gen", &args));
     assert!(
         account(&env, "dae")
             .refresh_token

@@ -1,6 +1,8 @@
 //! man/ and completions/ must match the clap definitions.
 //! `OIDC_BLESS=1 cargo test generated` rewrites them.
 
+use crate::support::ok;
+
 #[test]
 fn man_pages_and_completions_are_current() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -74,12 +76,7 @@ fn bash_complete(tool: &str, line: &[&str]) -> Vec<String> {
         .env("OIDC_CONFIG_DIR", &accounts)
         .output()
         .expect("run bash");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    ok(&out)
         .lines()
         .filter(|l| !l.is_empty())
         .map(str::to_owned)
@@ -129,11 +126,7 @@ fn install_script_puts_man_pages_and_completions_where_shells_look() {
         .args(["--prefix", "/usr"])
         .output()
         .expect("run install-docs.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&out);
     let share = dest.path().join("usr/share");
     for tool in ["oidc-agent", "oidc-gen", "oidc-add", "oidc-token"] {
         for (installed, source) in [

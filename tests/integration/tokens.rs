@@ -120,21 +120,18 @@ fn token_file_lives_with_the_account() {
 
     ok(&env.run("oidc-add", &[&flag, "--pw-env", "acct"]));
     check(&env);
-    let lock = env
-        .cmd("oidc-add")
-        .args(["-x", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "l")
-        .output()
-        .expect("lock");
-    ok(&lock);
+    // -x locks the agent, -X unlocks it, with the lock password from $LOCKPW.
+    let lock = |flag: &str| {
+        let out = env
+            .cmd("oidc-add")
+            .args([flag, "--pw-env=LOCKPW"])
+            .env("LOCKPW", "l")
+            .output();
+        ok(&out.expect("oidc-add"));
+    };
+    lock("-x");
     assert!(!path.exists(), "the file outlived the lock");
-    let unlock = env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "l")
-        .output()
-        .expect("unlock");
-    ok(&unlock);
+    lock("-X");
 
     ok(&env.run("oidc-add", &[&flag, "acct"]));
     check(&env);

@@ -13,25 +13,35 @@ fn default_account_round_trip_on_disk() {
     );
 }
 
+/// Asserts the default account `cfg` gives for each issuer.
+fn assert_defaults(cfg: &IssuerConfig, expected: &[(&str, Option<&str>)]) {
+    for &(issuer, account) in expected {
+        assert_eq!(cfg.default_account_for(issuer), account, "{issuer}");
+    }
+}
+
+/// Sets the default account of each issuer, in order.
+fn set_defaults(cfg: &mut IssuerConfig, accounts: &[(&str, &str)]) {
+    for &(issuer, account) in accounts {
+        cfg.set_default_account(issuer, account).expect("set");
+    }
+}
+
 #[test]
 fn issuer_config_lines_4x() {
     // As 4.2.6's oidc-gen leaves it: lines joined by \n, no final newline.
     let text = "https://iam.example.org/ iam\n# comment https://op.example.org/ nope\n\nhttp://127.0.0.1:9999/ test\nhttps://only-url.example.org";
     let mut cfg = IssuerConfig::parse(text).expect("parses");
     assert_eq!(cfg.format(), IssuerConfigFormat::Lines);
-    assert_eq!(
-        cfg.default_account_for("https://iam.example.org"),
-        Some("iam")
+    assert_defaults(
+        &cfg,
+        &[
+            ("https://iam.example.org", Some("iam")),
+            ("http://127.0.0.1:9999/", Some("test")),
+            ("https://only-url.example.org/", None),
+            ("https://op.example.org/", None),
+        ],
     );
-    assert_eq!(
-        cfg.default_account_for("http://127.0.0.1:9999/"),
-        Some("test")
-    );
-    assert_eq!(
-        cfg.default_account_for("https://only-url.example.org/"),
-        None
-    );
-    assert_eq!(cfg.default_account_for("https://op.example.org/"), None);
     assert_eq!(
         cfg.issuers(),
         [
@@ -42,12 +52,14 @@ fn issuer_config_lines_4x() {
     );
     assert_eq!(cfg.to_text(), text);
 
-    cfg.set_default_account("https://only-url.example.org/", "fresh")
-        .expect("set");
-    cfg.set_default_account("https://iam.example.org", "iam2")
-        .expect("set");
-    cfg.set_default_account("https://new.example.org/", "new")
-        .expect("set");
+    set_defaults(
+        &mut cfg,
+        &[
+            ("https://only-url.example.org/", "fresh"),
+            ("https://iam.example.org", "iam2"),
+            ("https://new.example.org/", "new"),
+        ],
+    );
     assert_eq!(
         cfg.to_text(),
         "https://iam.example.org/ iam2\n# comment https://op.example.org/ nope\n\nhttp://127.0.0.1:9999/ test\nhttps://only-url.example.org fresh\nhttps://new.example.org/ new"
@@ -106,30 +118,25 @@ const JSON_5X: &str = r#"[
 fn issuer_config_json_5x() {
     let mut cfg = IssuerConfig::parse(JSON_5X).expect("parses");
     assert_eq!(cfg.format(), IssuerConfigFormat::Json);
-    assert_eq!(
-        cfg.default_account_for("https://iam.example.org"),
-        Some("first")
-    );
-    assert_eq!(
-        cfg.default_account_for("https://legacy-key.example.org/"),
-        Some("legacy")
-    );
-    assert_eq!(
-        cfg.default_account_for("https://empty-default.example.org/"),
-        Some("fallback")
-    );
-    assert_eq!(
-        cfg.default_account_for("https://unknown.example.org/"),
-        None
+    assert_defaults(
+        &cfg,
+        &[
+            ("https://iam.example.org", Some("first")),
+            ("https://legacy-key.example.org/", Some("legacy")),
+            ("https://empty-default.example.org/", Some("fallback")),
+            ("https://unknown.example.org/", None),
+        ],
     );
     assert!(!format!("{cfg:?}").contains("pubsecret"));
 
-    cfg.set_default_account("https://iam.example.org", "second")
-        .expect("set");
-    cfg.set_default_account("https://legacy-key.example.org", "legacy2")
-        .expect("set");
-    cfg.set_default_account("https://new.example.org/", "new")
-        .expect("set");
+    set_defaults(
+        &mut cfg,
+        &[
+            ("https://iam.example.org", "second"),
+            ("https://legacy-key.example.org", "legacy2"),
+            ("https://new.example.org/", "new"),
+        ],
+    );
     let text = cfg.to_text();
     let v: Value = serde_json::from_str(&text).expect("valid json");
     let first = &v[0];

@@ -9,17 +9,10 @@ use serde_json::json;
 
 use super::*;
 use crate::oidc::fake_op::{FakeOp, Recorded, Reply, http_client};
+use crate::oidc::test_support::{SECRET, assert_basic_auth, assert_tokens, client, public_client};
 
 const REDIRECT: &str = "http://localhost:4242";
 const NOW: i64 = 1_000_000;
-
-fn public() -> Credentials<'static> {
-    Credentials {
-        client_id: "client-1",
-        client_secret: None,
-        post: false,
-    }
-}
 
 fn scopes() -> Vec<String> {
     vec!["openid offline_access".to_owned(), "profile".to_owned()]
@@ -177,6 +170,24 @@ fn pending_for_exchange() -> PendingAuthorization {
     authorization_url(&params(&endpoint, &scopes)).expect("url")
 }
 
+/// Exchanges the code `c` of a fresh authorization at `token_endpoint`.
+async fn exchange(
+    http: &reqwest::Client,
+    token_endpoint: &Url,
+    client: Credentials<'_>,
+) -> Result<TokenSet, OidcError> {
+    let code = SecretString::new("c".to_owned());
+    exchange_code(
+        http,
+        token_endpoint.as_str(),
+        client,
+        &pending_for_exchange(),
+        &code,
+        NOW,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn public_client_exchange_sends_verifier_and_no_secret() {
     let op = FakeOp::start();
@@ -186,22 +197,14 @@ async fn public_client_exchange_sends_verifier_and_no_secret() {
     let tokens = exchange_code(
         &http_client(Duration::from_secs(5)),
         op.url("/token").as_str(),
-        public(),
+        public_client(),
         &pending,
         &code,
         NOW,
     )
     .await
     .expect("tokens");
-    assert_eq!(tokens.access_token.expose(), "AT-1");
-    assert_eq!(
-        tokens.refresh_token.as_ref().map(SecretString::expose),
-        Some("RT-1")
-    );
-    assert_eq!(
-        tokens.id_token.as_ref().map(SecretString::expose),
-        Some("eyJ.id.token")
-    );
+    assert_tokens(&tokens, "AT-1", "RT-1", "eyJ.id.token");
     assert_eq!(tokens.expires_at, Some(NOW + 3600));
     assert_eq!(
         tokens.scope.as_deref(),
@@ -241,25 +244,15 @@ async fn public_client_exchange_sends_verifier_and_no_secret() {
     assert_eq!(url_challenge, vec![challenge.as_str().to_owned()]);
 }
 
-/// Exchanges a code as confidential client `client-1` (secret `s3cr:et`),
-/// sending the secret by Basic or in the body; returns the request sent.
-async fn confidential_exchange(post: bool) -> Recorded {
+/// Exchanges a code at a fresh provider as `client`; returns the request
+/// sent.
+async fn request_sent_by(client: Credentials<'_>) -> Recorded {
     let op = FakeOp::start();
     op.push("/token", Reply::json(200, &token_json()));
-    let secret = SecretString::new("s3cr:et".to_owned());
-    let client = Credentials {
-        client_id: "client-1",
-        client_secret: Some(&secret),
-        post,
-    };
-    let code = SecretString::new("c".to_owned());
-    exchange_code(
+    exchange(
         &http_client(Duration::from_secs(5)),
-        op.url("/token").as_str(),
+        &op.url("/token"),
         client,
-        &pending_for_exchange(),
-        &code,
-        NOW,
     )
     .await
     .expect("tokens");
@@ -268,21 +261,17 @@ async fn confidential_exchange(post: bool) -> Recorded {
 
 #[tokio::test]
 async fn confidential_client_uses_http_basic() {
-    let sent = confidential_exchange(false).await;
-    // RFC 6749 §2.3.1: id and secret are form-encoded before Basic encoding.
-    assert_eq!(
-        sent.header("authorization"),
-        Some("Basic Y2xpZW50LTE6czNjciUzQWV0")
-    );
-    assert_eq!(sent.form("client_secret"), None);
+    let secret = SecretString::from(SECRET);
+    assert_basic_auth(&request_sent_by(client(Some(&secret), false)).await);
 }
 
 #[tokio::test]
 async fn client_secret_post_sends_the_secret_in_the_body() {
-    let sent = confidential_exchange(true).await;
+    let secret = SecretString::from(SECRET);
+    let sent = request_sent_by(client(Some(&secret), true)).await;
     assert_eq!(sent.header("authorization"), None);
     assert_eq!(sent.form("client_id").as_deref(), Some("client-1"));
-    assert_eq!(sent.form("client_secret").as_deref(), Some("s3cr:et"));
+    assert_eq!(sent.form("client_secret").as_deref(), Some(SECRET));
 }
 
 #[test]
@@ -302,26 +291,8 @@ fn auth_method_follows_the_provider() {
 
 #[tokio::test]
 async fn empty_secret_is_a_public_client() {
-    let op = FakeOp::start();
-    op.push("/token", Reply::json(200, &token_json()));
     let empty = SecretString::default();
-    let client = Credentials {
-        client_id: "client-1",
-        client_secret: Some(&empty),
-        post: false,
-    };
-    let code = SecretString::new("c".to_owned());
-    exchange_code(
-        &http_client(Duration::from_secs(5)),
-        op.url("/token").as_str(),
-        client,
-        &pending_for_exchange(),
-        &code,
-        NOW,
-    )
-    .await
-    .expect("tokens");
-    let sent = &op.requests()[0];
+    let sent = request_sent_by(client(Some(&empty), false)).await;
     assert_eq!(sent.header("authorization"), None);
     assert_eq!(sent.form("client_id").as_deref(), Some("client-1"));
     assert_eq!(sent.form("client_secret"), None);
@@ -342,17 +313,9 @@ fn pending_authorization_survives_serialization() {
 }
 
 async fn exchange_against(op: &FakeOp, http: &reqwest::Client) -> OidcError {
-    let code = SecretString::new("c".to_owned());
-    exchange_code(
-        http,
-        op.url("/token").as_str(),
-        public(),
-        &pending_for_exchange(),
-        &code,
-        NOW,
-    )
-    .await
-    .expect_err("exchange should fail")
+    exchange(http, &op.url("/token"), public_client())
+        .await
+        .expect_err("exchange should fail")
 }
 
 #[tokio::test]
@@ -360,10 +323,7 @@ async fn provider_error_keeps_code_and_description() {
     let op = FakeOp::start();
     op.push(
         "/token",
-        Reply::json(
-            400,
-            &json!({"error": "invalid_grant", "error_description": "Code not valid"}),
-        ),
+        Reply::error(400, "invalid_grant", "Code not valid"),
     );
     let err = exchange_against(&op, &http_client(Duration::from_secs(5))).await;
     match &err {
@@ -403,15 +363,11 @@ async fn connection_refused_reports_the_whole_chain() {
         let probe = TcpListener::bind("127.0.0.1:0").expect("probe");
         probe.local_addr().expect("addr").port()
     };
-    let endpoint = format!("http://127.0.0.1:{port}/token");
-    let code = SecretString::new("c".to_owned());
-    let err = exchange_code(
+    let endpoint = Url::parse(&format!("http://127.0.0.1:{port}/token")).expect("url");
+    let err = exchange(
         &http_client(Duration::from_secs(5)),
         &endpoint,
-        public(),
-        &pending_for_exchange(),
-        &code,
-        NOW,
+        public_client(),
     )
     .await
     .expect_err("refused");

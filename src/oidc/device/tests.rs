@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::oidc::fake_op::{FakeOp, Reply, http_client};
+use crate::oidc::test_support::{SECRET, assert_basic_auth, assert_tokens, client, public_client};
 
 const UNIT: Duration = Duration::from_millis(20);
 
@@ -18,11 +19,16 @@ fn options() -> PollOptions {
     }
 }
 
-fn public_client() -> Credentials<'static> {
-    Credentials {
-        client_id: "client-1",
-        client_secret: None,
-        post: false,
+/// Device authorization at `endpoint` for the public client; its token
+/// endpoint (port 1) is never called by the start of the flow.
+fn device_params<'a>(endpoint: &'a Url, scopes: &'a [String]) -> DeviceParams<'a> {
+    DeviceParams {
+        device_authorization_endpoint: endpoint,
+        token_endpoint: "http://127.0.0.1:1/token",
+        client: public_client(),
+        scopes,
+        audiences: &[],
+        audience_mode: AudienceMode::Resource,
     }
 }
 
@@ -75,6 +81,22 @@ async fn poll(
     (result, events)
 }
 
+/// Polls as the public client for a 1 s / 600 s authorization, with the
+/// default options.
+async fn poll_public(
+    op: &FakeOp,
+    cancel: &AtomicBool,
+) -> (Result<TokenSet, DeviceError>, Vec<PollEvent>) {
+    poll(
+        op,
+        public_client(),
+        &authorization(1, 600),
+        &options(),
+        cancel,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn start_sends_scopes_and_reads_the_codes() {
     let op = FakeOp::start();
@@ -106,16 +128,8 @@ async fn start_sends_scopes_and_reads_the_codes() {
         ),
     );
     let endpoint = op.url("/device");
-    let client = public_client();
     let scopes = vec!["openid offline_access".to_owned()];
-    let params = DeviceParams {
-        device_authorization_endpoint: &endpoint,
-        token_endpoint: "http://127.0.0.1:1/token",
-        client,
-        scopes: &scopes,
-        audiences: &[],
-        audience_mode: AudienceMode::Resource,
-    };
+    let params = device_params(&endpoint, &scopes);
     let http = http_client(Duration::from_secs(5));
     let first = start_device_authorization(&http, &params)
         .await
@@ -152,15 +166,7 @@ async fn start_reports_provider_errors() {
     let op = FakeOp::start();
     op.push("/device", Reply::oauth_error("unauthorized_client"));
     let endpoint = op.url("/device");
-    let client = public_client();
-    let params = DeviceParams {
-        device_authorization_endpoint: &endpoint,
-        token_endpoint: "http://127.0.0.1:1/token",
-        client,
-        scopes: &[],
-        audiences: &[],
-        audience_mode: AudienceMode::Resource,
-    };
+    let params = device_params(&endpoint, &[]);
     let err = start_device_authorization(&http_client(Duration::from_secs(5)), &params)
         .await
         .expect_err("refused");
@@ -176,24 +182,9 @@ async fn pending_then_slow_down_then_tokens() {
     op.push("/token", Reply::oauth_error("authorization_pending"));
     op.push("/token", Reply::oauth_error("slow_down"));
     op.push("/token", Reply::json(200, &token_json()));
-    let (result, events) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &AtomicBool::new(false),
-    )
-    .await;
+    let (result, events) = poll_public(&op, &AtomicBool::new(false)).await;
     let tokens = result.expect("tokens");
-    assert_eq!(tokens.access_token.expose(), "AT-D");
-    assert_eq!(
-        tokens.refresh_token.as_ref().map(SecretString::expose),
-        Some("RT-D")
-    );
-    assert_eq!(
-        tokens.id_token.as_ref().map(SecretString::expose),
-        Some("id.D")
-    );
+    assert_tokens(&tokens, "AT-D", "RT-D", "id.D");
     // RFC 8628 §3.5: slow_down adds 5 s to the 1 s interval.
     assert_eq!(
         events,
@@ -222,23 +213,10 @@ async fn pending_then_slow_down_then_tokens() {
 #[tokio::test]
 async fn access_denied_and_expired_token_end_the_flow() {
     let op = FakeOp::start();
-    op.push(
-        "/token",
-        Reply::json(
-            400,
-            &json!({"error": "access_denied", "error_description": "user said no"}),
-        ),
-    );
+    op.push("/token", Reply::error(400, "access_denied", "user said no"));
     op.push("/token", Reply::oauth_error("expired_token"));
     let cancel = AtomicBool::new(false);
-    let (denied, _) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (denied, _) = poll_public(&op, &cancel).await;
     match denied {
         Err(ref err @ DeviceError::AccessDenied { ref description }) => {
             assert_eq!(description.as_deref(), Some("user said no"));
@@ -246,14 +224,7 @@ async fn access_denied_and_expired_token_end_the_flow() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    let (expired, _) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (expired, _) = poll_public(&op, &cancel).await;
     assert!(matches!(expired, Err(DeviceError::Expired)), "{expired:?}");
 }
 
@@ -320,14 +291,7 @@ async fn cancel_flag_abandons_a_slow_poll() {
         })
     };
     let started = Instant::now();
-    let (result, _) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (result, _) = poll_public(&op, &cancel).await;
     let held = setter.join().expect("setter thread");
     assert!(matches!(result, Err(DeviceError::Cancelled)), "{result:?}");
     held.release();
@@ -341,27 +305,17 @@ async fn cancel_flag_abandons_a_slow_poll() {
 async fn confidential_client_polls_with_http_basic() {
     let op = FakeOp::start();
     op.push("/token", Reply::json(200, &token_json()));
-    let secret = SecretString::new("s3cr:et".to_owned());
-    let client = Credentials {
-        client_id: "client-1",
-        client_secret: Some(&secret),
-        post: false,
-    };
+    let secret = SecretString::from(SECRET);
     let (result, _) = poll(
         &op,
-        client,
+        client(Some(&secret), false),
         &authorization(1, 600),
         &options(),
         &AtomicBool::new(false),
     )
     .await;
     result.expect("tokens");
-    let sent = &op.requests()[0];
-    assert_eq!(
-        sent.header("authorization"),
-        Some("Basic Y2xpZW50LTE6czNjciUzQWV0")
-    );
-    assert_eq!(sent.form("client_secret"), None);
+    assert_basic_auth(&op.requests()[0]);
 }
 
 #[tokio::test]
@@ -370,14 +324,7 @@ async fn transport_errors_are_retried_then_reported() {
     op.push("/token", Reply::broken());
     op.push("/token", Reply::json(200, &token_json()));
     let cancel = AtomicBool::new(false);
-    let (result, events) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        &cancel,
-    )
-    .await;
+    let (result, events) = poll_public(&op, &cancel).await;
     result.expect("tokens after one retry");
     assert!(
         matches!(events.as_slice(), [PollEvent::NetworkRetry { retry_in, .. }] if *retry_in == UNIT * 2),
@@ -410,18 +357,17 @@ async fn other_errors_are_typed() {
     );
     op.push("/token", Reply::raw(503, "text/plain", "maintenance"));
     let cancel = AtomicBool::new(false);
-    let auth = authorization(1, 600);
-    let (client_err, _) = poll(&op, public_client(), &auth, &options(), &cancel).await;
+    let (client_err, _) = poll_public(&op, &cancel).await;
     assert!(
         matches!(&client_err, Err(DeviceError::Oidc(OidcError::Provider { error, .. })) if error == "invalid_client"),
         "{client_err:?}"
     );
-    let (html, _) = poll(&op, public_client(), &auth, &options(), &cancel).await;
+    let (html, _) = poll_public(&op, &cancel).await;
     assert!(
         matches!(html, Err(DeviceError::Oidc(OidcError::BadResponse { .. }))),
         "{html:?}"
     );
-    let (unavailable, _) = poll(&op, public_client(), &auth, &options(), &cancel).await;
+    let (unavailable, _) = poll_public(&op, &cancel).await;
     let Err(DeviceError::Oidc(OidcError::BadResponse { detail, .. })) = &unavailable else {
         panic!("unexpected {unavailable:?}");
     };
@@ -450,15 +396,10 @@ fn flow_futures_are_send() {
         |_| {},
     );
     assert_send(&poll);
-    let params = DeviceParams {
-        device_authorization_endpoint: &endpoint,
-        token_endpoint: endpoint.as_str(),
-        client,
-        scopes: &[],
-        audiences: &[],
-        audience_mode: AudienceMode::Resource,
-    };
-    assert_send(&start_device_authorization(&http, &params));
+    assert_send(&start_device_authorization(
+        &http,
+        &device_params(&endpoint, &[]),
+    ));
     let pending = crate::oidc::authcode::authorization_url(&crate::oidc::authcode::AuthUrlParams {
         authorization_endpoint: &endpoint,
         client_id: "c",
