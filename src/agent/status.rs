@@ -17,6 +17,16 @@ use crate::protocol::Response;
 /// How many log lines the text status shows.
 const TEXT_LOG_LINES: usize = 20;
 
+/// How many requests (and refresh-ahead ticks) wait on a refresh of `name`
+/// under way: each holds the flight's cell, and the map holds one more.
+fn refresh_waiters(st: &State, name: &str) -> usize {
+    st.flights
+        .iter()
+        .filter(|(fk, _)| fk.key.account == name)
+        .map(|(_, cell)| std::sync::Arc::strong_count(cell).saturating_sub(1))
+        .sum()
+}
+
 fn account_json(st: &State, name: &str, now: i64) -> Option<Value> {
     let a = st.accounts.get(name)?;
     let token_expires = st
@@ -32,6 +42,8 @@ fn account_json(st: &State, name: &str, now: i64) -> Option<Value> {
         "lifetime_ends_at": a.expires_at,
         "access_token_expires_at": token_expires,
         "last_refresh_at": a.last_refresh,
+        "refreshing": st.flights.keys().any(|fk| fk.key.account == name),
+        "refresh_waiters": refresh_waiters(st, name),
         "needs_reauthentication": a.refused.is_some(),
         "refusal": a.refused,
         "unsaved": a.unsaved.is_some(),
@@ -96,6 +108,10 @@ pub fn text(ctx: &Ctx) -> Response {
         out.push_str(&format!("  {name}: {}", a.config.issuer_url));
         if let Some(t) = a.last_refresh {
             out.push_str(&format!(", last refresh {}", ago(now, t)));
+        }
+        if st.flights.keys().any(|fk| fk.key.account == *name) {
+            let n = refresh_waiters(&st, name);
+            out.push_str(&format!(", refreshing ({n} waiting)"));
         }
         if let Some(t) = a.expires_at {
             out.push_str(&format!(", unloaded {}", ago(now, t)));

@@ -1,8 +1,6 @@
 //! oidc-gen --rt, oidc-add and oidc-token end to end: output, exit codes,
 //! the cache, single flight, rotation, lifetimes and the lock.
 
-use std::time::Duration;
-
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
@@ -233,9 +231,9 @@ fn concurrent_requests_share_one_refresh() {
     env.start_agent(&[]);
     op.set(|c| c.rotate = true);
     ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
-    // A slow provider is the condition under test: the forced requests
-    // arrive while the one refresh is in flight.
-    op.set(|c| c.delay = Duration::from_millis(700));
+    // The one refresh is held at the provider until all 12 forced requests
+    // wait on it in the agent (its status counts them).
+    let held = op.hold_next_refresh();
     let base = op.refreshes();
     let children: Vec<_> = (0..12)
         .map(|_| {
@@ -246,6 +244,11 @@ fn concurrent_requests_share_one_refresh() {
                 .expect("spawn")
         })
         .collect();
+    held.arrived();
+    env.wait_status("12 requests wait on the refresh", |s| {
+        s["accounts"][0]["refresh_waiters"].as_u64() == Some(12)
+    });
+    held.release();
     let outs: Vec<String> = children
         .into_iter()
         .map(|c| ok(&c.wait_with_output().expect("wait")))

@@ -234,7 +234,6 @@ async fn expires_in_deadline_stops_polling() {
     for _ in 0..10 {
         op.push("/token", Reply::oauth_error("authorization_pending"));
     }
-    let started = Instant::now();
     let (result, _) = poll(
         &op,
         public_client(),
@@ -244,7 +243,6 @@ async fn expires_in_deadline_stops_polling() {
     )
     .await;
     assert!(matches!(result, Err(DeviceError::Expired)), "{result:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
     assert!(op.requests().len() <= 3, "polled after the deadline");
 }
 
@@ -290,15 +288,11 @@ async fn cancel_flag_abandons_a_slow_poll() {
             held
         })
     };
-    let started = Instant::now();
     let (result, _) = poll_public(&op, &cancel).await;
     let held = setter.join().expect("setter thread");
+    // The held poll is answered only now: the flow ended without its reply.
     assert!(matches!(result, Err(DeviceError::Cancelled)), "{result:?}");
     held.release();
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "cancel waited for the reply"
-    );
 }
 
 #[tokio::test]

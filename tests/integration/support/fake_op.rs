@@ -49,10 +49,6 @@ const PATIENCE: Duration = Duration::from_secs(30);
 pub struct Config {
     pub rotate: bool,
     pub expires_in: Option<u64>,
-    /// A slow token endpoint. Only for a test whose subject is a slow
-    /// provider (many clients arriving while one refresh is in flight);
-    /// a test that needs a request under way uses [`FakeOp::hold_next`].
-    pub delay: Duration,
     pub jwt_access_tokens: bool,
     /// The authorization endpoint answers `error=access_denied`.
     pub deny_consent: bool,
@@ -75,7 +71,6 @@ impl Default for Config {
         Self {
             rotate: false,
             expires_in: Some(300),
-            delay: Duration::ZERO,
             jwt_access_tokens: false,
             deny_consent: false,
             device_pending_polls: 1,

@@ -212,6 +212,25 @@ impl Env {
         }
     }
 
+    /// Asks the agent for `--status --json` until `pred` holds (there is no
+    /// event for "N requests wait in the agent"; each ask is a process run,
+    /// which paces the loop).
+    #[track_caller]
+    pub fn wait_status(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = Instant::now() + PROCESS_WAIT;
+        loop {
+            let out = ok(&self.run("oidc-agent", &["--status", "--json"]));
+            let status: serde_json::Value = serde_json::from_str(&out).expect("status json");
+            if pred(&status) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited in vain for: {what}; last status {status}"
+            );
+        }
+    }
+
     pub fn stop_agent(&mut self) {
         if let Some(mut c) = self.agent.take() {
             let _ = rustix::process::kill_process(

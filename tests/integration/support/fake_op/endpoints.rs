@@ -190,13 +190,10 @@ fn issue(inner: &Inner, kind: &str) -> Reply {
 
 fn token(inner: &Inner, req: &Recorded) -> Reply {
     let form = req.form_map();
-    let (rotate, expires_in, delay, jwt) = {
+    let (rotate, expires_in, jwt) = {
         let c = lock(&inner.config);
-        (c.rotate, c.expires_in, c.delay, c.jwt_access_tokens)
+        (c.rotate, c.expires_in, c.jwt_access_tokens)
     };
-    // A slow provider, for the one test whose subject it is (see
-    // `Config::delay`); zero otherwise.
-    std::thread::sleep(delay);
     let grant = form.get("grant_type").cloned().unwrap_or_default();
     if grant == "authorization_code" || grant == DEVICE_GRANT {
         let client_id = match client(inner, req, &form) {
