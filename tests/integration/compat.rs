@@ -38,10 +38,8 @@ fn encrypted_call(sock: &std::path::Path, request: &str) -> serde_json::Value {
 
 #[test]
 fn encrypted_ipc_mode() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    let sock = env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
+    let sock = env.socket();
     let at = encrypted_call(
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
@@ -229,10 +227,7 @@ fn gen_update_converts_with_backup() {
 
 #[test]
 fn socket_found_without_oidc_sock() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, mut env) = agent_with_account();
     env.stop_agent();
     // oidc-agent 5.x's well-known service socket: $TMPDIR/oidc-agent-service-$UID/oidc-agent.sock
     let uid = rustix::process::getuid().as_raw();

@@ -58,17 +58,14 @@ fn unlock(env: &Env) {
         .expect("unlock"));
 }
 
-fn rotating_account(env: &mut Env, op: &FakeOp, name: &str) {
-    op.set(|c| c.rotate = true);
-    env.start_agent(&[]);
-    ok(&env.gen_rt(name, &op.issuer, "rt-initial"));
+/// An agent holding account `acct` of a provider that rotates refresh tokens.
+fn rotating_account() -> (FakeOp, Env) {
+    agent_with_account_where(|c| c.rotate = true)
 }
 
 #[test]
 fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     ok(&env.run("oidc-gen", &["--rename", "moved", "--pw-env", "acct"]));
     assert!(!env.config_dir().join("acct").exists());
@@ -91,9 +88,7 @@ fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
 
 #[test]
 fn password_change_of_a_loaded_account_keeps_its_rotations() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     let update = env
         .cmd("oidc-gen")
         .args(["-u", "--pw-env", "acct"])
@@ -120,9 +115,7 @@ fn password_change_of_a_loaded_account_keeps_its_rotations() {
 
 #[test]
 fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     // A new login: the provider issues an unrelated refresh token.
     op.accept_rt("rt-second-login");
@@ -149,9 +142,7 @@ fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
 
 #[test]
 fn delete_of_a_loaded_account_revokes_the_newest_token() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let newest = only_valid(&op);
     ok(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "acct"]));
@@ -164,9 +155,7 @@ fn delete_of_a_loaded_account_revokes_the_newest_token() {
 /// write once the directory is back succeeds.
 #[test]
 fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     let dir = env.config_dir();
     let away = env.dir.path().join("accounts.away");
     std::fs::rename(&dir, &away).expect("move dir");
@@ -216,9 +205,7 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
 /// An unsaved rotation is written when the agent is asked to stop.
 #[test]
 fn sigterm_writes_an_unsaved_rotation() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     let path = env.config_dir().join("acct");
     let kept = env.dir.path().join("acct.kept");
     std::fs::rename(&path, &kept).expect("move file");
@@ -236,9 +223,7 @@ fn sigterm_writes_an_unsaved_rotation() {
 /// lands before the accounts are sealed; nothing is served while locked.
 #[test]
 fn add_racing_lock_ends_sealed_not_served() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     ok(&env.run("oidc-add", &["-r", "acct"]));
     let held = op.hold_next_refresh();
     let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
@@ -259,9 +244,7 @@ fn add_racing_lock_ends_sealed_not_served() {
 /// (a replay that a rotating provider answers by revoking the grant).
 #[test]
 fn add_racing_refresh_never_replays_the_token() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     let held = op.hold_next_refresh();
     let refresh = env.spawn("oidc-token", &["-f", "acct"]);
     held.arrived();
@@ -283,9 +266,7 @@ fn add_racing_refresh_never_replays_the_token() {
 /// the rotated token lands in the file (unload) or the vault (lock).
 #[test]
 fn rotation_survives_unload_and_lock_mid_refresh() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     let held = op.hold_next_refresh();
     let pending = env.spawn("oidc-token", &["-f", "acct"]);
     held.arrived();
@@ -313,9 +294,7 @@ fn rotation_survives_unload_and_lock_mid_refresh() {
 /// a refresh token.
 #[test]
 fn the_log_records_lifecycle_events_without_secrets() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     ok(&env.run("oidc-add", &["-r", "acct"]));
     let st = status(&env);
@@ -349,10 +328,7 @@ fn the_log_records_lifecycle_events_without_secrets() {
 /// times as numbers, and says when the provider refused the refresh token.
 #[test]
 fn loaded_accounts_as_json_say_whether_the_login_is_good() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     ok(&env.run("oidc-add", &["-t", "3600", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let out = ok(&env.run("oidc-add", &["-a", "--json"]));

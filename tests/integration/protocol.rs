@@ -7,17 +7,10 @@ use std::time::{Duration, Instant};
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
-fn loaded_env() -> (Env, FakeOp, std::path::PathBuf) {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    let sock = env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
-    (env, op, sock)
-}
-
 #[test]
 fn every_request_answers() {
-    let (_env, op, sock) = loaded_env();
+    let (op, env) = agent_with_account();
+    let sock = env.socket();
     let at = raw_json(
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
@@ -151,7 +144,8 @@ fn add_request_of_oidc_agents_own_tools() {
 /// `{"request":"status","request":"remove_all"}` unloaded every account.
 #[test]
 fn repeated_keys_change_nothing() {
-    let (_env, _op, sock) = loaded_env();
+    let (_op, env) = agent_with_account();
+    let sock = env.socket();
     for req in [
         r#"{"request":"status","request":"remove_all"}"#,
         r#"{"request":"loaded_accounts","request":"remove","account":"acct"}"#,

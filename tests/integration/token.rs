@@ -121,10 +121,7 @@ fn exit_codes_and_clean_stdout() {
 
 #[test]
 fn wrong_password_and_corrupt_file() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     let path = env.config_dir().join("acct");
     let before = std::fs::read(&path).expect("read");
     let out = env
@@ -162,10 +159,7 @@ fn wrong_password_and_corrupt_file() {
 
 #[test]
 fn cache_rules() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     let base = op.refreshes();
     let a = ok(&env.run("oidc-token", &["acct"]));
     let b = ok(&env.run("oidc-token", &["-t", "200", "acct"]));
@@ -204,11 +198,7 @@ fn cache_rules() {
 
 #[test]
 fn without_expires_in_jwt_exp_or_no_cache() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    op.set(|c| c.expires_in = None);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account_where(|c| c.expires_in = None);
     let base = op.refreshes();
     let a = ok(&env.run("oidc-token", &["acct"]));
     let b = ok(&env.run("oidc-token", &["acct"]));
@@ -226,11 +216,7 @@ fn without_expires_in_jwt_exp_or_no_cache() {
 
 #[test]
 fn concurrent_requests_share_one_refresh() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    op.set(|c| c.rotate = true);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
     // The one refresh is held at the provider until all 12 forced requests
     // wait on it in the agent (its status counts them).
     let held = op.hold_next_refresh();
@@ -266,11 +252,7 @@ fn concurrent_requests_share_one_refresh() {
 
 #[test]
 fn rotation_is_saved_to_disk() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    op.set(|c| c.rotate = true);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, mut env) = agent_with_account_where(|c| c.rotate = true);
     // oidc-gen's check and the agent's load each rotated once.
     let on_disk = decrypt_rt(&env, "acct");
     assert!(
@@ -318,10 +300,7 @@ fn rotation_is_saved_to_disk() {
 
 #[test]
 fn lifetimes_unload_accounts() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, mut env) = agent_with_account();
     ok(&env.run("oidc-add", &["-t", "60", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["acct"]));
     env.advance_clock(30);
@@ -344,10 +323,7 @@ fn lifetimes_unload_accounts() {
 /// (one: the request's or, should its tick come first, refresh ahead's).
 #[test]
 fn an_expired_token_is_refreshed() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     let base = op.refreshes();
     let a = ok(&env.run("oidc-token", &["acct"]));
     // 150 s left: more than refresh ahead's threshold (100 s).
@@ -419,10 +395,7 @@ fn issuer_requests_pick_the_default_account() {
 
 #[test]
 fn password_sources_and_id_token() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     ok(&env.run("oidc-add", &["-R"]));
     let pw_file = env.dir.path().join("pw.txt");
     std::fs::write(&pw_file, format!("{PASSWORD}\nsecond line is ignored\n")).expect("write");

@@ -6,7 +6,6 @@ use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Stdio;
 
-use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
 fn git_helper(env: &Env, args: &[&str], input: &str) -> String {
@@ -29,10 +28,7 @@ fn git_helper(env: &Env, args: &[&str], input: &str) -> String {
 
 #[test]
 fn json_kube_rejected_and_git_helper() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, env) = agent_with_account();
 
     let json: serde_json::Value =
         serde_json::from_str(&ok(&env.run("oidc-token", &["--json", "acct"]))).expect("json");
@@ -86,10 +82,7 @@ fn json_kube_rejected_and_git_helper() {
 
 #[test]
 fn token_file_lives_with_the_account() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, mut env) = agent_with_account();
     let path = env.dir.path().join("bt");
     let flag = format!("--token-file={}", path.display());
 
