@@ -162,12 +162,7 @@ fn legacy_file_loads_and_stays_untouched_without_rotation() {
         "a legacy file is not rewritten unasked"
     );
     // Wrong password and a damaged file.
-    let wrong = env
-        .cmd("oidc-add")
-        .args(["--pw-env", "old"])
-        .env("OIDC_ENCRYPTION_PW", "nope")
-        .output()
-        .expect("run");
+    let wrong = env.add_with_password("old", "nope");
     assert!(fails(&wrong, 9).contains("wrong password"));
     let mut bad = before.clone();
     bad.truncate(bad.len() / 2);

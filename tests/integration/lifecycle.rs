@@ -39,8 +39,8 @@ fn account_status(env: &Env, name: &str) -> serde_json::Value {
 fn start_lock(env: &Env) -> std::process::Child {
     let child = env
         .cmd("oidc-add")
-        .args(["-x", "--pw-env=L"])
-        .env("L", "lockpw")
+        .args(["-x", "--pw-env=LOCKPW"])
+        .env("LOCKPW", "lockpw")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -50,12 +50,7 @@ fn start_lock(env: &Env) -> std::process::Child {
 }
 
 fn unlock(env: &Env) {
-    ok(&env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=L"])
-        .env("L", "lockpw")
-        .output()
-        .expect("unlock"));
+    ok(&env.run_lock("-X", "lockpw"));
 }
 
 /// An agent holding account `acct` of a provider that rotates refresh tokens.
@@ -89,12 +84,12 @@ fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
 #[test]
 fn password_change_of_a_loaded_account_keeps_its_rotations() {
     let (op, mut env) = rotating_account();
-    let update = env
-        .cmd("oidc-gen")
-        .args(["-u", "--pw-env", "acct"])
-        .env("OIDC_NEW_ENCRYPTION_PW", "new password")
-        .output()
-        .expect("run");
+    let update = env.run_with(
+        "oidc-gen",
+        &["-u", "--pw-env", "acct"],
+        "OIDC_NEW_ENCRYPTION_PW",
+        "new password",
+    );
     ok(&update);
     for _ in 0..3 {
         ok(&env.run("oidc-token", &["-f", "acct"]));
@@ -102,13 +97,7 @@ fn password_change_of_a_loaded_account_keeps_its_rotations() {
     assert_eq!(decrypt_rt_pw(&env, "acct", "new password"), only_valid(&op));
     env.stop_agent();
     env.start_agent(&[]);
-    let add = env
-        .cmd("oidc-add")
-        .args(["--pw-env", "acct"])
-        .env("OIDC_ENCRYPTION_PW", "new password")
-        .output()
-        .expect("run");
-    ok(&add);
+    ok(&env.add_with_password("acct", "new password"));
     ok(&env.run("oidc-token", &["-f", "acct"]));
     assert_eq!(decrypt_rt_pw(&env, "acct", "new password"), only_valid(&op));
 }

@@ -83,28 +83,11 @@ fn exit_codes_and_clean_stdout() {
     fails(&env.run("oidc-token", &[]), 2);
     fails(&env.run("oidc-token", &["--bogus", "acct"]), 2);
     // Locked.
-    let lock = env
-        .cmd("oidc-add")
-        .args(["-x", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "l")
-        .output()
-        .expect("lock");
-    ok(&lock);
+    ok(&env.run_lock("-x", "l"));
     let err = fails(&env.run("oidc-token", &["acct"]), 5);
     assert!(err.contains("Agent locked"), "{err}");
-    let bad = env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "wrong")
-        .output()
-        .expect("unlock");
-    fails(&bad, 9);
-    ok(&env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "l")
-        .output()
-        .expect("unlock"));
+    fails(&env.run_lock("-X", "wrong"), 9);
+    ok(&env.run_lock("-X", "l"));
     ok(&env.run("oidc-token", &["acct"]));
     // Refresh token revoked: fast, exit 7, says what to run.
     op.revoke_all();
@@ -124,13 +107,7 @@ fn wrong_password_and_corrupt_file() {
     let (op, env) = agent_with_account();
     let path = env.config_dir().join("acct");
     let before = std::fs::read(&path).expect("read");
-    let out = env
-        .cmd("oidc-add")
-        .args(["--pw-env", "acct"])
-        .env("OIDC_ENCRYPTION_PW", "nope")
-        .output()
-        .expect("add");
-    let err = fails(&out, 9);
+    let err = fails(&env.add_with_password("acct", "nope"), 9);
     assert!(err.contains("wrong password"), "{err}");
     let mut bad = before.clone();
     let last = bad.len() - 1;
@@ -423,12 +400,7 @@ fn password_sources_and_id_token() {
         .expect("run");
     // A password command that fails is a failure at run time, not a usage error.
     assert!(fails(&failing, 1).contains("--pw-cmd"));
-    ok(&env
-        .cmd("oidc-add")
-        .args(["--pw-env=MYPW", "acct"])
-        .env("MYPW", PASSWORD)
-        .output()
-        .expect("run"));
+    ok(&env.run_with("oidc-add", &["--pw-env=MYPW", "acct"], "MYPW", PASSWORD));
     // ID token, and the --all form.
     let id = ok(&env.run("oidc-token", &["--id-token", "acct"]));
     assert!(id.starts_with("idt-"), "{id}");

@@ -113,18 +113,9 @@ fn token_file_lives_with_the_account() {
 
     ok(&env.run("oidc-add", &[&flag, "--pw-env", "acct"]));
     check(&env);
-    // -x locks the agent, -X unlocks it, with the lock password from $LOCKPW.
-    let lock = |flag: &str| {
-        let out = env
-            .cmd("oidc-add")
-            .args([flag, "--pw-env=LOCKPW"])
-            .env("LOCKPW", "l")
-            .output();
-        ok(&out.expect("oidc-add"));
-    };
-    lock("-x");
+    ok(&env.run_lock("-x", "l"));
     assert!(!path.exists(), "the file outlived the lock");
-    lock("-X");
+    ok(&env.run_lock("-X", "l"));
 
     ok(&env.run("oidc-add", &[&flag, "acct"]));
     check(&env);

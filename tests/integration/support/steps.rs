@@ -1,7 +1,8 @@
 //! Steps many tests share: an agent holding an account of the fake
-//! provider.
+//! provider, a run with one more variable (a password).
 
 use std::path::PathBuf;
+use std::process::Output;
 
 use super::fake_op::{Config, FakeOp};
 use super::{Env, ok};
@@ -27,5 +28,30 @@ impl Env {
     /// The socket of the agent this environment started.
     pub fn socket(&self) -> PathBuf {
         self.sock.clone().expect("no agent started")
+    }
+
+    /// [`Env::run`] with `var` set to `value` (a password source, mostly).
+    pub fn run_with(&self, name: &str, args: &[&str], var: &str, value: &str) -> Output {
+        self.cmd(name)
+            .args(args)
+            .env(var, value)
+            .output()
+            .expect("run binary")
+    }
+
+    /// `oidc-add --pw-env NAME` with `password` as the account's password.
+    pub fn add_with_password(&self, name: &str, password: &str) -> Output {
+        self.run_with(
+            "oidc-add",
+            &["--pw-env", name],
+            "OIDC_ENCRYPTION_PW",
+            password,
+        )
+    }
+
+    /// `oidc-add FLAG` (`-x` locks the agent, `-X` unlocks it) with the lock
+    /// password `password`, read from $LOCKPW.
+    pub fn run_lock(&self, flag: &str, password: &str) -> Output {
+        self.run_with("oidc-add", &[flag, "--pw-env=LOCKPW"], "LOCKPW", password)
     }
 }
