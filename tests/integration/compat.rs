@@ -200,10 +200,7 @@ fn legacy_file_is_converted_on_rotation() {
         "unknown fields survive"
     );
     // A fresh agent loads the converted file with the same password.
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "old"]));
-    ok(&env.run("oidc-token", &["-f", "old"]));
+    env.restart_agent_and_refresh("old");
 }
 
 #[test]

@@ -74,10 +74,7 @@ fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
         !env.config_dir().join("acct").exists(),
         "no file resurrected"
     );
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "moved"]));
-    ok(&env.run("oidc-token", &["-f", "moved"]));
+    env.restart_agent_and_refresh("moved");
     assert_eq!(decrypt_rt(&env, "moved"), only_valid(&op));
 }
 
@@ -123,10 +120,7 @@ fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let on_disk = decrypt_rt(&env, "acct");
     assert!(op.valid_rts().contains(&on_disk), "{on_disk}");
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.restart_agent_and_refresh("acct");
 }
 
 #[test]
@@ -185,10 +179,7 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
     let out = env.run("oidc-token", &["acct"]);
     assert_eq!(stderr(&out), "", "no warning once saved");
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.restart_agent_and_refresh("acct");
 }
 
 /// An unsaved rotation is written when the agent is asked to stop.

@@ -247,10 +247,7 @@ fn rotation_is_saved_to_disk() {
     );
     assert_ne!(on_disk, "rt-initial");
     // A new agent loads the file and keeps working.
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.restart_agent_and_refresh("acct");
     assert_eq!(
         op.valid_rts().into_iter().collect::<Vec<_>>(),
         vec![decrypt_rt(&env, "acct")]

@@ -1,5 +1,6 @@
 //! Steps many tests share: an agent holding an account of the fake
-//! provider, a run with one more variable (a password).
+//! provider, a run with one more variable (a password), a new agent taking
+//! up what the last one saved.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -53,5 +54,15 @@ impl Env {
     /// password `password`, read from $LOCKPW.
     pub fn run_lock(&self, flag: &str, password: &str) -> Output {
         self.run_with("oidc-add", &[flag, "--pw-env=LOCKPW"], "LOCKPW", password)
+    }
+
+    /// Replaces the agent with a new one, which loads `name` from its file
+    /// and refreshes it: what the last agent saved must be usable.
+    #[track_caller]
+    pub fn restart_agent_and_refresh(&mut self, name: &str) {
+        self.stop_agent();
+        self.start_agent(&[]);
+        ok(&self.run("oidc-add", &["--pw-env", name]));
+        ok(&self.run("oidc-token", &["-f", name]));
     }
 }
