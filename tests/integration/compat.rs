@@ -44,12 +44,7 @@ fn encrypted_ipc_mode() {
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
     );
-    assert_eq!(at["status"], "success", "{at}");
-    assert!(
-        at["access_token"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("at-"))
-    );
+    assert_token_reply(&at);
     let by_issuer = encrypted_call(
         &sock,
         &format!(

@@ -15,12 +15,7 @@ fn every_request_answers() {
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
     );
-    assert_eq!(at["status"], "success", "{at}");
-    assert!(
-        at["access_token"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("at-"))
-    );
+    assert_token_reply(&at);
     assert_eq!(at["issuer"], op.issuer.as_str());
     assert!(at["expires_at"].as_i64().is_some_and(|e| e > 0));
 
@@ -352,11 +347,5 @@ fn garbage_gets_a_failure_reply_not_a_broken_pipe() {
     let mut reply = Vec::new();
     s.read_to_end(&mut reply).expect("read the reply");
     let v: serde_json::Value = serde_json::from_slice(&reply).expect("a JSON reply");
-    assert_eq!(v["status"], "failure", "{v}");
-    assert!(
-        v["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("Bad Request")),
-        "{v}"
-    );
+    assert_failure_reply(&v, "Bad Request");
 }

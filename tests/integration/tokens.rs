@@ -128,11 +128,5 @@ fn token_file_lives_with_the_account() {
         &sock,
         r#"{"request":"token_file","account":"acct","path":"rel/bt"}"#,
     );
-    assert_eq!(reply["status"], "failure", "{reply}");
-    assert!(
-        reply["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("absolute")),
-        "{reply}"
-    );
+    assert_failure_reply(&reply, "absolute");
 }

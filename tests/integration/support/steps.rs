@@ -1,6 +1,6 @@
 //! Steps many tests share: an agent holding an account of the fake
-//! provider, a run with one more variable (a password), a new agent taking
-//! up what the last one saved.
+//! provider, a run with one more variable, a new agent taking up what the
+//! last one saved, and the checks on the agent's JSON replies.
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -65,4 +65,26 @@ impl Env {
         ok(&self.run("oidc-add", &["--pw-env", name]));
         ok(&self.run("oidc-token", &["-f", name]));
     }
+}
+
+/// Asserts a successful access-token reply with a token of the fake provider.
+#[track_caller]
+pub fn assert_token_reply(reply: &serde_json::Value) {
+    assert_eq!(reply["status"], "success", "{reply}");
+    assert!(
+        reply["access_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("at-")),
+        "{reply}"
+    );
+}
+
+/// Asserts a failure reply whose error says `what`.
+#[track_caller]
+pub fn assert_failure_reply(reply: &serde_json::Value, what: &str) {
+    assert_eq!(reply["status"], "failure", "{reply}");
+    assert!(
+        reply["error"].as_str().is_some_and(|e| e.contains(what)),
+        "{reply}"
+    );
 }
