@@ -63,54 +63,45 @@ fn every_request_answers() {
         serde_json::json!(["acct"])
     );
 
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"lock","password":"lpw"}"#)["info"],
-        "Agent locked"
+    let token = r#"{"request":"access_token","account":"acct"}"#;
+    let lock = r#"{"request":"lock","password":"lpw"}"#;
+    let check = r#"{"request":"check"}"#;
+    let unlock_bad = r#"{"request":"unlock","password":"bad"}"#;
+    let unlock = r#"{"request":"unlock","password":"lpw"}"#;
+    let remove = r#"{"request":"remove","account":"acct"}"#;
+    let remove_all = r#"{"request":"remove_all"}"#;
+    let unknown = r#"{"request":"access_token","account":"nobody"}"#;
+    replies(
+        &sock,
+        &[
+            (lock, "info", "Agent locked"),
+            (token, "status", "failure"),
+            (token, "error", "Agent locked"),
+            (check, "status", "success"), // check answers while locked
+            (unlock_bad, "error", "wrong password"),
+            (unlock, "info", "Agent unlocked"),
+            (unlock, "error", "Agent not locked"),
+            (token, "status", "success"),
+            (remove, "status", "success"),
+            (remove, "error", "account not loaded"),
+            (remove_all, "status", "success"),
+            (token, "error", "account not loaded"),
+            (
+                unknown,
+                "error",
+                "No account configured with that short name",
+            ),
+        ],
     );
-    let locked = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
-    assert_eq!(
-        (locked["status"].as_str(), locked["error"].as_str()),
-        (Some("failure"), Some("Agent locked"))
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"check"}"#)["status"],
-        "success",
-        "check answers while locked"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"unlock","password":"bad"}"#)["error"],
-        "wrong password"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"unlock","password":"lpw"}"#)["info"],
-        "Agent unlocked"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"unlock","password":"lpw"}"#)["error"],
-        "Agent not locked"
-    );
-    let after = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
-    assert_eq!(after["status"], "success", "{after}");
+}
 
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"remove","account":"acct"}"#)["status"],
-        "success"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"remove","account":"acct"}"#)["error"],
-        "account not loaded"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"remove_all"}"#)["status"],
-        "success"
-    );
-    let gone = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
-    assert_eq!(gone["error"], "account not loaded");
-    let unknown = raw_json(&sock, r#"{"request":"access_token","account":"nobody"}"#);
-    assert_eq!(
-        unknown["error"],
-        "No account configured with that short name"
-    );
+/// Sends each request in turn and checks one field of its reply.
+#[track_caller]
+fn replies(sock: &std::path::Path, steps: &[(&str, &str, &str)]) {
+    for (req, field, want) in steps {
+        let reply = raw_json(sock, req);
+        assert_eq!(reply[*field], *want, "{req} -> {reply}");
+    }
 }
 
 #[test]
