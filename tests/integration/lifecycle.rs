@@ -53,6 +53,19 @@ fn unlock(env: &Env) {
     ok(&env.run_lock("-X", "lockpw"));
 }
 
+/// Runs `during` while a forced refresh of `acct` is held at the provider
+/// (it has arrived there); then lets the refresh finish, which must succeed.
+#[track_caller]
+fn while_refresh_held<T>(env: &Env, op: &FakeOp, during: impl FnOnce() -> T) -> T {
+    let held = op.hold_next_refresh();
+    let refresh = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let during = during();
+    held.release();
+    ok(&refresh.finish());
+    during
+}
+
 /// An agent holding account `acct` of a provider that rotates refresh tokens.
 fn rotating_account() -> (FakeOp, Env) {
     agent_with_account_where(|c| c.rotate = true)
@@ -225,13 +238,11 @@ fn add_racing_lock_ends_sealed_not_served() {
 #[test]
 fn add_racing_refresh_never_replays_the_token() {
     let (op, env) = rotating_account();
-    let held = op.hold_next_refresh();
-    let refresh = env.spawn("oidc-token", &["-f", "acct"]);
-    held.arrived();
-    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-    env.wait_agent_log("'acct': load waits for the refresh under way");
-    held.release();
-    ok(&refresh.finish());
+    let add = while_refresh_held(&env, &op, || {
+        let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+        env.wait_agent_log("'acct': load waits for the refresh under way");
+        add
+    });
     ok(&add.finish());
     assert!(
         op.violations().is_empty(),
@@ -247,23 +258,16 @@ fn add_racing_refresh_never_replays_the_token() {
 #[test]
 fn rotation_survives_unload_and_lock_mid_refresh() {
     let (op, env) = rotating_account();
-    let held = op.hold_next_refresh();
-    let pending = env.spawn("oidc-token", &["-f", "acct"]);
-    held.arrived();
-    let unload = env.spawn("oidc-add", &["-r", "acct"]);
-    env.wait_agent_log("'acct': unload waits for the refresh under way");
-    held.release();
-    ok(&pending.finish());
+    let unload = while_refresh_held(&env, &op, || {
+        let unload = env.spawn("oidc-add", &["-r", "acct"]);
+        env.wait_agent_log("'acct': unload waits for the refresh under way");
+        unload
+    });
     ok(&unload.finish());
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
 
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    let held = op.hold_next_refresh();
-    let pending = env.spawn("oidc-token", &["-f", "acct"]);
-    held.arrived();
-    let lock = start_lock(&env);
-    held.release();
-    ok(&pending.finish());
+    let lock = while_refresh_held(&env, &op, || start_lock(&env));
     ok(&lock.wait_with_output().expect("lock"));
     unlock(&env);
     ok(&env.run("oidc-token", &["-f", "acct"]));
