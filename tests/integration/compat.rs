@@ -38,20 +38,13 @@ fn encrypted_call(sock: &std::path::Path, request: &str) -> serde_json::Value {
 
 #[test]
 fn encrypted_ipc_mode() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    let sock = env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
+    let sock = env.socket();
     let at = encrypted_call(
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
     );
-    assert_eq!(at["status"], "success", "{at}");
-    assert!(
-        at["access_token"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("at-"))
-    );
+    assert_token_reply(&at);
     let by_issuer = encrypted_call(
         &sock,
         &format!(
@@ -164,12 +157,7 @@ fn legacy_file_loads_and_stays_untouched_without_rotation() {
         "a legacy file is not rewritten unasked"
     );
     // Wrong password and a damaged file.
-    let wrong = env
-        .cmd("oidc-add")
-        .args(["--pw-env", "old"])
-        .env("OIDC_ENCRYPTION_PW", "nope")
-        .output()
-        .expect("run");
+    let wrong = env.add_with_password("old", "nope");
     assert!(fails(&wrong, 9).contains("wrong password"));
     let mut bad = before.clone();
     bad.truncate(bad.len() / 2);
@@ -207,10 +195,7 @@ fn legacy_file_is_converted_on_rotation() {
         "unknown fields survive"
     );
     // A fresh agent loads the converted file with the same password.
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "old"]));
-    ok(&env.run("oidc-token", &["-f", "old"]));
+    env.restart_agent_and_refresh("old");
 }
 
 #[test]
@@ -229,10 +214,7 @@ fn gen_update_converts_with_backup() {
 
 #[test]
 fn socket_found_without_oidc_sock() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, mut env) = agent_with_account();
     env.stop_agent();
     // oidc-agent 5.x's well-known service socket: $TMPDIR/oidc-agent-service-$UID/oidc-agent.sock
     let uid = rustix::process::getuid().as_raw();

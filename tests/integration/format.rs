@@ -59,12 +59,8 @@ fn format_v1_vector() {
 /// corrupt", a damaged magic says what was expected.
 #[test]
 fn damaged_account_files_exit_10() {
-    use crate::support::fake_op::FakeOp;
     use crate::support::*;
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, env) = agent_with_account();
     ok(&env.run("oidc-add", &["-r", "acct"]));
     let path = env.config_dir().join("acct");
     let good = std::fs::read(&path).expect("read");

@@ -44,6 +44,12 @@ fn query(url: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
+/// Runs oidc-gen, asserts that it fails with `code`; returns its stderr.
+#[track_caller]
+fn gen_fails(env: &Env, args: &[&str], code: i32) -> String {
+    fails(&env.run("oidc-gen", args), code)
+}
+
 #[track_caller]
 fn no_violations(op: &FakeOp) {
     assert!(op.violations().is_empty(), "{:?}", op.violations());
@@ -298,10 +304,7 @@ fn registration_needs_the_access_token() {
     let op = FakeOp::start();
     op.set(|c| c.registration_token = Some("initial-at".into()));
     let env = Env::new();
-    let err = fails(
-        &env.run("oidc-gen", &gen_args("x", &op.issuer, "code", &[])),
-        8,
-    );
+    let err = gen_fails(&env, &gen_args("x", &op.issuer, "code", &[]), 8);
     assert!(
         err.contains("registration") && err.contains("--at"),
         "{err}"
@@ -354,10 +357,7 @@ fn provider_down_exits_6() {
     let op = FakeOp::start();
     op.stop();
     let env = Env::new();
-    let err = fails(
-        &env.run("oidc-gen", &public_args("down", &op.issuer, "code")),
-        6,
-    );
+    let err = gen_fails(&env, &public_args("down", &op.issuer, "code"), 6);
     assert!(err.contains("cannot reach"), "{err}");
 }
 
@@ -367,15 +367,13 @@ fn port_in_use_exits_2_naming_the_port() {
     let env = Env::new();
     let held = std::net::TcpListener::bind("127.0.0.1:0").expect("hold a port");
     let port = held.local_addr().expect("addr").port().to_string();
-    let err = fails(
-        &env.run(
-            "oidc-gen",
-            &gen_args(
-                "busy",
-                &op.issuer,
-                "code",
-                &["--client-id", PUBLIC_CLIENT, "--pub", "--port", &port],
-            ),
+    let err = gen_fails(
+        &env,
+        &gen_args(
+            "busy",
+            &op.issuer,
+            "code",
+            &["--client-id", PUBLIC_CLIENT, "--pub", "--port", &port],
         ),
         2,
     );
@@ -392,7 +390,7 @@ fn timeouts_end_cleanly() {
     for (flow, says) in [("code", "within 1 s"), ("device", "--timeout")] {
         let mut args = public_args("slow", &op.issuer, flow);
         args.extend(["--timeout", "1"]);
-        let err = fails(&env.run("oidc-gen", &args), 1);
+        let err = gen_fails(&env, &args, 1);
         assert!(err.contains(says), "{flow}: {err}");
     }
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -404,7 +402,7 @@ fn device_denied() {
     op.set(|c| c.device_deny = true);
     let env = Env::new();
     let args = public_args("d", &op.issuer, "device");
-    let err = fails(&env.run("oidc-gen", &args), 8);
+    let err = gen_fails(&env, &args, 8);
     assert!(err.contains("denied"), "{err}");
 }
 
@@ -413,10 +411,7 @@ fn issuer_mismatch_is_refused() {
     let op = FakeOp::start();
     op.set(|c| c.discovery_issuer = Some("https://evil.example/".into()));
     let env = Env::new();
-    let err = fails(
-        &env.run("oidc-gen", &public_args("mm", &op.issuer, "code")),
-        8,
-    );
+    let err = gen_fails(&env, &public_args("mm", &op.issuer, "code"), 8);
     assert!(
         err.contains("issuer mismatch") && err.contains("evil.example"),
         "{err}"
@@ -458,10 +453,7 @@ fn no_webserver_then_code_exchange() {
     let landed = browser::authorize(&url);
     // A URL from another attempt is refused and keeps the pending file.
     let wrong = landed.replace("state=", "state=x");
-    let err = fails(
-        &env.run("oidc-gen", &["paste", "--codeExchange", &wrong, "--pw-env"]),
-        1,
-    );
+    let err = gen_fails(&env, &["paste", "--codeExchange", &wrong, "--pw-env"], 1);
     assert!(err.contains("state"), "{err}");
     assert!(pending.exists());
     ok(&env.run(
@@ -484,10 +476,7 @@ fn dae_supplies_a_missing_device_endpoint() {
     let op = FakeOp::start();
     op.set(|c| c.device_discovery = false);
     let env = Env::new();
-    let err = fails(
-        &env.run("oidc-gen", &public_args("dae", &op.issuer, "device")),
-        8,
-    );
+    let err = gen_fails(&env, &public_args("dae", &op.issuer, "device"), 8);
     assert!(
         err.contains("device authorization endpoint") && err.contains("--dae"),
         "{err}"

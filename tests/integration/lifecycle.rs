@@ -39,8 +39,8 @@ fn account_status(env: &Env, name: &str) -> serde_json::Value {
 fn start_lock(env: &Env) -> std::process::Child {
     let child = env
         .cmd("oidc-add")
-        .args(["-x", "--pw-env=L"])
-        .env("L", "lockpw")
+        .args(["-x", "--pw-env=LOCKPW"])
+        .env("LOCKPW", "lockpw")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -50,25 +50,30 @@ fn start_lock(env: &Env) -> std::process::Child {
 }
 
 fn unlock(env: &Env) {
-    ok(&env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=L"])
-        .env("L", "lockpw")
-        .output()
-        .expect("unlock"));
+    ok(&env.run_lock("-X", "lockpw"));
 }
 
-fn rotating_account(env: &mut Env, op: &FakeOp, name: &str) {
-    op.set(|c| c.rotate = true);
-    env.start_agent(&[]);
-    ok(&env.gen_rt(name, &op.issuer, "rt-initial"));
+/// Runs `during` while a forced refresh of `acct` is held at the provider
+/// (it has arrived there); then lets the refresh finish, which must succeed.
+#[track_caller]
+fn while_refresh_held<T>(env: &Env, op: &FakeOp, during: impl FnOnce() -> T) -> T {
+    let held = op.hold_next_refresh();
+    let refresh = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let during = during();
+    held.release();
+    ok(&refresh.finish());
+    during
+}
+
+/// An agent holding account `acct` of a provider that rotates refresh tokens.
+fn rotating_account() -> (FakeOp, Env) {
+    agent_with_account_where(|c| c.rotate = true)
 }
 
 #[test]
 fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     ok(&env.run("oidc-gen", &["--rename", "moved", "--pw-env", "acct"]));
     assert!(!env.config_dir().join("acct").exists());
@@ -82,24 +87,19 @@ fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
         !env.config_dir().join("acct").exists(),
         "no file resurrected"
     );
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "moved"]));
-    ok(&env.run("oidc-token", &["-f", "moved"]));
+    env.restart_agent_and_refresh("moved");
     assert_eq!(decrypt_rt(&env, "moved"), only_valid(&op));
 }
 
 #[test]
 fn password_change_of_a_loaded_account_keeps_its_rotations() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
-    let update = env
-        .cmd("oidc-gen")
-        .args(["-u", "--pw-env", "acct"])
-        .env("OIDC_NEW_ENCRYPTION_PW", "new password")
-        .output()
-        .expect("run");
+    let (op, mut env) = rotating_account();
+    let update = env.run_with(
+        "oidc-gen",
+        &["-u", "--pw-env", "acct"],
+        "OIDC_NEW_ENCRYPTION_PW",
+        "new password",
+    );
     ok(&update);
     for _ in 0..3 {
         ok(&env.run("oidc-token", &["-f", "acct"]));
@@ -107,22 +107,14 @@ fn password_change_of_a_loaded_account_keeps_its_rotations() {
     assert_eq!(decrypt_rt_pw(&env, "acct", "new password"), only_valid(&op));
     env.stop_agent();
     env.start_agent(&[]);
-    let add = env
-        .cmd("oidc-add")
-        .args(["--pw-env", "acct"])
-        .env("OIDC_ENCRYPTION_PW", "new password")
-        .output()
-        .expect("run");
-    ok(&add);
+    ok(&env.add_with_password("acct", "new password"));
     ok(&env.run("oidc-token", &["-f", "acct"]));
     assert_eq!(decrypt_rt_pw(&env, "acct", "new password"), only_valid(&op));
 }
 
 #[test]
 fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     // A new login: the provider issues an unrelated refresh token.
     op.accept_rt("rt-second-login");
@@ -141,17 +133,12 @@ fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let on_disk = decrypt_rt(&env, "acct");
     assert!(op.valid_rts().contains(&on_disk), "{on_disk}");
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.restart_agent_and_refresh("acct");
 }
 
 #[test]
 fn delete_of_a_loaded_account_revokes_the_newest_token() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let newest = only_valid(&op);
     ok(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "acct"]));
@@ -164,9 +151,7 @@ fn delete_of_a_loaded_account_revokes_the_newest_token() {
 /// write once the directory is back succeeds.
 #[test]
 fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     let dir = env.config_dir();
     let away = env.dir.path().join("accounts.away");
     std::fs::rename(&dir, &away).expect("move dir");
@@ -207,18 +192,13 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
     let out = env.run("oidc-token", &["acct"]);
     assert_eq!(stderr(&out), "", "no warning once saved");
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.restart_agent_and_refresh("acct");
 }
 
 /// An unsaved rotation is written when the agent is asked to stop.
 #[test]
 fn sigterm_writes_an_unsaved_rotation() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, mut env) = rotating_account();
     let path = env.config_dir().join("acct");
     let kept = env.dir.path().join("acct.kept");
     std::fs::rename(&path, &kept).expect("move file");
@@ -236,9 +216,7 @@ fn sigterm_writes_an_unsaved_rotation() {
 /// lands before the accounts are sealed; nothing is served while locked.
 #[test]
 fn add_racing_lock_ends_sealed_not_served() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     ok(&env.run("oidc-add", &["-r", "acct"]));
     let held = op.hold_next_refresh();
     let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
@@ -259,16 +237,12 @@ fn add_racing_lock_ends_sealed_not_served() {
 /// (a replay that a rotating provider answers by revoking the grant).
 #[test]
 fn add_racing_refresh_never_replays_the_token() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
-    let held = op.hold_next_refresh();
-    let refresh = env.spawn("oidc-token", &["-f", "acct"]);
-    held.arrived();
-    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-    env.wait_agent_log("'acct': load waits for the refresh under way");
-    held.release();
-    ok(&refresh.finish());
+    let (op, env) = rotating_account();
+    let add = while_refresh_held(&env, &op, || {
+        let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+        env.wait_agent_log("'acct': load waits for the refresh under way");
+        add
+    });
     ok(&add.finish());
     assert!(
         op.violations().is_empty(),
@@ -283,26 +257,17 @@ fn add_racing_refresh_never_replays_the_token() {
 /// the rotated token lands in the file (unload) or the vault (lock).
 #[test]
 fn rotation_survives_unload_and_lock_mid_refresh() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
-    let held = op.hold_next_refresh();
-    let pending = env.spawn("oidc-token", &["-f", "acct"]);
-    held.arrived();
-    let unload = env.spawn("oidc-add", &["-r", "acct"]);
-    env.wait_agent_log("'acct': unload waits for the refresh under way");
-    held.release();
-    ok(&pending.finish());
+    let (op, env) = rotating_account();
+    let unload = while_refresh_held(&env, &op, || {
+        let unload = env.spawn("oidc-add", &["-r", "acct"]);
+        env.wait_agent_log("'acct': unload waits for the refresh under way");
+        unload
+    });
     ok(&unload.finish());
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
 
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    let held = op.hold_next_refresh();
-    let pending = env.spawn("oidc-token", &["-f", "acct"]);
-    held.arrived();
-    let lock = start_lock(&env);
-    held.release();
-    ok(&pending.finish());
+    let lock = while_refresh_held(&env, &op, || start_lock(&env));
     ok(&lock.wait_with_output().expect("lock"));
     unlock(&env);
     ok(&env.run("oidc-token", &["-f", "acct"]));
@@ -313,9 +278,7 @@ fn rotation_survives_unload_and_lock_mid_refresh() {
 /// a refresh token.
 #[test]
 fn the_log_records_lifecycle_events_without_secrets() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    rotating_account(&mut env, &op, "acct");
+    let (op, env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     ok(&env.run("oidc-add", &["-r", "acct"]));
     let st = status(&env);
@@ -349,10 +312,7 @@ fn the_log_records_lifecycle_events_without_secrets() {
 /// times as numbers, and says when the provider refused the refresh token.
 #[test]
 fn loaded_accounts_as_json_say_whether_the_login_is_good() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     ok(&env.run("oidc-add", &["-t", "3600", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let out = ok(&env.run("oidc-add", &["-a", "--json"]));

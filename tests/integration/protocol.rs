@@ -7,27 +7,15 @@ use std::time::{Duration, Instant};
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
-fn loaded_env() -> (Env, FakeOp, std::path::PathBuf) {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    let sock = env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
-    (env, op, sock)
-}
-
 #[test]
 fn every_request_answers() {
-    let (_env, op, sock) = loaded_env();
+    let (op, env) = agent_with_account();
+    let sock = env.socket();
     let at = raw_json(
         &sock,
         r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
     );
-    assert_eq!(at["status"], "success", "{at}");
-    assert!(
-        at["access_token"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("at-"))
-    );
+    assert_token_reply(&at);
     assert_eq!(at["issuer"], op.issuer.as_str());
     assert!(at["expires_at"].as_i64().is_some_and(|e| e > 0));
 
@@ -75,54 +63,45 @@ fn every_request_answers() {
         serde_json::json!(["acct"])
     );
 
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"lock","password":"lpw"}"#)["info"],
-        "Agent locked"
+    let token = r#"{"request":"access_token","account":"acct"}"#;
+    let lock = r#"{"request":"lock","password":"lpw"}"#;
+    let check = r#"{"request":"check"}"#;
+    let unlock_bad = r#"{"request":"unlock","password":"bad"}"#;
+    let unlock = r#"{"request":"unlock","password":"lpw"}"#;
+    let remove = r#"{"request":"remove","account":"acct"}"#;
+    let remove_all = r#"{"request":"remove_all"}"#;
+    let unknown = r#"{"request":"access_token","account":"nobody"}"#;
+    replies(
+        &sock,
+        &[
+            (lock, "info", "Agent locked"),
+            (token, "status", "failure"),
+            (token, "error", "Agent locked"),
+            (check, "status", "success"), // check answers while locked
+            (unlock_bad, "error", "wrong password"),
+            (unlock, "info", "Agent unlocked"),
+            (unlock, "error", "Agent not locked"),
+            (token, "status", "success"),
+            (remove, "status", "success"),
+            (remove, "error", "account not loaded"),
+            (remove_all, "status", "success"),
+            (token, "error", "account not loaded"),
+            (
+                unknown,
+                "error",
+                "No account configured with that short name",
+            ),
+        ],
     );
-    let locked = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
-    assert_eq!(
-        (locked["status"].as_str(), locked["error"].as_str()),
-        (Some("failure"), Some("Agent locked"))
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"check"}"#)["status"],
-        "success",
-        "check answers while locked"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"unlock","password":"bad"}"#)["error"],
-        "wrong password"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"unlock","password":"lpw"}"#)["info"],
-        "Agent unlocked"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"unlock","password":"lpw"}"#)["error"],
-        "Agent not locked"
-    );
-    let after = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
-    assert_eq!(after["status"], "success", "{after}");
+}
 
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"remove","account":"acct"}"#)["status"],
-        "success"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"remove","account":"acct"}"#)["error"],
-        "account not loaded"
-    );
-    assert_eq!(
-        raw_json(&sock, r#"{"request":"remove_all"}"#)["status"],
-        "success"
-    );
-    let gone = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
-    assert_eq!(gone["error"], "account not loaded");
-    let unknown = raw_json(&sock, r#"{"request":"access_token","account":"nobody"}"#);
-    assert_eq!(
-        unknown["error"],
-        "No account configured with that short name"
-    );
+/// Sends each request in turn and checks one field of its reply.
+#[track_caller]
+fn replies(sock: &std::path::Path, steps: &[(&str, &str, &str)]) {
+    for (req, field, want) in steps {
+        let reply = raw_json(sock, req);
+        assert_eq!(reply[*field], *want, "{req} -> {reply}");
+    }
 }
 
 #[test]
@@ -151,7 +130,8 @@ fn add_request_of_oidc_agents_own_tools() {
 /// `{"request":"status","request":"remove_all"}` unloaded every account.
 #[test]
 fn repeated_keys_change_nothing() {
-    let (_env, _op, sock) = loaded_env();
+    let (_op, env) = agent_with_account();
+    let sock = env.socket();
     for req in [
         r#"{"request":"status","request":"remove_all"}"#,
         r#"{"request":"loaded_accounts","request":"remove","account":"acct"}"#,
@@ -358,11 +338,5 @@ fn garbage_gets_a_failure_reply_not_a_broken_pipe() {
     let mut reply = Vec::new();
     s.read_to_end(&mut reply).expect("read the reply");
     let v: serde_json::Value = serde_json::from_slice(&reply).expect("a JSON reply");
-    assert_eq!(v["status"], "failure", "{v}");
-    assert!(
-        v["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("Bad Request")),
-        "{v}"
-    );
+    assert_failure_reply(&v, "Bad Request");
 }

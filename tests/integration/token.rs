@@ -83,28 +83,11 @@ fn exit_codes_and_clean_stdout() {
     fails(&env.run("oidc-token", &[]), 2);
     fails(&env.run("oidc-token", &["--bogus", "acct"]), 2);
     // Locked.
-    let lock = env
-        .cmd("oidc-add")
-        .args(["-x", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "l")
-        .output()
-        .expect("lock");
-    ok(&lock);
+    ok(&env.run_lock("-x", "l"));
     let err = fails(&env.run("oidc-token", &["acct"]), 5);
     assert!(err.contains("Agent locked"), "{err}");
-    let bad = env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "wrong")
-        .output()
-        .expect("unlock");
-    fails(&bad, 9);
-    ok(&env
-        .cmd("oidc-add")
-        .args(["-X", "--pw-env=LOCKPW"])
-        .env("LOCKPW", "l")
-        .output()
-        .expect("unlock"));
+    fails(&env.run_lock("-X", "wrong"), 9);
+    ok(&env.run_lock("-X", "l"));
     ok(&env.run("oidc-token", &["acct"]));
     // Refresh token revoked: fast, exit 7, says what to run.
     op.revoke_all();
@@ -121,19 +104,10 @@ fn exit_codes_and_clean_stdout() {
 
 #[test]
 fn wrong_password_and_corrupt_file() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     let path = env.config_dir().join("acct");
     let before = std::fs::read(&path).expect("read");
-    let out = env
-        .cmd("oidc-add")
-        .args(["--pw-env", "acct"])
-        .env("OIDC_ENCRYPTION_PW", "nope")
-        .output()
-        .expect("add");
-    let err = fails(&out, 9);
+    let err = fails(&env.add_with_password("acct", "nope"), 9);
     assert!(err.contains("wrong password"), "{err}");
     let mut bad = before.clone();
     let last = bad.len() - 1;
@@ -162,10 +136,7 @@ fn wrong_password_and_corrupt_file() {
 
 #[test]
 fn cache_rules() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     let base = op.refreshes();
     let a = ok(&env.run("oidc-token", &["acct"]));
     let b = ok(&env.run("oidc-token", &["-t", "200", "acct"]));
@@ -204,11 +175,7 @@ fn cache_rules() {
 
 #[test]
 fn without_expires_in_jwt_exp_or_no_cache() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    op.set(|c| c.expires_in = None);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account_where(|c| c.expires_in = None);
     let base = op.refreshes();
     let a = ok(&env.run("oidc-token", &["acct"]));
     let b = ok(&env.run("oidc-token", &["acct"]));
@@ -226,11 +193,7 @@ fn without_expires_in_jwt_exp_or_no_cache() {
 
 #[test]
 fn concurrent_requests_share_one_refresh() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    op.set(|c| c.rotate = true);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
     // The one refresh is held at the provider until all 12 forced requests
     // wait on it in the agent (its status counts them).
     let held = op.hold_next_refresh();
@@ -266,11 +229,7 @@ fn concurrent_requests_share_one_refresh() {
 
 #[test]
 fn rotation_is_saved_to_disk() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    op.set(|c| c.rotate = true);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, mut env) = agent_with_account_where(|c| c.rotate = true);
     // oidc-gen's check and the agent's load each rotated once.
     let on_disk = decrypt_rt(&env, "acct");
     assert!(
@@ -288,10 +247,7 @@ fn rotation_is_saved_to_disk() {
     );
     assert_ne!(on_disk, "rt-initial");
     // A new agent loads the file and keeps working.
-    env.stop_agent();
-    env.start_agent(&[]);
-    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
-    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.restart_agent_and_refresh("acct");
     assert_eq!(
         op.valid_rts().into_iter().collect::<Vec<_>>(),
         vec![decrypt_rt(&env, "acct")]
@@ -318,10 +274,7 @@ fn rotation_is_saved_to_disk() {
 
 #[test]
 fn lifetimes_unload_accounts() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, mut env) = agent_with_account();
     ok(&env.run("oidc-add", &["-t", "60", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["acct"]));
     env.advance_clock(30);
@@ -344,10 +297,7 @@ fn lifetimes_unload_accounts() {
 /// (one: the request's or, should its tick come first, refresh ahead's).
 #[test]
 fn an_expired_token_is_refreshed() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     let base = op.refreshes();
     let a = ok(&env.run("oidc-token", &["acct"]));
     // 150 s left: more than refresh ahead's threshold (100 s).
@@ -419,10 +369,7 @@ fn issuer_requests_pick_the_default_account() {
 
 #[test]
 fn password_sources_and_id_token() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (op, env) = agent_with_account();
     ok(&env.run("oidc-add", &["-R"]));
     let pw_file = env.dir.path().join("pw.txt");
     std::fs::write(&pw_file, format!("{PASSWORD}\nsecond line is ignored\n")).expect("write");
@@ -450,12 +397,7 @@ fn password_sources_and_id_token() {
         .expect("run");
     // A password command that fails is a failure at run time, not a usage error.
     assert!(fails(&failing, 1).contains("--pw-cmd"));
-    ok(&env
-        .cmd("oidc-add")
-        .args(["--pw-env=MYPW", "acct"])
-        .env("MYPW", PASSWORD)
-        .output()
-        .expect("run"));
+    ok(&env.run_with("oidc-add", &["--pw-env=MYPW", "acct"], "MYPW", PASSWORD));
     // ID token, and the --all form.
     let id = ok(&env.run("oidc-token", &["--id-token", "acct"]));
     assert!(id.starts_with("idt-"), "{id}");

@@ -6,7 +6,6 @@ use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Stdio;
 
-use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
 fn git_helper(env: &Env, args: &[&str], input: &str) -> String {
@@ -29,10 +28,7 @@ fn git_helper(env: &Env, args: &[&str], input: &str) -> String {
 
 #[test]
 fn json_kube_rejected_and_git_helper() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, env) = agent_with_account();
 
     let json: serde_json::Value =
         serde_json::from_str(&ok(&env.run("oidc-token", &["--json", "acct"]))).expect("json");
@@ -86,10 +82,7 @@ fn json_kube_rejected_and_git_helper() {
 
 #[test]
 fn token_file_lives_with_the_account() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
-    env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let (_op, mut env) = agent_with_account();
     let path = env.dir.path().join("bt");
     let flag = format!("--token-file={}", path.display());
 
@@ -120,18 +113,9 @@ fn token_file_lives_with_the_account() {
 
     ok(&env.run("oidc-add", &[&flag, "--pw-env", "acct"]));
     check(&env);
-    // -x locks the agent, -X unlocks it, with the lock password from $LOCKPW.
-    let lock = |flag: &str| {
-        let out = env
-            .cmd("oidc-add")
-            .args([flag, "--pw-env=LOCKPW"])
-            .env("LOCKPW", "l")
-            .output();
-        ok(&out.expect("oidc-add"));
-    };
-    lock("-x");
+    ok(&env.run_lock("-x", "l"));
     assert!(!path.exists(), "the file outlived the lock");
-    lock("-X");
+    ok(&env.run_lock("-X", "l"));
 
     ok(&env.run("oidc-add", &[&flag, "acct"]));
     check(&env);
@@ -144,11 +128,5 @@ fn token_file_lives_with_the_account() {
         &sock,
         r#"{"request":"token_file","account":"acct","path":"rel/bt"}"#,
     );
-    assert_eq!(reply["status"], "failure", "{reply}");
-    assert!(
-        reply["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("absolute")),
-        "{reply}"
-    );
+    assert_failure_reply(&reply, "absolute");
 }

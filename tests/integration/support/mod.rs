@@ -4,6 +4,9 @@
 pub mod browser;
 #[allow(dead_code)] // shared with the unit tests and the bench
 pub mod fake_op;
+mod steps;
+
+pub use steps::*;
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};

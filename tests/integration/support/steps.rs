@@ -1,0 +1,90 @@
+//! Steps many tests share: an agent holding an account of the fake
+//! provider, a run with one more variable, a new agent taking up what the
+//! last one saved, and the checks on the agent's JSON replies.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use super::fake_op::{Config, FakeOp};
+use super::{Env, ok};
+
+/// A fake provider and an agent holding its account `acct`, imported with
+/// `oidc-gen --rt` (which also loads it): where most token tests begin.
+pub fn agent_with_account() -> (FakeOp, Env) {
+    agent_with_account_where(|_| {})
+}
+
+/// [`agent_with_account`] with the provider set up by `config` before the
+/// import (e.g. to rotate refresh tokens from the first refresh on).
+pub fn agent_with_account_where(config: impl FnOnce(&mut Config)) -> (FakeOp, Env) {
+    let op = FakeOp::start();
+    op.set(config);
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    (op, env)
+}
+
+impl Env {
+    /// The socket of the agent this environment started.
+    pub fn socket(&self) -> PathBuf {
+        self.sock.clone().expect("no agent started")
+    }
+
+    /// [`Env::run`] with `var` set to `value` (a password source, mostly).
+    pub fn run_with(&self, name: &str, args: &[&str], var: &str, value: &str) -> Output {
+        self.cmd(name)
+            .args(args)
+            .env(var, value)
+            .output()
+            .expect("run binary")
+    }
+
+    /// `oidc-add --pw-env NAME` with `password` as the account's password.
+    pub fn add_with_password(&self, name: &str, password: &str) -> Output {
+        self.run_with(
+            "oidc-add",
+            &["--pw-env", name],
+            "OIDC_ENCRYPTION_PW",
+            password,
+        )
+    }
+
+    /// `oidc-add FLAG` (`-x` locks the agent, `-X` unlocks it) with the lock
+    /// password `password`, read from $LOCKPW.
+    pub fn run_lock(&self, flag: &str, password: &str) -> Output {
+        self.run_with("oidc-add", &[flag, "--pw-env=LOCKPW"], "LOCKPW", password)
+    }
+
+    /// Replaces the agent with a new one, which loads `name` from its file
+    /// and refreshes it: what the last agent saved must be usable.
+    #[track_caller]
+    pub fn restart_agent_and_refresh(&mut self, name: &str) {
+        self.stop_agent();
+        self.start_agent(&[]);
+        ok(&self.run("oidc-add", &["--pw-env", name]));
+        ok(&self.run("oidc-token", &["-f", name]));
+    }
+}
+
+/// Asserts a successful access-token reply with a token of the fake provider.
+#[track_caller]
+pub fn assert_token_reply(reply: &serde_json::Value) {
+    assert_eq!(reply["status"], "success", "{reply}");
+    assert!(
+        reply["access_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("at-")),
+        "{reply}"
+    );
+}
+
+/// Asserts a failure reply whose error says `what`.
+#[track_caller]
+pub fn assert_failure_reply(reply: &serde_json::Value, what: &str) {
+    assert_eq!(reply["status"], "failure", "{reply}");
+    assert!(
+        reply["error"].as_str().is_some_and(|e| e.contains(what)),
+        "{reply}"
+    );
+}
