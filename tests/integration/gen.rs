@@ -3,8 +3,6 @@
 //! agent serving the resulting account. Client authentication and PKCE are
 //! checked by the provider, which records every violation.
 
-use std::time::Duration;
-
 use crate::support::browser;
 use crate::support::fake_op::{CONF_CLIENT, CONF_SECRET, DEVICE_GRANT, FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
@@ -386,14 +384,14 @@ fn timeouts_end_cleanly() {
     let op = FakeOp::start();
     op.set(|c| c.device_pending_polls = 100);
     let env = Env::new();
-    let started = std::time::Instant::now();
+    // The messages name the one-second bound: the flows ended on it, not
+    // on the provider's code expiry or a browser that never came.
     for (flow, says) in [("code", "within 1 s"), ("device", "--timeout")] {
         let mut args = public_args("slow", &op.issuer, flow);
         args.extend(["--timeout", "1"]);
         let err = gen_fails(&env, &args, 1);
         assert!(err.contains(says), "{flow}: {err}");
     }
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]
