@@ -124,6 +124,33 @@ pub fn probe(sock: &Path) -> Probe {
 
 /// True when process `pid` is an oidc-agent (never signal anything else,
 /// e.g. a recycled pid from a stale PID file).
+/// Waits at most `within` for `pid` to exit: false if it still runs. The
+/// agent is not our child, so wait(2) cannot tell; its pidfd becomes
+/// readable when it exits (pidfd_open(2)).
+fn wait_exit(pid: rustix::process::Pid, within: Duration) -> anyhow::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let fd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::SRCH) => return Ok(true),
+        Err(e) => bail!("cannot watch the agent (pid {pid:?}): {e}"),
+    };
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => bail!("cannot watch the agent (pid {pid:?}): {e}"),
+        }
+    }
+}
+
 fn is_agent(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "oidc-agent")
 }
@@ -274,16 +301,11 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
         Err(rustix::io::Errno::SRCH) => return Ok(()),
         Err(e) => bail!("cannot stop the agent (pid {pid}): {e}"),
     }
-    // Wait until the agent has let go of the socket, so that a `use` right
-    // after this starts a fresh agent instead of reaching the dying one.
-    let deadline = Instant::now() + STOP_DEADLINE;
-    while is_agent(pid) && probe(sock) != Probe::Absent {
-        if Instant::now() > deadline {
-            bail!("the agent (pid {pid}) did not exit within {STOP_DEADLINE:?}");
-        }
-        // A real poll: the agent is not our child, so no wait(2) tells us
-        // it is gone; its socket and pid are what we can look at.
-        std::thread::sleep(Duration::from_millis(10));
+    // Wait until the agent has exited (and so let go of the socket), so
+    // that a `use` right after this starts a fresh agent instead of
+    // reaching the dying one.
+    if !wait_exit(target, STOP_DEADLINE)? {
+        bail!("the agent (pid {pid}) did not exit within {STOP_DEADLINE:?}");
     }
     out.push_str(&format!(
         "unset {ENV_SOCK};\nunset {ENV_PID};\necho Agent pid {pid} killed;\nunset {ENV_PID_FILE};\n"
