@@ -54,7 +54,17 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
         if st.is_locked() {
             return;
         }
-        let names: Vec<String> = st.accounts.keys().cloned().collect();
+        // Idle accounts (most of many loaded) cost one look each: no key is
+        // built and no name copied for them.
+        let names: Vec<String> = st
+            .accounts
+            .iter()
+            .filter(|(_, a)| {
+                a.ahead.token_file.is_some()
+                    || a.ahead.last_served.is_some_and(|t| now - t <= ACTIVE_FOR)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in names {
             if !st.is_live(&name, now) {
                 continue;
