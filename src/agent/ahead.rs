@@ -54,8 +54,8 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
         if st.is_locked() {
             return;
         }
-        // Idle accounts (most of many loaded) cost one look each: no key is
-        // built and no name copied for them.
+        // Only accounts in active use: idle ones (most of many loaded) cost
+        // one look each, no key is built and no name copied for them.
         let names: Vec<String> = st
             .accounts
             .iter()
@@ -80,9 +80,7 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
             {
                 files.push(name.clone());
             }
-            let active = a.ahead.token_file.is_some()
-                || a.ahead.last_served.is_some_and(|t| now - t <= ACTIVE_FOR);
-            if !active || now < a.ahead.next_try || a.refused.is_some() {
+            if now < a.ahead.next_try || a.refused.is_some() {
                 continue;
             }
             let renew = tok.is_none_or(|t| {
