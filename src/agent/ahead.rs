@@ -54,7 +54,17 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
         if st.is_locked() {
             return;
         }
-        let names: Vec<String> = st.accounts.keys().cloned().collect();
+        // Only accounts in active use: idle ones (most of many loaded) cost
+        // one look each, no key is built and no name copied for them.
+        let names: Vec<String> = st
+            .accounts
+            .iter()
+            .filter(|(_, a)| {
+                a.ahead.token_file.is_some()
+                    || a.ahead.last_served.is_some_and(|t| now - t <= ACTIVE_FOR)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in names {
             if !st.is_live(&name, now) {
                 continue;
@@ -70,9 +80,7 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
             {
                 files.push(name.clone());
             }
-            let active = a.ahead.token_file.is_some()
-                || a.ahead.last_served.is_some_and(|t| now - t <= ACTIVE_FOR);
-            if !active || now < a.ahead.next_try || a.refused.is_some() {
+            if now < a.ahead.next_try || a.refused.is_some() {
                 continue;
             }
             let renew = tok.is_none_or(|t| {

@@ -95,8 +95,41 @@ const OTHER_FORMATS: [&str; 8] = [
 
 /// Entry point of `oidc-token`.
 pub fn main() -> ExitCode {
-    let args: Args = super::parse(super::flags::Tool::Token);
+    let args: Args = just_a_name(std::env::args_os().skip(1))
+        .unwrap_or_else(|| super::parse(super::flags::Tool::Token));
     super::run("oidc-token", || execute(&args))
+}
+
+/// The command line of nearly every call (`oidc-token NAME`, the whole
+/// command line one argument that is not an option) without clap: building
+/// the parser is most of the start-up work that is ours (README
+/// "Performance"). Anything else goes through clap, which gives the same
+/// `Args` for this case (a test checks).
+fn just_a_name(mut argv: impl Iterator<Item = std::ffi::OsString>) -> Option<Args> {
+    let target = argv.next()?.into_string().ok()?;
+    if argv.next().is_some() || target.is_empty() || target.starts_with('-') {
+        return None;
+    }
+    Some(Args {
+        target,
+        time: 0,
+        scope: Vec::new(),
+        aud: Vec::new(),
+        force_new: false,
+        all: false,
+        env: false,
+        token: None,
+        issuer: None,
+        expires_at: None,
+        bearer: false,
+        auth_header: false,
+        id_token: false,
+        no_autoload: false,
+        name: "oidc-token".into(),
+        json: false,
+        kube: false,
+        rejected: false,
+    })
 }
 
 fn join(list: &[String]) -> Option<String> {
@@ -273,6 +306,26 @@ mod tests {
         );
         assert_eq!(r(&["--bearer"]), "Bearer AT\n");
         assert_eq!(r(&["--auth-header"]), "Authorization: Bearer AT");
+    }
+
+    #[test]
+    fn a_lone_name_parses_as_clap_parses_it() {
+        let fast = |a: &[&str]| just_a_name(a.iter().map(std::ffi::OsString::from));
+        for name in ["acct", "https://op.example/", "help"] {
+            let quick = fast(&[name]).expect("a lone name takes the fast path");
+            let clap = Args::try_parse_from(["oidc-token", name]).expect("parse");
+            assert_eq!(format!("{quick:?}"), format!("{clap:?}"), "for {name}");
+        }
+        for other in [
+            &["-f", "acct"][..],
+            &["acct", "-f"],
+            &["--help"],
+            &["-"],
+            &[""],
+            &[],
+        ] {
+            assert!(fast(other).is_none(), "{other:?} skipped clap");
+        }
     }
 
     #[test]
