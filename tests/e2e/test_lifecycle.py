@@ -22,6 +22,7 @@ import pytest
 
 from browser import Browser, get_refresh_token
 from real_browser import Chromium, _origin
+from procs import wait_until
 from harness import (
     EXIT_REFRESH_REJECTED,
     PASSWORD,
@@ -51,13 +52,6 @@ def account_status(cli: Cli, name: str) -> dict:
         if a.get("name") == name:
             return a
     return {}
-
-
-def wait_until(what: str, timeout: float, cond) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)  # the poll interval of a condition no event reports
 
 
 def forced(cli: Cli, name: str) -> str:
@@ -198,7 +192,7 @@ def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, mak
         else:
             subprocess.run(["mount", "-o", "remount,rw", str(mnt)], check=True)
         assert_token_output(cli.token("acct"))  # a request retries the write
-        wait_until("the retried write", 30, lambda: account_status(cli, "acct").get("unsaved") is False)
+        wait_until(lambda: account_status(cli, "acct").get("unsaved") is False, 30, what="the retried write")
 
         cli = restart(make_agent, agent, sandbox)
         assert cli.add("--pw-env", "acct").returncode == 0
@@ -269,8 +263,8 @@ def test_soak_rotations_with_unloads_locks_and_lifetimes(cli, agent, make_agent,
                 cli.add("-r", name)
                 res = cli.add("-t", "1", "--pw-env", name)
                 assert res.returncode == 0, res.describe()
-                wait_until(f"{name}'s lifetime to end", 15,
-                           lambda: name not in cli.add("-a").stdout.split())
+                wait_until(lambda: name not in cli.add("-a").stdout.split(), 15,
+                           what=f"{name}'s lifetime to end")
                 assert cli.add("--pw-env", name).returncode == 0
     finally:
         stop.set()
@@ -311,7 +305,7 @@ def test_kill_9_loses_only_a_refresh_in_flight(cli, make_provider, sandbox):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times: dict[str, float] = {}
         try:
-            wait_until("agent socket", 10, lambda: os.path.exists(sock))
+            wait_until(lambda: os.path.exists(sock), 10, what="agent socket")
             add = subprocess.run([str(ours("oidc-add")), "--pw-env", "k9"],
                                  env=dict(env, OIDC_SOCK=sock, OIDC_ENCRYPTION_PW=PASSWORD),
                                  capture_output=True, text=True, timeout=30)
@@ -360,7 +354,7 @@ def _reload_fails(sandbox, env: dict, i: int) -> bool:
     proc = subprocess.Popen([str(ours("oidc-agent")), "--console", "-a", sock], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until("agent socket", 10, lambda: os.path.exists(sock))
+        wait_until(lambda: os.path.exists(sock), 10, what="agent socket")
         add = subprocess.run([str(ours("oidc-add")), "--pw-env", "k9"],
                              env=dict(env, OIDC_SOCK=sock, OIDC_ENCRYPTION_PW=PASSWORD),
                              capture_output=True, text=True, timeout=30)
