@@ -2,12 +2,11 @@
 //!
 //! The device authorization request goes through oauth2. Polling is a small
 //! state machine here, not oauth2's `exchange_device_access_token` loop: that
-//! loop retries transport errors silently until the code expires, can only be
-//! cancelled by dropping its future, and reports nothing; here every poll
-//! outcome is a [`PollEvent`] and a cancel flag is checked before, during and
-//! between polls. Printing, spinners and Ctrl-C handling belong to the CLI.
+//! loop retries transport errors silently until the code expires and reports
+//! nothing; here every poll outcome is a [`PollEvent`]. The flow ends when
+//! its future is dropped. Printing, spinners and Ctrl-C handling belong to
+//! the CLI.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use oauth2::{
@@ -24,7 +23,7 @@ use super::{body_excerpt, printable};
 use crate::error::kind::ErrorKind;
 use crate::secret::SecretString;
 
-/// How often a wait wakes to check the cancel flag and report a tick.
+/// How often a wait wakes to report a tick (the CLI's progress line).
 const TICK: Duration = Duration::from_millis(100);
 /// Upper bound for the back-off after transport errors.
 const MAX_BACKOFF_SECS: u64 = 60;
@@ -43,9 +42,6 @@ pub enum DeviceError {
         "the device code expired before the login was completed; run oidc-gen again and finish the login in the browser within the time shown"
     )]
     Expired,
-    /// The cancel flag was set.
-    #[error("device login cancelled; run oidc-gen again to start a new login")]
-    Cancelled,
     /// A request failed: a provider error, the network, or an unparsable reply.
     #[error(transparent)]
     Oidc(#[from] OidcError),
@@ -53,11 +49,11 @@ pub enum DeviceError {
 
 impl DeviceError {
     /// The error class, which decides oidc-gen's exit code: a denial is a
-    /// provider error (8); expiry and cancellation are plain failures (1).
+    /// provider error (8); expiry is a plain failure (1).
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {
             Self::AccessDenied { .. } => ErrorKind::ProviderError,
-            Self::Expired | Self::Cancelled => ErrorKind::Failure,
+            Self::Expired => ErrorKind::Failure,
             Self::Oidc(e) => e.kind(),
         }
     }
@@ -176,15 +172,15 @@ impl Default for PollOptions {
     }
 }
 
-/// Polls the token endpoint until the user approves, denies, the code
-/// expires or `cancel` is set (RFC 8628 §3.4, §3.5).
+/// Polls the token endpoint until the user approves, denies or the code
+/// expires (RFC 8628 §3.4, §3.5).
 ///
 /// Waits `interval` before each poll, adds 5 s on `slow_down`, backs off
 /// exponentially on transport errors, and reports each step to `on_event`.
 ///
 /// # Errors
 /// `AccessDenied`, `Expired` (`expired_token` or `expires_in` passed),
-/// `Cancelled`, or `Oidc` for any other provider error, for transport errors
+/// or `Oidc` for any other provider error, for transport errors
 /// beyond `max_network_retries`, and for unparsable replies.
 pub async fn poll_for_token(
     http: &reqwest::Client,
@@ -192,7 +188,6 @@ pub async fn poll_for_token(
     client: Credentials<'_>,
     authorization: &DeviceAuthorization,
     options: &PollOptions,
-    cancel: &AtomicBool,
     mut on_event: impl FnMut(PollEvent),
 ) -> Result<TokenSet, DeviceError> {
     let unit = options.time_unit;
@@ -206,11 +201,8 @@ pub async fn poll_for_token(
     let mut wait_secs = interval_secs;
     let mut failures = 0;
     loop {
-        wait(scaled(wait_secs, unit), expires_at, cancel, &mut on_event).await?;
-        let outcome = tokio::select! {
-            outcome = poll_once(http, token_endpoint, client, authorization) => outcome,
-            () = cancelled(cancel) => return Err(DeviceError::Cancelled),
-        };
+        wait(scaled(wait_secs, unit), expires_at, &mut on_event).await?;
+        let outcome = poll_once(http, token_endpoint, client, authorization).await;
         wait_secs = interval_secs;
         match outcome {
             Poll::Token(tokens) => return Ok(*tokens),
@@ -315,18 +307,14 @@ fn describe_token_parse_error(body: &[u8]) -> String {
     }
 }
 
-/// Sleeps `duration` in ticks, stopping early at expiry or cancellation.
+/// Sleeps `duration` in ticks, stopping early at expiry.
 async fn wait(
     duration: Duration,
     expires_at: Instant,
-    cancel: &AtomicBool,
     on_event: &mut impl FnMut(PollEvent),
 ) -> Result<(), DeviceError> {
     let until = Instant::now().checked_add(duration).unwrap_or(expires_at);
     loop {
-        if cancel.load(Ordering::SeqCst) {
-            return Err(DeviceError::Cancelled);
-        }
         let now = Instant::now();
         if now >= expires_at {
             return Err(DeviceError::Expired);
@@ -338,17 +326,8 @@ async fn wait(
             remaining: expires_at - now,
         });
         // The poll interval under RFC 8628 §3.5, cut into ticks for the
-        // progress line and the cancel flag.
+        // progress line.
         tokio::time::sleep(TICK.min(until - now).min(expires_at - now)).await;
-    }
-}
-
-/// Resolves once `cancel` is set; used to abandon an in-flight poll.
-async fn cancelled(cancel: &AtomicBool) {
-    while !cancel.load(Ordering::SeqCst) {
-        // A real poll: the caller's flag is a plain AtomicBool (settable
-        // from a signal handler), which has no waker to await.
-        tokio::time::sleep(TICK).await;
     }
 }
 

@@ -3,7 +3,6 @@
 //! oidc-gen through the session's handler (`interrupt`): exit 130, one line.
 
 use std::io::IsTerminal as _;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use qrcode::QrCode;
@@ -67,11 +66,10 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     if capped {
         authorization.expires_in = timeout;
     }
-    // Ctrl-C ends the process through the session's handler (installed
-    // before the code is shown), so the library's cancel flag stays unset.
-    let never = AtomicBool::new(false);
+    // Ctrl-C ends the process through the session's handler, installed
+    // before the code is shown.
     let result = session.waiting("waiting for the device login", || {
-        show_and_poll(session, config, &authorization, &never)
+        show_and_poll(session, config, &authorization)
     })?;
     // The wait is over: from here a Ctrl-C no longer says it interrupted one.
     match result {
@@ -92,7 +90,6 @@ fn show_and_poll(
     session: &Session<'_>,
     config: &AccountConfig,
     authorization: &DeviceAuthorization,
-    cancel: &AtomicBool,
 ) -> Result<TokenSet, DeviceError> {
     let terminal = std::io::stderr().is_terminal();
     eprintln!(
@@ -119,7 +116,6 @@ fn show_and_poll(
         Credentials::of(config),
         authorization,
         &PollOptions::default(),
-        cancel,
         |event| progress.show(&event),
     ));
     progress.clear();

@@ -1,9 +1,6 @@
 //! Device flow tests against the fake provider, with 1 protocol second
 //! scaled down to a few milliseconds.
 
-use std::sync::Arc;
-use std::thread;
-
 use serde_json::json;
 
 use super::*;
@@ -60,7 +57,6 @@ async fn poll(
     client: Credentials<'_>,
     auth: &DeviceAuthorization,
     options: &PollOptions,
-    cancel: &AtomicBool,
 ) -> (Result<TokenSet, DeviceError>, Vec<PollEvent>) {
     let mut events = Vec::new();
     let http = http_client(Duration::from_secs(5));
@@ -70,7 +66,6 @@ async fn poll(
         client,
         auth,
         options,
-        cancel,
         |e| {
             if !matches!(e, PollEvent::Tick { .. }) {
                 events.push(e);
@@ -83,18 +78,8 @@ async fn poll(
 
 /// Polls as the public client for a 1 s / 600 s authorization, with the
 /// default options.
-async fn poll_public(
-    op: &FakeOp,
-    cancel: &AtomicBool,
-) -> (Result<TokenSet, DeviceError>, Vec<PollEvent>) {
-    poll(
-        op,
-        public_client(),
-        &authorization(1, 600),
-        &options(),
-        cancel,
-    )
-    .await
+async fn poll_public(op: &FakeOp) -> (Result<TokenSet, DeviceError>, Vec<PollEvent>) {
+    poll(op, public_client(), &authorization(1, 600), &options()).await
 }
 
 #[tokio::test]
@@ -182,7 +167,7 @@ async fn pending_then_slow_down_then_tokens() {
     op.push("/token", Reply::oauth_error("authorization_pending"));
     op.push("/token", Reply::oauth_error("slow_down"));
     op.push("/token", Reply::json(200, &token_json()));
-    let (result, events) = poll_public(&op, &AtomicBool::new(false)).await;
+    let (result, events) = poll_public(&op).await;
     let tokens = result.expect("tokens");
     assert_tokens(&tokens, "AT-D", "RT-D", "id.D");
     // RFC 8628 §3.5: slow_down adds 5 s to the 1 s interval.
@@ -215,8 +200,7 @@ async fn access_denied_and_expired_token_end_the_flow() {
     let op = FakeOp::start();
     op.push("/token", Reply::error(400, "access_denied", "user said no"));
     op.push("/token", Reply::oauth_error("expired_token"));
-    let cancel = AtomicBool::new(false);
-    let (denied, _) = poll_public(&op, &cancel).await;
+    let (denied, _) = poll_public(&op).await;
     match denied {
         Err(ref err @ DeviceError::AccessDenied { ref description }) => {
             assert_eq!(description.as_deref(), Some("user said no"));
@@ -224,7 +208,7 @@ async fn access_denied_and_expired_token_end_the_flow() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    let (expired, _) = poll_public(&op, &cancel).await;
+    let (expired, _) = poll_public(&op).await;
     assert!(matches!(expired, Err(DeviceError::Expired)), "{expired:?}");
 }
 
@@ -234,65 +218,9 @@ async fn expires_in_deadline_stops_polling() {
     for _ in 0..10 {
         op.push("/token", Reply::oauth_error("authorization_pending"));
     }
-    let (result, _) = poll(
-        &op,
-        public_client(),
-        &authorization(1, 3),
-        &options(),
-        &AtomicBool::new(false),
-    )
-    .await;
+    let (result, _) = poll(&op, public_client(), &authorization(1, 3), &options()).await;
     assert!(matches!(result, Err(DeviceError::Expired)), "{result:?}");
     assert!(op.requests().len() <= 3, "polled after the deadline");
-}
-
-#[tokio::test]
-async fn cancel_flag_stops_between_polls() {
-    let op = FakeOp::start();
-    for _ in 0..3 {
-        op.push("/token", Reply::oauth_error("authorization_pending"));
-    }
-    let cancel = AtomicBool::new(false);
-    let http = http_client(Duration::from_secs(5));
-    let (client, auth) = (public_client(), authorization(1, 600));
-    let result = poll_for_token(
-        &http,
-        op.url("/token").as_str(),
-        client,
-        &auth,
-        &options(),
-        &cancel,
-        |e| {
-            if e == PollEvent::Pending {
-                cancel.store(true, Ordering::SeqCst);
-            }
-        },
-    )
-    .await;
-    assert!(matches!(result, Err(DeviceError::Cancelled)), "{result:?}");
-    assert_eq!(op.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn cancel_flag_abandons_a_slow_poll() {
-    let op = FakeOp::start();
-    // The poll is held, unanswered, until the test ends: only the cancel
-    // flag, set once the poll reached the provider, can end it.
-    let held = op.hold_next("/token");
-    let cancel = Arc::new(AtomicBool::new(false));
-    let setter = {
-        let cancel = Arc::clone(&cancel);
-        thread::spawn(move || {
-            held.arrived();
-            cancel.store(true, Ordering::SeqCst);
-            held
-        })
-    };
-    let (result, _) = poll_public(&op, &cancel).await;
-    let held = setter.join().expect("setter thread");
-    // The held poll is answered only now: the flow ended without its reply.
-    assert!(matches!(result, Err(DeviceError::Cancelled)), "{result:?}");
-    held.release();
 }
 
 #[tokio::test]
@@ -305,7 +233,6 @@ async fn confidential_client_polls_with_http_basic() {
         client(Some(&secret), false),
         &authorization(1, 600),
         &options(),
-        &AtomicBool::new(false),
     )
     .await;
     result.expect("tokens");
@@ -317,8 +244,7 @@ async fn transport_errors_are_retried_then_reported() {
     let op = FakeOp::start();
     op.push("/token", Reply::broken());
     op.push("/token", Reply::json(200, &token_json()));
-    let cancel = AtomicBool::new(false);
-    let (result, events) = poll_public(&op, &cancel).await;
+    let (result, events) = poll_public(&op).await;
     result.expect("tokens after one retry");
     assert!(
         matches!(events.as_slice(), [PollEvent::NetworkRetry { retry_in, .. }] if *retry_in == UNIT * 2),
@@ -331,7 +257,7 @@ async fn transport_errors_are_retried_then_reported() {
         max_network_retries: 1,
         ..options()
     };
-    let (result, _) = poll(&op, public_client(), &authorization(1, 600), &once, &cancel).await;
+    let (result, _) = poll(&op, public_client(), &authorization(1, 600), &once).await;
     assert!(
         matches!(
             result,
@@ -350,18 +276,17 @@ async fn other_errors_are_typed() {
         Reply::raw(200, "text/html", "<html>portal</html>"),
     );
     op.push("/token", Reply::raw(503, "text/plain", "maintenance"));
-    let cancel = AtomicBool::new(false);
-    let (client_err, _) = poll_public(&op, &cancel).await;
+    let (client_err, _) = poll_public(&op).await;
     assert!(
         matches!(&client_err, Err(DeviceError::Oidc(OidcError::Provider { error, .. })) if error == "invalid_client"),
         "{client_err:?}"
     );
-    let (html, _) = poll_public(&op, &cancel).await;
+    let (html, _) = poll_public(&op).await;
     assert!(
         matches!(html, Err(DeviceError::Oidc(OidcError::BadResponse { .. }))),
         "{html:?}"
     );
-    let (unavailable, _) = poll_public(&op, &cancel).await;
+    let (unavailable, _) = poll_public(&op).await;
     let Err(DeviceError::Oidc(OidcError::BadResponse { detail, .. })) = &unavailable else {
         panic!("unexpected {unavailable:?}");
     };
@@ -378,17 +303,8 @@ fn flow_futures_are_send() {
     let endpoint = Url::parse("http://127.0.0.1:1/token").expect("url");
     let client = public_client();
     let auth = authorization(1, 600);
-    let cancel = AtomicBool::new(false);
     let options = options();
-    let poll = poll_for_token(
-        &http,
-        endpoint.as_str(),
-        client,
-        &auth,
-        &options,
-        &cancel,
-        |_| {},
-    );
+    let poll = poll_for_token(&http, endpoint.as_str(), client, &auth, &options, |_| {});
     assert_send(&poll);
     assert_send(&start_device_authorization(
         &http,
