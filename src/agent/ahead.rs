@@ -22,10 +22,19 @@ use std::sync::Arc;
 use super::ctx::Ctx;
 use super::log::log;
 use super::refresh::refresh_flight;
-use super::state::{CacheKey, FlightKey, FlightResult, State};
+use super::state::{Ahead, CacheKey, FlightKey, FlightResult, State};
 
 /// An account counts as in active use this long after a token was served.
 pub const ACTIVE_FOR: i64 = 600;
+
+impl Ahead {
+    /// In active use at `now`: a token file is kept, or a token was served
+    /// in the last [`ACTIVE_FOR`] seconds. Only such accounts are refreshed
+    /// ahead.
+    pub fn active(&self, now: i64) -> bool {
+        self.token_file.is_some() || self.last_served.is_some_and(|t| now - t <= ACTIVE_FOR)
+    }
+}
 /// The longest pause between background retries.
 const MAX_BACKOFF: i64 = 60;
 
@@ -59,10 +68,7 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
         let names: Vec<String> = st
             .accounts
             .iter()
-            .filter(|(_, a)| {
-                a.ahead.token_file.is_some()
-                    || a.ahead.last_served.is_some_and(|t| now - t <= ACTIVE_FOR)
-            })
+            .filter(|(_, a)| a.ahead.active(now))
             .map(|(n, _)| n.clone())
             .collect();
         for name in names {

@@ -17,18 +17,20 @@ use crate::protocol::Response;
 /// How many log lines the text status shows.
 const TEXT_LOG_LINES: usize = 20;
 
-/// How many requests (and refresh-ahead ticks) wait on a refresh of `name`
-/// under way: each holds the flight's cell, and the map holds one more.
-fn refresh_waiters(st: &State, name: &str) -> usize {
+/// `None` when no refresh of `name` is under way, else how many requests
+/// (and refresh-ahead ticks) wait on it: each holds the flight's cell, and
+/// the map holds one more.
+fn refresh_waiters(st: &State, name: &str) -> Option<usize> {
     st.flights
         .iter()
         .filter(|(fk, _)| fk.key.account == name)
         .map(|(_, cell)| std::sync::Arc::strong_count(cell).saturating_sub(1))
-        .sum()
+        .reduce(|a, b| a + b)
 }
 
 fn account_json(st: &State, name: &str, now: i64) -> Option<Value> {
     let a = st.accounts.get(name)?;
+    let waiters = refresh_waiters(st, name);
     let token_expires = st
         .cache
         .get(&CacheKey::new(name, None, None))
@@ -42,8 +44,8 @@ fn account_json(st: &State, name: &str, now: i64) -> Option<Value> {
         "lifetime_ends_at": a.expires_at,
         "access_token_expires_at": token_expires,
         "last_refresh_at": a.last_refresh,
-        "refreshing": st.flights.keys().any(|fk| fk.key.account == name),
-        "refresh_waiters": refresh_waiters(st, name),
+        "refreshing": waiters.is_some(),
+        "refresh_waiters": waiters.unwrap_or(0),
         "needs_reauthentication": a.refused.is_some(),
         "refusal": a.refused,
         "unsaved": a.unsaved.is_some(),
@@ -51,8 +53,7 @@ fn account_json(st: &State, name: &str, now: i64) -> Option<Value> {
         "unsaved_error": a.unsaved.as_ref().map(|u| u.error.clone()),
         "token_file": a.ahead.token_file.as_ref().map(|p| p.display().to_string()),
         "last_served_at": a.ahead.last_served,
-        "refresh_ahead": a.ahead.token_file.is_some()
-            || a.ahead.last_served.is_some_and(|t| now - t <= super::ahead::ACTIVE_FOR),
+        "refresh_ahead": a.ahead.active(now),
     }))
 }
 
@@ -109,8 +110,7 @@ pub fn text(ctx: &Ctx) -> Response {
         if let Some(t) = a.last_refresh {
             out.push_str(&format!(", last refresh {}", ago(now, t)));
         }
-        if st.flights.keys().any(|fk| fk.key.account == *name) {
-            let n = refresh_waiters(&st, name);
+        if let Some(n) = refresh_waiters(&st, name) {
             out.push_str(&format!(", refreshing ({n} waiting)"));
         }
         if let Some(t) = a.expires_at {
