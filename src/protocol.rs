@@ -160,6 +160,23 @@ pub struct TokenRequest {
     pub no_autoload: bool,
 }
 
+impl TokenRequest {
+    /// A request for `target` as the command line names it: an issuer URL
+    /// when it contains "://", else an account's short name.
+    pub fn for_target(target: &str) -> Self {
+        let (account, issuer) = if target.contains("://") {
+            (None, Some(target.to_owned()))
+        } else {
+            (Some(target.to_owned()), None)
+        };
+        Self {
+            account,
+            issuer,
+            ..Self::default()
+        }
+    }
+}
+
 /// `add` parameters.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AddRequest {

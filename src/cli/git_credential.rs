@@ -78,16 +78,11 @@ pub fn answer(username: &str, token: &str, expires_at: Option<i64>) -> String {
 }
 
 fn token_request(args: &Args) -> TokenRequest {
-    let (account, issuer) = if args.target.contains("://") {
-        (None, Some(args.target.clone()))
-    } else {
-        (Some(args.target.clone()), None)
-    };
     TokenRequest {
-        account,
-        issuer,
         application_hint: Some("git-credential-oidc".into()),
-        ..TokenRequest::default()
+        // The agent's own autoload follows the flag too, as for oidc-token.
+        no_autoload: args.no_autoload,
+        ..TokenRequest::for_target(&args.target)
     }
 }
 
@@ -131,6 +126,24 @@ fn execute(args: &Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_request_names_the_target_and_carries_no_autoload() {
+        let args = |target: &str, no_autoload: bool| Args {
+            username: "oauth2".into(),
+            no_autoload,
+            target: target.into(),
+            operation: "get".into(),
+        };
+        let by_name = token_request(&args("acct", true));
+        assert_eq!(by_name.account.as_deref(), Some("acct"));
+        assert!(by_name.issuer.is_none());
+        // The agent must not autoload either when git's helper is told not to.
+        assert!(by_name.no_autoload);
+        let by_issuer = token_request(&args("https://op.example/", false));
+        assert_eq!(by_issuer.issuer.as_deref(), Some("https://op.example/"));
+        assert!(by_issuer.account.is_none() && !by_issuer.no_autoload);
+    }
 
     #[test]
     fn reads_until_blank_line_and_never_keeps_the_password() {

@@ -143,19 +143,13 @@ fn join(list: &[String]) -> Option<String> {
 
 /// The request this command line sends.
 pub fn request(args: &Args) -> Request {
-    let (account, issuer) = if args.target.contains("://") {
-        (None, Some(args.target.clone()))
-    } else {
-        (Some(args.target.clone()), None)
-    };
     let t = TokenRequest {
-        account,
-        issuer,
         min_valid_period: if args.force_new { -1 } else { args.time.max(0) },
         scope: join(&args.scope),
         audience: join(&args.aud),
         application_hint: Some(args.name.clone()),
         no_autoload: args.no_autoload,
+        ..TokenRequest::for_target(&args.target)
     };
     if args.id_token {
         Request::IdToken(t)
