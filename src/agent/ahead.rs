@@ -202,20 +202,17 @@ pub(super) async fn write_token_file(ctx: &Ctx, name: &str) -> Result<(), String
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));
+    // Also after a failure: tried again with the next token, so a failure
+    // is logged once per token, not on every tick.
+    if let Some(a) = ctx.state().accounts.get_mut(name) {
+        a.ahead.written_exp = exp;
+    }
     match written {
         Ok(()) => {
-            if let Some(a) = ctx.state().accounts.get_mut(name) {
-                a.ahead.written_exp = exp;
-            }
             log!("'{name}': wrote a fresh access token to {}", path.display());
             Ok(())
         }
         Err(e) => {
-            // Tried again with the next token, so this is logged once per
-            // token, not on every tick.
-            if let Some(a) = ctx.state().accounts.get_mut(name) {
-                a.ahead.written_exp = exp;
-            }
             log!("'{name}': token file {} NOT written: {e}", path.display());
             Err(e)
         }

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 /// The test-only variable naming the offset file (debug builds only).
 pub const TEST_CLOCK_VAR: &str = "OIDC_AGENT_RS_TEST_CLOCK";
 
-/// Seconds since the Unix epoch, as the agent sees them.
+/// Seconds since the Unix epoch, as the agent sees them; the default is
+/// the system clock.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     /// Where a test keeps the offset; `None`: the system clock as it is.
@@ -24,11 +25,6 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self::default()
-    }
-
     /// The system clock, plus the test offset in a debug build when
     /// [`TEST_CLOCK_VAR`] is set.
     pub fn from_env() -> Self {
@@ -75,6 +71,6 @@ mod tests {
         // A release build ignores the variable.
         assert!(choose(false, var).offset_file.is_none());
         assert!(choose(true, Some("".into())).offset_file.is_none());
-        assert!((before..before + 5).contains(&Clock::system().now()));
+        assert!((before..before + 5).contains(&Clock::default().now()));
     }
 }

@@ -237,8 +237,7 @@ mod tests {
 
     fn rt_on_disk(p: &Persist) -> String {
         let file = std::fs::read(&p.path).expect("read");
-        let plain = format::open_with_key(&file, &p.key).expect("open");
-        let c: AccountConfig = serde_json::from_slice(&plain).expect("json");
+        let c = crate::account::open_with_key(&p.path, &file, &p.key).expect("open");
         c.refresh_token.expose().to_owned()
     }
 

@@ -122,8 +122,6 @@ pub fn probe(sock: &Path) -> Probe {
     Probe::Running(pid)
 }
 
-/// True when process `pid` is an oidc-agent (never signal anything else,
-/// e.g. a recycled pid from a stale PID file).
 /// Waits at most `within` for `pid` to exit: false if it still runs. The
 /// agent is not our child, so wait(2) cannot tell; its pidfd becomes
 /// readable when it exits (pidfd_open(2)).
@@ -151,6 +149,8 @@ fn wait_exit(pid: rustix::process::Pid, within: Duration) -> anyhow::Result<bool
     }
 }
 
+/// True when process `pid` is an oidc-agent (never signal anything else,
+/// e.g. a recycled pid from a stale PID file).
 fn is_agent(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "oidc-agent")
 }
