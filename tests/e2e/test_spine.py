@@ -218,10 +218,13 @@ def test_revoked_refresh_token_fails_fast_with_exit_7(cli, provider):
     provider.revoke(rt)
     assert not provider.is_active(rt)
 
+    before = provider.stats()
     res = cli.token("-f", NAME, timeout=30)
     assert res.returncode == EXIT_REFRESH_REJECTED, res.describe()
-    # No retry and no backoff: one provider answer. The bound only catches
-    # a hang or a retry loop; it is wide so a loaded CI machine never trips it.
+    # No retry: exactly one request reached the token endpoint. The time
+    # bound only catches a hang or a backoff; it is wide so a loaded CI
+    # machine never trips it.
+    assert stats_delta(before, provider.stats(), "token_requests") == 1, "the rejected refresh was retried"
     assert res.elapsed < 10, f"took {res.elapsed:.2f}s to report a rejected refresh token"
     assert res.stdout == "", f"nothing on stdout on error: {res.stdout!r}"
     assert f"oidc-gen --reauthenticate {NAME}" in res.stderr, res.describe()
