@@ -7,9 +7,9 @@
 //! endpoint with refresh, authorization-code (PKCE S256) and device grants,
 //! rotation, revocation, registration (RFC 7591/7592). A test can instead
 //! script the next answers of a path with [`FakeOp::push`]. Every request is
-//! recorded ([`FakeOp::requests`]); a test can wait until requests arrived
-//! ([`FakeOp::wait_for`]) or hold the next matching request until it lets it
-//! go ([`FakeOp::hold_next`], [`Held`]), so no test synchronizes by sleeping.
+//! recorded ([`FakeOp::requests`]); a test can hold the next matching
+//! request until it lets it go, and learn when it arrived
+//! ([`FakeOp::hold_next`], [`Held`]), so no test synchronizes by sleeping.
 //! Each of the three crates uses a different part, hence the
 //! `allow(dead_code)` where it is included.
 
@@ -24,9 +24,9 @@ mod tests;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use reply::{Recorded, Reply};
 
@@ -123,9 +123,8 @@ struct Inner {
     codes: Mutex<HashMap<String, CodeGrant>>,
     devices: Mutex<HashMap<String, DeviceGrant>>,
     counter: AtomicU64,
-    /// Every request in arrival order; `arrivals` is notified on each.
+    /// Every request in arrival order.
     requests: Mutex<Vec<Recorded>>,
-    arrivals: Condvar,
     /// Scripted answers per path, before the simulation.
     scripted: Mutex<HashMap<String, VecDeque<Reply>>>,
     traps: Mutex<Vec<Trap>>,
@@ -215,7 +214,6 @@ impl FakeOp {
             devices: Mutex::new(HashMap::new()),
             counter: AtomicU64::new(0),
             requests: Mutex::new(Vec::new()),
-            arrivals: Condvar::new(),
             scripted: Mutex::new(HashMap::new()),
             traps: Mutex::new(Vec::new()),
         });
@@ -282,31 +280,6 @@ impl FakeOp {
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.inner.requests).clone()
-    }
-
-    /// Waits until `count` requests that match `pred` have arrived and
-    /// returns them; fails the test after a generous bound.
-    pub fn wait_for(&self, count: usize, pred: impl Fn(&Recorded) -> bool) -> Vec<Recorded> {
-        let deadline = Instant::now() + PATIENCE;
-        let mut requests = lock(&self.inner.requests);
-        loop {
-            let matching: Vec<Recorded> = requests.iter().filter(|r| pred(r)).cloned().collect();
-            if matching.len() >= count {
-                return matching;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "only {} of {count} awaited requests reached the provider",
-                matching.len()
-            );
-            requests = self
-                .inner
-                .arrivals
-                .wait_timeout(requests, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
     }
 
     pub fn set<F: FnOnce(&mut Config)>(&self, f: F) {
@@ -414,7 +387,6 @@ fn serve(mut request: tiny_http::Request, inner: &Inner) {
     }
     let recorded = Recorded::new(&request, &body);
     lock(&inner.requests).push(recorded.clone());
-    inner.arrivals.notify_all();
     let trap = {
         let mut traps = lock(&inner.traps);
         let found = traps.iter().position(|t| (t.matches)(&recorded));

@@ -57,22 +57,6 @@ fn a_held_request_is_answered_only_after_its_release() {
 }
 
 #[test]
-fn wait_for_returns_once_the_requests_arrived() {
-    let op = std::sync::Arc::new(FakeOp::start());
-    let clients: Vec<_> = (0..3)
-        .map(|_| {
-            let op = std::sync::Arc::clone(&op);
-            std::thread::spawn(move || fetch(&op, "GET", "/.well-known/openid-configuration", ""))
-        })
-        .collect();
-    let seen = op.wait_for(3, |r| r.path.starts_with("/.well-known/"));
-    assert_eq!(seen.len(), 3);
-    for client in clients {
-        assert!(client.join().expect("client").contains(&op.issuer));
-    }
-}
-
-#[test]
 fn scripted_replies_come_first_then_the_simulation() {
     let op = FakeOp::start();
     op.push("/token", super::Reply::oauth_error("slow_down"));
