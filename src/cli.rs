@@ -15,7 +15,7 @@ pub mod service;
 pub mod token;
 
 use std::io::{self, IsTerminal as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::account;
@@ -165,6 +165,21 @@ fn first_line(mut s: String) -> SecretString {
     SecretString::new(s)
 }
 
+/// A secret from the environment variable `var`; `flag` names the option
+/// in the usage error when it is not set.
+pub(crate) fn secret_from_env(flag: &str, var: &str) -> Result<SecretString, Error> {
+    std::env::var(var)
+        .map(SecretString::new)
+        .map_err(|_| Error::Usage(format!("{flag}: the environment variable {var} is not set")))
+}
+
+/// A secret from the first line of the file at `path` (the whole text is
+/// wiped with it); `action` names the read in the I/O error.
+pub(crate) fn secret_from_file(action: &'static str, path: &Path) -> Result<SecretString, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(action, path, e))?;
+    Ok(first_line(text))
+}
+
 impl PasswordArgs {
     /// True when a non-interactive source was given.
     pub fn given(&self) -> bool {
@@ -175,16 +190,10 @@ impl PasswordArgs {
     /// terminal (asked twice when `confirm`).
     pub fn get(&self, prompt: &str, confirm: bool) -> Result<SecretString, Error> {
         if let Some(var) = &self.pw_env {
-            return std::env::var(var).map(SecretString::new).map_err(|_| {
-                Error::Usage(format!(
-                    "--pw-env: the environment variable {var} is not set"
-                ))
-            });
+            return secret_from_env("--pw-env", var);
         }
         if let Some(path) = &self.pw_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Error::io("read password file", path, e))?;
-            return Ok(first_line(text));
+            return secret_from_file("read password file", path);
         }
         if let Some(cmd) = &self.pw_cmd {
             let out = std::process::Command::new("sh")

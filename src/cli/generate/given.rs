@@ -58,11 +58,6 @@ pub(super) fn issuer(args: &Args, file: Option<&ClientFile>) -> Option<String> {
         .or_else(|| file.and_then(|f| f.issuer_url.clone()))
 }
 
-/// The first line of `text`.
-fn first_line(text: &str) -> &str {
-    text.split(['\n', '\r']).next().unwrap_or("")
-}
-
 /// The client secret from the command line or the client file; `None` for
 /// a public client (no secret, or an empty one). Warns when it was given in
 /// argv, where `ps` shows it to every local user.
@@ -80,16 +75,12 @@ pub(super) fn secret(
         }
         Some(SecretString::new(s.clone()))
     } else if let Some(var) = &args.client_secret_env {
-        let value = std::env::var(var).map_err(|_| {
-            Error::Usage(format!(
-                "--client-secret-env: the environment variable {var} is not set"
-            ))
-        })?;
-        Some(SecretString::new(value))
+        Some(crate::cli::secret_from_env("--client-secret-env", var)?)
     } else if let Some(path) = &args.client_secret_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io("read client secret file", path, e))?;
-        Some(SecretString::new(first_line(&text).to_owned()))
+        Some(crate::cli::secret_from_file(
+            "read client secret file",
+            path,
+        )?)
     } else {
         file.and_then(|f| f.client_secret.clone())
     };
