@@ -311,6 +311,15 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Runs a provider call on the session's runtime; its error becomes the
+    /// library's `Error`, which carries the exit code.
+    fn run<T, E>(&self, call: impl std::future::Future<Output = Result<T, E>>) -> crate::Result<T>
+    where
+        Error: From<E>,
+    {
+        Ok(self.rt.block_on(call)?)
+    }
+
     /// Runs `wait` (for the user: `what` names it) with Ctrl-C ending
     /// oidc-gen with exit code 130 and a line naming `what`.
     fn waiting<T>(&self, what: &'static str, wait: impl FnOnce() -> T) -> anyhow::Result<T> {

@@ -189,18 +189,14 @@ fn exchange(
         })
         .into());
     }
-    let tokens = session
-        .rt
-        .block_on(authcode::exchange_code(
-            &session.http,
-            &session.meta.token_endpoint,
-            Credentials::of(config),
-            pending,
-            code.code(),
-            token::unix_now(),
-        ))
-        .map_err(Error::from)?;
-    Ok(tokens)
+    Ok(session.run(authcode::exchange_code(
+        &session.http,
+        &session.meta.token_endpoint,
+        Credentials::of(config),
+        pending,
+        code.code(),
+        token::unix_now(),
+    ))?)
 }
 
 /// An attempt kept between `--no-webserver` and `--codeExchange`.

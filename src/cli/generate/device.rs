@@ -56,10 +56,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
         audiences: &audiences,
         audience_mode: AudienceMode::Legacy,
     };
-    let mut authorization = session
-        .rt
-        .block_on(start_device_authorization(&session.http, &params))
-        .map_err(Error::from)?;
+    let mut authorization = session.run(start_device_authorization(&session.http, &params))?;
     // --timeout bounds the wait when it is shorter than the code's lifetime.
     let timeout = Duration::from_secs(args.timeout);
     let capped = timeout < authorization.expires_in;

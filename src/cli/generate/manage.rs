@@ -17,7 +17,6 @@ use crate::account::config::AccountConfig;
 use crate::account::store::Store;
 use crate::account::{self, kdf_params};
 use crate::client::AgentClient;
-use crate::error::Error;
 use crate::oidc::token;
 use crate::oidc::token::Credentials;
 use crate::protocol::Request;
@@ -61,15 +60,12 @@ fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
     let Some(endpoint) = session.meta.revocation_endpoint.clone() else {
         return Ok(Revoked::NoEndpoint);
     };
-    session
-        .rt
-        .block_on(token::revoke_refresh_token(
-            &session.http,
-            &endpoint,
-            Credentials::of(config),
-            &config.refresh_token,
-        ))
-        .map_err(Error::from)?;
+    session.run(token::revoke_refresh_token(
+        &session.http,
+        &endpoint,
+        Credentials::of(config),
+        &config.refresh_token,
+    ))?;
     super::registration::unregister(&session, config);
     Ok(Revoked::At(endpoint))
 }

@@ -76,14 +76,12 @@ pub(super) fn register(
     };
     let at = args.at.as_ref().map(|t| SecretString::new(t.clone()));
     let client = session
-        .rt
-        .block_on(registration::register(
+        .run(registration::register(
             &session.http,
             endpoint,
             at.as_ref(),
             &metadata,
         ))
-        .map_err(Error::from)
         .context("dynamic client registration failed")?;
     eprintln!(
         "Registered client '{}' at {}",
