@@ -75,6 +75,18 @@ impl AgentClient {
         }
         Err(failure_to_error(reply))
     }
+
+    /// The short names of the accounts the agent has loaded.
+    pub fn loaded_accounts(&self) -> Result<Vec<String>> {
+        let reply = self.call(&Request::LoadedAccounts)?;
+        Ok(match reply.info {
+            Some(serde_json::Value::Array(names)) => names
+                .into_iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
 }
 
 /// oidc-agent 4.x puts raw newlines and tabs inside JSON strings (its

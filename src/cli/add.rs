@@ -121,11 +121,8 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.loaded {
-        let reply = client.call(&Request::LoadedAccounts)?;
-        if let Some(serde_json::Value::Array(names)) = reply.info {
-            for n in names.iter().filter_map(|n| n.as_str()) {
-                println!("{n}");
-            }
+        for n in client.loaded_accounts()? {
+            println!("{n}");
         }
         return Ok(());
     }
@@ -218,10 +215,7 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
         }
         _ => crate::paths::bearer_token_file(),
     };
-    let loaded = client.call(&Request::LoadedAccounts)?;
-    let is_loaded = matches!(&loaded.info, Some(serde_json::Value::Array(names))
-        if names.iter().any(|n| n.as_str() == Some(name)));
-    if !is_loaded {
+    if !client.loaded_accounts()?.iter().any(|n| n == name) {
         open_and_load(client, args, name)?;
     }
     client.call(&Request::TokenFile {

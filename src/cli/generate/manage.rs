@@ -74,12 +74,7 @@ fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
 /// agent reachable.
 fn loaded_in_agent(name: &str) -> Option<(AgentClient, bool)> {
     let client = AgentClient::from_env().ok()?;
-    let reply = client.call(&Request::LoadedAccounts).ok()?;
-    let loaded = reply
-        .info
-        .as_ref()
-        .and_then(|i| i.as_array())
-        .is_some_and(|names| names.iter().any(|n| n.as_str() == Some(name)));
+    let loaded = client.loaded_accounts().ok()?.iter().any(|n| n == name);
     Some((client, loaded))
 }
 
