@@ -40,22 +40,22 @@ pub(super) fn candidate(ctx: &Ctx, t: &TokenRequest) -> Option<String> {
     Some(name)
 }
 
-/// Tries to load `name` with the password from the keyring; true when it
-/// is loaded afterwards.
-pub(super) async fn load(ctx: &Ctx, name: &str) -> bool {
+/// Tries to load `name` with the password from the keyring; the caller
+/// looks again to see whether it is loaded.
+pub(super) async fn load(ctx: &Ctx, name: &str) {
     let _one = ctx.autoloading.lock().await;
     if ctx.state().is_live(name, ctx.clock.now()) {
-        return true; // an autoload just before ours did it
+        return; // an autoload just before ours did it
     }
     let Some(socket) = ctx.socket.get().cloned() else {
-        return false;
+        return;
     };
     let Some(add) = std::env::current_exe()
         .ok()
         .map(|exe| exe.with_file_name("oidc-add"))
         .filter(|p| p.is_file())
     else {
-        return false;
+        return;
     };
     let owned = name.to_owned();
     let result = tokio::task::spawn_blocking(move || run(&add, &socket, &owned))
@@ -65,7 +65,6 @@ pub(super) async fn load(ctx: &Ctx, name: &str) -> bool {
         Ok(()) => log!("'{name}': autoloaded with the password from the keyring"),
         Err(e) => log!("'{name}': not autoloaded: {e}"),
     }
-    ctx.state().is_live(name, ctx.clock.now())
 }
 
 /// Runs `oidc-add --pw-keyring NAME` against `socket` within [`TIMEOUT`].

@@ -228,27 +228,21 @@ fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup 
 }
 
 pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
-    let now = ctx.clock.now();
-    let mut autoloaded = false;
-    let flight = loop {
-        match lookup(ctx, &t, id_token, now) {
-            Lookup::Reply(reply) => return *reply,
-            Lookup::Flight(fk, cell) => break (fk, cell),
-            Lookup::Missing(reply) => {
-                // A configured account that is not loaded: load it from the
-                // keyring, if the password is there, then answer as usual.
-                let candidate = (!autoloaded && reply.kind == Some(ErrorKind::NotLoaded))
-                    .then(|| super::autoload::candidate(ctx, &t))
-                    .flatten();
-                let Some(candidate) = candidate else {
-                    return *reply;
-                };
-                autoloaded = true;
-                super::autoload::load(ctx, &candidate).await;
-            }
-        }
+    let mut found = lookup(ctx, &t, id_token, ctx.clock.now());
+    // A configured account that is not loaded: load it from the keyring,
+    // if the password is there, then answer as usual.
+    if let Lookup::Missing(reply) = &found
+        && reply.kind == Some(ErrorKind::NotLoaded)
+        && let Some(candidate) = super::autoload::candidate(ctx, &t)
+    {
+        super::autoload::load(ctx, &candidate).await;
+        // Loading may have taken seconds: look again at the time it is now.
+        found = lookup(ctx, &t, id_token, ctx.clock.now());
+    }
+    let (fk, cell) = match found {
+        Lookup::Reply(reply) | Lookup::Missing(reply) => return *reply,
+        Lookup::Flight(fk, cell) => (fk, cell),
     };
-    let (fk, cell) = flight;
     // Single flight: the first waiter runs the refresh, the others await its
     // result. If that waiter goes away, the next one takes over.
     let result: FlightResult = cell
