@@ -203,8 +203,7 @@ fn agent_writes_its_pid_file_and_takes_the_4x_options() {
         "--seccomp",
     ]);
     let written = std::fs::read_to_string(&pid_file).expect("pid file");
-    let status = ok(&env.run("oidc-agent", &["--status", "--json"]));
-    let v: serde_json::Value = serde_json::from_str(&status).expect("json");
+    let v = env.status();
     assert!(!v["socket"].as_str().unwrap_or("").is_empty(), "{v}");
     assert_eq!(written, format!("{}\n", env.agent_pid().expect("agent")));
 }

@@ -23,13 +23,8 @@ fn only_valid(op: &FakeOp) -> String {
     valid.into_iter().next().unwrap_or_default()
 }
 
-fn status(env: &Env) -> serde_json::Value {
-    let out = ok(&env.run("oidc-agent", &["--status", "--json"]));
-    serde_json::from_str(&out).expect("status json")
-}
-
 fn account_status(env: &Env, name: &str) -> serde_json::Value {
-    status(env)["accounts"]
+    env.status()["accounts"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["name"] == name).cloned())
         .unwrap_or(serde_json::Value::Null)
@@ -281,7 +276,7 @@ fn the_log_records_lifecycle_events_without_secrets() {
     let (op, env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
     ok(&env.run("oidc-add", &["-r", "acct"]));
-    let st = status(&env);
+    let st = env.status();
     let log: Vec<String> = st["log"]
         .as_array()
         .expect("log")

@@ -98,9 +98,7 @@ fn token_file_lives_with_the_account() {
     };
     ok(&env.run("oidc-add", &[&flag, "acct"]));
     check(&env);
-    let status: serde_json::Value =
-        serde_json::from_str(&ok(&env.run("oidc-agent", &["--status", "--json"])))
-            .expect("status json");
+    let status = env.status();
     let acct = &status["accounts"][0];
     assert_eq!(acct["token_file"].as_str(), path.to_str(), "{status}");
     assert_eq!(acct["refresh_ahead"], true, "{status}");

@@ -215,6 +215,13 @@ impl Env {
         }
     }
 
+    /// The agent's `--status --json`.
+    #[track_caller]
+    pub fn status(&self) -> serde_json::Value {
+        let out = ok(&self.run("oidc-agent", &["--status", "--json"]));
+        serde_json::from_str(&out).expect("status json")
+    }
+
     /// Asks the agent for `--status --json` until `pred` holds (there is no
     /// event for "N requests wait in the agent"; each ask is a process run,
     /// which paces the loop).
@@ -222,8 +229,7 @@ impl Env {
     pub fn wait_status(&self, what: &str, pred: impl Fn(&serde_json::Value) -> bool) {
         let deadline = Instant::now() + PROCESS_WAIT;
         loop {
-            let out = ok(&self.run("oidc-agent", &["--status", "--json"]));
-            let status: serde_json::Value = serde_json::from_str(&out).expect("status json");
+            let status = self.status();
             if pred(&status) {
                 return;
             }
