@@ -17,7 +17,7 @@
 //! - `account` owns the account files end to end: oidc-agent's account JSON,
 //!   our encrypted format, oidc-agent's formats, the directory with its lock
 //!   and atomic 0600 writes, and `issuer.config`; `paths` names the
-//!   directories.
+//!   directories; `process` waits for a process to exit (by its pidfd).
 //! - `secret` holds every secret in a zeroizing, redacted type; `error` the
 //!   typed errors and the exit-code table.
 
@@ -31,6 +31,7 @@ pub mod keyring;
 pub mod loopback;
 pub mod oidc;
 pub mod paths;
+pub mod process;
 pub mod protocol;
 pub mod secret;
 

@@ -78,29 +78,20 @@ fn run(add: &Path, socket: &Path, name: &str) -> Result<(), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", add.display()))?;
-    // One thread waits for the exit; this one waits for that, at most
-    // TIMEOUT. Until the waiter reaps the child its pid stays its own, so
-    // killing by pid on a timeout reaches the right process.
     let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(-1));
-    let (tx, exited) = std::sync::mpsc::channel();
-    let status = std::thread::scope(|s| {
-        s.spawn(|| tx.send(child.wait()));
-        match exited.recv_timeout(TIMEOUT) {
-            Ok(status) => Some(status),
-            Err(_) => {
-                if let Some(pid) = pid {
-                    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                }
-                let _ = exited.recv();
-                None
-            }
-        }
-    });
-    let status = match status {
-        Some(Ok(status)) => status,
-        Some(Err(e)) => return Err(format!("cannot wait for oidc-add: {e}")),
-        None => return Err(format!("oidc-add took longer than {}s", TIMEOUT.as_secs())),
+    let exited = match pid {
+        Some(pid) => crate::process::wait_exit(pid, TIMEOUT)
+            .map_err(|e| format!("cannot wait for oidc-add: {e}"))?,
+        None => true,
     };
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("oidc-add took longer than {}s", TIMEOUT.as_secs()));
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for oidc-add: {e}"))?;
     if status.success() {
         return Ok(());
     }

@@ -10,7 +10,7 @@
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
@@ -120,33 +120,6 @@ pub fn probe(sock: &Path) -> Probe {
         .and_then(|c| u32::try_from(c.pid.as_raw_nonzero().get()).ok())
         .filter(|p| is_agent(*p));
     Probe::Running(pid)
-}
-
-/// Waits at most `within` for `pid` to exit: false if it still runs. The
-/// agent is not our child, so wait(2) cannot tell; its pidfd becomes
-/// readable when it exits (pidfd_open(2)).
-fn wait_exit(pid: rustix::process::Pid, within: Duration) -> anyhow::Result<bool> {
-    use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let fd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::SRCH) => return Ok(true),
-        Err(e) => bail!("cannot watch the agent (pid {pid:?}): {e}"),
-    };
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let timeout = Timespec::try_from(left).unwrap_or(Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        });
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        match poll(&mut fds, Some(&timeout)) {
-            Ok(0) => return Ok(false),
-            Ok(_) => return Ok(true),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => bail!("cannot watch the agent (pid {pid:?}): {e}"),
-        }
-    }
 }
 
 /// True when process `pid` is an oidc-agent (never signal anything else,
@@ -304,7 +277,9 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
     // Wait until the agent has exited (and so let go of the socket), so
     // that a `use` right after this starts a fresh agent instead of
     // reaching the dying one.
-    if !wait_exit(target, STOP_DEADLINE)? {
+    let exited = crate::process::wait_exit(target, STOP_DEADLINE)
+        .with_context(|| format!("cannot watch the agent (pid {pid})"))?;
+    if !exited {
         bail!("the agent (pid {pid}) did not exit within {STOP_DEADLINE:?}");
     }
     out.push_str(&format!(

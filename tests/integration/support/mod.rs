@@ -358,48 +358,19 @@ impl Drop for Running {
 /// `Err` with the status of the killed process.
 pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Result<ExitStatus, ExitStatus> {
     let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
-    let (tx, exited) = mpsc::channel();
-    std::thread::scope(|s| {
-        s.spawn(|| tx.send(child.wait().expect("wait")));
-        match exited.recv_timeout(limit) {
-            Ok(status) => Ok(status),
-            Err(_) => {
-                // Not reaped yet (the waiter is still waiting): the pid is
-                // still this child's.
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                Err(exited.recv().expect("the killed child's status"))
-            }
-        }
-    })
+    if oidc_agent::process::wait_exit(pid, limit).expect("pidfd") {
+        return Ok(child.wait().expect("wait"));
+    }
+    let _ = child.kill();
+    Err(child.wait().expect("the killed child's status"))
 }
 
 /// Waits until process `pid` (not necessarily our child: a daemonized
-/// agent) has ended, at most [`PROCESS_WAIT`]: its pidfd becomes readable
-/// when it does (pidfd_open(2)).
+/// agent) has ended, at most [`PROCESS_WAIT`].
 #[track_caller]
 pub fn wait_for_exit(pid: i32) {
-    use tokio::io::Interest;
-    use tokio::io::unix::AsyncFd;
     let pid = rustix::process::Pid::from_raw(pid).expect("pid");
-    let fd = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::SRCH) => return,
-        Err(e) => panic!("pidfd_open({pid:?}): {e}"),
-    };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let ended = rt.block_on(async {
-        // SAFETY: the AsyncFd owns the pidfd; nothing else closes or
-        // replaces it while it is registered.
-        #[allow(unsafe_code)]
-        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
-            .expect("watch the pidfd");
-        tokio::time::timeout(PROCESS_WAIT, fd.readable())
-            .await
-            .is_ok()
-    });
+    let ended = oidc_agent::process::wait_exit(pid, PROCESS_WAIT).expect("pidfd");
     assert!(ended, "process {pid:?} still runs after {PROCESS_WAIT:?}");
 }
 
