@@ -101,6 +101,10 @@ const NO_CONFIRM: Here = Ignored(Some(
     "--confirm: there are no confirmation prompts; tokens are handed out without asking",
 ));
 const NO_MYTOKEN: Here = Refused("mytoken is not supported by oidc-agent-rs");
+const NO_PASSWORD_FLOW: Here = Refused(
+    "the password flow (--op-username, --op-password, --flow password) is not supported; \
+     use the code or device flow",
+);
 
 /// The table. Options of both versions appear once; `help`, `usage` and
 /// `version` are clap's (with `-?` and `--usage` added by [`command`]).
@@ -179,26 +183,8 @@ pub const TABLE: &[Flag] = &[
     f(Gen, "dae", None, R, Ours),
     f(Gen, "device-authorization-endpoint", None, R, Ours),
     f(Gen, "only-at", None, N, Ours),
-    f(
-        Gen,
-        "op-username",
-        None,
-        R,
-        Refused(
-            "the password flow (--op-username, --op-password, --flow password) is not supported; \
-         use the code or device flow",
-        ),
-    ),
-    f(
-        Gen,
-        "op-password",
-        None,
-        R,
-        Refused(
-            "the password flow (--op-username, --op-password, --flow password) is not supported; \
-         use the code or device flow",
-        ),
-    ),
+    f(Gen, "op-username", None, R, NO_PASSWORD_FLOW),
+    f(Gen, "op-password", None, R, NO_PASSWORD_FLOW),
     f(Gen, "rt", None, R, Ours),
     f(Gen, "refresh-token", None, R, Ours),
     f(Gen, "rt-env", None, O, Ours),
