@@ -40,11 +40,7 @@ fn encrypted_call(sock: &std::path::Path, request: &str) -> serde_json::Value {
 fn encrypted_ipc_mode() {
     let (op, env) = agent_with_account();
     let sock = env.socket();
-    let at = encrypted_call(
-        &sock,
-        r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
-    );
-    assert_token_reply(&at);
+    let at = acct_token_via(encrypted_call, &sock);
     let by_issuer = encrypted_call(
         &sock,
         &format!(

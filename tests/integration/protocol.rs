@@ -11,11 +11,7 @@ use crate::support::*;
 fn every_request_answers() {
     let (op, env) = agent_with_account();
     let sock = env.socket();
-    let at = raw_json(
-        &sock,
-        r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
-    );
-    assert_token_reply(&at);
+    let at = acct_token_via(raw_json, &sock);
     assert_eq!(at["issuer"], op.issuer.as_str());
     assert!(at["expires_at"].as_i64().is_some_and(|e| e > 0));
 

@@ -2,7 +2,7 @@
 //! provider, a run with one more variable, a new agent taking up what the
 //! last one saved, and the checks on the agent's JSON replies.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use super::fake_op::{Config, FakeOp};
@@ -67,9 +67,18 @@ impl Env {
     }
 }
 
-/// Asserts a successful access-token reply with a token of the fake provider.
+/// Asks the agent at `sock` for `acct`'s access token through `call` (one
+/// transport: plain JSON, or oidc-agent's encrypted mode) and asserts a
+/// successful reply with a token of the fake provider.
 #[track_caller]
-pub fn assert_token_reply(reply: &serde_json::Value) {
+pub fn acct_token_via(
+    call: impl Fn(&Path, &str) -> serde_json::Value,
+    sock: &Path,
+) -> serde_json::Value {
+    let reply = call(
+        sock,
+        r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
+    );
     assert_eq!(reply["status"], "success", "{reply}");
     assert!(
         reply["access_token"]
@@ -77,6 +86,7 @@ pub fn assert_token_reply(reply: &serde_json::Value) {
             .is_some_and(|t| t.starts_with("at-")),
         "{reply}"
     );
+    reply
 }
 
 /// Asserts a failure reply whose error says `what`.
