@@ -3,6 +3,8 @@
 //! a rotation that cannot be written, and the races of `add` with a lock and
 //! with a refresh, driven deterministically by holding the provider's reply.
 
+use std::process::Output;
+
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
@@ -59,6 +61,19 @@ fn while_refresh_held<T>(env: &Env, op: &FakeOp, during: impl FnOnce() -> T) -> 
     held.release();
     ok(&refresh.finish());
     during
+}
+
+/// Runs `oidc-add ARGS` for `acct` while a refresh of it is held, until the
+/// agent logs that the add's `step` (load, unload) waits for that refresh;
+/// returns the add's output once the refresh has finished.
+#[track_caller]
+fn add_waiting_for_refresh(env: &Env, op: &FakeOp, args: &[&str], step: &str) -> Output {
+    let add = while_refresh_held(env, op, || {
+        let add = env.spawn("oidc-add", args);
+        env.wait_agent_log(&format!("'acct': {step} waits for the refresh under way"));
+        add
+    });
+    add.finish()
 }
 
 /// An agent holding account `acct` of a provider that rotates refresh tokens.
@@ -233,12 +248,12 @@ fn add_racing_lock_ends_sealed_not_served() {
 #[test]
 fn add_racing_refresh_never_replays_the_token() {
     let (op, env) = rotating_account();
-    let add = while_refresh_held(&env, &op, || {
-        let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-        env.wait_agent_log("'acct': load waits for the refresh under way");
-        add
-    });
-    ok(&add.finish());
+    ok(&add_waiting_for_refresh(
+        &env,
+        &op,
+        &["--pw-env", "acct"],
+        "load",
+    ));
     assert!(
         op.violations().is_empty(),
         "provider saw: {:?}",
@@ -253,12 +268,12 @@ fn add_racing_refresh_never_replays_the_token() {
 #[test]
 fn rotation_survives_unload_and_lock_mid_refresh() {
     let (op, env) = rotating_account();
-    let unload = while_refresh_held(&env, &op, || {
-        let unload = env.spawn("oidc-add", &["-r", "acct"]);
-        env.wait_agent_log("'acct': unload waits for the refresh under way");
-        unload
-    });
-    ok(&unload.finish());
+    ok(&add_waiting_for_refresh(
+        &env,
+        &op,
+        &["-r", "acct"],
+        "unload",
+    ));
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
 
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
