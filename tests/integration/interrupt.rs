@@ -6,15 +6,24 @@
 use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
 
-/// Sends oidc-gen the Ctrl-C (SIGINT); asserts that it ends with 130 and
-/// saved no account, and returns what it said on stderr.
+/// Sends oidc-gen the Ctrl-C (SIGINT); asserts that it ends with 130,
+/// saved no account, and that its line names the wait it interrupted
+/// (`Some("device login")`), or, after the wait (`None`), names none.
 #[track_caller]
-fn interrupt(oidc_gen: Running, env: &Env) -> String {
+fn interrupt(oidc_gen: Running, env: &Env, wait: Option<&str>) {
     let pid = rustix::process::Pid::from_raw(oidc_gen.pid() as i32).expect("pid");
     rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
     let err = fails(&oidc_gen.finish(), 130);
     assert!(!env.config_dir().join("acct").exists(), "saved: {err}");
-    err
+    match wait {
+        Some(wait) => assert!(
+            err.contains(&format!(
+                "interrupted while waiting for the {wait}; nothing was saved"
+            )),
+            "{err}"
+        ),
+        None => assert!(!err.contains("interrupted while"), "{err}"),
+    }
 }
 
 /// `oidc-gen NAME` for a public client with `flow`, password from `pw`.
@@ -41,11 +50,7 @@ fn ctrl_c_while_polling_the_device_flow_exits_130() {
     let env = Env::new();
     let mut oidc_gen = env.spawn("oidc-gen", &args(&op.issuer, "device", &["--pw-env"]));
     oidc_gen.wait_line("user code", |l| l.contains("WDJB-"));
-    let err = interrupt(oidc_gen, &env);
-    assert!(
-        err.contains("interrupted while waiting for the device login; nothing was saved"),
-        "{err}"
-    );
+    interrupt(oidc_gen, &env, Some("device login"));
 }
 
 #[test]
@@ -54,11 +59,7 @@ fn ctrl_c_while_waiting_for_the_browser_exits_130() {
     let env = Env::new();
     let mut oidc_gen = env.spawn("oidc-gen", &args(&op.issuer, "code", &["--pw-env"]));
     oidc_gen.auth_url();
-    let err = interrupt(oidc_gen, &env);
-    assert!(
-        err.contains("interrupted while waiting for the browser login; nothing was saved"),
-        "{err}"
-    );
+    interrupt(oidc_gen, &env, Some("browser login"));
     assert!(op.grants("authorization_code").is_empty());
 }
 
@@ -78,6 +79,5 @@ fn ctrl_c_after_the_wait_still_exits_130() {
         .args(args(&op.issuer, "device", &["--pw-file", fifo_arg]));
     let mut oidc_gen = Env::spawn_cmd(cmd);
     oidc_gen.wait_line("approval", |l| l.contains("The login was approved"));
-    let err = interrupt(oidc_gen, &env);
-    assert!(!err.contains("interrupted while"), "{err}");
+    interrupt(oidc_gen, &env, None);
 }
