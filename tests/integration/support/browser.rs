@@ -4,9 +4,8 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpStream, ToSocketAddrs as _};
-use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(10);
+use super::PROCESS_WAIT;
 
 /// One HTTP answer.
 #[derive(Debug)]
@@ -27,9 +26,11 @@ pub fn get(url: &str) -> Page {
         .expect("resolve")
         .next()
         .expect("an address");
-    let mut stream = TcpStream::connect_timeout(&addr, WAIT)
+    let mut stream = TcpStream::connect_timeout(&addr, PROCESS_WAIT)
         .unwrap_or_else(|e| panic!("browser: cannot connect to {url}: {e}"));
-    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream
+        .set_read_timeout(Some(PROCESS_WAIT))
+        .expect("timeout");
     let target = match parsed.query() {
         Some(q) => format!("{}?{q}", parsed.path()),
         None => parsed.path().to_owned(),

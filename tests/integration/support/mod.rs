@@ -285,7 +285,8 @@ pub struct Running {
     stderr: Option<JoinHandle<Vec<u8>>>,
 }
 
-/// How long a test waits for a line or for the process to end.
+/// How long a test waits for a process (a line, an answer on a socket, its
+/// end): the bound for a broken test, never a pace.
 pub const PROCESS_WAIT: Duration = Duration::from_secs(20);
 
 impl Running {
@@ -427,8 +428,7 @@ pub fn fails(o: &Output, code: i32) -> String {
 pub fn raw(sock: &Path, bytes: &[u8]) -> Vec<u8> {
     use std::io::{Read as _, Write as _};
     let mut s = std::os::unix::net::UnixStream::connect(sock).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
+    s.set_read_timeout(Some(PROCESS_WAIT)).expect("timeout");
     // The agent may close early on oversized input: then read what it said.
     let _ = s.write_all(bytes);
     let mut out = Vec::new();
