@@ -9,8 +9,10 @@ use super::*;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// One `GET target` over a fresh connection; returns (status, body).
-fn get(addr: SocketAddr, target: &str) -> (u16, String) {
+/// One `GET target` over a fresh connection, which must answer `status`;
+/// returns the body.
+#[track_caller]
+fn get(addr: SocketAddr, target: &str, status: u16) -> String {
     let mut stream = TcpStream::connect_timeout(&addr, WAIT).expect("connect to listener");
     stream
         .set_read_timeout(Some(WAIT))
@@ -19,7 +21,7 @@ fn get(addr: SocketAddr, target: &str) -> (u16, String) {
     stream.write_all(request.as_bytes()).expect("send request");
     let mut raw = String::new();
     stream.read_to_string(&mut raw).expect("read response");
-    let status = raw
+    let got: u16 = raw
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
@@ -28,7 +30,8 @@ fn get(addr: SocketAddr, target: &str) -> (u16, String) {
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
-    (status, body)
+    assert_eq!(got, status, "GET {target}: {body}");
+    body
 }
 
 /// Runs `client` on a thread while the listener waits on this one.
@@ -43,13 +46,22 @@ where
     result
 }
 
+/// [`serve`] for a visit that must end the wait with a code: the code.
+#[track_caller]
+fn served_code<F>(listener: &LoopbackListener, state: &str, client: F) -> String
+where
+    F: FnOnce(SocketAddr) + Send + 'static,
+{
+    let code = serve(listener, state, client).expect("a code");
+    code.code().expose().to_owned()
+}
+
 #[test]
 fn success_returns_code_and_readable_page() {
     let listener = LoopbackListener::bind("http://127.0.0.1/cb", None).expect("bind");
     let code = serve(&listener, "s1", |addr| {
-        let (status, body) = get(addr, "/cb?code=abc%2F1&state=s1&iss=https%3A%2F%2Fop");
-        assert_eq!(status, 200);
-        assert!(body.contains("You can close this tab and return to the terminal"));
+        let page = get(addr, "/cb?code=abc%2F1&state=s1&iss=https%3A%2F%2Fop", 200);
+        assert!(page.contains("You can close this tab and return to the terminal"));
     })
     .expect("code");
     assert_eq!(code.code().expose(), "abc/1");
@@ -63,33 +75,26 @@ fn success_returns_code_and_readable_page() {
 #[test]
 fn wrong_state_favicon_and_wrong_path_do_not_end_the_wait() {
     let listener = LoopbackListener::bind("http://localhost/cb", None).expect("bind");
-    let code = serve(&listener, "good", |addr| {
-        let (status, body) = get(addr, "/cb?code=evil&state=bad");
-        assert_eq!(status, 400);
-        assert!(body.contains("state mismatch"));
-        assert_eq!(get(addr, "/cb?code=evil").0, 400, "missing state");
-        assert_eq!(
-            get(addr, "/cb?code=evil&state=good&state=good").0,
-            400,
-            "repeated state"
-        );
-        assert_eq!(get(addr, "/favicon.ico").0, 404);
-        assert_eq!(get(addr, "/other?code=evil&state=good").0, 404);
-        assert_eq!(get(addr, "/cb?code=right&state=good").0, 200);
-    })
-    .expect("code");
-    assert_eq!(code.code().expose(), "right");
+    let code = served_code(&listener, "good", |addr| {
+        assert!(get(addr, "/cb?code=evil&state=bad", 400).contains("state mismatch"));
+        get(addr, "/cb?code=evil", 400); // missing state
+        get(addr, "/cb?code=evil&state=good&state=good", 400); // repeated state
+        get(addr, "/favicon.ico", 404);
+        get(addr, "/other?code=evil&state=good", 404);
+        get(addr, "/cb?code=right&state=good", 200);
+    });
+    assert_eq!(code, "right");
 }
 
 #[test]
 fn access_denied_ends_with_typed_error() {
     let listener = LoopbackListener::bind("http://127.0.0.1:0/", None).expect("bind");
     let err = serve(&listener, "st", |addr| {
-        let (status, body) = get(
+        let body = get(
             addr,
             "/?error=access_denied&error_description=User+said+%3Cno%3E&state=st",
+            400,
         );
-        assert_eq!(status, 400);
         assert!(body.contains("access_denied"));
         assert!(
             body.contains("&lt;no&gt;"),
@@ -114,7 +119,7 @@ fn access_denied_ends_with_typed_error() {
 fn state_match_without_code_is_an_error() {
     let listener = LoopbackListener::bind("http://127.0.0.1/", None).expect("bind");
     let err = serve(&listener, "st", |addr| {
-        assert_eq!(get(addr, "/?state=st").0, 400);
+        get(addr, "/?state=st", 400);
     })
     .expect_err("no code");
     assert!(matches!(err, LoopbackError::MissingCode), "{err:?}");
@@ -195,11 +200,10 @@ fn ipv6_literal_binds_ipv6_loopback() {
         listener.redirect_uri(),
         format!("http://[::1]:{}/cb", addr.port())
     );
-    let code = serve(&listener, "s", |addr| {
-        assert_eq!(get(addr, "/cb?state=s&code=c6").0, 200);
-    })
-    .expect("code");
-    assert_eq!(code.code().expose(), "c6");
+    let code = served_code(&listener, "s", |addr| {
+        get(addr, "/cb?state=s&code=c6", 200);
+    });
+    assert_eq!(code, "c6");
 }
 
 #[test]
@@ -247,22 +251,24 @@ fn pasted_url_follows_the_same_rules() {
     let custom = parse_redirect_url("edu.kit.data.oidc-agent:/redirect?code=c2&state=s", "s")
         .expect("custom scheme");
     assert_eq!(custom.into_code().expose(), "c2");
-    assert!(matches!(
-        parse_redirect_url("http://localhost/?state=x&code=c", "s"),
-        Err(LoopbackError::StateMismatch)
-    ));
-    assert!(matches!(
-        parse_redirect_url("http://localhost/?error=access_denied&state=s", "s"),
-        Err(LoopbackError::ProviderDenied { .. })
-    ));
-    assert!(matches!(
-        parse_redirect_url("http://localhost/?state=s&code=", "s"),
-        Err(LoopbackError::MissingCode)
-    ));
-    assert!(matches!(
-        parse_redirect_url("code=c&state=s", "s"),
-        Err(LoopbackError::InvalidPastedUrl { .. })
-    ));
+    let refused: [(&str, fn(&LoopbackError) -> bool); 4] = [
+        ("http://localhost/?state=x&code=c", |e| {
+            matches!(e, LoopbackError::StateMismatch)
+        }),
+        ("http://localhost/?error=access_denied&state=s", |e| {
+            matches!(e, LoopbackError::ProviderDenied { .. })
+        }),
+        ("http://localhost/?state=s&code=", |e| {
+            matches!(e, LoopbackError::MissingCode)
+        }),
+        ("code=c&state=s", |e| {
+            matches!(e, LoopbackError::InvalidPastedUrl { .. })
+        }),
+    ];
+    for (url, expected) in refused {
+        let err = parse_redirect_url(url, "s").expect_err(url);
+        assert!(expected(&err), "{url}: {err:?}");
+    }
 }
 
 #[test]
@@ -298,12 +304,11 @@ fn localhost_listens_on_both_loopback_addresses_with_one_port() {
     assert_eq!(addrs[0].port(), addrs[1].port());
     // A browser that resolves localhost to ::1 first reaches us there.
     let v6 = addrs[1];
-    let code = serve(&listener, "s6", move |_| {
-        assert_eq!(get(v6, "/cb?code=c6&state=bad").0, 400);
-        assert_eq!(get(v6, "/cb?code=c6&state=s6").0, 200);
-    })
-    .expect("code over ::1");
-    assert_eq!(code.code().expose(), "c6");
+    let code = served_code(&listener, "s6", move |_| {
+        get(v6, "/cb?code=c6&state=bad", 400);
+        get(v6, "/cb?code=c6&state=s6", 200);
+    });
+    assert_eq!(code, "c6");
 }
 
 #[test]
@@ -329,18 +334,17 @@ fn a_visit_after_the_code_arrived_says_the_login_is_complete() {
     let listener = LoopbackListener::bind("http://127.0.0.1/cb", None).expect("bind");
     let addr = listener.local_addr();
     serve(&listener, "st", |addr| {
-        assert_eq!(get(addr, "/cb?code=c&state=st").0, 200);
+        get(addr, "/cb?code=c&state=st", 200);
     })
     .expect("code");
     // The listener stays up while oidc-gen exchanges the code: a reload
     // (same URL) or any later visit gets a clear page, not an error.
-    let (status, body) = get(addr, "/cb?code=c&state=st");
-    assert_eq!(status, 200);
+    let body = get(addr, "/cb?code=c&state=st", 200);
     assert!(
         body.contains("<title>oidc-gen: Login already completed</title>"),
         "{body}"
     );
-    assert_eq!(get(addr, "/favicon.ico").0, 404);
+    get(addr, "/favicon.ico", 404);
 }
 
 #[test]
@@ -376,20 +380,23 @@ fn pages_load_nothing_and_run_no_scripts() {
 
 #[test]
 fn access_denied_and_provider_errors_get_distinct_titles() {
-    let denied = pages::Page::refused("access_denied", None).html();
-    assert!(
-        denied.contains("<title>oidc-gen: Access denied</title>"),
-        "{denied}"
-    );
-    let failed = pages::Page::refused("server_error", Some("db <down>")).html();
-    assert!(
-        failed.contains("<title>oidc-gen: Login failed: provider error</title>"),
-        "{failed}"
-    );
-    assert!(
-        failed.contains("server_error") && failed.contains("db &lt;down&gt;"),
-        "{failed}"
-    );
+    let cases: [(&str, Option<&str>, &str, &[&str]); 2] = [
+        ("access_denied", None, "Access denied", &[]),
+        (
+            "server_error",
+            Some("db <down>"),
+            "Login failed: provider error",
+            &["server_error", "db &lt;down&gt;"],
+        ),
+    ];
+    for (error, description, title, shown) in cases {
+        let html = pages::Page::refused(error, description).html();
+        let title = format!("<title>oidc-gen: {title}</title>");
+        assert!(html.contains(&title), "{html}");
+        for text in shown {
+            assert!(html.contains(text), "{text} in {html}");
+        }
+    }
 }
 
 /// Reads a whole reply and returns its status code (0 if none).
@@ -426,11 +433,10 @@ fn slow_header_client_is_cut_off_and_does_not_hold_the_listener() {
         }
         cut.join().expect("reader")
     });
-    let code = serve(&listener, "real", |addr| {
-        assert_eq!(get(addr, "/cb?code=c&state=real").0, 200);
-    })
-    .expect("the real redirect is served while the slow client trickles");
-    assert_eq!(code.code().expose(), "c");
+    let code = served_code(&listener, "real", |addr| {
+        get(addr, "/cb?code=c&state=real", 200);
+    });
+    assert_eq!(code, "c");
     assert_eq!(slow.join().expect("slow client"), 408);
 }
 
@@ -439,7 +445,7 @@ fn slow_header_client_is_cut_off_and_does_not_hold_the_listener() {
 #[test]
 fn oversized_header_is_refused() {
     let listener = LoopbackListener::bind("http://127.0.0.1/cb", None).expect("bind");
-    let code = serve(&listener, "s", |addr| {
+    let code = served_code(&listener, "s", |addr| {
         let mut s = TcpStream::connect(addr).expect("connect");
         let head = format!(
             "GET /cb?code=big&state=s HTTP/1.1\r\nX-Big: {}\r\n\r\n",
@@ -448,8 +454,7 @@ fn oversized_header_is_refused() {
         // The server stops reading at the bound, so the write may fail.
         let _ = s.write_all(head.as_bytes());
         assert_eq!(status_of(&mut s), 431);
-        assert_eq!(get(addr, "/cb?code=small&state=s").0, 200);
-    })
-    .expect("code");
-    assert_eq!(code.code().expose(), "small");
+        get(addr, "/cb?code=small&state=s", 200);
+    });
+    assert_eq!(code, "small");
 }
