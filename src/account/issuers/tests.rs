@@ -13,11 +13,20 @@ fn default_account_round_trip_on_disk() {
     );
 }
 
-/// Asserts the default account `cfg` gives for each issuer.
-fn assert_defaults(cfg: &IssuerConfig, expected: &[(&str, Option<&str>)]) {
-    for &(issuer, account) in expected {
+/// Parses `text`, which must be in `format`, and asserts the default
+/// account the result gives for each issuer.
+#[track_caller]
+fn parsed(
+    text: &str,
+    format: IssuerConfigFormat,
+    defaults: &[(&str, Option<&str>)],
+) -> IssuerConfig {
+    let cfg = IssuerConfig::parse(text).expect("parses");
+    assert_eq!(cfg.format(), format);
+    for &(issuer, account) in defaults {
         assert_eq!(cfg.default_account_for(issuer), account, "{issuer}");
     }
+    cfg
 }
 
 /// Sets the default account of each issuer, in order.
@@ -31,10 +40,9 @@ fn set_defaults(cfg: &mut IssuerConfig, accounts: &[(&str, &str)]) {
 fn issuer_config_lines_4x() {
     // As 4.2.6's oidc-gen leaves it: lines joined by \n, no final newline.
     let text = "https://iam.example.org/ iam\n# comment https://op.example.org/ nope\n\nhttp://127.0.0.1:9999/ test\nhttps://only-url.example.org";
-    let mut cfg = IssuerConfig::parse(text).expect("parses");
-    assert_eq!(cfg.format(), IssuerConfigFormat::Lines);
-    assert_defaults(
-        &cfg,
+    let mut cfg = parsed(
+        text,
+        IssuerConfigFormat::Lines,
         &[
             ("https://iam.example.org", Some("iam")),
             ("http://127.0.0.1:9999/", Some("test")),
@@ -76,8 +84,7 @@ fn issuer_config_lines_keep_extra_words_and_final_newline() {
     let mut cfg = IssuerConfig::parse("https://a/ https://a/register contact@a\n").expect("parses");
     cfg.set_default_account("https://a/", "acc").expect("set");
     assert_eq!(cfg.to_text(), "https://a/ acc contact@a\n");
-    let mut empty = IssuerConfig::parse("").expect("parses");
-    assert_eq!(empty.format(), IssuerConfigFormat::Lines);
+    let mut empty = parsed("", IssuerConfigFormat::Lines, &[]);
     empty.set_default_account("https://b/", "b").expect("set");
     assert_eq!(empty.to_text(), "https://b/ b");
     assert!(matches!(
@@ -116,10 +123,9 @@ const JSON_5X: &str = r#"[
 
 #[test]
 fn issuer_config_json_5x() {
-    let mut cfg = IssuerConfig::parse(JSON_5X).expect("parses");
-    assert_eq!(cfg.format(), IssuerConfigFormat::Json);
-    assert_defaults(
-        &cfg,
+    let mut cfg = parsed(
+        JSON_5X,
+        IssuerConfigFormat::Json,
         &[
             ("https://iam.example.org", Some("first")),
             ("https://legacy-key.example.org/", Some("legacy")),
