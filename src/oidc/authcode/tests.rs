@@ -318,14 +318,16 @@ async fn exchange_against(op: &FakeOp, http: &reqwest::Client) -> OidcError {
         .expect_err("exchange should fail")
 }
 
+/// The error of an exchange that a fresh provider answers with `reply`.
+async fn error_for(reply: Reply) -> OidcError {
+    let op = FakeOp::start();
+    op.push("/token", reply);
+    exchange_against(&op, &http_client(Duration::from_secs(5))).await
+}
+
 #[tokio::test]
 async fn provider_error_keeps_code_and_description() {
-    let op = FakeOp::start();
-    op.push(
-        "/token",
-        Reply::error(400, "invalid_grant", "Code not valid"),
-    );
-    let err = exchange_against(&op, &http_client(Duration::from_secs(5))).await;
+    let err = error_for(Reply::error(400, "invalid_grant", "Code not valid")).await;
     match &err {
         OidcError::Provider {
             error, description, ..
@@ -346,12 +348,7 @@ async fn provider_error_keeps_code_and_description() {
 
 #[tokio::test]
 async fn invalid_client_is_distinct_with_remedy() {
-    let op = FakeOp::start();
-    op.push(
-        "/token",
-        Reply::json(401, &json!({"error": "invalid_client"})),
-    );
-    let err = exchange_against(&op, &http_client(Duration::from_secs(5))).await;
+    let err = error_for(Reply::json(401, &json!({"error": "invalid_client"}))).await;
     assert!(matches!(&err, OidcError::Provider { error, .. } if error == "invalid_client"));
     assert!(err.to_string().contains("client id and secret"));
     assert_eq!(err.kind(), crate::error::ErrorKind::ProviderError);
@@ -396,31 +393,18 @@ async fn timeout_is_unreachable_and_says_so() {
 
 #[tokio::test]
 async fn unparsable_replies_are_invalid_response() {
-    let op = FakeOp::start();
-    op.push(
-        "/token",
-        Reply::raw(502, "text/html", "<html>Bad Gateway</html>"),
-    );
-    op.push(
-        "/token",
-        Reply::raw(200, "text/html", "<html>login page</html>"),
-    );
-    op.push(
-        "/token",
-        Reply::json(
-            200,
-            &json!({"token_type": "Bearer", "refresh_token": "RT-secret"}),
-        ),
-    );
-    let http = http_client(Duration::from_secs(5));
-    let gateway = exchange_against(&op, &http).await;
+    let gateway = error_for(Reply::raw(502, "text/html", "<html>Bad Gateway</html>")).await;
     assert!(
         matches!(&gateway, OidcError::BadResponse { detail, .. } if detail.contains("Bad Gateway")),
         "{gateway:?}"
     );
-    let html = exchange_against(&op, &http).await;
+    let html = error_for(Reply::raw(200, "text/html", "<html>login page</html>")).await;
     assert!(matches!(html, OidcError::BadResponse { .. }), "{html:?}");
-    let missing = exchange_against(&op, &http).await;
+    let missing = error_for(Reply::json(
+        200,
+        &json!({"token_type": "Bearer", "refresh_token": "RT-secret"}),
+    ))
+    .await;
     let OidcError::BadResponse { detail, .. } = &missing else {
         panic!("unexpected {missing:?}");
     };
