@@ -106,9 +106,27 @@ const NO_PASSWORD_FLOW: Here = Refused(
      use the code or device flow",
 );
 
-/// The table. Options of both versions appear once; `help`, `usage` and
+/// The password options that oidc-gen and oidc-add share (both flatten
+/// `PasswordArgs`), for `tool`.
+const fn password(tool: Tool) -> [Flag; 8] {
+    [
+        f(tool, "pw-cmd", None, R, Ours),
+        f(tool, "pw-env", None, O, Ours),
+        f(tool, "pw-file", None, R, Ours),
+        f(tool, "pw-gpg", None, R, NO_GPG),
+        f(tool, "pw-pgp", None, R, NO_GPG),
+        f(tool, "gpg", None, R, NO_GPG),
+        f(tool, "pgp", None, R, NO_GPG),
+        f(tool, "pw-prompt", None, R, NO_GUI),
+    ]
+}
+const GEN_PASSWORD: [Flag; 8] = password(Gen);
+const ADD_PASSWORD: [Flag; 8] = password(Add);
+
+/// The table, but for the shared [`password`] options ([`of`] and [`all`]
+/// add them). Options of both versions appear once; `help`, `usage` and
 /// `version` are clap's (with `-?` and `--usage` added by [`command`]).
-pub const TABLE: &[Flag] = &[
+const TABLE: &[Flag] = &[
     // ---------------------------------------------------------- oidc-agent
     f(Agent, "socket-path", Some('a'), R, Ours),
     f(Agent, "bind-address", None, R, Ours),
@@ -198,14 +216,6 @@ pub const TABLE: &[Flag] = &[
     f(Gen, "no-url-call", None, N, Ours),
     f(Gen, "no-webserver", None, N, Ours),
     f(Gen, "prompt", None, R, Ours),
-    f(Gen, "pw-cmd", None, R, Ours),
-    f(Gen, "pw-env", None, O, Ours),
-    f(Gen, "pw-file", None, R, Ours),
-    f(Gen, "pw-gpg", None, R, NO_GPG),
-    f(Gen, "pw-pgp", None, R, NO_GPG),
-    f(Gen, "gpg", None, R, NO_GPG),
-    f(Gen, "pgp", None, R, NO_GPG),
-    f(Gen, "pw-prompt", None, R, NO_GUI),
     f(Gen, "seccomp", None, N, Ignored(None)),
     f(
         Gen,
@@ -225,15 +235,7 @@ pub const TABLE: &[Flag] = &[
     f(Add, "force", Some('f'), N, Ignored(None)),
     f(Add, "list", Some('l'), N, Ours),
     f(Add, "print", Some('p'), N, Ours),
-    f(Add, "pw-cmd", None, R, Ours),
-    f(Add, "pw-env", None, O, Ours),
-    f(Add, "pw-file", None, R, Ours),
-    f(Add, "pw-gpg", None, R, NO_GPG),
-    f(Add, "pw-pgp", None, R, NO_GPG),
-    f(Add, "gpg", None, R, NO_GPG),
-    f(Add, "pgp", None, R, NO_GPG),
     f(Add, "pw-keyring", None, N, Ours),
-    f(Add, "pw-prompt", None, R, NO_GUI),
     f(Add, "pw-store", None, O, Ignored(None)),
     f(
         Add,
@@ -275,7 +277,17 @@ pub const TABLE: &[Flag] = &[
 
 /// The options of `tool`.
 pub fn of(tool: Tool) -> impl Iterator<Item = &'static Flag> {
-    TABLE.iter().filter(move |f| f.tool == tool)
+    let password: &'static [Flag] = match tool {
+        Gen => &GEN_PASSWORD,
+        Add => &ADD_PASSWORD,
+        Agent | Token => &[],
+    };
+    TABLE.iter().filter(move |f| f.tool == tool).chain(password)
+}
+
+/// The options of every tool.
+pub fn all() -> impl Iterator<Item = &'static Flag> {
+    Tool::ALL.into_iter().flat_map(of)
 }
 
 /// The id of the hidden argument for a table option: its long name (the

@@ -292,7 +292,7 @@ fn readme_lists_every_option_without_effect() {
     let start = readme.find("## Differences").expect("Differences section");
     let section = &readme[start..];
     let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
-    for flag in flags::TABLE.iter().filter(|f| f.here != Here::Ours) {
+    for flag in flags::all().filter(|f| f.here != Here::Ours) {
         assert!(
             section.contains(&format!("`--{}", flag.long)),
             "README \"Differences\" does not name {} --{}",
