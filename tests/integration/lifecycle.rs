@@ -3,8 +3,6 @@
 //! a rotation that cannot be written, and the races of `add` with a lock and
 //! with a refresh, driven deterministically by holding the provider's reply.
 
-use std::process::Output;
-
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
@@ -23,6 +21,14 @@ fn only_valid(op: &FakeOp) -> String {
     let valid: Vec<String> = op.valid_rts().into_iter().collect();
     assert_eq!(valid.len(), 1, "{valid:?}");
     valid.into_iter().next().unwrap_or_default()
+}
+
+/// Forces a refresh of `acct`, then asserts that its file holds the one
+/// refresh token the provider still accepts.
+#[track_caller]
+fn assert_refresh_saves_the_valid_rt(env: &Env, op: &FakeOp) {
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_eq!(decrypt_rt(env, "acct"), only_valid(op));
 }
 
 fn account_status(env: &Env, name: &str) -> serde_json::Value {
@@ -65,15 +71,15 @@ fn while_refresh_held<T>(env: &Env, op: &FakeOp, during: impl FnOnce() -> T) -> 
 
 /// Runs `oidc-add ARGS` for `acct` while a refresh of it is held, until the
 /// agent logs that the add's `step` (load, unload) waits for that refresh;
-/// returns the add's output once the refresh has finished.
+/// once the refresh has finished, the add must succeed.
 #[track_caller]
-fn add_waiting_for_refresh(env: &Env, op: &FakeOp, args: &[&str], step: &str) -> Output {
+fn add_waiting_for_refresh(env: &Env, op: &FakeOp, args: &[&str], step: &str) {
     let add = while_refresh_held(env, op, || {
         let add = env.spawn("oidc-add", args);
         env.wait_agent_log(&format!("'acct': {step} waits for the refresh under way"));
         add
     });
-    add.finish()
+    ok(&add.finish());
 }
 
 /// An agent holding account `acct` of a provider that rotates refresh tokens.
@@ -238,8 +244,7 @@ fn add_racing_lock_ends_sealed_not_served() {
     fails(&env.run("oidc-token", &["acct"]), 5);
     unlock(&env);
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+    assert_refresh_saves_the_valid_rt(&env, &op);
 }
 
 /// `oidc-add` of a loaded account while its refresh is under way: the add
@@ -248,19 +253,13 @@ fn add_racing_lock_ends_sealed_not_served() {
 #[test]
 fn add_racing_refresh_never_replays_the_token() {
     let (op, env) = rotating_account();
-    ok(&add_waiting_for_refresh(
-        &env,
-        &op,
-        &["--pw-env", "acct"],
-        "load",
-    ));
+    add_waiting_for_refresh(&env, &op, &["--pw-env", "acct"], "load");
     assert!(
         op.violations().is_empty(),
         "provider saw: {:?}",
         op.violations()
     );
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+    assert_refresh_saves_the_valid_rt(&env, &op);
 }
 
 /// A refresh under way when the account is unloaded or the agent locked:
@@ -268,20 +267,14 @@ fn add_racing_refresh_never_replays_the_token() {
 #[test]
 fn rotation_survives_unload_and_lock_mid_refresh() {
     let (op, env) = rotating_account();
-    ok(&add_waiting_for_refresh(
-        &env,
-        &op,
-        &["-r", "acct"],
-        "unload",
-    ));
+    add_waiting_for_refresh(&env, &op, &["-r", "acct"], "unload");
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
 
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
     let lock = while_refresh_held(&env, &op, || start_lock(&env));
     ok(&lock.wait_with_output().expect("lock"));
     unlock(&env);
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+    assert_refresh_saves_the_valid_rt(&env, &op);
 }
 
 /// The log says what happened to each account, with times, and never holds
