@@ -27,7 +27,8 @@
 
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::aead::generic_array::typenum::Unsigned as _;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use rand::RngCore as _;
 use zeroize::Zeroizing;
@@ -40,8 +41,8 @@ pub const MAGIC: &[u8; 6] = b"OIDCRS";
 pub const VERSION: u8 = 1;
 const KDF_ARGON2ID: u8 = 1;
 const SALT_LEN: usize = 16;
-const NONCE_LEN: usize = 24;
-const TAG_LEN: usize = 16;
+const NONCE_LEN: usize = <XChaCha20Poly1305 as AeadCore>::NonceSize::USIZE;
+const TAG_LEN: usize = <XChaCha20Poly1305 as AeadCore>::TagSize::USIZE;
 const WRAP_AAD_LEN: usize = 60;
 /// Length of the header, which is the body's associated data.
 pub const HEADER_LEN: usize = WRAP_AAD_LEN + 32 + TAG_LEN;

@@ -7,6 +7,7 @@
 //! not already protect; we speak it only because every oidc-agent client does.
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
+use crypto_box::aead::generic_array::typenum::Unsigned as _;
 use crypto_box::{
     PublicKey, SalsaBox, SecretKey,
     aead::{AeadCore, AeadInPlace, OsRng},
@@ -23,10 +24,11 @@ pub const PUBLIC_KEY_MESSAGE_LEN: usize = 44;
 /// wait for more until the socket closes.
 pub const CLIENT_READ_CHUNK: usize = 4096;
 
-const KEY_LEN: usize = 32;
-const NONCE_LEN: usize = 24;
-const NONCE_B64_LEN: usize = 32;
-const MAC_LEN: usize = 16;
+const KEY_LEN: usize = crypto_box::KEY_SIZE;
+const NONCE_LEN: usize = <SalsaBox as AeadCore>::NonceSize::USIZE;
+/// The nonce in padded base64, as the peers send it.
+const NONCE_B64_LEN: usize = NONCE_LEN.div_ceil(3) * 4;
+const MAC_LEN: usize = <SalsaBox as AeadCore>::TagSize::USIZE;
 /// Enough digits for any length a peer could really send; longer is garbage.
 const MAX_LEN_DIGITS: usize = 12;
 
