@@ -251,7 +251,8 @@ fn pasted_url_follows_the_same_rules() {
     let custom = parse_redirect_url("edu.kit.data.oidc-agent:/redirect?code=c2&state=s", "s")
         .expect("custom scheme");
     assert_eq!(custom.into_code().expose(), "c2");
-    let refused: [(&str, fn(&LoopbackError) -> bool); 4] = [
+    type Expected = fn(&LoopbackError) -> bool;
+    let refused: [(&str, Expected); 4] = [
         ("http://localhost/?state=x&code=c", |e| {
             matches!(e, LoopbackError::StateMismatch)
         }),
