@@ -82,13 +82,14 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
         return parsed;
     }
     let mut cmd = flags::command(docs::for_help(T::command()), tool);
-    // argp's --usage wins over everything else on the line, as --help does.
+    // argp's --usage (or a prefix only it has) wins over everything else on
+    // the line, as --help does.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv
         .iter()
         .skip(1)
         .take_while(|a| *a != "--")
-        .any(|a| a == "--usage")
+        .any(|a| flags::asks_usage(&cmd, a))
     {
         println!("{}", cmd.render_usage());
         std::process::exit(0);
