@@ -236,7 +236,9 @@ pub fn open_account(
     name: &str,
 ) -> Result<(account::Opened, SecretString), Error> {
     let path = store.path(name)?;
-    store.read(name)?;
+    // Before the password is asked for, so a missing or damaged file fails
+    // first; the bytes read are the ones decrypted.
+    let bytes = store.read(name)?;
     let prompt = format!("Password for account '{name}': ");
     let password = if pw.given() {
         pw.get(&prompt, false)?
@@ -256,7 +258,7 @@ pub fn open_account(
             }
         }
     };
-    let opened = account::open(store, name, &password)?;
+    let opened = account::open_bytes(&path, &bytes, &password)?;
     Ok((opened, password))
 }
 
