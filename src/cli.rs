@@ -82,13 +82,14 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
         return parsed;
     }
     let mut cmd = flags::command(docs::for_help(T::command()), tool);
-    // argp's --usage wins over everything else on the line, as --help does.
+    // argp's --usage (or a prefix only it has) wins over everything else on
+    // the line, as --help does.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv
         .iter()
         .skip(1)
         .take_while(|a| *a != "--")
-        .any(|a| a == "--usage")
+        .any(|a| flags::asks_usage(&cmd, a))
     {
         println!("{}", cmd.render_usage());
         std::process::exit(0);
@@ -235,7 +236,9 @@ pub fn open_account(
     name: &str,
 ) -> Result<(account::Opened, SecretString), Error> {
     let path = store.path(name)?;
-    store.read(name)?;
+    // Before the password is asked for, so a missing or damaged file fails
+    // first; the bytes read are the ones decrypted.
+    let bytes = store.read(name)?;
     let prompt = format!("Password for account '{name}': ");
     let password = if pw.given() {
         pw.get(&prompt, false)?
@@ -255,7 +258,7 @@ pub fn open_account(
             }
         }
     };
-    let opened = account::open(store, name, &password)?;
+    let opened = account::open_bytes(&path, &bytes, &password)?;
     Ok((opened, password))
 }
 

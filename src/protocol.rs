@@ -155,7 +155,7 @@ pub struct TokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_hint: Option<String>,
     /// Ours: do not autoload an unloaded account for this request
-    /// (`oidc-token --no-autoload`).
+    /// (`oidc-token --no-autoload`, or a client that loads it itself).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_autoload: bool,
 }

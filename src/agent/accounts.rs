@@ -428,6 +428,12 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
         p.convert_to = None;
     }
     let mut st = ctx.state();
+    // The token file goes on under the new name: taken out first, so the
+    // removal of the old name does not delete it.
+    let token_file = st
+        .accounts
+        .get_mut(old)
+        .and_then(|a| a.ahead.token_file.take());
     let Some(prev) = st.remove(old) else {
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
     };
@@ -438,6 +444,8 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
     loaded.expires_at = prev.expires_at;
     loaded.loaded_at = prev.loaded_at;
     loaded.last_refresh = prev.last_refresh;
+    loaded.ahead.token_file = token_file;
+    loaded.ahead.last_served = prev.ahead.last_served;
     st.insert(loaded);
     log!("'{old}': renamed to '{new}'");
     Response::success().with_info(format!("Account '{old}' renamed to '{new}'"))

@@ -15,6 +15,8 @@
 //! written atomically with mode 0600 while holding the account's lane, and is
 //! removed whenever the account is unloaded (`State::remove`, also under the
 //! lane), the agent is locked or stops: no write can land after a removal.
+//! A reload, a rename and an unlock keep it (`State::insert`, `rename`,
+//! `unlock`), so it is written again with the token now loaded.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -229,14 +231,6 @@ pub(super) fn take_token_files(st: &mut State) -> Vec<(String, PathBuf)> {
         a.ahead.written_exp = None;
     }
     files
-}
-
-/// Removes every token file (lock: once every lane was free, so no write
-/// is under way).
-pub(super) fn remove_all_token_files(st: &mut State) {
-    for (name, path) in take_token_files(st) {
-        super::token_file::remove(&name, &path);
-    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,11 @@
 //! by [`ENV`] so that it never prompts: the account is loaded only when
 //! `oidc-gen --pw-keyring` stored its password in the OS keyring. The agent
 //! itself never prompts and never runs Argon2 (that happens in `oidc-add`),
-//! and one autoload at a time runs. Our own `oidc-token` may go on to ask on
-//! its terminal when this fails; `oidc-agent --no-autoload` and `oidc-token
+//! and one autoload at a time runs. Our own `oidc-token` and
+//! `git-credential-oidc` load an account configured on their side themselves
+//! (keyring, then their terminal) and send `no_autoload`, so the keyring is
+//! asked once; the agent autoloads for them only what only it can see (a
+//! forwarded agent). `oidc-agent --no-autoload` and `oidc-token
 //! --no-autoload` turn it off.
 
 use std::io::Read as _;

@@ -5,9 +5,9 @@
 //! oidc-agent's framing is none: one request, one reply in a single write,
 //! then close. A malformed, oversized or slow request gets a `failure` reply
 //! (or is dropped when the client is gone); it never blocks another client.
-//! Before a reply to a request it will not read further, the agent drains
-//! what the client has pending (up to the size limit), so the client reads
-//! the reply instead of a connection reset.
+//! A request it will not read further is answered at once; then the agent
+//! half-closes and drains what the client still sends (up to the size
+//! limit), so the client reads the reply instead of a connection reset.
 
 use std::io;
 use std::sync::Arc;
@@ -24,6 +24,29 @@ use crate::protocol::{MAX_MESSAGE, Request, Response};
 
 /// How long a client may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The bytes to write last, and whether the client may still be sending
+/// (a refused request: drained after the reply).
+struct Reply {
+    bytes: Zeroizing<Vec<u8>>,
+    unread: bool,
+}
+
+impl Reply {
+    fn answer(bytes: Zeroizing<Vec<u8>>) -> Self {
+        Self {
+            bytes,
+            unread: false,
+        }
+    }
+
+    fn refusal(msg: &str) -> Self {
+        Self {
+            bytes: failure(msg),
+            unread: true,
+        }
+    }
+}
 
 /// What the first bytes of a connection turned out to be.
 #[derive(Debug)]
@@ -111,6 +134,7 @@ const DRAIN_IDLE: Duration = Duration::from_millis(200);
 /// until it pauses for [`DRAIN_IDLE`] or closes): a client that writes its
 /// request in pieces (the C, Python and Go libraries write 4096-byte
 /// chunks) would otherwise get EPIPE for the rest and never read the reply.
+/// Runs after the reply is written, so no client waits for it.
 async fn drain(stream: &mut UnixStream) {
     let mut chunk = [0u8; 8192];
     let mut total = 0;
@@ -131,18 +155,22 @@ pub async fn serve(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<()> {
         return Ok(());
     }
     let reply = match read_message(&mut stream).await {
-        Ok(Message::Plain(bytes)) => dispatch(&ctx, &bytes).await.to_bytes(),
+        Ok(Message::Plain(bytes)) => Reply::answer(dispatch(&ctx, &bytes).await.to_bytes()),
         Ok(Message::Other(bytes)) => serve_non_json(&ctx, &mut stream, bytes).await?,
         Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-            drain(&mut stream).await;
-            failure(&format!("Bad Request: {e}"))
+            Reply::refusal(&format!("Bad Request: {e}"))
         }
         Err(e) => return Err(e),
     };
-    if !reply.is_empty() {
-        stream.write_all(&reply).await?;
+    if !reply.bytes.is_empty() {
+        stream.write_all(&reply.bytes).await?;
     }
-    stream.shutdown().await
+    // The reply is complete for the client (EOF) before any drain.
+    let closed = stream.shutdown().await;
+    if reply.unread {
+        drain(&mut stream).await;
+    }
+    closed
 }
 
 /// Handles a first message that is not JSON: oidc-agent's encrypted mode
@@ -152,7 +180,7 @@ async fn serve_non_json(
     ctx: &Arc<Ctx>,
     stream: &mut UnixStream,
     mut buf: Zeroizing<Vec<u8>>,
-) -> io::Result<Zeroizing<Vec<u8>>> {
+) -> io::Result<Reply> {
     let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
     read_until(stream, &mut buf, deadline, |b| {
         ipc_crypt::classify_first_message(b) != FirstMessage::Incomplete
@@ -160,24 +188,23 @@ async fn serve_non_json(
     .await?;
     let client_pk = match ipc_crypt::classify_first_message(&buf) {
         FirstMessage::ClientKey(pk) => pk,
-        FirstMessage::Plain => return Ok(dispatch(ctx, &buf).await.to_bytes()),
+        FirstMessage::Plain => return Ok(Reply::answer(dispatch(ctx, &buf).await.to_bytes())),
         FirstMessage::Incomplete | FirstMessage::Invalid => {
-            drain(stream).await;
             let what = if buf.is_empty() {
                 "empty request"
             } else {
                 "malformed JSON"
             };
-            return Ok(failure(&format!("Bad Request: {what}")));
+            return Ok(Reply::refusal(&format!("Bad Request: {what}")));
         }
     };
     let (session, key_msg) = match ServerSession::new(&client_pk) {
         Ok(s) => s,
         // oidc-agent's wording for a low-order key.
         Err(ipc_crypt::IpcCryptError::WeakPublicKey) => {
-            return Ok(failure("received suspicious public key"));
+            return Ok(Reply::answer(failure("received suspicious public key")));
         }
-        Err(e) => return Ok(failure(&e.to_string())),
+        Err(e) => return Ok(Reply::answer(failure(&e.to_string()))),
     };
     stream.write_all(&key_msg).await?;
     let mut request = Zeroizing::new(Vec::with_capacity(1024));
@@ -188,13 +215,13 @@ async fn serve_non_json(
     let plaintext = match session.open(&request) {
         Ok(p) => p,
         // oidc-agent answers a message it cannot decrypt in plain JSON.
-        Err(_) => return Ok(failure("decryption failed")),
+        Err(_) => return Ok(Reply::answer(failure("decryption failed"))),
     };
     let reply = dispatch(ctx, &plaintext).await.to_bytes();
     let mut sealed = match session.seal(&reply) {
         Ok(s) => s,
-        Err(e) => return Ok(failure(&e.to_string())),
+        Err(e) => return Ok(Reply::answer(failure(&e.to_string()))),
     };
     ipc_crypt::pad_for_chunked_readers(&mut sealed);
-    Ok(Zeroizing::new(sealed))
+    Ok(Reply::answer(Zeroizing::new(sealed)))
 }

@@ -47,13 +47,18 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         let mut st = ctx.state();
         st.cache.clear();
         st.flights.clear();
-        // Token files are not sealed: the user keeps them again after unlocking.
-        super::ahead::remove_all_token_files(&mut st);
+        // No token stays in a file while locked (all lanes were free, so no
+        // write is under way); the paths are sealed, and unlocking writes
+        // the files again.
         std::mem::take(&mut st.accounts)
             .into_values()
             .map(|a| {
+                if let Some(path) = &a.ahead.token_file {
+                    super::token_file::remove(&a.config.name, path);
+                }
                 let (key, convert_to) = a.persist.as_ref().map(Persist::to_base64).unzip();
                 SealedAccount {
+                    token_file: a.ahead.token_file,
                     key,
                     convert_to: convert_to.flatten(),
                     path: a.persist.map(|p| p.path),
@@ -137,6 +142,8 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         loaded.expires_at = a.expires_at;
         loaded.file_rt = a.file_rt;
         loaded.unsaved = a.unsaved;
+        // Refreshed ahead at the next tick (the cache is empty), then written.
+        loaded.ahead.token_file = a.token_file;
         st.insert(loaded);
         if let Some(l) = st.accounts.get_mut(&name) {
             l.seq = a.seq;

@@ -234,6 +234,8 @@ pub struct SealedAccount {
     /// A rotation not yet saved.
     #[serde(default)]
     pub unsaved: Option<Unsaved>,
+    /// The token file, removed while locked and written again after.
+    pub token_file: Option<PathBuf>,
 }
 
 /// The lock state.
@@ -293,11 +295,14 @@ impl State {
         }
     }
 
-    /// Loads (or replaces) an account; drops the old one's cached tokens.
-    /// Call only holding the account's lane.
+    /// Loads (or replaces, keeping its token file) an account; drops the old
+    /// one's cached tokens. Call only holding the account's lane.
     pub fn insert(&mut self, mut loaded: Loaded) -> u64 {
         let name = loaded.config.name.clone();
         self.forget_tokens(&name);
+        if let Some(old) = self.accounts.get_mut(&name) {
+            loaded.ahead.token_file = old.ahead.token_file.take();
+        }
         self.next_seq += 1;
         loaded.seq = self.next_seq;
         self.accounts.insert(name, loaded);

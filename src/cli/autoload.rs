@@ -1,6 +1,12 @@
 //! Autoload: `oidc-token` loading a configured but unloaded account itself,
 //! through oidc-add's own load path ([`super::add::load`]).
 //!
+//! One side tries: a client that will load the account itself (it is
+//! configured here) tells the agent not to ([`own_account`]), so the
+//! keyring is asked once, in the client's session, and not first by the
+//! agent's `oidc-add --pw-keyring` and then again here. An account that is
+//! not configured here (the agent forwarded over SSH) is left to the agent.
+//!
 //! The agent never prompts (it has no terminal and must not block other
 //! clients); the client does, and only where a person can answer: the
 //! password comes from the OS keyring when `--pw-keyring` stored one, else
@@ -35,33 +41,35 @@ pub fn have_terminal() -> bool {
         .is_ok()
 }
 
-/// After the agent answered `not_loaded` for `target`: loads the account
-/// and returns `Ok(())`, so the caller asks again; or returns the agent's
-/// error, completed with why no autoload happened.
-pub fn load(client: &AgentClient, target: &str, not_loaded: Error) -> Result<()> {
-    load_with(client, target, not_loaded, true)
+/// The account this client loads itself should the agent answer
+/// `not_loaded` for `target`: one configured here, unless autoload is off
+/// (`enabled` false). Its request tells the agent not to autoload it.
+pub fn own_account(target: &str, enabled: bool) -> Option<String> {
+    enabled
+        .then(|| account_for(&Store::default_dir(), target))
+        .flatten()
+}
+
+/// After the agent answered `not_loaded` for account `name` (from
+/// [`own_account`]): loads it and returns `Ok(())`, so the caller asks
+/// again; or returns the agent's error, completed with why no autoload
+/// happened.
+pub fn load(client: &AgentClient, name: &str, not_loaded: Error) -> Result<()> {
+    load_with(client, name, not_loaded, true)
 }
 
 /// [`load`], prompting on the terminal only when `prompt` (false for a
 /// kubectl exec plugin run with `interactiveMode: Never`: keyring only).
-pub fn load_with(
-    client: &AgentClient,
-    target: &str,
-    not_loaded: Error,
-    prompt: bool,
-) -> Result<()> {
+pub fn load_with(client: &AgentClient, name: &str, not_loaded: Error, prompt: bool) -> Result<()> {
     let can_ask = || prompt && have_terminal();
     let store = Store::default_dir();
-    let Some(name) = account_for(&store, target) else {
-        return Err(not_loaded);
-    };
-    let path = store.path(&name)?;
+    let path = store.path(name)?;
     let stored = crate::keyring::get(&path).ok().flatten();
     let mut tried_keyring = false;
     let opened = match stored {
         Some(pw) => {
             tried_keyring = true;
-            match crate::account::open(&store, &name, &pw) {
+            match crate::account::open(&store, name, &pw) {
                 Ok(opened) => Some((opened, pw)),
                 // A stale keyring entry: ask on the terminal, if any.
                 Err(Error::WrongPassword { .. }) if can_ask() => None,
@@ -79,7 +87,7 @@ pub fn load_with(
                 format!("Account '{name}' is not loaded; password to load it: ")
             };
             let pw = super::prompt_password(&prompt, false)?;
-            (crate::account::open(&store, &name, &pw)?, pw)
+            (crate::account::open(&store, name, &pw)?, pw)
         }
         None => {
             return Err(match not_loaded {

@@ -296,6 +296,9 @@ fn id(flag: &Flag) -> &'static str {
     flag.long
 }
 
+/// The id of argp's `--usage`.
+const USAGE: &str = "compat:usage";
+
 /// `cmd` with argp's `-?` and `--usage`, and the table's hidden options of
 /// `tool`.
 pub fn command(cmd: Command, tool: Tool) -> Command {
@@ -313,7 +316,7 @@ pub fn command(cmd: Command, tool: Tool) -> Command {
                 .action(ArgAction::Help),
         )
         .arg(
-            Arg::new("compat:usage")
+            Arg::new(USAGE)
                 .long("usage")
                 .hide(true)
                 .action(ArgAction::SetTrue),
@@ -337,6 +340,31 @@ pub fn command(cmd: Command, tool: Tool) -> Command {
     cmd
 }
 
+/// True when `arg` names `--usage` in `cmd` (built by [`command`]) as the
+/// parser would read it: the name or an alias, else a prefix that only
+/// `--usage` has (clap's `infer_long_args`, argp's rule), so `--usag` is
+/// `--usage` too, and wins over the rest of the line as `--usage` does.
+pub fn asks_usage(cmd: &Command, arg: &std::ffi::OsStr) -> bool {
+    fn names(a: &Arg) -> impl Iterator<Item = &str> {
+        a.get_long()
+            .into_iter()
+            .chain(a.get_all_aliases().unwrap_or_default())
+    }
+    let Some(p) = arg.to_str().and_then(|a| a.strip_prefix("--")) else {
+        return false;
+    };
+    if p.is_empty() {
+        return false;
+    }
+    let exact = cmd.get_arguments().find(|a| names(a).any(|n| n == p));
+    let mut by_prefix = cmd
+        .get_arguments()
+        .filter(|a| names(a).any(|n| n.starts_with(p)));
+    exact
+        .or_else(|| by_prefix.next().filter(|_| by_prefix.next().is_none()))
+        .is_some_and(|a| a.get_id() == USAGE)
+}
+
 /// What the hidden options in `m` ask of the caller.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Used {
@@ -355,7 +383,7 @@ pub fn used(m: &ArgMatches, tool: Tool) -> Used {
             .is_some_and(|s| s == clap::parser::ValueSource::CommandLine)
     };
     let mut out = Used {
-        usage: given("compat:usage"),
+        usage: given(USAGE),
         ..Used::default()
     };
     for flag in of(tool) {

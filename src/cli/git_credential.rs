@@ -77,11 +77,12 @@ pub fn answer(username: &str, token: &str, expires_at: Option<i64>) -> String {
     out
 }
 
-fn token_request(args: &Args) -> TokenRequest {
+/// `loads_itself`: this client autoloads the account, so the agent must not.
+fn token_request(args: &Args, loads_itself: bool) -> TokenRequest {
     TokenRequest {
         application_hint: Some("git-credential-oidc".into()),
         // The agent's own autoload follows the flag too, as for oidc-token.
-        no_autoload: args.no_autoload,
+        no_autoload: args.no_autoload || loads_itself,
         ..TokenRequest::for_target(&args.target)
     }
 }
@@ -93,13 +94,14 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     match args.operation.as_str() {
         "get" => {
             let client = client()?;
-            let req = Request::AccessToken(token_request(args));
-            let reply = match client.call(&req) {
-                Err(e) if !args.no_autoload && super::autoload::is_not_loaded(&e) => {
-                    super::autoload::load(&client, &args.target, e)?;
+            let own = super::autoload::own_account(&args.target, !args.no_autoload);
+            let req = Request::AccessToken(token_request(args, own.is_some()));
+            let reply = match (client.call(&req), own.as_deref()) {
+                (Err(e), Some(name)) if super::autoload::is_not_loaded(&e) => {
+                    super::autoload::load(&client, name, e)?;
                     client.call(&req)?
                 }
-                other => other?,
+                (other, _) => other?,
             };
             let token = reply
                 .access_token
@@ -116,7 +118,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             {
                 return Ok(());
             }
-            client()?.call(&Request::DropToken(token_request(args)))?;
+            client()?.call(&Request::DropToken(token_request(args, false)))?;
         }
         _ => {}
     }
@@ -135,14 +137,16 @@ mod tests {
             target: target.into(),
             operation: "get".into(),
         };
-        let by_name = token_request(&args("acct", true));
+        let by_name = token_request(&args("acct", true), false);
         assert_eq!(by_name.account.as_deref(), Some("acct"));
         assert!(by_name.issuer.is_none());
         // The agent must not autoload either when git's helper is told not to.
         assert!(by_name.no_autoload);
-        let by_issuer = token_request(&args("https://op.example/", false));
+        let by_issuer = token_request(&args("https://op.example/", false), false);
         assert_eq!(by_issuer.issuer.as_deref(), Some("https://op.example/"));
         assert!(by_issuer.account.is_none() && !by_issuer.no_autoload);
+        // Nor when the helper loads the account itself.
+        assert!(token_request(&args("acct", false), true).no_autoload);
     }
 
     #[test]

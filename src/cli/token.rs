@@ -141,14 +141,15 @@ fn join(list: &[String]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// The request this command line sends.
-pub fn request(args: &Args) -> Request {
+/// The request this command line sends; `loads_itself`: this client
+/// autoloads the account (see `autoload`), so the agent must not.
+pub fn request(args: &Args, loads_itself: bool) -> Request {
     let t = TokenRequest {
         min_valid_period: if args.force_new { -1 } else { args.time.max(0) },
         scope: join(&args.scope),
         audience: join(&args.aud),
         application_hint: Some(args.name.clone()),
-        no_autoload: args.no_autoload,
+        no_autoload: args.no_autoload || loads_itself,
         ..TokenRequest::for_target(&args.target)
     };
     if args.id_token {
@@ -215,7 +216,8 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     // Under kubectl with `interactiveMode: Never`, nobody can answer a prompt.
     let prompt = kube.as_ref().is_none_or(|k| k.interactive);
     let client = AgentClient::from_env()?;
-    let req = request(args);
+    let own = super::autoload::own_account(&args.target, !args.no_autoload);
+    let req = request(args, own.is_some());
     if args.rejected
         && let Request::AccessToken(t) = &req
     {
@@ -227,12 +229,12 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
-    let reply = match client.call(&req) {
-        Err(e) if !args.no_autoload && super::autoload::is_not_loaded(&e) => {
-            super::autoload::load_with(&client, &args.target, e, prompt)?;
+    let reply = match (client.call(&req), own.as_deref()) {
+        (Err(e), Some(name)) if super::autoload::is_not_loaded(&e) => {
+            super::autoload::load_with(&client, name, e, prompt)?;
             client.call(&req)?
         }
-        other => other?,
+        (other, _) => other?,
     };
     if let Some(warning) = &reply.warning {
         // One line on stderr; stdout stays the token and the exit code 0.
@@ -324,23 +326,25 @@ mod tests {
 
     #[test]
     fn request_forms() {
-        let req = request(&args(&[
-            "-f",
-            "-s",
-            "openid profile",
-            "-s",
-            "email",
-            "--aud",
-            "x",
-        ]));
+        let req = request(
+            &args(&["-f", "-s", "openid profile", "-s", "email", "--aud", "x"]),
+            false,
+        );
         let json = String::from_utf8(req.to_bytes().to_vec()).expect("utf8");
         assert_eq!(
             json,
             r#"{"request":"access_token","account":"acct","min_valid_period":-1,"scope":"openid profile email","audience":"x","application_hint":"oidc-token"}"#
         );
+        // Loading the account itself, the client keeps the agent from it.
+        let own = request(&args(&[]), true);
+        assert!(
+            String::from_utf8(own.to_bytes().to_vec())
+                .expect("utf8")
+                .contains(r#""no_autoload":true"#)
+        );
         let by_issuer = Args::try_parse_from(["oidc-token", "https://op/"]).expect("parse");
         assert!(
-            String::from_utf8(request(&by_issuer).to_bytes().to_vec())
+            String::from_utf8(request(&by_issuer, false).to_bytes().to_vec())
                 .expect("utf8")
                 .contains(r#""issuer":"https://op/""#)
         );

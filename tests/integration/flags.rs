@@ -204,6 +204,43 @@ fn argp_extras_parse() {
     }
 }
 
+/// `--usage` is a long option like the others: a prefix only it has means
+/// it, and it wins over the rest of the line (the prefix parsed, then was
+/// ignored: `oidc-token --usag` asked for an account name).
+#[test]
+fn a_unique_prefix_of_usage_is_usage() {
+    for tool in Tool::ALL {
+        let cmd = match tool {
+            Tool::Agent => agent::Args::command(),
+            Tool::Gen => generate::Args::command(),
+            Tool::Add => add::Args::command(),
+            Tool::Token => token::Args::command(),
+        };
+        let cmd = flags::command(cmd, tool);
+        let asks = |a: &str| flags::asks_usage(&cmd, a.as_ref());
+        assert!(asks("--usage") && asks("--usag"), "{}", tool.name());
+        assert!(!asks("--usages") && !asks("-usage") && !asks("--"));
+    }
+    // Ambiguous: oidc-gen's --update starts with "u" too.
+    let gen_cmd = flags::command(generate::Args::command(), Tool::Gen);
+    assert!(!flags::asks_usage(&gen_cmd, "--u".as_ref()));
+
+    let env = crate::support::Env::new();
+    for name in ["oidc-token", "oidc-add", "oidc-gen"] {
+        let usage = crate::support::ok(&env.run(name, &["--usage"]));
+        assert!(usage.starts_with("Usage:"), "{usage}");
+        for line in [&["--usag"][..], &["--usag", "--bogus"]] {
+            let out = env.run(name, line);
+            assert_eq!(
+                crate::support::ok(&out),
+                usage,
+                "{name} {line:?}: {}",
+                crate::support::stderr(&out)
+            );
+        }
+    }
+}
+
 #[test]
 fn unique_prefixes_of_long_options_parse_as_in_argp() {
     let (args, _) = try_parse_from::<generate::Args>(

@@ -342,3 +342,23 @@ fn loaded_accounts_as_json_say_whether_the_login_is_good() {
     // Without -a, --json is a usage error.
     fails(&env.run("oidc-add", &["--json"]), 2);
 }
+
+/// An account is decrypted from the bytes read before its password was
+/// asked for (the read that also reports a missing or damaged file), not
+/// from a second read: a password command that removes the file meanwhile
+/// does not change what is opened.
+#[test]
+fn the_account_file_is_read_once() {
+    let (_op, env) = agent_with_account();
+    let file = env.config_dir().join("acct");
+    let cmd = format!("rm -- '{}' && printf '%s\\n' '{PASSWORD}'", file.display());
+    let out = env
+        .cmd("oidc-gen")
+        .args(["-p", "acct", "--pw-cmd", &cmd])
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .output()
+        .expect("run");
+    let printed: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
+    assert_eq!(printed["refresh_token"], "rt-initial", "{printed}");
+    assert!(!file.exists(), "the password command did not run");
+}

@@ -343,3 +343,50 @@ fn garbage_gets_a_failure_reply_not_a_broken_pipe() {
     let v: serde_json::Value = serde_json::from_slice(&reply).expect("a JSON reply");
     assert_failure_reply(&v, "Bad Request");
 }
+
+/// A refused request is answered at once, not after the agent has drained
+/// the rest: a client that goes on writing without a pause (so no idle
+/// drain ends) finds the reply while it is still sending, long before it
+/// could have filled the size limit the drain stops at.
+#[test]
+fn garbage_is_answered_before_the_rest_is_drained() {
+    use oidc_agent::protocol::MAX_MESSAGE;
+    use rustix::net::{RecvFlags, recv};
+    use std::io::Read as _;
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    s.write_all(b"not json at all").expect("write");
+    let mut sent = 0;
+    let mut reply = vec![0u8; 4096];
+    let got = loop {
+        match recv(&s, &mut reply[..], RecvFlags::DONTWAIT) {
+            Ok((0, _)) => panic!("closed without a reply after {sent} more bytes"),
+            Ok((n, _)) => break n,
+            Err(e) if e == rustix::io::Errno::AGAIN => {}
+            Err(e) => panic!("no reply after {sent} more bytes: {e}"),
+        }
+        // Before the fix the reply came only once the drain had read the
+        // size limit (the writer never pauses, so it never went idle).
+        assert!(
+            sent < MAX_MESSAGE,
+            "no reply while the client still wrote: it came only after the drain"
+        );
+        if let Err(e) = s.write_all(&[b'x'; 4096]) {
+            // Closed after the reply (this thread stalled past the drain's
+            // idle limit): the reply waits here all the same.
+            match recv(&s, &mut reply[..], RecvFlags::empty()) {
+                Ok((n, _)) if n > 0 => break n,
+                _ => panic!("cut off after {sent} bytes without a reply: {e}"),
+            }
+        }
+        sent += 4096;
+    };
+    reply.truncate(got);
+    // The agent has half-closed: the reply ends while our side still is open.
+    s.read_to_end(&mut reply).expect("the rest of the reply");
+    let v: serde_json::Value = serde_json::from_slice(&reply).expect("a JSON reply");
+    assert_failure_reply(&v, "Bad Request");
+}

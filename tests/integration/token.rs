@@ -445,3 +445,35 @@ fn discovery_errors_name_the_remedy() {
         "saved with the explicit discovery document"
     );
 }
+
+/// Autoload is tried by one side: our oidc-token loads a configured
+/// account itself and tells the agent not to, so the keyring is not asked
+/// twice (by the agent's `oidc-add --pw-keyring`, then by oidc-token); a
+/// client of oidc-agent's protocol, which cannot load anything, still gets
+/// the agent's autoload.
+#[test]
+fn autoload_is_tried_once_by_our_oidc_token() {
+    let (op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    // No keyring and no terminal here: oidc-token cannot load it either.
+    let err = fails(&env.run("oidc-token", &["acct"]), 4);
+    assert!(
+        err.contains("no password for 'acct' in the keyring"),
+        "{err}"
+    );
+    // As oidc-agent 4.2.6's oidc-token asks.
+    let reply = raw_json(
+        &env.socket(),
+        r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
+    );
+    assert_failure_reply(&reply, "not loaded");
+    // A third event, so everything logged before it has been read.
+    ok(&env.gen_rt("marker", &op.issuer, "rt-initial"));
+    let log = env.agent_log_until("'marker': loaded");
+    let autoloads: Vec<&String> = log.iter().filter(|l| l.contains("autoload")).collect();
+    assert_eq!(
+        autoloads.len(),
+        1,
+        "the agent must autoload for the other client only: {autoloads:?}"
+    );
+}

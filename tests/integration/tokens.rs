@@ -128,3 +128,54 @@ fn token_file_lives_with_the_account() {
     );
     assert_failure_reply(&reply, "absolute");
 }
+
+/// The token file belongs to the account, not to one load of it: a new
+/// login (which replaces the loaded account), a rename and a lock with its
+/// unlock keep it written, each time with a token of what is loaded now.
+#[test]
+fn token_file_outlives_reload_rename_and_lock() {
+    let (op, env) = agent_with_account();
+    let path = env.dir.path().join("bt");
+    let flag = format!("--token-file={}", path.display());
+    let file = || std::fs::read_to_string(&path).expect("token file");
+    let kept_for = |name: &str| {
+        let status = env.status();
+        assert_eq!(status["accounts"][0]["name"], name, "{status}");
+        assert_eq!(
+            status["accounts"][0]["token_file"].as_str(),
+            path.to_str(),
+            "the agent no longer keeps the token file: {status}"
+        );
+    };
+    ok(&env.run("oidc-add", &[&flag, "acct"]));
+    env.wait_agent_log("'acct': wrote a fresh access token");
+    let first = file();
+
+    op.accept_rt("rt-second-login");
+    ok(&env.run(
+        "oidc-gen",
+        &[
+            "--reauthenticate",
+            "acct",
+            "--rt",
+            "rt-second-login",
+            "--pw-env",
+        ],
+    ));
+    kept_for("acct");
+    env.wait_agent_log("'acct': wrote a fresh access token");
+    assert_ne!(file(), first, "the file still holds the old grant's token");
+    assert_eq!(file(), ok(&env.run("oidc-token", &["acct"])));
+
+    ok(&env.run("oidc-gen", &["--rename", "moved", "--pw-env", "acct"]));
+    kept_for("moved");
+    env.wait_agent_log("'moved': wrote a fresh access token");
+    assert_eq!(file(), ok(&env.run("oidc-token", &["moved"])));
+
+    ok(&env.run_lock("-x", "l"));
+    assert!(!path.exists(), "a token stayed in the file while locked");
+    ok(&env.run_lock("-X", "l"));
+    kept_for("moved");
+    env.wait_agent_log("'moved': wrote a fresh access token");
+    assert_eq!(file(), ok(&env.run("oidc-token", &["moved"])));
+}

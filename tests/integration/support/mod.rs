@@ -202,14 +202,28 @@ impl Env {
     /// match (and those still unread before it).
     #[track_caller]
     pub fn wait_agent_log(&self, what: &str) -> String {
+        let mut lines = self.agent_log_until(what);
+        lines.pop().expect("the matching line")
+    }
+
+    /// [`Env::wait_agent_log`], returning every line read, the match last:
+    /// what the agent logged between two events.
+    #[track_caller]
+    pub fn agent_log_until(&self, what: &str) -> Vec<String> {
         let guard = self.agent_log.lock().expect("log");
         let log = guard.as_ref().expect("no agent started");
         let deadline = Instant::now() + PROCESS_WAIT;
+        let mut lines = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match log.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(_) => {}
+                Ok(line) => {
+                    let found = line.contains(what);
+                    lines.push(line);
+                    if found {
+                        return lines;
+                    }
+                }
                 Err(_) => panic!("the agent never logged {what:?}"),
             }
         }
