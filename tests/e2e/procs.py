@@ -226,11 +226,13 @@ class Background:
         timeout: float,
         streams: Iterable[str] = ("stdout", "stderr"),
         what: str = "line",
+        since: int = 0,
     ):
-        """Wait for a line matching `pred` (returns pred's truthy result)."""
+        """Wait for a line matching `pred` (returns pred's truthy result),
+        looking from line number `since` on (see line_count)."""
         streams = set(streams)
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = since
         with self._lock:
             while True:
                 while seen < len(self.lines):
@@ -252,6 +254,11 @@ class Background:
                         f"{self.name}: no {what} within {timeout}s\n--- output so far ---\n{self._all_unlocked()}"
                     )
                 self._lock.wait(min(left, 0.2))
+
+    def line_count(self) -> int:
+        """How many lines (both streams) have arrived: a mark for wait_for_line."""
+        with self._lock:
+            return len(self.lines)
 
     def _all_unlocked(self) -> str:
         return "".join(f"[{s}] {l}\n" for s, l in self.lines)
