@@ -18,7 +18,6 @@ import pytest
 from browser import USER_CODE_RE, Browser, find_url_in, find_url_line
 from harness import EXIT_PROVIDER_ERROR, EXIT_PROVIDER_UNREACHABLE, PASSWORD, assert_token_output, ours
 from op import CLIENT_SECRETS, CONFIDENTIAL_CLIENT, PUBLIC_CLIENT
-from procs import wait_until
 from ptyproc import PtyProc
 from real_browser import launcher_env
 
@@ -225,7 +224,7 @@ def test_code_flow_localhost_redirect_and_reload(cli, provider, sandbox, chromiu
                 assert doc["remote"].strip("[]") == "::1", f"Chromium reached the listener at {doc['remote']}"
 
             # oidc-gen now waits for the provider's token response
-            wait_until(lambda: provider.held_code_exchanges() == 1, timeout=30, what="oidc-gen's code exchange")
+            assert provider.wait_held_code_exchanges(1, timeout=30, what="oidc-gen's code exchange") == 1
             chromium.driver.refresh()
             again = chromium.loopback_page("already-completed")
             assert_our_page(chromium, again, "Login already completed", "this visit changed nothing")
