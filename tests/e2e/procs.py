@@ -143,18 +143,6 @@ def kill_pid(pid: int, grace: float = 3.0) -> None:
         pass
 
 
-def wait_until(pred: Callable[[], bool], timeout: float, interval: float = 0.05, what: str = "condition") -> None:
-    """Poll `pred` until it holds: only for conditions no event reports (a
-    socket file appearing, a terminal mode, a count in another process)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return
-        if time.monotonic() >= deadline:
-            raise Timeout(f"{what} not reached within {timeout}s")
-        time.sleep(interval)  # the poll interval of a condition without an event
-
-
 class Background:
     """A long-running process whose stdout/stderr lines are collected by threads.
 
