@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import termios
 import time
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -315,6 +316,12 @@ def test_device_flow_ctrl_c_on_a_terminal(cli, provider, sandbox):
         argv += ["--cp", provider.ca_file]
     p = PtyProc(argv, cli.env(OIDC_ENCRYPTION_PW=PASSWORD), sandbox.logs / "gen-ctrl-c.log")
     try:
+        # For a typed ^C the kernel sends SIGINT, then discards the terminal's
+        # unread output (unless NOFLSH): a line oidc-gen writes at once could
+        # go with it before we read it.
+        attrs = termios.tcgetattr(p.master)
+        attrs[3] |= termios.NOFLSH
+        termios.tcsetattr(p.master, termios.TCSANOW, attrs)
         p.expect(r"Waiting for the approval")  # the progress line: polling
         p.send("\x03")  # the terminal turns it into SIGINT for oidc-gen
         rc = p.wait(timeout=30)
