@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from procs import Background, Result, Timeout, kill_pid, pid_alive, run, wait_exit, wait_until
+from fsevents import file_size, wait_for_file_line, wait_for_path
+from procs import Background, Result, Timeout, kill_pid, pid_alive, run, wait_exit
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -181,9 +182,18 @@ class Agent:
         if not self.sock or not self.pid:
             self.stop()
             raise AssertionError(f"{name}: no OIDC_SOCK/OIDCD_PID in output:\n{self.log_text()}")
-        # the socket must be there once the eval lines are printed
+        if not debian_agent:
+            # Ours prints the eval lines only once it listens: the socket is there.
+            if not os.path.exists(self.sock):
+                self.stop()
+                raise AssertionError(f"{name} printed OIDC_SOCK={self.sock} before creating it")
+            return
+        # oidc-agent 4.x prints them in the parent while its daemon goes on to
+        # bind (its main calls printEnvs before ipc_bindAndListen): wait for the
+        # socket to appear. The daemon's listen() follows its bind at once,
+        # before any client we start after this can connect.
         try:
-            wait_until(lambda: os.path.exists(self.sock), timeout=5, what=f"socket {self.sock}")
+            wait_for_path(self.sock, timeout=5, what=f"{name}'s socket")
         except Timeout:
             self.stop()
             raise
@@ -213,6 +223,21 @@ class Agent:
                 wait_exit(self.pid, 5, "agent exit")
             except Timeout:
                 kill_pid(self.pid)
+
+    def log_mark(self) -> int:
+        """Where the agent's log is now: wait_for_log(since=...) looks only after it."""
+        if self.proc is not None:
+            return self.proc.line_count()
+        return file_size(self.daemon_log)
+
+    def wait_for_log(self, pred, timeout: float, since: int = 0, what: str = "log line"):
+        """Waits for a line of our agent's log (console: its stderr; daemon:
+        its --log-file) matching `pred`, after mark `since`; returns pred's result."""
+        if self.debian:
+            raise ValueError("Debian's agent logs to syslog only")
+        if self.proc is not None:
+            return self.proc.wait_for_line(pred, timeout, streams=("stderr",), what=what, since=since)
+        return wait_for_file_line(self.daemon_log, pred, timeout, since=since, what=what)
 
     def log_text(self) -> str:
         parts = []

@@ -206,10 +206,17 @@ class Provider:
         """Authorization-code grants wait until release_code_exchanges()."""
         requests.post(self.issuer + "/test/hold-code-exchange", verify=self.verify, timeout=10).raise_for_status()
 
-    def held_code_exchanges(self) -> int:
-        r = requests.get(self.issuer + "/test/held-code-exchanges", verify=self.verify, timeout=10)
+    def wait_held_code_exchanges(self, n: int, timeout: float, what: str = "code exchanges") -> int:
+        """Waits until `n` authorization-code grants are held (the provider
+        answers when the n-th arrives); returns the count then."""
+        r = requests.get(self.issuer + "/test/held-code-exchanges",
+                         params={"at_least": n, "timeout_ms": int(timeout * 1000)},
+                         verify=self.verify, timeout=timeout + 10)
         r.raise_for_status()
-        return int(r.json()["waiting"])
+        waiting = int(r.json()["waiting"])
+        if waiting < n:
+            raise Timeout(f"{what}: {waiting} held at the provider after {timeout}s, expected {n}")
+        return waiting
 
     def release_code_exchanges(self) -> None:
         requests.post(self.issuer + "/test/release-code-exchange", verify=self.verify, timeout=10).raise_for_status()

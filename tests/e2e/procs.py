@@ -143,18 +143,6 @@ def kill_pid(pid: int, grace: float = 3.0) -> None:
         pass
 
 
-def wait_until(pred: Callable[[], bool], timeout: float, interval: float = 0.05, what: str = "condition") -> None:
-    """Poll `pred` until it holds: only for conditions no event reports (a
-    socket file appearing, a terminal mode, a count in another process)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if pred():
-            return
-        if time.monotonic() >= deadline:
-            raise Timeout(f"{what} not reached within {timeout}s")
-        time.sleep(interval)  # the poll interval of a condition without an event
-
-
 class Background:
     """A long-running process whose stdout/stderr lines are collected by threads.
 
@@ -226,11 +214,13 @@ class Background:
         timeout: float,
         streams: Iterable[str] = ("stdout", "stderr"),
         what: str = "line",
+        since: int = 0,
     ):
-        """Wait for a line matching `pred` (returns pred's truthy result)."""
+        """Wait for a line matching `pred` (returns pred's truthy result),
+        looking from line number `since` on (see line_count)."""
         streams = set(streams)
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = since
         with self._lock:
             while True:
                 while seen < len(self.lines):
@@ -252,6 +242,11 @@ class Background:
                         f"{self.name}: no {what} within {timeout}s\n--- output so far ---\n{self._all_unlocked()}"
                     )
                 self._lock.wait(min(left, 0.2))
+
+    def line_count(self) -> int:
+        """How many lines (both streams) have arrived: a mark for wait_for_line."""
+        with self._lock:
+            return len(self.lines)
 
     def _all_unlocked(self) -> str:
         return "".join(f"[{s}] {l}\n" for s, l in self.lines)

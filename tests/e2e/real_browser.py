@@ -35,7 +35,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from procs import wait_until
+from fsevents import wait_for_path
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = "/usr/bin/chromium"
@@ -137,7 +137,8 @@ class Chromium:
     def open_from_launcher(self, inbox: Path, timeout: float = 30) -> str:
         """Waits until oidc-gen has opened the browser (the launcher wrote the
         URL), then loads that URL. Returns it."""
-        wait_until(inbox.is_file, timeout=timeout, what=f"oidc-gen to open the browser ({inbox})")
+        # The launcher renames the finished file into place: once there, it is whole.
+        wait_for_path(inbox, timeout=timeout, what="oidc-gen to open the browser")
         url = inbox.read_text().strip()
         inbox.unlink()
         self.provider_origin = _origin(url)

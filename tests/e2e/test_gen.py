@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import termios
 import time
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -18,7 +19,6 @@ import pytest
 from browser import USER_CODE_RE, Browser, find_url_in, find_url_line
 from harness import EXIT_PROVIDER_ERROR, EXIT_PROVIDER_UNREACHABLE, PASSWORD, assert_token_output, ours
 from op import CLIENT_SECRETS, CONFIDENTIAL_CLIENT, PUBLIC_CLIENT
-from procs import wait_until
 from ptyproc import PtyProc
 from real_browser import launcher_env
 
@@ -225,7 +225,7 @@ def test_code_flow_localhost_redirect_and_reload(cli, provider, sandbox, chromiu
                 assert doc["remote"].strip("[]") == "::1", f"Chromium reached the listener at {doc['remote']}"
 
             # oidc-gen now waits for the provider's token response
-            wait_until(lambda: provider.held_code_exchanges() == 1, timeout=30, what="oidc-gen's code exchange")
+            assert provider.wait_held_code_exchanges(1, timeout=30, what="oidc-gen's code exchange") == 1
             chromium.driver.refresh()
             again = chromium.loopback_page("already-completed")
             assert_our_page(chromium, again, "Login already completed", "this visit changed nothing")
@@ -316,6 +316,12 @@ def test_device_flow_ctrl_c_on_a_terminal(cli, provider, sandbox):
         argv += ["--cp", provider.ca_file]
     p = PtyProc(argv, cli.env(OIDC_ENCRYPTION_PW=PASSWORD), sandbox.logs / "gen-ctrl-c.log")
     try:
+        # For a typed ^C the kernel sends SIGINT, then discards the terminal's
+        # unread output (unless NOFLSH): a line oidc-gen writes at once could
+        # go with it before we read it.
+        attrs = termios.tcgetattr(p.master)
+        attrs[3] |= termios.NOFLSH
+        termios.tcsetattr(p.master, termios.TCSANOW, attrs)
         p.expect(r"Waiting for the approval")  # the progress line: polling
         p.send("\x03")  # the terminal turns it into SIGINT for oidc-gen
         rc = p.wait(timeout=30)

@@ -22,7 +22,7 @@ import pytest
 
 from browser import Browser, get_refresh_token
 from real_browser import Chromium, _origin
-from procs import wait_until
+from procs import Background
 from harness import (
     EXIT_REFRESH_REJECTED,
     PASSWORD,
@@ -187,12 +187,16 @@ def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, mak
         assert st.get("unsaved") is True, st
         assert cli.add("-r", "acct").returncode == 1, "an unsaved account must not be unloaded"
 
+        mark = agent.log_mark()  # before the directory is writable again
         if how == "full":
             os.remove(mnt / "filler")
         else:
             subprocess.run(["mount", "-o", "remount,rw", str(mnt)], check=True)
         assert_token_output(cli.token("acct"))  # a request retries the write
-        wait_until(lambda: account_status(cli, "acct").get("unsaved") is False, 30, what="the retried write")
+        # The agent logs the write (its retry timer may come first) once it
+        # has marked the account saved.
+        agent.wait_for_log(lambda l: "'acct': saved refresh token" in l, 30, since=mark, what="the retried write")
+        assert account_status(cli, "acct").get("unsaved") is False, account_status(cli, "acct")
 
         cli = restart(make_agent, agent, sandbox)
         assert cli.add("--pw-env", "acct").returncode == 0
@@ -261,10 +265,13 @@ def test_soak_rotations_with_unloads_locks_and_lifetimes(cli, agent, make_agent,
                 assert res.returncode == 0, res.describe()
             else:
                 cli.add("-r", name)
+                mark = agent.log_mark()
                 res = cli.add("-t", "1", "--pw-env", name)
                 assert res.returncode == 0, res.describe()
-                wait_until(lambda: name not in cli.add("-a").stdout.split(), 15,
-                           what=f"{name}'s lifetime to end")
+                # The agent logs the unload after removing the account.
+                agent.wait_for_log(lambda l: f"'{name}': lifetime over; unloaded" in l, 15, since=mark,
+                                   what=f"{name}'s lifetime to end")
+                assert name not in cli.add("-a").stdout.split()
                 assert cli.add("--pw-env", name).returncode == 0
     finally:
         stop.set()
@@ -301,11 +308,10 @@ def test_kill_9_loses_only_a_refresh_in_flight(cli, make_provider, sandbox):
     outcome = {"before": [0, 0], "in flight": [0, 0], "after": [0, 0]}  # [kills, lost]
     for i in range(runs):
         sock = str(sandbox.run_dir / f"k9-{i}.sock")
-        proc = subprocess.Popen([str(ours("oidc-agent")), "--console", "-a", sock], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        agent = _console_agent(sandbox, env, sock, f"k9-{i}")
+        proc = agent.proc
         times: dict[str, float] = {}
         try:
-            wait_until(lambda: os.path.exists(sock), 10, what="agent socket")
             add = subprocess.run([str(ours("oidc-add")), "--pw-env", "k9"],
                                  env=dict(env, OIDC_SOCK=sock, OIDC_ENCRYPTION_PW=PASSWORD),
                                  capture_output=True, text=True, timeout=30)
@@ -318,6 +324,7 @@ def test_kill_9_loses_only_a_refresh_in_flight(cli, make_provider, sandbox):
             killed_at = time.monotonic()
             proc.kill()
             proc.wait(timeout=10)
+            agent.stop()
         if t.is_alive():
             t.join(timeout=15)
         if "sent" not in times or killed_at < times["sent"]:
@@ -351,15 +358,28 @@ def _reload_fails(sandbox, env: dict, i: int) -> bool:
     """Starts a fresh agent and loads the account from its file (one check
     refresh): True when the provider refuses the file's refresh token."""
     sock = str(sandbox.run_dir / f"k9-reload-{i}.sock")
-    proc = subprocess.Popen([str(ours("oidc-agent")), "--console", "-a", sock], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    agent = _console_agent(sandbox, env, sock, f"k9-reload-{i}")
     try:
-        wait_until(lambda: os.path.exists(sock), 10, what="agent socket")
         add = subprocess.run([str(ours("oidc-add")), "--pw-env", "k9"],
                              env=dict(env, OIDC_SOCK=sock, OIDC_ENCRYPTION_PW=PASSWORD),
                              capture_output=True, text=True, timeout=30)
         assert add.returncode in (0, EXIT_REFRESH_REJECTED), add.stderr
         return add.returncode == EXIT_REFRESH_REJECTED
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        agent.proc.terminate()
+        agent.proc.wait(timeout=20)
+        agent.stop()
+
+
+def _console_agent(sandbox, env: dict, sock: str, name: str) -> Background:
+    """`oidc-agent --console -a SOCK`, once it listens: it prints its eval
+    lines only after that."""
+    agent = Background([str(ours("oidc-agent")), "--console", "-a", sock], env,
+                       log_path=sandbox.logs / f"{name}.log", name=name)
+    try:
+        agent.wait_for_line(lambda l: l.startswith(f"OIDC_SOCK={sock};"), 10, streams=("stdout",),
+                            what="OIDC_SOCK line")
+    except BaseException:
+        agent.stop()
+        raise
+    return agent

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import (EXIT_NOT_LOADED, Cli, assert_token_output, import_fresh_account, ours, parse_agent_eval)
-from procs import Background, pid_alive, run, wait_exit, wait_until
+from procs import Background, pid_alive, run, wait_exit
 from test_real_world import RCLONE, _make_tree, _rclone
 from webdav_server import WebDavServer
 
@@ -110,6 +110,7 @@ old = os.umask(0o177)
 s.bind(path)
 os.umask(old)
 s.listen(128)
+print("LISTENING", flush=True)
 if s.fileno() != 3:
     os.dup2(s.fileno(), 3)  # inheritable
     s.close()
@@ -131,7 +132,8 @@ def test_socket_activation_serves_the_passed_socket(sandbox, provider, need_bina
     agent = Background([sys.executable, str(launcher), str(sock), str(ours("oidc-agent"))], env,
                        log_path=sandbox.logs / "activated-agent.log", name="activated-agent")
     try:
-        wait_until(sock.exists, timeout=10, what="the launcher's socket")
+        agent.wait_for_line(lambda l: l == "LISTENING", timeout=10, streams=("stdout",),
+                            what="the launcher's LISTENING line (its socket bound and listening)")
         cli = Cli(sandbox)
         import_fresh_account(cli, provider, NAME)
         assert_token_output(cli.token(NAME))

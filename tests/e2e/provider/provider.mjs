@@ -26,7 +26,9 @@
 //   GET  /test/config       the provider's runtime settings (JSON).
 //   POST /test/hold-code-exchange     from now on, authorization_code grants
 //                           wait (a test acts while a client is exchanging);
-//   GET  /test/held-code-exchanges    {"waiting": N} grants waiting;
+//   GET  /test/held-code-exchanges    {"waiting": N} grants waiting; with
+//                           ?at_least=N&timeout_ms=T it answers once N
+//                           are waiting, or after T ms with the count then;
 //   POST /test/release-code-exchange  let them all proceed, stop holding.
 //   POST /test/end-access-token  form `token=AT`: that access token ends now
 //                           (introspection says inactive), its grant and
@@ -318,6 +320,31 @@ function basicClientId(header) {
 // While set, authorization_code grants wait for /test/release-code-exchange:
 // a test can act while a client is in the middle of its code exchange.
 let codeExchangeGate = null;
+// Long polls of /test/held-code-exchanges?at_least=N, woken on each arrival.
+const heldWatchers = new Set();
+
+function heldCount() { return codeExchangeGate ? codeExchangeGate.waiting : 0; }
+
+function wakeHeldWatchers() {
+  for (const w of [...heldWatchers]) w();
+}
+
+// Resolves with the count once at least `n` grants are held, or with the
+// count at `timeoutMs` (the caller's deadline, not a pace).
+function heldAtLeast(n, timeoutMs) {
+  return new Promise((resolve) => {
+    let timer = null;
+    const check = () => {
+      if (heldCount() < n) return;
+      heldWatchers.delete(check);
+      clearTimeout(timer);
+      resolve(heldCount());
+    };
+    timer = setTimeout(() => { heldWatchers.delete(check); resolve(heldCount()); }, timeoutMs);
+    heldWatchers.add(check);
+    check();
+  });
+}
 
 function installMiddleware(p) {
   // test-only endpoints + per-request logging + token endpoint accounting
@@ -375,8 +402,12 @@ function installMiddleware(p) {
       return;
     }
     if (path === '/test/held-code-exchanges' && ctx.method === 'GET') {
+      const atLeast = Number(ctx.query.at_least ?? 0);
+      const waiting = atLeast > 0
+        ? await heldAtLeast(atLeast, Math.min(Number(ctx.query.timeout_ms ?? 0) || 0, 120000))
+        : heldCount();
       ctx.type = 'json';
-      ctx.body = JSON.stringify({ waiting: codeExchangeGate ? codeExchangeGate.waiting : 0 });
+      ctx.body = JSON.stringify({ waiting });
       return;
     }
 
@@ -405,6 +436,7 @@ function installMiddleware(p) {
       if (grantType === 'authorization_code' && codeExchangeGate) {
         const gate = codeExchangeGate;
         gate.waiting += 1;
+        wakeHeldWatchers();
         await gate.held;
       }
       try {
