@@ -16,6 +16,7 @@ mod given;
 mod interrupt;
 mod manage;
 mod registration;
+mod runtime;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -280,7 +281,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
 /// first wait for the user on) the Ctrl-C handler.
 struct Session<'a> {
     args: &'a Args,
-    rt: tokio::runtime::Runtime,
+    rt: runtime::Runtime,
     http: reqwest::Client,
     meta: Metadata,
     interrupt: std::cell::OnceCell<interrupt::Interrupt>,
@@ -290,14 +291,10 @@ impl<'a> Session<'a> {
     /// Builds the client and runs discovery for `config`'s issuer.
     fn open(args: &'a Args, config: &AccountConfig) -> anyhow::Result<Self> {
         let http = http::client(Some(Path::new(&config.cert_path))).map_err(Error::from)?;
-        // oidc-gen makes one request at a time, on the main thread; the one
-        // worker runs the Ctrl-C task while the main thread blocks outside
-        // the runtime (the loopback listener, a password prompt).
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
+        // oidc-gen makes one request at a time, on the main thread; the
+        // runtime's own thread runs the Ctrl-C task while the main thread
+        // blocks outside the runtime (the loopback listener, a password prompt).
+        let rt = runtime::Runtime::start().context("cannot start the async runtime")?;
         let endpoint = Some(config.config_endpoint.as_str()).filter(|s| !s.is_empty());
         let meta = rt
             .block_on(discovery::discover(&http, &config.issuer_url, endpoint))
@@ -326,7 +323,7 @@ impl<'a> Session<'a> {
         let interrupt = match self.interrupt.get() {
             Some(installed) => installed,
             None => {
-                let installed = interrupt::Interrupt::install(&self.rt)
+                let installed = interrupt::Interrupt::install(self.rt.handle())
                     .context("cannot install the Ctrl-C handler")?;
                 self.interrupt.get_or_init(|| installed)
             }

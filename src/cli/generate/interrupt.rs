@@ -7,15 +7,15 @@
 //! SIGINT back once it has registered a handler, so that task stays for the
 //! rest of the session and exits with 130 itself, as the default handler
 //! would have; during a wait it first prints one line saying what was
-//! abandoned. The runtime has one worker thread so that the task runs while
-//! the main thread blocks outside the runtime (the loopback listener, a
-//! password prompt): on a current-thread runtime a Ctrl-C there would be
-//! swallowed. A wait ends before anything is written, so an interrupted
+//! abandoned. The task runs on the runtime's driver thread (`runtime.rs`), so
+//! it runs while the main thread blocks outside the runtime (the loopback
+//! listener, a password prompt): on a runtime driven only by the main
+//! thread a Ctrl-C there would be swallowed. A wait ends before anything is written, so an interrupted
 //! wait saves nothing.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// The exit code of a process ended by SIGINT, as shells report it.
@@ -33,7 +33,7 @@ impl Interrupt {
     /// Registers the SIGINT handler and spawns the task that owns it on `rt`.
     /// The handler is in place when this returns, so a Ctrl-C right after the
     /// caller shows its prompt is already handled.
-    pub(super) fn install(rt: &Runtime) -> std::io::Result<Self> {
+    pub(super) fn install(rt: &Handle) -> std::io::Result<Self> {
         let waiting = Waiting::default();
         let _entered = rt.enter();
         let mut sigint = signal(SignalKind::interrupt())?;
