@@ -122,6 +122,17 @@ fn table_matches_the_help_of_4_2_6_and_5_3_3() {
     }
 }
 
+/// `tool`'s command as it parses (oidc-agent's compatibility options added).
+fn command(tool: Tool) -> clap::Command {
+    let cmd = match tool {
+        Tool::Agent => agent::Args::command(),
+        Tool::Gen => generate::Args::command(),
+        Tool::Add => add::Args::command(),
+        Tool::Token => token::Args::command(),
+    };
+    flags::command(cmd, tool)
+}
+
 fn parse(tool: Tool, argv: &[String]) -> Result<flags::Used, clap::Error> {
     fn go<T: clap::Parser>(tool: Tool, argv: &[String]) -> Result<flags::Used, clap::Error> {
         try_parse_from::<T>(tool, argv).map(|(_, used)| used)
@@ -210,19 +221,13 @@ fn argp_extras_parse() {
 #[test]
 fn a_unique_prefix_of_usage_is_usage() {
     for tool in Tool::ALL {
-        let cmd = match tool {
-            Tool::Agent => agent::Args::command(),
-            Tool::Gen => generate::Args::command(),
-            Tool::Add => add::Args::command(),
-            Tool::Token => token::Args::command(),
-        };
-        let cmd = flags::command(cmd, tool);
+        let cmd = command(tool);
         let asks = |a: &str| flags::asks_usage(&cmd, a.as_ref());
         assert!(asks("--usage") && asks("--usag"), "{}", tool.name());
         assert!(!asks("--usages") && !asks("-usage") && !asks("--"));
     }
     // Ambiguous: oidc-gen's --update starts with "u" too.
-    let gen_cmd = flags::command(generate::Args::command(), Tool::Gen);
+    let gen_cmd = command(Tool::Gen);
     assert!(!flags::asks_usage(&gen_cmd, "--u".as_ref()));
 
     let env = crate::support::Env::new();
@@ -289,13 +294,7 @@ fn the_ocis_documentation_line_parses() {
 #[test]
 fn ignored_options_are_hidden_noted_or_refused() {
     for tool in Tool::ALL {
-        let cmd = match tool {
-            Tool::Agent => agent::Args::command(),
-            Tool::Gen => generate::Args::command(),
-            Tool::Add => add::Args::command(),
-            Tool::Token => token::Args::command(),
-        };
-        let mut cmd = flags::command(cmd, tool);
+        let mut cmd = command(tool);
         let help = cmd.render_long_help().to_string();
         for flag in flags::of(tool) {
             let shown = help.contains(&format!("--{} ", flag.long))

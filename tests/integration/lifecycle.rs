@@ -134,16 +134,7 @@ fn reauthentication_of_a_loaded_account_replaces_it_in_the_agent() {
     ok(&env.run("oidc-token", &["-f", "acct"]));
     // A new login: the provider issues an unrelated refresh token.
     op.accept_rt("rt-second-login");
-    ok(&env.run(
-        "oidc-gen",
-        &[
-            "--reauthenticate",
-            "acct",
-            "--rt",
-            "rt-second-login",
-            "--pw-env",
-        ],
-    ));
+    env.reauthenticate_with("acct", "rt-second-login");
     // The agent serves the new grant and saves its rotations.
     ok(&env.run("oidc-token", &["-f", "acct"]));
     ok(&env.run("oidc-token", &["-f", "acct"]));

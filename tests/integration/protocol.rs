@@ -187,7 +187,7 @@ fn a_stalled_client_does_not_block_others() {
     let mut env = Env::new();
     let sock = env.start_agent(&[]);
     // Half a request, then silence.
-    let mut stalled = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+    let mut stalled = connect(&sock);
     stalled.write_all(br#"{"request":"acc"#).expect("write");
     for _ in 0..20 {
         assert_eq!(
@@ -328,9 +328,7 @@ fn garbage_gets_a_failure_reply_not_a_broken_pipe() {
     use std::io::{Read as _, Write as _};
     let mut env = Env::new();
     let sock = env.start_agent(&[]);
-    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
+    let mut s = connect(&sock);
     // A slow writer, as the liboidc-agent clients are: 4096-byte pieces.
     for piece in 0..16 {
         s.write_all(&[b'x'; 4096])
@@ -355,9 +353,7 @@ fn garbage_is_answered_before_the_rest_is_drained() {
     use std::io::Read as _;
     let mut env = Env::new();
     let sock = env.start_agent(&[]);
-    let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
+    let mut s = connect(&sock);
     s.write_all(b"not json at all").expect("write");
     let mut sent = 0;
     let mut reply = vec![0u8; 4096];

@@ -152,16 +152,7 @@ fn token_file_outlives_reload_rename_and_lock() {
     let first = file();
 
     op.accept_rt("rt-second-login");
-    ok(&env.run(
-        "oidc-gen",
-        &[
-            "--reauthenticate",
-            "acct",
-            "--rt",
-            "rt-second-login",
-            "--pw-env",
-        ],
-    ));
+    env.reauthenticate_with("acct", "rt-second-login");
     kept_for("acct");
     env.wait_agent_log("'acct': wrote a fresh access token");
     assert_ne!(file(), first, "the file still holds the old grant's token");

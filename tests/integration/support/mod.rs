@@ -438,11 +438,18 @@ pub fn fails(o: &Output, code: i32) -> String {
     stderr(o)
 }
 
+/// A connection to the agent at `sock` whose reads give up after
+/// [`PROCESS_WAIT`] (a broken test fails instead of hanging).
+pub fn connect(sock: &Path) -> std::os::unix::net::UnixStream {
+    let s = std::os::unix::net::UnixStream::connect(sock).expect("connect");
+    s.set_read_timeout(Some(PROCESS_WAIT)).expect("timeout");
+    s
+}
+
 /// Sends raw bytes to a socket and reads the reply until the agent closes.
 pub fn raw(sock: &Path, bytes: &[u8]) -> Vec<u8> {
     use std::io::{Read as _, Write as _};
-    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("connect");
-    s.set_read_timeout(Some(PROCESS_WAIT)).expect("timeout");
+    let mut s = connect(sock);
     // The agent may close early on oversized input: then read what it said.
     let _ = s.write_all(bytes);
     let mut out = Vec::new();

@@ -56,6 +56,17 @@ impl Env {
         self.run_with("oidc-add", &[flag, "--pw-env=LOCKPW"], "LOCKPW", password)
     }
 
+    /// `oidc-gen --reauthenticate NAME --rt RT`: a new login (the fake
+    /// provider must accept `rt`, see `FakeOp::accept_rt`) that keeps the
+    /// account's client and replaces its refresh token.
+    #[track_caller]
+    pub fn reauthenticate_with(&self, name: &str, rt: &str) {
+        ok(&self.run(
+            "oidc-gen",
+            &["--reauthenticate", name, "--rt", rt, "--pw-env"],
+        ));
+    }
+
     /// Replaces the agent with a new one, which loads `name` from its file
     /// and refreshes it: what the last agent saved must be usable.
     #[track_caller]
