@@ -216,3 +216,20 @@ fn other_uid_is_refused() {
         "success"
     );
 }
+
+/// The agent loads no libm (README "Performance", agent memory): tokio's
+/// multi-thread scheduler, linked with its `rt-multi-thread` feature
+/// although the agent runs a current-thread runtime, calls `pow`, which made
+/// the loader map and relocate libm in every agent (~300 kB resident).
+#[test]
+fn the_agent_maps_no_libm() {
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let pid = env.agent_pid().expect("agent pid");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    assert!(
+        maps.contains("libc.so"),
+        "not the agent's mappings:\n{maps}"
+    );
+    assert!(!maps.contains("libm.so"), "the agent maps libm:\n{maps}");
+}
