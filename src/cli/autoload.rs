@@ -1,11 +1,13 @@
 //! Autoload: `oidc-token` loading a configured but unloaded account itself,
 //! through oidc-add's own load path ([`super::add::load`]).
 //!
-//! One side tries: a client that will load the account itself (it is
-//! configured here) tells the agent not to ([`own_account`]), so the
-//! keyring is asked once, in the client's session, and not first by the
-//! agent's `oidc-add --pw-keyring` and then again here. An account that is
-//! not configured here (the agent forwarded over SSH) is left to the agent.
+//! One side tries ([`call`]): the client asks the agent not to autoload, and
+//! loads an account configured here itself, so the keyring is asked once, in
+//! the client's session, and not first by the agent's `oidc-add
+//! --pw-keyring` and then again here. An account that is not configured here
+//! (the agent forwarded over SSH) is left to the agent: the client asks once
+//! more, letting it autoload. A loaded account costs one request and no
+//! look at the account directory.
 //!
 //! The agent never prompts (it has no terminal and must not block other
 //! clients); the client does, and only where a person can answer: the
@@ -17,6 +19,7 @@
 use crate::account::store::Store;
 use crate::client::AgentClient;
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::{Request, Response};
 use crate::secret::SecretString;
 
 /// The account a token request for `target` (a short name, or an issuer
@@ -41,26 +44,40 @@ pub fn have_terminal() -> bool {
         .is_ok()
 }
 
-/// The account this client loads itself should the agent answer
-/// `not_loaded` for `target`: one configured here, unless autoload is off
-/// (`enabled` false). Its request tells the agent not to autoload it.
-pub fn own_account(target: &str, enabled: bool) -> Option<String> {
-    enabled
-        .then(|| account_for(&Store::default_dir(), target))
-        .flatten()
+/// Asks the agent for `target` with autoload (`enabled`, the default):
+/// sends `request(true)` (built to tell the agent not to autoload); if the
+/// account is not loaded, loads it when it is configured here (prompting
+/// only when `prompt`) and asks again, else asks with `request(false)` so
+/// that the agent autoloads what only it can see. Without autoload, sends
+/// `request(false)` once.
+pub fn call(
+    client: &AgentClient,
+    target: &str,
+    enabled: bool,
+    prompt: bool,
+    request: impl Fn(bool) -> Request,
+) -> Result<Response> {
+    if !enabled {
+        return client.call(&request(false));
+    }
+    match client.call(&request(true)) {
+        Err(e) if is_not_loaded(&e) => match account_for(&Store::default_dir(), target) {
+            Some(name) => {
+                load_with(client, &name, e, prompt)?;
+                client.call(&request(true))
+            }
+            None => client.call(&request(false)),
+        },
+        other => other,
+    }
 }
 
-/// After the agent answered `not_loaded` for account `name` (from
-/// [`own_account`]): loads it and returns `Ok(())`, so the caller asks
-/// again; or returns the agent's error, completed with why no autoload
-/// happened.
-pub fn load(client: &AgentClient, name: &str, not_loaded: Error) -> Result<()> {
-    load_with(client, name, not_loaded, true)
-}
-
-/// [`load`], prompting on the terminal only when `prompt` (false for a
-/// kubectl exec plugin run with `interactiveMode: Never`: keyring only).
-pub fn load_with(client: &AgentClient, name: &str, not_loaded: Error, prompt: bool) -> Result<()> {
+/// After the agent answered `not_loaded` for account `name`, configured
+/// here: loads it and returns `Ok(())`, so the caller asks again; or returns
+/// the agent's error, completed with why no autoload happened. Prompts on
+/// the terminal only when `prompt` (false for a kubectl exec plugin run with
+/// `interactiveMode: Never`: keyring only).
+fn load_with(client: &AgentClient, name: &str, not_loaded: Error, prompt: bool) -> Result<()> {
     let can_ask = || prompt && have_terminal();
     let store = Store::default_dir();
     let path = store.path(name)?;

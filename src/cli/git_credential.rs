@@ -94,15 +94,10 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     match args.operation.as_str() {
         "get" => {
             let client = client()?;
-            let own = super::autoload::own_account(&args.target, !args.no_autoload);
-            let req = Request::AccessToken(token_request(args, own.is_some()));
-            let reply = match (client.call(&req), own.as_deref()) {
-                (Err(e), Some(name)) if super::autoload::is_not_loaded(&e) => {
-                    super::autoload::load(&client, name, e)?;
-                    client.call(&req)?
-                }
-                (other, _) => other?,
-            };
+            let reply =
+                super::autoload::call(&client, &args.target, !args.no_autoload, true, |own| {
+                    Request::AccessToken(token_request(args, own))
+                })?;
             let token = reply
                 .access_token
                 .context("the agent's reply has no token")?;

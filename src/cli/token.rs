@@ -216,10 +216,8 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     // Under kubectl with `interactiveMode: Never`, nobody can answer a prompt.
     let prompt = kube.as_ref().is_none_or(|k| k.interactive);
     let client = AgentClient::from_env()?;
-    let own = super::autoload::own_account(&args.target, !args.no_autoload);
-    let req = request(args, own.is_some());
     if args.rejected
-        && let Request::AccessToken(t) = &req
+        && let Request::AccessToken(t) = &request(args, true)
     {
         match client.call(&Request::DropToken(t.clone())) {
             // Not loaded: nothing cached; the request below says the rest.
@@ -229,13 +227,9 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
-    let reply = match (client.call(&req), own.as_deref()) {
-        (Err(e), Some(name)) if super::autoload::is_not_loaded(&e) => {
-            super::autoload::load_with(&client, name, e, prompt)?;
-            client.call(&req)?
-        }
-        (other, _) => other?,
-    };
+    let reply = super::autoload::call(&client, &args.target, !args.no_autoload, prompt, |own| {
+        request(args, own)
+    })?;
     if let Some(warning) = &reply.warning {
         // One line on stderr; stdout stays the token and the exit code 0.
         use std::io::Write as _;

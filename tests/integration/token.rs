@@ -477,3 +477,26 @@ fn autoload_is_tried_once_by_our_oidc_token() {
         "the agent must autoload for the other client only: {autoloads:?}"
     );
 }
+
+/// An account configured only where the agent runs (a forwarded agent; not
+/// in this client's directory) is left to the agent's autoload: oidc-token
+/// asks again without "do not autoload".
+#[test]
+fn the_agent_autoloads_what_our_oidc_token_cannot_see() {
+    let (op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    let out = env
+        .cmd("oidc-token")
+        .arg("acct")
+        .env("OIDC_CONFIG_DIR", &elsewhere)
+        .output()
+        .expect("run oidc-token");
+    // The agent's autoload has no keyring here either.
+    fails(&out, 4);
+    ok(&env.gen_rt("marker", &op.issuer, "rt-initial"));
+    let log = env.agent_log_until("'marker': loaded");
+    let autoloads: Vec<&String> = log.iter().filter(|l| l.contains("autoload")).collect();
+    assert_eq!(autoloads.len(), 1, "{autoloads:?}");
+}
