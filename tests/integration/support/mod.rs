@@ -446,6 +446,16 @@ pub fn connect(sock: &Path) -> std::os::unix::net::UnixStream {
     s
 }
 
+/// Asserts that the agent at `sock` answers a `check` request with success
+/// (it is alive and serving).
+#[track_caller]
+pub fn assert_answers(sock: &Path) {
+    assert_eq!(
+        raw_json(sock, r#"{"request":"check"}"#)["status"],
+        "success"
+    );
+}
+
 /// Sends raw bytes to a socket and reads the reply until the agent closes.
 pub fn raw(sock: &Path, bytes: &[u8]) -> Vec<u8> {
     use std::io::{Read as _, Write as _};
