@@ -1,7 +1,7 @@
 """Turns callgrind profiles of oidc-agent into a linker symbol ordering file
 (see benches/agent-layout, which runs it).
 
-usage: order.py OUT BINARY PROFILE_DIR...
+usage: order.py [--every-process] OUT BINARY PROFILE_DIR...
 
 Each PROFILE_DIR holds callgrind output files (`callgrind.out.*`), one per
 process of BINARY. The functions the serving agents ran (the processes that
@@ -12,6 +12,9 @@ each rarer path (TLS, locking, an error) after them. Then the functions only
 the short-lived processes ran (the `eval "$(oidc-agent)"` parent, `--status`,
 `-k`), which a running agent never touches. Functions never executed are left
 to the linker, after all of these.
+
+With --every-process (for oidc-token, whose every run is short), every
+process counts as a serving one: what most runs ran comes first.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ def executed(profile: Path, binary: str) -> collections.Counter:
 
 
 def main() -> int:
-    out, binary, *dirs = sys.argv[1:]
+    args = sys.argv[1:]
+    every = args[:1] == ["--every-process"]
+    out, binary, *dirs = args[1:] if every else args
     binary = os.path.realpath(binary)
     symbols = set(subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True,
                                  check=True).stdout.split())
@@ -67,30 +72,31 @@ def main() -> int:
     for d in dirs:
         for profile in sorted(Path(d).glob("callgrind.out.*")):
             ran = executed(profile, binary)
-            if any(SERVING in name for name in ran):
+            if every or any(SERVING in name for name in ran):
                 serving += 1
                 agents.update(ran.keys())
                 cost.update(ran)
             else:
                 short.update(ran)
     if not serving:
-        print(f"agent-layout: no serving agent of {binary} in the profiles; {out} is left as it was",
+        print(f"agent-layout: no profile of {binary} to order by; {out} is left as it was",
               file=sys.stderr)
         return 1
     first = sorted((n for n in agents if n in symbols), key=lambda n: (-agents[n], -cost[n], n))
     rest = [n for n, _ in short.most_common() if n in symbols and n not in agents]
+    tool = Path(binary).name
     header = (
-        "# oidc-agent's functions in the order the linker lays them out (lld\n"
-        "# --symbol-ordering-file, passed by build.rs): what most serving agents ran\n"
-        "# first, then rarer paths, then what only short-lived invocations ran, so\n"
-        "# that the pages a running agent touches are few and together. Generated\n"
+        f"# {tool}'s functions in the order the linker lays them out (lld\n"
+        "# --symbol-ordering-file, passed by build.rs): what most of its profiled\n"
+        "# processes ran first (for oidc-agent: the serving agents), then rarer\n"
+        "# paths, so that the pages a process touches are few and together. Generated\n"
         "# by benches/agent-layout from callgrind profiles of an ordinary session and\n"
         "# end-to-end tests; regenerate after changing the agent's code, its\n"
         "# dependencies or the toolchain (names that no longer exist are skipped).\n"
-        f"# {serving} serving agents profiled: {len(first)} functions they ran, {len(rest)} others.\n"
+        f"# {serving} processes profiled: {len(first)} functions they ran, {len(rest)} others.\n"
     )
     Path(out).write_text(header + "".join(n + "\n" for n in first + rest))
-    print(f"agent-layout: {len(first)} + {len(rest)} functions ordered ({serving} serving agents) -> {out}")
+    print(f"agent-layout: {len(first)} + {len(rest)} functions ordered ({serving} processes) -> {out}")
     return 0
 
 
