@@ -263,7 +263,6 @@ impl ParseError {
 /// The `request` field alone (other fields are skipped unread).
 #[derive(Deserialize)]
 struct Head {
-    #[serde(default)]
     request: Option<Value>,
 }
 
@@ -280,7 +279,6 @@ struct PasswordField {
 #[derive(Deserialize)]
 struct TokenFileFields {
     account: String,
-    #[serde(default)]
     path: Option<PathBuf>,
 }
 

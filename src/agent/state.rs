@@ -222,17 +222,14 @@ pub struct SealedAccount {
     /// The data key, base64.
     pub key: Option<SecretString>,
     /// The conversion template, base64 (see [`Persist::convert_to`]).
-    #[serde(default)]
     pub convert_to: Option<String>,
     /// Unload time.
     pub expires_at: Option<i64>,
     /// Load order.
     pub seq: u64,
     /// What the file holds (see [`Loaded::file_rt`]).
-    #[serde(default)]
     pub file_rt: Option<SecretString>,
     /// A rotation not yet saved.
-    #[serde(default)]
     pub unsaved: Option<Unsaved>,
     /// The token file, removed while locked and written again after.
     pub token_file: Option<PathBuf>,

@@ -32,6 +32,7 @@ use crate::client::AgentClient;
 use crate::error::Error;
 use crate::oidc::discovery::{self, Metadata};
 use crate::oidc::http;
+use crate::oidc::token::{Credentials, Endpoint};
 use crate::secret::SecretString;
 
 /// How to obtain the refresh token.
@@ -306,6 +307,15 @@ impl<'a> Session<'a> {
             meta,
             interrupt: std::cell::OnceCell::new(),
         })
+    }
+
+    /// The provider's token endpoint, asked as `config`'s client.
+    fn token_endpoint<'s>(&'s self, config: &'s AccountConfig) -> Endpoint<'s> {
+        Endpoint {
+            http: &self.http,
+            url: &self.meta.token_endpoint,
+            creds: Credentials::of(config),
+        }
     }
 
     /// Runs a provider call on the session's runtime; its error becomes the

@@ -317,20 +317,21 @@ mod tests {
             ("GET", "/cb?code=a&state=b")
         );
         assert!(parse_head(b"GET /cb HTTP/1.0\n\n").is_ok());
-        for bad in [
-            &b"GET /cb\r\n\r\n"[..],
-            b"GET  /cb HTTP/1.1\r\n\r\n",
-            b"GET http://x/cb HTTP/1.1\r\n\r\n",
-            b"GET /c\x01b HTTP/1.1\r\n\r\n",
-            b"G(T /cb HTTP/1.1\r\n\r\n",
-            b"GET /cb HTTP/2\r\n\r\n",
-            b"GET /cb HTTP/1.1 x\r\n\r\n",
-            b"\xff /cb HTTP/1.1\r\n\r\n",
-            b"",
+        // RFC 9112 §3: method SP request-target SP HTTP-version.
+        for (bad, why) in [
+            (&b"GET /cb\r\n\r\n"[..], "no version"),
+            (b"GET  /cb HTTP/1.1\r\n\r\n", "two spaces"),
+            (b"GET http://x/cb HTTP/1.1\r\n\r\n", "absolute form"),
+            (b"GET /c\x01b HTTP/1.1\r\n\r\n", "a control in the target"),
+            (b"G(T /cb HTTP/1.1\r\n\r\n", "a method that is no token"),
+            (b"GET /cb HTTP/2\r\n\r\n", "not HTTP/1.x"),
+            (b"GET /cb HTTP/1.1 x\r\n\r\n", "a fourth part"),
+            (b"\xff /cb HTTP/1.1\r\n\r\n", "not ASCII"),
+            (b"", "nothing"),
         ] {
             assert!(
                 matches!(parse_head(bad), Err(HeadError::Malformed(_))),
-                "{}",
+                "{why}: {}",
                 String::from_utf8_lossy(bad)
             );
         }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::OidcError;
-use super::token::{self, Credentials, OidcClient, TokenSet};
+use super::token::{self, Endpoint, OidcClient, TokenSet};
 use crate::secret::SecretString;
 
 /// How audiences are put in authorization and device requests.
@@ -149,15 +149,13 @@ pub fn authorization_url(params: &AuthUrlParams<'_>) -> Result<PendingAuthorizat
 /// `Unreachable` when the request does not complete, `BadResponse` when the
 /// reply is neither tokens nor an OAuth error.
 pub async fn exchange_code(
-    http: &reqwest::Client,
-    token_endpoint: &str,
-    creds: Credentials<'_>,
+    at: Endpoint<'_>,
     pending: &PendingAuthorization,
     code: &SecretString,
     now: i64,
 ) -> Result<TokenSet, OidcError> {
     let redirect = redirect_url(&pending.redirect_uri)?;
-    let oauth = token::client(token_endpoint, creds)?;
+    let oauth = at.oauth()?;
     let mut request = oauth
         .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
         .set_redirect_uri(Cow::Owned(redirect));
@@ -165,9 +163,9 @@ pub async fn exchange_code(
         request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()));
     }
     let response = request
-        .request_async(http)
+        .request_async(at.http)
         .await
-        .map_err(|e| token::map_error(e, token_endpoint))?;
+        .map_err(|e| token::map_error(e, at.url))?;
     Ok(TokenSet::from_response(&response, now))
 }
 

@@ -18,7 +18,7 @@ use url::Url;
 use super::OidcError;
 use super::authcode::{AudienceMode, audience_params, split_scopes};
 use super::registration::DEVICE_GRANT;
-use super::token::{self, Credentials, TokenResponse, TokenSet};
+use super::token::{self, Endpoint, TokenResponse, TokenSet};
 use super::{body_excerpt, printable};
 use crate::error::kind::ErrorKind;
 use crate::secret::SecretString;
@@ -64,10 +64,9 @@ impl DeviceError {
 pub struct DeviceParams<'a> {
     /// The provider's `device_authorization_endpoint` (or `--dae`).
     pub device_authorization_endpoint: &'a Url,
-    /// The provider's `token_endpoint` (oauth2 wants it set on the client).
-    pub token_endpoint: &'a str,
-    /// The client and its authentication.
-    pub client: Credentials<'a>,
+    /// The provider's `token_endpoint` (oauth2 wants it set on the client)
+    /// and the client.
+    pub token: Endpoint<'a>,
     /// Scopes to request; entries may hold several space-separated scopes.
     pub scopes: &'a [String],
     /// Audiences to request (empty for none).
@@ -99,11 +98,12 @@ pub struct DeviceAuthorization {
 /// [`DeviceError::Oidc`] with the provider's error, a network error or an
 /// unparsable reply.
 pub async fn start_device_authorization(
-    http: &reqwest::Client,
     params: &DeviceParams<'_>,
 ) -> Result<DeviceAuthorization, DeviceError> {
     let endpoint = params.device_authorization_endpoint;
-    let oauth = token::client(params.token_endpoint, params.client)?
+    let oauth = params
+        .token
+        .oauth()?
         .set_device_authorization_url(DeviceAuthorizationUrl::from_url(endpoint.clone()));
     let mut request = oauth
         .exchange_device_code()
@@ -113,7 +113,7 @@ pub async fn start_device_authorization(
     }
     let issued_at = Instant::now();
     let response: StandardDeviceAuthorizationResponse = request
-        .request_async(http)
+        .request_async(params.token.http)
         .await
         .map_err(|e| token::map_error(e, endpoint.as_str()))?;
     Ok(DeviceAuthorization {
@@ -183,9 +183,7 @@ impl Default for PollOptions {
 /// or `Oidc` for any other provider error, for transport errors
 /// beyond `max_network_retries`, and for unparsable replies.
 pub async fn poll_for_token(
-    http: &reqwest::Client,
-    token_endpoint: &str,
-    client: Credentials<'_>,
+    at: Endpoint<'_>,
     authorization: &DeviceAuthorization,
     options: &PollOptions,
     mut on_event: impl FnMut(PollEvent),
@@ -202,7 +200,7 @@ pub async fn poll_for_token(
     let mut failures = 0;
     loop {
         wait(scaled(wait_secs, unit), expires_at, &mut on_event).await?;
-        let outcome = poll_once(http, token_endpoint, client, authorization).await;
+        let outcome = poll_once(at, authorization).await;
         wait_secs = interval_secs;
         match outcome {
             Poll::Token(tokens) => return Ok(*tokens),
@@ -248,17 +246,12 @@ enum Poll {
 
 /// One device access token request (RFC 8628 §3.4). Built here, not with
 /// oauth2, because oauth2 offers this request only inside its polling loop.
-async fn poll_once(
-    http: &reqwest::Client,
-    endpoint: &str,
-    client: Credentials<'_>,
-    authorization: &DeviceAuthorization,
-) -> Poll {
+async fn poll_once(at: Endpoint<'_>, authorization: &DeviceAuthorization) -> Poll {
     let form = [
         ("grant_type", DEVICE_GRANT),
         ("device_code", authorization.device_code.expose()),
     ];
-    let (status, body) = match token::post_form(http, endpoint, client, &form).await {
+    let (status, body) = match token::post_form(at, &form).await {
         Ok(reply) => reply,
         Err(e) => return Poll::Failed(e),
     };
@@ -280,18 +273,18 @@ async fn poll_once(
             }
             DeviceCodeErrorResponseType::ExpiredToken => Poll::Expired,
             DeviceCodeErrorResponseType::Basic(other) => Poll::Failed(OidcError::provider(
-                endpoint,
+                at.url,
                 other.as_ref(),
                 e.error_description().map(String::as_str),
                 e.error_uri().map(String::as_str),
             )),
         },
         Err(_) if status.is_success() => Poll::Failed(OidcError::BadResponse {
-            url: endpoint.to_owned(),
+            url: at.url.to_owned(),
             detail: describe_token_parse_error(&body),
         }),
         Err(_) => Poll::Failed(OidcError::BadResponse {
-            url: endpoint.to_owned(),
+            url: at.url.to_owned(),
             detail: format!(
                 "HTTP {status} without an OAuth error{}",
                 body_excerpt(&body)

@@ -17,21 +17,16 @@ pub struct Metadata {
     /// The issuer identifier.
     pub issuer: String,
     /// Authorization endpoint (code flow).
-    #[serde(default)]
     pub authorization_endpoint: Option<String>,
     /// Token endpoint.
     pub token_endpoint: String,
     /// RFC 8628 device authorization endpoint.
-    #[serde(default)]
     pub device_authorization_endpoint: Option<String>,
     /// RFC 7009 revocation endpoint.
-    #[serde(default)]
     pub revocation_endpoint: Option<String>,
     /// RFC 7591 registration endpoint.
-    #[serde(default)]
     pub registration_endpoint: Option<String>,
     /// UserInfo endpoint.
-    #[serde(default)]
     pub userinfo_endpoint: Option<String>,
     /// Scopes the provider advertises.
     #[serde(default)]

@@ -42,16 +42,12 @@ pub struct RegisteredClient {
     /// The issued client id.
     pub client_id: String,
     /// The issued secret; absent for a public client.
-    #[serde(default)]
     pub client_secret: Option<SecretString>,
     /// Where the registration can be read, changed or deleted (RFC 7592).
-    #[serde(default)]
     pub registration_client_uri: Option<String>,
     /// The bearer token for `registration_client_uri`.
-    #[serde(default)]
     pub registration_access_token: Option<SecretString>,
     /// The scopes the provider granted the client, when it says.
-    #[serde(default)]
     pub scope: Option<String>,
 }
 

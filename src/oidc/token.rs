@@ -109,6 +109,27 @@ pub fn prefer_post(supported: &[String]) -> bool {
     !supported.is_empty() && !offers(CLIENT_SECRET_BASIC) && offers(CLIENT_SECRET_POST)
 }
 
+/// Where a client-authenticated request goes (RFC 6749 §2.3, §3.2): the
+/// HTTP client, the endpoint's URL and the client's credentials. One value
+/// for every token-endpoint request (and revocation, which authenticates the
+/// same way), so that no call can pair a URL with the wrong client.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint<'a> {
+    /// The HTTP client (its timeouts and CA roots).
+    pub http: &'a reqwest::Client,
+    /// The endpoint's URL.
+    pub url: &'a str,
+    /// Who the client is.
+    pub creds: Credentials<'a>,
+}
+
+impl Endpoint<'_> {
+    /// The oauth2 client for this endpoint taken as the token endpoint.
+    pub fn oauth(&self) -> Result<OidcClient, OidcError> {
+        client(self.url, self.creds)
+    }
+}
+
 impl Credentials<'_> {
     /// The secret of a confidential client; `None` for a public one.
     pub fn secret(&self) -> Option<&SecretString> {
@@ -237,13 +258,13 @@ pub fn unix_now() -> i64 {
 /// (device polling, revocation over plain http). Returns status and body;
 /// the body is zeroized on drop, since it may hold tokens.
 pub(crate) async fn post_form(
-    http: &reqwest::Client,
-    endpoint: &str,
-    creds: Credentials<'_>,
+    at: Endpoint<'_>,
     form: &[(&str, &str)],
 ) -> Result<(reqwest::StatusCode, Zeroizing<Vec<u8>>), OidcError> {
+    let (endpoint, creds) = (at.url, at.creds);
     let mut form: Vec<(&str, &str)> = form.to_vec();
-    let mut request = http
+    let mut request = at
+        .http
         .post(endpoint)
         .header(reqwest::header::ACCEPT, "application/json");
     match creds.secret() {
@@ -279,9 +300,7 @@ pub(crate) async fn post_form(
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorBody {
     pub(crate) error: String,
-    #[serde(default)]
     pub(crate) error_description: Option<String>,
-    #[serde(default)]
     pub(crate) error_uri: Option<String>,
 }
 
@@ -310,21 +329,16 @@ pub(crate) fn error_reply(endpoint: &str, status: reqwest::StatusCode, body: &[u
 ///
 /// # Errors
 /// `Unreachable`, `Provider` (e.g. `unsupported_token_type`) or `BadResponse`.
-pub async fn revoke_refresh_token(
-    http: &reqwest::Client,
-    endpoint: &str,
-    creds: Credentials<'_>,
-    token: &SecretString,
-) -> Result<(), OidcError> {
+pub async fn revoke_refresh_token(at: Endpoint<'_>, token: &SecretString) -> Result<(), OidcError> {
     let form = [
         ("token", token.expose()),
         ("token_type_hint", "refresh_token"),
     ];
-    let (status, body) = post_form(http, endpoint, creds, &form).await?;
+    let (status, body) = post_form(at, &form).await?;
     if status.is_success() {
         Ok(())
     } else {
-        Err(error_reply(endpoint, status, &body))
+        Err(error_reply(at.url, status, &body))
     }
 }
 
@@ -333,10 +347,8 @@ pub async fn revoke_refresh_token(
 pub struct RefreshParams<'a> {
     /// The account (for messages).
     pub account: &'a str,
-    /// The token endpoint.
-    pub token_endpoint: &'a str,
-    /// The client.
-    pub creds: Credentials<'a>,
+    /// The token endpoint and client.
+    pub at: Endpoint<'a>,
     /// The refresh token.
     pub refresh_token: &'a SecretString,
     /// Scopes (empty: let the provider use the granted ones).
@@ -373,22 +385,21 @@ pub async fn refresh_account(
     };
     let params = RefreshParams {
         account: &config.name,
-        token_endpoint,
-        creds: Credentials::of(config),
+        at: Endpoint {
+            http,
+            url: token_endpoint,
+            creds: Credentials::of(config),
+        },
         refresh_token: &config.refresh_token,
         scopes,
         audiences,
     };
-    refresh(http, params, now).await
+    refresh(params, now).await
 }
 
 /// Runs the refresh grant (RFC 6749 §6).
-pub async fn refresh(
-    http: &reqwest::Client,
-    p: RefreshParams<'_>,
-    now: i64,
-) -> Result<TokenSet, OidcError> {
-    let client = client(p.token_endpoint, p.creds)?;
+pub async fn refresh(p: RefreshParams<'_>, now: i64) -> Result<TokenSet, OidcError> {
+    let client = p.at.oauth()?;
     let rt = RefreshToken::new(p.refresh_token.expose().to_owned());
     let mut req = client
         .exchange_refresh_token(&rt)
@@ -397,9 +408,9 @@ pub async fn refresh(
         req = req.add_extra_param("audience", p.audiences.join(" "));
     }
     let resp = req
-        .request_async(http)
+        .request_async(p.at.http)
         .await
-        .map_err(|e| map_error(e, p.token_endpoint).for_refresh(p.account))?;
+        .map_err(|e| map_error(e, p.at.url).for_refresh(p.account))?;
     Ok(TokenSet::from_response(&resp, now))
 }
 

@@ -24,7 +24,6 @@ use crate::error::Error;
 use crate::loopback::{self, AuthCode, LoopbackError, LoopbackListener};
 use crate::oidc::OidcError;
 use crate::oidc::authcode::{self, AudienceMode, AuthUrlParams, PendingAuthorization};
-use crate::oidc::token::Credentials;
 use crate::oidc::token::{self, TokenSet};
 
 /// The redirect URI when neither the account nor the command line names one:
@@ -190,9 +189,7 @@ fn exchange(
         .into());
     }
     Ok(session.run(authcode::exchange_code(
-        &session.http,
-        &session.meta.token_endpoint,
-        Credentials::of(config),
+        session.token_endpoint(config),
         pending,
         code.code(),
         token::unix_now(),

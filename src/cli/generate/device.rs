@@ -18,7 +18,6 @@ use crate::oidc::device::{
     DeviceAuthorization, DeviceError, DeviceParams, PollEvent, PollOptions, poll_for_token,
     start_device_authorization,
 };
-use crate::oidc::token::Credentials;
 use crate::oidc::token::TokenSet;
 
 /// Runs the device flow for `config`.
@@ -50,13 +49,12 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     let audiences = split_list(&config.audience);
     let params = DeviceParams {
         device_authorization_endpoint: &endpoint,
-        token_endpoint: &session.meta.token_endpoint,
-        client: Credentials::of(config),
+        token: session.token_endpoint(config),
         scopes: &scopes,
         audiences: &audiences,
         audience_mode: AudienceMode::Legacy,
     };
-    let mut authorization = session.run(start_device_authorization(&session.http, &params))?;
+    let mut authorization = session.run(start_device_authorization(&params))?;
     // --timeout bounds the wait when it is shorter than the code's lifetime.
     let timeout = Duration::from_secs(args.timeout);
     let capped = timeout < authorization.expires_in;
@@ -108,9 +106,7 @@ fn show_and_poll(
     }
     let mut progress = Progress::new(terminal);
     let result = session.rt.block_on(poll_for_token(
-        &session.http,
-        &session.meta.token_endpoint,
-        Credentials::of(config),
+        session.token_endpoint(config),
         authorization,
         &PollOptions::default(),
         |event| progress.show(&event),

@@ -22,17 +22,13 @@ pub const ENV_CLIENT_SECRET: &str = "OIDC_CLIENT_SECRET";
 /// hand-written client; the fields we use.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ClientFile {
-    #[serde(default)]
     client_id: Option<String>,
-    #[serde(default)]
     client_secret: Option<SecretString>,
     #[serde(default)]
     redirect_uris: Vec<String>,
-    #[serde(default)]
     scope: Option<String>,
     #[serde(default, alias = "issuer")]
     issuer_url: Option<String>,
-    #[serde(default)]
     token_endpoint_auth_method: Option<String>,
 }
 

@@ -18,7 +18,6 @@ use crate::account::store::Store;
 use crate::account::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::oidc::token;
-use crate::oidc::token::Credentials;
 use crate::protocol::Request;
 use crate::secret::SecretString;
 
@@ -60,12 +59,11 @@ fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
     let Some(endpoint) = session.meta.revocation_endpoint.clone() else {
         return Ok(Revoked::NoEndpoint);
     };
-    session.run(token::revoke_refresh_token(
-        &session.http,
-        &endpoint,
-        Credentials::of(config),
-        &config.refresh_token,
-    ))?;
+    let at = token::Endpoint {
+        url: &endpoint,
+        ..session.token_endpoint(config)
+    };
+    session.run(token::revoke_refresh_token(at, &config.refresh_token))?;
     super::registration::unregister(&session, config);
     Ok(Revoked::At(endpoint))
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::*;
 use crate::oidc::fake_op::{FakeOp, Recorded, Reply, http_client};
 use crate::oidc::test_support::{SECRET, assert_basic_auth, assert_tokens, client, public_client};
+use crate::oidc::token::Credentials;
 
 const REDIRECT: &str = "http://localhost:4242";
 const NOW: i64 = 1_000_000;
@@ -177,15 +178,12 @@ async fn exchange(
     client: Credentials<'_>,
 ) -> Result<TokenSet, OidcError> {
     let code = SecretString::new("c".to_owned());
-    exchange_code(
+    let at = Endpoint {
         http,
-        token_endpoint.as_str(),
-        client,
-        &pending_for_exchange(),
-        &code,
-        NOW,
-    )
-    .await
+        url: token_endpoint.as_str(),
+        creds: client,
+    };
+    exchange_code(at, &pending_for_exchange(), &code, NOW).await
 }
 
 #[tokio::test]
@@ -194,16 +192,16 @@ async fn public_client_exchange_sends_verifier_and_no_secret() {
     op.push("/token", Reply::json(200, &token_json()));
     let pending = pending_for_exchange();
     let code = SecretString::new("the-code".to_owned());
-    let tokens = exchange_code(
-        &http_client(Duration::from_secs(5)),
-        op.url("/token").as_str(),
-        public_client(),
-        &pending,
-        &code,
-        NOW,
-    )
-    .await
-    .expect("tokens");
+    let http = http_client(Duration::from_secs(5));
+    let url = op.url("/token");
+    let at = Endpoint {
+        http: &http,
+        url: url.as_str(),
+        creds: public_client(),
+    };
+    let tokens = exchange_code(at, &pending, &code, NOW)
+        .await
+        .expect("tokens");
     assert_tokens(&tokens, "AT-1", "RT-1", "eyJ.id.token");
     assert_eq!(tokens.expires_at, Some(NOW + 3600));
     assert_eq!(

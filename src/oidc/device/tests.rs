@@ -6,6 +6,7 @@ use serde_json::json;
 use super::*;
 use crate::oidc::fake_op::{FakeOp, Reply, http_client};
 use crate::oidc::test_support::{SECRET, assert_basic_auth, assert_tokens, client, public_client};
+use crate::oidc::token::Credentials;
 
 const UNIT: Duration = Duration::from_millis(20);
 
@@ -18,11 +19,18 @@ fn options() -> PollOptions {
 
 /// Device authorization at `endpoint` for the public client; its token
 /// endpoint (port 1) is never called by the start of the flow.
-fn device_params<'a>(endpoint: &'a Url, scopes: &'a [String]) -> DeviceParams<'a> {
+fn device_params<'a>(
+    http: &'a reqwest::Client,
+    endpoint: &'a Url,
+    scopes: &'a [String],
+) -> DeviceParams<'a> {
     DeviceParams {
         device_authorization_endpoint: endpoint,
-        token_endpoint: "http://127.0.0.1:1/token",
-        client: public_client(),
+        token: Endpoint {
+            http,
+            url: "http://127.0.0.1:1/token",
+            creds: public_client(),
+        },
         scopes,
         audiences: &[],
         audience_mode: AudienceMode::Resource,
@@ -60,18 +68,17 @@ async fn poll(
 ) -> (Result<TokenSet, DeviceError>, Vec<PollEvent>) {
     let mut events = Vec::new();
     let http = http_client(Duration::from_secs(5));
-    let result = poll_for_token(
-        &http,
-        op.url("/token").as_str(),
-        client,
-        auth,
-        options,
-        |e| {
-            if !matches!(e, PollEvent::Tick { .. }) {
-                events.push(e);
-            }
-        },
-    )
+    let url = op.url("/token");
+    let at = Endpoint {
+        http: &http,
+        url: url.as_str(),
+        creds: client,
+    };
+    let result = poll_for_token(at, auth, options, |e| {
+        if !matches!(e, PollEvent::Tick { .. }) {
+            events.push(e);
+        }
+    })
     .await;
     (result, events)
 }
@@ -114,11 +121,9 @@ async fn start_sends_scopes_and_reads_the_codes() {
     );
     let endpoint = op.url("/device");
     let scopes = vec!["openid offline_access".to_owned()];
-    let params = device_params(&endpoint, &scopes);
     let http = http_client(Duration::from_secs(5));
-    let first = start_device_authorization(&http, &params)
-        .await
-        .expect("first");
+    let params = device_params(&http, &endpoint, &scopes);
+    let first = start_device_authorization(&params).await.expect("first");
     assert_eq!(first.device_code.expose(), "DC-1");
     assert_eq!(first.user_code, "ABCD-EFGH");
     assert_eq!(first.verification_uri, "https://op.example/device");
@@ -133,9 +138,7 @@ async fn start_sends_scopes_and_reads_the_codes() {
         "Debug must redact the device code"
     );
 
-    let second = start_device_authorization(&http, &params)
-        .await
-        .expect("second");
+    let second = start_device_authorization(&params).await.expect("second");
     assert_eq!(second.verification_uri, "https://op.example/dev");
     assert_eq!(second.interval, Duration::from_secs(5));
 
@@ -151,8 +154,9 @@ async fn start_reports_provider_errors() {
     let op = FakeOp::start();
     op.push("/device", Reply::oauth_error("unauthorized_client"));
     let endpoint = op.url("/device");
-    let params = device_params(&endpoint, &[]);
-    let err = start_device_authorization(&http_client(Duration::from_secs(5)), &params)
+    let http = http_client(Duration::from_secs(5));
+    let params = device_params(&http, &endpoint, &[]);
+    let err = start_device_authorization(&params)
         .await
         .expect_err("refused");
     assert!(
@@ -304,12 +308,18 @@ fn flow_futures_are_send() {
     let client = public_client();
     let auth = authorization(1, 600);
     let options = options();
-    let poll = poll_for_token(&http, endpoint.as_str(), client, &auth, &options, |_| {});
+    let at = Endpoint {
+        http: &http,
+        url: endpoint.as_str(),
+        creds: client,
+    };
+    let poll = poll_for_token(at, &auth, &options, |_| {});
     assert_send(&poll);
-    assert_send(&start_device_authorization(
+    assert_send(&start_device_authorization(&device_params(
         &http,
-        &device_params(&endpoint, &[]),
-    ));
+        &endpoint,
+        &[],
+    )));
     let pending = crate::oidc::authcode::authorization_url(&crate::oidc::authcode::AuthUrlParams {
         authorization_endpoint: &endpoint,
         client_id: "c",
@@ -322,7 +332,6 @@ fn flow_futures_are_send() {
     })
     .expect("url");
     let code = SecretString::new("c".to_owned());
-    let exchange =
-        crate::oidc::authcode::exchange_code(&http, endpoint.as_str(), client, &pending, &code, 0);
+    let exchange = crate::oidc::authcode::exchange_code(at, &pending, &code, 0);
     assert_send(&exchange);
 }
