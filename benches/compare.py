@@ -16,7 +16,6 @@ import os
 import platform
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,8 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from nacl import bindings as sodium
-
+import account_format
 from browser import get_refresh_token
 from harness import BIN_DIR, Agent, Cli, Sandbox, debian, ipc_plain_request, ours
 from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, Provider
@@ -272,23 +270,13 @@ class Side:
 
     def cheap_kdf_copy(self, name: str, new: str) -> None:
         """Writes account `new`: `name`'s configuration, sealed in our format
-        with Argon2id at its minimum (64 KiB, 1 pass, 1 lane: ~0.1 ms), so
-        that an `oidc-add` of it costs everything but the key derivation.
-        Sealed here with libsodium (PyNaCl), after the layout documented in
-        src/account/format.rs; the file stores its parameters, so our
-        release binaries read it as they read any account."""
+        with Argon2id at its minimum (64 KiB, 1 pass, 1 lane: ~0.1 ms) by the
+        suite's independent implementation of the format; the file stores
+        its parameters, so our release binaries read it as any account."""
         res = check(run([self.bin("oidc-gen"), "--pw-env", "-p", name], self.env(), timeout=60), "oidc-gen -p")
         config = dict(json.loads(res.stdout[res.stdout.index("{"):]), name=new)
-        m_kib, passes, lanes = 64, 1, 1
-        salt, wrap_nonce, body_nonce, data_key = (os.urandom(n) for n in (16, 24, 24, 32))
-        wrap_key = sodium.crypto_pwhash_alg(32, PASSWORD.encode(), salt, passes, m_kib * 1024,
-                                            sodium.crypto_pwhash_ALG_ARGON2ID13)
-        head = b"OIDCRS\x01\x01" + struct.pack("<III", m_kib, passes, lanes) + salt + wrap_nonce
-        head += sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(data_key, head, wrap_nonce, wrap_key)
-        body = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(json.dumps(config).encode(), head, body_nonce,
-                                                                 data_key)
         path = self.sandbox.config_dir / new
-        path.write_bytes(head + body_nonce + body)
+        path.write_bytes(account_format.seal(PASSWORD.encode(), json.dumps(config).encode(), 64, 1, 1))
         path.chmod(0o600)
 
     def close(self) -> None:

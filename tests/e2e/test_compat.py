@@ -4,17 +4,21 @@ plain-JSON client), and account files written by Debian's oidc-gen 4.2.6."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
 
 import pytest
+from nacl.exceptions import CryptoError
 
+import account_format
 from browser import get_refresh_token
 from harness import (
     EXIT_FILE_CORRUPT,
     EXIT_NOT_LOADED,
     EXIT_WRONG_PASSWORD,
+    PASSWORD,
     assert_token_output,
     debian,
     import_fresh_account,
@@ -110,6 +114,30 @@ def debian_account(provider, sandbox, make_agent, debian_tools):
     text = path.read_text()
     assert "Generated using version: 4.2.6" in text, text
     return {"name": DEB_NAME, "path": path, "rt": rt, "password": DEB_PASSWORD}
+
+
+def test_our_format_is_what_its_module_documents(cli, provider, sandbox):
+    """The layout `src/account/format.rs` documents, implemented apart
+    (argon2-cffi, libsodium): a file our oidc-gen wrote opens to what
+    `oidc-gen -p` prints, with the documented default cost, and a file
+    sealed here loads in our agent and gives tokens."""
+    import_fresh_account(cli, provider, NAME)
+    written = sandbox.account_file(NAME).read_bytes()
+    assert account_format.params(written) == (64 * 1024, 3, 4)
+    config = json.loads(account_format.open_sealed(PASSWORD.encode(), written))
+    printed = cli.gen("-p", NAME, "--pw-env")
+    assert printed.returncode == 0, printed.describe()
+    assert config == json.loads(printed.stdout[printed.stdout.index("{"):])
+    with pytest.raises(CryptoError):
+        account_format.open_sealed(b"not-the-password", written)
+
+    here = sandbox.account_file("sealedhere")
+    here.write_bytes(account_format.seal(PASSWORD.encode(), json.dumps(dict(config, name="sealedhere")).encode(),
+                                         m_kib=19 * 1024, passes=2, lanes=1))
+    here.chmod(0o600)
+    res = cli.add("--pw-env", "sealedhere")
+    assert res.returncode == 0, res.describe()
+    _active(provider, assert_token_output(cli.token("sealedhere")))
 
 
 def test_debian_account_file_loads_in_our_agent(cli, provider, debian_account):
