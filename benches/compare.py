@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+import trustme
+
 import account_format
 from browser import get_refresh_token
 from harness import BIN_DIR, Agent, Cli, Sandbox, debian, ipc_plain_request, ours
@@ -430,6 +432,25 @@ def memory_run(sides: dict[str, Side], clients: dict[str, Path], rows: list) -> 
                  f"anonymous: ours {x(o['peak']['anon'], d['peak']['anon'])} 4.2.6"))
 
 
+def https_memory(o: Side, provider: Provider, ca_file: str, rows: list) -> None:
+    """Ours only: our agent serving one account of a provider it reaches over
+    HTTPS, as it reaches every real one; its refreshes add TLS (a handshake,
+    certificate checks, X25519 or P-256) to the code it runs. 4.2.6 would
+    need the test CA in the system store."""
+    log("memory: 1 account of an HTTPS provider")
+    rt = get_refresh_token(provider.issuer, CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, scope=SCOPE, verify=ca_file)
+    argv = [o.bin("oidc-gen"), "tls", "--issuer", provider.issuer, "--client-id", CONFIDENTIAL_CLIENT,
+            "--client-secret", CONFIDENTIAL_SECRET, "--scope", SCOPE, "--cp", ca_file, "--rt-env", "--pw-env"]
+    check(run(argv, o.env(OIDC_REFRESH_TOKEN=rt), timeout=60, log=o.sandbox.log), "oidc-gen tls")
+    o.restart()
+    o.load("tls")
+    o.cached("tls")
+    time.sleep(0.3)
+    m = memory(agent_pids(o.agent))
+    rows.append(("agent memory, 1 account of an HTTPS provider, serving", "",
+                 f"{mb(m['rss'])} ({mb(m['anon'])} anonymous)", "(not run)", ""))
+
+
 def thousand(sides: dict[str, Side], provider: Provider, rows: list) -> None:
     """Ours only: 4.2.6 tests each loaded account with a refresh (a forked
     HTTP child each), which makes 1,000 loads take minutes. The accounts are
@@ -539,12 +560,20 @@ def main() -> int:
         providers["rotate"] = Provider.start(tmp / "rotate.log", rotate=True)
         providers["slow"] = Provider.start(tmp / "slow.log", at_ttl=3, refresh_delay_ms=1000)
         providers["long"] = Provider.start(tmp / "long.log", at_ttl=3600)
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
+        leaf = ca.issue_cert("127.0.0.1", "localhost")
+        leaf.private_key_pem.write_to_path(str(tmp / "key.pem"))
+        leaf.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
+        providers["https"] = Provider.start(tmp / "https.log", https=(str(tmp / "cert.pem"), str(tmp / "key.pem")),
+                                            ca_file=str(tmp / "ca.pem"))
         for k, deb in (("ours", False), ("deb", True)):
             s = sides[k] = Side(deb)
             s.accounts = {"acct": s.create("acct", providers["plain"]), "rot": s.create("rot", providers["rotate"])}
             s.token("acct")
         timings(sides, clients, rows)
         memory_run(sides, clients, rows)
+        https_memory(sides["ours"], providers["https"], str(tmp / "ca.pem"), rows)
         thousand(sides, providers["long"], rows)
         expiries(sides, providers["slow"], rows)
     except BaseException:

@@ -2,6 +2,7 @@
 (see benches/agent-layout, which runs it).
 
 usage: order.py [--every-process] OUT BINARY PROFILE_DIR...
+       order.py --variants OUT BINARY
 
 Each PROFILE_DIR holds callgrind output files (`callgrind.out.*`), one per
 process of BINARY. The functions the serving agents ran (the processes that
@@ -15,6 +16,13 @@ to the linker, after all of these.
 
 With --every-process (for oidc-token, whose every run is short), every
 process counts as a serving one: what most runs ran comes first.
+
+Either way, and alone with --variants (on an existing OUT), each listed
+function is followed by the variants of it that a CPU with ADX or the SHA
+extensions runs and valgrind's emulated CPU (which has neither) never
+does: ring's `_adx`, `mulx`-style and `_hw` assembly, RustCrypto sha2's
+x86 backend. Unlisted, they would each fault in a 64 KiB window of their own
+on such a CPU (most x86-64 machines since 2015).
 """
 
 from __future__ import annotations
@@ -58,8 +66,72 @@ def executed(profile: Path, binary: str) -> collections.Counter:
     return cost
 
 
+# Variants valgrind cannot run (no ADX, no SHA-NI), by the listed function
+# they stand in for: (pattern of the variant, the names of that function; a
+# leading or trailing `*` matches any start or end). Names that no longer
+# match simply add nothing.
+VARIANTS = [
+    # ring: foo_adx for foo_nohw; x25519's ADX path (and the static helpers
+    # of its C code) for the generic one.
+    (r"_adx$", lambda n: [n[:-4] + "_nohw", n[:-4] + "_generic_masked", n[:-4]]),
+    (r"fiat_curve25519_adx_|^fe4_|^fiat_25519_", lambda n: ["*x25519_scalar_mult_generic_masked"]),
+    # ring's Montgomery code in its mulx/adcx/adox forms.
+    (r"^__ecp_nistz256_\w+x$", lambda n: [n[:-1] + "q"]),
+    (r"(mulx4x|sqrx8x|postx4x|powerx5)", lambda n: [n.replace("mulx4x", "mul4x").replace("sqrx8x", "sqr8x")
+                                                    .replace("postx4x", "post4x").replace("powerx5", "power5_nohw")]),
+    # SHA-NI: ring's _hw for the AVX/SSSE3 code, sha2's x86 backend for its portable one.
+    (r"_block_data_order_hw$", lambda n: [n[:-3] + "_avx", n[:-3] + "_ssse3", n[:-3] + "_nohw"]),
+    (r"^_ZN4sha26sha2563x86", lambda n: ["_ZN4sha26sha256*"]),
+]
+
+
+VARIANTS_NOTE = "# Each listed function is followed by its CPU variants valgrind cannot run (ADX, SHA-NI)."
+
+
+def functions(binary: str) -> set[str]:
+    """The names of `binary`'s functions (nm types t and T)."""
+    out = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
+    return {p[2] for p in (line.split() for line in out.splitlines()) if len(p) == 3 and p[1] in "tT"}
+
+
+def with_variants(listed: list[str], symbols: set[str]) -> list[str]:
+    """`listed` with each function followed by its unlisted CPU variants."""
+    have = set(listed)
+    after: dict[str, list[str]] = collections.defaultdict(list)
+
+    def find(base: str) -> str | None:
+        if base.startswith("*"):
+            return next((n for n in listed if n.endswith(base[1:])), None)
+        if base.endswith("*"):
+            return next((n for n in listed if n.startswith(base[:-1])), None)
+        return base if base in have else None
+
+    for name in sorted(symbols - have):
+        for pattern, stands_for in VARIANTS:
+            if not re.search(pattern, name):
+                continue
+            for base in stands_for(name):
+                anchor = find(base)
+                if anchor and anchor != name:
+                    after[anchor].append(name)
+                    break
+            break
+    return [m for n in listed for m in (n, *after.get(n, []))]
+
+
 def main() -> int:
     args = sys.argv[1:]
+    if args[:1] == ["--variants"]:
+        out, binary = args[1:]
+        symbols = functions(os.path.realpath(binary))
+        lines = Path(out).read_text().splitlines()
+        header = [n for n in lines if n.startswith("#")]
+        header += [] if VARIANTS_NOTE in header else [VARIANTS_NOTE]
+        listed = [n for n in lines if n and not n.startswith("#")]
+        names = with_variants(listed, symbols)
+        Path(out).write_text("".join(n + "\n" for n in header + names))
+        print(f"agent-layout: {len(names) - len(listed)} CPU variants added -> {out}")
+        return 0
     every = args[:1] == ["--every-process"]
     out, binary, *dirs = args[1:] if every else args
     binary = os.path.realpath(binary)
@@ -94,7 +166,9 @@ def main() -> int:
         "# end-to-end tests; regenerate after changing the agent's code, its\n"
         "# dependencies or the toolchain (names that no longer exist are skipped).\n"
         f"# {serving} processes profiled: {len(first)} functions they ran, {len(rest)} others.\n"
+        f"{VARIANTS_NOTE}\n"
     )
+    first = with_variants(first, functions(binary))
     Path(out).write_text(header + "".join(n + "\n" for n in first + rest))
     print(f"agent-layout: {len(first)} + {len(rest)} functions ordered ({serving} processes) -> {out}")
     return 0
