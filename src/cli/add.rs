@@ -75,6 +75,12 @@ pub fn main() -> ExitCode {
 }
 
 fn execute(args: &Args) -> anyhow::Result<()> {
+    if let Some(mode) = std::env::var_os(super::autoload::CLIENT_ENV) {
+        // Run by oidc-token or git-credential-oidc to autoload NAME.
+        let name = args.name.as_deref().context("no account given")?;
+        super::autoload::load_here(name, mode == "prompt")?;
+        return Ok(());
+    }
     if args.list {
         let names = Store::default_dir().list()?;
         if names.is_empty() {

@@ -1,5 +1,6 @@
 //! Autoload: `oidc-token` loading a configured but unloaded account itself,
-//! through oidc-add's own load path ([`super::add::load`]).
+//! by running the `oidc-add` beside it in the mode [`CLIENT_ENV`] selects
+//! ([`load_here`], oidc-add's own load path).
 //!
 //! One side tries ([`call`]): the client asks the agent not to autoload, and
 //! loads an account configured here itself, so the keyring is asked once, in
@@ -15,12 +16,27 @@
 //! from a no-echo prompt on the client's terminal (`/dev/tty`). Without
 //! either the request fails at once with the agent's "not loaded" error
 //! (exit status 4), as without autoload.
+//!
+//! The load runs in a child `oidc-add`, not in the client: the keyring
+//! (libdbus) and the account decryption are then linked into oidc-add only,
+//! and every `oidc-token` start, which binds each library function it
+//! imports (full RELRO), binds half as many (README "Performance").
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
 
 use crate::account::store::Store;
 use crate::client::AgentClient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Request, Response};
 use crate::secret::SecretString;
+
+/// Set by a client for the `oidc-add` it runs to autoload: `prompt` (the
+/// keyring, else the terminal) or `keyring` (the keyring only).
+pub const CLIENT_ENV: &str = "OIDC_AGENT_RS_CLIENT_AUTOLOAD";
+
+/// What precedes the reason when no autoload happened.
+const NO_AUTOLOAD: &str = "; no autoload: ";
 
 /// The account a token request for `target` (a short name, or an issuer
 /// URL with a default account in `issuer.config`) would load, if it is
@@ -63,7 +79,7 @@ pub fn call(
     match client.call(&request(true)) {
         Err(e) if is_not_loaded(&e) => match account_for(&Store::default_dir(), target) {
             Some(name) => {
-                load_with(client, &name, e, prompt)?;
+                load_in_child(&name, prompt, e)?;
                 client.call(&request(true))
             }
             None => client.call(&request(false)),
@@ -72,12 +88,71 @@ pub fn call(
     }
 }
 
-/// After the agent answered `not_loaded` for account `name`, configured
-/// here: loads it and returns `Ok(())`, so the caller asks again; or returns
-/// the agent's error, completed with why no autoload happened. Prompts on
-/// the terminal only when `prompt` (false for a kubectl exec plugin run with
-/// `interactiveMode: Never`: keyring only).
-fn load_with(client: &AgentClient, name: &str, not_loaded: Error, prompt: bool) -> Result<()> {
+/// Runs `oidc-add NAME` (the one beside this program) in the autoload mode
+/// and waits for it: `Ok(())` once it loaded the account, else its error
+/// (its last line on stderr, its exit code's kind); when it found no
+/// password, the agent's `not_loaded` error, completed with why no autoload
+/// happened. The child has this process's terminal, so a password prompt
+/// reaches the person.
+fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
+    let agent_said = not_loaded.to_string();
+    let not_loaded = |why: &str| Error::Agent {
+        kind: ErrorKind::NotLoaded,
+        message: format!("{agent_said}{NO_AUTOLOAD}{why}"),
+    };
+    let exe =
+        std::env::current_exe().map_err(|e| not_loaded(&format!("cannot find oidc-add: {e}")))?;
+    let add = exe.with_file_name("oidc-add");
+    let mut child = Command::new(&add)
+        .arg(name)
+        .env(CLIENT_ENV, if prompt { "prompt" } else { "keyring" })
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| not_loaded(&format!("cannot run {}: {e}", add.display())))?;
+    // Read to the end before waiting, so that the child never blocks on a
+    // full pipe.
+    let mut err = Vec::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_end(&mut err);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| not_loaded(&format!("cannot wait for {}: {e}", add.display())))?;
+    if status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&err);
+    let line = err
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("oidc-add failed");
+    let line = line.strip_prefix("oidc-add: ").unwrap_or(line);
+    let kind = status
+        .code()
+        .and_then(|c| u8::try_from(c).ok())
+        .and_then(ErrorKind::from_exit_code)
+        .unwrap_or(ErrorKind::Failure);
+    if kind == ErrorKind::NotLoaded {
+        return Err(not_loaded(
+            line.split_once(NO_AUTOLOAD).map_or(line, |(_, why)| why),
+        ));
+    }
+    Err(Error::Agent {
+        kind,
+        message: line.to_owned(),
+    })
+}
+
+/// oidc-add's side of [`load_in_child`]: loads account `name`, configured
+/// here, with the password from the keyring or, when `prompt` and there is
+/// a terminal, from a prompt on it (also when the keyring's is wrong).
+/// Without either: the agent's "not loaded" error, saying why no autoload
+/// happened. `prompt` is false for a kubectl exec plugin run with
+/// `interactiveMode: Never`.
+pub fn load_here(name: &str, prompt: bool) -> Result<()> {
+    let client = AgentClient::from_env()?;
     let can_ask = || prompt && have_terminal();
     let store = Store::default_dir();
     let path = store.path(name)?;
@@ -107,19 +182,17 @@ fn load_with(client: &AgentClient, name: &str, not_loaded: Error, prompt: bool) 
             (crate::account::open(&store, name, &pw)?, pw)
         }
         None => {
-            return Err(match not_loaded {
-                Error::Agent { kind, message } => Error::Agent {
-                    kind,
-                    message: format!(
-                        "{message}; no autoload: no password for '{name}' in the keyring and no terminal to ask on"
-                    ),
-                },
-                other => other,
+            return Err(Error::Agent {
+                kind: ErrorKind::NotLoaded,
+                message: format!(
+                    "{}{NO_AUTOLOAD}no password for '{name}' in the keyring and no terminal to ask on",
+                    crate::protocol::strings::NOT_LOADED
+                ),
             });
         }
     };
     super::add::load(
-        client,
+        &client,
         opened,
         crate::client::Load {
             password: Some(&password),

@@ -47,6 +47,14 @@ impl ErrorKind {
         }
     }
 
+    /// The kind whose exit code is `code`, if any.
+    pub fn from_exit_code(code: u8) -> Option<Self> {
+        Self::TABLE
+            .iter()
+            .map(|(k, _)| *k)
+            .find(|k| k.exit_code() == code)
+    }
+
     /// All kinds with their exit code and a one-line meaning, for man pages.
     pub const TABLE: &'static [(ErrorKind, &'static str)] = &[
         (Self::Failure, "any other failure"),
@@ -72,4 +80,18 @@ impl ErrorKind {
         (Self::WrongPassword, "wrong password"),
         (Self::BadFile, "account file unreadable or corrupt"),
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    #[test]
+    fn exit_codes_map_back_to_their_kinds() {
+        for (kind, _) in ErrorKind::TABLE {
+            assert_eq!(ErrorKind::from_exit_code(kind.exit_code()), Some(*kind));
+        }
+        assert_eq!(ErrorKind::from_exit_code(0), None);
+        assert_eq!(ErrorKind::from_exit_code(130), None);
+    }
 }

@@ -500,3 +500,23 @@ fn the_agent_autoloads_what_our_oidc_token_cannot_see() {
     let autoloads: Vec<&String> = log.iter().filter(|l| l.contains("autoload")).collect();
     assert_eq!(autoloads.len(), 1, "{autoloads:?}");
 }
+
+/// Our clients leave loading to oidc-add: the keyring (libdbus) is linked
+/// into oidc-add only, so each oidc-token start binds half the library
+/// functions it would otherwise (README "Performance"). The autoload tests
+/// above and the e2e suite's keyring and terminal autoloads run the child.
+#[test]
+fn clients_leave_the_keyring_to_oidc_add() {
+    let links_dbus = |tool: &str| {
+        let bytes = std::fs::read(bin(tool)).expect("read the binary");
+        // std's (optimized) search, not a loop of this unoptimized test.
+        String::from_utf8_lossy(&bytes).contains("org.freedesktop.DBus")
+    };
+    assert!(
+        links_dbus("oidc-add"),
+        "the check must see libdbus where it is"
+    );
+    for tool in ["oidc-token", "git-credential-oidc"] {
+        assert!(!links_dbus(tool), "{tool} links the keyring again");
+    }
+}
