@@ -164,8 +164,8 @@ of ISSUER_URL, and prints it on stdout; errors go to stderr and stdin is never r
 $(oidc-token NAME) and rclone's bearer-token command. The agent refreshes the token when it would expire within \
 --time seconds.
 
-When the account is configured but not loaded, oidc-token loads it (autoload): with the password from the OS \
-keyring when oidc-gen --pw-keyring stored one, else by asking on the terminal when there is one, else it fails \
+When the account is configured but not loaded, oidc-token loads it (autoload), by running the oidc-add \
+installed beside it: with the password from the OS keyring when oidc-gen --pw-keyring stored one, else by asking on the terminal when there is one, else it fails \
 at once with exit status 4 and the oidc-add command to run. --no-autoload turns this off.",
         examples: &[
             ("A token for curl", "curl -H \"Authorization: Bearer $(oidc-token cloud)\" https://cloud.example/graph/v1.0/me"),
