@@ -92,8 +92,8 @@ pub fn call(
 /// and waits for it: `Ok(())` once it loaded the account, else its error
 /// (its last line on stderr, its exit code's kind); when it found no
 /// password, the agent's `not_loaded` error, completed with why no autoload
-/// happened. The child has this process's terminal, so a password prompt
-/// reaches the person.
+/// happened. The child has this process's controlling terminal, so a
+/// password prompt (on /dev/tty) reaches the person.
 fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
     let agent_said = not_loaded.to_string();
     let not_loaded = |why: &str| Error::Agent {
@@ -106,7 +106,8 @@ fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
     let mut child = Command::new(&add)
         .arg(name)
         .env(CLIENT_ENV, if prompt { "prompt" } else { "keyring" })
-        .stdin(Stdio::inherit())
+        // Never stdin (oidc-token reads none): prompts go to /dev/tty.
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
