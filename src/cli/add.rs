@@ -13,7 +13,9 @@ use super::PasswordArgs;
 use crate::account::store::Store;
 use crate::account::{Opened, format};
 use crate::client::{AgentClient, Load, Loaded};
+use crate::error::{Error, ErrorKind};
 use crate::protocol::Request;
+use crate::secret::SecretString;
 
 /// Load accounts into oidc-agent, unload them, lock and unlock the agent.
 #[derive(Debug, Parser)]
@@ -78,7 +80,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if let Some(mode) = std::env::var_os(super::autoload::CLIENT_ENV) {
         // Run by oidc-token or git-credential-oidc to autoload NAME.
         let name = args.name.as_deref().context("no account given")?;
-        super::autoload::load_here(name, mode == "prompt")?;
+        load_for_client(name, mode == "prompt")?;
         return Ok(());
     }
     if args.list {
@@ -233,4 +235,61 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
         path.display()
     );
     Ok(())
+}
+
+/// oidc-add's side of `oidc-token`'s autoload (`super::autoload`): loads
+/// account `name`, configured here, with the password from the keyring or,
+/// when `prompt` and there is a terminal, from a prompt on it (also when
+/// the keyring's is wrong). Without either: the agent's "not loaded" error,
+/// saying why no autoload happened. `prompt` is false for a kubectl exec
+/// plugin run with `interactiveMode: Never`.
+fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
+    let client = AgentClient::from_env()?;
+    let can_ask = || prompt && super::autoload::have_terminal();
+    let store = Store::default_dir();
+    let path = store.path(name)?;
+    let stored = crate::keyring::get(&path).ok().flatten();
+    let mut tried_keyring = false;
+    let opened = match stored {
+        Some(pw) => {
+            tried_keyring = true;
+            match crate::account::open(&store, name, &pw) {
+                Ok(opened) => Some((opened, pw)),
+                // A stale keyring entry: ask on the terminal, if any.
+                Err(Error::WrongPassword { .. }) if can_ask() => None,
+                Err(e) => return Err(e),
+            }
+        }
+        None => None,
+    };
+    let (opened, password): (_, SecretString) = match opened {
+        Some(found) => found,
+        None if can_ask() => {
+            let prompt = if tried_keyring {
+                format!("The keyring's password for '{name}' is wrong; password to load it: ")
+            } else {
+                format!("Account '{name}' is not loaded; password to load it: ")
+            };
+            let pw = super::prompt_password(&prompt, false)?;
+            (crate::account::open(&store, name, &pw)?, pw)
+        }
+        None => {
+            return Err(Error::Agent {
+                kind: ErrorKind::NotLoaded,
+                message: format!(
+                    "{}{}no password for '{name}' in the keyring and no terminal to ask on",
+                    crate::protocol::strings::NOT_LOADED,
+                    super::autoload::NO_AUTOLOAD
+                ),
+            });
+        }
+    };
+    load(
+        &client,
+        opened,
+        crate::client::Load {
+            password: Some(&password),
+            ..Default::default()
+        },
+    )
 }

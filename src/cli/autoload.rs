@@ -1,6 +1,6 @@
 //! Autoload: `oidc-token` loading a configured but unloaded account itself,
 //! by running the `oidc-add` beside it in the mode [`CLIENT_ENV`] selects
-//! ([`load_here`], oidc-add's own load path).
+//! (`oidc-add`'s side: `super::add::load_for_client`).
 //!
 //! One side tries ([`call`]): the client asks the agent not to autoload, and
 //! loads an account configured here itself, so the keyring is asked once, in
@@ -29,14 +29,13 @@ use crate::account::store::Store;
 use crate::client::AgentClient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Request, Response};
-use crate::secret::SecretString;
 
 /// Set by a client for the `oidc-add` it runs to autoload: `prompt` (the
 /// keyring, else the terminal) or `keyring` (the keyring only).
 pub const CLIENT_ENV: &str = "OIDC_AGENT_RS_CLIENT_AUTOLOAD";
 
 /// What precedes the reason when no autoload happened.
-const NO_AUTOLOAD: &str = "; no autoload: ";
+pub(super) const NO_AUTOLOAD: &str = "; no autoload: ";
 
 /// The account a token request for `target` (a short name, or an issuer
 /// URL with a default account in `issuer.config`) would load, if it is
@@ -144,62 +143,6 @@ fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
         kind,
         message: line.to_owned(),
     })
-}
-
-/// oidc-add's side of [`load_in_child`]: loads account `name`, configured
-/// here, with the password from the keyring or, when `prompt` and there is
-/// a terminal, from a prompt on it (also when the keyring's is wrong).
-/// Without either: the agent's "not loaded" error, saying why no autoload
-/// happened. `prompt` is false for a kubectl exec plugin run with
-/// `interactiveMode: Never`.
-pub fn load_here(name: &str, prompt: bool) -> Result<()> {
-    let client = AgentClient::from_env()?;
-    let can_ask = || prompt && have_terminal();
-    let store = Store::default_dir();
-    let path = store.path(name)?;
-    let stored = crate::keyring::get(&path).ok().flatten();
-    let mut tried_keyring = false;
-    let opened = match stored {
-        Some(pw) => {
-            tried_keyring = true;
-            match crate::account::open(&store, name, &pw) {
-                Ok(opened) => Some((opened, pw)),
-                // A stale keyring entry: ask on the terminal, if any.
-                Err(Error::WrongPassword { .. }) if can_ask() => None,
-                Err(e) => return Err(e),
-            }
-        }
-        None => None,
-    };
-    let (opened, password): (_, SecretString) = match opened {
-        Some(found) => found,
-        None if can_ask() => {
-            let prompt = if tried_keyring {
-                format!("The keyring's password for '{name}' is wrong; password to load it: ")
-            } else {
-                format!("Account '{name}' is not loaded; password to load it: ")
-            };
-            let pw = super::prompt_password(&prompt, false)?;
-            (crate::account::open(&store, name, &pw)?, pw)
-        }
-        None => {
-            return Err(Error::Agent {
-                kind: ErrorKind::NotLoaded,
-                message: format!(
-                    "{}{NO_AUTOLOAD}no password for '{name}' in the keyring and no terminal to ask on",
-                    crate::protocol::strings::NOT_LOADED
-                ),
-            });
-        }
-    };
-    super::add::load(
-        &client,
-        opened,
-        crate::client::Load {
-            password: Some(&password),
-            ..Default::default()
-        },
-    )
 }
 
 /// True when `err` is the agent saying the account is not loaded.
