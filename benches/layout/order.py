@@ -6,10 +6,12 @@ usage: order.py [--every-process] OUT BINARY PROFILE_DIR...
 
 Each PROFILE_DIR holds callgrind output files (`callgrind.out.*`), one per
 process of BINARY. The functions the serving agents ran (the processes that
-went through `agent::serve`) come first, those most agents ran before those
-few ran (then the most executed first): an agent's code paths in common
-(start-up, the runtime, serving, a refresh) sit together at the start and
-each rarer path (TLS, locking, an error) after them. Then the functions only
+went through `agent::serve`) come first: those the agents that spoke TLS to
+a provider ran (every real provider is HTTPS; most test agents are not),
+those most of them ran first, then by how many agents ran them (then the
+most executed first), so that an HTTPS agent's code paths in common
+(start-up, the runtime, serving, a refresh over TLS) sit together at the
+start and each rarer path (locking, an error, plain HTTP) after them. Then the functions only
 the short-lived processes ran (the `eval "$(oidc-agent)"` parent, `--status`,
 `-k`), which a running agent never touches. Functions never executed are left
 to the linker, after all of these.
@@ -39,6 +41,8 @@ from pathlib import Path
 NAME = re.compile(r"^(c?)(fn|ob|fl|fi|fe)=\((\d+)\)(?: (.*))?$")
 # A function only a serving agent runs (oidc_agent::agent::serve).
 SERVING = "10oidc_agent5agent5serve"
+# A TLS 1.3 client handshake: the agent talked to an HTTPS provider.
+TLS = "rustls6client5tls13"
 
 
 def executed(profile: Path, binary: str) -> collections.Counter:
@@ -138,6 +142,7 @@ def main() -> int:
     symbols = set(subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True,
                                  check=True).stdout.split())
     agents: collections.Counter = collections.Counter()  # serving processes that ran it
+    tls: collections.Counter = collections.Counter()  # those of them that spoke TLS
     cost: collections.Counter = collections.Counter()
     short: collections.Counter = collections.Counter()
     serving = 0
@@ -148,20 +153,23 @@ def main() -> int:
                 serving += 1
                 agents.update(ran.keys())
                 cost.update(ran)
+                if any(TLS in name for name in ran):
+                    tls.update(ran.keys())
             else:
                 short.update(ran)
     if not serving:
         print(f"agent-layout: no profile of {binary} to order by; {out} is left as it was",
               file=sys.stderr)
         return 1
-    first = sorted((n for n in agents if n in symbols), key=lambda n: (-agents[n], -cost[n], n))
+    first = sorted((n for n in agents if n in symbols), key=lambda n: (-tls[n], -agents[n], -cost[n], n))
     rest = [n for n, _ in short.most_common() if n in symbols and n not in agents]
     tool = Path(binary).name
     header = (
         f"# {tool}'s functions in the order the linker lays them out (lld\n"
         "# --symbol-ordering-file, passed by build.rs): what most of its profiled\n"
-        "# processes ran first (for oidc-agent: the serving agents), then rarer\n"
-        "# paths, so that the pages a process touches are few and together. Generated\n"
+        "# processes ran first (for oidc-agent: the serving agents, those that spoke\n"
+        "# TLS first), then rarer paths, so that the pages a process touches are few\n"
+        "# and together. Generated\n"
         "# by benches/agent-layout from callgrind profiles of an ordinary session and\n"
         "# end-to-end tests; regenerate after changing the agent's code, its\n"
         "# dependencies or the toolchain (names that no longer exist are skipped).\n"
