@@ -13,6 +13,7 @@ pub mod git_credential;
 pub mod manual;
 pub mod service;
 pub mod token;
+pub mod tty;
 
 use std::io::{self, IsTerminal as _};
 use std::path::{Path, PathBuf};
@@ -299,44 +300,14 @@ pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Erro
     if !io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
         return Err(no_tty(io::Error::other("no /dev/tty")));
     }
-    let pw = ask_on_tty(prompt).map_err(no_tty)?;
+    let pw = tty::ask(prompt).map_err(no_tty)?;
     if confirm {
-        let again = ask_on_tty("Confirm password: ").map_err(no_tty)?;
+        let again = tty::ask("Confirm password: ").map_err(no_tty)?;
         if pw != again {
             return Err(Error::Failure("the passwords do not match".into()));
         }
     }
     Ok(pw)
-}
-
-/// One password from the controlling terminal. Echo goes off before the
-/// prompt is written, as readpassphrase(3) does: whatever is typed once the
-/// prompt shows is never echoed (rpassword writes the prompt first, so a
-/// quick typist's first characters could be). The terminal's mode is
-/// restored afterwards, also on errors.
-fn ask_on_tty(prompt: &str) -> io::Result<SecretString> {
-    use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr};
-    use std::io::Write as _;
-
-    struct Restore<'a>(&'a std::fs::File, Termios);
-    impl Drop for Restore<'_> {
-        fn drop(&mut self) {
-            let _ = tcsetattr(self.0, OptionalActions::Now, &self.1);
-        }
-    }
-
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")?;
-    let original = tcgetattr(&tty)?;
-    let mut quiet = original.clone();
-    quiet.local_modes.remove(LocalModes::ECHO);
-    tcsetattr(&tty, OptionalActions::Now, &quiet)?;
-    let _restore = Restore(&tty, original);
-    (&tty).write_all(prompt.as_bytes())?;
-    // rpassword takes the (quiet) mode it finds as the one to restore.
-    Ok(SecretString::new(rpassword::read_password()?))
 }
 
 #[cfg(test)]

@@ -8,7 +8,11 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
+import termios
 import time
+
+import pytest
 
 from browser import get_refresh_token
 from harness import EXIT_NOT_LOADED, PASSWORD, Cli, assert_token_output, debian, ours
@@ -64,6 +68,30 @@ def test_no_terminal_and_no_keyring_fails_at_once(cli, provider):
     assert NAME not in _loaded(cli)
 
 
+def _spawn_on_a_pty(argv: list[str], env: dict) -> tuple[int, int]:
+    """Runs `argv` in a new session with a pseudo-terminal as its terminal;
+    returns its pid and the terminal's master side."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    return pid, fd
+
+
+def _end(pid: int, fd: int) -> None:
+    """Kills the child if it still runs (`pid` 0: it was waited for) and
+    closes the terminal."""
+    if pid:
+        try:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+    os.close(fd)
+
+
 def _read_until(fd: int, needle: bytes, deadline: float) -> bytes:
     buf = b""
     while needle not in buf:
@@ -88,12 +116,7 @@ def test_autoload_prompts_on_a_terminal(cli, provider):
     _unload(cli)
     env = cli.env()
     argv = [str(ours("oidc-token")), NAME]
-    pid, fd = pty.fork()  # the child: a new session with the pty as its terminal
-    if pid == 0:
-        try:
-            os.execve(argv[0], argv, env)
-        finally:
-            os._exit(127)
+    pid, fd = _spawn_on_a_pty(argv, env)
     try:
         deadline = time.monotonic() + 30
         # Echo goes off before the prompt is written: type once it shows.
@@ -108,14 +131,32 @@ def test_autoload_prompts_on_a_terminal(cli, provider):
         assert lines and len(lines[-1].strip()) > 20 and " " not in lines[-1].strip(), out
         assert PASSWORD.encode() not in out, "the password was echoed"
     finally:
-        if pid:
-            try:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
-        os.close(fd)
+        _end(pid, fd)
     assert NAME in _loaded(cli)
+
+
+@pytest.mark.parametrize("tool", ["oidc-add", "oidc-token"])
+def test_ctrl_c_at_a_password_prompt_gives_the_terminal_back(cli, provider, tool):
+    """^C at a password prompt (oidc-add's, or the one oidc-token's autoload
+    shows) ends the program as SIGINT does, and the terminal has its echo
+    back: nobody is left typing blind in their shell."""
+    _import(cli, provider)
+    _unload(cli)
+    argv = [str(ours(tool)), NAME]
+    pid, fd = _spawn_on_a_pty(argv, cli.env())
+    try:
+        out = _read_until(fd, b": ", time.monotonic() + 30)
+        assert b"assword" in out, out
+        assert not termios.tcgetattr(fd)[3] & termios.ECHO, "echo is on at the prompt"
+        os.write(fd, b"\x03")  # the terminal's ^C: SIGINT to the foreground
+        rest = _read_until(fd, b"\x00never\x00", time.monotonic() + 30)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT, (status, rest)
+        assert termios.tcgetattr(fd)[3] & termios.ECHO, "^C left the terminal without echo"
+    finally:
+        _end(pid, fd)
+    assert NAME not in _loaded(cli)
 
 
 def test_the_agent_autoloads_for_oidc_agents_own_clients(make_agent, sandbox, provider, secret_service):  # noqa: F811

@@ -48,6 +48,8 @@ impl Interrupt {
                     }
                     None => eprintln!(),
                 }
+                // A password prompt may have turned echo off.
+                crate::cli::tty::restore();
                 std::process::exit(EXIT_INTERRUPTED);
             }
         });

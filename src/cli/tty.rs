@@ -1,0 +1,130 @@
+//! Password prompts on the controlling terminal, and the terminal's mode
+//! put back however a prompt ends: on return, on an error, and when
+//! SIGINT, SIGTERM, SIGHUP or SIGQUIT ends the process during it (as
+//! readpassphrase(3) does; without that, ^C at a prompt left the shell's
+//! terminal without echo).
+
+use std::io::{self, Write as _};
+use std::os::fd::{AsRawFd as _, BorrowedFd};
+use std::sync::{Mutex, PoisonError};
+
+use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr};
+
+use crate::secret::SecretString;
+
+/// The terminal a prompt has changed, and its mode before: what [`restore`]
+/// puts back.
+static CHANGED: Mutex<Option<(i32, Termios)>> = Mutex::new(None);
+
+/// The signals whose default action ends the process.
+const ENDING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// Puts back the mode of the terminal a prompt has changed, if one is
+/// open: for the signal handler below, and for oidc-gen's Ctrl-C task,
+/// which ends the process from another thread.
+pub fn restore() {
+    // try_lock (an atomic exchange) only: this runs in a signal handler.
+    if let Ok(changed) = CHANGED.try_lock()
+        && let Some((fd, mode)) = changed.as_ref()
+    {
+        #[allow(unsafe_code)]
+        // SAFETY: the descriptor stays open while `CHANGED` names it (the
+        // prompt clears it before closing the terminal).
+        let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
+        let _ = tcsetattr(fd, OptionalActions::Now, mode);
+    }
+}
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    restore();
+    // Then end as the signal would have: the parent sees it, not an exit code.
+    #[allow(unsafe_code)]
+    // SAFETY: signal() and raise() are async-signal-safe.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+/// The handlers installed for one prompt, taken down with it. Only signals
+/// left at their default action get one: where the program handles a
+/// signal itself (oidc-gen's Ctrl-C), it calls [`restore`] itself.
+struct Handlers(Vec<(libc::c_int, libc::sigaction)>);
+
+impl Handlers {
+    fn install() -> Self {
+        let mut installed = Vec::new();
+        for signal in ENDING {
+            #[allow(unsafe_code)]
+            // SAFETY: plain sigaction(2) calls with initialised structs; the
+            // handler only makes async-signal-safe calls.
+            unsafe {
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, std::ptr::null(), &raw mut old) != 0
+                    || old.sa_sigaction != libc::SIG_DFL
+                {
+                    continue;
+                }
+                let mut new: libc::sigaction = std::mem::zeroed();
+                new.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+                libc::sigemptyset(&raw mut new.sa_mask);
+                if libc::sigaction(signal, &raw const new, std::ptr::null_mut()) == 0 {
+                    installed.push((signal, old));
+                }
+            }
+        }
+        Self(installed)
+    }
+}
+
+impl Drop for Handlers {
+    fn drop(&mut self) {
+        for (signal, old) in &self.0 {
+            #[allow(unsafe_code)]
+            // SAFETY: puts back the action read in `install`.
+            unsafe {
+                libc::sigaction(*signal, old, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// While alive: the terminal is quiet (no echo) and `CHANGED` names it.
+struct Quiet<'a> {
+    tty: &'a std::fs::File,
+    original: Termios,
+    _handlers: Handlers,
+}
+
+impl Drop for Quiet<'_> {
+    fn drop(&mut self) {
+        let _ = tcsetattr(self.tty, OptionalActions::Now, &self.original);
+        *CHANGED.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        // `_handlers` drops after this: a signal until then still restores.
+    }
+}
+
+/// One password from the controlling terminal. Echo goes off before the
+/// prompt is written, as readpassphrase(3) does: whatever is typed once the
+/// prompt shows is never echoed (rpassword writes the prompt first, so a
+/// quick typist's first characters could be).
+pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let original = tcgetattr(&tty)?;
+    *CHANGED.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some((tty.as_raw_fd(), original.clone()));
+    let mut quiet = original.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    let _quiet = Quiet {
+        tty: &tty,
+        original,
+        _handlers: Handlers::install(),
+    };
+    tcsetattr(&tty, OptionalActions::Now, &quiet)?;
+    (&tty).write_all(prompt.as_bytes())?;
+    // rpassword takes the (quiet) mode it finds as the one to restore.
+    Ok(SecretString::new(rpassword::read_password()?))
+}
