@@ -12,6 +12,10 @@ use rustix::termios::{LocalModes, OptionalActions, Termios, tcgetattr, tcsetattr
 
 use crate::secret::SecretString;
 
+/// The exit code of a program a person interrupted (128 + SIGINT, what a
+/// shell reports for a process SIGINT ended).
+pub const EXIT_INTERRUPTED: i32 = 130;
+
 /// The terminal a prompt has changed, and its mode before: what [`restore`]
 /// puts back.
 static CHANGED: Mutex<Option<(i32, Termios)>> = Mutex::new(None);
@@ -126,5 +130,16 @@ pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
     tcsetattr(&tty, OptionalActions::Now, &quiet)?;
     (&tty).write_all(prompt.as_bytes())?;
     // rpassword takes the (quiet) mode it finds as the one to restore.
-    Ok(SecretString::new(rpassword::read_password()?))
+    match rpassword::read_password() {
+        Ok(password) => Ok(SecretString::new(password)),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+            // A signal the program handles itself (oidc-gen's Ctrl-C, whose
+            // task ends the process with 130) cut the read short: end the
+            // same way here, the terminal put back, instead of racing that
+            // task with an error of our own.
+            drop(_quiet);
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        Err(e) => Err(e),
+    }
 }

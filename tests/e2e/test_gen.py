@@ -333,6 +333,36 @@ def test_device_flow_ctrl_c_on_a_terminal(cli, provider, sandbox):
     assert not sandbox.account_file(NAME).exists()
 
 
+def test_ctrl_c_at_the_password_prompt_after_a_device_login(cli, provider, sandbox):
+    """A person approves the device login, then presses Ctrl-C at the prompt
+    for the new account's password: oidc-gen ends with 130, nothing is
+    saved, and the terminal has its echo back (the prompt had turned it off;
+    here oidc-gen's own Ctrl-C handler, installed for the wait, ends it)."""
+    argv = [str(ours("oidc-gen")), NAME, "--issuer", provider.issuer, *client_args(PUBLIC_CLIENT),
+            "--flow", "device", "--no-url-call"]
+    if provider.ca_file:
+        argv += ["--cp", provider.ca_file]
+    p = PtyProc(argv, cli.env(), sandbox.logs / "gen-ctrl-c-prompt.log")
+    try:
+        attrs = termios.tcgetattr(p.master)
+        attrs[3] |= termios.NOFLSH
+        termios.tcsetattr(p.master, termios.TCSANOW, attrs)
+        p.expect(r"Waiting for the approval")
+        lines = p.text().splitlines()
+        code = next(m.group(1) for m in map(USER_CODE_RE.search, lines) if m)
+        uri = next(u for u in (find_url_in(line, provider.issuer + "/device") for line in lines) if u)
+        assert "success" in Browser(verify=provider.verify).approve_device(uri, code).lower()
+        p.expect(r"password to encrypt account", timeout=60)  # after the next poll
+        assert not termios.tcgetattr(p.master)[3] & termios.ECHO, "echo is on at the prompt"
+        p.send("\x03")
+        rc = p.wait(timeout=30)
+        assert termios.tcgetattr(p.master)[3] & termios.ECHO, "Ctrl-C left the terminal without echo"
+    finally:
+        p.close()
+    assert rc == 130, f"exit {rc}:\n{p.text()}"
+    assert not sandbox.account_file(NAME).exists()
+
+
 # ---------------------------------------------------------------- other errors
 
 

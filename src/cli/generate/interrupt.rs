@@ -18,9 +18,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::runtime::Handle;
 use tokio::signal::unix::{SignalKind, signal};
 
-/// The exit code of a process ended by SIGINT, as shells report it.
-const EXIT_INTERRUPTED: i32 = 130;
-
 /// What is being waited for, if anything; read by the SIGINT task.
 type Waiting = Arc<Mutex<Option<&'static str>>>;
 
@@ -50,7 +47,7 @@ impl Interrupt {
                 }
                 // A password prompt may have turned echo off.
                 crate::cli::tty::restore();
-                std::process::exit(EXIT_INTERRUPTED);
+                std::process::exit(crate::cli::tty::EXIT_INTERRUPTED);
             }
         });
         Ok(Self { waiting })
