@@ -127,12 +127,7 @@ fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
         // ^C at its prompt ended it: end as it did, as a shell expects of
         // an interrupted program (the terminal reaches the child's group,
         // not always this process).
-        #[allow(unsafe_code)]
-        // SAFETY: raise(3) on this thread, with the default action in place.
-        unsafe {
-            libc::signal(signal, libc::SIG_DFL);
-            libc::raise(signal);
-        }
+        super::tty::end_by(signal);
     }
     let err = String::from_utf8_lossy(&err);
     let line = err

@@ -39,15 +39,20 @@ pub fn restore() {
     }
 }
 
-extern "C" fn on_signal(signal: libc::c_int) {
-    restore();
-    // Then end as the signal would have: the parent sees it, not an exit code.
+/// Ends the process by `signal`, as the signal's default action does: the
+/// parent (a shell) sees the signal, not an exit code. Async-signal-safe.
+pub fn end_by(signal: libc::c_int) {
     #[allow(unsafe_code)]
     // SAFETY: signal() and raise() are async-signal-safe.
     unsafe {
         libc::signal(signal, libc::SIG_DFL);
         libc::raise(signal);
     }
+}
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    restore();
+    end_by(signal);
 }
 
 /// The handlers installed for one prompt, taken down with it. Only signals
