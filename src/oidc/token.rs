@@ -123,13 +123,6 @@ pub struct Endpoint<'a> {
     pub creds: Credentials<'a>,
 }
 
-impl Endpoint<'_> {
-    /// The oauth2 client for this endpoint taken as the token endpoint.
-    pub fn oauth(&self) -> Result<OidcClient, OidcError> {
-        client(self.url, self.creds)
-    }
-}
-
 impl Credentials<'_> {
     /// The secret of a confidential client; `None` for a public one.
     pub fn secret(&self) -> Option<&SecretString> {
@@ -137,24 +130,27 @@ impl Credentials<'_> {
     }
 }
 
-/// Builds the oauth2 client for a token endpoint.
-pub fn client(token_endpoint: &str, creds: Credentials<'_>) -> Result<OidcClient, OidcError> {
-    let url = TokenUrl::new(token_endpoint.to_owned())
-        .map_err(|e| OidcError::Config(format!("bad token endpoint {token_endpoint}: {e}")))?;
-    let auth = if creds.post {
-        AuthType::RequestBody
-    } else {
-        AuthType::BasicAuth
-    };
-    let mut client = oauth2::Client::new(ClientId::new(creds.client_id.to_owned()))
-        .set_token_uri(url)
-        .set_auth_type(auth);
-    // oauth2 keeps its own (non-zeroizing) copy of the secret per request.
-    // Without a secret, BasicAuth sends only `client_id` in the body.
-    if let Some(secret) = creds.secret() {
-        client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+impl Endpoint<'_> {
+    /// The oauth2 client for this endpoint taken as the token endpoint.
+    pub fn oauth(&self) -> Result<OidcClient, OidcError> {
+        let (token_endpoint, creds) = (self.url, self.creds);
+        let url = TokenUrl::new(token_endpoint.to_owned())
+            .map_err(|e| OidcError::Config(format!("bad token endpoint {token_endpoint}: {e}")))?;
+        let auth = if creds.post {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        };
+        let mut client = oauth2::Client::new(ClientId::new(creds.client_id.to_owned()))
+            .set_token_uri(url)
+            .set_auth_type(auth);
+        // oauth2 keeps its own (non-zeroizing) copy of the secret per request.
+        // Without a secret, BasicAuth sends only `client_id` in the body.
+        if let Some(secret) = creds.secret() {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        Ok(client)
     }
-    Ok(client)
 }
 
 /// The tokens from one token response.
