@@ -2,6 +2,7 @@
 //! the fake provider in `support::fake_op`.
 
 mod agent;
+mod autoload;
 mod compat;
 mod dropin;
 mod flags;

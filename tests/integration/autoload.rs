@@ -1,0 +1,80 @@
+//! Autoload from our clients' side: oidc-token leaves loading to the
+//! `oidc-add` beside it (never the agent's autoload as well), and only
+//! oidc-add links the keyring.
+
+use crate::support::*;
+
+/// Autoload is tried by one side: our oidc-token loads a configured
+/// account itself and tells the agent not to, so the keyring is not asked
+/// twice (by the agent's `oidc-add --pw-keyring`, then by oidc-token); a
+/// client of oidc-agent's protocol, which cannot load anything, still gets
+/// the agent's autoload.
+#[test]
+fn autoload_is_tried_once_by_our_oidc_token() {
+    let (op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    // No keyring and no terminal here: oidc-token cannot load it either.
+    let err = fails(&env.run("oidc-token", &["acct"]), 4);
+    assert!(
+        err.contains("no password for 'acct' in the keyring"),
+        "{err}"
+    );
+    // As oidc-agent 4.2.6's oidc-token asks.
+    let reply = raw_json(
+        &env.socket(),
+        r#"{"request":"access_token","account":"acct","min_valid_period":0}"#,
+    );
+    assert_failure_reply(&reply, "not loaded");
+    // A third event, so everything logged before it has been read.
+    ok(&env.gen_rt("marker", &op.issuer, "rt-initial"));
+    let log = env.agent_log_until("'marker': loaded");
+    let autoloads: Vec<&String> = log.iter().filter(|l| l.contains("autoload")).collect();
+    assert_eq!(
+        autoloads.len(),
+        1,
+        "the agent must autoload for the other client only: {autoloads:?}"
+    );
+}
+
+/// An account configured only where the agent runs (a forwarded agent; not
+/// in this client's directory) is left to the agent's autoload: oidc-token
+/// asks again without "do not autoload".
+#[test]
+fn the_agent_autoloads_what_our_oidc_token_cannot_see() {
+    let (op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("mkdir");
+    let out = env
+        .cmd("oidc-token")
+        .arg("acct")
+        .env("OIDC_CONFIG_DIR", &elsewhere)
+        .output()
+        .expect("run oidc-token");
+    // The agent's autoload has no keyring here either.
+    fails(&out, 4);
+    ok(&env.gen_rt("marker", &op.issuer, "rt-initial"));
+    let log = env.agent_log_until("'marker': loaded");
+    let autoloads: Vec<&String> = log.iter().filter(|l| l.contains("autoload")).collect();
+    assert_eq!(autoloads.len(), 1, "{autoloads:?}");
+}
+
+/// Our clients leave loading to oidc-add: the keyring (libdbus) is linked
+/// into oidc-add only, so each oidc-token start binds half the library
+/// functions it would otherwise (README "Performance"). The autoload tests
+/// above and the e2e suite's keyring and terminal autoloads run the child.
+#[test]
+fn clients_leave_the_keyring_to_oidc_add() {
+    let links_dbus = |tool: &str| {
+        let bytes = std::fs::read(bin(tool)).expect("read the binary");
+        // std's (optimized) search, not a loop of this unoptimized test.
+        String::from_utf8_lossy(&bytes).contains("org.freedesktop.DBus")
+    };
+    assert!(
+        links_dbus("oidc-add"),
+        "the check must see libdbus where it is"
+    );
+    for tool in ["oidc-token", "git-credential-oidc"] {
+        assert!(!links_dbus(tool), "{tool} links the keyring again");
+    }
+}
