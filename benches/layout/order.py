@@ -3,6 +3,7 @@
 
 usage: order.py [--every-process] OUT BINARY PROFILE_DIR...
        order.py --variants OUT BINARY
+       order.py --check LIST BINARY
 
 Each PROFILE_DIR holds callgrind output files (`callgrind.out.*`), one per
 process of BINARY. The functions the serving agents ran (the processes that
@@ -22,9 +23,19 @@ process counts as a serving one: what most runs ran comes first.
 Either way, and alone with --variants (on an existing OUT), each listed
 function is followed by the variants of it that a CPU with ADX or the SHA
 extensions runs and valgrind's emulated CPU (which has neither) never
-does: ring's `_adx`, `mulx`-style and `_hw` assembly, RustCrypto sha2's
+does: ring's `_adx`, `mulx`-style, `_hw`, VAES and VPCLMULQDQ assembly, RustCrypto sha2's
 x86 backend. Unlisted, they would each fault in a 64 KiB window of their own
-on such a CPU (most x86-64 machines since 2015).
+on such a CPU (most x86-64 machines since 2015). The C runtime's entry code
+(`_start`, and crtbegin's `frame_dummy` and its neighbours), which every
+process runs and callgrind folds into "(below main)", goes first.
+
+--check (run by tests/run-all on a release build with symbols) fails when
+fewer than CHECK_SHARE of LIST's names are functions of BINARY. A name
+carries a hash of its crate's version, features and dependencies and of the
+toolchain, so a dependency added or updated, or a new rustc, renames most of
+the list; the linker then skips those names without a word, and the binary
+is laid out as if there were no list (in one such case an HTTPS agent's
+resident code grew from 1.7 to 2.5 MB). Code edits rename a few.
 """
 
 from __future__ import annotations
@@ -78,18 +89,29 @@ VARIANTS = [
     # ring: foo_adx for foo_nohw; x25519's ADX path (and the static helpers
     # of its C code) for the generic one.
     (r"_adx$", lambda n: [n[:-4] + "_nohw", n[:-4] + "_generic_masked", n[:-4]]),
-    (r"fiat_curve25519_adx_|^fe4_|^fiat_25519_", lambda n: ["*x25519_scalar_mult_generic_masked"]),
+    (r"fiat_curve25519_adx_|^fe4_|^fiat_25519_|^inline_x25519_", lambda n: ["*x25519_scalar_mult_generic_masked"]),
     # ring's Montgomery code in its mulx/adcx/adox forms.
     (r"^__ecp_nistz256_\w+x$", lambda n: [n[:-1] + "q"]),
     (r"(mulx4x|sqrx8x|postx4x|powerx5)", lambda n: [n.replace("mulx4x", "mul4x").replace("sqrx8x", "sqr8x")
                                                     .replace("postx4x", "post4x").replace("powerx5", "power5_nohw")]),
+    # VAES and VPCLMULQDQ (AES-GCM): ring's AVX2 forms for its AES-NI and
+    # AVX ones.
+    (r"_vaes_avx2$", lambda n: [n.replace("aes_gcm_enc_update_vaes_avx2", "aesni_gcm_encrypt")
+                                .replace("aes_gcm_dec_update_vaes_avx2", "aesni_gcm_decrypt")]),
+    (r"_vpclmulqdq_avx2(_1)?$", lambda n: [n.split("_vpclmulqdq_avx2")[0] + "_avx"]),
     # SHA-NI: ring's _hw for the AVX/SSSE3 code, sha2's x86 backend for its portable one.
     (r"_block_data_order_hw$", lambda n: [n[:-3] + "_avx", n[:-3] + "_ssse3", n[:-3] + "_nohw"]),
     (r"^_ZN4sha26sha2563x86", lambda n: ["_ZN4sha26sha256*"]),
 ]
 
 
-VARIANTS_NOTE = "# Each listed function is followed by its CPU variants valgrind cannot run (ADX, SHA-NI)."
+# The C runtime's entry code: every process runs it, callgrind does not name it.
+START_UP = ["_start", "frame_dummy", "register_tm_clones", "deregister_tm_clones", "__do_global_dtors_aux"]
+
+# The least share of a list's names a build must still have (--check).
+CHECK_SHARE = 0.95
+
+VARIANTS_NOTE = "# Each listed function is followed by its CPU variants valgrind cannot run (ADX, SHA-NI, VAES)."
 
 
 def functions(binary: str) -> set[str]:
@@ -99,7 +121,8 @@ def functions(binary: str) -> set[str]:
 
 
 def with_variants(listed: list[str], symbols: set[str]) -> list[str]:
-    """`listed` with each function followed by its unlisted CPU variants."""
+    """`listed` after the C runtime's entry code, each function followed by its
+    unlisted CPU variants."""
     have = set(listed)
     after: dict[str, list[str]] = collections.defaultdict(list)
 
@@ -120,11 +143,29 @@ def with_variants(listed: list[str], symbols: set[str]) -> list[str]:
                     after[anchor].append(name)
                     break
             break
-    return [m for n in listed for m in (n, *after.get(n, []))]
+    start = [n for n in START_UP if n in symbols and n not in have]
+    return start + [m for n in listed for m in (n, *after.get(n, []))]
+
+
+def check(listing: str, binary: str) -> int:
+    """Whether the list still names the build's functions (see --check)."""
+    listed = [n for n in Path(listing).read_text().splitlines() if n and not n.startswith("#")]
+    have = functions(os.path.realpath(binary))
+    found = sum(n in have for n in listed)
+    share = found / len(listed) if listed else 0.0
+    print(f"{listing}: {found} of {len(listed)} listed functions are in {binary} ({share:.0%})")
+    if share >= CHECK_SHARE:
+        return 0
+    print(f"{listing} no longer matches the build (under {CHECK_SHARE:.0%}): a dependency, the "
+          "toolchain or the code changed its functions' names, and the linker skips the rest; "
+          "regenerate it with benches/agent-layout (README \"Performance\")", file=sys.stderr)
+    return 1
 
 
 def main() -> int:
     args = sys.argv[1:]
+    if args[:1] == ["--check"]:
+        return check(*args[1:])
     if args[:1] == ["--variants"]:
         out, binary = args[1:]
         symbols = functions(os.path.realpath(binary))

@@ -9,7 +9,11 @@ loopback, as local test set-ups have), the account is loaded with its password
 from the environment, then tokens are asked for by name and by issuer (cached,
 forced, expired and renewed ahead of expiry), the agent is listed, locked,
 unlocked, the account unloaded and loaded again, and the agent is stopped with
-`oidc-agent -k`.
+`oidc-agent -k`. Then a second agent sees only the most common day: the
+account loaded, tokens cached, one renewed after expiry and one forced, over
+HTTPS. order.py puts what every agent that spoke TLS ran first, so that this
+common path, not the first agent's rarer ones (lock, list, plain HTTP), fills
+the first pages.
 """
 
 from __future__ import annotations
@@ -85,6 +89,16 @@ def main() -> int:
         tool("oidc-add", "-x", "--pw-env", OIDC_ENCRYPTION_PW="lock-Pw-1")
         tool("oidc-add", "-X", "--pw-env", OIDC_ENCRYPTION_PW="lock-Pw-1")
         tool("oidc-token", "acct")
+        agent.stop()
+        agent = Agent(sandbox, mode="daemon", timeout=120, name="typical")
+        cli.agent = agent
+        env = cli.env(OIDC_ENCRYPTION_PW=PASSWORD)
+        tool("oidc-add", "--pw-env", "acct")
+        for _ in range(10):
+            tool("oidc-token", "acct")
+        time.sleep(6)  # the access token expires (4 s) and is renewed ahead or on demand
+        tool("oidc-token", "acct")
+        tool("oidc-token", "-f", "acct")
     finally:
         agent.stop()
         provider.stop()
