@@ -180,8 +180,7 @@ def main() -> int:
     every = args[:1] == ["--every-process"]
     out, binary, *dirs = args[1:] if every else args
     binary = os.path.realpath(binary)
-    symbols = set(subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True,
-                                 check=True).stdout.split())
+    symbols = functions(binary)
     agents: collections.Counter = collections.Counter()  # serving processes that ran it
     tls: collections.Counter = collections.Counter()  # those of them that spoke TLS
     cost: collections.Counter = collections.Counter()
@@ -217,7 +216,7 @@ def main() -> int:
         f"# {serving} processes profiled: {len(first)} functions they ran, {len(rest)} others.\n"
         f"{VARIANTS_NOTE}\n"
     )
-    first = with_variants(first, functions(binary))
+    first = with_variants(first, symbols)
     Path(out).write_text(header + "".join(n + "\n" for n in first + rest))
     print(f"agent-layout: {len(first)} + {len(rest)} functions ordered ({serving} processes) -> {out}")
     return 0

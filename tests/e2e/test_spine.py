@@ -1,9 +1,9 @@
 """The spine: import a refresh token, get access tokens, keep them coming.
 
 Refresh-token import (`oidc-gen --rt-env --pw-env`), tokens by name and by
-issuer, agent restarts, https with a private CA, refresh-token rotation
-(sequential and a concurrent burst), short-lived tokens and min validity,
-a revoked refresh token, a provider that went away.
+issuer, agent restarts, https with a private CA (--cp, or the system store),
+refresh-token rotation (sequential and a concurrent burst), short-lived
+tokens and min validity, a revoked refresh token, a provider that went away.
 """
 
 from __future__ import annotations
@@ -103,6 +103,25 @@ def test_https_provider_with_private_ca_via_cp(cli, make_provider, tls_ca):
     tok2 = assert_token_output(cli.token("-f", NAME))
     assert tok2 != tok
     _active(provider, tok2)
+
+
+def test_https_provider_trusted_by_the_system_store(cli, make_provider, make_agent, agent, sandbox, tls_ca):
+    """No --cp, as for every public provider: the CA comes from the system's
+    trust store, here SSL_CERT_FILE (a CA an administrator installed), for
+    oidc-gen's discovery and for the agent's refreshes."""
+    from browser import get_refresh_token
+
+    provider = make_provider(https=True)
+    trusted = {"SSL_CERT_FILE": tls_ca["ca"]}
+    agent.stop()
+    cli.agent = make_agent(extra_env=trusted)
+    rt = get_refresh_token(provider.issuer, PUBLIC_CLIENT, verify=provider.verify)
+    res = cli.gen(NAME, "--issuer", provider.issuer, "--client-id", PUBLIC_CLIENT, "--rt-env", "--pw-env",
+                  extra_env={"OIDC_REFRESH_TOKEN": rt, **trusted})
+    assert res.returncode == 0, res.describe()
+    tok = assert_token_output(cli.token("-f", NAME))
+    _active(provider, tok)
+    assert tok != assert_token_output(cli.token("-f", NAME)), "a second refresh over TLS"
 
 
 def test_https_provider_without_ca_is_refused(cli, make_provider, sandbox):
