@@ -92,7 +92,8 @@ pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
 /// and the certificate directory, or `SSL_CERT_FILE` and `SSL_CERT_DIR`),
 /// read once and shared by every client of the process. reqwest reads and
 /// keeps them again for each client it builds (~150 certificates, ~60 kB
-/// of anchors), here one per CA bundle of the loaded accounts.
+/// of anchors), and the agent builds one client per CA bundle its accounts
+/// name.
 fn system_roots() -> Result<Arc<RootCertStore>, OidcError> {
     static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
     if let Some(roots) = ROOTS.get() {
@@ -188,6 +189,13 @@ mod tests {
         let file = tempfile::NamedTempFile::new().expect("temp file");
         std::fs::write(file.path(), bytes).expect("write the bundle");
         file
+    }
+
+    #[test]
+    fn the_system_roots_are_read_once() {
+        let first = system_roots().expect("the system's trust store");
+        let again = system_roots().expect("the system's trust store");
+        assert!(Arc::ptr_eq(&first, &again));
     }
 
     #[test]
