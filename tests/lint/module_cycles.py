@@ -67,7 +67,7 @@ def expand_use(prefix: str, body: str) -> list[str]:
 def main() -> int:
     files = sorted(p for p in SRC.rglob("*.rs"))
     problems: list[str] = []
-    for path in sorted([*Path("tests").rglob("*.rs"), *Path("benches").rglob("*.rs")]):
+    for path in [*files, *sorted([*Path("tests").rglob("*.rs"), *Path("benches").rglob("*.rs")])]:
         lines = path.read_text().count("\n")
         if lines > MAX_LINES:
             problems.append(f"{path}: {lines} lines (over {MAX_LINES})")
@@ -78,11 +78,7 @@ def main() -> int:
         if path.parts[1] == "bin":
             continue
         mod = module_of(path)
-        raw = path.read_text()
-        lines = raw.count("\n")
-        if lines > MAX_LINES:
-            problems.append(f"{path}: {lines} lines (over {MAX_LINES})")
-        text = strip_comments_and_strings(raw)
+        text = strip_comments_and_strings(path.read_text())
         if "super::super::" in text:
             problems.append(f"{path}: uses super::super::")
         # Test modules may reach anywhere.
