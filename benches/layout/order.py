@@ -147,9 +147,15 @@ def with_variants(listed: list[str], symbols: set[str]) -> list[str]:
     return start + [m for n in listed for m in (n, *after.get(n, []))]
 
 
+def read_list(path: str) -> tuple[list[str], list[str]]:
+    """An ordering file's comment lines and the function names it lists."""
+    lines = Path(path).read_text().splitlines()
+    return [n for n in lines if n.startswith("#")], [n for n in lines if n and not n.startswith("#")]
+
+
 def check(listing: str, binary: str) -> int:
     """Whether the list still names the build's functions (see --check)."""
-    listed = [n for n in Path(listing).read_text().splitlines() if n and not n.startswith("#")]
+    _, listed = read_list(listing)
     have = functions(os.path.realpath(binary))
     found = sum(n in have for n in listed)
     share = found / len(listed) if listed else 0.0
@@ -169,10 +175,8 @@ def main() -> int:
     if args[:1] == ["--variants"]:
         out, binary = args[1:]
         symbols = functions(os.path.realpath(binary))
-        lines = Path(out).read_text().splitlines()
-        header = [n for n in lines if n.startswith("#")]
+        header, listed = read_list(out)
         header += [] if VARIANTS_NOTE in header else [VARIANTS_NOTE]
-        listed = [n for n in lines if n and not n.startswith("#")]
         names = with_variants(listed, symbols)
         Path(out).write_text("".join(n + "\n" for n in header + names))
         print(f"agent-layout: {len(names) - len(listed)} CPU variants added -> {out}")
