@@ -23,12 +23,10 @@ import threading
 import time
 from pathlib import Path
 
-import trustme
-
 import account_format
 from browser import get_refresh_token
 from harness import BIN_DIR, Agent, Cli, Sandbox, debian, ipc_plain_request, ours
-from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, Provider
+from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, Provider, private_ca
 from procs import run
 
 HERE = Path(__file__).resolve().parent
@@ -571,20 +569,15 @@ def main() -> int:
         providers["rotate"] = Provider.start(tmp / "rotate.log", rotate=True)
         providers["slow"] = Provider.start(tmp / "slow.log", at_ttl=3, refresh_delay_ms=1000)
         providers["long"] = Provider.start(tmp / "long.log", at_ttl=3600)
-        ca = trustme.CA()
-        ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
-        leaf = ca.issue_cert("127.0.0.1", "localhost")
-        leaf.private_key_pem.write_to_path(str(tmp / "key.pem"))
-        leaf.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
-        providers["https"] = Provider.start(tmp / "https.log", https=(str(tmp / "cert.pem"), str(tmp / "key.pem")),
-                                            ca_file=str(tmp / "ca.pem"))
+        tls = private_ca(tmp)
+        providers["https"] = Provider.start(tmp / "https.log", https=(tls["cert"], tls["key"]), ca_file=tls["ca"])
         for k, deb in (("ours", False), ("deb", True)):
             s = sides[k] = Side(deb)
             s.accounts = {"acct": s.create("acct", providers["plain"]), "rot": s.create("rot", providers["rotate"])}
             s.token("acct")
         timings(sides, clients, rows)
         memory_run(sides, clients, rows)
-        https_memory(sides["ours"], providers["https"], str(tmp / "ca.pem"), rows)
+        https_memory(sides["ours"], providers["https"], tls["ca"], rows)
         thousand(sides, providers["long"], rows)
         expiries(sides, providers["slow"], rows)
     except BaseException:

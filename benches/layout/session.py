@@ -23,11 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import trustme
-
 from browser import get_refresh_token
 from harness import Agent, Cli, Sandbox, ipc_plain_request, ours
-from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, Provider
+from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, Provider, private_ca
 from procs import run
 
 PASSWORD = "layout-Encryption-Pw-1"
@@ -42,13 +40,9 @@ def must(res, what: str):
 
 def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="agent-layout-", dir="/tmp"))
-    ca = trustme.CA()
-    leaf = ca.issue_cert("127.0.0.1", "localhost")
-    ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
-    leaf.private_key_pem.write_to_path(str(tmp / "key.pem"))
-    leaf.cert_chain_pems[0].write_to_path(str(tmp / "cert.pem"))
-    provider = Provider.start(tmp / "provider.log", https=(str(tmp / "cert.pem"), str(tmp / "key.pem")),
-                              ca_file=str(tmp / "ca.pem"), rotate=True, at_ttl=4)
+    tls = private_ca(tmp)
+    provider = Provider.start(tmp / "provider.log", https=(tls["cert"], tls["key"]), ca_file=tls["ca"],
+                              rotate=True, at_ttl=4)
     plain = Provider.start(tmp / "plain.log")
     sandbox = Sandbox()
     agent = Agent(sandbox, mode="daemon", timeout=120)
@@ -61,9 +55,9 @@ def main() -> int:
 
     try:
         rt = get_refresh_token(provider.issuer, CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, scope=SCOPE,
-                               verify=str(tmp / "ca.pem"))
+                               verify=tls["ca"])
         tool("oidc-gen", "acct", "--issuer", provider.issuer, "--client-id", CONFIDENTIAL_CLIENT,
-             "--client-secret", CONFIDENTIAL_SECRET, "--scope", SCOPE, "--cp", str(tmp / "ca.pem"),
+             "--client-secret", CONFIDENTIAL_SECRET, "--scope", SCOPE, "--cp", tls["ca"],
              "--rt-env", "--pw-env", OIDC_REFRESH_TOKEN=rt)
         rt = get_refresh_token(plain.issuer, CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, scope=SCOPE)
         tool("oidc-gen", "plain", "--issuer", plain.issuer, "--client-id", CONFIDENTIAL_CLIENT,

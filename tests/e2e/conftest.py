@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from harness import Agent, Cli, Sandbox, have_our_binaries, BIN_DIR
-from op import Provider
+from op import Provider, private_ca
 from procs import kill_pid
 from real_browser import ARTIFACTS, Chromium
 
@@ -107,20 +107,7 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture(scope="session")
 def tls_ca(tmp_path_factory):
     """A throw-away CA and a server certificate for 127.0.0.1 and localhost."""
-    import trustme
-
-    d = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA(organization_name="oidc-agent-rs e2e throw-away CA")
-    leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")
-    ca_file = d / "ca.pem"
-    cert_file = d / "server-chain.pem"
-    key_file = d / "server-key.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    leaf.private_key_pem.write_to_path(str(key_file))
-    with open(cert_file, "wb") as f:
-        for blob in leaf.cert_chain_pems:
-            f.write(blob.bytes())
-    return {"ca": str(ca_file), "cert": str(cert_file), "key": str(key_file)}
+    return private_ca(tmp_path_factory.mktemp("tls"))
 
 
 # ---------------------------------------------------------------- sandbox

@@ -29,6 +29,23 @@ POST_SECRET = "secret-owncloud-post"
 CLIENT_SECRETS = {PUBLIC_CLIENT: None, CONFIDENTIAL_CLIENT: CONFIDENTIAL_SECRET, POST_CLIENT: POST_SECRET}
 
 
+def private_ca(directory: Path) -> dict[str, str]:
+    """A throw-away CA and a server certificate for 127.0.0.1, localhost and
+    ::1, written to `directory`: {"ca", "cert", "key"} paths, for
+    Provider.start(https=(cert, key), ca_file=ca)."""
+    import trustme
+
+    ca = trustme.CA(organization_name="oidc-agent-rs e2e throw-away CA")
+    leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")
+    files = {"ca": directory / "ca.pem", "cert": directory / "server-chain.pem", "key": directory / "server-key.pem"}
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    leaf.private_key_pem.write_to_path(str(files["key"]))
+    with open(files["cert"], "wb") as f:
+        for blob in leaf.cert_chain_pems:
+            f.write(blob.bytes())
+    return {k: str(v) for k, v in files.items()}
+
+
 class Provider:
     """A running provider.mjs. Start with Provider.start(...); stop() kills it."""
 
