@@ -287,7 +287,7 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
     load(
         &client,
         opened,
-        crate::client::Load {
+        Load {
             password: Some(&password),
             ..Default::default()
         },
