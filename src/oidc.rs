@@ -8,6 +8,7 @@ pub mod device;
 pub mod discovery;
 pub mod http;
 pub mod registration;
+mod roots;
 pub mod token;
 
 // The one fake provider, shared with the integration tests and the bench;

@@ -8,6 +8,7 @@ tokens and min validity, a revoked refresh token, a provider that went away.
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -105,14 +106,25 @@ def test_https_provider_with_private_ca_via_cp(cli, make_provider, tls_ca):
     _active(provider, tok2)
 
 
-def test_https_provider_trusted_by_the_system_store(cli, make_provider, make_agent, agent, sandbox, tls_ca):
+@pytest.mark.parametrize("store", ["bundle", "directory"])
+def test_https_provider_trusted_by_the_system_store(cli, make_provider, make_agent, agent, sandbox, tls_ca, store):
     """No --cp, as for every public provider: the CA comes from the system's
-    trust store, here SSL_CERT_FILE (a CA an administrator installed), for
-    oidc-gen's discovery and for the agent's refreshes."""
+    trust store (a CA an administrator installed), for oidc-gen's discovery
+    and for the agent's refreshes: a bundle (SSL_CERT_FILE) or a directory
+    as `openssl rehash` leaves it (SSL_CERT_DIR: a hash-named link to the
+    certificate, beside a file that is none)."""
     from browser import get_refresh_token
 
     provider = make_provider(https=True)
-    trusted = {"SSL_CERT_FILE": tls_ca["ca"]}
+    if store == "bundle":
+        trusted = {"SSL_CERT_FILE": tls_ca["ca"]}
+    else:
+        certs = sandbox.tmp / "certs"
+        certs.mkdir()
+        shutil.copy(tls_ca["ca"], certs / "e2e-ca.pem")
+        (certs / "5ad8a5d6.0").symlink_to("e2e-ca.pem")
+        (certs / "README").write_text("not a certificate\n")
+        trusted = {"SSL_CERT_DIR": str(certs)}
     agent.stop()
     cli.agent = make_agent(extra_env=trusted)
     rt = get_refresh_token(provider.issuer, PUBLIC_CLIENT, verify=provider.verify)
