@@ -22,6 +22,15 @@
 //! on x86_64 Linux since 1.90; with another linker configured it is left out.
 //! Names the list has and the binary does not are skipped, so a stale list
 //! only costs memory.
+//!
+//! The unwinder linked in (GCC's `libgcc_eh.a`, the static twin of
+//! `libgcc_s.so.1`, found through `cc` as the link itself finds it): std
+//! unwinds panics with it (a panicking connection task must not take the
+//! agent down), and from the shared library every process mapped, relocated
+//! and kept ~100 kB of `libgcc_s` resident for code that runs only on a
+//! panic. Listed ahead of std's `-lgcc_s`, the archive provides the
+//! `_Unwind_*` functions and the linker (`--as-needed`, rustc's default)
+//! leaves the shared library out. Without the archive nothing changes.
 
 use std::process::Command;
 
@@ -35,6 +44,14 @@ fn main() {
         && glibc_at_least(2, 36)
     {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+    if native
+        && env("CARGO_CFG_TARGET_OS") == "linux"
+        && env("CARGO_CFG_TARGET_ENV") == "gnu"
+        && let Some(dir) = static_unwinder_dir()
+    {
+        println!("cargo:rustc-link-search=native={dir}");
+        println!("cargo:rustc-link-lib=static:-bundle=gcc_eh");
     }
     let lld = env("PROFILE") == "release" && links_with_rust_lld(&env);
     for bin in ["oidc-agent", "oidc-token"] {
@@ -92,4 +109,19 @@ fn glibc_at_least(major: u32, minor: u32) -> bool {
         (Some(a), Some(b)) => (a, b) >= (major, minor),
         _ => false,
     }
+}
+
+/// The directory of GCC's static unwinder (`libgcc_eh.a`), as the C
+/// compiler rustc links with finds it; `None` when it has none.
+fn static_unwinder_dir() -> Option<String> {
+    let out = Command::new("cc")
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+        .ok()?;
+    // Without the file, cc prints the bare name back.
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !path.is_absolute() || !path.is_file() {
+        return None;
+    }
+    Some(path.parent()?.display().to_string())
 }

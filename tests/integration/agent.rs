@@ -214,12 +214,14 @@ fn other_uid_is_refused() {
     assert_answers(&sock);
 }
 
-/// The agent loads no libm (README "Performance", agent memory): tokio's
-/// multi-thread scheduler, linked with its `rt-multi-thread` feature
-/// although the agent runs a current-thread runtime, calls `pow`, which made
-/// the loader map and relocate libm in every agent (~300 kB resident).
+/// The agent loads neither libm nor libgcc_s (README "Performance", agent
+/// memory). tokio's multi-thread scheduler, linked with its
+/// `rt-multi-thread` feature although the agent runs a current-thread
+/// runtime, calls `pow`, which made the loader map and relocate libm in
+/// every agent (~300 kB resident); the unwinder is linked in (`build.rs`),
+/// where libgcc_s kept ~100 kB resident.
 #[test]
-fn the_agent_maps_no_libm() {
+fn the_agent_maps_no_libm_and_no_libgcc_s() {
     let mut env = Env::new();
     env.start_agent(&[]);
     let pid = env.agent_pid().expect("agent pid");
@@ -229,4 +231,27 @@ fn the_agent_maps_no_libm() {
         "not the agent's mappings:\n{maps}"
     );
     assert!(!maps.contains("libm.so"), "the agent maps libm:\n{maps}");
+    assert!(
+        !maps.contains("libgcc_s"),
+        "the agent maps libgcc_s:\n{maps}"
+    );
+}
+
+/// A panic still unwinds, and is caught where std and tokio catch it (a
+/// panicking connection task must not take the agent down), with the
+/// unwinder `build.rs` links in: this test binary is linked as the agent is.
+#[test]
+fn panics_unwind_with_the_linked_in_unwinder() {
+    let guard = String::from("dropped while unwinding");
+    let panicked = std::thread::spawn(move || {
+        let _held = guard;
+        panic!("an expected panic: the test of unwinding");
+    })
+    .join();
+    assert!(panicked.is_err(), "the panic was not caught");
+    let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
+    assert!(
+        !maps.contains("libgcc_s"),
+        "this test unwound with libgcc_s:\n{maps}"
+    );
 }
