@@ -113,7 +113,7 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
             None => log!("'{name}': refreshing ahead (no valid token cached)"),
         }
         let ctx = ctx.clone();
-        tokio::spawn(async move {
+        super::spawn(async move {
             let result = cell
                 .get_or_init(|| refresh_flight(ctx.clone(), fk))
                 .await
@@ -126,7 +126,7 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
     }
     for name in files {
         let ctx = ctx.clone();
-        tokio::spawn(async move {
+        super::spawn(async move {
             let _ = write_token_file(&ctx, &name).await;
         });
     }
