@@ -35,44 +35,7 @@ pub(super) fn system() -> Result<Arc<RootCertStore>, OidcError> {
         return Ok(roots.clone());
     }
     let store = read(&Sources::of_system(|name| std::env::var_os(name)))?;
-    Ok(ROOTS
-        .get_or_init(|| Arc::new(for_the_process(store)))
-        .clone())
-}
-
-/// `store` with its anchors' bytes moved into one buffer kept for the rest of
-/// the process, the anchors borrowing from it: a client whose CA bundle
-/// adds anchors then copies the system's as ~70 bytes each, not ~450
-/// (three allocations each, ~65 kB for ~150 roots).
-fn for_the_process(store: RootCertStore) -> RootCertStore {
-    let size = |a: &TrustAnchor<'_>| {
-        a.subject.len()
-            + a.subject_public_key_info.len()
-            + a.name_constraints.as_ref().map_or(0, |n| n.len())
-    };
-    let mut bytes = Vec::with_capacity(store.roots.iter().map(size).sum());
-    for anchor in &store.roots {
-        bytes.extend_from_slice(&anchor.subject);
-        bytes.extend_from_slice(&anchor.subject_public_key_info);
-        if let Some(constraints) = &anchor.name_constraints {
-            bytes.extend_from_slice(constraints);
-        }
-    }
-    let mut rest: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    let mut take = |len: usize| {
-        let (head, tail) = rest.split_at(len);
-        rest = tail;
-        Der::from_slice(head)
-    };
-    store
-        .roots
-        .iter()
-        .map(|anchor| TrustAnchor {
-            subject: take(anchor.subject.len()),
-            subject_public_key_info: take(anchor.subject_public_key_info.len()),
-            name_constraints: anchor.name_constraints.as_ref().map(|n| take(n.len())),
-        })
-        .collect()
+    Ok(ROOTS.get_or_init(|| Arc::new(store)).clone())
 }
 
 /// Where the system's roots are.
@@ -107,14 +70,20 @@ impl Sources {
     }
 }
 
-/// Reads the anchors of `sources`. Unreadable files and certificates are
-/// skipped, as OpenSSL and rustls-native-certs skip them (old roots that
-/// no longer parse are common in system stores); a store that had
-/// certificates but none usable is an error, an empty one is not (a private
-/// CA from `--cp` may be all a machine needs).
+/// Reads the anchors of `sources`, kept for the rest of the process: their
+/// bytes in one buffer, the anchors borrowing from it, so that a client
+/// whose CA bundle adds anchors copies the system's as ~70 bytes each, not
+/// ~450 in three allocations each (~65 kB for ~150 roots).
+///
+/// Unreadable files and certificates are skipped, as OpenSSL and
+/// rustls-native-certs skip them (old roots that no longer parse are common
+/// in system stores); a store that had certificates but none usable is an
+/// error, an empty one is not (a private CA from `--cp` may be all a
+/// machine needs).
 fn read(sources: &Sources) -> Result<RootCertStore, OidcError> {
     let mut reader = Reader {
-        store: RootCertStore::empty(),
+        bytes: Vec::new(),
+        anchors: Vec::new(),
         seen: HashSet::new(),
         found: 0,
         problems: Vec::new(),
@@ -125,27 +94,29 @@ fn read(sources: &Sources) -> Result<RootCertStore, OidcError> {
     for dir in &sources.dirs {
         reader.dir(dir);
     }
-    let Reader {
-        mut store,
-        found,
-        problems,
-        ..
-    } = reader;
-    if store.is_empty() && found > 0 {
+    if reader.anchors.is_empty() && reader.found > 0 {
+        let problems = &reader.problems;
         let more = if problems.len() > 3 { "; ..." } else { "" };
         return Err(OidcError::Config(format!(
-            "no usable certificate in the system's trust store ({found} unreadable: {}{more}); \
+            "no usable certificate in the system's trust store ({} unreadable: {}{more}); \
              set SSL_CERT_FILE to a CA bundle, or give the provider's CA with --cp",
+            reader.found,
             problems[..problems.len().min(3)].join("; ")
         )));
     }
-    store.roots.shrink_to_fit();
-    Ok(store)
+    Ok(reader.keep())
 }
 
-/// The store being read, one certificate at a time.
+/// An anchor's parts, as lengths of consecutive runs of [`Reader::bytes`].
+type Parts = (usize, usize, Option<usize>);
+
+/// The anchors being read, one certificate at a time.
 struct Reader {
-    store: RootCertStore,
+    /// Each anchor's subject, public key and name constraints, one after
+    /// another.
+    bytes: Vec<u8>,
+    /// The anchors, in order.
+    anchors: Vec<Parts>,
     /// `(device, inode)` of each file read: a certificate directory holds
     /// each root under two names (its hash and a readable one), often the
     /// bundle too.
@@ -189,17 +160,60 @@ impl Reader {
         }
     }
 
-    /// Adds the anchor of `der` unless the store has it already.
+    /// Adds the anchor of `der` unless it has it already.
     fn add(&mut self, der: CertificateDer<'_>, path: &Path) {
-        if let Err(e) = self.store.add(der) {
-            self.problems.push(format!("{}: {e}", path.display()));
+        let mut one = RootCertStore::empty();
+        let anchor = match one.add(der) {
+            Ok(()) => one.roots.swap_remove(0),
+            Err(e) => return self.problems.push(format!("{}: {e}", path.display())),
+        };
+        let parts = [
+            Some(anchor.subject.as_ref()),
+            Some(anchor.subject_public_key_info.as_ref()),
+            anchor.name_constraints.as_deref(),
+        ];
+        if self.each().any(|had| had == parts) {
             return;
         }
-        if let Some((new, before)) = self.store.roots.split_last()
-            && before.contains(new)
-        {
-            self.store.roots.pop();
+        for part in parts.iter().flatten() {
+            self.bytes.extend_from_slice(part);
         }
+        let [subject, key, constraints] = parts.map(|p| p.map(<[u8]>::len));
+        self.anchors
+            .push((subject.unwrap_or(0), key.unwrap_or(0), constraints));
+    }
+
+    /// The anchors read so far, as their parts.
+    fn each(&self) -> impl Iterator<Item = [Option<&[u8]>; 3]> {
+        let mut rest = self.bytes.as_slice();
+        self.anchors
+            .iter()
+            .map(move |&(subject, key, constraints)| {
+                let mut take = |len: usize| {
+                    let (head, tail) = rest.split_at(len);
+                    rest = tail;
+                    head
+                };
+                [Some(take(subject)), Some(take(key)), constraints.map(take)]
+            })
+    }
+
+    /// The anchors, borrowing from their bytes, which the process keeps.
+    fn keep(self) -> RootCertStore {
+        let mut rest: &'static [u8] = Box::leak(self.bytes.into_boxed_slice());
+        let mut take = |len: usize| {
+            let (head, tail) = rest.split_at(len);
+            rest = tail;
+            Der::from_slice(head)
+        };
+        self.anchors
+            .iter()
+            .map(|&(subject, key, constraints)| TrustAnchor {
+                subject: take(subject),
+                subject_public_key_info: take(key),
+                name_constraints: constraints.map(&mut take),
+            })
+            .collect()
     }
 }
 
@@ -301,11 +315,16 @@ mod tests {
         assert!(distinct.iter().all(|a| ours.roots.contains(a)));
     }
 
+    /// The anchors kept in one buffer are those rustls parses.
     #[test]
-    fn anchors_kept_for_the_process_are_the_same_anchors() {
-        let store = anchors_of(TWO_ROOTS);
-        let kept = for_the_process(store.clone());
-        assert_eq!(kept.roots, store.roots);
+    fn the_anchors_read_are_the_anchors_rustls_parses() {
+        let file = bundle(TWO_ROOTS.as_bytes());
+        let store = read(&Sources {
+            file: Some(file.path().to_owned()),
+            dirs: vec![],
+        })
+        .expect("a good bundle");
+        assert_eq!(store.roots, anchors_of(TWO_ROOTS).roots);
     }
 
     #[test]
