@@ -163,24 +163,25 @@ impl Reader {
     /// Adds the anchor of `der` unless it has it already.
     fn add(&mut self, der: CertificateDer<'_>, path: &Path) {
         let mut one = RootCertStore::empty();
-        let anchor = match one.add(der) {
-            Ok(()) => one.roots.swap_remove(0),
-            Err(e) => return self.problems.push(format!("{}: {e}", path.display())),
-        };
-        let parts = [
-            Some(anchor.subject.as_ref()),
-            Some(anchor.subject_public_key_info.as_ref()),
-            anchor.name_constraints.as_deref(),
-        ];
-        if self.each().any(|had| had == parts) {
+        if let Err(e) = one.add(der) {
+            self.problems.push(format!("{}: {e}", path.display()));
             return;
         }
-        for part in parts.iter().flatten() {
+        let anchor = one.roots.swap_remove(0);
+        let subject = anchor.subject.as_ref();
+        let key = anchor.subject_public_key_info.as_ref();
+        let constraints = anchor.name_constraints.as_deref();
+        if self
+            .each()
+            .any(|had| had == [Some(subject), Some(key), constraints])
+        {
+            return;
+        }
+        for part in [subject, key].into_iter().chain(constraints) {
             self.bytes.extend_from_slice(part);
         }
-        let [subject, key, constraints] = parts.map(|p| p.map(<[u8]>::len));
         self.anchors
-            .push((subject.unwrap_or(0), key.unwrap_or(0), constraints));
+            .push((subject.len(), key.len(), constraints.map(<[u8]>::len)));
     }
 
     /// The anchors read so far, as their parts.
