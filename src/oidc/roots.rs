@@ -39,7 +39,7 @@ pub(super) fn system() -> Result<Arc<RootCertStore>, OidcError> {
 }
 
 /// Where the system's roots are.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, PartialEq)]
 struct Sources {
     /// A PEM bundle.
     file: Option<PathBuf>,
@@ -128,23 +128,31 @@ struct Reader {
 }
 
 impl Reader {
+    /// Reads the files of `dir` (following links: `openssl rehash` names
+    /// are links).
     fn dir(&mut self, dir: &Path) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            // Follows links: `openssl rehash` names are links.
-            if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                self.file(&path);
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.is_file()
+            {
+                self.read_file(&path, &meta);
             }
         }
     }
 
     fn file(&mut self, path: &Path) {
-        let Ok(meta) = std::fs::metadata(path) else {
-            return;
-        };
+        if let Ok(meta) = std::fs::metadata(path) {
+            self.read_file(path, &meta);
+        }
+    }
+
+    /// Reads the certificates of `path`, whose metadata is `meta`, unless
+    /// that file was read already.
+    fn read_file(&mut self, path: &Path, meta: &std::fs::Metadata) {
         if !self.seen.insert((meta.dev(), meta.ino())) {
             return;
         }
@@ -171,10 +179,7 @@ impl Reader {
         let subject = anchor.subject.as_ref();
         let key = anchor.subject_public_key_info.as_ref();
         let constraints = anchor.name_constraints.as_deref();
-        if self
-            .each()
-            .any(|had| had == [Some(subject), Some(key), constraints])
-        {
+        if split(&self.bytes, &self.anchors).any(|had| had == (subject, key, constraints)) {
             return;
         }
         for part in [subject, key].into_iter().chain(constraints) {
@@ -184,38 +189,32 @@ impl Reader {
             .push((subject.len(), key.len(), constraints.map(<[u8]>::len)));
     }
 
-    /// The anchors read so far, as their parts.
-    fn each(&self) -> impl Iterator<Item = [Option<&[u8]>; 3]> {
-        let mut rest = self.bytes.as_slice();
-        self.anchors
-            .iter()
-            .map(move |&(subject, key, constraints)| {
-                let mut take = |len: usize| {
-                    let (head, tail) = rest.split_at(len);
-                    rest = tail;
-                    head
-                };
-                [Some(take(subject)), Some(take(key)), constraints.map(take)]
-            })
-    }
-
     /// The anchors, borrowing from their bytes, which the process keeps.
     fn keep(self) -> RootCertStore {
-        let mut rest: &'static [u8] = Box::leak(self.bytes.into_boxed_slice());
-        let mut take = |len: usize| {
-            let (head, tail) = rest.split_at(len);
-            rest = tail;
-            Der::from_slice(head)
-        };
-        self.anchors
-            .iter()
-            .map(|&(subject, key, constraints)| TrustAnchor {
-                subject: take(subject),
-                subject_public_key_info: take(key),
-                name_constraints: constraints.map(&mut take),
+        let bytes: &'static [u8] = Box::leak(self.bytes.into_boxed_slice());
+        split(bytes, &self.anchors)
+            .map(|(subject, key, constraints)| TrustAnchor {
+                subject: Der::from_slice(subject),
+                subject_public_key_info: Der::from_slice(key),
+                name_constraints: constraints.map(Der::from_slice),
             })
             .collect()
     }
+}
+
+/// An anchor's subject, public key and name constraints.
+type Slices<'a> = (&'a [u8], &'a [u8], Option<&'a [u8]>);
+
+/// `bytes` cut into the parts of each anchor of `anchors`, in order.
+fn split<'a>(mut bytes: &'a [u8], anchors: &[Parts]) -> impl Iterator<Item = Slices<'a>> {
+    anchors.iter().map(move |&(subject, key, constraints)| {
+        let mut take = |len: usize| {
+            let (head, tail) = bytes.split_at(len);
+            bytes = tail;
+            head
+        };
+        (take(subject), take(key), constraints.map(take))
+    })
 }
 
 /// `system` and the anchors of the PEM bundle at `path` (`--cp`: a
