@@ -242,13 +242,27 @@ fn the_agent_maps_no_libm_and_no_libgcc_s() {
 /// unwinder `build.rs` links in: this test binary is linked as the agent is.
 #[test]
 fn panics_unwind_with_the_linked_in_unwinder() {
-    let guard = String::from("dropped while unwinding");
+    /// Counts its drops: unwinding runs the destructors of the frames it
+    /// leaves (a connection task's buffers, its zeroizing secrets).
+    struct Guard(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let drops = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let guard = Guard(drops.clone());
     let panicked = std::thread::spawn(move || {
         let _held = guard;
         panic!("an expected panic: the test of unwinding");
     })
     .join();
     assert!(panicked.is_err(), "the panic was not caught");
+    assert_eq!(
+        drops.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "unwinding did not run the destructor"
+    );
     let maps = std::fs::read_to_string("/proc/self/maps").expect("maps");
     assert!(
         !maps.contains("libgcc_s"),
