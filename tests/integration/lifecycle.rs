@@ -153,6 +153,22 @@ fn delete_of_a_loaded_account_revokes_the_newest_token() {
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
 }
 
+/// Exchanges `a` and `b` in one step (`RENAME_EXCHANGE`). Putting back
+/// what a test moved away in two steps (remove the blocker, then rename)
+/// leaves a moment with nothing at the path, in which the agent's retry,
+/// started by an earlier request, may create the directory or write the
+/// file there and so fail the rename or be overwritten by it.
+fn swap(a: &std::path::Path, b: &std::path::Path) {
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        a,
+        rustix::fs::CWD,
+        b,
+        rustix::fs::RenameFlags::EXCHANGE,
+    )
+    .expect("exchange the two paths");
+}
+
 /// The account directory is made unusable (a file where the directory was),
 /// so the rotated token cannot be written; nothing is lost, and the next
 /// write once the directory is back succeeds.
@@ -190,8 +206,8 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
     assert!(stderr(&out).contains("not saved"));
 
     // The directory comes back: a request retries the write.
-    std::fs::remove_file(&dir).expect("unblock");
-    std::fs::rename(&away, &dir).expect("restore dir");
+    swap(&away, &dir);
+    std::fs::remove_file(&away).expect("unblock");
     ok(&env.run("oidc-token", &["acct"]));
     let fp = oidc_agent::agent::log::fingerprint(&only_valid(&op).as_str().into());
     env.wait_agent_log(&format!("'acct': saved refresh token {fp}"));
@@ -213,8 +229,8 @@ fn sigterm_writes_an_unsaved_rotation() {
     let out = env.run("oidc-token", &["-f", "acct"]);
     ok(&out);
     assert!(stderr(&out).contains("not saved"));
-    std::fs::remove_dir(&path).expect("rmdir");
-    std::fs::rename(&kept, &path).expect("restore");
+    swap(&kept, &path);
+    std::fs::remove_dir(&kept).expect("rmdir");
     env.stop_agent();
     assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
 }
