@@ -12,12 +12,12 @@ pub mod generate;
 pub mod git_credential;
 pub mod manual;
 pub mod service;
+pub mod start;
 pub mod token;
 pub mod tty;
 
 use std::io::{self, IsTerminal as _};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use crate::account;
 use crate::account::store::Store;
@@ -25,13 +25,14 @@ use crate::error::{Error, ErrorKind};
 use crate::paths::ENV_PASSWORD;
 use crate::secret::SecretString;
 
-/// Runs a command body: `prog: error` on stderr, the error's exit code.
-pub fn run(prog: &str, body: impl FnOnce() -> anyhow::Result<()>) -> ExitCode {
+/// Runs a command body: `prog: error` on stderr; the process's exit code
+/// (0, or the error's).
+pub fn run(prog: &str, body: impl FnOnce() -> anyhow::Result<()>) -> u8 {
     match body() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(err) => {
             eprintln!("{prog}: {err:#}");
-            ExitCode::from(exit_code(&err))
+            exit_code(&err)
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `git-credential-oidc`: see `oidc_agent::cli::git_credential`.
 
 fn main() -> std::process::ExitCode {
-    oidc_agent::cli::git_credential::main()
+    std::process::ExitCode::from(oidc_agent::cli::git_credential::main())
 }

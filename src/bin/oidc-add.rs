@@ -1,5 +1,5 @@
 //! `oidc-add`: see `oidc_agent::cli::add`.
 
 fn main() -> std::process::ExitCode {
-    oidc_agent::cli::add::main()
+    std::process::ExitCode::from(oidc_agent::cli::add::main())
 }

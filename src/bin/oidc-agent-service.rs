@@ -1,5 +1,5 @@
 //! `oidc-agent-service`: see `oidc_agent::cli::service`.
 
 fn main() -> std::process::ExitCode {
-    oidc_agent::cli::service::main()
+    std::process::ExitCode::from(oidc_agent::cli::service::main())
 }

@@ -1,5 +1,5 @@
 //! `oidc-gen`: see `oidc_agent::cli::generate`.
 
 fn main() -> std::process::ExitCode {
-    oidc_agent::cli::generate::main()
+    std::process::ExitCode::from(oidc_agent::cli::generate::main())
 }

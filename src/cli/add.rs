@@ -4,8 +4,6 @@
 //! and the file's data key (never the password), so it can save a rotated
 //! refresh token without asking anyone.
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use clap::{ArgGroup, Parser};
 
@@ -71,7 +69,7 @@ pub struct Args {
 }
 
 /// Entry point of `oidc-add`.
-pub fn main() -> ExitCode {
+pub fn main() -> u8 {
     let args: Args = super::parse(super::flags::Tool::Add);
     super::run("oidc-add", || execute(&args))
 }

@@ -7,7 +7,6 @@
 //! agent started by systemd's socket unit (socket activation).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -82,14 +81,14 @@ pub struct Args {
 }
 
 /// Entry point of `oidc-agent`.
-pub fn main() -> ExitCode {
+pub fn main() -> u8 {
     let args: Args = super::parse(super::flags::Tool::Agent);
     if !args.command.is_empty() && std::env::var_os(daemon::CHILD_ENV).is_none() {
         return match run_command(&args) {
             Ok(code) => code,
             Err(err) => {
                 eprintln!("oidc-agent: {err:#}");
-                ExitCode::from(super::exit_code(&err))
+                super::exit_code(&err)
             }
         };
     }
@@ -146,7 +145,7 @@ fn spawn_daemon(args: &Args) -> anyhow::Result<(PathBuf, u32)> {
 /// `OIDC_SOCK`/`OIDCD_PID` set, stops the agent when COMMAND exits and exits
 /// with COMMAND's status. Ctrl-C reaches COMMAND (same process group) and is
 /// ignored here, so the agent is always stopped.
-fn run_command(args: &Args) -> anyhow::Result<ExitCode> {
+fn run_command(args: &Args) -> anyhow::Result<u8> {
     use std::os::unix::process::ExitStatusExt as _;
     use tokio::signal::unix::{SignalKind, signal};
     let (socket, pid) = spawn_daemon(args)?;
@@ -196,9 +195,9 @@ fn run_command(args: &Args) -> anyhow::Result<ExitCode> {
     stop_agent();
     let status = status?;
     Ok(match (status.code(), status.signal()) {
-        (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
-        _ => ExitCode::FAILURE,
+        (Some(code), _) => u8::try_from(code).unwrap_or(1),
+        (None, Some(sig)) => u8::try_from(128 + sig).unwrap_or(1),
+        _ => 1,
     })
 }
 

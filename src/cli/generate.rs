@@ -19,7 +19,6 @@ mod registration;
 mod runtime;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{ArgGroup, Parser, ValueEnum};
@@ -228,7 +227,7 @@ pub struct Args {
 }
 
 /// Entry point of `oidc-gen`.
-pub fn main() -> ExitCode {
+pub fn main() -> u8 {
     let mut args: Args = super::parse(super::flags::Tool::Gen);
     args.password.no_prompt = args.prompt == Some(PromptMode::None);
     super::run("oidc-gen", || execute(&args))

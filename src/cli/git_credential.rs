@@ -11,8 +11,6 @@
 //! Unknown operations are ignored, as the protocol asks. Only this helper
 //! reads stdin; `oidc-token` never does.
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use clap::Parser;
 
@@ -38,7 +36,7 @@ pub struct Args {
 }
 
 /// Entry point of `git-credential-oidc`.
-pub fn main() -> ExitCode {
+pub fn main() -> u8 {
     let args: Args = super::parse_plain();
     super::run("git-credential-oidc", || execute(&args))
 }

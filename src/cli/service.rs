@@ -9,7 +9,7 @@
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -60,7 +60,7 @@ pub enum Action {
 }
 
 /// Entry point of `oidc-agent-service`.
-pub fn main() -> ExitCode {
+pub fn main() -> u8 {
     let args: Args = super::parse_plain();
     super::run("oidc-agent-service", || execute(args.action))
 }

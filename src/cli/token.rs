@@ -4,8 +4,6 @@
 //! socket round trip, no async runtime, no HTTP client. stdout carries only
 //! what was asked for; errors go to stderr; stdin is never read.
 
-use std::process::ExitCode;
-
 use anyhow::Context as _;
 use clap::Parser;
 
@@ -94,7 +92,7 @@ const OTHER_FORMATS: [&str; 8] = [
 ];
 
 /// Entry point of `oidc-token`.
-pub fn main() -> ExitCode {
+pub fn main() -> u8 {
     let args: Args = just_a_name(std::env::args_os().skip(1))
         .unwrap_or_else(|| super::parse(super::flags::Tool::Token));
     super::run("oidc-token", || execute(&args))

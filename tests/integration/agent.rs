@@ -269,3 +269,116 @@ fn panics_unwind_with_the_linked_in_unwinder() {
         "this test unwound with libgcc_s:\n{maps}"
     );
 }
+
+/// A client that hangs up before its reply (a script killed mid-call):
+/// the reply meets a closed socket, which ends that connection (logged),
+/// not the agent or its other clients.
+#[test]
+fn a_client_gone_before_its_reply_leaves_the_agent_serving() {
+    use std::io::Write as _;
+    let (op, env) = agent_with_account();
+    let held = op.hold_next_refresh();
+    let mut client = connect(&env.socket());
+    client
+        .write_all(br#"{"request":"access_token","account":"acct","min_valid_period":-1}"#)
+        .expect("send request");
+    held.arrived();
+    drop(client);
+    held.release();
+    let logged = env.wait_agent_log("connection: ");
+    assert!(logged.contains("Broken pipe"), "{logged}");
+    assert_answers(&env.socket());
+    assert_eq!(ok(&env.run("oidc-token", &["acct"])).lines().count(), 1);
+}
+
+/// An agent whose log reader went away (`oidc-agent --console 2>&1 |
+/// logger`, and the logger ended): its log lines meet a broken pipe, which
+/// must not end the agent and the accounts it holds by SIGPIPE (the agent
+/// starts without std's start-up, which ignored the signal; `cli::start`
+/// does).
+#[test]
+fn a_log_reader_gone_leaves_the_agent_serving() {
+    use std::io::BufRead as _;
+    let op = crate::support::fake_op::FakeOp::start();
+    let mut env = Env::new();
+    let sock = env.dir.path().join("tmp").join("agent.sock");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut agent = env
+        .cmd("oidc-agent")
+        .args(["--console", "--socket-path"])
+        .arg(&sock)
+        .stdout(std::process::Stdio::piped())
+        .stderr(writer)
+        .spawn()
+        .expect("start agent");
+    let mut out = std::io::BufReader::new(agent.stdout.take().expect("stdout")).lines();
+    assert!(
+        out.next()
+            .is_some_and(|l| l.is_ok_and(|l| l.starts_with("OIDC_SOCK=")))
+    );
+    std::thread::spawn(move || out.for_each(drop));
+    env.sock = Some(sock.clone());
+    // The load is logged (into the broken pipe), so is the refresh.
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    assert_eq!(
+        ok(&env.run("oidc-token", &["-f", "acct"])).lines().count(),
+        1
+    );
+    assert_answers(&sock);
+    let _ = agent.kill();
+    let status = agent.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "the agent had ended before the kill: {status:?}"
+    );
+}
+
+/// An agent started with stdin, stdout and stderr closed (`oidc-agent
+/// <&- >&- 2>&-`, as a careless unit file or script does) has /dev/null
+/// there, not its socket or a client's connection, where a log line or a
+/// print would land (`cli::start`, as std's start-up did).
+#[test]
+fn started_with_stdio_closed_the_agent_puts_dev_null_on_0_1_2() {
+    let env = Env::new();
+    let sock = env.dir.path().join("tmp").join("closed.sock");
+    let agent = env.cmd("oidc-agent");
+    let mut sh = std::process::Command::new("sh");
+    sh.env_clear()
+        .envs(agent.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .arg("-c")
+        .arg(r#"exec "$0" --console --socket-path "$1" <&- >&- 2>&-"#)
+        .arg(bin("oidc-agent"))
+        .arg(&sock);
+    let mut child = sh.spawn().expect("start agent");
+    // Each ask is a process run, which paces the loop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while env
+        .cmd("oidc-agent")
+        .arg("--status")
+        .env("OIDC_SOCK", &sock)
+        .output()
+        .expect("status")
+        .status
+        .code()
+        != Some(0)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never served"
+        );
+    }
+    let fds: Vec<_> = (0..3)
+        .map(|fd| std::fs::read_link(format!("/proc/{}/fd/{fd}", child.id())))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    for (fd, target) in fds.iter().enumerate() {
+        assert_eq!(
+            target.as_ref().ok().and_then(|p| p.to_str()),
+            Some("/dev/null"),
+            "descriptor {fd}: {target:?}"
+        );
+    }
+}
