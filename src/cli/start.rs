@@ -45,7 +45,7 @@ fn ignore_sigpipe() {
     #[allow(unsafe_code)]
     // SAFETY: sets a signal's disposition to "ignore"; no handler runs. A
     // child started with std's `Command` gets the default action back
-    // (std resets it in the child unless std's own start-up set it).
+    // (std resets SIGPIPE in every child it starts).
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }

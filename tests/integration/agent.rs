@@ -382,3 +382,25 @@ fn started_with_stdio_closed_the_agent_puts_dev_null_on_0_1_2() {
         );
     }
 }
+
+/// The command of `oidc-agent -- COMMAND` starts with SIGPIPE at its
+/// default action, as from any shell, although the agent ignores it
+/// (`cli::start`; std's `Command` resets it in the child): a pipeline in
+/// it (`yes | head -1`) ends as it would anywhere.
+#[test]
+fn the_command_the_agent_runs_has_sigpipe_at_its_default() {
+    let env = Env::new();
+    let out = env.run(
+        "oidc-agent",
+        &["--", "sh", "-c", "grep '^SigIgn:' /proc/self/status"],
+    );
+    let line = ok(&out);
+    let mask = line.trim().trim_start_matches("SigIgn:").trim();
+    let mask = u64::from_str_radix(mask, 16).expect("a hex signal mask");
+    // SIGPIPE is signal 13: bit 12.
+    assert_eq!(
+        mask & (1 << 12),
+        0,
+        "SIGPIPE ignored in the command: {line}"
+    );
+}
