@@ -28,9 +28,9 @@
 //! lld lays out output sections of the same kind in the order it first meets
 //! them, which depends on the function LLVM emits first; since the C `main`
 //! of these two binaries (`src/cli/start.rs`) has an exception table, that
-//! was `.gcc_except_table`, ~110 kB that only an unwinding panic reads, then
+//! was `.gcc_except_table`, tables that only an unwinding panic reads, then
 //! between the ELF headers and `.rodata`, where the fault-around windows of
-//! both made it resident (~80 kB more for the agent).
+//! both made most of them resident (README "Performance").
 //!
 //! The unwinder linked in (GCC's `libgcc_eh.a`, the static twin of
 //! `libgcc_s.so.1`, found through `cc` as the link itself finds it): std
