@@ -1,4 +1,4 @@
-//! The command-line edge shared by the four binaries: running a command,
+//! The command-line edge shared by the six binaries: running a command,
 //! turning errors into one line on stderr and an exit code, and the
 //! password sources (`--pw-env`, `--pw-file`, `--pw-cmd`, a no-echo prompt).
 
