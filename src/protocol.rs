@@ -26,7 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::account::config::AccountConfig;
 use crate::error::ErrorKind;
-use crate::secret::SecretString;
+use crate::secret::{SecretString, json_zeroizing};
 
 mod lenient;
 mod strict;
@@ -366,7 +366,7 @@ impl Request {
     /// The request as one JSON message, in a zeroizing buffer (an `add`
     /// carries the refresh token).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        to_zeroizing(self, 0)
+        json_zeroizing(self, 0)
     }
 }
 
@@ -450,7 +450,7 @@ impl Response {
     /// The reply as one JSON message, in a zeroizing buffer (it may carry a
     /// token).
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut bytes = to_zeroizing(self, 1);
+        let mut bytes = json_zeroizing(self, 1);
         // The Python and Go clients read 4096-byte chunks until one is short:
         // a reply of exactly 4096·k bytes would leave them waiting for the
         // close. A trailing space keeps the JSON valid and the length odd.
@@ -459,28 +459,6 @@ impl Response {
         }
         bytes
     }
-}
-
-/// Serializes `value` into a zeroizing buffer allocated once at its final
-/// size (plus `spare` bytes): a growing `Vec` would leave freed, unzeroized
-/// copies of the secret behind at every reallocation.
-fn to_zeroizing<T: Serialize>(value: &T, spare: usize) -> Zeroizing<Vec<u8>> {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    // Serializing our own types cannot fail: no maps with non-string keys.
-    let _ = serde_json::to_writer(&mut count, value);
-    let mut out = Zeroizing::new(Vec::with_capacity(count.0 + spare));
-    let _ = serde_json::to_writer(&mut *out, value);
-    out
 }
 
 #[cfg(test)]

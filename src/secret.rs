@@ -5,7 +5,9 @@
 //! `expose()`, so a secret never reaches a log line by accident. Buffers
 //! that carry secrets on their way in or out (a request read from the
 //! socket, a serialized reply) are zeroizing too, and grow through
-//! [`extend_zeroizing`] so no plain copy is left behind. One gap remains:
+//! [`extend_zeroizing`] or are sized once ([`json_zeroizing`]) so no plain
+//! copy is left behind. Outside our reach: the HTTP client's buffers (oauth2,
+//! reqwest, hyper) free the tokens they carried unwiped. One more gap:
 //! serde_json decodes a JSON string that contains escape sequences through
 //! an internal scratch buffer that it frees without wiping; refresh tokens,
 //! keys and codes are URL-safe text that needs no escapes, but a password
@@ -139,6 +141,42 @@ pub fn extend_zeroizing(buf: &mut Zeroizing<Vec<u8>>, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+/// Serializes `value` as JSON into a zeroizing buffer allocated once at its
+/// final size (plus `spare` bytes): `serde_json::to_vec` grows a plain `Vec`,
+/// and every reallocation frees a copy of what was written so far (a refresh
+/// token, a whole sealed account) without wiping it.
+pub fn json_zeroizing<T: Serialize + ?Sized>(value: &T, spare: usize) -> Zeroizing<Vec<u8>> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Serializing our own types cannot fail: no maps with non-string keys.
+    let _ = serde_json::to_writer(&mut count, value);
+    let mut out = Zeroizing::new(Vec::with_capacity(count.0 + spare));
+    let _ = serde_json::to_writer(&mut *out, value);
+    out
+}
+
+/// [`json_zeroizing`] as a [`SecretString`] (the same allocation, not a copy).
+pub fn json_secret<T: Serialize + ?Sized>(value: &T) -> SecretString {
+    let mut bytes = json_zeroizing(value, 0);
+    match String::from_utf8(std::mem::take(&mut *bytes)) {
+        Ok(text) => SecretString::new(text),
+        // serde_json writes UTF-8 only; wipe rather than drop if it did not.
+        Err(e) => {
+            e.into_bytes().zeroize();
+            SecretString::default()
+        }
+    }
+}
+
 /// Reads `r` to its end (at most `limit` bytes) into a zeroizing buffer.
 pub fn read_to_end_zeroizing(
     r: &mut impl std::io::Read,
@@ -183,6 +221,22 @@ mod tests {
         assert_eq!(format!("{s:?}"), "SecretString([redacted])");
         let k = SecretKey::random();
         assert_eq!(format!("{k:?}"), "SecretKey([redacted])");
+    }
+
+    #[test]
+    fn json_is_written_into_one_allocation_of_its_final_size() {
+        let value = serde_json::json!({
+            "refresh_token": "rt-".repeat(100),
+            "list": (0..50).collect::<Vec<u32>>(),
+        });
+        let expected = serde_json::to_string(&value).expect("json");
+        let bytes = json_zeroizing(&value, 1);
+        assert_eq!(&bytes[..], expected.as_bytes());
+        // Never grown: sized by a first pass, so no reallocation freed a copy.
+        assert_eq!(bytes.capacity(), expected.len() + 1);
+        let secret = json_secret(&value);
+        assert_eq!(secret.expose(), expected);
+        assert_eq!(secret.0.capacity(), expected.len());
     }
 
     #[test]

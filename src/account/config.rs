@@ -105,7 +105,7 @@ impl AccountConfig {
 
     /// The account JSON (contains secrets: callers encrypt or send it only).
     pub fn to_json(&self) -> SecretString {
-        SecretString::new(serde_json::to_string(self).unwrap_or_default())
+        crate::secret::json_secret(self)
     }
 
     /// Parses account JSON, checking the fields every account needs.

@@ -11,7 +11,7 @@ use super::state::{Loaded, LockState, Persist, SealedAccount};
 use crate::account::format;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
-use crate::secret::SecretString;
+use crate::secret::{SecretString, json_zeroizing};
 
 pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     if password.is_empty() {
@@ -73,7 +73,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     };
     let kdf = ctx.lock_kdf;
     let result = tokio::task::spawn_blocking(move || {
-        let json = zeroize::Zeroizing::new(serde_json::to_vec(&sealed).unwrap_or_default());
+        let json = json_zeroizing(&sealed, 0);
         drop(sealed);
         format::seal_new(password.expose().as_bytes(), &json, kdf).map(|(vault, _)| vault)
     })

@@ -22,7 +22,7 @@ use oauth2::{
     StandardTokenResponse, TokenResponse as _, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize as _, Zeroizing};
 
 use super::{OidcError, body_excerpt, error_chain};
 use crate::account::config::{AccountConfig, split_list};
@@ -406,8 +406,10 @@ pub async fn refresh(p: RefreshParams<'_>, now: i64) -> Result<TokenSet, OidcErr
     let resp = req
         .request_async(p.at.http)
         .await
-        .map_err(|e| map_error(e, p.at.url).for_refresh(p.account))?;
-    Ok(TokenSet::from_response(&resp, now))
+        .map_err(|e| map_error(e, p.at.url).for_refresh(p.account));
+    // oauth2's token type is a plain String: wipe our copy ourselves.
+    rt.into_secret().zeroize();
+    Ok(TokenSet::from_response(&resp?, now))
 }
 
 #[cfg(test)]

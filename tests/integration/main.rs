@@ -13,6 +13,7 @@ mod interrupt;
 mod lifecycle;
 mod properties;
 mod protocol;
+mod secrets;
 mod service;
 mod support;
 mod token;

@@ -231,7 +231,7 @@ fn run_pasted(
     };
     let path = pending_path(store, &config.name);
     store.ensure_dir()?;
-    let json = Zeroizing::new(serde_json::to_vec(&login)?);
+    let json = crate::secret::json_zeroizing(&login, 0);
     crate::account::store::write_atomic(&path, &json)?;
     let pending = &login.authorization;
     announce(args, pending.url(), None);

@@ -149,9 +149,20 @@ impl Env {
 
     /// Starts `oidc-agent --console` on `sock`.
     pub fn start_agent_at(&mut self, sock: &Path, extra: &[&str]) -> PathBuf {
+        self.start_agent_with(sock, extra, &[])
+    }
+
+    /// [`Env::start_agent_at`] with more environment variables for the agent.
+    pub fn start_agent_with(
+        &mut self,
+        sock: &Path,
+        extra: &[&str],
+        vars: &[(&str, &std::ffi::OsStr)],
+    ) -> PathBuf {
         let sock = sock.to_path_buf();
         let mut child = self
             .cmd("oidc-agent")
+            .envs(vars.iter().copied())
             .arg("--console")
             .arg("--socket-path")
             .arg(&sock)
