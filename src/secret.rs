@@ -6,12 +6,11 @@
 //! that carry secrets on their way in or out (a request read from the
 //! socket, a serialized reply) are zeroizing too, and grow through
 //! [`extend_zeroizing`] or are sized once ([`json_zeroizing`]) so no plain
-//! copy is left behind. Outside our reach: the HTTP client's buffers (oauth2,
-//! reqwest, hyper) free the tokens they carried unwiped. One more gap:
-//! serde_json decodes a JSON string that contains escape sequences through
-//! an internal scratch buffer that it frees without wiping; refresh tokens,
-//! keys and codes are URL-safe text that needs no escapes, but a password
-//! with a `"` or `\` in it passes through that buffer.
+//! copy is left behind. What no type of ours reaches (the HTTP client's
+//! buffers that carried a token; serde_json's scratch buffer, through which
+//! a password with a `"` or `\` in it is decoded) the agent's global
+//! allocator wipes when it frees it (`src/bin/oidc-agent.rs`); the other
+//! tools are short-lived and keep the system allocator.
 
 use std::fmt;
 

@@ -1,8 +1,9 @@
 //! The README's claim that the agent keeps its secrets in zeroizing memory
 //! and wipes what it serializes them into, checked on the agent binary itself: `support/freed.c`, preloaded
 //! into it, reports every heap block the agent releases while the block still
-//! holds a marker secret. Zeroizing types wipe a block before releasing it;
-//! a copy made on the way (a growing buffer, a formatted string) would not.
+//! holds a marker secret. Zeroizing types wipe a block before releasing it,
+//! and so does the agent's global allocator for every other block (the HTTP
+//! client's, serde_json's); without it a token was freed as it was.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -45,15 +46,22 @@ fn freed_with_a_marker(report: &Path, markers: usize) -> Vec<String> {
     lines.map(str::to_owned).collect()
 }
 
-/// Writes account `name` with `refresh_token`, a registration access token
-/// (a secret the agent holds and saves but never sends anywhere) and the
-/// other fields of an oidc-agent 5 account.
-fn write_account(env: &Env, op: &FakeOp, name: &str, refresh_token: &str, rat: &str) {
+/// Writes account `name` with these secrets (the registration access token
+/// is one the agent holds and saves but never sends anywhere) and the other
+/// fields of an oidc-agent 5 account.
+fn write_account(
+    env: &Env,
+    op: &FakeOp,
+    name: &str,
+    refresh_token: &str,
+    client_secret: &str,
+    rat: &str,
+) {
     let json = serde_json::json!({
         "name": name,
         "issuer_url": op.issuer,
         "client_id": "cid",
-        "client_secret": "csecret",
+        "client_secret": client_secret,
         "refresh_token": refresh_token,
         "registration_access_token": rat,
         // What oidc-agent 5 also writes (kept by us as found, after the
@@ -80,25 +88,36 @@ fn write_account(env: &Env, op: &FakeOp, name: &str, refresh_token: &str, rat: &
 /// Everything the agent does with an account (load it, list, lock, unlock,
 /// unload, load again, refresh it with a rotation that it saves into the
 /// file, lock and unlock the rotated account, refresh and save again) frees
-/// no block that holds one of the secrets it keeps: the account's
-/// registration access token (in the account JSON it saves and seals), the
-/// file's data key and the lock password.
-///
-/// Refresh tokens, client secrets and access tokens are not among the
-/// markers: they also pass through the HTTP client on their way to and from
-/// the provider, and its buffers (oauth2's request body, reqwest's and
-/// hyper's) are freed unwiped, as the README says.
+/// no block that holds one of its secrets: the refresh tokens (the first
+/// and every rotated one), the client secret, the access tokens, the
+/// account's registration access token, the file's data key and the lock
+/// password (one that JSON must escape, so serde_json decodes it through its
+/// scratch buffer). Tokens pass through the HTTP client's buffers, which no
+/// zeroizing type of ours reaches: the agent's allocator wipes them.
 #[test]
 fn the_agent_frees_no_block_that_holds_a_secret() {
     let op = FakeOp::start();
+    op.set(|c| c.jwt_access_tokens = true);
     let mut env = Env::new();
+    let rt = format!("rt-marker-{}", rand_suffix());
+    op.accept_rt(&rt);
+    let client_secret = format!("cs-marker-{}", rand_suffix());
     let rat = format!("rat-marker-{}", rand_suffix());
-    write_account(&env, &op, "acct", "rt-initial", &rat);
+    write_account(&env, &op, "acct", &rt, &client_secret, &rat);
     let store = Store::new(env.config_dir());
     let opened = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
     let key = format::encode_key(opened.key.as_ref().expect("our format has a data key"));
-    let lock_password = format!("lock-marker-{}", rand_suffix());
-    let markers = format!("{rat},{},{lock_password}", key.expose());
+    let lock_password = format!("lock \"marker\\ {}", rand_suffix());
+    let markers = [
+        rt.as_str(),
+        "rt-rotated-",
+        // The fake provider's access tokens: JWTs with this header.
+        "eyJhbGciOiJub25lIn0.",
+        &client_secret,
+        &rat,
+        key.expose(),
+        &lock_password,
+    ];
     let report = env.dir.path().join("freed.txt");
     let sock = env.dir.path().join("tmp").join("agent.sock");
     env.start_agent_with(
@@ -106,7 +125,7 @@ fn the_agent_frees_no_block_that_holds_a_secret() {
         &[],
         &[
             ("LD_PRELOAD", build_freed(env.dir.path()).as_os_str()),
-            ("FREED_MARKERS", OsStr::new(&markers)),
+            ("FREED_MARKERS", OsStr::new(&markers.join(","))),
             ("FREED_REPORT", report.as_os_str()),
         ],
     );
@@ -126,10 +145,16 @@ fn the_agent_frees_no_block_that_holds_a_secret() {
     env.wait_agent_log("'acct': saved refresh token");
     ok(&env.run("oidc-add", &["-r", "acct"]));
     env.stop_agent();
-    // The markers did reach the agent: the file holds the rotated token and
+    // The markers did reach the agent: the file holds a rotated token and
     // the registration access token it was given.
     let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
-    assert_ne!(saved.config.refresh_token.expose(), "rt-initial");
+    assert!(
+        saved
+            .config
+            .refresh_token
+            .expose()
+            .starts_with("rt-rotated-")
+    );
     assert_eq!(
         saved
             .config
@@ -138,5 +163,8 @@ fn the_agent_frees_no_block_that_holds_a_secret() {
             .map(|t| t.expose()),
         Some(rat.as_str())
     );
-    assert_eq!(freed_with_a_marker(&report, 3), Vec::<String>::new());
+    assert_eq!(
+        freed_with_a_marker(&report, markers.len()),
+        Vec::<String>::new()
+    );
 }
