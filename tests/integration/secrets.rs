@@ -168,3 +168,93 @@ fn the_agent_frees_no_block_that_holds_a_secret() {
         Vec::<String>::new()
     );
 }
+
+/// The `VmLck` or other `kB` figure named `field` of /proc/PID/status.
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().strip_suffix("kB")?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// README: the agent's secrets are `mlock`ed where allowed (never swapped
+/// out), and it writes no core file (its core limit is 0, soft and hard).
+#[test]
+fn the_agent_locks_its_secrets_in_memory_and_dumps_no_core() {
+    let (_op, env) = agent_with_account();
+    let pid = env.agent_pid().expect("agent pid");
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let core: Vec<&str> = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max core file size"))
+        .expect("core limit")
+        .split_whitespace()
+        .collect();
+    assert_eq!(core[..2], ["0", "0"], "{limits}");
+    // Allowed: the memlock limit is above zero, or we may lock anyway.
+    let memlock = rustix::process::getrlimit(rustix::process::Resource::Memlock);
+    let allowed = rustix::process::getuid().is_root() || memlock.current != Some(0);
+    let locked = status_kb(pid, "VmLck");
+    assert_eq!(
+        locked > 0,
+        allowed,
+        "{locked} kB locked; memlock limit {memlock:?}"
+    );
+}
+
+/// README: the agent is not dumpable, so another process of the same user
+/// can neither trace it nor read /proc/PID/mem: the kernel then hands its
+/// /proc files to root. Shown on an agent of another uid (as root, every
+/// /proc file is readable anyway).
+#[test]
+#[ignore = "needs root to start the agent as another uid; tests/run-all runs it when root"]
+fn the_agent_is_not_dumpable() {
+    use std::io::BufRead as _;
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    use std::os::unix::process::CommandExt as _;
+    assert!(
+        rustix::process::getuid().is_root(),
+        "run as root: the agent runs as another uid"
+    );
+    let env = Env::new();
+    let open = |path: &Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    open(env.dir.path(), 0o755);
+    open(&env.dir.path().join("tmp"), 0o777);
+    let sock = env.dir.path().join("tmp").join("nobody.sock");
+    let mut agent = env
+        .cmd("oidc-agent")
+        .args(["--console", "--socket-path"])
+        .arg(&sock)
+        .uid(65534)
+        .gid(65534)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start agent as nobody");
+    // Hardened before it serves: wait for its first log line.
+    let mut first = String::new();
+    std::io::BufReader::new(agent.stderr.take().expect("stderr"))
+        .read_line(&mut first)
+        .expect("read");
+    assert!(
+        first.contains("started; listening"),
+        "agent did not start: {first:?}"
+    );
+    let proc = format!("/proc/{}", agent.id());
+    let status = std::fs::read_to_string(format!("{proc}/status")).expect("status");
+    let environ_owner = std::fs::metadata(format!("{proc}/environ"))
+        .expect("environ")
+        .uid();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    let uid = status.lines().find(|l| l.starts_with("Uid:")).expect("Uid");
+    assert_eq!(uid.split_whitespace().nth(1), Some("65534"), "{uid}");
+    assert_eq!(
+        environ_owner, 0,
+        "the agent is dumpable: its /proc files are its own"
+    );
+}
