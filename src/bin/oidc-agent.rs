@@ -4,12 +4,9 @@
 
 use std::ffi::{c_char, c_int};
 
-/// Every block the agent frees is zeroed first (README "Security model"):
-/// also the buffers of the HTTP client and of serde_json that held a token
-/// for a moment, which no zeroizing type of ours reaches.
+/// Every block the agent frees is wiped first (README "Security model").
 #[global_allocator]
-static ALLOC: zeroizing_alloc::ZeroAlloc<std::alloc::System> =
-    zeroizing_alloc::ZeroAlloc(std::alloc::System);
+static ALLOC: oidc_agent::secret::WipeOnFree = oidc_agent::secret::WipeOnFree::new();
 
 #[allow(unsafe_code)] // `no_mangle`: this is the C `main`.
 #[unsafe(no_mangle)]
