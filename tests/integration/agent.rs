@@ -179,20 +179,11 @@ fn status_without_agent_is_exit_3() {
 #[test]
 #[ignore = "needs root to act as another uid; tests/run-all runs it when root"]
 fn other_uid_is_refused() {
-    assert!(
-        rustix::process::getuid().is_root(),
-        "run as root: the test connects as another uid"
-    );
+    needs_root("the test connects as another uid");
     let mut env = Env::new();
     let sock = env.start_agent(&[]);
     // Open the path up so that only the SO_PEERCRED check stands in the way.
-    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755))
-        .expect("chmod");
-    std::fs::set_permissions(
-        env.dir.path().join("tmp"),
-        std::fs::Permissions::from_mode(0o777),
-    )
-    .expect("chmod");
+    env.open_tmp_to_other_users();
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).expect("chmod");
     use std::os::unix::process::CommandExt as _;
     let out = env

@@ -212,18 +212,11 @@ fn the_agent_locks_its_secrets_in_memory_and_dumps_no_core() {
 #[ignore = "needs root to start the agent as another uid; tests/run-all runs it when root"]
 fn the_agent_is_not_dumpable() {
     use std::io::BufRead as _;
-    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    use std::os::unix::fs::MetadataExt as _;
     use std::os::unix::process::CommandExt as _;
-    assert!(
-        rustix::process::getuid().is_root(),
-        "run as root: the agent runs as another uid"
-    );
+    needs_root("the agent runs as another uid");
     let env = Env::new();
-    let open = |path: &Path, mode| {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
-    };
-    open(env.dir.path(), 0o755);
-    open(&env.dir.path().join("tmp"), 0o777);
+    env.open_tmp_to_other_users();
     let sock = env.dir.path().join("tmp").join("nobody.sock");
     let mut agent = env
         .cmd("oidc-agent")

@@ -25,7 +25,25 @@ pub fn agent_with_account_where(config: impl FnOnce(&mut Config)) -> (FakeOp, En
     (op, env)
 }
 
+/// The guard of the root-only tests (`#[ignore]`d; `tests/run-all` runs
+/// them when it is root): `why` they need root.
+#[track_caller]
+pub fn needs_root(why: &str) {
+    assert!(rustix::process::getuid().is_root(), "run as root: {why}");
+}
+
 impl Env {
+    /// Lets another uid into this environment's temporary directory (where
+    /// the agent's socket is), for the root-only tests that act as one.
+    pub fn open_tmp_to_other_users(&self) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let chmod = |path: &Path, mode| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        chmod(self.dir.path(), 0o755);
+        chmod(&self.dir.path().join("tmp"), 0o777);
+    }
+
     /// The socket of the agent this environment started.
     pub fn socket(&self) -> PathBuf {
         self.sock.clone().expect("no agent started")
