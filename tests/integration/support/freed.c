@@ -1,8 +1,9 @@
 /* Preloaded into the agent by tests/integration/secrets.rs: reports every
  * heap block released while it still holds one of the marker strings in
  * $FREED_MARKERS (comma-separated), one line "MARKER SIZE" appended to
- * $FREED_REPORT (after a first line saying that it was preloaded). A zeroizing type wipes its block before releasing it, so a
- * line here is a copy of a secret left behind in freed memory.
+ * $FREED_REPORT (after a first line saying that it was preloaded). A
+ * zeroizing type wipes its block before releasing it, so a line here is a
+ * copy of a secret left behind in freed memory.
  *
  * realloc always moves the block (and checks the old one): a growing buffer
  * that glibc happened to extend in place would otherwise hide the copy it
@@ -26,6 +27,16 @@ static size_t lengths[MAX_MARKERS];
 static int count;
 static char report[512];
 
+/* Appends one line to the report (open, write, close: no stdio buffer, which
+ * would allocate inside free). */
+static void report_line(const char *line, int len) {
+    if (len <= 0) return;
+    int fd = open(report, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    (void)!write(fd, line, (size_t)len);
+    close(fd);
+}
+
 __attribute__((constructor)) static void init(void) {
     const char *m = getenv("FREED_MARKERS");
     const char *r = getenv("FREED_REPORT");
@@ -42,13 +53,8 @@ __attribute__((constructor)) static void init(void) {
     }
     /* Tells the test that the hook is in place, so that an empty report
      * cannot come from a preload that did not happen. */
-    int fd = open(report, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-        char line[64];
-        int k = snprintf(line, sizeof line, "preloaded, %d markers\n", count);
-        if (k > 0) (void)!write(fd, line, (size_t)k);
-        close(fd);
-    }
+    char line[64];
+    report_line(line, snprintf(line, sizeof line, "preloaded, %d markers\n", count));
 }
 
 static void check(void *p) {
@@ -56,12 +62,8 @@ static void check(void *p) {
     size_t size = malloc_usable_size(p);
     for (int i = 0; i < count; i++) {
         if (memmem(p, size, markers[i], lengths[i])) {
-            int fd = open(report, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-            if (fd < 0) return;
             char line[200];
-            int k = snprintf(line, sizeof line, "%s %zu\n", markers[i], size);
-            if (k > 0) (void)!write(fd, line, (size_t)k);
-            close(fd);
+            report_line(line, snprintf(line, sizeof line, "%s %zu\n", markers[i], size));
         }
     }
 }
