@@ -7,10 +7,11 @@
 #   scripts/install-docs.sh --destdir "$pkgdir" --prefix /usr   # packaging
 #
 # Where the files go (the places man, bash-completion, zsh and fish search):
-#   PREFIX/share/man/man1/oidc-*.1
-#   PREFIX/share/bash-completion/completions/oidc-*
-#   PREFIX/share/zsh/site-functions/_oidc-*
-#   PREFIX/share/fish/vendor_completions.d/oidc-*.fish
+#   PREFIX/share/man/man1/TOOL.1
+#   PREFIX/share/bash-completion/completions/TOOL
+#   PREFIX/share/zsh/site-functions/_TOOL
+#   PREFIX/share/fish/vendor_completions.d/TOOL.fish
+# for every TOOL with a page in man/.
 set -eu
 
 prefix="${HOME:?}/.local"
@@ -34,8 +35,11 @@ zsh_dir="$share/zsh/site-functions"
 fish_dir="$share/fish/vendor_completions.d"
 mkdir -p "$man1" "$bash_dir" "$zsh_dir" "$fish_dir"
 
-for tool in oidc-agent oidc-gen oidc-add oidc-token; do
-    install -m 0644 "$root/man/$tool.1" "$man1/$tool.1"
+# Every command with a man page (oidc-agent-service and git-credential-oidc
+# included), so a new command cannot be left out here.
+for page in "$root"/man/*.1; do
+    tool="$(basename "$page" .1)"
+    install -m 0644 "$page" "$man1/$tool.1"
     # bash-completion loads completions/NAME for command NAME.
     install -m 0644 "$root/completions/$tool.bash" "$bash_dir/$tool"
     install -m 0644 "$root/completions/_$tool" "$zsh_dir/_$tool"

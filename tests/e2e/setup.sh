@@ -7,8 +7,9 @@
 #     with gcc to build a C client), curl, and D-Bus with
 #     gnome-keyring for the keyring tests, chromium and chromium-driver
 #     (the real browser of the code-flow tests, driven through WebDriver),
-#     openssh (a loopback sshd for agent forwarding) and groff (man pages
-#     render without warnings)
+#     openssh (a loopback sshd for agent forwarding), groff (man pages
+#     render without warnings), bash-completion, zsh and fish (TAB
+#     completes account names in each)
 #
 # Expects a Debian 12 machine with node/npm and python3 (3.11+). Our own
 # binaries are not built here: build them with `cargo build` (or point
@@ -37,7 +38,7 @@ sha() { sha256sum "$@" | sha256sum | cut -c1-32; }
 
 # ---------------------------------------------------------------- Debian packages
 DEB_PACKAGES=(rclone oidc-agent-cli liboidc-agent-dev gcc libc6-dev curl dbus-bin dbus-daemon gnome-keyring
-    chromium chromium-driver openssh-server openssh-client groff-base git)
+    chromium chromium-driver openssh-server openssh-client groff-base git bash-completion zsh fish)
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

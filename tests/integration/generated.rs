@@ -128,7 +128,19 @@ fn install_script_puts_man_pages_and_completions_where_shells_look() {
         .expect("run install-docs.sh");
     ok(&out);
     let share = dest.path().join("usr/share");
-    for tool in ["oidc-agent", "oidc-gen", "oidc-add", "oidc-token"] {
+    // Every command the package builds, not a list kept here.
+    let tools: Vec<String> = std::fs::read_dir(root.join("src/bin"))
+        .expect("src/bin")
+        .map(|e| {
+            let path = e.expect("src/bin entry").path();
+            path.file_stem()
+                .expect("a file name")
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(tools.len() >= 6, "{tools:?}");
+    for tool in &tools {
         for (installed, source) in [
             (format!("man/man1/{tool}.1"), format!("man/{tool}.1")),
             (
