@@ -184,8 +184,8 @@ pub struct AddRequest {
     /// JSON inside a string, which is read too).
     #[serde(deserialize_with = "strict::account_config")]
     pub config: AccountConfig,
-    /// Seconds until the agent unloads the account (0 or absent: the agent's
-    /// default).
+    /// Seconds until the agent unloads the account (absent: the agent's
+    /// default; 0: never, also when the agent has a default).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",

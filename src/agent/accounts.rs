@@ -111,7 +111,9 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         fresh,
     } = new;
     let name = config.name.clone();
-    let lifetime = lifetime.or(ctx.default_lifetime);
+    // Not given: the agent's default; 0: never (oidc-add -t 0 overrides
+    // oidc-agent --lifetime, as with oidc-agent).
+    let lifetime = lifetime.or(ctx.default_lifetime).filter(|l| *l > 0);
     let expires_at = lifetime.map(|l| {
         ctx.clock
             .now()

@@ -17,18 +17,25 @@ enum NumOrString {
 }
 
 pub(super) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    // Numbers sometimes travel as strings in oidc-agent's own tools.
-    match Option::<NumOrString>::deserialize(d)? {
-        None => Ok(0),
-        Some(NumOrString::Num(n)) => Ok(n),
-        #[allow(clippy::cast_possible_truncation)]
-        Some(NumOrString::Float(f)) => Ok(f as i64),
-        Some(NumOrString::Str(s)) if s.trim().is_empty() => Ok(0),
-        Some(NumOrString::Str(s)) => s.trim().parse().map_err(serde::de::Error::custom),
-    }
+    Ok(opt_i64(d)?.unwrap_or(0))
 }
 
+/// `lifetime`: absent, `null`, `""` or negative is `None` (the agent's
+/// default); `0` is `Some(0)`, which oidc-agent's agent reads as "never
+/// unload" (`oidcd_handleAdd`: a lifetime that is given is used as given).
 pub(super) fn lenient_opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    let n = lenient_i64(d)?;
-    Ok(u64::try_from(n).ok().filter(|n| *n > 0))
+    Ok(opt_i64(d)?.and_then(|n| u64::try_from(n).ok()))
+}
+
+/// A number, or one written as a string (oidc-agent's own tools send
+/// both); `None` for `null` or a blank string.
+fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<NumOrString>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumOrString::Num(n)) => Ok(Some(n)),
+        #[allow(clippy::cast_possible_truncation)]
+        Some(NumOrString::Float(f)) => Ok(Some(f as i64)),
+        Some(NumOrString::Str(s)) if s.trim().is_empty() => Ok(None),
+        Some(NumOrString::Str(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }

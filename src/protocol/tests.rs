@@ -51,6 +51,32 @@ fn token_request_fields() {
     assert_eq!(t.audience, None);
 }
 
+/// What an add request's `lifetime` means: given is as given (0 is "never",
+/// as oidc-agent's agent reads it), `null`, `""`, negative or absent is the
+/// agent's default.
+#[test]
+fn add_lifetime() {
+    let cases: &[(&str, Option<u64>)] = &[
+        (r#","lifetime":30"#, Some(30)),
+        (r#","lifetime":"30""#, Some(30)),
+        (r#","lifetime":0"#, Some(0)),
+        (r#","lifetime":"0""#, Some(0)),
+        (r#","lifetime":"""#, None),
+        (r#","lifetime":null"#, None),
+        (r#","lifetime":-5"#, None),
+        ("", None),
+    ];
+    for (field, want) in cases {
+        let json = format!(
+            r#"{{"request":"add","config":{{"name":"a","issuer_url":"https://op/","client_id":"c"}}{field}}}"#
+        );
+        let Ok(Request::Add(add)) = Request::parse(json.as_bytes()) else {
+            panic!("{json}")
+        };
+        assert_eq!(add.lifetime, *want, "{json}");
+    }
+}
+
 #[test]
 fn bad_requests() {
     assert_eq!(Request::parse(b"{}").err(), Some(ParseError::NoRequestType));

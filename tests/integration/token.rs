@@ -291,6 +291,12 @@ fn lifetimes_unload_accounts() {
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
     env.advance_clock(61);
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
+    // `-t 0` overrides it: never unloaded (oidc-agent's documented
+    // `oidc-add --lifetime=0`).
+    ok(&env.run("oidc-add", &["--lifetime=0", "--pw-env", "acct"]));
+    env.advance_clock(10 * 60);
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
+    ok(&env.run("oidc-token", &["acct"]));
 }
 
 /// The cached token ages with the agent's clock: served until it expires
