@@ -39,6 +39,27 @@ pub fn record_default(dir: &Path, issuer: &str, name: &str) -> crate::Result<()>
     write_atomic(&path, cfg.to_text().as_bytes())
 }
 
+/// Follows a rename (`new`: `Some`) or a deletion (`None`) of account `old`
+/// of `issuer` in `dir/issuer.config`, so that `oidc-token ISSUER` does not
+/// go on naming an account that is gone (oidc-agent's
+/// `oidcp_updateIssuerConfigDelete` also drops a deleted one). No file, or
+/// no mention of `old`: nothing is written.
+pub fn account_moved(dir: &Path, issuer: &str, old: &str, new: Option<&str>) -> crate::Result<()> {
+    let path = dir.join(ISSUER_CONFIG);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let mut cfg = IssuerConfig::parse(&text)
+        .map_err(|e| crate::Error::Failure(format!("{}: {e}", path.display())))?;
+    if cfg
+        .replace_account(issuer, old, new)
+        .map_err(|e| crate::Error::Failure(e.to_string()))?
+    {
+        write_atomic(&path, cfg.to_text().as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Failure to read or update an `issuer.config`.
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerConfigError {
@@ -206,6 +227,44 @@ impl IssuerConfig {
         Ok(())
     }
 
+    /// Puts `new` where the entry of `issuer` names `old` (its default and,
+    /// in 5.x entries, its `accounts`), or drops `old` when `new` is `None`.
+    /// True when something changed.
+    pub fn replace_account(
+        &mut self,
+        issuer: &str,
+        old: &str,
+        new: Option<&str>,
+    ) -> Result<bool, IssuerConfigError> {
+        if let Some(new) = new {
+            check_word("account short name", new)?;
+        }
+        let changed = match &mut self.repr {
+            Repr::Lines { lines, .. } => lines.iter_mut().fold(false, |changed, line| {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let named = line_fields(line)
+                    .is_some_and(|(iss, acct)| same_issuer(iss, issuer) && acct == Some(old));
+                if !named {
+                    return changed;
+                }
+                // `issuer [account ...]`: the account is the second word.
+                let mut kept = vec![words[0]];
+                kept.extend(new);
+                kept.extend(&words[2..]);
+                *line = kept.join(" ");
+                true
+            }),
+            Repr::Json { entries, .. } => entries
+                .iter_mut()
+                .filter(|e| entry_issuer(e).is_some_and(|i| same_issuer(i, issuer)))
+                .filter_map(Value::as_object_mut)
+                .fold(false, |changed, entry| {
+                    replace_in_entry(entry, old, new) || changed
+                }),
+        };
+        Ok(changed)
+    }
+
     /// The file content to write back.
     pub fn to_text(&self) -> String {
         match &self.repr {
@@ -289,6 +348,36 @@ fn set_in_json(entries: &mut Vec<Value>, issuer: &str, shortname: &str) {
             entry.insert("accounts".into(), Value::Array(vec![shortname.into()]));
         }
     }
+}
+
+/// `replace_account` for one 5.x entry.
+fn replace_in_entry(entry: &mut Map<String, Value>, old: &str, new: Option<&str>) -> bool {
+    let mut changed = false;
+    if entry.get("default_account").and_then(Value::as_str) == Some(old) {
+        match new {
+            Some(new) => entry.insert("default_account".into(), new.into()),
+            None => entry.remove("default_account"),
+        };
+        changed = true;
+    }
+    if let Some(Value::Array(accounts)) = entry.get_mut("accounts") {
+        let before = accounts.len();
+        match new {
+            // In place: without `default_account`, 5.x takes the first.
+            Some(new) => accounts
+                .iter_mut()
+                .filter(|a| a.as_str() == Some(old))
+                .for_each(|a| {
+                    *a = new.into();
+                    changed = true;
+                }),
+            None => {
+                accounts.retain(|a| a.as_str() != Some(old));
+                changed |= accounts.len() != before;
+            }
+        }
+    }
+    changed
 }
 
 fn check_word(what: &'static str, value: &str) -> Result<(), IssuerConfigError> {

@@ -95,6 +95,8 @@ fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
     assert!(!env.config_dir().join("acct").exists());
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "moved\n");
     fails(&env.run("oidc-token", &["acct"]), 4);
+    // `oidc-token ISSUER` loads the issuer's default account: the new name.
+    assert_eq!(issuer_config(&env), format!("{} moved", op.issuer));
     for _ in 0..3 {
         ok(&env.run("oidc-token", &["-f", "moved"]));
     }
@@ -151,6 +153,12 @@ fn delete_of_a_loaded_account_revokes_the_newest_token() {
     ok(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "acct"]));
     assert_eq!(op.revoked(), vec![newest]);
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "");
+    // The issuer no longer names the deleted account as its default.
+    assert_eq!(issuer_config(&env), op.issuer);
+}
+
+fn issuer_config(env: &Env) -> String {
+    std::fs::read_to_string(env.config_dir().join("issuer.config")).expect("issuer.config")
 }
 
 /// Exchanges `a` and `b` in one step (`RENAME_EXCHANGE`). Putting back

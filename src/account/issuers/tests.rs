@@ -200,3 +200,82 @@ fn issuer_config_json_single_object_and_errors() {
     empty.set_default_account("https://f/", "f").expect("set");
     assert!(empty.to_text().starts_with('['));
 }
+
+/// A rename puts the new name where the old one was; a deletion drops it;
+/// other issuers and accounts are left as they are.
+#[test]
+fn renamed_and_deleted_accounts_follow_in_both_formats() {
+    let mut lines =
+        IssuerConfig::parse("https://a.example/ kit\nhttps://b.example/ kit\n").expect("parses");
+    assert!(
+        lines
+            .replace_account("https://a.example", "kit", Some("kit2"))
+            .expect("rename")
+    );
+    assert_eq!(
+        lines.to_text(),
+        "https://a.example/ kit2\nhttps://b.example/ kit\n"
+    );
+    assert!(
+        !lines
+            .replace_account("https://a.example", "kit", None)
+            .expect("gone already")
+    );
+    assert!(
+        lines
+            .replace_account("https://b.example/", "kit", None)
+            .expect("delete")
+    );
+    assert_eq!(
+        lines.to_text(),
+        "https://a.example/ kit2\nhttps://b.example/\n"
+    );
+    assert_eq!(lines.default_account_for("https://b.example"), None);
+    assert!(
+        lines
+            .replace_account("https://a.example", "kit2", Some("two words"))
+            .is_err()
+    );
+
+    let mut json = IssuerConfig::parse(
+        r#"[{"issuer":"https://a.example/","accounts":["kit","other"],"default_account":"kit"},
+            {"issuer":"https://b.example/","accounts":["kit"]}]"#,
+    )
+    .expect("parses");
+    assert!(
+        json.replace_account("https://a.example", "kit", Some("kit2"))
+            .expect("rename")
+    );
+    let v: Value = serde_json::from_str(&json.to_text()).expect("json");
+    assert_eq!(v[0]["accounts"], serde_json::json!(["kit2", "other"]));
+    assert_eq!(v[0]["default_account"], "kit2");
+    assert_eq!(v[1]["accounts"], serde_json::json!(["kit"]));
+    assert!(
+        json.replace_account("https://a.example", "kit2", None)
+            .expect("delete")
+    );
+    assert_eq!(
+        json.default_account_for("https://a.example/"),
+        Some("other")
+    );
+    assert!(
+        json.replace_account("https://b.example", "kit", None)
+            .expect("delete")
+    );
+    assert_eq!(json.default_account_for("https://b.example/"), None);
+}
+
+#[test]
+fn account_moved_rewrites_the_file_only_when_it_names_the_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    account_moved(dir.path(), "https://a.example", "kit", None).expect("no file: nothing to do");
+    assert!(!dir.path().join(ISSUER_CONFIG).exists());
+    record_default(dir.path(), "https://a.example/", "kit").expect("record");
+    account_moved(dir.path(), "https://a.example", "kit", Some("kit2")).expect("rename");
+    assert_eq!(
+        default_account(dir.path(), "https://a.example/").as_deref(),
+        Some("kit2")
+    );
+    account_moved(dir.path(), "https://a.example", "kit2", None).expect("delete");
+    assert_eq!(default_account(dir.path(), "https://a.example/"), None);
+}

@@ -113,11 +113,21 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         }
     }
     store.delete(name)?;
+    issuer_config_follows(store, &opened.config.issuer_url, name, None);
     if let Err(e) = crate::keyring::delete(&path) {
         eprintln!("oidc-gen: note: {e}; a password stored for '{name}' may remain in the keyring");
     }
     eprintln!("Deleted account '{name}'.");
     Ok(())
+}
+
+/// issuer.config names `new` (or, deleted, no longer `old`) where it named
+/// `old`: `oidc-token ISSUER` would otherwise look for an account that is
+/// gone. The account change stands either way; a failure is said.
+fn issuer_config_follows(store: &Store, issuer: &str, old: &str, new: Option<&str>) {
+    if let Err(e) = crate::account::issuers::account_moved(store.dir(), issuer, old, new) {
+        eprintln!("oidc-gen: warning: could not update issuer.config: {e}");
+    }
 }
 
 /// Password arguments that say "use the keyring" (to move or refresh an entry).
@@ -171,13 +181,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         let _ = crate::keyring::delete(&opened.path);
         crate::cli::remember_password(&KEYRING, &new_path, new, &password);
     }
-    if let Some(iss) =
-        crate::account::issuers::default_account(store.dir(), &opened.config.issuer_url)
-            .filter(|d| d == name)
-            .map(|_| opened.config.issuer_url.clone())
-    {
-        let _ = crate::account::issuers::record_default(store.dir(), &iss, new);
-    }
+    issuer_config_follows(store, &opened.config.issuer_url, name, Some(new));
     eprintln!("Renamed account '{name}' to '{new}'.");
     Ok(())
 }
