@@ -66,7 +66,50 @@ pub fn parse_plain<T: clap::Parser>() -> T {
     let cmd = docs::for_help(T::command());
     cmd.try_get_matches()
         .and_then(|m| T::from_arg_matches(&m))
-        .unwrap_or_else(|e| e.exit())
+        .unwrap_or_else(|e| usage_exit(&e))
+}
+
+/// Ends the process for clap's `e`: help and version as clap prints them
+/// (exit 0), a usage error as one line with the remedy (exit 2), e.g.
+/// `oidc-add: unexpected argument '--pw-en' found (tip: a similar argument
+/// exists: '--pw-env'); see oidc-add --help`.
+fn usage_exit(e: &clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    let prog = std::env::args()
+        .next()
+        .as_deref()
+        .and_then(|a| Path::new(a).file_name()?.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "oidc-agent".into());
+    eprintln!("{}", usage_line(&prog, &e.render().to_string()));
+    std::process::exit(crate::error::ErrorKind::Usage.exit_code().into())
+}
+
+/// clap's rendered usage error as one line: its first paragraph (the
+/// message, with a list such as the missing arguments or the possible
+/// values) and its tips; clap's usage lines are left to `--help`.
+fn usage_line(prog: &str, rendered: &str) -> String {
+    let mut paragraphs = rendered.split("\n\n");
+    let first = paragraphs.next().unwrap_or_default();
+    let message = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let tips: Vec<&str> = paragraphs
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|l| l.starts_with("tip:"))
+        .collect();
+    if tips.is_empty() {
+        format!("{prog}: {message}; see {prog} --help")
+    } else {
+        format!("{prog}: {message} ({}); see {prog} --help", tips.join("; "))
+    }
 }
 
 /// Parses the command line of `tool`, with the hidden oidc-agent options
@@ -98,16 +141,15 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
     }
     let m = cmd
         .try_get_matches_from_mut(argv)
-        .unwrap_or_else(|e| e.exit());
+        .unwrap_or_else(|e| usage_exit(&e));
     let used = flags::used(&m, tool);
     if let Some(why) = used.refused {
-        cmd.error(clap::error::ErrorKind::ArgumentConflict, why)
-            .exit();
+        usage_exit(&cmd.error(clap::error::ErrorKind::ArgumentConflict, why));
     }
     for note in used.notes {
         eprintln!("{}: note: {note}", tool.name());
     }
-    T::from_arg_matches(&m).unwrap_or_else(|e| e.exit())
+    T::from_arg_matches(&m).unwrap_or_else(|e| usage_exit(&e))
 }
 
 /// Parses `argv` as `tool` would (for tests): the struct, or clap's error.
@@ -145,10 +187,10 @@ pub fn warn_secret_in_argv(prog: &str, flag: &str, safe: &str) {
 pub struct PasswordArgs {
     /// Read the password from the environment variable VAR [default: OIDC_ENCRYPTION_PW]
     #[arg(long = "pw-env", value_name = "VAR", num_args = 0..=1, require_equals = true,
-          default_missing_value = ENV_PASSWORD)]
+          default_missing_value = ENV_PASSWORD, conflicts_with_all = ["pw_file", "pw_cmd"])]
     pub pw_env: Option<String>,
     /// Read the password from the first line of FILE
-    #[arg(long = "pw-file", value_name = "FILE")]
+    #[arg(long = "pw-file", value_name = "FILE", conflicts_with = "pw_cmd")]
     pub pw_file: Option<PathBuf>,
     /// Run CMD with `sh -c` and use the first line of its output as the password
     #[arg(long = "pw-cmd", value_name = "CMD")]
@@ -221,12 +263,36 @@ impl PasswordArgs {
 
     /// The no-echo prompt, unless prompting is off.
     fn prompt(&self, prompt: &str, confirm: bool) -> Result<SecretString, Error> {
+        self.can_prompt()?;
+        prompt_password(prompt, confirm)
+    }
+
+    fn can_prompt(&self) -> Result<(), Error> {
         if self.no_prompt {
             return Err(Error::Usage(
                 "--prompt=none: no password source; give --pw-env, --pw-file or --pw-cmd".into(),
             ));
         }
-        prompt_password(prompt, confirm)
+        terminal_to_ask_on()
+    }
+
+    /// Fails now, before a login the person would have to do again, when
+    /// the password could not be had after it: `--pw-env` names an unset
+    /// variable, `--pw-file` cannot be read, or there is no source and no
+    /// terminal to ask on. (`--pw-cmd` runs only when the password is due.)
+    pub fn check_before_login(&self) -> Result<(), Error> {
+        if let Some(var) = &self.pw_env {
+            return secret_from_env("--pw-env", var).map(drop);
+        }
+        if let Some(path) = &self.pw_file {
+            // Not read now: a FIFO or `<(pass show x)` can be read only once.
+            return rustix::fs::access(path, rustix::fs::Access::READ_OK)
+                .map_err(|e| Error::io("read password file", path, e.into()));
+        }
+        if self.pw_cmd.is_some() {
+            return Ok(());
+        }
+        self.can_prompt()
     }
 }
 
@@ -285,22 +351,29 @@ pub fn remember_password(
     }
 }
 
-/// Asks for a password on the terminal without echo.
-pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Error> {
-    // Started by the agent to autoload an account: never ask anyone.
+fn no_tty(e: io::Error) -> Error {
+    Error::Failure(format!(
+        "cannot ask for the password ({e}): no terminal; use --pw-env, --pw-file or --pw-cmd"
+    ))
+}
+
+/// Whether a password prompt can reach a person: a terminal, and not a
+/// run the agent started to autoload an account (which never asks anyone).
+fn terminal_to_ask_on() -> Result<(), Error> {
     if std::env::var_os(crate::agent::autoload::ENV).is_some() {
         return Err(Error::Failure(
             "no password in the keyring; the agent does not ask for one".into(),
         ));
     }
-    let no_tty = |e: io::Error| {
-        Error::Failure(format!(
-            "cannot ask for the password ({e}): no terminal; use --pw-env, --pw-file or --pw-cmd"
-        ))
-    };
     if !io::stdin().is_terminal() && std::fs::File::open("/dev/tty").is_err() {
         return Err(no_tty(io::Error::other("no /dev/tty")));
     }
+    Ok(())
+}
+
+/// Asks for a password on the terminal without echo.
+pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Error> {
+    terminal_to_ask_on()?;
     let pw = tty::ask(prompt).map_err(no_tty)?;
     if confirm {
         let again = tty::ask("Confirm password: ").map_err(no_tty)?;
@@ -351,6 +424,33 @@ mod tests {
             description: None,
             error_uri: None,
         }
+    }
+
+    /// clap's multi-line usage errors become one line that keeps the
+    /// message, its list and its tip, and names `--help`.
+    #[test]
+    fn usage_errors_are_one_line_with_the_remedy() {
+        let add = |argv: &[&str]| {
+            let e = try_parse_from::<add::Args>(flags::Tool::Add, argv.iter().copied())
+                .expect_err("a usage error");
+            usage_line("oidc-add", &e.render().to_string())
+        };
+        assert_eq!(
+            add(&["oidc-add", "--pw-env", "--pw-file", "f", "a"]),
+            "oidc-add: the argument '--pw-env[=<VAR>]' cannot be used with '--pw-file <FILE>'; see oidc-add --help"
+        );
+        assert_eq!(
+            add(&["oidc-add", "--bogus"]),
+            "oidc-add: unexpected argument '--bogus' found (tip: to pass '--bogus' as a value, use '-- --bogus'); \
+             see oidc-add --help"
+        );
+        let e = try_parse_from::<token::Args>(flags::Tool::Token, ["oidc-token"])
+            .expect_err("a usage error");
+        assert_eq!(
+            usage_line("oidc-token", &e.render().to_string()),
+            "oidc-token: the following required arguments were not provided: <ACCOUNT_SHORTNAME|ISSUER_URL>; \
+             see oidc-token --help"
+        );
     }
 
     #[test]

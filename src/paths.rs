@@ -16,6 +16,8 @@ pub const ENV_PID: &str = "OIDCD_PID";
 pub const ENV_CONFIG_DIR: &str = "OIDC_CONFIG_DIR";
 /// Default variable for `--pw-env`.
 pub const ENV_PASSWORD: &str = "OIDC_ENCRYPTION_PW";
+/// The new password for `oidc-gen -u` (without a terminal).
+pub const ENV_NEW_PASSWORD: &str = "OIDC_NEW_ENCRYPTION_PW";
 /// Default variable for `--rt-env`.
 pub const ENV_REFRESH_TOKEN: &str = "OIDC_REFRESH_TOKEN";
 /// The issuer list file inside the account directory.

@@ -239,29 +239,35 @@ impl IssuerConfig {
         if let Some(new) = new {
             check_word("account short name", new)?;
         }
-        let changed = match &mut self.repr {
-            Repr::Lines { lines, .. } => lines.iter_mut().fold(false, |changed, line| {
-                let words: Vec<&str> = line.split_whitespace().collect();
-                let named = line_fields(line)
-                    .is_some_and(|(iss, acct)| same_issuer(iss, issuer) && acct == Some(old));
-                if !named {
-                    return changed;
+        let mut changed = false;
+        match &mut self.repr {
+            Repr::Lines { lines, .. } => {
+                for line in lines {
+                    let named = line_fields(line)
+                        .is_some_and(|(iss, acct)| same_issuer(iss, issuer) && acct == Some(old));
+                    if !named {
+                        continue;
+                    }
+                    // `issuer [account ...]`: the account is the second word.
+                    let words: Vec<&str> = line.split_whitespace().collect();
+                    let mut kept = vec![words[0]];
+                    kept.extend(new);
+                    kept.extend(&words[2..]);
+                    *line = kept.join(" ");
+                    changed = true;
                 }
-                // `issuer [account ...]`: the account is the second word.
-                let mut kept = vec![words[0]];
-                kept.extend(new);
-                kept.extend(&words[2..]);
-                *line = kept.join(" ");
-                true
-            }),
-            Repr::Json { entries, .. } => entries
-                .iter_mut()
-                .filter(|e| entry_issuer(e).is_some_and(|i| same_issuer(i, issuer)))
-                .filter_map(Value::as_object_mut)
-                .fold(false, |changed, entry| {
-                    replace_in_entry(entry, old, new) || changed
-                }),
-        };
+            }
+            Repr::Json { entries, .. } => {
+                for entry in entries.iter_mut() {
+                    if !entry_issuer(entry).is_some_and(|i| same_issuer(i, issuer)) {
+                        continue;
+                    }
+                    if let Some(entry) = entry.as_object_mut() {
+                        changed |= replace_in_entry(entry, old, new);
+                    }
+                }
+            }
+        }
         Ok(changed)
     }
 

@@ -132,6 +132,10 @@ lists, prints, renames, re-encrypts and deletes accounts and gets a new refresh 
             OIDC_SOCK,
             CONFIG_DIR,
             PW_ENV,
+            (
+                "OIDC_NEW_ENCRYPTION_PW",
+                "the new password for -u (without it: asked on the terminal, or kept with --pw-*)",
+            ),
             ("OIDC_REFRESH_TOKEN", "the refresh token for --rt-env (the default variable)"),
             ("BROWSER", "the browser to open for the code flow"),
         ],

@@ -490,3 +490,48 @@ fn dae_supplies_a_missing_device_endpoint() {
             .starts_with("rt-device-")
     );
 }
+
+/// A password that could not be had after the login fails before it: no
+/// browser, device code or imported refresh token is spent on a login the
+/// person would have to do again.
+#[test]
+fn a_missing_password_source_fails_before_the_login() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let missing = env.config_dir().join("no-such-password-file");
+    let pw_file = format!("--pw-file={}", missing.display());
+    for (source, code, says) in [
+        (
+            "--pw-env=NO_SUCH_PASSWORD_VARIABLE",
+            2,
+            "NO_SUCH_PASSWORD_VARIABLE is not set",
+        ),
+        (pw_file.as_str(), 1, "no-such-password-file"),
+        ("--prompt=none", 2, "no password source"),
+    ] {
+        for flow in ["code", "device"] {
+            let mut args = gen_args(
+                "acct",
+                &op.issuer,
+                flow,
+                &["--client-id", PUBLIC_CLIENT, "--pub"],
+            );
+            args.retain(|a| *a != "--pw-env");
+            // Without the check the login would start: end its wait soon.
+            args.extend(["--timeout", "3", source]);
+            let err = gen_fails(&env, &args, code);
+            assert!(err.contains(says), "{source}: {err}");
+        }
+        let err = fails(
+            &env.gen_rt_with("acct", &op.issuer, "rt-initial", source),
+            code,
+        );
+        assert!(err.contains(says), "{source}: {err}");
+    }
+    assert!(op.requests().is_empty(), "{:?}", op.requests());
+    assert_eq!(
+        op.valid_rts().len(),
+        1,
+        "the imported refresh token was not used"
+    );
+}

@@ -44,6 +44,11 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     } else {
         (new_config(args, name, file.as_ref())?, None)
     };
+    // The new account's password is asked after the login: make sure now
+    // that it can be had then.
+    if password.is_none() && !args.no_save && !args.only_at {
+        args.password.check_before_login()?;
+    }
     if !args.redirect_uri.is_empty() || !args.port.is_empty() {
         config.redirect_uris = code::explicit_redirect_uris(args);
     }

@@ -195,9 +195,15 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
              (`oidc-add -r {name}`), run `oidc-gen -u {name}`, then `oidc-add {name}`"
         );
     }
-    let new_pw = match std::env::var("OIDC_NEW_ENCRYPTION_PW") {
+    let new_pw = match std::env::var(crate::paths::ENV_NEW_PASSWORD) {
         Ok(p) => SecretString::new(p),
-        Err(_) if args.password.given() => password,
+        Err(_) if args.password.given() => {
+            eprintln!(
+                "oidc-gen: note: the password of '{name}' stays the same; set {} to change it",
+                crate::paths::ENV_NEW_PASSWORD
+            );
+            password
+        }
         Err(_) => {
             crate::cli::prompt_password(&format!("New password for account '{name}': "), true)?
         }

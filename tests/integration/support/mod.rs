@@ -277,6 +277,11 @@ impl Env {
 
     /// `oidc-gen NAME --issuer ISS --client-id cid --rt RT` with the test password.
     pub fn gen_rt(&self, name: &str, issuer: &str, rt: &str) -> Output {
+        self.gen_rt_with(name, issuer, rt, "--pw-env")
+    }
+
+    /// [`Env::gen_rt`] with the password from `source` (a `--pw-*` option).
+    pub fn gen_rt_with(&self, name: &str, issuer: &str, rt: &str, source: &str) -> Output {
         self.run(
             "oidc-gen",
             &[
@@ -289,7 +294,7 @@ impl Env {
                 "csecret",
                 "--rt",
                 rt,
-                "--pw-env",
+                source,
             ],
         )
     }
