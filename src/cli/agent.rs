@@ -6,10 +6,10 @@
 //! (an agent for the lifetime of one command, as `ssh-agent bash`), and the
 //! agent started by systemd's socket unit (socket activation).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Parser;
 
 use crate::account::store::Store;
@@ -305,19 +305,52 @@ fn run_agent(
 }
 
 fn kill(args: &Args) -> anyhow::Result<()> {
-    let pid: i32 = std::env::var(ENV_PID)
-        .ok()
-        .and_then(|p| p.trim().parse().ok())
+    let var = std::env::var(ENV_PID)
         .context("OIDCD_PID is not set; nothing to kill (run `eval \"$(oidc-agent)\"` first)")?;
-    let pid_nz = rustix::process::Pid::from_raw(pid).context("OIDCD_PID is not a valid pid")?;
-    rustix::process::kill_process(pid_nz, rustix::process::Signal::TERM)
-        .with_context(|| format!("cannot kill agent pid {pid}"))?;
+    let pid = agent_pid(&var)?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .with_context(|| format!("cannot kill agent pid {}", pid.as_raw_nonzero()))?;
+    let pid = pid.as_raw_nonzero();
     if args.json {
         println!("{}", serde_json::json!({"killed": pid.to_string()}));
     } else {
         println!("unset {ENV_SOCK};\nunset {ENV_PID};\necho Agent pid {pid} killed;");
     }
     Ok(())
+}
+
+/// The agent `OIDCD_PID` (`var`) names, checked before a signal goes to
+/// it: a process id (not 0, a negative process group or -1, which
+/// kill(2) would read as "every process"), not init, and, where /proc
+/// says, a process named oidc-agent: a stale `OIDCD_PID` whose number now
+/// belongs to another program is refused, not killed.
+fn agent_pid(var: &str) -> anyhow::Result<rustix::process::Pid> {
+    let pid = var
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .filter(|p| *p > 1)
+        .and_then(rustix::process::Pid::from_raw)
+        .with_context(|| {
+            format!("OIDCD_PID={var:?} is not an agent's process id; nothing killed")
+        })?;
+    let raw = pid.as_raw_nonzero();
+    if Path::new("/proc/self/comm").exists() {
+        let comm = std::fs::read_to_string(format!("/proc/{raw}/comm")).map_err(|_| {
+            anyhow::anyhow!(
+                "no process {raw}: the agent of OIDCD_PID has stopped already; \
+                 `unset OIDC_SOCK OIDCD_PID` to forget it"
+            )
+        })?;
+        let comm = comm.trim_end();
+        if comm != "oidc-agent" {
+            bail!(
+                "OIDCD_PID={raw} is '{comm}', not an oidc-agent (a stale OIDCD_PID?); nothing killed. \
+                 `unset OIDCD_PID`, or set it to the agent's pid"
+            );
+        }
+    }
+    Ok(pid)
 }
 
 fn status(args: &Args) -> anyhow::Result<()> {

@@ -65,6 +65,55 @@ fn daemon_prints_eval_lines_and_kill_stops_it() {
     assert!(!dir.exists(), "socket directory left behind");
 }
 
+/// `-k` signals only an agent: a stale `OIDCD_PID` whose number another
+/// program now has, a negative number (a process group for kill(2)), 0,
+/// 1 and garbage are refused, and the process lives on.
+#[test]
+fn kill_signals_only_an_agent() {
+    use std::os::unix::process::CommandExt as _;
+    let env = Env::new();
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .process_group(0)
+        .spawn()
+        .expect("sleep");
+    let pid = other.id().to_string();
+    let group = format!("-{pid}");
+    for (var, says) in [
+        (pid.as_str(), "is 'sleep', not an oidc-agent"),
+        (group.as_str(), "is not an agent's process id"),
+        ("0", "is not an agent's process id"),
+        ("1", "is not an agent's process id"),
+        ("12abc", "is not an agent's process id"),
+    ] {
+        let kill = env
+            .cmd("oidc-agent")
+            .arg("-k")
+            .env("OIDCD_PID", var)
+            .output()
+            .expect("kill");
+        let err = fails(&kill, 1);
+        assert!(
+            err.contains(says) && err.contains("nothing killed"),
+            "{var}: {err}"
+        );
+        assert!(
+            other.try_wait().expect("wait").is_none(),
+            "OIDCD_PID={var} killed sleep"
+        );
+    }
+    other.kill().expect("kill sleep");
+    other.wait().expect("reap sleep");
+    // Gone: said, not an error about signals.
+    let kill = env
+        .cmd("oidc-agent")
+        .arg("-k")
+        .env("OIDCD_PID", &pid)
+        .output()
+        .expect("kill");
+    assert!(fails(&kill, 1).contains(&format!("no process {pid}")));
+}
+
 /// An agent killed with SIGKILL leaves its socket directory behind; the next
 /// agent of the same user removes it once its socket no longer answers.
 #[test]
