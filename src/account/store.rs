@@ -134,6 +134,22 @@ impl Store {
         lock_dir(&self.dir)
     }
 
+    /// Fails unless an account file could be written here now: the
+    /// directory made, its lock taken, and a temporary file of `size` bytes
+    /// written and synced (then removed). For oidc-gen, before a login or an
+    /// import spends a refresh token that only the new file would keep.
+    pub fn check_writable(&self, size: usize) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".oidc-agent-rs.check.")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|e| Error::io("create a file in", &self.dir, e))?;
+        tmp.write_all(&vec![0; size])
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| Error::io("write a file in", &self.dir, e))
+    }
+
     /// Deletes account `name`'s file.
     pub fn delete(&self, name: &str) -> Result<()> {
         let path = self.path(name)?;

@@ -341,6 +341,45 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The new account's file could not be written after its refresh token was
+/// obtained (the directory filled up or went read-only since oidc-gen
+/// checked it): the token is not dropped with this process but loaded into
+/// the agent without a file, as `--no-save` does, and the error says so.
+/// A re-authentication leaves the old file and the agent as they are.
+fn not_saved(
+    args: &Args,
+    store: &Store,
+    config: AccountConfig,
+    tokens: &crate::oidc::token::TokenSet,
+    e: Error,
+) -> anyhow::Error {
+    let name = config.name.clone();
+    if args.reauthenticate {
+        return anyhow::Error::from(e).context(format!(
+            "the new login of '{name}' was not saved; its file keeps the previous refresh token"
+        ));
+    }
+    let opened = account::Opened {
+        path: store.dir().join(&name),
+        config,
+        key: None,
+        format: account::Format::Ours,
+    };
+    let load = crate::client::Load {
+        skip_check: true,
+        fresh: Some(tokens),
+        ..Default::default()
+    };
+    let kept = AgentClient::from_env().and_then(|client| client.load(opened, load));
+    let what = if kept.is_ok() {
+        "it is loaded in the agent without a file, so `oidc-token` works until the agent stops; \
+         free space or make the directory writable, then log in again with oidc-gen to keep it"
+    } else {
+        "no agent holds it either; free space or make the directory writable, then log in again"
+    };
+    anyhow::Error::from(e).context(format!("account '{name}' could not be saved: {what}"))
+}
+
 /// Asks for the password of an existing account and decrypts it (for
 /// `--reauthenticate`: the new refresh token keeps the other fields).
 fn open_existing(
@@ -408,7 +447,10 @@ fn finish(
             )?,
         };
         super::warn_if_empty_password("oidc-gen", &name, &password);
-        let (path, key) = account::save(store, &config, &password, kdf_params())?;
+        let (path, key) = match account::save(store, &config, &password, kdf_params()) {
+            Ok(saved) => saved,
+            Err(e) => return Err(not_saved(args, store, config, tokens, e)),
+        };
         super::remember_password(&args.password, &path, &name, &password);
         if let Err(e) =
             crate::account::issuers::record_default(store.dir(), &config.issuer_url, &name)

@@ -15,7 +15,12 @@ fn account(env: &Env, name: &str) -> oidc_agent::account::config::AccountConfig 
 }
 
 /// `oidc-gen NAME --issuer ISS --flow FLOW --no-url-call --pw-env` plus `extra`.
-fn gen_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn gen_args<'a>(
+    name: &'a str,
+    issuer: &'a str,
+    flow: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         name,
         "--issuer",
@@ -44,7 +49,7 @@ fn query(url: &str) -> std::collections::HashMap<String, String> {
 
 /// Runs oidc-gen, asserts that it fails with `code`; returns its stderr.
 #[track_caller]
-fn gen_fails(env: &Env, args: &[&str], code: i32) -> String {
+pub(crate) fn gen_fails(env: &Env, args: &[&str], code: i32) -> String {
     fails(&env.run("oidc-gen", args), code)
 }
 
@@ -488,50 +493,5 @@ fn dae_supplies_a_missing_device_endpoint() {
             .refresh_token
             .expose()
             .starts_with("rt-device-")
-    );
-}
-
-/// A password that could not be had after the login fails before it: no
-/// browser, device code or imported refresh token is spent on a login the
-/// person would have to do again.
-#[test]
-fn a_missing_password_source_fails_before_the_login() {
-    let op = FakeOp::start();
-    let env = Env::new();
-    let missing = env.config_dir().join("no-such-password-file");
-    let pw_file = format!("--pw-file={}", missing.display());
-    for (source, code, says) in [
-        (
-            "--pw-env=NO_SUCH_PASSWORD_VARIABLE",
-            2,
-            "NO_SUCH_PASSWORD_VARIABLE is not set",
-        ),
-        (pw_file.as_str(), 1, "no-such-password-file"),
-        ("--prompt=none", 2, "no password source"),
-    ] {
-        for flow in ["code", "device"] {
-            let mut args = gen_args(
-                "acct",
-                &op.issuer,
-                flow,
-                &["--client-id", PUBLIC_CLIENT, "--pub"],
-            );
-            args.retain(|a| *a != "--pw-env");
-            // Without the check the login would start: end its wait soon.
-            args.extend(["--timeout", "3", source]);
-            let err = gen_fails(&env, &args, code);
-            assert!(err.contains(says), "{source}: {err}");
-        }
-        let err = fails(
-            &env.gen_rt_with("acct", &op.issuer, "rt-initial", source),
-            code,
-        );
-        assert!(err.contains(says), "{source}: {err}");
-    }
-    assert!(op.requests().is_empty(), "{:?}", op.requests());
-    assert_eq!(
-        op.valid_rts().len(),
-        1,
-        "the imported refresh token was not used"
     );
 }

@@ -8,6 +8,7 @@ mod dropin;
 mod flags;
 mod format;
 mod r#gen;
+mod gen_preflight;
 mod generated;
 mod interrupt;
 mod lifecycle;

@@ -21,9 +21,22 @@ use crate::oidc::token::{self, TokenSet};
 use crate::secret::SecretString;
 
 /// `oidc-gen NAME ...` without a management flag.
+/// Room an account file and issuer.config take, with a margin (ours are
+/// under 2 KiB).
+const ROOM_FOR_AN_ACCOUNT: usize = 16 * 1024;
+
 pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     let file = given::client_file(args)?;
     check_client_args(args, file.as_ref())?;
+    if !args.no_save && !args.only_at {
+        store.check_writable(ROOM_FOR_AN_ACCOUNT).with_context(|| {
+            format!(
+                "account '{name}' could not be saved in {}; nothing was sent to the provider: \
+                 free space or make the directory writable, then run oidc-gen again",
+                store.dir().display()
+            )
+        })?;
+    }
     if let Some(url) = &args.code_exchange {
         return code::finish_pasted(args, store, name, url);
     }

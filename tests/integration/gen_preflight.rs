@@ -1,0 +1,179 @@
+//! What oidc-gen checks before a login or an import spends anything: the
+//! password source and the account directory. A refresh token obtained and
+//! then not saved is lost, with a rotating provider for good; a person
+//! would have to log in again.
+
+use crate::r#gen::{gen_args, gen_fails};
+use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
+use crate::support::*;
+
+/// A password that could not be had after the login fails before it: no
+/// browser, device code or imported refresh token is spent on a login the
+/// person would have to do again.
+#[test]
+fn a_missing_password_source_fails_before_the_login() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let missing = env.config_dir().join("no-such-password-file");
+    let pw_file = format!("--pw-file={}", missing.display());
+    for (source, code, says) in [
+        (
+            "--pw-env=NO_SUCH_PASSWORD_VARIABLE",
+            2,
+            "NO_SUCH_PASSWORD_VARIABLE is not set",
+        ),
+        (pw_file.as_str(), 1, "no-such-password-file"),
+        ("--prompt=none", 2, "no password source"),
+    ] {
+        for flow in ["code", "device"] {
+            let mut args = gen_args(
+                "acct",
+                &op.issuer,
+                flow,
+                &["--client-id", PUBLIC_CLIENT, "--pub"],
+            );
+            args.retain(|a| *a != "--pw-env");
+            // Without the check the login would start: end its wait soon.
+            args.extend(["--timeout", "3", source]);
+            let err = gen_fails(&env, &args, code);
+            assert!(err.contains(says), "{source}: {err}");
+        }
+        let err = fails(
+            &env.gen_rt_with("acct", &op.issuer, "rt-initial", source),
+            code,
+        );
+        assert!(err.contains(says), "{source}: {err}");
+    }
+    assert!(op.requests().is_empty(), "{:?}", op.requests());
+    assert_eq!(
+        op.valid_rts().len(),
+        1,
+        "the imported refresh token was not used"
+    );
+}
+
+/// An account directory that cannot be made (here: under a regular file)
+/// fails before the imported refresh token is used.
+#[test]
+fn an_unwritable_account_directory_fails_before_the_refresh_token_is_used() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let blocker = env.dir.path().join("a-file");
+    std::fs::write(&blocker, b"x").expect("file");
+    let mut cmd = env.cmd("oidc-gen");
+    cmd.env("OIDC_CONFIG_DIR", blocker.join("accounts")).args([
+        "acct",
+        "--issuer",
+        &op.issuer,
+        "--client-id",
+        "cid",
+        "--client-secret",
+        "csecret",
+        "--rt",
+        "rt-initial",
+        "--pw-env",
+    ]);
+    let err = fails(&cmd.output().expect("oidc-gen"), 1);
+    assert!(
+        err.contains("could not be saved") && err.contains("nothing was sent to the provider"),
+        "{err}"
+    );
+    assert!(op.requests().is_empty(), "{:?}", op.requests());
+}
+
+/// A tmpfs mounted on the account directory for one test, unmounted after.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "mount: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir.to_owned())
+    }
+
+    /// Writes zeros into it until it is full.
+    fn fill(&self) {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(self.0.join("filler")).expect("filler");
+        let block = vec![0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// A full account directory: before the import, oidc-gen refuses without
+/// a request; when it fills up during the password prompt (after the
+/// refresh token was used), the account goes into the agent without a file
+/// and serves tokens, and the error says so.
+#[test]
+#[ignore = "root: mounts a small tmpfs (tests/run-all runs it as root)"]
+fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
+    needs_root("mount a small tmpfs as the account directory");
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let disk = Tmpfs::mount(&env.config_dir(), "256k");
+    disk.fill();
+    let err = fails(&env.gen_rt("acct", &op.issuer, "rt-initial"), 1);
+    assert!(err.contains("nothing was sent to the provider"), "{err}");
+    assert!(op.requests().is_empty(), "{:?}", op.requests());
+    std::fs::remove_file(disk.0.join("filler")).expect("make room");
+
+    // The password comes from a FIFO: oidc-gen waits there after the
+    // refresh, while the test fills the directory.
+    use rustix::fs::{CWD, FileType, Mode, mknodat};
+    let fifo = env.dir.path().join("pw.fifo");
+    mknodat(CWD, &fifo, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
+    let held = op.hold_next_refresh();
+    let mut cmd = env.cmd("oidc-gen");
+    cmd.args([
+        "acct",
+        "--issuer",
+        &op.issuer,
+        "--client-id",
+        "cid",
+        "--client-secret",
+        "csecret",
+        "--rt",
+        "rt-initial",
+        "--pw-file",
+    ])
+    .arg(&fifo);
+    let running = Env::spawn_cmd(cmd);
+    held.arrived();
+    disk.fill();
+    held.release();
+    std::fs::write(&fifo, format!("{PASSWORD}\n")).expect("password into the FIFO");
+    let err = fails(&running.finish(), 1);
+    assert!(err.contains("loaded in the agent without a file"), "{err}");
+    assert!(
+        !op.valid_rts().contains("rt-initial"),
+        "the import rotated it"
+    );
+    ok(&env.run("oidc-token", &["acct"]));
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
+}
