@@ -2,10 +2,11 @@
 //! last lines of its log.
 //!
 //! `status_json` keeps oidc-agent's fields (`version`,
-//! `command_line_options`, `loaded_accounts` as a list of names) for its
-//! clients (`oidc-agent-service` reads `command_line_options`) and adds
-//! `accounts` (one object per loaded account; times are Unix seconds, as
-//! numbers) and `log`.
+//! `command_line_options` as one string, `loaded_accounts` as a list of
+//! names) for its clients (`oidc-agent-service` reads
+//! `command_line_options`) and adds `restart_options` (the same options as
+//! a list), `accounts` (one object per loaded account; times are Unix
+//! seconds, as numbers) and `log`.
 
 use serde_json::{Value, json};
 
@@ -70,7 +71,10 @@ pub fn json(ctx: &Ctx) -> Response {
         "implementation": "oidc-agent-rs",
         "protocol_version": crate::protocol::PROTOCOL_VERSION,
         "pid": std::process::id(),
-        "command_line_options": ctx.command_line,
+        // oidc-agent's is one string, which its oidc-agent-service splits
+        // on white space; ours keeps each option whole as well.
+        "command_line_options": ctx.command_line.join(" "),
+        "restart_options": ctx.command_line,
         "locked": st.is_locked(),
         "loaded_accounts": names,
         "accounts": accounts,

@@ -283,11 +283,8 @@ fn run_agent(
     });
     listener.set_nonblocking(true)?;
     let lifetime = (args.lifetime > 0).then_some(args.lifetime);
-    let mut ctx = Ctx::new(
-        Store::default_dir(),
-        lifetime,
-        std::env::args().skip(1).collect(),
-    );
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut ctx = Ctx::new(Store::default_dir(), lifetime, restart_options(&argv));
     ctx.autoload = !args.no_autoload;
     let ctx = Arc::new(ctx);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -317,6 +314,43 @@ fn kill(args: &Args) -> anyhow::Result<()> {
         println!("unset {ENV_SOCK};\nunset {ENV_PID};\necho Agent pid {pid} killed;");
     }
     Ok(())
+}
+
+/// The options a restart of this agent should keep (`status_json`'s
+/// `command_line_options`, which oidc-agent-service reads on `restart`):
+/// the command line without what a start sets itself (socket, pid file,
+/// output format, foreground) and without a command to run (`-- CMD`).
+pub fn restart_options(argv: &[String]) -> Vec<String> {
+    const WITH_VALUE: [&str; 5] = [
+        "-a",
+        "--socket-path",
+        "--bind-address",
+        "--bind_address",
+        "--pid-file",
+    ];
+    const DROPPED: [&str; 8] = [
+        "--json",
+        "--quiet",
+        "--console",
+        "-d",
+        "--kill",
+        "-k",
+        "--status",
+        "--no-daemon",
+    ];
+    let mut kept = Vec::new();
+    let mut args = argv.iter();
+    while let Some(arg) = args.next() {
+        let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
+        if arg == "--" {
+            break;
+        } else if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !WITH_VALUE.contains(&name) && !DROPPED.contains(&arg.as_str()) {
+            kept.push(arg.clone());
+        }
+    }
+    kept
 }
 
 /// The agent `OIDCD_PID` (`var`) names, checked before a signal goes to
@@ -383,4 +417,22 @@ fn status(args: &Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restart_options;
+
+    #[test]
+    fn a_restart_keeps_the_settings_not_what_a_start_sets() {
+        let argv = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            restart_options(&argv(
+                "--lifetime=100 --json -a /run/s.sock --socket-path=/x --pid-file /p --quiet \
+                 --log-file /l -t 5 --pid-file=/q -d -- make deploy --lifetime=1"
+            )),
+            argv("--lifetime=100 --log-file /l -t 5")
+        );
+        assert!(restart_options(&[]).is_empty());
+    }
 }

@@ -181,24 +181,22 @@ fn agent_opts() -> Vec<String> {
 }
 
 /// The options the running agent was started with, minus the ones `start`
-/// sets itself (oidc-agent's `OIDC_AGENT_RESTART_WITH_SAME_OPTS`).
+/// sets itself (oidc-agent's `OIDC_AGENT_RESTART_WITH_SAME_OPTS`): ours
+/// lists them whole; oidc-agent 5.x gives one string, split on white space
+/// as its script does.
 fn previous_opts(sock: &Path) -> Option<Vec<String>> {
     let reply = AgentClient::new(sock).call(&Request::StatusJson).ok()?;
-    let list = reply.info?.get("command_line_options")?.as_array()?.clone();
-    let mut opts = Vec::new();
-    let mut skip_value = false;
-    for o in list.iter().filter_map(|o| o.as_str()) {
-        if std::mem::take(&mut skip_value) {
-            continue;
-        }
-        match o {
-            "--json" | "--quiet" | "--console" | "-d" => {}
-            "-a" | "--socket-path" | "--bind-address" | "--bind_address" => skip_value = true,
-            o if o.starts_with("--socket-path=") => {}
-            o => opts.push(o.to_owned()),
-        }
+    let info = reply.info?;
+    if let Some(list) = info.get("restart_options").and_then(|l| l.as_array()) {
+        return Some(
+            list.iter()
+                .filter_map(|o| o.as_str().map(str::to_owned))
+                .collect(),
+        );
     }
-    Some(opts)
+    let line = info.get("command_line_options")?.as_str()?;
+    let argv: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+    Some(super::agent::restart_options(&argv))
 }
 
 /// The `oidc-agent` to launch: `$OIDC_AGENT`, else the one next to this

@@ -48,6 +48,8 @@ fn daemon_prints_eval_lines_and_kill_stops_it() {
         .expect("status");
     let v: serde_json::Value = serde_json::from_str(&ok(&status)).expect("--status --json is JSON");
     assert_eq!(v["loaded_accounts"], serde_json::json!([]));
+    // oidc-agent's type: one string (its oidc-agent-service splits it).
+    assert!(v["command_line_options"].is_string(), "{v}");
     // -k kills it and removes the socket and its directory.
     let kill = env
         .cmd("oidc-agent")
