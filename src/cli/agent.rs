@@ -305,6 +305,7 @@ fn kill(args: &Args) -> anyhow::Result<()> {
     let var = std::env::var(ENV_PID)
         .context("OIDCD_PID is not set; nothing to kill (run `eval \"$(oidc-agent)\"` first)")?;
     let pid = agent_pid(&var)?;
+    refuse_if_unsaved(pid.as_raw_nonzero().get())?;
     rustix::process::kill_process(pid, rustix::process::Signal::TERM)
         .with_context(|| format!("cannot kill agent pid {}", pid.as_raw_nonzero()))?;
     let pid = pid.as_raw_nonzero();
@@ -312,6 +313,43 @@ fn kill(args: &Args) -> anyhow::Result<()> {
         println!("{}", serde_json::json!({"killed": pid.to_string()}));
     } else {
         println!("unset {ENV_SOCK};\nunset {ENV_PID};\necho Agent pid {pid} killed;");
+    }
+    Ok(())
+}
+
+/// Refuses to stop agent `pid` while it holds a rotated refresh token it
+/// could not write to its account file (a full or read-only disk): its
+/// last write at exit would fail too, and the token would be lost. The
+/// agent retries on its own; once `--status` shows nothing unsaved, `-k`
+/// goes ahead. An agent that cannot be asked is stopped as before.
+fn refuse_if_unsaved(pid: i32) -> anyhow::Result<()> {
+    let Some(info) = AgentClient::from_env()
+        .and_then(|c| c.call(&Request::StatusJson))
+        .ok()
+        .and_then(|reply| reply.info)
+    else {
+        return Ok(());
+    };
+    if info.get("pid").and_then(serde_json::Value::as_i64) != Some(i64::from(pid)) {
+        return Ok(());
+    }
+    let unsaved = info
+        .get("accounts")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|a| a.get("unsaved").and_then(serde_json::Value::as_bool) == Some(true));
+    if let Some(a) = unsaved {
+        let name = a.get("name").and_then(|n| n.as_str()).unwrap_or("?");
+        let why = a
+            .get("unsaved_error")
+            .and_then(|e| e.as_str())
+            .unwrap_or("unknown");
+        bail!(
+            "agent {pid} not stopped: account '{name}' holds a rotated refresh token it could not save ({why}); \
+             free space or fix the account directory (the agent retries every 10 s), then run oidc-agent -k \
+             again; `kill {pid}` stops it anyway and loses that token"
+        );
     }
     Ok(())
 }

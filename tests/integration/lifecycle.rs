@@ -208,6 +208,25 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
     assert!(err.contains("not saved"), "{err}");
     let err = fails(&env.run("oidc-add", &["-R"]), 1);
     assert!(err.contains("not saved"), "{err}");
+    // So is stopping the agent with -k: its last write would fail too.
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&env.run("oidc-agent", &["--status", "--json"]))).expect("json");
+    let pid = status["pid"].to_string();
+    let kill = env
+        .cmd("oidc-agent")
+        .arg("-k")
+        .env("OIDCD_PID", &pid)
+        .output()
+        .expect("-k");
+    let err = fails(&kill, 1);
+    assert!(
+        err.contains("not stopped") && err.contains("'acct'"),
+        "{err}"
+    );
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "the agent was stopped"
+    );
     // A cached token is still served, with the warning.
     let out = env.run("oidc-token", &["acct"]);
     assert_eq!(ok(&out), token);
