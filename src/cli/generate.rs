@@ -226,6 +226,10 @@ pub struct Args {
     pub password: PasswordArgs,
 }
 
+/// The account name of `oidc-gen --only-at` without one (nothing is saved
+/// under it).
+const ONLY_AT_NAME: &str = "only-at";
+
 /// Entry point of `oidc-gen`.
 pub fn main() -> u8 {
     let mut args: Args = super::parse(super::flags::Tool::Gen);
@@ -243,11 +247,16 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     }
     // oidc-agent's `-p FILE`/`-u FILE`: a short name or a path.
     let file = args.print.clone().or(args.update.clone()).flatten();
-    let mut name = args
-        .name
-        .clone()
-        .or(file.clone())
-        .context("no account short name given (usage: oidc-gen NAME --issuer URL ...)")?;
+    let mut name = match (args.name.clone().or(file.clone()), &args.code_exchange) {
+        (Some(name), _) => name,
+        // As with oidc-agent: the pending login is found by its state.
+        (None, Some(url)) => code::pending_account(&store, url)?,
+        // Nothing is saved: the name only labels the draft.
+        (None, None) if args.only_at => ONLY_AT_NAME.to_owned(),
+        (None, None) => {
+            anyhow::bail!("no account short name given (usage: oidc-gen NAME --issuer URL ...)")
+        }
+    };
     if let Some(path) = file.as_deref().filter(|f| f.contains('/')) {
         let path = Path::new(path);
         let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {

@@ -266,21 +266,15 @@ fn dynamic_registration_then_token_and_delete() {
     no_violations(&op);
 
     // A public registration with --cnid and --only-at: one token on stdout,
-    // nothing saved, and the throwaway client deleted again.
+    // nothing saved, and the throwaway client deleted again. As oidc-agent
+    // documents it, with no account name (`--only-at` where the name goes).
     let mut oidc_gen = env.spawn(
         "oidc-gen",
         &gen_args(
-            "once",
+            "--only-at",
             &op.issuer,
             "code",
-            &[
-                "--at",
-                "initial-at",
-                "--pub",
-                "--cnid",
-                "my-laptop",
-                "--only-at",
-            ],
+            &["--at", "initial-at", "--pub", "--cnid", "my-laptop"],
         ),
     );
     let url = oidc_gen.auth_url();
@@ -458,11 +452,12 @@ fn no_webserver_then_code_exchange() {
     let wrong = landed.replace("state=", "state=x");
     let err = gen_fails(&env, &["paste", "--codeExchange", &wrong, "--pw-env"], 1);
     assert!(err.contains("state"), "{err}");
+    let err = gen_fails(&env, &[&format!("--codeExchange={wrong}"), "--pw-env"], 1);
+    assert!(err.contains("no pending login"), "{err}");
     assert!(pending.exists());
-    ok(&env.run(
-        "oidc-gen",
-        &["paste", "--codeExchange", &landed, "--pw-env"],
-    ));
+    // oidc-agent's documented form: no name; the state finds the login.
+    let exchange = format!("--codeExchange={landed}");
+    ok(&env.run("oidc-gen", &[&exchange, "--pw-env"]));
     assert!(!pending.exists(), "pending login deleted after use");
     assert!(
         account(&env, "paste")

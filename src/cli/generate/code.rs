@@ -299,6 +299,37 @@ pub(super) fn finish_pasted(
     complete(&session, store, config, password, tokens, Flow::Code)
 }
 
+/// The account whose pending login `url` (the redirected address) belongs
+/// to, found by its `state`: oidc-agent's `oidc-gen --codeExchange URL`
+/// needs no account name either.
+pub(super) fn pending_account(store: &Store, url: &str) -> anyhow::Result<String> {
+    let entries = std::fs::read_dir(store.dir()).ok().into_iter().flatten();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(name) = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix('.')?.strip_suffix(".pending"))
+        else {
+            continue;
+        };
+        let Ok(bytes) = std::fs::read(entry.path()).map(Zeroizing::new) else {
+            continue;
+        };
+        let Ok(login) = serde_json::from_slice::<PendingLogin>(&bytes) else {
+            continue;
+        };
+        if loopback::parse_redirect_url(url, login.authorization.state().expose()).is_ok() {
+            return Ok(name.to_owned());
+        }
+    }
+    bail!(
+        "no pending login in {} matches this address (its state); give the account name \
+         (`oidc-gen NAME --codeExchange URL`), or start the login with \
+         `oidc-gen NAME --flow code --no-webserver --issuer URL ...`",
+        store.dir().display()
+    )
+}
+
 fn remove_pending(path: &std::path::Path) {
     if let Err(e) = std::fs::remove_file(path)
         && e.kind() != std::io::ErrorKind::NotFound
