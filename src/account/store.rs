@@ -39,7 +39,34 @@ pub fn check_name(name: &str) -> Result<()> {
         || !is_account_file(name)
     {
         return Err(Error::Usage(format!(
-            "'{name}' is not a valid account short name: use letters, digits, '-', '_' (no '/', no leading '.' or '-')"
+            "'{name}' is not a valid account short name: no '/', no leading '.' or '-', and not a name \
+             oidc-agent uses for its own files; use letters, digits, '-', '_' or '.'"
+        )));
+    }
+    Ok(())
+}
+
+/// The longest short name a new account may have, in bytes: its file and
+/// the temporary `.NAME.XXXXXX.tmp` beside it must fit in a file name
+/// (255 bytes on Linux file systems).
+pub const MAX_NEW_NAME: usize = 200;
+
+/// Checks a short name for a new account (or a rename's target): usable
+/// ([`check_name`]), and one that prints on one line and fits in a file
+/// name. Existing files with other names (oidc-agent accepts anything)
+/// are still read.
+pub fn check_new_name(name: &str) -> Result<()> {
+    check_name(name)?;
+    if name.len() > MAX_NEW_NAME || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let shown: String = name
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .escape_debug()
+            .to_string();
+        return Err(Error::Usage(format!(
+            "'{shown}' is not a valid account short name: no white space or control characters, \
+             at most {MAX_NEW_NAME} bytes; use letters, digits, '-', '_' or '.'"
         )));
     }
     Ok(())
@@ -326,6 +353,15 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad}");
         }
         check_name("my-acct_1").expect("valid");
+        // New names also print on one line and fit in a file name; an
+        // existing file of oidc-agent's with such a name is still read.
+        let long = "x".repeat(MAX_NEW_NAME + 1);
+        for bad in [" sp ace", "new\nline", "tab\t", long.as_str(), "../x"] {
+            assert!(check_new_name(bad).is_err(), "{bad:?}");
+        }
+        check_name(" sp ace").expect("readable");
+        check_new_name("kit.example-2_b").expect("valid");
+        check_new_name(&"x".repeat(MAX_NEW_NAME)).expect("valid");
     }
 
     #[test]

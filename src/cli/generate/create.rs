@@ -26,6 +26,9 @@ use crate::secret::SecretString;
 const ROOM_FOR_AN_ACCOUNT: usize = 16 * 1024;
 
 pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
+    if !store.path(name)?.exists() {
+        crate::account::store::check_new_name(name)?;
+    }
     let file = given::client_file(args)?;
     check_client_args(args, file.as_ref())?;
     if !args.no_save && !args.only_at {

@@ -140,7 +140,7 @@ const KEYRING: crate::cli::PasswordArgs = crate::cli::PasswordArgs {
 };
 
 pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyhow::Result<()> {
-    crate::account::store::check_name(new)?;
+    crate::account::store::check_new_name(new)?;
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
