@@ -58,12 +58,15 @@ pub const MAX_NEW_NAME: usize = 200;
 pub fn check_new_name(name: &str) -> Result<()> {
     check_name(name)?;
     if name.len() > MAX_NEW_NAME || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        let shown: String = name
+        let mut shown = name
             .chars()
             .take(40)
             .collect::<String>()
             .escape_debug()
             .to_string();
+        if name.chars().count() > 40 {
+            shown.push('…');
+        }
         return Err(Error::Usage(format!(
             "'{shown}' is not a valid account short name: no white space or control characters, \
              at most {MAX_NEW_NAME} bytes; use letters, digits, '-', '_' or '.'"
