@@ -204,25 +204,87 @@ pub struct PasswordArgs {
     pub no_prompt: bool,
 }
 
-fn first_line(mut s: String) -> SecretString {
-    let end = s.find(['\n', '\r']).unwrap_or(s.len());
-    s.truncate(end);
-    SecretString::new(s)
+/// The most a password or secret line may be: a longer first line is not
+/// a password (`--pw-file /dev/zero`, `--pw-cmd yes` would fill memory).
+const MAX_SECRET_LINE: usize = 64 * 1024;
+
+/// The first line of `reader`, without its line end, read no further than
+/// [`MAX_SECRET_LINE`]; what was read is wiped. `source` names it in errors.
+fn first_line_of(reader: impl io::Read, source: &str) -> Result<SecretString, Error> {
+    use io::BufRead as _;
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    io::BufReader::new(reader.take(MAX_SECRET_LINE as u64 + 1))
+        .read_until(b'\n', &mut buf)
+        .map_err(|e| Error::Failure(format!("{source}: cannot read it: {e}")))?;
+    let end = buf
+        .iter()
+        .position(|b| matches!(b, b'\n' | b'\r'))
+        .unwrap_or(buf.len());
+    if end > MAX_SECRET_LINE {
+        return Err(Error::Failure(format!(
+            "{source}: its first line is longer than {} KiB; give the password (or secret) on a line of its own",
+            MAX_SECRET_LINE / 1024
+        )));
+    }
+    let line = std::str::from_utf8(&buf[..end])
+        .map_err(|_| Error::Failure(format!("{source}: its first line is not UTF-8 text")))?;
+    Ok(SecretString::new(line.to_owned()))
 }
 
 /// A secret from the environment variable `var`; `flag` names the option
 /// in the usage error when it is not set.
 pub(crate) fn secret_from_env(flag: &str, var: &str) -> Result<SecretString, Error> {
-    std::env::var(var)
-        .map(SecretString::new)
-        .map_err(|_| Error::Usage(format!("{flag}: the environment variable {var} is not set")))
+    match std::env::var(var) {
+        Ok(value) => Ok(SecretString::new(value)),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Usage(format!(
+            "{flag}: the environment variable {var} is not UTF-8 text"
+        ))),
+        Err(std::env::VarError::NotPresent) if var.is_empty() => Err(Error::Usage(format!(
+            "{flag}=: no variable named; give {flag}=VAR, or {flag} alone for its default variable"
+        ))),
+        Err(std::env::VarError::NotPresent) => Err(Error::Usage(format!(
+            "{flag}: the environment variable {var} is not set"
+        ))),
+    }
 }
 
-/// A secret from the first line of the file at `path` (the whole text is
-/// wiped with it); `action` names the read in the I/O error.
+/// A secret from the first line of the file at `path`; `action` names the
+/// read in the I/O error.
 pub(crate) fn secret_from_file(action: &'static str, path: &Path) -> Result<SecretString, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(action, path, e))?;
-    Ok(first_line(text))
+    let file = std::fs::File::open(path).map_err(|e| Error::io(action, path, e))?;
+    first_line_of(file, &path.display().to_string())
+}
+
+/// The first line `cmd` (run with `sh -c`) prints. Once that line is read,
+/// the pipe is closed: a command that goes on writing ends on SIGPIPE,
+/// which is not its failure.
+fn secret_from_command(cmd: &str) -> Result<SecretString, Error> {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .map_err(|e| Error::Failure(format!("--pw-cmd: cannot run `{cmd}`: {e}")))?;
+    let line = match child.stdout.take() {
+        Some(out) => first_line_of(out, &format!("--pw-cmd: the output of `{cmd}`")),
+        None => Err(Error::Failure(format!("--pw-cmd: no output of `{cmd}`"))),
+    };
+    let status = child
+        .wait()
+        .map_err(|e| Error::Failure(format!("--pw-cmd: `{cmd}`: {e}")))?;
+    let line = line?;
+    // `sh -c` reports its command's SIGPIPE as 128 + SIGPIPE.
+    let sigpipe =
+        status.signal() == Some(libc::SIGPIPE) || status.code() == Some(128 + libc::SIGPIPE);
+    if !status.success() && !sigpipe {
+        return Err(Error::Failure(format!(
+            "--pw-cmd: `{cmd}` failed ({status})"
+        )));
+    }
+    Ok(line)
 }
 
 impl PasswordArgs {
@@ -241,22 +303,7 @@ impl PasswordArgs {
             return secret_from_file("read password file", path);
         }
         if let Some(cmd) = &self.pw_cmd {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(cmd)
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::inherit())
-                .output()
-                .map_err(|e| Error::Failure(format!("--pw-cmd: cannot run `{cmd}`: {e}")))?;
-            if !out.status.success() {
-                return Err(Error::Failure(format!(
-                    "--pw-cmd: `{cmd}` failed ({})",
-                    out.status
-                )));
-            }
-            return Ok(first_line(
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-            ));
+            return secret_from_command(cmd);
         }
         self.prompt(prompt, confirm)
     }
@@ -424,6 +471,31 @@ mod tests {
             description: None,
             error_uri: None,
         }
+    }
+
+    /// A password source is read up to its first line end, and no further
+    /// than 64 KiB: an endless one (`/dev/zero`, `yes`) fails or ends,
+    /// instead of filling memory.
+    #[test]
+    fn password_sources_are_read_to_the_first_line_only() {
+        let line = |bytes: &[u8]| first_line_of(bytes, "test").map(|s| s.expose().to_owned());
+        assert_eq!(line(b"pw\r\nrest").expect("line"), "pw");
+        assert_eq!(line(b"no newline").expect("line"), "no newline");
+        assert_eq!(line(b"").expect("empty"), "");
+        let long = vec![b'x'; MAX_SECRET_LINE + 1];
+        assert!(
+            line(&long)
+                .expect_err("too long")
+                .to_string()
+                .contains("longer than 64 KiB")
+        );
+        assert!(line(&long[..MAX_SECRET_LINE]).is_ok());
+        let endless = std::io::repeat(0);
+        assert!(first_line_of(endless, "/dev/zero").is_err());
+        assert!(line(b"\xff\n").is_err());
+        let yes = secret_from_command("yes").expect("the first line, then SIGPIPE");
+        assert_eq!(yes.expose(), "y");
+        assert!(secret_from_command("echo pw; exit 3").is_err());
     }
 
     /// clap's multi-line usage errors become one line that keeps the
