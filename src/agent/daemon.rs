@@ -150,16 +150,23 @@ pub fn detach() {
 
 /// In the daemon child, after `READY`: stdout to /dev/null, stderr to the log
 /// file (or /dev/null), stdin from /dev/null.
-pub fn redirect_stdio(log: Option<&Path>) -> io::Result<()> {
+/// Opens `--log-file` for appending, before the daemon says it is ready:
+/// a log that cannot be opened fails the start, where the person sees it.
+pub fn open_log(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::io("open the log file", path, e))
+}
+
+pub fn redirect_stdio(log: Option<std::fs::File>) -> io::Result<()> {
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/null")?;
     let err = match log {
-        Some(p) => std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)?,
+        Some(file) => file,
         None => null.try_clone()?,
     };
     rustix::stdio::dup2_stdin(&null)?;

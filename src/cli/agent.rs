@@ -110,15 +110,26 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if std::env::var_os(daemon::CHILD_ENV).is_some() {
         return run_child(args);
     }
+    // Opened before the agent starts: a path that cannot be written fails
+    // the start instead of leaving an agent nobody was told about.
+    let pid_file = open_pid_file(args)?;
     if args.console {
         let (socket, dir) = socket_path(args)?;
         let listener = daemon::bind(&socket)?;
-        write_pid_file(args, std::process::id())?;
+        write_pid_file(pid_file, std::process::id())?;
         print_env(args, &socket, std::process::id());
         return run_agent(args, listener, Some(socket), dir);
     }
     let (socket, pid) = spawn_daemon(args)?;
-    write_pid_file(args, pid)?;
+    if let Err(e) = write_pid_file(pid_file, pid) {
+        if let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        return Err(e.context("the agent was stopped again"));
+    }
     print_env(args, &socket, pid);
     Ok(())
 }
@@ -126,7 +137,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
 /// Re-execs ourselves as the daemon with the socket path fixed here, so the
 /// parent knows what to print. Returns (socket, daemon pid).
 fn spawn_daemon(args: &Args) -> anyhow::Result<(PathBuf, u32)> {
-    let (socket, _dir) = socket_path(args)?;
+    let (socket, dir) = socket_path(args)?;
     let mut child_args: Vec<String> = std::env::args().skip(1).collect();
     // The daemon does not run COMMAND: leave it (and its `--`) out.
     child_args.truncate(child_args.len() - args.command.len());
@@ -137,7 +148,12 @@ fn spawn_daemon(args: &Args) -> anyhow::Result<(PathBuf, u32)> {
         child_args.push("--socket-path".into());
         child_args.push(socket.display().to_string());
     }
-    let pid = daemon::spawn_child(&child_args)?;
+    let pid = daemon::spawn_child(&child_args).inspect_err(|_| {
+        // The fresh directory made for this agent: nothing is in it now.
+        if let Some(dir) = &dir {
+            let _ = std::fs::remove_dir(dir);
+        }
+    })?;
     Ok((socket, pid))
 }
 
@@ -220,10 +236,21 @@ fn socket_path(args: &Args) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
     }
 }
 
-/// `--pid-file PATH`: the pid and a newline, as oidc-agent 5.x writes it.
-fn write_pid_file(args: &Args, pid: u32) -> anyhow::Result<()> {
-    if let Some(path) = &args.pid_file {
-        std::fs::write(path, format!("{pid}\n"))
+/// `--pid-file PATH`, opened (created or emptied) for [`write_pid_file`].
+fn open_pid_file(args: &Args) -> anyhow::Result<Option<(std::fs::File, &Path)>> {
+    let Some(path) = &args.pid_file else {
+        return Ok(None);
+    };
+    let file = std::fs::File::create(path)
+        .with_context(|| format!("--pid-file: cannot write {}", path.display()))?;
+    Ok(Some((file, path)))
+}
+
+/// The pid and a newline, as oidc-agent 5.x writes its pid file.
+fn write_pid_file(file: Option<(std::fs::File, &Path)>, pid: u32) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Some((mut file, path)) = file {
+        file.write_all(format!("{pid}\n").as_bytes())
             .with_context(|| format!("--pid-file: cannot write {}", path.display()))?;
     }
     Ok(())
@@ -253,9 +280,14 @@ fn run_child(args: &Args) -> anyhow::Result<()> {
         .clone()
         .context("daemon child started without a socket path")?;
     let listener = daemon::bind(&socket)?;
+    let log = match &args.log_file {
+        Some(path) => Some(daemon::open_log(path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&socket);
+        })?),
+        None => None,
+    };
     println!("{}", daemon::READY);
-    daemon::redirect_stdio(args.log_file.as_deref())
-        .context("cannot redirect the daemon's output")?;
+    daemon::redirect_stdio(log).context("cannot redirect the daemon's output")?;
     let dir = socket
         .parent()
         // Only the fresh `oidc-XXXXXX` directory made for this agent; never

@@ -116,6 +116,41 @@ fn kill_signals_only_an_agent() {
     assert!(fails(&kill, 1).contains(&format!("no process {pid}")));
 }
 
+/// A `--log-file` or `--pid-file` that cannot be written fails the start
+/// (exit 1, one line naming it), and no agent is left running without
+/// anyone told where: no socket directory remains.
+#[test]
+fn an_unwritable_log_or_pid_file_fails_the_start() {
+    let env = Env::new();
+    let tmp = env.dir.path().join("tmp");
+    for (flag, says) in [
+        ("--log-file", "cannot open the log file"),
+        ("--pid-file", "--pid-file"),
+    ] {
+        let out = env
+            .cmd("oidc-agent")
+            .args([flag, "/nonexistent/dir/file"])
+            .output()
+            .expect("oidc-agent");
+        let err = fails(&out, 1);
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{flag}: {err}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "",
+            "{flag}: no eval lines"
+        );
+        let left: Vec<_> = std::fs::read_dir(&tmp)
+            .expect("tmp")
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .filter(|n| n.to_string_lossy().starts_with("oidc-"))
+            .collect();
+        assert!(left.is_empty(), "{flag}: left behind {left:?}");
+    }
+}
+
 /// An agent killed with SIGKILL leaves its socket directory behind; the next
 /// agent of the same user removes it once its socket no longer answers.
 #[test]
