@@ -121,7 +121,8 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
     // which costs a third of oidc-token's start-up. Anything else (help,
     // a prefix, an oidc-agent option, a usage error) takes the full parse,
     // which gives the same result for what the fast path accepts.
-    if let Ok(m) = T::command().try_get_matches_from(std::env::args_os())
+    let argv = flags::attached_values(tool, std::env::args_os().collect());
+    if let Ok(m) = T::command().try_get_matches_from(&argv)
         && let Ok(parsed) = T::from_arg_matches(&m)
     {
         return parsed;
@@ -129,7 +130,6 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
     let mut cmd = flags::command(docs::for_help(T::command()), tool);
     // argp's --usage (or a prefix only it has) wins over everything else on
     // the line, as --help does.
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv
         .iter()
         .skip(1)
@@ -157,6 +157,7 @@ pub fn try_parse_from<T: clap::Parser>(
     tool: flags::Tool,
     argv: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
 ) -> Result<(T, flags::Used), clap::Error> {
+    let argv = flags::attached_values(tool, argv.into_iter().map(Into::into).collect());
     let m = flags::command(docs::for_help(T::command()), tool).try_get_matches_from(argv)?;
     let used = flags::used(&m, tool);
     Ok((T::from_arg_matches(&m)?, used))

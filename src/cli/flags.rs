@@ -285,6 +285,45 @@ pub fn of(tool: Tool) -> impl Iterator<Item = &'static Flag> {
     TABLE.iter().filter(move |f| f.tool == tool).chain(password)
 }
 
+/// argp's reading of a short option with an optional value: only what is
+/// attached is its value (`-eAT_EXP`, `-oTOKEN`; `-oe` is `--token=e`),
+/// as oidc-agent's documentation writes it. clap reads `-eAT_EXP` as the
+/// flags `-e -A -T ...`; this writes such a cluster as `-e=AT_EXP`, which
+/// clap reads as argp does. Everything after `--` is left alone.
+pub fn attached_values(tool: Tool, argv: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut past_options = false;
+    argv.into_iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            past_options |= arg == "--";
+            let Some(text) = arg.to_str().filter(|_| i > 0 && !past_options) else {
+                return arg;
+            };
+            match optional_value_at(tool, text) {
+                Some(at) => format!("{}={}", &text[..at], &text[at..]).into(),
+                None => arg,
+            }
+        })
+        .collect()
+}
+
+/// Where the attached value of a short option with an optional value
+/// starts in the cluster `text` (`-ce` + `AT_EXP`), if it has one.
+fn optional_value_at(tool: Tool, text: &str) -> Option<usize> {
+    let cluster = text.strip_prefix('-').filter(|c| !c.starts_with('-'))?;
+    for (i, c) in cluster.char_indices() {
+        let value = of(tool).find(|f| f.short == Some(c))?.value;
+        let rest = &cluster[i + c.len_utf8()..];
+        match value {
+            Value::None => {}
+            Value::Required => return None,
+            Value::Optional if rest.is_empty() || rest.starts_with('=') => return None,
+            Value::Optional => return Some(1 + i + c.len_utf8()),
+        }
+    }
+    None
+}
+
 /// The options of every tool.
 pub fn all() -> impl Iterator<Item = &'static Flag> {
     Tool::ALL.into_iter().flat_map(of)

@@ -180,6 +180,10 @@ fn every_option_parses_in_every_syntax() {
             } else if l.optional {
                 forms.push(vec![long.clone()]);
                 forms.push(vec![format!("{long}={v}")]);
+                if let Some(s) = l.short {
+                    forms.push(vec![format!("-{s}")]);
+                    forms.push(vec![format!("-{s}{v}")]);
+                }
             } else {
                 forms.push(vec![format!("{long}={v}")]);
                 forms.push(vec![long.clone(), v.clone()]);
@@ -198,6 +202,40 @@ fn every_option_parses_in_every_syntax() {
             }
         }
     }
+}
+
+/// argp gives a short option's optional value only when it is attached,
+/// as oidc-agent's documentation writes it: `-eAT_EXP` is
+/// `--expires-at=AT_EXP`, `-oe` is `--token=e`, `-e NAME` is a flag and
+/// the account.
+#[test]
+fn attached_optional_values_are_read_as_argp_reads_them() {
+    let token = |argv: &[&str]| {
+        try_parse_from::<token::Args>(Tool::Token, argv.iter().copied())
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+            .0
+    };
+    let a = token(&["oidc-token", "acct", "-eAT_EXP", "-iISS", "-oTOKEN"]);
+    assert_eq!(
+        (
+            a.expires_at.as_deref(),
+            a.issuer.as_deref(),
+            a.token.as_deref()
+        ),
+        (Some("AT_EXP"), Some("ISS"), Some("TOKEN"))
+    );
+    let a = token(&["oidc-token", "-oe", "acct"]);
+    assert_eq!((a.token.as_deref(), a.expires_at), (Some("e"), None));
+    let a = token(&["oidc-token", "-ceX", "acct"]);
+    assert!(a.env);
+    assert_eq!(a.expires_at.as_deref(), Some("X"));
+    let a = token(&["oidc-token", "-e", "acct"]);
+    assert_eq!(
+        (a.expires_at.as_deref(), a.target.as_str()),
+        (Some(""), "acct")
+    );
+    let a = token(&["oidc-token", "-t30", "--", "-eX"]);
+    assert_eq!((a.time, a.target.as_str()), (30, "-eX"));
 }
 
 #[test]
