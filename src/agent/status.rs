@@ -76,6 +76,7 @@ pub fn json(ctx: &Ctx) -> Response {
         "command_line_options": ctx.command_line.join(" "),
         "restart_options": ctx.command_line,
         "locked": st.is_locked(),
+        "autoload": ctx.autoload,
         "loaded_accounts": names,
         "accounts": accounts,
         "log": log::recent(),

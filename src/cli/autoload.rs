@@ -77,14 +77,32 @@ pub fn call(
     }
     match client.call(&request(true)) {
         Err(e) if is_not_loaded(&e) => match account_for(&Store::default_dir(), target) {
-            Some(name) => {
+            Some(name) if agent_autoloads(client) => {
                 load_in_child(&name, prompt, e)?;
                 client.call(&request(true))
             }
+            Some(name) => Err(Error::Agent {
+                kind: ErrorKind::NotLoaded,
+                message: format!(
+                    "{e}{NO_AUTOLOAD}the agent was started with --no-autoload; load it with `oidc-add {name}`"
+                ),
+            }),
             None => client.call(&request(false)),
         },
         other => other,
     }
+}
+
+/// False when the agent was started with `--no-autoload` (its status says
+/// so): then no client loads accounts for a token request either, as with
+/// oidc-agent, where only `oidc-add` loads them. An agent that does not
+/// say (oidc-agent's) is taken to allow it.
+fn agent_autoloads(client: &AgentClient) -> bool {
+    client
+        .call(&Request::StatusJson)
+        .ok()
+        .and_then(|r| r.info?.get("autoload")?.as_bool())
+        .unwrap_or(true)
 }
 
 /// Runs `oidc-add NAME` (the one beside this program) in the autoload mode

@@ -78,3 +78,18 @@ fn clients_leave_the_keyring_to_oidc_add() {
         assert!(!links_dbus(tool), "{tool} links the keyring again");
     }
 }
+
+/// `oidc-agent --no-autoload`: only oidc-add loads accounts, so oidc-token
+/// does not try (it would prompt on a terminal) and says why.
+#[test]
+fn an_agent_started_with_no_autoload_keeps_clients_from_loading() {
+    let (_op, mut env) = agent_with_account();
+    env.stop_agent();
+    env.start_agent(&["--no-autoload"]);
+    let err = fails(&env.run("oidc-token", &["acct"]), 4);
+    assert!(
+        err.contains("started with --no-autoload") && err.contains("oidc-add acct"),
+        "{err}"
+    );
+    assert!(!err.contains("keyring"), "no load was tried: {err}");
+}
