@@ -9,7 +9,7 @@ use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
 use crate::account::store::Store;
-use crate::account::{Opened, format};
+use crate::account::Opened;
 use crate::client::{AgentClient, Load, Loaded};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::Request;
@@ -48,7 +48,7 @@ pub struct Args {
     /// Unlock the agent
     #[arg(short = 'X', long = "unlock")]
     pub unlock: bool,
-    /// Print the account's file as stored (encrypted) and exit
+    /// Print the decrypted account (its JSON) and exit
     #[arg(short = 'p', long = "print")]
     pub print: bool,
     /// Print the issuers of issuer.config, one per line (for completions)
@@ -103,17 +103,13 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.print {
+        // As oidc-agent's oidc-add does (its --help says "encrypted", its
+        // code decrypts): the account's JSON, one line.
         let name = args.name.as_deref().context("no account given")?;
-        let bytes = Store::default_dir().read(name)?;
-        // oidc-agent's files are base64 text; ours are binary, printed as base64.
-        let mut text = match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => format::encode_file(e.as_bytes()),
-        };
-        if !text.ends_with('\n') {
-            text.push('\n');
-        }
-        super::write_stdout(&text)?;
+        let (opened, _) = super::open_account(&args.password, &Store::default_dir(), name)?;
+        let json = opened.config.to_json();
+        super::write_stdout(json.expose())?;
+        super::write_stdout("\n")?;
         return Ok(());
     }
     let client = AgentClient::from_env()?;

@@ -334,6 +334,11 @@ fn gen_management() {
     let printed = ok(&env.run("oidc-gen", &["-p", "--pw-env", "acct"]));
     let v: serde_json::Value = serde_json::from_str(&printed).expect("json");
     assert_eq!(v["refresh_token"], "rt-initial");
+    // oidc-add -p decrypts too (oidc-agent's does): the JSON on one line.
+    let printed = ok(&env.run("oidc-add", &["-p", "--pw-env", "acct"]));
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    let w: serde_json::Value = serde_json::from_str(&printed).expect("json");
+    assert_eq!(w, v);
     assert_eq!(v["issuer_url"], op.issuer.as_str());
     ok(&env.run("oidc-gen", &["--rename", "renamed", "--pw-env", "acct"]));
     assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "renamed\n");
