@@ -36,12 +36,70 @@ pub fn harden() {
     );
 }
 
+/// Set for the daemon child to the fresh directory made for its socket,
+/// which it removes when it exits (never a directory it was only given).
+pub const DIR_ENV: &str = "OIDC_AGENT_RS_SOCKET_DIR";
+
+/// `--socket-path PATH` as oidc-agent reads it: a trailing `/` names a
+/// directory, and the socket is `oidc-agent.<ppid>` in it; a directory
+/// whose name ends in `XXXXXX` is made fresh (0700) with those six
+/// characters random; missing directories are created (0700). Returns the
+/// socket and the fresh directory, if one was made.
+pub fn socket_path_from(given: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+    let text = given.to_string_lossy();
+    let (dir_part, file) = if text.ends_with('/') {
+        (given, format!("oidc-agent.{}", parent_pid()))
+    } else {
+        let file = given.file_name().map(|f| f.to_string_lossy().into_owned());
+        (
+            given.parent().unwrap_or(Path::new("")),
+            file.unwrap_or_default(),
+        )
+    };
+    let mut dir = PathBuf::new();
+    let mut fresh = None;
+    for part in dir_part.components() {
+        let template = part
+            .as_os_str()
+            .to_str()
+            .and_then(|n| n.strip_suffix("XXXXXX"));
+        match template {
+            Some(prefix) if fresh.is_none() => {
+                let base = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    &dir
+                };
+                crate::account::store::ensure_private_dir(base)?;
+                let made = tempfile::Builder::new()
+                    .prefix(prefix)
+                    .rand_bytes(6)
+                    .permissions(std::fs::Permissions::from_mode(0o700))
+                    .tempdir_in(base)
+                    .map_err(|e| Error::io("create a socket directory in", base, e))?
+                    .keep();
+                dir = made.clone();
+                fresh = Some(made);
+            }
+            _ => dir.push(part),
+        }
+    }
+    if !dir.as_os_str().is_empty() {
+        crate::account::store::ensure_private_dir(&dir)?;
+    }
+    Ok((dir.join(file), fresh))
+}
+
+fn parent_pid() -> i32 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get())
+}
+
 /// oidc-agent's default socket: `$TMPDIR/oidc-XXXXXX/oidc-agent.<ppid>` in a
 /// fresh 0700 directory. Returns (directory, socket).
 pub fn default_socket_path() -> Result<(PathBuf, PathBuf)> {
     let base = crate::paths::tmp_dir();
     remove_dead_socket_dirs(&base, LEFTOVER_MIN_AGE);
-    let ppid = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+    let ppid = parent_pid();
     // tempfile makes the directory 0700 under a fresh random name, retrying
     // names that exist, so there is no window in which others can enter it.
     let dir = tempfile::Builder::new()
@@ -178,9 +236,13 @@ pub fn redirect_stdio(log: Option<std::fs::File>) -> io::Result<()> {
 /// In the parent: starts the daemon child with the same arguments and waits
 /// for `READY`. Returns the child's pid. On failure, the child's stderr is the
 /// error.
-pub fn spawn_child(args: &[String]) -> Result<u32> {
+pub fn spawn_child(args: &[String], fresh_dir: Option<&Path>) -> Result<u32> {
     let exe = std::env::current_exe().map_err(|e| Error::io("locate", "current executable", e))?;
-    let mut child: Child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(dir) = fresh_dir {
+        command.env(DIR_ENV, dir);
+    }
+    let mut child: Child = command
         .args(args)
         .env(CHILD_ENV, "1")
         .stdin(Stdio::null())
@@ -214,6 +276,55 @@ pub fn spawn_child(args: &[String]) -> Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// oidc-agent's documented `--socket-path` forms (its options page).
+    #[test]
+    fn socket_paths_read_as_oidc_agent_documents_them() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = tmp.path().display().to_string();
+        let ppid = parent_pid();
+        let resolve =
+            |given: &str| socket_path_from(Path::new(&format!("{base}/{given}"))).expect(given);
+        let rel = |p: &Path| {
+            p.strip_prefix(tmp.path())
+                .expect("inside")
+                .display()
+                .to_string()
+        };
+
+        let (sock, fresh) = resolve("oidc-agent");
+        assert_eq!((rel(&sock), fresh), ("oidc-agent".to_owned(), None));
+        let (sock, fresh) = resolve("made/on/demand/");
+        assert_eq!(rel(&sock), format!("made/on/demand/oidc-agent.{ppid}"));
+        assert!(fresh.is_none() && tmp.path().join("made/on/demand").is_dir());
+        for (given, file) in [
+            ("oidc-agent-XXXXXX/", format!("oidc-agent.{ppid}")),
+            ("oidc-agent-XXXXXX/socket", "socket".to_owned()),
+            (
+                "oidc-agent-XXXXXX/socket/",
+                format!("socket/oidc-agent.{ppid}"),
+            ),
+        ] {
+            let (sock, fresh) = resolve(given);
+            let fresh = fresh.expect("a fresh directory");
+            let name = rel(&fresh);
+            assert!(
+                name.starts_with("oidc-agent-") && name.len() == 17 && !name.ends_with("XXXXXX"),
+                "{name}"
+            );
+            assert_eq!(sock, fresh.join(&file), "{given}");
+            let mode = std::fs::metadata(&fresh)
+                .expect("made")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        let (sock, fresh) = resolve("XXXXXX-agent/");
+        assert_eq!(
+            (rel(&sock), fresh),
+            (format!("XXXXXX-agent/oidc-agent.{ppid}"), None)
+        );
+    }
 
     #[test]
     fn only_dead_agent_socket_dirs_are_removed() {

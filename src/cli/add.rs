@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use clap::{ArgGroup, Parser};
 
 use super::PasswordArgs;
-use crate::account::store::Store;
 use crate::account::Opened;
+use crate::account::store::Store;
 use crate::client::{AgentClient, Load, Loaded};
 use crate::error::{Error, ErrorKind};
 use crate::protocol::Request;

@@ -21,7 +21,7 @@ use crate::protocol::Request;
 
 /// The OpenID Connect token agent.
 #[derive(Debug, Parser)]
-#[command(name = "oidc-agent", version, long_about = None)]
+#[command(name = "oidc-agent", version, long_about = None, args_override_self = true)]
 pub struct Args {
     /// Create the socket at PATH instead of a fresh temporary directory
     #[arg(short = 'a', long = "socket-path", visible_aliases = ["bind-address", "bind_address"], value_name = "PATH")]
@@ -144,11 +144,11 @@ fn spawn_daemon(args: &Args) -> anyhow::Result<(PathBuf, u32)> {
     if child_args.last().is_some_and(|a| a == "--") {
         child_args.pop();
     }
-    if args.socket_path.is_none() {
-        child_args.push("--socket-path".into());
-        child_args.push(socket.display().to_string());
-    }
-    let pid = daemon::spawn_child(&child_args).inspect_err(|_| {
+    // The socket as resolved here (a template's random name, a directory's
+    // `oidc-agent.<ppid>`); a later option overrides an earlier one.
+    child_args.push("--socket-path".into());
+    child_args.push(socket.display().to_string());
+    let pid = daemon::spawn_child(&child_args, dir.as_deref()).inspect_err(|_| {
         // The fresh directory made for this agent: nothing is in it now.
         if let Some(dir) = &dir {
             let _ = std::fs::remove_dir(dir);
@@ -228,7 +228,7 @@ fn forward(pid: u32, sig: rustix::process::Signal) {
 
 fn socket_path(args: &Args) -> anyhow::Result<(PathBuf, Option<PathBuf>)> {
     match &args.socket_path {
-        Some(p) => Ok((p.clone(), None)),
+        Some(p) => Ok(daemon::socket_path_from(p)?),
         None => {
             let (dir, sock) = daemon::default_socket_path()?;
             Ok((sock, Some(dir)))
@@ -288,17 +288,9 @@ fn run_child(args: &Args) -> anyhow::Result<()> {
     };
     println!("{}", daemon::READY);
     daemon::redirect_stdio(log).context("cannot redirect the daemon's output")?;
-    let dir = socket
-        .parent()
-        // Only the fresh `oidc-XXXXXX` directory made for this agent; never
-        // the service directory, which a restarted agent is about to reuse.
-        .filter(|d| {
-            d.file_name().is_some_and(|n| {
-                let n = n.to_string_lossy();
-                n.len() == 11 && n.starts_with("oidc-")
-            })
-        })
-        .map(std::path::Path::to_path_buf);
+    // Only the fresh directory made for this agent; never one it was given
+    // (the service directory, which a restarted agent is about to reuse).
+    let dir = std::env::var_os(daemon::DIR_ENV).map(PathBuf::from);
     run_agent(args, listener, Some(socket), dir)
 }
 
