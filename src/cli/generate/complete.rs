@@ -1,12 +1,16 @@
 //! The end of every way of getting tokens: `--only-at` prints the access
 //! token and saves nothing; otherwise the refresh token goes into the
-//! account, which `finish` saves and loads into the agent.
+//! account, which `finish` saves and loads into the agent (or, should the
+//! save fail, loads into the agent alone, so that the token is not lost).
 
 use anyhow::bail;
 
-use super::{Flow, Session, finish};
+use super::{Args, Flow, Session};
 use crate::account::config::AccountConfig;
 use crate::account::store::Store;
+use crate::account::{self, kdf_params};
+use crate::client::AgentClient;
+use crate::error::Error;
 use crate::oidc::token::TokenSet;
 use crate::secret::SecretString;
 
@@ -42,4 +46,119 @@ pub(super) fn complete(
         ),
     }
     finish(args, store, config, password, &tokens)
+}
+
+/// Saves the account (unless --no-save), records it in issuer.config and
+/// loads it into the agent when one is running.
+fn finish(
+    args: &Args,
+    store: &Store,
+    config: AccountConfig,
+    password: Option<SecretString>,
+    tokens: &crate::oidc::token::TokenSet,
+) -> anyhow::Result<()> {
+    let name = config.name.clone();
+    let opened = if args.no_save {
+        account::Opened {
+            path: store.path(&name)?,
+            config,
+            key: None,
+            format: account::Format::Ours,
+        }
+    } else {
+        let password = match password {
+            Some(p) => p,
+            None => args.password.get(
+                &format!("Enter a password to encrypt account '{name}': "),
+                true,
+            )?,
+        };
+        crate::cli::warn_if_empty_password("oidc-gen", &name, &password);
+        let (path, key) = match account::save(store, &config, &password, kdf_params()) {
+            Ok(saved) => saved,
+            Err(e) => return Err(not_saved(args, store, config, tokens, e)),
+        };
+        crate::cli::remember_password(&args.password, &path, &name, &password);
+        if let Err(e) =
+            crate::account::issuers::record_default(store.dir(), &config.issuer_url, &name)
+        {
+            eprintln!("oidc-gen: warning: could not update issuer.config: {e}");
+        }
+        eprintln!("Saved account '{name}' to {}", path.display());
+        account::Opened {
+            config,
+            key: Some(key),
+            path,
+            format: account::Format::Ours,
+        }
+    };
+    match AgentClient::from_env() {
+        // No check refresh: the tokens were just obtained, and every refresh
+        // spent is a rotation that could be lost to a crash.
+        Ok(client) => match client
+            .load(
+                opened,
+                crate::client::Load {
+                    skip_check: true,
+                    fresh: Some(tokens),
+                    ..Default::default()
+                },
+            )
+            .map(drop)
+        {
+            Ok(()) => {
+                eprintln!(
+                    "Account '{name}' loaded into the agent; get a token with `oidc-token {name}`"
+                )
+            }
+            Err(e @ crate::Error::AgentUnreachable { .. }) if !args.no_save => {
+                eprintln!("oidc-gen: note: {e}; load the account later with `oidc-add {name}`");
+            }
+            Err(e) => return Err(e.into()),
+        },
+        Err(_) if !args.no_save => {
+            eprintln!("No agent running; load the account later with `oidc-add {name}`");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// The new account's file could not be written after its refresh token was
+/// obtained (the directory filled up or went read-only since oidc-gen
+/// checked it): the token is not dropped with this process but loaded into
+/// the agent without a file, as `--no-save` does, and the error says so.
+/// A re-authentication leaves the old file and the agent as they are.
+fn not_saved(
+    args: &Args,
+    store: &Store,
+    config: AccountConfig,
+    tokens: &crate::oidc::token::TokenSet,
+    e: Error,
+) -> anyhow::Error {
+    let name = config.name.clone();
+    if args.reauthenticate {
+        return anyhow::Error::from(e).context(format!(
+            "the new login of '{name}' was not saved; its file keeps the previous refresh token"
+        ));
+    }
+    let opened = account::Opened {
+        path: store.dir().join(&name),
+        config,
+        key: None,
+        format: account::Format::Ours,
+    };
+    let load = crate::client::Load {
+        skip_check: true,
+        fresh: Some(tokens),
+        ..Default::default()
+    };
+    let kept = AgentClient::from_env().and_then(|client| client.load(opened, load));
+    let what = if kept.is_ok() {
+        "it is loaded in the agent without a file, so `oidc-token` works until the agent stops; \
+         free space or make the directory writable, then log in again with oidc-gen to keep it"
+    } else {
+        "no agent holds it either; free space or make the directory writable, then log in again"
+    };
+    anyhow::Error::from(e).context(format!("account '{name}' could not be saved: {what}"))
 }
