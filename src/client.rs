@@ -4,7 +4,7 @@
 //! no HTTP client, because `oidc-token` is on every script's hot path.
 //! Loading an account (the `add` request) is in `load`.
 
-use std::io::Write as _;
+use std::io::{self, Write as _};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,18 +49,17 @@ impl AgentClient {
             path: self.path.clone(),
             cause,
         };
+        let no_reply = |cause| no_reply(&self.path, cause);
         let mut stream = UnixStream::connect(&self.path).map_err(unreachable)?;
         stream
             .set_read_timeout(Some(REPLY_TIMEOUT))
             .map_err(unreachable)?;
-        stream.write_all(&request.to_bytes()).map_err(unreachable)?;
+        stream.write_all(&request.to_bytes()).map_err(no_reply)?;
         // The reply carries the access token: read it into zeroizing memory.
         let reply =
-            crate::secret::read_to_end_zeroizing(&mut stream, MAX_MESSAGE).map_err(unreachable)?;
+            crate::secret::read_to_end_zeroizing(&mut stream, MAX_MESSAGE).map_err(no_reply)?;
         if reply.is_empty() {
-            return Err(Error::Protocol(
-                "the agent closed the connection without a reply".into(),
-            ));
+            return Err(no_reply(io::ErrorKind::BrokenPipe.into()));
         }
         serde_json::from_slice(&reply)
             .or_else(|e| serde_json::from_slice(&escape_controls(&reply)).map_err(|_| e))
@@ -86,6 +85,34 @@ impl AgentClient {
                 .collect(),
             _ => Vec::new(),
         })
+    }
+}
+
+/// An I/O error after the connection was made: cut off (another user's
+/// agent refuses that way) or left waiting (a hung agent) is not "no agent
+/// here", and each says what to do.
+fn no_reply(path: &Path, cause: io::Error) -> Error {
+    let what = match cause.kind() {
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
+            "closed the connection without a reply; it serves only the user who started it \
+             (is OIDC_SOCK another user's agent?)"
+                .to_owned()
+        }
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
+            "did not answer within {} s; it may be hung: stop it (`oidc-agent -k`) and start \
+             another (`eval \"$(oidc-agent)\"`)",
+            REPLY_TIMEOUT.as_secs()
+        ),
+        _ => {
+            return Error::AgentUnreachable {
+                path: path.to_owned(),
+                cause,
+            };
+        }
+    };
+    Error::AgentNoReply {
+        path: path.to_owned(),
+        what,
     }
 }
 
@@ -146,6 +173,24 @@ fn guess_kind(message: &str) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Cut off or left waiting after connecting, the error says so and
+    /// what to do, and still exits 3 (no agent to serve).
+    #[test]
+    fn an_agent_that_does_not_reply_is_named_as_such() {
+        let path = Path::new("/run/x.sock");
+        for (kind, says) in [
+            (io::ErrorKind::BrokenPipe, "another user's agent?"),
+            (io::ErrorKind::ConnectionReset, "another user's agent?"),
+            (io::ErrorKind::WouldBlock, "it may be hung"),
+        ] {
+            let e = no_reply(path, kind.into());
+            assert!(e.to_string().contains(says), "{kind:?}: {e}");
+            assert_eq!(e.kind(), ErrorKind::NoAgent);
+        }
+        let e = no_reply(path, io::ErrorKind::NotFound.into());
+        assert!(e.to_string().contains("cannot reach the agent"), "{e}");
+    }
 
     #[test]
     fn a_4x_status_reply_with_raw_newlines_parses() {

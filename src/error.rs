@@ -41,6 +41,17 @@ pub enum Error {
         cause: io::Error,
     },
 
+    /// The agent took the request but gave no reply: it ended the
+    /// connection at once (it serves only its own user) or said nothing
+    /// within the client's patience (hung).
+    #[error("the agent at {path} {what}")]
+    AgentNoReply {
+        /// The socket path.
+        path: PathBuf,
+        /// What happened, with the remedy.
+        what: String,
+    },
+
     /// The agent answered with a failure.
     #[error("{message}")]
     Agent {
@@ -122,7 +133,9 @@ impl Error {
     /// to an [`ErrorKind`] (the layers' own `kind` methods are its helpers).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::NoAgent | Self::AgentUnreachable { .. } => ErrorKind::NoAgent,
+            Self::NoAgent | Self::AgentUnreachable { .. } | Self::AgentNoReply { .. } => {
+                ErrorKind::NoAgent
+            }
             Self::Agent { kind, .. } => *kind,
             Self::WrongPassword { .. } => ErrorKind::WrongPassword,
             // A misspelt name is "not configured", as the agent says for it.

@@ -424,7 +424,8 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
         if let Err(e) = written {
-            return fail(ErrorKind::Failure, format!("'{old}' not renamed: {e}"));
+            // The client says "'OLD' not renamed"; this is why.
+            return fail(ErrorKind::Failure, e);
         }
         p.path = new_path;
         p.convert_to = None;

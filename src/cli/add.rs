@@ -158,9 +158,24 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     }
     let name = args.name.as_deref().context("no account given")?;
     if args.remove {
-        client.call(&Request::Remove {
-            account: name.to_owned(),
-        })?;
+        crate::account::store::check_name(name)?;
+        client
+            .call(&Request::Remove {
+                account: name.to_owned(),
+            })
+            .map_err(|e| match e {
+                // The agent's words are oidc-agent's; say which account.
+                crate::Error::Agent {
+                    kind: ErrorKind::NotLoaded,
+                    message,
+                } => crate::Error::Agent {
+                    kind: ErrorKind::NotLoaded,
+                    message: format!(
+                        "'{name}': {message} (`oidc-add -a` lists the loaded accounts)"
+                    ),
+                },
+                other => other,
+            })?;
         println!("Account '{name}' unloaded.");
         return Ok(());
     }

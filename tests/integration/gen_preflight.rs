@@ -52,6 +52,34 @@ fn a_missing_password_source_fails_before_the_login() {
     );
 }
 
+/// An empty or missing refresh token to import is a usage error, found
+/// before any request (the provider's "missing parameter" said nothing).
+#[test]
+fn an_empty_refresh_token_to_import_is_a_usage_error() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    for (value, says) in [(Some(""), "is empty"), (None, "is not set")] {
+        let mut cmd = env.cmd("oidc-gen");
+        cmd.args([
+            "acct",
+            "--issuer",
+            &op.issuer,
+            "--client-id",
+            "cid",
+            "--pub",
+            "--rt-env",
+            "--pw-env",
+        ]);
+        match value {
+            Some(v) => cmd.env("OIDC_REFRESH_TOKEN", v),
+            None => cmd.env_remove("OIDC_REFRESH_TOKEN"),
+        };
+        let err = fails(&cmd.output().expect("oidc-gen"), 2);
+        assert!(err.contains(says), "{err}");
+    }
+    assert!(op.requests().is_empty(), "{:?}", op.requests());
+}
+
 /// An account directory that cannot be made (here: under a regular file)
 /// fails before the imported refresh token is used.
 #[test]

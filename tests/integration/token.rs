@@ -79,8 +79,14 @@ fn exit_codes_and_clean_stdout() {
     ok(&env.run("oidc-add", &["-r", "acct"]));
     let err = fails(&env.run("oidc-token", &["acct"]), 4);
     assert!(err.contains("oidc-add acct"), "{err}");
+    let err = fails(&env.run("oidc-add", &["-r", "acct"]), 4);
+    assert!(
+        err.contains("'acct'") && err.contains("oidc-add -a"),
+        "{err}"
+    );
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
     // Usage.
+    fails(&env.run("oidc-add", &["-r", ""]), 2);
     fails(&env.run("oidc-token", &[]), 2);
     fails(&env.run("oidc-token", &["--bogus", "acct"]), 2);
     // Locked.

@@ -68,9 +68,9 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if !args.redirect_uri.is_empty() || !args.port.is_empty() {
         config.redirect_uris = code::explicit_redirect_uris(args);
     }
+    let imported = import_rt(args)?;
     let session = Session::open(args, &config)?;
     given::choose_auth(args, &session.meta, &mut config);
-    let imported = import_rt(args)?;
     let flow = choose_flow(args, &session.meta, &config.issuer_url, imported.is_some())?;
     // An imported refresh token keeps the scopes it was granted: without
     // --scope, its refreshes send none (RFC 6749 §6), since asking for a scope
@@ -186,16 +186,22 @@ fn new_config(
 }
 
 fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
-    if let Some(rt) = &args.rt {
+    let rt = if let Some(rt) = &args.rt {
         crate::cli::warn_secret_in_argv("oidc-gen", "--rt", "--rt-env[=VAR]");
-        return Ok(Some(SecretString::new(rt.clone())));
+        SecretString::new(rt.clone())
+    } else if let Some(var) = &args.rt_env {
+        crate::cli::secret_from_env("--rt-env", var)?
+    } else {
+        return Ok(None);
+    };
+    // Sent as it is, an empty token gets the provider's "missing parameter".
+    if rt.expose().trim().is_empty() {
+        return Err(Error::Usage(
+            "the refresh token to import is empty; check --rt or the --rt-env variable".into(),
+        )
+        .into());
     }
-    if let Some(var) = &args.rt_env {
-        let rt = std::env::var(var)
-            .with_context(|| format!("--rt-env: the environment variable {var} is not set"))?;
-        return Ok(Some(SecretString::new(rt)));
-    }
-    Ok(None)
+    Ok(Some(rt))
 }
 
 /// The flow to run: an imported token wins; otherwise the first of the
