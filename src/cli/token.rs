@@ -233,6 +233,23 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         use std::io::Write as _;
         let _ = writeln!(std::io::stderr(), "oidc-token: warning: {warning}");
     }
+    // `-t N` the provider cannot meet, as its tokens live less: said once
+    // on stderr rather than met with a shorter token in silence.
+    if let Some(expires_at) = reply
+        .expires_at
+        .filter(|e| *e > 0 && args.time > 0 && !args.id_token)
+    {
+        let left = expires_at - crate::agent::clock::Clock::from_env().now();
+        if left < args.time {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "oidc-token: warning: the token is valid for {left} s, less than the {} s asked for \
+                 (-t): the provider's tokens do not live that long",
+                args.time
+            );
+        }
+    }
     let token = if args.id_token {
         reply.id_token
     } else {

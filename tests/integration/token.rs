@@ -150,8 +150,16 @@ fn cache_rules() {
     assert_eq!(a, b);
     assert_eq!(op.refreshes(), base, "cached tokens make no provider call");
     // More validity than the token has left: a new token.
-    let c = ok(&env.run("oidc-token", &["-t", "400", "acct"]));
+    let out = env.run("oidc-token", &["-t", "400", "acct"]);
+    let c = ok(&out);
     assert_ne!(c, b);
+    // The provider's tokens live 300 s: said, not silent.
+    assert!(
+        stderr(&out).contains("less than the 400 s asked for"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&env.run("oidc-token", &["-t", "200", "acct"])), "");
     assert_eq!(op.refreshes(), base + 1);
     // -f always refreshes.
     let d = ok(&env.run("oidc-token", &["-f", "acct"]));
