@@ -1,2 +1,8 @@
 complete -c oidc-agent-service -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c oidc-agent-service -s V -l version -d 'Print version'
+complete -c oidc-agent-service -f -n 'not __fish_seen_subcommand_from use start restart restart-s stop kill' -a 'use' -d 'Print the variables of the running service agent, starting it if none runs'
+complete -c oidc-agent-service -f -n 'not __fish_seen_subcommand_from use start restart restart-s stop kill' -a 'start' -d 'Start the service agent (fails when one runs)'
+complete -c oidc-agent-service -f -n 'not __fish_seen_subcommand_from use start restart restart-s stop kill' -a 'restart' -d 'Stop the service agent and start a new one with the same options'
+complete -c oidc-agent-service -f -n 'not __fish_seen_subcommand_from use start restart restart-s stop kill' -a 'restart-s' -d 'Like restart, printing nothing'
+complete -c oidc-agent-service -f -n 'not __fish_seen_subcommand_from use start restart restart-s stop kill' -a 'stop' -d 'Stop the service agent'
+complete -c oidc-agent-service -f -n 'not __fish_seen_subcommand_from use start restart restart-s stop kill' -a 'kill' -d 'Same as stop'

@@ -35,6 +35,9 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
             if let Some(positional) = account_positional(&cmd) {
                 buf = with_accounts(shell, &cmd, positional, buf);
             }
+            if shell == Shell::Fish {
+                fish_positional_values(&cmd, &mut buf);
+            }
             out.push((file, buf));
         }
     }
@@ -70,6 +73,35 @@ fn roff(text: &str) -> String {
         format!("\\&{escaped}")
     } else {
         escaped
+    }
+}
+
+/// clap_complete's fish script offers no values for a positional argument
+/// (`oidc-agent-service use|start|...`); adds them, until one is given.
+fn fish_positional_values(cmd: &clap::Command, buf: &mut Vec<u8>) {
+    let name = cmd.get_name();
+    for arg in cmd.get_positionals() {
+        let values: Vec<_> = arg
+            .get_possible_values()
+            .into_iter()
+            .filter(|v| !v.is_hide_set())
+            .collect();
+        let names: Vec<&str> = values
+            .iter()
+            .map(clap::builder::PossibleValue::get_name)
+            .collect();
+        for v in &values {
+            let help = v.get_help().map(ToString::to_string).unwrap_or_default();
+            buf.extend(
+                format!(
+                    "complete -c {name} -f -n 'not __fish_seen_subcommand_from {}' -a '{}' -d '{}'\n",
+                    names.join(" "),
+                    v.get_name(),
+                    help.replace('\\', "\\\\").replace('\'', "\\'")
+                )
+                .bytes(),
+            );
+        }
     }
 }
 

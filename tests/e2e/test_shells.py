@@ -104,3 +104,5 @@ def test_fish_completes_account_names_from_its_default_path(sandbox, installed):
     assert any(c.rstrip("/") == issuer.rstrip("/") for c in token), token
     assert complete("oidc-add b") == ["beta"]
     assert "--no-url-call" in complete("oidc-gen --no-url-c")
+    # A command, not an account: oidc-agent-service's.
+    assert complete("oidc-agent-service s") == ["start", "stop"]
