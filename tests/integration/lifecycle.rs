@@ -91,7 +91,13 @@ fn rotating_account() -> (FakeOp, Env) {
 fn rename_of_a_loaded_account_keeps_rotating_into_the_new_file() {
     let (op, mut env) = rotating_account();
     ok(&env.run("oidc-token", &["-f", "acct"]));
-    ok(&env.run("oidc-gen", &["--rename", "moved", "--pw-env", "acct"]));
+    // The agent holds the data key: no password is needed (none is given,
+    // and none may be asked for).
+    let mut rename = env.cmd("oidc-gen");
+    rename
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .args(["--rename", "moved", "--prompt=none", "acct"]);
+    ok(&rename.output().expect("oidc-gen --rename"));
     assert!(!env.config_dir().join("acct").exists());
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "moved\n");
     fails(&env.run("oidc-token", &["acct"]), 4);

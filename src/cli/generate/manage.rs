@@ -144,8 +144,13 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
-    let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let agent = loaded_in_agent(name);
+    if let Some((client, true)) = &agent
+        && account::format::is_ours(&store.read(name)?)
+    {
+        return rename_in_agent(args, client, store, name, new);
+    }
+    let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let new_path = if opened.format == account::Format::OidcAgent {
         // oidc-agent's format: written anew in ours under the new name.
         if matches!(agent, Some((_, true))) {
@@ -160,28 +165,59 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         store.delete(name)?;
         new_path
     } else {
-        let new_path = store.path(new)?;
-        if let Some((client, true)) = &agent {
-            // The agent holds the newest refresh token: it moves the file.
-            client
-                .call(&Request::Rename {
-                    account: name.to_owned(),
-                    new_name: new.to_owned(),
-                    account_file: new_path.clone(),
-                })
-                .with_context(|| format!("'{name}' not renamed"))?;
-        }
-        // Not loaded, or loaded without a file the agent could move.
-        if opened.path.exists() && !new_path.exists() {
-            account::rename(store, &opened, new)?;
-        }
-        new_path
+        // Not loaded (a loaded one was left to the agent above).
+        account::rename(store, &opened, new)?
     };
     if crate::keyring::get(&opened.path).is_ok_and(|p| p.is_some()) {
         let _ = crate::keyring::delete(&opened.path);
         crate::cli::remember_password(&KEYRING, &new_path, new, &password);
     }
     issuer_config_follows(store, &opened.config.issuer_url, name, Some(new));
+    eprintln!("Renamed account '{name}' to '{new}'.");
+    Ok(())
+}
+
+/// `--rename` of an account loaded from one of our files: the agent holds
+/// its data key and moves the file, so no password is asked for; the
+/// keyring entry (a password kept for the old path) and issuer.config
+/// follow.
+fn rename_in_agent(
+    args: &Args,
+    client: &AgentClient,
+    store: &Store,
+    name: &str,
+    new: &str,
+) -> anyhow::Result<()> {
+    let (old_path, new_path) = (store.path(name)?, store.path(new)?);
+    client
+        .call(&Request::Rename {
+            account: name.to_owned(),
+            new_name: new.to_owned(),
+            account_file: new_path.clone(),
+        })
+        .with_context(|| format!("'{name}' not renamed"))?;
+    // Loaded without its file's key (`--no-save`, say): the file is moved
+    // here, which takes the password.
+    if old_path.exists() && !new_path.exists() {
+        let (opened, _) = crate::cli::open_account(&args.password, store, name)?;
+        account::rename(store, &opened, new)?;
+    }
+    if let Ok(Some(password)) = crate::keyring::get(&old_path) {
+        let _ = crate::keyring::delete(&old_path);
+        crate::cli::remember_password(&KEYRING, &new_path, new, &password);
+    }
+    let issuer = client.call(&Request::StatusJson).ok().and_then(|reply| {
+        let accounts = reply.info?.get("accounts")?.as_array()?.clone();
+        accounts
+            .iter()
+            .find(|a| a.get("name").and_then(|n| n.as_str()) == Some(new))?
+            .get("issuer")?
+            .as_str()
+            .map(str::to_owned)
+    });
+    if let Some(issuer) = issuer {
+        issuer_config_follows(store, &issuer, name, Some(new));
+    }
     eprintln!("Renamed account '{name}' to '{new}'.");
     Ok(())
 }
