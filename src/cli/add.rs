@@ -204,7 +204,15 @@ fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Resul
 
 /// Sends a decrypted account to the agent ([`AgentClient::load`]) and says
 /// when a file in oidc-agent's format will be converted.
-pub fn load(client: &AgentClient, opened: Opened, how: Load<'_>) -> crate::Result<()> {
+pub fn load(client: &AgentClient, mut opened: Opened, how: Load<'_>) -> crate::Result<()> {
+    // The account is the one its file name says, the name the person typed:
+    // a file copied (or moved by hand) under a new name is loaded under that
+    // name, not under the one inside it (then `oidc-token NEW` failed).
+    if let Some(file_name) = opened.path.file_name().and_then(|f| f.to_str())
+        && file_name != opened.config.name
+    {
+        opened.config.name = file_name.to_owned();
+    }
     let name = opened.config.name.clone();
     if client.load(opened, how)? == Loaded::ConvertsOnRotation {
         eprintln!(

@@ -402,3 +402,18 @@ fn the_account_file_is_read_once() {
     assert_eq!(printed["refresh_token"], "rt-initial", "{printed}");
     assert!(!file.exists(), "the password command did not run");
 }
+
+/// A file copied under a new name is loaded under that name (the one the
+/// person typed), and its rotations are saved into it.
+#[test]
+fn an_account_file_copied_under_a_new_name_is_that_account() {
+    let (op, env) = rotating_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    std::fs::copy(env.config_dir().join("acct"), env.config_dir().join("copy")).expect("cp");
+    let out = env.run("oidc-add", &["--pw-env", "copy"]);
+    assert!(stdout(&out).contains("'copy'"), "{}", stdout(&out));
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "copy\n");
+    ok(&env.run("oidc-token", &["-f", "copy"]));
+    assert_eq!(decrypt_rt(&env, "copy"), only_valid(&op));
+    ok(&env.run("oidc-add", &["-r", "copy"]));
+}
