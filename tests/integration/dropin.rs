@@ -182,6 +182,12 @@ fn next_steps_in_messages() {
         add.contains("reall") && token.contains("reall"),
         "{add}\n{token}"
     );
+    // oidc-agent's `oidc-gen -m NAME` (edit in prompts): what to do instead.
+    let err = fails(&env.run("oidc-gen", &["-m", "real"]), 2);
+    assert!(
+        err.contains("does not edit") && err.contains("oidc-gen -p real"),
+        "{err}"
+    );
     // The password flow and mytoken parse, then stop with a usage error.
     fails(&env.run("oidc-token", &["--mytoken", "real"]), 2);
     fails(

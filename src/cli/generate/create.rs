@@ -28,6 +28,13 @@ const ROOM_FOR_AN_ACCOUNT: usize = 16 * 1024;
 pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     if !store.path(name)?.exists() {
         crate::account::store::check_new_name(name)?;
+    } else if args.manual && args.client_id.is_none() && !args.reauthenticate {
+        // oidc-agent's `oidc-gen -m NAME` edits an account in prompts.
+        return Err(crate::Error::Usage(format!(
+            "account '{name}' exists, and oidc-gen does not edit accounts: `oidc-gen -p {name}` prints it, \
+             `oidc-gen --reauthenticate {name}` logs in again, `oidc-gen -d {name}` deletes it"
+        ))
+        .into());
     }
     let file = given::client_file(args)?;
     check_client_args(args, file.as_ref())?;
