@@ -86,9 +86,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         if names.is_empty() {
             eprintln!("No accounts configured; create one with `oidc-gen NAME`.");
         }
-        for n in names {
-            println!("{n}");
-        }
+        super::write_stdout(&listing(&names, CONFIGURED, None, is_tty()))?;
         return Ok(());
     }
     if args.list_issuers {
@@ -123,9 +121,8 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.loaded {
-        for n in client.loaded_accounts()? {
-            println!("{n}");
-        }
+        let names = client.loaded_accounts()?;
+        super::write_stdout(&listing(&names, LOADED, Some(NONE_LOADED), is_tty()))?;
         return Ok(());
     }
     if args.remove_all {
@@ -183,6 +180,32 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         return token_file(&client, args, name);
     }
     open_and_load(&client, args, name)
+}
+
+/// oidc-agent's headings of the lists, printed only on a terminal (a
+/// script reads the names alone, as with oidc-agent).
+pub const CONFIGURED: &str = "The following account configurations are usable: ";
+const LOADED: &str = "The following account configurations are currently loaded: ";
+const NONE_LOADED: &str = "No account configurations are currently loaded.";
+
+fn is_tty() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal()
+}
+
+/// A list of account names, one per line; on a terminal under oidc-agent's
+/// heading (or its line for an empty list).
+pub fn listing(names: &[String], heading: &str, none: Option<&str>, tty: bool) -> String {
+    let mut out = String::new();
+    match (tty, names.is_empty(), none) {
+        (true, true, Some(none)) => out.push_str(&format!("{none}\n")),
+        (true, false, _) => out.push_str(&format!("{heading}\n")),
+        _ => {}
+    }
+    for n in names {
+        out.push_str(&format!("{n}\n"));
+    }
+    out
 }
 
 /// Decrypts account `name` (the password as `args` say) and loads it.
@@ -309,4 +332,26 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
             ..Default::default()
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// oidc-agent's headings, on a terminal only: a script gets the names.
+    #[test]
+    fn lists_carry_oidc_agents_heading_on_a_terminal_only() {
+        let names = ["a".to_owned(), "b".to_owned()];
+        assert_eq!(listing(&names, CONFIGURED, None, false), "a\nb\n");
+        assert_eq!(
+            listing(&names, LOADED, Some(NONE_LOADED), true),
+            format!("{LOADED}\na\nb\n")
+        );
+        assert_eq!(
+            listing(&[], LOADED, Some(NONE_LOADED), true),
+            format!("{NONE_LOADED}\n")
+        );
+        assert_eq!(listing(&[], LOADED, Some(NONE_LOADED), false), "");
+        assert_eq!(listing(&[], CONFIGURED, None, true), "");
+    }
 }

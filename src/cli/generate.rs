@@ -238,9 +238,15 @@ pub fn main() -> u8 {
 fn execute(args: &Args) -> anyhow::Result<()> {
     let mut store = Store::default_dir();
     if args.accounts {
-        for n in store.list()? {
-            println!("{n}");
-        }
+        use std::io::IsTerminal as _;
+        let names = store.list()?;
+        let tty = std::io::stdout().is_terminal();
+        super::write_stdout(&super::add::listing(
+            &names,
+            super::add::CONFIGURED,
+            None,
+            tty,
+        ))?;
         return Ok(());
     }
     // oidc-agent's `-p FILE`/`-u FILE`: a short name or a path.
