@@ -185,7 +185,8 @@ pub(super) async fn write_token_file(ctx: &Ctx, name: &str) -> Result<(), String
             .filter(|t| t.valid_for(ctx.clock.now(), 0))
         else {
             return Err(format!(
-                "no access token with a known expiry to write to {}",
+                "no access token with a known expiry to write to {} (the provider must say when \
+                 its access tokens expire)",
                 path.display()
             ));
         };

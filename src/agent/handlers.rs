@@ -338,7 +338,17 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
             log!("'{name}': keeping the token file {}", path.display());
             Response::success().with_info(path.display().to_string())
         }
-        Err(e) => fail(ErrorKind::Failure, format!("'{name}': {e}"))
-            .with_info("the provider must say when its access tokens expire"),
+        Err(e) => {
+            // Refused, so not kept either: no retries the person was not told of.
+            if let Some(a) = ctx.state().accounts.get_mut(name)
+                && a.ahead.token_file.as_ref() == Some(&path)
+            {
+                a.ahead.token_file = None;
+            }
+            fail(
+                ErrorKind::Failure,
+                format!("'{name}': token file not written: {e}"),
+            )
+        }
     }
 }

@@ -104,6 +104,16 @@ fn token_file_lives_with_the_account() {
     assert_eq!(acct["refresh_ahead"], true, "{status}");
     ok(&env.run("oidc-add", &["--no-token-file", "acct"]));
     assert!(!path.exists(), "--no-token-file left the file");
+    // A path that cannot be written: said, and not kept for later tries.
+    let err = fails(
+        &env.run("oidc-add", &["--token-file=/nonexistent/dir/bt", "acct"]),
+        1,
+    );
+    assert!(
+        err.contains("token file not written") && !err.contains("expire"),
+        "{err}"
+    );
+    assert!(env.status()["accounts"][0]["token_file"].is_null());
 
     ok(&env.run("oidc-add", &[&flag, "acct"]));
     ok(&env.run("oidc-add", &["-r", "acct"]));
