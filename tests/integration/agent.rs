@@ -51,12 +51,7 @@ fn daemon_prints_eval_lines_and_kill_stops_it() {
     // oidc-agent's type: one string (its oidc-agent-service splits it).
     assert!(v["command_line_options"].is_string(), "{v}");
     // -k kills it and removes the socket and its directory.
-    let kill = env
-        .cmd("oidc-agent")
-        .arg("-k")
-        .env("OIDCD_PID", pid)
-        .output()
-        .expect("kill");
+    let kill = env.kill_agent(pid);
     assert_eq!(
         ok(&kill),
         format!("unset OIDC_SOCK;\nunset OIDCD_PID;\necho Agent pid {pid} killed;\n")
@@ -88,12 +83,7 @@ fn kill_signals_only_an_agent() {
         ("1", "is not an agent's process id"),
         ("12abc", "is not an agent's process id"),
     ] {
-        let kill = env
-            .cmd("oidc-agent")
-            .arg("-k")
-            .env("OIDCD_PID", var)
-            .output()
-            .expect("kill");
+        let kill = env.kill_agent(var);
         let err = fails(&kill, 1);
         assert!(
             err.contains(says) && err.contains("nothing killed"),
@@ -107,12 +97,7 @@ fn kill_signals_only_an_agent() {
     other.kill().expect("kill sleep");
     other.wait().expect("reap sleep");
     // Gone: said, not an error about signals.
-    let kill = env
-        .cmd("oidc-agent")
-        .arg("-k")
-        .env("OIDCD_PID", &pid)
-        .output()
-        .expect("kill");
+    let kill = env.kill_agent(&pid);
     assert!(fails(&kill, 1).contains(&format!("no process {pid}")));
 }
 
@@ -203,11 +188,7 @@ fn leftover_socket_dir_of_a_killed_agent_is_removed_at_next_start() {
         dir.display()
     );
     assert!(sock2.exists());
-    let _ = env
-        .cmd("oidc-agent")
-        .arg("-k")
-        .env("OIDCD_PID", pid2)
-        .output();
+    let _ = env.kill_agent(pid2);
 }
 
 #[test]
@@ -236,12 +217,7 @@ fn quiet_and_json_output() {
     assert_eq!(v["socket"], json_sock.to_str().expect("utf8"));
     assert!(v["dpid"].is_string(), "oidc-agent prints dpid as a string");
     for p in [pid, v["dpid"].as_str().expect("dpid").to_owned()] {
-        ok(&env
-            .cmd("oidc-agent")
-            .arg("-k")
-            .env("OIDCD_PID", p)
-            .output()
-            .expect("kill"));
+        ok(&env.kill_agent(p));
     }
 }
 

@@ -88,19 +88,8 @@ fn an_unwritable_account_directory_fails_before_the_refresh_token_is_used() {
     let env = Env::new();
     let blocker = env.dir.path().join("a-file");
     std::fs::write(&blocker, b"x").expect("file");
-    let mut cmd = env.cmd("oidc-gen");
-    cmd.env("OIDC_CONFIG_DIR", blocker.join("accounts")).args([
-        "acct",
-        "--issuer",
-        &op.issuer,
-        "--client-id",
-        "cid",
-        "--client-secret",
-        "csecret",
-        "--rt",
-        "rt-initial",
-        "--pw-env",
-    ]);
+    let mut cmd = env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env");
+    cmd.env("OIDC_CONFIG_DIR", blocker.join("accounts"));
     let err = fails(&cmd.output().expect("oidc-gen"), 1);
     assert!(
         err.contains("could not be saved") && err.contains("nothing was sent to the provider"),
@@ -177,20 +166,8 @@ fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
     let fifo = env.dir.path().join("pw.fifo");
     mknodat(CWD, &fifo, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
     let held = op.hold_next_refresh();
-    let mut cmd = env.cmd("oidc-gen");
-    cmd.args([
-        "acct",
-        "--issuer",
-        &op.issuer,
-        "--client-id",
-        "cid",
-        "--client-secret",
-        "csecret",
-        "--rt",
-        "rt-initial",
-        "--pw-file",
-    ])
-    .arg(&fifo);
+    let mut cmd = env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-file");
+    cmd.arg(&fifo);
     let running = Env::spawn_cmd(cmd);
     held.arrived();
     disk.fill();

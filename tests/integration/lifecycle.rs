@@ -218,12 +218,7 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
     let status: serde_json::Value =
         serde_json::from_str(&ok(&env.run("oidc-agent", &["--status", "--json"]))).expect("json");
     let pid = status["pid"].to_string();
-    let kill = env
-        .cmd("oidc-agent")
-        .arg("-k")
-        .env("OIDCD_PID", &pid)
-        .output()
-        .expect("-k");
+    let kill = env.kill_agent(&pid);
     let err = fails(&kill, 1);
     assert!(
         err.contains("not stopped") && err.contains("'acct'"),

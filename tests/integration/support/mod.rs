@@ -282,21 +282,36 @@ impl Env {
 
     /// [`Env::gen_rt`] with the password from `source` (a `--pw-*` option).
     pub fn gen_rt_with(&self, name: &str, issuer: &str, rt: &str, source: &str) -> Output {
-        self.run(
-            "oidc-gen",
-            &[
-                name,
-                "--issuer",
-                issuer,
-                "--client-id",
-                "cid",
-                "--client-secret",
-                "csecret",
-                "--rt",
-                rt,
-                source,
-            ],
-        )
+        self.gen_rt_cmd(name, issuer, rt, source)
+            .output()
+            .expect("run oidc-gen")
+    }
+
+    /// The command of [`Env::gen_rt_with`], to change or spawn.
+    pub fn gen_rt_cmd(&self, name: &str, issuer: &str, rt: &str, source: &str) -> Command {
+        let mut cmd = self.cmd("oidc-gen");
+        cmd.args([
+            name,
+            "--issuer",
+            issuer,
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "csecret",
+            "--rt",
+            rt,
+            source,
+        ]);
+        cmd
+    }
+
+    /// `oidc-agent -k` with `OIDCD_PID=pid`.
+    pub fn kill_agent(&self, pid: impl AsRef<std::ffi::OsStr>) -> Output {
+        self.cmd("oidc-agent")
+            .arg("-k")
+            .env("OIDCD_PID", pid)
+            .output()
+            .expect("run oidc-agent -k")
     }
 }
 
