@@ -151,6 +151,23 @@ def test_ocis_line_with_a_client_secret_post_provider(make_provider, make_agent,
         dav.stop()
 
 
+def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agent):
+    """oidc-agent's quickstart: `oidc-gen <shortname>` without --issuer asks
+    for it on the terminal (here with the public client and the browser)."""
+    env = user_env(sandbox, agent)
+    line = f"oidc-gen asked --client-id {PUBLIC_CLIENT} --pub --no-url-call"
+    p = run_on_terminal(sandbox, env, line, "oidc-gen-asks")
+    try:
+        p.expect(r"Issuer URL: ")
+        p.send(provider.issuer + "\n")
+        login_on_terminal(p, provider)
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    tok = assert_token_output(cli.token("asked"))
+    assert provider.introspect(tok)["client_id"] == PUBLIC_CLIENT
+
+
 def test_empty_password_automation_pattern(cli, provider, sandbox):
     """`oidc-add NAME --pw-file=$EMPTY || oidc-gen NAME ... --pw-file=$EMPTY`."""
     empty = sandbox.work / "empty-password"

@@ -171,8 +171,10 @@ fn new_config(
     name: &str,
     file: Option<&given::ClientFile>,
 ) -> anyhow::Result<AccountConfig> {
-    let issuer =
-        given::issuer(args, file).context("--issuer URL is required to create an account")?;
+    let issuer = match given::issuer(args, file) {
+        Some(issuer) => issuer,
+        None => ask_issuer(args)?,
+    };
     let mut c = AccountConfig::new(name, &issuer, "");
     given::fill(args, file, &mut c)?;
     if let Some(cp) = &args.cert_path {
@@ -190,6 +192,26 @@ fn new_config(
         .collect::<Vec<_>>()
         .join(" ");
     Ok(c)
+}
+
+/// No `--issuer`: on a terminal, asked for, as oidc-agent's `oidc-gen NAME`
+/// does; otherwise (or with `--prompt=none`) a usage error.
+fn ask_issuer(args: &Args) -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let required = || Error::Usage("--issuer URL is required to create an account".into());
+    if args.prompt == Some(super::PromptMode::None) || !std::io::stdin().is_terminal() {
+        return Err(required().into());
+    }
+    eprint!("Issuer URL: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the issuer URL")?;
+    match line.trim() {
+        "" => Err(required().into()),
+        issuer => Ok(issuer.to_owned()),
+    }
 }
 
 fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
