@@ -240,8 +240,10 @@ fn choose_flow(args: &Args, meta: &Metadata, issuer: &str, have_rt: bool) -> cra
         return Ok(Flow::Refresh);
     }
     // A redirect URI or port on the command line asks for the code flow,
-    // also without a display (the URL is opened elsewhere or by a script).
-    let asks_for_code = !args.redirect_uri.is_empty() || !args.port.is_empty();
+    // also without a display (the URL is opened elsewhere or by a script);
+    // so does --no-webserver (paste the redirected URL), which only the
+    // code flow has.
+    let asks_for_code = !args.redirect_uri.is_empty() || !args.port.is_empty() || args.no_webserver;
     let preferred = if !args.flow.is_empty() {
         args.flow.clone()
     } else if asks_for_code || code::browser_available() {
@@ -341,6 +343,10 @@ mod tests {
             choose_flow(&code, &meta(false, false), "https://op", true).expect("flow"),
             Flow::Refresh
         );
+        // --no-webserver (paste the redirected URL) is the code flow's, with
+        // or without a display.
+        let paste = args(&["x", "--no-webserver", "--no-url-call"]);
+        assert_eq!(pick(&paste, &meta(true, true)).expect("flow"), Flow::Code);
     }
 
     #[test]
