@@ -123,8 +123,13 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     // the loaded account may have rotated the token into the file since.
     // Only our processes write it, under its lock, each time with a newer
     // token: the file's token is the one to use.
-    if let Some(rt) = stored_rt(persist.as_ref()).await {
+    let mut persist = persist;
+    if let Some((rt, file)) = stored_rt(persist.as_ref()).await {
         config.refresh_token = rt;
+        // The file as it is now: what a deleted file is written again from.
+        if let Some(p) = persist.as_mut() {
+            p.convert_to.get_or_insert(file);
+        }
     }
     let snap = {
         let mut st = ctx.state();
@@ -232,13 +237,12 @@ async fn take_lane<'a>(
 
 /// The refresh token in the file `persist` names, when it is one of ours
 /// that its key opens.
-async fn stored_rt(persist: Option<&Persist>) -> Option<SecretString> {
+async fn stored_rt(persist: Option<&Persist>) -> Option<(SecretString, Vec<u8>)> {
     let p = persist?.clone();
     tokio::task::spawn_blocking(move || {
         let file = std::fs::read(&p.path).ok()?;
-        crate::account::open_with_key(&p.path, &file, &p.key)
-            .ok()
-            .map(|c| c.refresh_token)
+        let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
+        Some((config.refresh_token, file))
     })
     .await
     .ok()

@@ -5,9 +5,12 @@
 //! overwritten only while it still holds the refresh token the agent last
 //! saw there. So `oidc-gen --reauthenticate` or another agent that rewrote
 //! the file meanwhile is never clobbered, and `oidc-gen -u` (which keeps the
-//! data key) never interleaves with a save. A file still in oidc-agent's
-//! format cannot be opened without the password: it is backed up and
-//! replaced by the conversion template, as before.
+//! data key) never interleaves with a save. A file not in our format (still
+//! oidc-agent's, or damaged) cannot be opened without the password: it is
+//! backed up and replaced from the account's template (`Persist::convert_to`:
+//! the conversion, or the file as last read or written); a deleted file is
+//! written again from it, under the same header, so the same password opens
+//! it.
 //!
 //! A save that fails leaves the newest token in memory, marked unsaved
 //! ([`record_save`]): `accounts` retries it on a timer, on every request for
@@ -34,15 +37,19 @@ pub struct SaveJob {
     pub expected: Option<SecretString>,
 }
 
-/// What a successful save did.
+/// What a successful save did; with the file written, the account's new
+/// template (`Persist::convert_to`).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Saved {
     /// Re-sealed the file.
-    Written,
+    Written(Vec<u8>),
     /// The file already held this refresh token.
     AlreadyThere,
-    /// Converted an oidc-agent file; the original kept at this path.
-    Converted(PathBuf),
+    /// Replaced a file not of ours (oidc-agent's, or damaged); the old one
+    /// kept at this path.
+    Converted(PathBuf, Vec<u8>),
+    /// Wrote the file again, which had been deleted.
+    Recreated(Vec<u8>),
 }
 
 impl SaveJob {
@@ -73,9 +80,20 @@ pub fn write_to(
     expected: Option<&SecretString>,
 ) -> Result<Saved, String> {
     let source = &persist.path;
-    let file =
-        std::fs::read(source).map_err(|e| format!("cannot read {}: {e}", source.display()))?;
     let json = config.to_json();
+    let file = match std::fs::read(source) {
+        Ok(file) => file,
+        // Deleted while loaded: written again from the file as last seen
+        // (same header, so the same password opens it).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && persist.convert_to.is_some() => {
+            let template = persist.convert_to.as_deref().unwrap_or_default();
+            let sealed = format::reseal(template, &persist.key, json.expose().as_bytes())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
+            return Ok(Saved::Recreated(sealed));
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", source.display())),
+    };
     if !format::is_ours(&file) {
         let Some(template) = &persist.convert_to else {
             return Err(format!(
@@ -90,7 +108,7 @@ pub fn write_to(
         let sealed = format::reseal(template, &persist.key, json.expose().as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
-        return Ok(Saved::Converted(backup));
+        return Ok(Saved::Converted(backup, sealed));
     }
     let on_disk = crate::account::open_with_key(source, &file, &persist.key).map_err(|e| {
         format!(
@@ -113,7 +131,7 @@ pub fn write_to(
     let sealed = format::reseal(&file, &persist.key, json.expose().as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
-    Ok(Saved::Written)
+    Ok(Saved::Written(sealed))
 }
 
 /// Records the outcome of writing refresh token `rt` of `name`; logs it.
@@ -139,14 +157,25 @@ pub(super) fn record_save(
                 if a.config.refresh_token == *rt {
                     a.unsaved = None;
                 }
+                if let (
+                    Some(p),
+                    Saved::Written(file) | Saved::Converted(_, file) | Saved::Recreated(file),
+                ) = (a.persist.as_mut(), &saved)
+                {
+                    p.convert_to = Some(file.clone());
+                }
             }
             match saved {
-                Saved::Written => log!("'{name}': saved refresh token {fp} to {path}"),
+                Saved::Written(_) => log!("'{name}': saved refresh token {fp} to {path}"),
                 Saved::AlreadyThere => {}
-                Saved::Converted(backup) => log!(
-                    "'{name}': converted {path} to the oidc-agent-rs format to save refresh token \
-                     {fp}; the oidc-agent file is kept as {}",
+                Saved::Converted(backup, _) => log!(
+                    "'{name}': {path} was not in the oidc-agent-rs format (oidc-agent's, or damaged): \
+                     wrote refresh token {fp} in ours; the old file is kept as {}",
                     backup.display()
+                ),
+                Saved::Recreated(_) => log!(
+                    "'{name}': {path} was gone: wrote it again with refresh token {fp} \
+                     (the same password opens it)"
                 ),
             }
             Ok(())
@@ -249,7 +278,7 @@ mod tests {
             config: account(rt),
             expected: Some(expected.into()),
         };
-        assert_eq!(job("rt2", "rt1").write(), Ok(Saved::Written));
+        assert!(matches!(job("rt2", "rt1").write(), Ok(Saved::Written(_))));
         assert_eq!(rt_on_disk(&p), "rt2");
         assert_eq!(job("rt2", "rt1").write(), Ok(Saved::AlreadyThere));
         // Another program wrote rt9: a stale rotation does not clobber it.
@@ -288,5 +317,33 @@ mod tests {
         .write()
         .expect_err("missing");
         assert!(err.contains("cannot read"), "{err}");
+    }
+
+    /// With the file as last seen (what the agent keeps once it has read
+    /// it), a deleted file is written again, opened by the same password,
+    /// and a file that is not ours (damaged) is kept as `.bak` and replaced.
+    #[test]
+    fn a_deleted_or_damaged_file_is_written_again_from_the_last_one_seen() {
+        let (_tmp, mut p) = setup("rt1");
+        p.convert_to = Some(std::fs::read(&p.path).expect("read"));
+        std::fs::remove_file(&p.path).expect("rm");
+        let job = |rt: &str| SaveJob {
+            persist: p.clone(),
+            config: account(rt),
+            expected: Some("rt1".into()),
+        };
+        assert!(matches!(job("rt2").write(), Ok(Saved::Recreated(_))));
+        assert_eq!(rt_on_disk(&p), "rt2");
+        let file = std::fs::read(&p.path).expect("read");
+        let opened =
+            crate::account::open_bytes(&p.path, &file, &"pw".into()).expect("same password");
+        assert_eq!(opened.config.refresh_token.expose(), "rt2");
+
+        std::fs::write(&p.path, b"damaged").expect("damage");
+        let Ok(Saved::Converted(backup, _)) = job("rt3").write() else {
+            panic!("not replaced")
+        };
+        assert_eq!(std::fs::read(&backup).expect("backup"), b"damaged");
+        assert_eq!(rt_on_disk(&p), "rt3");
     }
 }

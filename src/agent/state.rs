@@ -33,8 +33,9 @@ pub struct Persist {
     /// Its data key (see `account::format`): enough to re-seal, not to
     /// change the password.
     pub key: SecretKey,
-    /// For a file in oidc-agent's format: the account already sealed in our
-    /// format under `key`, to convert to on the first rotation.
+    /// A file of ours sealed under `key` (the account file as last read or
+    /// written, or the conversion of an oidc-agent file): written from when
+    /// the file is not ours (converted, the old one kept as `.bak`) or gone.
     pub convert_to: Option<Vec<u8>>,
 }
 

@@ -412,3 +412,19 @@ fn an_account_file_copied_under_a_new_name_is_that_account() {
     assert_eq!(decrypt_rt(&env, "copy"), only_valid(&op));
     ok(&env.run("oidc-add", &["-r", "copy"]));
 }
+
+/// An account file deleted while the account is loaded is written again
+/// at the next rotation, from the file as the agent last saw it: the same
+/// password opens it, and nothing is left unsaved. (To be rid of an
+/// account, `oidc-gen -d` unloads it first.)
+#[test]
+fn a_deleted_account_file_is_written_again_at_the_next_rotation() {
+    let (op, mut env) = rotating_account();
+    std::fs::remove_file(env.config_dir().join("acct")).expect("rm");
+    let out = env.run("oidc-token", &["-f", "acct"]);
+    ok(&out);
+    assert_eq!(stderr(&out), "", "saved, so no warning");
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+    assert_eq!(account_status(&env, "acct")["unsaved"], false);
+    env.restart_agent_and_refresh("acct");
+}

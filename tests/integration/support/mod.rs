@@ -274,45 +274,6 @@ impl Env {
             let _ = wait_or_kill(&mut c, Duration::from_secs(5));
         }
     }
-
-    /// `oidc-gen NAME --issuer ISS --client-id cid --rt RT` with the test password.
-    pub fn gen_rt(&self, name: &str, issuer: &str, rt: &str) -> Output {
-        self.gen_rt_with(name, issuer, rt, "--pw-env")
-    }
-
-    /// [`Env::gen_rt`] with the password from `source` (a `--pw-*` option).
-    pub fn gen_rt_with(&self, name: &str, issuer: &str, rt: &str, source: &str) -> Output {
-        self.gen_rt_cmd(name, issuer, rt, source)
-            .output()
-            .expect("run oidc-gen")
-    }
-
-    /// The command of [`Env::gen_rt_with`], to change or spawn.
-    pub fn gen_rt_cmd(&self, name: &str, issuer: &str, rt: &str, source: &str) -> Command {
-        let mut cmd = self.cmd("oidc-gen");
-        cmd.args([
-            name,
-            "--issuer",
-            issuer,
-            "--client-id",
-            "cid",
-            "--client-secret",
-            "csecret",
-            "--rt",
-            rt,
-            source,
-        ]);
-        cmd
-    }
-
-    /// `oidc-agent -k` with `OIDCD_PID=pid`.
-    pub fn kill_agent(&self, pid: impl AsRef<std::ffi::OsStr>) -> Output {
-        self.cmd("oidc-agent")
-            .arg("-k")
-            .env("OIDCD_PID", pid)
-            .output()
-            .expect("run oidc-agent -k")
-    }
 }
 
 impl Drop for Env {

@@ -3,7 +3,7 @@
 //! last one saved, and the checks on the agent's JSON replies.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use super::fake_op::{Config, FakeOp};
 use super::{Env, ok};
@@ -93,6 +93,45 @@ impl Env {
         self.start_agent(&[]);
         ok(&self.run("oidc-add", &["--pw-env", name]));
         ok(&self.run("oidc-token", &["-f", name]));
+    }
+
+    /// `oidc-gen NAME --issuer ISS --client-id cid --rt RT` with the test password.
+    pub fn gen_rt(&self, name: &str, issuer: &str, rt: &str) -> Output {
+        self.gen_rt_with(name, issuer, rt, "--pw-env")
+    }
+
+    /// [`Env::gen_rt`] with the password from `source` (a `--pw-*` option).
+    pub fn gen_rt_with(&self, name: &str, issuer: &str, rt: &str, source: &str) -> Output {
+        self.gen_rt_cmd(name, issuer, rt, source)
+            .output()
+            .expect("run oidc-gen")
+    }
+
+    /// The command of [`Env::gen_rt_with`], to change or spawn.
+    pub fn gen_rt_cmd(&self, name: &str, issuer: &str, rt: &str, source: &str) -> Command {
+        let mut cmd = self.cmd("oidc-gen");
+        cmd.args([
+            name,
+            "--issuer",
+            issuer,
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "csecret",
+            "--rt",
+            rt,
+            source,
+        ]);
+        cmd
+    }
+
+    /// `oidc-agent -k` with `OIDCD_PID=pid`.
+    pub fn kill_agent(&self, pid: impl AsRef<std::ffi::OsStr>) -> Output {
+        self.cmd("oidc-agent")
+            .arg("-k")
+            .env("OIDCD_PID", pid)
+            .output()
+            .expect("run oidc-agent -k")
     }
 }
 
