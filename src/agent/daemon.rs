@@ -206,8 +206,6 @@ pub fn detach() {
     let _ = rustix::process::setsid();
 }
 
-/// In the daemon child, after `READY`: stdout to /dev/null, stderr to the log
-/// file (or /dev/null), stdin from /dev/null.
 /// Opens `--log-file` for appending, before the daemon says it is ready:
 /// a log that cannot be opened fails the start, where the person sees it.
 pub fn open_log(path: &Path) -> Result<std::fs::File> {
@@ -218,6 +216,8 @@ pub fn open_log(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| Error::io("open the log file", path, e))
 }
 
+/// In the daemon child, after `READY`: stdout to /dev/null, stderr to the
+/// log file [`open_log`] opened (or /dev/null), stdin from /dev/null.
 pub fn redirect_stdio(log: Option<std::fs::File>) -> io::Result<()> {
     let null = std::fs::OpenOptions::new()
         .read(true)
