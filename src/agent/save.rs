@@ -81,18 +81,17 @@ pub fn write_to(
 ) -> Result<Saved, String> {
     let source = &persist.path;
     let json = config.to_json();
-    let file = match std::fs::read(source) {
-        Ok(file) => file,
+    let file = match (std::fs::read(source), &persist.convert_to) {
+        (Ok(file), _) => file,
         // Deleted while loaded: written again from the file as last seen
         // (same header, so the same password opens it).
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && persist.convert_to.is_some() => {
-            let template = persist.convert_to.as_deref().unwrap_or_default();
+        (Err(e), Some(template)) if e.kind() == std::io::ErrorKind::NotFound => {
             let sealed = format::reseal(template, &persist.key, json.expose().as_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
             return Ok(Saved::Recreated(sealed));
         }
-        Err(e) => return Err(format!("cannot read {}: {e}", source.display())),
+        (Err(e), _) => return Err(format!("cannot read {}: {e}", source.display())),
     };
     if !format::is_ours(&file) {
         let Some(template) = &persist.convert_to else {

@@ -122,12 +122,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     }
     let (socket, pid) = spawn_daemon(args)?;
     if let Err(e) = write_pid_file(pid_file, pid) {
-        if let Some(pid) = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        }
+        forward(pid, rustix::process::Signal::TERM);
         return Err(e.context("the agent was stopped again"));
     }
     print_env(args, &socket, pid);
@@ -165,14 +160,7 @@ fn run_command(args: &Args) -> anyhow::Result<u8> {
     use std::os::unix::process::ExitStatusExt as _;
     use tokio::signal::unix::{SignalKind, signal};
     let (socket, pid) = spawn_daemon(args)?;
-    let stop_agent = || {
-        if let Some(p) = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
-        }
-    };
+    let stop_agent = || forward(pid, rustix::process::Signal::TERM);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

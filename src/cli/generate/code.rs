@@ -206,6 +206,14 @@ struct PendingLogin {
     reauthenticate: bool,
 }
 
+/// A `.NAME.pending` file's contents, if they are a pending login of this
+/// version.
+fn parse_pending(bytes: &[u8]) -> Option<PendingLogin> {
+    serde_json::from_slice(bytes)
+        .ok()
+        .filter(|l: &PendingLogin| l.version == PENDING_VERSION)
+}
+
 fn pending_path(store: &Store, name: &str) -> PathBuf {
     store.dir().join(format!(".{name}.pending"))
 }
@@ -274,15 +282,12 @@ pub(super) fn finish_pasted(
         ),
         Err(e) => return Err(crate::Error::io("read", &path, e).into()),
     };
-    let login: PendingLogin = serde_json::from_slice(&bytes)
-        .ok()
-        .filter(|l: &PendingLogin| l.version == PENDING_VERSION)
-        .with_context(|| {
-            format!(
-                "{} is not a pending login of this version; delete it and start the login again",
-                path.display()
-            )
-        })?;
+    let login = parse_pending(&bytes).with_context(|| {
+        format!(
+            "{} is not a pending login of this version; delete it and start the login again",
+            path.display()
+        )
+    })?;
     // A wrong URL keeps the file, so the right one can still be pasted.
     let code = loopback::parse_redirect_url(url, login.authorization.state().expose())
         .map_err(Error::from)?;
@@ -315,7 +320,7 @@ pub(super) fn pending_account(store: &Store, url: &str) -> anyhow::Result<String
         let Ok(bytes) = std::fs::read(entry.path()).map(Zeroizing::new) else {
             continue;
         };
-        let Ok(login) = serde_json::from_slice::<PendingLogin>(&bytes) else {
+        let Some(login) = parse_pending(&bytes) else {
             continue;
         };
         if loopback::parse_redirect_url(url, login.authorization.state().expose()).is_ok() {

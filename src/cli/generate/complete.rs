@@ -59,12 +59,7 @@ fn finish(
 ) -> anyhow::Result<()> {
     let name = config.name.clone();
     let opened = if args.no_save {
-        account::Opened {
-            path: store.path(&name)?,
-            config,
-            key: None,
-            format: account::Format::Ours,
-        }
+        without_file(store, config)
     } else {
         let password = match password {
             Some(p) => p,
@@ -93,19 +88,7 @@ fn finish(
         }
     };
     match AgentClient::from_env() {
-        // No check refresh: the tokens were just obtained, and every refresh
-        // spent is a rotation that could be lost to a crash.
-        Ok(client) => match client
-            .load(
-                opened,
-                crate::client::Load {
-                    skip_check: true,
-                    fresh: Some(tokens),
-                    ..Default::default()
-                },
-            )
-            .map(drop)
-        {
+        Ok(client) => match client.load(opened, fresh_load(tokens)).map(drop) {
             Ok(()) => {
                 eprintln!(
                     "Account '{name}' loaded into the agent; get a token with `oidc-token {name}`"
@@ -142,18 +125,8 @@ fn not_saved(
             "the new login of '{name}' was not saved; its file keeps the previous refresh token"
         ));
     }
-    let opened = account::Opened {
-        path: store.dir().join(&name),
-        config,
-        key: None,
-        format: account::Format::Ours,
-    };
-    let load = crate::client::Load {
-        skip_check: true,
-        fresh: Some(tokens),
-        ..Default::default()
-    };
-    let kept = AgentClient::from_env().and_then(|client| client.load(opened, load));
+    let kept = AgentClient::from_env()
+        .and_then(|client| client.load(without_file(store, config), fresh_load(tokens)));
     let what = if kept.is_ok() {
         "it is loaded in the agent without a file, so `oidc-token` works until the agent stops; \
          free space or make the directory writable, then log in again with oidc-gen to keep it"
@@ -161,4 +134,25 @@ fn not_saved(
         "no agent holds it either; free space or make the directory writable, then log in again"
     };
     anyhow::Error::from(e).context(format!("account '{name}' could not be saved: {what}"))
+}
+
+/// The new account as the agent gets it without a file: `--no-save`, or a
+/// save that failed.
+fn without_file(store: &Store, config: AccountConfig) -> account::Opened {
+    account::Opened {
+        path: store.dir().join(&config.name),
+        config,
+        key: None,
+        format: account::Format::Ours,
+    }
+}
+
+/// How a new account is loaded: with the access token just obtained, and
+/// no check refresh (every refresh spent is a rotation a crash could lose).
+fn fresh_load(tokens: &TokenSet) -> crate::client::Load<'_> {
+    crate::client::Load {
+        skip_check: true,
+        fresh: Some(tokens),
+        ..Default::default()
+    }
 }

@@ -20,13 +20,14 @@ use crate::oidc::discovery::Metadata;
 use crate::oidc::token::{self, TokenSet};
 use crate::secret::SecretString;
 
-/// `oidc-gen NAME ...` without a management flag.
 /// Room an account file and issuer.config take, with a margin (ours are
 /// under 2 KiB).
 const ROOM_FOR_AN_ACCOUNT: usize = 16 * 1024;
 
+/// `oidc-gen NAME ...` without a management flag.
 pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    if !store.path(name)?.exists() {
+    let existing = store.path(name)?.exists();
+    if !existing {
         crate::account::store::check_new_name(name)?;
     } else if args.manual && args.client_id.is_none() && !args.reauthenticate {
         // oidc-agent's `oidc-gen -m NAME` edits an account in prompts.
@@ -50,7 +51,6 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if let Some(url) = &args.code_exchange {
         return code::finish_pasted(args, store, name, url);
     }
-    let existing = store.path(name)?.exists();
     if args.reauthenticate && !existing {
         // Reading the missing file gives the "no account named" error.
         store.read(name)?;

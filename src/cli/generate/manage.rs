@@ -168,13 +168,35 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         // Not loaded (a loaded one was left to the agent above).
         account::rename(store, &opened, new)?
     };
-    if crate::keyring::get(&opened.path).is_ok_and(|p| p.is_some()) {
-        let _ = crate::keyring::delete(&opened.path);
-        crate::cli::remember_password(&KEYRING, &new_path, new, &password);
-    }
-    issuer_config_follows(store, &opened.config.issuer_url, name, Some(new));
-    eprintln!("Renamed account '{name}' to '{new}'.");
+    follow_rename(
+        store,
+        (name, new),
+        (&opened.path, &new_path),
+        Some(&opened.config.issuer_url),
+        Some(&password),
+    );
     Ok(())
+}
+
+/// A rename done, the keyring entry and issuer.config follow it: a
+/// password kept for the old path moves to the new one (`password`, when
+/// known, is the one that opened the file: it also mends a stale entry),
+/// and issuer.config names the new name for `issuer`.
+fn follow_rename(
+    store: &Store,
+    (name, new): (&str, &str),
+    (old_path, new_path): (&std::path::Path, &std::path::Path),
+    issuer: Option<&str>,
+    password: Option<&SecretString>,
+) {
+    if let Ok(Some(stored)) = crate::keyring::get(old_path) {
+        let _ = crate::keyring::delete(old_path);
+        crate::cli::remember_password(&KEYRING, new_path, new, password.unwrap_or(&stored));
+    }
+    if let Some(issuer) = issuer {
+        issuer_config_follows(store, issuer, name, Some(new));
+    }
+    eprintln!("Renamed account '{name}' to '{new}'.");
 }
 
 /// `--rename` of an account loaded from one of our files: the agent holds
@@ -202,10 +224,6 @@ fn rename_in_agent(
         let (opened, _) = crate::cli::open_account(&args.password, store, name)?;
         account::rename(store, &opened, new)?;
     }
-    if let Ok(Some(password)) = crate::keyring::get(&old_path) {
-        let _ = crate::keyring::delete(&old_path);
-        crate::cli::remember_password(&KEYRING, &new_path, new, &password);
-    }
     let issuer = client.call(&Request::StatusJson).ok().and_then(|reply| {
         let accounts = reply.info?.get("accounts")?.as_array()?.clone();
         accounts
@@ -215,10 +233,13 @@ fn rename_in_agent(
             .as_str()
             .map(str::to_owned)
     });
-    if let Some(issuer) = issuer {
-        issuer_config_follows(store, &issuer, name, Some(new));
-    }
-    eprintln!("Renamed account '{name}' to '{new}'.");
+    follow_rename(
+        store,
+        (name, new),
+        (&old_path, &new_path),
+        issuer.as_deref(),
+        None,
+    );
     Ok(())
 }
 
