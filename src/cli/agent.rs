@@ -39,12 +39,7 @@ pub struct Args {
     #[arg(long = "quiet")]
     pub quiet: bool,
     /// Default lifetime of loaded accounts in seconds (0: forever)
-    #[arg(
-        short = 't',
-        long = "lifetime",
-        value_name = "SECONDS",
-        default_value_t = 0
-    )]
+    #[arg(short = 't', long = "lifetime", value_name = "SECONDS", default_value_t = 0)]
     pub lifetime: u64,
     /// Deadline for connecting (TCP and TLS) to a provider, in seconds
     #[arg(

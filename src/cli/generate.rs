@@ -125,11 +125,7 @@ pub struct Args {
           conflicts_with_all = ["client_secret", "client_secret_file"])]
     pub client_secret_env: Option<String>,
     /// Read the client secret from the first line of FILE
-    #[arg(
-        long = "client-secret-file",
-        value_name = "FILE",
-        conflicts_with = "client_secret"
-    )]
+    #[arg(long = "client-secret-file", value_name = "FILE", conflicts_with = "client_secret")]
     pub client_secret_file: Option<PathBuf>,
     /// Client authentication at the token endpoint [default: basic when the
     /// provider offers it, else post]
@@ -171,11 +167,7 @@ pub struct Args {
     pub rt_env: Option<String>,
 
     /// Redirect URI(s) for the code flow (repeatable)
-    #[arg(
-        long = "redirect-uri",
-        visible_alias = "redirect-url",
-        value_name = "URI"
-    )]
+    #[arg(long = "redirect-uri", visible_alias = "redirect-url", value_name = "URI")]
     pub redirect_uri: Vec<String>,
     /// Loopback port(s) for the code flow (repeatable; `http://localhost:PORT`)
     #[arg(long = "port", value_name = "PORT")]
@@ -187,18 +179,10 @@ pub struct Args {
     #[arg(long = "no-webserver")]
     pub no_webserver: bool,
     /// Finish a code flow with the URL the browser was redirected to
-    #[arg(
-        long = "codeExchange",
-        visible_alias = "code-exchange",
-        value_name = "URL"
-    )]
+    #[arg(long = "codeExchange", visible_alias = "code-exchange", value_name = "URL")]
     pub code_exchange: Option<String>,
     /// Device authorization endpoint, when discovery lacks it
-    #[arg(
-        long = "dae",
-        visible_alias = "device-authorization-endpoint",
-        value_name = "URL"
-    )]
+    #[arg(long = "dae", visible_alias = "device-authorization-endpoint", value_name = "URL")]
     pub dae: Option<String>,
     /// Seconds to wait for the browser or device approval
     #[arg(long = "timeout", value_name = "SECONDS", default_value_t = 300)]
@@ -207,11 +191,7 @@ pub struct Args {
     #[arg(long = "at", visible_alias = "access-token", value_name = "TOKEN")]
     pub at: Option<String>,
     /// Client name identifier for dynamic registration
-    #[arg(
-        long = "cnid",
-        visible_alias = "client-name-identifier",
-        value_name = "NAME"
-    )]
+    #[arg(long = "cnid", visible_alias = "client-name-identifier", value_name = "NAME")]
     pub cnid: Option<String>,
     /// Print one access token and save nothing
     #[arg(long = "only-at")]

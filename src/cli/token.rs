@@ -18,12 +18,7 @@ pub struct Args {
     #[arg(value_name = "ACCOUNT_SHORTNAME|ISSUER_URL")]
     pub target: String,
     /// Minimum number of seconds the token must still be valid
-    #[arg(
-        short = 't',
-        long = "time",
-        value_name = "SECONDS",
-        default_value_t = 0
-    )]
+    #[arg(short = 't', long = "time", value_name = "SECONDS", default_value_t = 0)]
     pub time: i64,
     /// Scope for a down-scoped token (repeatable or space-separated)
     #[arg(short = 's', long = "scope", value_name = "SCOPE")]
