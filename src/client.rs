@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::protocol::{MAX_MESSAGE, Request, Response};
+use crate::protocol::{AgentStatus, MAX_MESSAGE, Request, Response};
 
 mod load;
 pub use load::{Load, Loaded};
@@ -73,6 +73,14 @@ impl AgentClient {
             return Ok(reply);
         }
         Err(failure_to_error(reply))
+    }
+
+    /// The agent's `status_json`; an agent whose reply is no status
+    /// (oidc-agent 4.x has none) gives [`Error::Protocol`].
+    pub fn status(&self) -> Result<AgentStatus> {
+        let reply = self.call(&Request::StatusJson)?;
+        AgentStatus::from_info(reply.info)
+            .ok_or_else(|| Error::Protocol("the agent's status_json reply is no status".into()))
     }
 
     /// The short names of the accounts the agent has loaded.

@@ -29,7 +29,10 @@ use crate::error::ErrorKind;
 use crate::secret::{SecretString, json_zeroizing};
 
 mod lenient;
+pub mod status;
 mod strict;
+
+pub use status::{AccountStatus, AgentStatus};
 
 /// Largest request the agent reads; anything longer is refused.
 pub const MAX_MESSAGE: usize = 1 << 20;

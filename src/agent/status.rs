@@ -1,19 +1,12 @@
 //! `status` and `status_json`: what the agent holds, per account, and the
 //! last lines of its log.
 //!
-//! `status_json` keeps oidc-agent's fields (`version`,
-//! `command_line_options` as one string, `loaded_accounts` as a list of
-//! names) for its clients (`oidc-agent-service` reads
-//! `command_line_options`) and adds `restart_options` (the same options as
-//! a list), `accounts` (one object per loaded account; times are Unix
-//! seconds, as numbers) and `log`.
-
-use serde_json::{Value, json};
+//! `status_json`'s fields are defined once, in [`crate::protocol::status`].
 
 use super::ctx::Ctx;
 use super::log;
 use super::state::{CacheKey, State};
-use crate::protocol::Response;
+use crate::protocol::{AccountStatus, AgentStatus, Response};
 
 /// How many log lines the text status shows.
 const TEXT_LOG_LINES: usize = 20;
@@ -29,58 +22,59 @@ fn refresh_waiters(st: &State, name: &str) -> Option<usize> {
         .reduce(|a, b| a + b)
 }
 
-fn account_json(st: &State, name: &str, now: i64) -> Option<Value> {
+fn account_status(st: &State, name: &str, now: i64) -> Option<AccountStatus> {
     let a = st.accounts.get(name)?;
     let waiters = refresh_waiters(st, name);
     let token_expires = st
         .cache
         .get(&CacheKey::new(name, None, None))
         .and_then(|t| t.expires_at);
-    Some(json!({
-        "name": name,
-        "issuer": a.config.issuer_url,
-        "client_id": a.config.client_id,
-        "account_file": a.persist.as_ref().map(|p| p.path.display().to_string()),
-        "loaded_at": a.loaded_at,
-        "lifetime_ends_at": a.expires_at,
-        "access_token_expires_at": token_expires,
-        "last_refresh_at": a.last_refresh,
-        "refreshing": waiters.is_some(),
-        "refresh_waiters": waiters.unwrap_or(0),
-        "needs_reauthentication": a.refused.is_some(),
-        "refusal": a.refused,
-        "unsaved": a.unsaved.is_some(),
-        "unsaved_since": a.unsaved.as_ref().map(|u| u.since),
-        "unsaved_error": a.unsaved.as_ref().map(|u| u.error.clone()),
-        "token_file": a.ahead.token_file.as_ref().map(|p| p.display().to_string()),
-        "last_served_at": a.ahead.last_served,
-        "refresh_ahead": a.ahead.active(now),
-    }))
+    Some(AccountStatus {
+        name: name.to_owned(),
+        issuer: a.config.issuer_url.clone(),
+        client_id: a.config.client_id.clone(),
+        account_file: a.persist.as_ref().map(|p| p.path.display().to_string()),
+        loaded_at: a.loaded_at,
+        lifetime_ends_at: a.expires_at,
+        access_token_expires_at: token_expires,
+        last_refresh_at: a.last_refresh,
+        refreshing: waiters.is_some(),
+        refresh_waiters: waiters.unwrap_or(0),
+        needs_reauthentication: a.refused.is_some(),
+        refusal: a.refused.clone(),
+        unsaved: a.unsaved.is_some(),
+        unsaved_since: a.unsaved.as_ref().map(|u| u.since),
+        unsaved_error: a.unsaved.as_ref().map(|u| u.error.clone()),
+        token_file: a.ahead.token_file.as_ref().map(|p| p.display().to_string()),
+        last_served_at: a.ahead.last_served,
+        refresh_ahead: a.ahead.active(now),
+    })
 }
 
 /// The `status_json` reply.
 pub fn json(ctx: &Ctx) -> Response {
     let st = ctx.state();
-    let names = st.loaded_names();
-    let accounts: Vec<Value> = names
+    let loaded_accounts = st.loaded_names();
+    let accounts = loaded_accounts
         .iter()
-        .filter_map(|n| account_json(&st, n, ctx.clock.now()))
+        .filter_map(|n| account_status(&st, n, ctx.clock.now()))
         .collect();
-    Response::info(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "implementation": "oidc-agent-rs",
-        "protocol_version": crate::protocol::PROTOCOL_VERSION,
-        "pid": std::process::id(),
+    let status = AgentStatus {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        implementation: Some("oidc-agent-rs".to_owned()),
+        protocol_version: Some(crate::protocol::PROTOCOL_VERSION),
+        pid: Some(std::process::id()),
         // oidc-agent's is one string, which its oidc-agent-service splits
         // on white space; ours keeps each option whole as well.
-        "command_line_options": ctx.command_line.join(" "),
-        "restart_options": ctx.command_line,
-        "locked": st.is_locked(),
-        "autoload": ctx.autoload,
-        "loaded_accounts": names,
-        "accounts": accounts,
-        "log": log::recent(),
-    }))
+        command_line_options: Some(ctx.command_line.join(" ")),
+        restart_options: Some(ctx.command_line.clone()),
+        locked: Some(st.is_locked()),
+        autoload: Some(ctx.autoload),
+        loaded_accounts,
+        accounts,
+        log: log::recent(),
+    };
+    Response::info(serde_json::to_value(status).unwrap_or_default())
 }
 
 fn ago(now: i64, t: i64) -> String {

@@ -112,11 +112,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     }
     let client = AgentClient::from_env()?;
     if args.loaded && args.json {
-        let reply = client.call(&Request::StatusJson)?;
-        let accounts = reply
-            .info
-            .and_then(|mut i| i.get_mut("accounts").map(serde_json::Value::take))
-            .unwrap_or_else(|| serde_json::json!([]));
+        let accounts = client.status()?.accounts;
         println!("{}", serde_json::to_string_pretty(&accounts)?);
         return Ok(());
     }

@@ -330,28 +330,15 @@ fn kill(args: &Args) -> anyhow::Result<()> {
 /// agent retries on its own; once `--status` shows nothing unsaved, `-k`
 /// goes ahead. An agent that cannot be asked is stopped as before.
 fn refuse_if_unsaved(pid: i32) -> anyhow::Result<()> {
-    let Some(info) = AgentClient::from_env()
-        .and_then(|c| c.call(&Request::StatusJson))
-        .ok()
-        .and_then(|reply| reply.info)
-    else {
+    let Ok(status) = AgentClient::from_env().and_then(|c| c.status()) else {
         return Ok(());
     };
-    if info.get("pid").and_then(serde_json::Value::as_i64) != Some(i64::from(pid)) {
+    if status.pid.and_then(|p| i32::try_from(p).ok()) != Some(pid) {
         return Ok(());
     }
-    let unsaved = info
-        .get("accounts")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-        .find(|a| a.get("unsaved").and_then(serde_json::Value::as_bool) == Some(true));
-    if let Some(a) = unsaved {
-        let name = a.get("name").and_then(|n| n.as_str()).unwrap_or("?");
-        let why = a
-            .get("unsaved_error")
-            .and_then(|e| e.as_str())
-            .unwrap_or("unknown");
+    if let Some(a) = status.accounts.iter().find(|a| a.unsaved) {
+        let name = &a.name;
+        let why = a.unsaved_error.as_deref().unwrap_or("unknown");
         bail!(
             "agent {pid} not stopped: account '{name}' holds a rotated refresh token it could not save ({why}); \
              free space or fix the account directory (the agent retries every 10 s), then run oidc-agent -k \

@@ -99,9 +99,9 @@ pub fn call(
 /// say (oidc-agent's) is taken to allow it.
 fn agent_autoloads(client: &AgentClient) -> bool {
     client
-        .call(&Request::StatusJson)
+        .status()
         .ok()
-        .and_then(|r| r.info?.get("autoload")?.as_bool())
+        .and_then(|s| s.autoload)
         .unwrap_or(true)
 }
 

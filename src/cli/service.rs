@@ -17,7 +17,6 @@ use clap::{Parser, ValueEnum};
 
 use crate::client::AgentClient;
 use crate::paths::{ENV_PID, ENV_SOCK};
-use crate::protocol::Request;
 
 /// Variable with extra options for the agent `start` launches (oidc-agent's name).
 pub const ENV_AGENT_OPTS: &str = "OIDC_AGENT_OPTS";
@@ -185,16 +184,11 @@ fn agent_opts() -> Vec<String> {
 /// lists them whole; oidc-agent 5.x gives one string, split on white space
 /// as its script does.
 fn previous_opts(sock: &Path) -> Option<Vec<String>> {
-    let reply = AgentClient::new(sock).call(&Request::StatusJson).ok()?;
-    let info = reply.info?;
-    if let Some(list) = info.get("restart_options").and_then(|l| l.as_array()) {
-        return Some(
-            list.iter()
-                .filter_map(|o| o.as_str().map(str::to_owned))
-                .collect(),
-        );
+    let status = AgentClient::new(sock).status().ok()?;
+    if status.restart_options.is_some() {
+        return status.restart_options;
     }
-    let line = info.get("command_line_options")?.as_str()?;
+    let line = status.command_line_options?;
     let argv: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
     Some(super::agent::restart_options(&argv))
 }

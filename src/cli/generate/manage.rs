@@ -224,15 +224,10 @@ fn rename_in_agent(
         let (opened, _) = crate::cli::open_account(&args.password, store, name)?;
         account::rename(store, &opened, new)?;
     }
-    let issuer = client.call(&Request::StatusJson).ok().and_then(|reply| {
-        let accounts = reply.info?.get("accounts")?.as_array()?.clone();
-        accounts
-            .iter()
-            .find(|a| a.get("name").and_then(|n| n.as_str()) == Some(new))?
-            .get("issuer")?
-            .as_str()
-            .map(str::to_owned)
-    });
+    let issuer = client
+        .status()
+        .ok()
+        .and_then(|s| Some(s.account(new)?.issuer.clone()));
     follow_rename(
         store,
         (name, new),
