@@ -15,10 +15,29 @@ use crate::account::config::same_issuer;
 use crate::account::store::write_atomic;
 use crate::paths::ISSUER_CONFIG;
 
+/// `dir/issuer.config` as found; no file is an empty one (in the line
+/// layout, as oidc-agent 4.x creates it). A file that cannot be read or
+/// parsed is an error naming it, never taken for an empty one (it would be
+/// overwritten).
+pub fn read(dir: &Path) -> crate::Result<IssuerConfig> {
+    let path = dir.join(ISSUER_CONFIG);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => IssuerConfig::parse(&text)
+            .map_err(|e| crate::Error::Failure(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(IssuerConfig::empty(IssuerConfigFormat::Lines))
+        }
+        Err(cause) => Err(crate::Error::Io {
+            action: "read",
+            path,
+            cause,
+        }),
+    }
+}
+
 /// The default account recorded for `issuer` in `dir/issuer.config`.
 pub fn default_account(dir: &Path, issuer: &str) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join(ISSUER_CONFIG)).ok()?;
-    IssuerConfig::parse(&text)
+    read(dir)
         .ok()?
         .default_account_for(issuer)
         .map(str::to_owned)
@@ -27,16 +46,13 @@ pub fn default_account(dir: &Path, issuer: &str) -> Option<String> {
 /// Records `name` as the default account of `issuer` unless the issuer has
 /// one already (oidc-gen's behaviour), keeping the file's layout.
 pub fn record_default(dir: &Path, issuer: &str, name: &str) -> crate::Result<()> {
-    let path = dir.join(ISSUER_CONFIG);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let mut cfg = IssuerConfig::parse(&text)
-        .map_err(|e| crate::Error::Failure(format!("{}: {e}", path.display())))?;
+    let mut cfg = read(dir)?;
     if cfg.default_account_for(issuer).is_some() {
         return Ok(());
     }
     cfg.set_default_account(issuer, name)
         .map_err(|e| crate::Error::Failure(e.to_string()))?;
-    write_atomic(&path, cfg.to_text().as_bytes())
+    write_atomic(&dir.join(ISSUER_CONFIG), cfg.to_text().as_bytes())
 }
 
 /// Follows a rename (`new`: `Some`) or a deletion (`None`) of account `old`
@@ -45,17 +61,12 @@ pub fn record_default(dir: &Path, issuer: &str, name: &str) -> crate::Result<()>
 /// `oidcp_updateIssuerConfigDelete` also drops a deleted one). No file, or
 /// no mention of `old`: nothing is written.
 pub fn account_moved(dir: &Path, issuer: &str, old: &str, new: Option<&str>) -> crate::Result<()> {
-    let path = dir.join(ISSUER_CONFIG);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(());
-    };
-    let mut cfg = IssuerConfig::parse(&text)
-        .map_err(|e| crate::Error::Failure(format!("{}: {e}", path.display())))?;
+    let mut cfg = read(dir)?;
     if cfg
         .replace_account(issuer, old, new)
         .map_err(|e| crate::Error::Failure(e.to_string()))?
     {
-        write_atomic(&path, cfg.to_text().as_bytes())?;
+        write_atomic(&dir.join(ISSUER_CONFIG), cfg.to_text().as_bytes())?;
     }
     Ok(())
 }

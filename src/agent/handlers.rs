@@ -123,14 +123,20 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
         });
     }
     if let Some(issuer) = &t.issuer {
-        let default = crate::account::issuers::default_account(ctx.store.dir(), issuer);
+        let issuers = crate::account::issuers::read(ctx.store.dir());
+        let default = issuers
+            .as_ref()
+            .ok()
+            .and_then(|c| c.default_account_for(issuer));
         return st
-            .account_for_issuer(issuer, default.as_deref(), ctx.clock.now())
+            .account_for_issuer(issuer, default, ctx.clock.now())
             .ok_or_else(|| {
-                not_loaded(
-                    format!("No account loaded for issuer {issuer}"),
-                    "load one with `oidc-add NAME`".into(),
-                )
+                let mut remedy = "load one with `oidc-add NAME`".to_owned();
+                if let Err(e) = &issuers {
+                    // Else the default account named there goes unmentioned.
+                    remedy.push_str(&format!(" (the issuer list is unusable: {e})"));
+                }
+                not_loaded(format!("No account loaded for issuer {issuer}"), remedy)
             });
     }
     Err(Box::new(fail(

@@ -90,13 +90,9 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.list_issuers {
-        let dir = Store::default_dir().dir().to_owned();
-        let text =
-            std::fs::read_to_string(dir.join(crate::paths::ISSUER_CONFIG)).unwrap_or_default();
-        if let Ok(config) = crate::account::issuers::IssuerConfig::parse(&text) {
-            for issuer in config.issuers() {
-                println!("{issuer}");
-            }
+        let config = crate::account::issuers::read(Store::default_dir().dir())?;
+        for issuer in config.issuers() {
+            println!("{issuer}");
         }
         return Ok(());
     }

@@ -1,7 +1,7 @@
 //! What oidc-gen checks before a login or an import spends anything: the
-//! password source and the account directory. A refresh token obtained and
-//! then not saved is lost, with a rotating provider for good; a person
-//! would have to log in again.
+//! password source, the account directory and the provider's discovery
+//! document. A refresh token obtained and then not saved is lost, with a
+//! rotating provider for good; a person would have to log in again.
 
 use crate::r#gen::{gen_args, gen_fails};
 use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
@@ -181,4 +181,41 @@ fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
     );
     ok(&env.run("oidc-token", &["acct"]));
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
+}
+
+#[test]
+fn discovery_errors_name_the_remedy() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let no_doc = format!("{}realms/nowhere", op.issuer);
+    let err = fails(&env.gen_rt("x", &no_doc, "rt-initial"), 8);
+    assert!(
+        err.contains("no discovery document") && err.contains("--configuration-endpoint"),
+        "{err}"
+    );
+    let err = fails(&env.gen_rt("x", "op.example.org", "rt-initial"), 2);
+    assert!(err.contains("is not an issuer URL"), "{err}");
+    // The override is used as given.
+    let with_endpoint = env.run(
+        "oidc-gen",
+        &[
+            "x",
+            "--issuer",
+            &op.issuer,
+            "--configuration-endpoint",
+            &format!("{}.well-known/openid-configuration", op.issuer),
+            "--client-id",
+            "cid",
+            "--client-secret",
+            "csecret",
+            "--rt",
+            "rt-initial",
+            "--pw-env",
+        ],
+    );
+    ok(&with_endpoint);
+    assert!(
+        env.config_dir().join("x").is_file(),
+        "saved with the explicit discovery document"
+    );
 }

@@ -391,6 +391,23 @@ fn issuer_requests_pick_the_default_account() {
     assert_eq!(ok(&env.run("oidc-token", &[&op.issuer])), second);
     let err = fails(&env.run("oidc-token", &["https://unknown.example/"]), 4);
     assert!(err.contains("oidc-add"), "{err}");
+    assert_eq!(
+        ok(&env.run("oidc-add", &["--list-issuers"])),
+        format!("{}\n", op.issuer)
+    );
+    // A damaged issuer.config is named, not taken for an empty one.
+    let issuers = env.config_dir().join("issuer.config");
+    std::fs::write(&issuers, b"[{\"issuer\": ").expect("damage");
+    let err = fails(&env.run("oidc-add", &["--list-issuers"]), 1);
+    assert!(err.contains("issuer.config"), "{err}");
+    ok(&env.run("oidc-add", &["-r", "second"]));
+    let err = fails(&env.run("oidc-token", &[&op.issuer]), 4);
+    assert!(err.contains("issuer.config"), "{err}");
+    assert_eq!(
+        std::fs::read(&issuers).expect("read"),
+        b"[{\"issuer\": ",
+        "kept"
+    );
 }
 
 #[test]
@@ -433,43 +450,6 @@ fn password_sources_and_id_token() {
     assert!(lines[0].starts_with("at-"));
     assert_eq!(lines[1], op.issuer);
     assert!(lines[2].parse::<i64>().expect("expires_at") > 0);
-}
-
-#[test]
-fn discovery_errors_name_the_remedy() {
-    let op = FakeOp::start();
-    let env = Env::new();
-    let no_doc = format!("{}realms/nowhere", op.issuer);
-    let err = fails(&env.gen_rt("x", &no_doc, "rt-initial"), 8);
-    assert!(
-        err.contains("no discovery document") && err.contains("--configuration-endpoint"),
-        "{err}"
-    );
-    let err = fails(&env.gen_rt("x", "op.example.org", "rt-initial"), 2);
-    assert!(err.contains("is not an issuer URL"), "{err}");
-    // The override is used as given.
-    let with_endpoint = env.run(
-        "oidc-gen",
-        &[
-            "x",
-            "--issuer",
-            &op.issuer,
-            "--configuration-endpoint",
-            &format!("{}.well-known/openid-configuration", op.issuer),
-            "--client-id",
-            "cid",
-            "--client-secret",
-            "csecret",
-            "--rt",
-            "rt-initial",
-            "--pw-env",
-        ],
-    );
-    ok(&with_endpoint);
-    assert!(
-        env.config_dir().join("x").is_file(),
-        "saved with the explicit discovery document"
-    );
 }
 
 /// `oidc-token NAME | head -c0`: the reader went away before the token was

@@ -279,3 +279,31 @@ fn account_moved_rewrites_the_file_only_when_it_names_the_account() {
     account_moved(dir.path(), "https://a.example", "kit2", None).expect("delete");
     assert_eq!(default_account(dir.path(), "https://a.example/"), None);
 }
+
+/// A damaged `issuer.config` is an error naming it, and is left as found:
+/// before, one that was not UTF-8 read as empty and was overwritten by the
+/// next `oidc-gen`, and any damage was silently "no default account".
+#[test]
+fn a_damaged_file_is_named_and_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(
+        read(dir.path())
+            .expect("no file is empty")
+            .issuers()
+            .is_empty()
+    );
+    let path = dir.path().join(ISSUER_CONFIG);
+    for damaged in [&b"[{\"issuer\": "[..], &b"https://a.example kit\xff\n"[..]] {
+        std::fs::write(&path, damaged).expect("write");
+        let e = read(dir.path()).expect_err("damaged").to_string();
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        assert!(record_default(dir.path(), "https://b.example", "b").is_err());
+        assert!(account_moved(dir.path(), "https://a.example", "kit", None).is_err());
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            damaged,
+            "kept as found"
+        );
+        assert_eq!(default_account(dir.path(), "https://a.example"), None);
+    }
+}
