@@ -42,21 +42,11 @@ pub struct Args {
     #[arg(short = 't', long = "lifetime", value_name = "SECONDS", default_value_t = 0)]
     pub lifetime: u64,
     /// Deadline for connecting (TCP and TLS) to a provider, in seconds
-    #[arg(
-        long = "connect-timeout",
-        value_name = "SECONDS",
-        default_value_t = http::CONNECT_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..=600)
-    )]
+    #[arg(long, value_name = "SECONDS", default_value_t = CONNECT_SECS, value_parser = secs(600))]
     pub connect_timeout: u64,
     /// Deadline for a whole request to a provider, connecting included, in
     /// seconds
-    #[arg(
-        long = "request-timeout",
-        value_name = "SECONDS",
-        default_value_t = http::REQUEST_TIMEOUT.as_secs(),
-        value_parser = clap::value_parser!(u64).range(1..=3600)
-    )]
+    #[arg(long, value_name = "SECONDS", default_value_t = REQUEST_SECS, value_parser = secs(3600))]
     pub request_timeout: u64,
     /// Ask the running agent for its status (with --json: as JSON)
     #[arg(long = "status")]
@@ -73,6 +63,14 @@ pub struct Args {
     /// Write the agent's pid to PATH (as oidc-agent-service does)
     #[arg(long = "pid-file", value_name = "PATH")]
     pub pid_file: Option<PathBuf>,
+}
+
+const CONNECT_SECS: u64 = http::CONNECT_TIMEOUT.as_secs();
+const REQUEST_SECS: u64 = http::REQUEST_TIMEOUT.as_secs();
+
+/// Whole seconds from 1 to `max` (a deadline of 0 would fail every request).
+fn secs(max: u64) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=max)
 }
 
 /// Entry point of `oidc-agent`.
