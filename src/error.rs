@@ -66,7 +66,12 @@ pub enum Error {
     Protocol(String),
 
     /// An account file failed to decrypt because the password is wrong.
-    #[error("wrong password for {path}")]
+    /// The AEAD cannot tell a wrong password from a damaged header (salt,
+    /// nonce, wrapped key), so the remedy names both.
+    #[error(
+        "wrong password for {path}: check it and try again (if it is right, the file's header \
+         is damaged: restore the file from a backup)"
+    )]
     WrongPassword {
         /// The account file.
         path: PathBuf,

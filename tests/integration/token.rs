@@ -116,6 +116,13 @@ fn wrong_password_and_corrupt_file() {
     let before = std::fs::read(&path).expect("read");
     let err = fails(&env.add_with_password("acct", "nope"), 9);
     assert!(err.contains("wrong password"), "{err}");
+    // A flipped salt byte reads as a wrong password (the AEAD cannot tell
+    // them apart): the message names both.
+    let mut bad = before.clone();
+    bad[24] ^= 0x01;
+    std::fs::write(&path, &bad).expect("damage the header");
+    let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 9);
+    assert!(err.contains("header is damaged"), "{err}");
     let mut bad = before.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0xff;
