@@ -7,7 +7,7 @@ complete -c oidc-token -s e -l expires-at -d 'Print the expiry (Unix time); with
 complete -c oidc-token -l name -d 'Name of the application asking, for the agent\'s log' -r
 complete -c oidc-token -s f -l force-new -d 'Always get a new token, bypassing the agent\'s cache'
 complete -c oidc-token -s a -l all -d 'Print token, issuer and expiry, one per line'
-complete -c oidc-token -s c -l env -d 'Print shell code that sets OIDC_AT, OIDC_ISS and OIDC_EXP'
+complete -c oidc-token -s c -l env -d 'Print shell code that sets OIDC_AT, OIDC_ISS and OIDC_EXP (or the names -o, -i, -e VAR give)'
 complete -c oidc-token -l bearer -d 'Print `Bearer <token>`'
 complete -c oidc-token -l auth-header -l auth -d 'Print `Authorization: Bearer <token>` without a newline'
 complete -c oidc-token -l id-token -d 'Print the ID token instead of an access token'

@@ -32,7 +32,7 @@ pub struct Args {
     /// Print token, issuer and expiry, one per line
     #[arg(short = 'a', long = "all")]
     pub all: bool,
-    /// Print shell code that sets OIDC_AT, OIDC_ISS and OIDC_EXP
+    /// Print shell code that sets OIDC_AT, OIDC_ISS and OIDC_EXP (or the names -o, -i, -e VAR give)
     #[arg(short = 'c', long = "env")]
     pub env: bool,
     /// Print the access token; with VAR, as `VAR=...; export VAR;`
@@ -152,14 +152,13 @@ pub fn request(args: &Args, loads_itself: bool) -> Request {
     }
 }
 
-/// Renders the reply as the flags ask.
+/// Renders the reply as the flags ask, in oidc-agent's order of precedence
+/// (`oidc-token.c`): `-a` first; then `-c` or two of `-o`/`-i`/`-e` give
+/// shell lines, each under the name its flag gave (`-c -eAT_EXP`: `AT_EXP`)
+/// or its default; one of them alone gives its bare value, or its line
+/// when it names a variable; with none, `--bearer` before `--auth-header`.
 pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String {
     let exp = expires_at.to_string();
-    if args.env {
-        return format!(
-            "OIDC_AT={token}; export OIDC_AT;\nOIDC_ISS={issuer}; export OIDC_ISS;\nOIDC_EXP={exp}; export OIDC_EXP;\n"
-        );
-    }
     if args.all {
         return format!("{token}\n{issuer}\n{exp}\n");
     }
@@ -168,34 +167,27 @@ pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String
         (&args.issuer, "OIDC_ISS", issuer),
         (&args.expires_at, "OIDC_EXP", exp.as_str()),
     ];
-    let chosen: Vec<_> = items.iter().filter(|(flag, _, _)| flag.is_some()).collect();
-    if !chosen.is_empty() {
-        let as_env = chosen.len() > 1
-            || chosen
-                .iter()
-                .any(|(f, _, _)| f.as_deref().is_some_and(|v| !v.is_empty()));
-        let mut out = String::new();
-        for (flag, default_var, value) in chosen {
-            if as_env {
-                let var = flag
-                    .as_deref()
-                    .filter(|v| !v.is_empty())
-                    .unwrap_or(default_var);
-                out.push_str(&format!("{var}={value}; export {var};\n"));
-            } else {
-                out.push_str(value);
-                out.push('\n');
-            }
-        }
-        return out;
+    let chosen: Vec<_> = items
+        .iter()
+        .filter(|(flag, _, _)| args.env || flag.is_some())
+        .map(|(flag, default_var, value)| {
+            let named = flag.as_deref().filter(|v| !v.is_empty());
+            (named, *default_var, *value)
+        })
+        .collect();
+    match chosen[..] {
+        [] if args.bearer => format!("Bearer {token}\n"),
+        [] if args.auth_header => format!("Authorization: Bearer {token}"),
+        [] => format!("{token}\n"),
+        [(None, _, value)] => format!("{value}\n"),
+        _ => chosen
+            .iter()
+            .map(|(named, default_var, value)| {
+                let var = named.unwrap_or(default_var);
+                format!("{var}={value}; export {var};\n")
+            })
+            .collect(),
     }
-    if args.auth_header {
-        return format!("Authorization: Bearer {token}");
-    }
-    if args.bearer {
-        return format!("Bearer {token}\n");
-    }
-    format!("{token}\n")
 }
 
 fn execute(args: &Args) -> anyhow::Result<()> {
@@ -285,7 +277,9 @@ mod tests {
         let mut v = vec!["oidc-token"];
         v.extend_from_slice(extra);
         v.push("acct");
-        Args::try_parse_from(v).expect("parse")
+        crate::cli::try_parse_from::<Args>(crate::cli::flags::Tool::Token, v)
+            .expect("parse")
+            .0
     }
 
     #[test]
@@ -306,6 +300,25 @@ mod tests {
         );
         assert_eq!(r(&["--bearer"]), "Bearer AT\n");
         assert_eq!(r(&["--auth-header"]), "Authorization: Bearer AT");
+    }
+
+    /// oidc-agent's documented forms: `-c` with `-o`/`-i`/`-e` renames
+    /// those variables; `-a` wins over `-c`, `--bearer` over
+    /// `--auth-header` (`oidc-token.c`).
+    #[test]
+    fn env_names_and_precedence_follow_oidc_agent() {
+        let r = |a: &[&str]| render(&args(a), "AT", "https://op/", 42);
+        assert_eq!(
+            r(&["-c", "-eAT_EXP"]),
+            "OIDC_AT=AT; export OIDC_AT;\nOIDC_ISS=https://op/; export OIDC_ISS;\nAT_EXP=42; export AT_EXP;\n"
+        );
+        assert_eq!(
+            r(&["-c", "--token=MYTOK", "-iMYISS"]),
+            "MYTOK=AT; export MYTOK;\nMYISS=https://op/; export MYISS;\nOIDC_EXP=42; export OIDC_EXP;\n"
+        );
+        assert_eq!(r(&["-a", "-c"]), "AT\nhttps://op/\n42\n");
+        assert_eq!(r(&["--bearer", "--auth-header"]), "Bearer AT\n");
+        assert_eq!(r(&["-o", "--bearer"]), "AT\n");
     }
 
     #[test]
