@@ -356,6 +356,11 @@ fn auth_scopes(config: &AccountConfig) -> Vec<String> {
     )
 }
 
+/// Whether the provider offers `scope` (one that lists none offers all).
+fn offered(meta: &Metadata, scope: &str) -> bool {
+    meta.scopes_supported.is_empty() || meta.scopes_supported.iter().any(|o| o == scope)
+}
+
 /// Scopes from the command line; `max` expands to everything advertised.
 fn scopes(args: &Args, meta: &Metadata) -> String {
     let list: Vec<String> = args.scope.iter().flat_map(|s| split_list(s)).collect();
@@ -364,13 +369,26 @@ fn scopes(args: &Args, meta: &Metadata) -> String {
     }
     if list.is_empty() {
         let wanted = ["openid", "profile", "email", "offline_access"];
-        let offered: Vec<&str> = wanted
-            .into_iter()
-            .filter(|s| {
-                meta.scopes_supported.is_empty() || meta.scopes_supported.iter().any(|o| o == s)
-            })
-            .collect();
+        let offered: Vec<&str> = wanted.into_iter().filter(|s| offered(meta, s)).collect();
         return offered.join(" ");
+    }
+    list.join(" ")
+}
+
+/// What a login asks for: `scope` with `openid` and `offline_access` added
+/// where the provider offers them, as oidc-agent's `defineUsableScopes`
+/// adds them to every `--scope`: without `openid` an OpenID provider refuses
+/// the request (OIDC Core §3.1.2.1), without `offline_access` many issue no
+/// refresh token, or one that ends with the browser session (§11). A
+/// provider that lists scopes without one of them (a pure OAuth 2 server
+/// without `openid`; Google, which wants `access_type=offline` instead of
+/// `offline_access`) is not asked for it.
+fn login_scopes(scope: &str, meta: &Metadata) -> String {
+    let mut list = split_list(scope);
+    for required in ["openid", "offline_access"] {
+        if !list.iter().any(|s| s == required) && offered(meta, required) {
+            list.push(required.to_owned());
+        }
     }
     list.join(" ")
 }

@@ -3,7 +3,7 @@
 //! document. A refresh token obtained and then not saved is lost, with a
 //! rotating provider for good; a person would have to log in again.
 
-use crate::r#gen::{gen_args, gen_fails};
+use crate::r#gen::{gen_args, gen_fails, public_args};
 use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
 
@@ -218,4 +218,17 @@ fn discovery_errors_name_the_remedy() {
         env.config_dir().join("x").is_file(),
         "saved with the explicit discovery document"
     );
+}
+
+#[test]
+fn issuer_mismatch_is_refused() {
+    let op = FakeOp::start();
+    op.set(|c| c.discovery_issuer = Some("https://evil.example/".into()));
+    let env = Env::new();
+    let err = gen_fails(&env, &public_args("mm", &op.issuer, "code"), 8);
+    assert!(
+        err.contains("issuer mismatch") && err.contains("evil.example"),
+        "{err}"
+    );
+    assert!(op.auth_requests().is_empty());
 }

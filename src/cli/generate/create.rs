@@ -11,7 +11,7 @@
 use anyhow::{Context as _, bail};
 
 use super::complete::complete;
-use super::{Args, Flow, Session, code, device, given, scopes};
+use super::{Args, Flow, Session, auth_scopes, code, device, given, login_scopes, scopes};
 use crate::account::config::{AccountConfig, split_list};
 use crate::account::store::Store;
 use crate::error::Error;
@@ -87,6 +87,10 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         && (config.scope.is_none() && config.auth_scope.is_none() || !args.scope.is_empty())
     {
         config.set_scope(&scopes(args, &session.meta));
+    }
+    if flow != Flow::Refresh {
+        let scope = auth_scopes(&config).join(" ");
+        config.set_scope(&login_scopes(&scope, &session.meta));
     }
     let tokens = match (flow, imported) {
         (Flow::Refresh, Some(imported)) => {
