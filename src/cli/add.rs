@@ -20,7 +20,7 @@ use crate::secret::SecretString;
 #[command(name = "oidc-add", version, long_about = None,
     group(ArgGroup::new("mode").args(["list", "loaded", "remove", "remove_all", "lock", "unlock", "print"])))]
 pub struct Args {
-    /// The account to load (or unload with -r)
+    /// The account to load (or unload with -r); an issuer URL loads its default account
     #[arg(value_name = "ACCOUNT_SHORTNAME", required_unless_present_any = ["list", "loaded", "remove_all", "lock", "unlock", "list_issuers"])]
     pub name: Option<String>,
     /// List the configured accounts
@@ -201,8 +201,10 @@ pub fn listing(names: &[String], heading: &str, none: Option<&str>, tty: bool) -
 }
 
 /// Decrypts account `name` (the password as `args` say) and loads it.
-fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<()> {
-    let (opened, password) = super::open_account(&args.password, &Store::default_dir(), name)?;
+fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Result<()> {
+    let store = Store::default_dir();
+    let name = &default_for_issuer(&store, target)?;
+    let (opened, password) = super::open_account(&args.password, &store, name)?;
     load(
         client,
         opened,
@@ -215,6 +217,27 @@ fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Resul
     )?;
     println!("Account '{name}' loaded.");
     Ok(())
+}
+
+/// The account `oidc-add TARGET` loads: TARGET itself, or for an issuer URL
+/// (containing "://", as `oidc-token` takes it) the issuer's default account
+/// in issuer.config (oidc-agent 5.2's `oidc-add <issuer_url>`).
+fn default_for_issuer(store: &Store, target: &str) -> crate::Result<String> {
+    if !target.contains("://") {
+        return Ok(target.to_owned());
+    }
+    let issuers = crate::account::issuers::read(store.dir())?;
+    match issuers.default_account_for(target) {
+        Some(name) => Ok(name.to_owned()),
+        None => Err(crate::Error::Agent {
+            kind: ErrorKind::NotLoaded,
+            message: format!(
+                "no default account for issuer {target} in {}; load one by name (`oidc-add -l` \
+                 lists them)",
+                store.dir().join(crate::paths::ISSUER_CONFIG).display()
+            ),
+        }),
+    }
 }
 
 /// Sends a decrypted account to the agent ([`AgentClient::load`]) and says

@@ -398,6 +398,16 @@ fn issuer_requests_pick_the_default_account() {
     assert_eq!(ok(&env.run("oidc-token", &[&op.issuer])), second);
     let err = fails(&env.run("oidc-token", &["https://unknown.example/"]), 4);
     assert!(err.contains("oidc-add"), "{err}");
+    // oidc-agent 5.2's `oidc-add ISSUER` loads the issuer's default account.
+    let loaded = ok(&env.run("oidc-add", &["--pw-env", &op.issuer]));
+    assert!(loaded.contains("'first'"), "{loaded}");
+    let first = ok(&env.run("oidc-token", &["first"]));
+    assert_eq!(ok(&env.run("oidc-token", &[&op.issuer])), first);
+    let err = fails(
+        &env.run("oidc-add", &["--pw-env", "https://unknown.example/"]),
+        4,
+    );
+    assert!(err.contains("no default account"), "{err}");
     assert_eq!(
         ok(&env.run("oidc-add", &["--list-issuers"])),
         format!("{}\n", op.issuer)
@@ -407,7 +417,7 @@ fn issuer_requests_pick_the_default_account() {
     std::fs::write(&issuers, b"[{\"issuer\": ").expect("damage");
     let err = fails(&env.run("oidc-add", &["--list-issuers"]), 1);
     assert!(err.contains("issuer.config"), "{err}");
-    ok(&env.run("oidc-add", &["-r", "second"]));
+    ok(&env.run("oidc-add", &["-R"]));
     let err = fails(&env.run("oidc-token", &[&op.issuer]), 4);
     assert!(err.contains("issuer.config"), "{err}");
     assert_eq!(
