@@ -90,8 +90,14 @@ fn ago(now: i64, t: i64) -> String {
 pub fn text(ctx: &Ctx) -> Response {
     let st = ctx.state();
     let now = ctx.clock.now();
+    // The options as oidc-agent's status shows them ("started with the
+    // following options"), so that a restart can repeat them.
+    let options = match ctx.command_line.join(" ") {
+        none if none.is_empty() => "(none)".to_owned(),
+        given => given,
+    };
     let mut out = format!(
-        "oidc-agent-rs {}\nLocked: {}\n",
+        "oidc-agent-rs {}\nStarted with: {options}\nLocked: {}\n",
         env!("CARGO_PKG_VERSION"),
         if st.is_locked() { "yes" } else { "no" }
     );

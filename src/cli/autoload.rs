@@ -81,12 +81,23 @@ pub fn call(
                 load_in_child(&name, prompt, e)?;
                 client.call(&request(true))
             }
-            Some(name) => Err(Error::Agent {
-                kind: ErrorKind::NotLoaded,
-                message: format!(
-                    "{e}{NO_AUTOLOAD}the agent was started with --no-autoload; load it with `oidc-add {name}`"
-                ),
-            }),
+            Some(name) => {
+                // The agent's words already name the command for a name,
+                // not for an issuer.
+                let load = format!("`oidc-add {name}`");
+                let e = e.to_string();
+                let hint = if e.contains(&load) {
+                    String::new()
+                } else {
+                    format!("; load it with {load}")
+                };
+                Err(Error::Agent {
+                    kind: ErrorKind::NotLoaded,
+                    message: format!(
+                        "{e}{NO_AUTOLOAD}the agent was started with --no-autoload{hint}"
+                    ),
+                })
+            }
             None => client.call(&request(false)),
         },
         other => other,
