@@ -322,15 +322,26 @@ impl<'a> Session<'a> {
     /// Runs `wait` (for the user: `what` names it) with Ctrl-C ending
     /// oidc-gen with exit code 130 and a line naming `what`.
     fn waiting<T>(&self, what: &'static str, wait: impl FnOnce() -> T) -> anyhow::Result<T> {
-        let interrupt = match self.interrupt.get() {
-            Some(installed) => installed,
-            None => {
-                let installed = interrupt::Interrupt::install(self.rt.handle())
-                    .context("cannot install the Ctrl-C handler")?;
-                self.interrupt.get_or_init(|| installed)
-            }
-        };
-        Ok(interrupt.during(what, wait))
+        Ok(self.interrupt()?.during(what, wait))
+    }
+
+    /// Runs `step` (`what`: "saving the account") to its end whatever signal
+    /// comes ([`interrupt::Interrupt::critical`]).
+    fn critical<T>(
+        &self,
+        what: &'static str,
+        step: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        self.interrupt()?.critical(what, step)
+    }
+
+    fn interrupt(&self) -> anyhow::Result<&interrupt::Interrupt> {
+        if let Some(installed) = self.interrupt.get() {
+            return Ok(installed);
+        }
+        let installed = interrupt::Interrupt::install(self.rt.handle())
+            .context("cannot install the Ctrl-C handler")?;
+        Ok(self.interrupt.get_or_init(|| installed))
     }
 }
 

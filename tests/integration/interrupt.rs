@@ -2,6 +2,7 @@
 //! browser) it ends with exit code 130 and one line, saving nothing; after a
 //! wait, in a phase that blocks outside the async runtime, Ctrl-C still ends
 //! it with 130 instead of being swallowed by the handler the wait installed.
+//! During an import's check refresh and save, a signal waits for the save.
 
 use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
@@ -80,4 +81,34 @@ fn ctrl_c_after_the_wait_still_exits_130() {
     let mut oidc_gen = Env::spawn_cmd(cmd);
     oidc_gen.wait_line("approval", |l| l.contains("The login was approved"));
     interrupt(oidc_gen, &env, None);
+}
+
+/// Ctrl-C or SIGTERM while an imported token's check refresh is under way:
+/// a rotating provider has invalidated the pasted token by then, so oidc-gen
+/// saves the new one first, then exits with 128 + the signal's number.
+#[test]
+fn a_signal_during_an_imports_refresh_waits_for_the_save() {
+    use rustix::process::Signal;
+    for (signal, code) in [(Signal::INT, 130), (Signal::TERM, 143)] {
+        let op = FakeOp::start();
+        op.set(|c| c.rotate = true);
+        let env = Env::new();
+        let held = op.hold_next_refresh();
+        let mut oidc_gen =
+            Env::spawn_cmd(env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env"));
+        held.arrived();
+        let pid = rustix::process::Pid::from_raw(oidc_gen.pid() as i32).expect("pid");
+        rustix::process::kill_process(pid, signal).expect("signal");
+        oidc_gen.wait_line("deferral", |l| {
+            l.contains("finishing saving the refresh token")
+        });
+        held.release();
+        fails(&oidc_gen.finish(), code);
+        let store = oidc_agent::account::store::Store::new(env.config_dir());
+        let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into())
+            .expect("the account was saved");
+        let rt = saved.config.refresh_token.expose().to_owned();
+        assert!(op.valid_rts().contains(&rt), "the live token: {rt}");
+        assert!(!op.valid_rts().contains("rt-initial"), "rotated");
+    }
 }

@@ -48,6 +48,14 @@ pub(super) fn complete(
     finish(args, store, config, password, &tokens)
 }
 
+/// The password of new account `name`, from its source or asked twice.
+pub(super) fn new_password(args: &Args, name: &str) -> crate::Result<SecretString> {
+    args.password.get(
+        &format!("Enter a password to encrypt account '{name}': "),
+        true,
+    )
+}
+
 /// Saves the account (unless --no-save), records it in issuer.config and
 /// loads it into the agent when one is running.
 fn finish(
@@ -63,10 +71,7 @@ fn finish(
     } else {
         let password = match password {
             Some(p) => p,
-            None => args.password.get(
-                &format!("Enter a password to encrypt account '{name}': "),
-                true,
-            )?,
+            None => new_password(args, &name)?,
         };
         crate::cli::warn_if_empty_password("oidc-gen", &name, &password);
         let (path, key) = match account::save(store, &config, &password, kdf_params()) {

@@ -10,7 +10,7 @@
 
 use anyhow::{Context as _, bail};
 
-use super::complete::complete;
+use super::complete::{complete, new_password};
 use super::{Args, Flow, Session, auth_scopes, code, device, given, login_scopes, scopes};
 use crate::account::config::{AccountConfig, split_list};
 use crate::account::store::Store;
@@ -102,24 +102,36 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
                 .into());
             }
             // Check the imported token with one refresh; keep the rotated one.
+            // From the moment it is sent, a rotating provider may have
+            // invalidated the pasted token: no signal ends oidc-gen before
+            // the new one is saved.
+            // The password is asked first, so that the step holds no prompt.
             config.refresh_token = imported;
-            let checked = session
-                .rt
-                .block_on(refresh_check(&session.http, &session.meta, &config));
-            match checked {
-                // A new account: nothing to re-authenticate yet.
-                Err(crate::Error::Oidc(OidcError::RefreshTokenRejected {
-                    account,
-                    description,
-                })) if !args.reauthenticate => {
-                    return Err(Error::from(OidcError::ImportedTokenRejected {
+            let password = match password {
+                None if !args.no_save && !args.only_at => Some(new_password(args, name)?),
+                given => given,
+            };
+            return session.critical("saving the refresh token", || {
+                let checked =
+                    session
+                        .rt
+                        .block_on(refresh_check(&session.http, &session.meta, &config));
+                let tokens = match checked {
+                    // A new account: nothing to re-authenticate yet.
+                    Err(crate::Error::Oidc(OidcError::RefreshTokenRejected {
                         account,
                         description,
-                    })
-                    .into());
-                }
-                other => other?,
-            }
+                    })) if !args.reauthenticate => {
+                        return Err(Error::from(OidcError::ImportedTokenRejected {
+                            account,
+                            description,
+                        })
+                        .into());
+                    }
+                    other => other?,
+                };
+                complete(&session, store, config, password, tokens, flow)
+            });
         }
         (Flow::Code | Flow::Device, _) => {
             if config.client_id.is_empty() {
