@@ -34,6 +34,7 @@ mod lock;
 pub mod log;
 mod provider;
 mod refresh;
+pub mod rotated;
 mod save;
 pub mod state;
 mod status;

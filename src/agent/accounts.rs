@@ -39,6 +39,7 @@ pub(super) async fn record_refresh(ctx: &Ctx, name: &str, new_rt: Option<&Secret
             return;
         };
         let old = fingerprint(&a.config.refresh_token);
+        a.rotated.push(&a.config.refresh_token);
         a.config.refresh_token = rt.clone();
         let Some(persist) = a.persist.clone() else {
             log!(
@@ -56,6 +57,7 @@ pub(super) async fn record_refresh(ctx: &Ctx, name: &str, new_rt: Option<&Secret
             persist,
             config: a.config.clone(),
             expected: a.file_rt.clone(),
+            rotated: a.rotated.clone(),
         }
     };
     let rt = job.config.refresh_token.clone();
@@ -63,10 +65,15 @@ pub(super) async fn record_refresh(ctx: &Ctx, name: &str, new_rt: Option<&Secret
     let _ = record_save(ctx, name, &rt, result);
 }
 
-/// Records that the provider refused `name`'s refresh token.
+/// Records that the provider refused `name`'s refresh token. An unsaved
+/// one is no longer worth keeping: the mark goes, so unloading and
+/// `oidc-agent -k` no longer wait for a save that would keep nothing.
 pub(super) fn record_refusal(ctx: &Ctx, name: &str, why: &str) {
     if let Some(a) = ctx.state().accounts.get_mut(name) {
         a.refused = Some(why.to_owned());
+        if a.unsaved.take().is_some() {
+            log!("'{name}': the unsaved refresh token was refused; no longer kept for a save");
+        }
     }
     log!("'{name}': the provider refused the refresh token: {why}");
 }
@@ -140,11 +147,22 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         // The same account again (same file, and the file still holds what
         // we last saw there): keep what we hold — it may be newer than the
         // file — and only take the new lifetime and key.
+        // So also when the file holds a token this account has rotated
+        // away from (an older copy put back): checking that one would be a
+        // replay (`rotated::Rotated`), and the next save overwrites the copy.
         if let Some(a) = st.accounts.get_mut(&name)
             && let (Some(old), Some(new)) = (&a.persist, &persist)
             && old.path == new.path
-            && a.file_rt.as_ref() == Some(&config.refresh_token)
+            && (a.file_rt.as_ref() == Some(&config.refresh_token)
+                || a.rotated.contains(&config.refresh_token))
         {
+            if a.file_rt.as_ref() != Some(&config.refresh_token) {
+                log!(
+                    "'{name}': {} holds a refresh token the account has rotated away from \
+                     (an older copy); kept the newer one, which the next save writes there",
+                    new.path.display()
+                );
+            }
             a.persist = Some(new.clone());
             a.expires_at = expires_at;
             log!("'{name}': loaded again; lifetime renewed");
@@ -167,16 +185,19 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     };
     let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
     let mut save = None;
+    let mut rotated = super::rotated::Rotated::default();
     if let Some(rt) = checked
         .as_ref()
         .and_then(|s| s.refresh_token.as_ref())
         .filter(|rt| !rt.is_empty() && **rt != config.refresh_token)
     {
+        rotated.push(&config.refresh_token);
         config.refresh_token = rt.clone();
         save = persist.clone().map(|persist| SaveJob {
             persist,
             config: config.clone(),
             expected: file_rt.clone(),
+            rotated: rotated.clone(),
         });
     }
     let issuer = config.issuer_url.clone();
@@ -186,6 +207,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         let lane = st.lane(&name);
         let mut loaded = Loaded::new(config, persist, lane);
         loaded.file_rt = file_rt;
+        loaded.rotated = rotated;
         loaded.expires_at = expires_at;
         if checked.is_some() {
             loaded.last_refresh = Some(ctx.clock.now());
@@ -383,7 +405,7 @@ pub(super) async fn rename(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -
 }
 
 async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
-    let (mut config, persist, file_rt) = {
+    let (mut config, persist, file_rt, rotated) = {
         let st = ctx.state();
         if st.is_locked() {
             return locked();
@@ -397,7 +419,13 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
         let Some(a) = st.accounts.get(old) else {
             return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
         };
-        (a.config.clone(), a.persist.clone(), a.file_rt.clone())
+        let rotated = a.rotated.clone();
+        (
+            a.config.clone(),
+            a.persist.clone(),
+            a.file_rt.clone(),
+            rotated,
+        )
     };
     config.name = new.to_owned();
     let mut persist = persist;
@@ -417,11 +445,13 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
             );
         }
         let job = (p.clone(), config.clone(), file_rt, new_path.clone());
+        let rotated_job = rotated.clone();
         let written = tokio::task::spawn_blocking(move || {
             let (p, config, file_rt, new_path) = job;
+            let rotated = rotated_job;
             let dir = new_path.parent().unwrap_or(std::path::Path::new("."));
             let _lock = crate::account::store::lock_dir(dir).map_err(|e| e.to_string())?;
-            super::save::write_to(&new_path, &p, &config, file_rt.as_ref())?;
+            super::save::write_to(&new_path, &p, &config, file_rt.as_ref(), &rotated)?;
             std::fs::remove_file(&p.path)
                 .map_err(|e| format!("cannot remove {}: {e}", p.path.display()))
         })
@@ -448,6 +478,7 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
     let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
     let mut loaded = Loaded::new(config, persist, lane);
     loaded.file_rt = file_rt;
+    loaded.rotated = rotated;
     loaded.expires_at = prev.expires_at;
     loaded.loaded_at = prev.loaded_at;
     loaded.last_refresh = prev.last_refresh;

@@ -2,16 +2,46 @@
 //! (in our `account::format`) under a key derived from the lock password,
 //! and every plaintext secret has been dropped and so zeroized.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::ctx::{Ctx, fail};
 use super::log::log;
-use super::state::{Loaded, LockState, Persist, SealedAccount};
+use super::state::{Loaded, LockState, Persist, Unsaved};
+use crate::account::config::AccountConfig;
 use crate::account::format;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
 use crate::secret::{SecretString, json_zeroizing};
+
+/// An account as sealed into the lock vault.
+#[derive(Serialize, Deserialize)]
+pub struct SealedAccount {
+    /// The configuration.
+    pub config: AccountConfig,
+    /// The account file, if persisted.
+    pub path: Option<PathBuf>,
+    /// The data key, base64.
+    pub key: Option<SecretString>,
+    /// The conversion template, base64 (see [`Persist::convert_to`]).
+    pub convert_to: Option<String>,
+    /// Unload time.
+    pub expires_at: Option<i64>,
+    /// Load order.
+    pub seq: u64,
+    /// What the file holds (see [`Loaded::file_rt`]).
+    pub file_rt: Option<SecretString>,
+    /// A rotation not yet saved.
+    pub unsaved: Option<Unsaved>,
+    /// What it has rotated away from (see `rotated::Rotated`).
+    #[serde(default)]
+    pub rotated: super::rotated::Rotated,
+    /// The token file, removed while locked and written again after.
+    pub token_file: Option<PathBuf>,
+}
 
 pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     if password.is_empty() {
@@ -67,6 +97,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
                     seq: a.seq,
                     file_rt: a.file_rt,
                     unsaved: a.unsaved,
+                    rotated: a.rotated,
                 }
             })
             .collect()
@@ -142,6 +173,7 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         loaded.expires_at = a.expires_at;
         loaded.file_rt = a.file_rt;
         loaded.unsaved = a.unsaved;
+        loaded.rotated = a.rotated;
         // Refreshed ahead at the next tick (the cache is empty), then written.
         loaded.ahead.token_file = a.token_file;
         st.insert(loaded);

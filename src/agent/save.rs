@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use super::ctx::Ctx;
 use super::log::{fingerprint, log};
+use super::rotated::Rotated;
 use super::state::{Persist, Unsaved};
 use crate::account::config::AccountConfig;
 use crate::account::format;
@@ -35,6 +36,8 @@ pub struct SaveJob {
     pub config: AccountConfig,
     /// The refresh token the file is expected to hold.
     pub expected: Option<SecretString>,
+    /// The tokens the account has rotated away from.
+    pub rotated: Rotated,
 }
 
 /// What a successful save did; with the file written, the account's new
@@ -65,19 +68,27 @@ impl SaveJob {
         let path = &self.persist.path;
         let dir = path.parent().unwrap_or(Path::new("."));
         let _lock = store::lock_dir(dir).map_err(|e| e.to_string())?;
-        write_to(path, &self.persist, &self.config, self.expected.as_ref())
+        write_to(
+            path,
+            &self.persist,
+            &self.config,
+            self.expected.as_ref(),
+            &self.rotated,
+        )
     }
 }
 
 /// Writes `config` to `path` (sealed under `persist.key`), comparing with
-/// the file's current refresh token first. The caller holds the directory
-/// lock. Also used by `rename`, with `path` the new file and `persist.path`
-/// the file to read the header from.
+/// the file's current refresh token first: the `expected` one, or one the
+/// account has `rotated` away from, is overwritten. The caller holds the
+/// directory lock. Also used by `rename`, with `path` the new file and
+/// `persist.path` the file to read the header from.
 pub fn write_to(
     path: &Path,
     persist: &Persist,
     config: &AccountConfig,
     expected: Option<&SecretString>,
+    rotated: &Rotated,
 ) -> Result<Saved, String> {
     let source = &persist.path;
     let json = config.to_json();
@@ -119,7 +130,9 @@ pub fn write_to(
     if source == path && on_disk.refresh_token == config.refresh_token {
         return Ok(Saved::AlreadyThere);
     }
-    if expected.is_some_and(|e| *e != on_disk.refresh_token) {
+    if expected.is_some_and(|e| *e != on_disk.refresh_token)
+        && !rotated.contains(&on_disk.refresh_token)
+    {
         return Err(format!(
             "{} was changed by another program since the account was loaded (a new login?); \
              not overwritten — load it again with `oidc-add {}`",
@@ -208,6 +221,7 @@ fn pending(ctx: &Ctx, name: &str) -> Option<SaveJob> {
         persist: a.persist.clone()?,
         config: a.config.clone(),
         expected: a.file_rt.clone(),
+        rotated: a.rotated.clone(),
     })
 }
 
@@ -276,6 +290,7 @@ mod tests {
             persist: p.clone(),
             config: account(rt),
             expected: Some(expected.into()),
+            rotated: Rotated::default(),
         };
         assert!(matches!(job("rt2", "rt1").write(), Ok(Saved::Written(_))));
         assert_eq!(rt_on_disk(&p), "rt2");
@@ -297,6 +312,7 @@ mod tests {
             persist: stale,
             config: account("rt2"),
             expected: Some("rt1".into()),
+            rotated: Rotated::default(),
         }
         .write()
         .expect_err("other key");
@@ -312,6 +328,7 @@ mod tests {
             persist: p,
             config: account("rt2"),
             expected: None,
+            rotated: Rotated::default(),
         }
         .write()
         .expect_err("missing");
@@ -330,6 +347,7 @@ mod tests {
             persist: p.clone(),
             config: account(rt),
             expected: Some("rt1".into()),
+            rotated: Rotated::default(),
         };
         assert!(matches!(job("rt2").write(), Ok(Saved::Recreated(_))));
         assert_eq!(rt_on_disk(&p), "rt2");

@@ -90,6 +90,8 @@ pub struct Loaded {
     pub file_rt: Option<SecretString>,
     /// Set while the newest refresh token is only in memory.
     pub unsaved: Option<Unsaved>,
+    /// The refresh tokens it has rotated away from (an older copy of the file).
+    pub rotated: super::rotated::Rotated,
     /// When the account is unloaded (Unix seconds); `None`: never.
     pub expires_at: Option<i64>,
     /// Load order, for picking the most recent account of an issuer.
@@ -135,6 +137,7 @@ impl Loaded {
             persist,
             file_rt,
             unsaved: None,
+            rotated: super::rotated::Rotated::default(),
             expires_at: None,
             seq: 0,
             loaded_at: crate::oidc::token::unix_now(),
@@ -212,29 +215,6 @@ impl Token {
 pub type FlightResult = Result<Token, (ErrorKind, String)>;
 /// The cell all waiters of one refresh await.
 pub type Flight = Arc<OnceCell<FlightResult>>;
-
-/// An account as sealed into the lock vault.
-#[derive(Serialize, Deserialize)]
-pub struct SealedAccount {
-    /// The configuration.
-    pub config: AccountConfig,
-    /// The account file, if persisted.
-    pub path: Option<PathBuf>,
-    /// The data key, base64.
-    pub key: Option<SecretString>,
-    /// The conversion template, base64 (see [`Persist::convert_to`]).
-    pub convert_to: Option<String>,
-    /// Unload time.
-    pub expires_at: Option<i64>,
-    /// Load order.
-    pub seq: u64,
-    /// What the file holds (see [`Loaded::file_rt`]).
-    pub file_rt: Option<SecretString>,
-    /// A rotation not yet saved.
-    pub unsaved: Option<Unsaved>,
-    /// The token file, removed while locked and written again after.
-    pub token_file: Option<PathBuf>,
-}
 
 /// The lock state.
 #[derive(Debug, Default)]

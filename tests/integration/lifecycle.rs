@@ -428,3 +428,43 @@ fn a_deleted_account_file_is_written_again_at_the_next_rotation() {
     assert_eq!(account_status(&env, "acct")["unsaved"], false);
     env.restart_agent_and_refresh("acct");
 }
+
+/// An older copy of the account file put back (a backup, a sync tool) holds
+/// a token the agent has rotated away from: not a new login, so the next
+/// save overwrites it without a warning, and `oidc-add` of such a copy keeps
+/// the agent's newer token instead of replaying the dead one, which a
+/// rotating provider answers by revoking the login.
+#[test]
+fn an_older_copy_put_back_is_overwritten_and_never_replayed() {
+    let (op, env) = rotating_account();
+    let file = env.config_dir().join("acct");
+    let backup = std::fs::read(&file).expect("backup");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    std::fs::write(&file, &backup).expect("put the copy back");
+    ok(&env.run("oidc-add", &["--pw-env", "acct"]));
+    assert_refresh_saves_the_valid_rt(&env, &op);
+    std::fs::write(&file, &backup).expect("put the copy back");
+    let out = env.run("oidc-token", &["-f", "acct"]);
+    ok(&out);
+    assert_eq!(stderr(&out), "", "saved over the copy, so no warning");
+    assert_eq!(decrypt_rt(&env, "acct"), only_valid(&op));
+    assert_eq!(account_status(&env, "acct")["unsaved"], false);
+}
+
+/// A rotation kept unsaved (the file was rewritten by another login) that
+/// the provider then refuses is no longer worth a save: the account unloads.
+#[test]
+fn a_refused_unsaved_token_no_longer_blocks_the_unload() {
+    let (op, env) = rotating_account();
+    op.accept_rt("rt-other");
+    ok(&env.gen_rt("other", &op.issuer, "rt-other"));
+    let file = env.config_dir().join("acct");
+    std::fs::copy(env.config_dir().join("other"), &file).expect("another login's file");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert_eq!(account_status(&env, "acct")["unsaved"], true);
+    fails(&env.run("oidc-add", &["-r", "acct"]), 1);
+    op.revoke_all();
+    fails(&env.run("oidc-token", &["-f", "acct"]), 7);
+    assert_eq!(account_status(&env, "acct")["unsaved"], false);
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+}
