@@ -361,15 +361,6 @@ fn wrong_state_is_ignored_then_the_right_one_completes() {
 }
 
 #[test]
-fn provider_down_exits_6() {
-    let op = FakeOp::start();
-    op.stop();
-    let env = Env::new();
-    let err = gen_fails(&env, &public_args("down", &op.issuer, "code"), 6);
-    assert!(err.contains("cannot reach"), "{err}");
-}
-
-#[test]
 fn port_in_use_exits_2_naming_the_port() {
     let op = FakeOp::start();
     let env = Env::new();
@@ -436,7 +427,12 @@ fn no_webserver_then_code_exchange() {
     );
     let url = oidc_gen.auth_url();
     let out = oidc_gen.finish();
-    assert!(stderr(&out).contains("--codeExchange"), "{}", stderr(&out));
+    // The line to run repeats the password source.
+    assert!(
+        stderr(&out).contains("--codeExchange '<ADDRESS>' --pw-env"),
+        "{}",
+        stderr(&out)
+    );
     ok(&out);
     let pending = env.config_dir().join(".paste.pending");
     let mode = std::fs::metadata(&pending)
@@ -452,6 +448,16 @@ fn no_webserver_then_code_exchange() {
     assert!(err.contains("state"), "{err}");
     let err = gen_fails(&env, &[&format!("--codeExchange={wrong}"), "--pw-env"], 1);
     assert!(err.contains("no pending login"), "{err}");
+    // Without a password source (and no terminal) the code is not spent.
+    let no_pw = env
+        .cmd("oidc-gen")
+        .args(["paste", "--codeExchange", &landed])
+        .env_remove("OIDC_ENCRYPTION_PW")
+        .output()
+        .expect("run");
+    let err = fails(&no_pw, 1);
+    assert!(err.contains("--pw-env"), "{err}");
+    assert!(op.grants("authorization_code").is_empty());
     assert!(pending.exists());
     // oidc-agent's documented form: no name; the state finds the login.
     let exchange = format!("--codeExchange={landed}");

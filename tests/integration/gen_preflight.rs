@@ -232,3 +232,12 @@ fn issuer_mismatch_is_refused() {
     );
     assert!(op.auth_requests().is_empty());
 }
+
+#[test]
+fn provider_down_exits_6() {
+    let op = FakeOp::start();
+    op.stop();
+    let env = Env::new();
+    let err = gen_fails(&env, &public_args("down", &op.issuer, "code"), 6);
+    assert!(err.contains("cannot reach"), "{err}");
+}

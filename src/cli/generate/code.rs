@@ -249,8 +249,9 @@ fn run_pasted(
     );
     if !std::io::stdin().is_terminal() {
         eprintln!(
-            "Copy that address from the browser's address bar and run:\n  oidc-gen {} --codeExchange '<ADDRESS>'",
-            config.name
+            "Copy that address from the browser's address bar and run:\n  oidc-gen {} --codeExchange '<ADDRESS>'{}",
+            config.name,
+            password_flags(&args.password)
         );
         return Ok(None);
     }
@@ -264,6 +265,24 @@ fn run_pasted(
         loopback::parse_redirect_url(&line, pending.state().expose()).map_err(Error::from)?;
     remove_pending(&path);
     exchange(session, config, pending, &code).map(Some)
+}
+
+/// The password options of this run, for the `--codeExchange` line to
+/// repeat (a command is left out: it is the user's to quote).
+fn password_flags(pw: &crate::cli::PasswordArgs) -> String {
+    let mut out = String::new();
+    match &pw.pw_env {
+        Some(var) if var == crate::paths::ENV_PASSWORD => out.push_str(" --pw-env"),
+        Some(var) => out.push_str(&format!(" --pw-env={var}")),
+        None => {}
+    }
+    if let Some(file) = &pw.pw_file {
+        out.push_str(&format!(" --pw-file '{}'", file.display()));
+    }
+    if pw.pw_keyring {
+        out.push_str(" --pw-keyring");
+    }
+    out
 }
 
 /// `--codeExchange URL`: finishes the attempt a `--no-webserver` run saved.
@@ -291,14 +310,21 @@ pub(super) fn finish_pasted(
     // A wrong URL keeps the file, so the right one can still be pasted.
     let code = loopback::parse_redirect_url(url, login.authorization.state().expose())
         .map_err(Error::from)?;
-    // The code is single-use: whatever the exchange says, the attempt is spent.
-    remove_pending(&path);
+    // The password before the code is spent: without one the login would
+    // be lost (and the file kept, so a second try with a source works).
     let (config, password) = if login.reauthenticate {
         let (config, pw) = super::open_existing(args, store, name)?;
         (config, Some(pw))
-    } else {
+    } else if args.no_save || args.only_at {
         (login.config, None)
+    } else {
+        (
+            login.config,
+            Some(super::complete::new_password(args, name)?),
+        )
     };
+    // The code is single-use: whatever the exchange says, the attempt is spent.
+    remove_pending(&path);
     let session = Session::open(args, &config)?;
     let tokens = exchange(&session, &config, &login.authorization, &code)?;
     complete(&session, store, config, password, tokens, Flow::Code)
