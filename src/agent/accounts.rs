@@ -131,7 +131,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     // Only our processes write it, under its lock, each time with a newer
     // token: the file's token is the one to use.
     let mut persist = persist;
-    if let Some((rt, file)) = stored_rt(persist.as_ref()).await {
+    if let Some((rt, file)) = super::save::stored_rt(persist.as_ref()).await {
         config.refresh_token = rt;
         // The file as it is now: what a deleted file is written again from.
         if let Some(p) = persist.as_mut() {
@@ -255,20 +255,6 @@ async fn take_lane<'a>(
             lane.lock().await
         }
     }
-}
-
-/// The refresh token in the file `persist` names, when it is one of ours
-/// that its key opens.
-async fn stored_rt(persist: Option<&Persist>) -> Option<(SecretString, Vec<u8>)> {
-    let p = persist?.clone();
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::read(&p.path).ok()?;
-        let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
-        Some((config.refresh_token, file))
-    })
-    .await
-    .ok()
-    .flatten()
 }
 
 /// Unloads `name` once its pending rotation is saved; refuses while it

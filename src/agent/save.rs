@@ -212,6 +212,63 @@ pub(super) fn record_save(
     }
 }
 
+/// The refresh token in the file `persist` names, when it is one of ours
+/// that its key opens.
+pub(super) async fn stored_rt(persist: Option<&Persist>) -> Option<(SecretString, Vec<u8>)> {
+    let p = persist?.clone();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::read(&p.path).ok()?;
+        let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
+        Some((config.refresh_token, file))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// Before a refresh: when the account file holds a refresh token the agent
+/// neither saw there last nor has rotated away from, another process saved
+/// it since (another agent with the same account loaded, a new login): it
+/// is the newest, and refreshing with ours would be a replay that a
+/// rotating provider answers by revoking the login (RFC 6819 §5.2.2.3). So
+/// the agent takes it. An account with an unsaved rotation keeps its own
+/// (the save says why the file differs). Call holding the account's lane.
+pub(super) async fn follow_file(ctx: &Ctx, name: &str) {
+    let (persist, seen) = {
+        let st = ctx.state();
+        let Some(a) = st.accounts.get(name).filter(|a| a.unsaved.is_none()) else {
+            return;
+        };
+        let (Some(p), Some(seen)) = (a.persist.clone(), a.file_rt.clone()) else {
+            return;
+        };
+        (p, seen)
+    };
+    let Some((on_disk, _)) = stored_rt(Some(&persist)).await else {
+        return;
+    };
+    if on_disk == seen {
+        return;
+    }
+    let mut st = ctx.state();
+    let Some(a) = st.accounts.get_mut(name) else {
+        return;
+    };
+    if a.config.refresh_token == on_disk || a.rotated.contains(&on_disk) {
+        return;
+    }
+    log!(
+        "'{name}': {} holds refresh token {}, saved there by another program (another agent, \
+         a new login); refreshing with it instead of {}",
+        persist.path.display(),
+        fingerprint(&on_disk),
+        fingerprint(&a.config.refresh_token)
+    );
+    a.rotated.push(&a.config.refresh_token);
+    a.config.refresh_token = on_disk.clone();
+    a.file_rt = Some(on_disk);
+}
+
 /// The pending save of `name`, if it has an unsaved rotation.
 fn pending(ctx: &Ctx, name: &str) -> Option<SaveJob> {
     let st = ctx.state();

@@ -16,6 +16,7 @@ mod properties;
 mod protocol;
 mod secrets;
 mod service;
+mod shared;
 mod support;
 mod token;
 mod tokens;
