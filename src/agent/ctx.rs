@@ -34,6 +34,9 @@ pub struct Ctx {
     pub autoloading: tokio::sync::Mutex<()>,
     /// "Now" for lifetimes and token expiry (tests move it forward).
     pub clock: Clock,
+    /// How long a client waits for a refresh (`--request-timeout`); the
+    /// refresh itself waits longer for the provider's answer.
+    pub reply_deadline: std::time::Duration,
 }
 
 impl Ctx {
@@ -49,6 +52,7 @@ impl Ctx {
             socket: std::sync::OnceLock::new(),
             autoloading: tokio::sync::Mutex::new(()),
             clock: Clock::from_env(),
+            reply_deadline: crate::oidc::http::REQUEST_TIMEOUT,
         }
     }
 

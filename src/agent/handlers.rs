@@ -249,12 +249,33 @@ pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: boo
         Lookup::Reply(reply) | Lookup::Missing(reply) => return *reply,
         Lookup::Flight(fk, cell) => (fk, cell),
     };
-    // Single flight: the first waiter runs the refresh, the others await its
-    // result. If that waiter goes away, the next one takes over.
-    let result: FlightResult = cell
-        .get_or_init(|| refresh_flight(ctx.clone(), fk.clone()))
-        .await
-        .clone();
+    // Single flight: the first waiter starts the refresh, the others await
+    // its result. The refresh runs as a task of its own, so that it outlives
+    // a waiter that stops waiting: a request the provider has been sent may
+    // rotate the refresh token, and an answer not waited for would lose the
+    // new one (and a second try with the old one would be a replay, RFC 6819
+    // §5.2.2.3). Callers wait `reply_deadline` (`--request-timeout`); the
+    // refresh waits for the provider's answer up to `http::ANSWER_DEADLINE`.
+    let flight = cell.get_or_init(|| {
+        let task = super::spawn(refresh_flight(ctx.clone(), fk.clone()));
+        async move {
+            task.await
+                .unwrap_or_else(|e| Err((ErrorKind::Failure, format!("the refresh failed: {e}"))))
+        }
+    });
+    let result: FlightResult = match tokio::time::timeout(ctx.reply_deadline, flight).await {
+        Ok(result) => result.clone(),
+        Err(_) => Err((
+            ErrorKind::ProviderUnreachable,
+            format!(
+                "the provider has not answered the refresh of '{}' within {} s; the agent goes on \
+                 waiting for it (a rotated refresh token is saved when it comes): try again in a \
+                 moment",
+                fk.key.account,
+                ctx.reply_deadline.as_secs()
+            ),
+        )),
+    };
     match result {
         Ok(tok) => {
             let mut reply = token_reply(&tok, id_token);

@@ -44,8 +44,8 @@ pub struct Args {
     /// Deadline for connecting (TCP and TLS) to a provider, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = CONNECT_SECS, value_parser = secs(600))]
     pub connect_timeout: u64,
-    /// Deadline for a whole request to a provider, connecting included, in
-    /// seconds
+    /// How long a client waits for the provider's answer to a refresh, in
+    /// seconds (the agent waits on, so that a rotated token is not lost)
     #[arg(long, value_name = "SECONDS", default_value_t = REQUEST_SECS, value_parser = secs(3600))]
     pub request_timeout: u64,
     /// Ask the running agent for its status (with --json: as JSON)
@@ -282,15 +282,17 @@ fn run_agent(
     dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     daemon::harden();
+    let reply_deadline = std::time::Duration::from_secs(args.request_timeout);
     http::set_deadlines(http::Deadlines {
         connect: std::time::Duration::from_secs(args.connect_timeout),
-        request: std::time::Duration::from_secs(args.request_timeout),
+        request: reply_deadline.max(http::ANSWER_DEADLINE),
     });
     listener.set_nonblocking(true)?;
     let lifetime = (args.lifetime > 0).then_some(args.lifetime);
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut ctx = Ctx::new(Store::default_dir(), lifetime, restart_options(&argv));
     ctx.autoload = !args.no_autoload;
+    ctx.reply_deadline = reply_deadline;
     let ctx = Arc::new(ctx);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

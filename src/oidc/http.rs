@@ -17,6 +17,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The provider deadlines in force.
+/// How long the agent waits for the answer to a request it has sent (its
+/// callers wait only `--request-timeout`): a refresh the provider received
+/// may rotate the refresh token, and an answer given up on loses the new
+/// one for good, while sending the old one again is a replay that may
+/// revoke the login (RFC 6819 §5.2.2.3). So a slow provider is waited for;
+/// one that does not take the connection still fails after the connect
+/// timeout.
+pub const ANSWER_DEADLINE: Duration = Duration::from_secs(300);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadlines {
     /// Connecting (TCP and TLS).

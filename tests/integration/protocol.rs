@@ -241,28 +241,37 @@ fn a_slow_provider_does_not_block_other_accounts() {
     assert_eq!(pending.join().expect("join")["status"], "success");
 }
 
-/// `--request-timeout` bounds each call to the provider: a refresh the
-/// provider holds unanswered until the agent has replied fails as "provider
-/// unreachable" under a 1 s deadline (the default, 15 s, would wait for it).
+/// `--request-timeout` bounds how long a client waits for a refresh, not
+/// the refresh: one the provider holds past it fails for the caller as
+/// "provider unreachable", and the agent goes on waiting for the answer, so
+/// the token a rotating provider issued is kept and saved (given up on, it
+/// was lost, and the old one sent again was a replay).
 #[test]
-fn request_timeout_option_bounds_provider_calls() {
+fn a_refresh_outlives_the_callers_deadline() {
     let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
     let mut env = Env::new();
     let sock = env.start_agent(&["--request-timeout", "1", "--connect-timeout", "1"]);
     ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
     let held = op.hold_next_refresh();
-    let reply = raw_json(
-        &sock,
-        r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#,
-    );
+    let forced = r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#;
+    let reply = raw_json(&sock, forced);
     assert_eq!(reply["status"], "failure", "{reply}");
     assert_eq!(reply["kind"], "provider_unreachable", "{reply}");
-    held.release();
-    let again = raw_json(
-        &sock,
-        r#"{"request":"access_token","account":"acct","min_valid_period":-1}"#,
+    assert!(
+        reply["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("goes on")),
+        "{reply}"
     );
-    assert_eq!(again["status"], "success", "{again}");
+    held.release();
+    env.wait_agent_log("saved refresh token");
+    let cached = raw_json(&sock, r#"{"request":"access_token","account":"acct"}"#);
+    assert_eq!(cached["status"], "success", "{cached}");
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
     fails(&env.run("oidc-agent", &["--request-timeout", "0"]), 2);
 }
 
