@@ -233,12 +233,16 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         }
     }
     log!("'{name}': loaded (refresh token {fp})");
+    let mut reply = Response::success().with_info(format!("Account '{name}' loaded"));
     if let Some(job) = save {
         let rt = job.config.refresh_token.clone();
         let result = job.run().await;
-        let _ = record_save(ctx, &name, &rt, result);
+        if record_save(ctx, &name, &rt, result).is_err() {
+            // The load check rotated the token: say so, as oidc-token does.
+            reply.warning = super::save::unsaved_warning(&ctx.state(), &name);
+        }
     }
-    Response::success().with_info(format!("Account '{name}' loaded"))
+    reply
 }
 
 /// Takes `name`'s lane, saying in the log when `what` has to wait for a

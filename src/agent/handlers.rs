@@ -145,22 +145,6 @@ fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Respon
     )))
 }
 
-/// The warning every token reply for an account with an unsaved rotation
-/// carries (`oidc-token` prints it on stderr).
-fn unsaved_warning(st: &State, name: &str) -> Option<String> {
-    let a = st.accounts.get(name)?;
-    let u = a.unsaved.as_ref()?;
-    Some(format!(
-        "the newest refresh token of '{name}' is not saved to {} ({}); it is kept in memory only — \
-         free space or fix the directory, the agent retries the write",
-        a.persist
-            .as_ref()
-            .map(|p| p.path.display().to_string())
-            .unwrap_or_default(),
-        u.error
-    ))
-}
-
 fn token_reply(tok: &Token, id_token: bool) -> Response {
     if id_token {
         return match &tok.id_token {
@@ -224,7 +208,7 @@ fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup 
             .filter(|tok| tok.valid_for(now, t.min_valid_period))
     {
         let mut reply = token_reply(tok, false);
-        reply.warning = unsaved_warning(&st, &name);
+        reply.warning = super::save::unsaved_warning(&st, &name);
         reply.account = Some(name);
         return Lookup::Reply(Box::new(reply));
     }
@@ -279,7 +263,7 @@ pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: boo
     match result {
         Ok(tok) => {
             let mut reply = token_reply(&tok, id_token);
-            reply.warning = unsaved_warning(&ctx.state(), &fk.key.account);
+            reply.warning = super::save::unsaved_warning(&ctx.state(), &fk.key.account);
             reply.account = Some(fk.key.account);
             reply
         }

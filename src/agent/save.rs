@@ -269,6 +269,22 @@ pub(super) async fn follow_file(ctx: &Ctx, name: &str) {
     a.file_rt = Some(on_disk);
 }
 
+/// The warning every token reply for an account with an unsaved rotation
+/// carries (`oidc-token` prints it on stderr).
+pub(super) fn unsaved_warning(st: &super::state::State, name: &str) -> Option<String> {
+    let a = st.accounts.get(name)?;
+    let u = a.unsaved.as_ref()?;
+    Some(format!(
+        "the newest refresh token of '{name}' is not saved to {} ({}); it is kept in memory only — \
+         free space or fix the directory, the agent retries the write",
+        a.persist
+            .as_ref()
+            .map(|p| p.path.display().to_string())
+            .unwrap_or_default(),
+        u.error
+    ))
+}
+
 /// The pending save of `name`, if it has an unsaved rotation.
 fn pending(ctx: &Ctx, name: &str) -> Option<SaveJob> {
     let st = ctx.state();

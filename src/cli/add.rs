@@ -252,11 +252,13 @@ pub fn load(client: &AgentClient, mut opened: Opened, how: Load<'_>) -> crate::R
         opened.config.name = file_name.to_owned();
     }
     let name = opened.config.name.clone();
-    if client.load(opened, how)? == Loaded::ConvertsOnRotation {
-        eprintln!(
+    match client.load(opened, how)? {
+        Loaded::ConvertsOnRotation => eprintln!(
             "oidc-add: note: '{name}' is in oidc-agent's format; it stays as it is unless the provider rotates the \
              refresh token, then it is converted to the oidc-agent-rs format (the old file kept as {name}.bak)"
-        );
+        ),
+        Loaded::Plain(Some(warning)) => eprintln!("oidc-add: warning: {warning}"),
+        Loaded::Plain(None) => {}
     }
     Ok(())
 }

@@ -29,8 +29,9 @@ pub struct Load<'a> {
 /// What a load did besides loading.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Loaded {
-    /// Loaded.
-    Plain,
+    /// Loaded; with the agent's warning, if any (the load check's rotated
+    /// refresh token could not be saved).
+    Plain(Option<String>),
     /// Loaded from oidc-agent's format, with the conversion prepared: the
     /// file is converted (and kept as `NAME.bak`) at the first rotation.
     ConvertsOnRotation,
@@ -59,11 +60,7 @@ impl AgentClient {
             key = Some(k);
             convert_to = Some(format::encode_file(&bytes));
         }
-        let outcome = if convert_to.is_some() {
-            Loaded::ConvertsOnRotation
-        } else {
-            Loaded::Plain
-        };
+        let converts = convert_to.is_some();
         let data_key = key.as_ref().map(format::encode_key);
         let request = Request::Add(Box::new(AddRequest {
             config: opened.config,
@@ -75,7 +72,11 @@ impl AgentClient {
             access_token: how.fresh.map(|t| t.access_token.clone()),
             expires_at: how.fresh.and_then(|t| t.expires_at),
         }));
-        self.call(&request)?;
-        Ok(outcome)
+        let reply = self.call(&request)?;
+        Ok(if converts {
+            Loaded::ConvertsOnRotation
+        } else {
+            Loaded::Plain(reply.warning)
+        })
     }
 }
