@@ -322,6 +322,23 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
     {
         let _lane = lane.lock().await;
         let mut st = ctx.state();
+        // One file, one account: two would overwrite each other's tokens,
+        // and the first to stop would remove the other's file.
+        if let Some(p) = &path
+            && let Some((other, _)) = st
+                .accounts
+                .iter()
+                .find(|(n, a)| n.as_str() != name && a.ahead.token_file.as_ref() == Some(p))
+        {
+            return fail(
+                ErrorKind::Usage,
+                format!(
+                    "the token file {} is kept for account '{other}' already; stop that with \
+                     `oidc-add --no-token-file {other}` or name another file (--token-file=PATH)",
+                    p.display()
+                ),
+            );
+        }
         let Some(a) = st.accounts.get_mut(name) else {
             return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
         };

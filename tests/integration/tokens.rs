@@ -82,7 +82,7 @@ fn json_kube_rejected_and_git_helper() {
 
 #[test]
 fn token_file_lives_with_the_account() {
-    let (_op, mut env) = agent_with_account();
+    let (op, mut env) = agent_with_account();
     let path = env.dir.path().join("bt");
     let flag = format!("--token-file={}", path.display());
 
@@ -98,6 +98,12 @@ fn token_file_lives_with_the_account() {
     };
     ok(&env.run("oidc-add", &[&flag, "acct"]));
     check(&env);
+    // One file, one account: a second is refused, naming the first.
+    ok(&env.gen_rt("second", &op.issuer, "rt-initial"));
+    let err = fails(&env.run("oidc-add", &[&flag, "second"]), 2);
+    assert!(err.contains("'acct'"), "{err}");
+    check(&env);
+    ok(&env.run("oidc-add", &["-r", "second"]));
     let status = env.status();
     let acct = &status["accounts"][0];
     assert_eq!(acct["token_file"].as_str(), path.to_str(), "{status}");
