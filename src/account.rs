@@ -139,6 +139,27 @@ pub fn save(
     password: &SecretString,
     params: KdfParams,
 ) -> Result<(PathBuf, SecretKey)> {
+    save_with(store, config, password, params, true)
+}
+
+/// [`save`] for a new account: a file of that name created meanwhile (a
+/// second `oidc-gen NAME` whose login finished first) is not overwritten.
+pub fn save_new(
+    store: &Store,
+    config: &AccountConfig,
+    password: &SecretString,
+    params: KdfParams,
+) -> Result<(PathBuf, SecretKey)> {
+    save_with(store, config, password, params, false)
+}
+
+fn save_with(
+    store: &Store,
+    config: &AccountConfig,
+    password: &SecretString,
+    params: KdfParams,
+    replace: bool,
+) -> Result<(PathBuf, SecretKey)> {
     let path = store.path(&config.name)?;
     let json = config.to_json();
     let (bytes, key) = format::seal_new(
@@ -148,6 +169,13 @@ pub fn save(
     )
     .map_err(|e| crypt_error(&path, e))?;
     let _lock = store.lock()?;
+    if !replace && path.exists() {
+        return Err(Error::Failure(format!(
+            "{} was created meanwhile (by another oidc-gen {}?) and is not overwritten",
+            path.display(),
+            config.name
+        )));
+    }
     store.write(&config.name, &bytes)?;
     Ok((path, key))
 }

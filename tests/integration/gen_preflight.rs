@@ -241,3 +241,31 @@ fn provider_down_exits_6() {
     let err = gen_fails(&env, &public_args("down", &op.issuer, "code"), 6);
     assert!(err.contains("cannot reach"), "{err}");
 }
+
+/// Two `oidc-gen NAME` for one new name at once: the check that the name is
+/// free passes for both before either saves, so the save checks again and
+/// the second to finish does not overwrite the first's account.
+#[test]
+fn a_name_taken_meanwhile_is_not_overwritten() {
+    let op = FakeOp::start();
+    op.accept_rt("rt-second");
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let held = op.hold_next_refresh();
+    let first = Env::spawn_cmd(env.gen_rt_cmd("dup", &op.issuer, "rt-initial", "--pw-env"));
+    held.arrived();
+    ok(&env.gen_rt("dup", &op.issuer, "rt-second"));
+    let before = std::fs::read(env.config_dir().join("dup")).expect("saved");
+    held.release();
+    let err = fails(&first.finish(), 1);
+    assert!(
+        err.contains("created meanwhile") && err.contains("another name"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(env.config_dir().join("dup")).expect("kept"),
+        before
+    );
+    // The agent still holds the saved account, not the login that lost.
+    assert!(env.status()["accounts"][0]["account_file"].is_string());
+}

@@ -74,7 +74,12 @@ fn finish(
             None => new_password(args, &name)?,
         };
         crate::cli::warn_if_empty_password("oidc-gen", &name, &password);
-        let (path, key) = match account::save(store, &config, &password, kdf_params()) {
+        let saved = if args.reauthenticate {
+            account::save(store, &config, &password, kdf_params())
+        } else {
+            account::save_new(store, &config, &password, kdf_params())
+        };
+        let (path, key) = match saved {
             Ok(saved) => saved,
             Err(e) => return Err(not_saved(args, store, config, tokens, e)),
         };
@@ -130,13 +135,24 @@ fn not_saved(
             "the new login of '{name}' was not saved; its file keeps the previous refresh token"
         ));
     }
+    // A file of that name now: another oidc-gen saved its login first, and
+    // the agent holds that one; this login is not put in its place.
+    if store.path(&name).is_ok_and(|p| p.exists()) {
+        return anyhow::Error::from(e).context(format!(
+            "account '{name}' could not be saved: the account saved meanwhile stays (use it, \
+             or log in again under another name)"
+        ));
+    }
     let kept = AgentClient::from_env()
         .and_then(|client| client.load(without_file(store, config), fresh_load(tokens)));
+    let fix = "free space or make the directory writable, then log in again";
     let what = if kept.is_ok() {
-        "it is loaded in the agent without a file, so `oidc-token` works until the agent stops; \
-         free space or make the directory writable, then log in again with oidc-gen to keep it"
+        format!(
+            "it is loaded in the agent without a file, so `oidc-token` works until the agent \
+             stops; {fix} with oidc-gen to keep it"
+        )
     } else {
-        "no agent holds it either; free space or make the directory writable, then log in again"
+        format!("no agent holds it either; {fix}")
     };
     anyhow::Error::from(e).context(format!("account '{name}' could not be saved: {what}"))
 }
