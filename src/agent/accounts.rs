@@ -348,11 +348,13 @@ pub(super) async fn retry_unsaved(ctx: &Ctx, only: Option<&str>) {
 /// At shutdown: waits for refreshes under way (each lane), then writes every
 /// pending rotation; logs what could not be saved.
 pub(super) async fn save_all(ctx: &Ctx) {
+    // Every lane, also those of accounts being loaded: `oidc-add`'s check
+    // refresh may be rotating the token, which its save must land.
     let lanes: Vec<(String, super::state::Lane)> = ctx
         .state()
-        .accounts
-        .values()
-        .map(|a| (a.config.name.clone(), a.lane.clone()))
+        .lanes
+        .iter()
+        .map(|(name, lane)| (name.clone(), lane.clone()))
         .collect();
     for (name, lane) in lanes {
         let _lane = lane.lock().await;

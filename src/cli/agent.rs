@@ -308,6 +308,9 @@ fn run_agent(
     Ok(())
 }
 
+/// How long `-k` waits for the agent to exit.
+const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn kill(args: &Args) -> anyhow::Result<()> {
     let var = std::env::var(ENV_PID)
         .context("OIDCD_PID is not set; nothing to kill (run `eval \"$(oidc-agent)\"` first)")?;
@@ -315,7 +318,17 @@ fn kill(args: &Args) -> anyhow::Result<()> {
     refuse_if_unsaved(pid.as_raw_nonzero().get())?;
     rustix::process::kill_process(pid, rustix::process::Signal::TERM)
         .with_context(|| format!("cannot kill agent pid {}", pid.as_raw_nonzero()))?;
+    // The agent first lets a refresh under way land its rotated token in the
+    // file: wait for that, so that a new agent started right after reads
+    // the newest token, not the one the provider has just replaced.
+    let exited = crate::process::wait_exit(pid, KILL_WAIT).unwrap_or(true);
     let pid = pid.as_raw_nonzero();
+    if !exited {
+        eprintln!(
+            "oidc-agent: agent pid {pid} is still finishing a refresh (the provider has not answered); \
+             it exits once it has saved the result"
+        );
+    }
     if args.json {
         println!("{}", serde_json::json!({"killed": pid.to_string()}));
     } else {

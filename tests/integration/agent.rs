@@ -56,6 +56,13 @@ fn daemon_prints_eval_lines_and_kill_stops_it() {
         ok(&kill),
         format!("unset OIDC_SOCK;\nunset OIDCD_PID;\necho Agent pid {pid} killed;\n")
     );
+    // -k returns once the agent has exited (a zombie at most), so that an
+    // agent started next reads what this one saved.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"));
+    assert!(
+        stat.as_ref().map_or(true, |s| s.contains(") Z ")),
+        "{stat:?}"
+    );
     // The agent removes both before it exits.
     wait_for_exit(pid.parse().expect("pid"));
     assert!(!sock.exists(), "socket left behind");

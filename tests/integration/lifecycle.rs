@@ -468,27 +468,3 @@ fn a_refused_unsaved_token_no_longer_blocks_the_unload() {
     assert_eq!(account_status(&env, "acct")["unsaved"], false);
     ok(&env.run("oidc-add", &["-r", "acct"]));
 }
-
-/// `oidc-add`'s load check rotates the token; when that one cannot be
-/// written, oidc-add says so (exit 0: the agent holds it), as oidc-token does.
-#[test]
-fn a_load_whose_rotation_cannot_be_saved_warns() {
-    let (op, env) = rotating_account();
-    ok(&env.run("oidc-add", &["-r", "acct"]));
-    let held = op.hold_next_refresh();
-    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-    held.arrived();
-    let (dir, away) = (env.config_dir(), env.dir.path().join("accounts.away"));
-    std::fs::rename(&dir, &away).expect("move dir");
-    std::fs::write(&dir, "not a directory").expect("block");
-    held.release();
-    let out = add.finish();
-    ok(&out);
-    assert!(
-        stderr(&out).contains("warning") && stderr(&out).contains("not saved"),
-        "{}",
-        stderr(&out)
-    );
-    std::fs::remove_file(&dir).expect("unblock");
-    std::fs::rename(&away, &dir).expect("restore");
-}

@@ -12,6 +12,7 @@ mod gen_preflight;
 mod generated;
 mod interrupt;
 mod lifecycle;
+mod loading;
 mod properties;
 mod protocol;
 mod secrets;

@@ -1,0 +1,58 @@
+//! Loading an account (`oidc-add`) from a provider that rotates refresh
+//! tokens: the load check's rotated token is saved, said when it cannot be,
+//! and waited for when the agent is stopped during the check.
+
+use crate::support::fake_op::FakeOp;
+use crate::support::*;
+
+/// An agent holding account `acct` of a provider that rotates, unloaded.
+fn unloaded_rotating_account() -> (FakeOp, Env) {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    (op, env)
+}
+
+/// `oidc-add`'s load check rotates the token; when that one cannot be
+/// written, oidc-add says so (exit 0: the agent holds it), as oidc-token does.
+#[test]
+fn a_load_whose_rotation_cannot_be_saved_warns() {
+    let (op, env) = unloaded_rotating_account();
+    let held = op.hold_next_refresh();
+    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+    held.arrived();
+    let (dir, away) = (env.config_dir(), env.dir.path().join("accounts.away"));
+    std::fs::rename(&dir, &away).expect("move dir");
+    std::fs::write(&dir, "not a directory").expect("block");
+    held.release();
+    let out = add.finish();
+    ok(&out);
+    assert!(
+        stderr(&out).contains("warning") && stderr(&out).contains("not saved"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&dir).expect("unblock");
+    std::fs::rename(&away, &dir).expect("restore");
+}
+
+/// SIGTERM while `oidc-add`'s check refresh is under way: the agent waits
+/// for it and saves the rotated token before it exits (it used to exit at
+/// once: the provider rotated, and the file kept the dead token).
+#[test]
+fn sigterm_during_a_load_check_saves_its_rotation() {
+    let (op, mut env) = unloaded_rotating_account();
+    let held = op.hold_next_refresh();
+    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+    held.arrived();
+    let pid = env.agent_pid().expect("agent");
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    env.wait_agent_log("SIGTERM: stopping");
+    held.release();
+    let _ = add.finish();
+    env.stop_agent();
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+}
