@@ -21,7 +21,7 @@ device\t'Device authorization grant (RFC 8628)'
 refresh\t'Import a refresh token (--rt)'"
 complete -c oidc-gen -l rt -l refresh-token -d 'Import this refresh token (implies --flow refresh); visible to other users in `ps`, prefer --rt-env' -r
 complete -c oidc-gen -l rt-env -l refresh-token-env -d 'Import the refresh token from the environment variable VAR [default: OIDC_REFRESH_TOKEN]' -r
-complete -c oidc-gen -l redirect-uri -l redirect-url -d 'Redirect URI(s) for the code flow (repeatable)' -r
+complete -c oidc-gen -l redirect-uri -l redirect-url -d 'Redirect URI(s) for the code flow (repeatable, or a space-separated list)' -r
 complete -c oidc-gen -l port -d 'Loopback port(s) for the code flow (repeatable; `http://localhost:PORT`)' -r
 complete -c oidc-gen -l codeExchange -l code-exchange -d 'Finish a code flow with the URL the browser was redirected to' -r
 complete -c oidc-gen -l dae -l device-authorization-endpoint -d 'Device authorization endpoint, when discovery lacks it' -r

@@ -1,8 +1,8 @@
 //! Every path and environment variable the tools use, in one place.
 //!
-//! Account directory: `$OIDC_CONFIG_DIR`, else `~/.config/oidc-agent` when
-//! `~/.config` exists, else `~/.oidc-agent` (oidc-agent's rule). Socket:
-//! `$OIDC_SOCK`, else the per-user service socket: ours in
+//! Account directory: `$OIDC_CONFIG_DIR`, else the first of
+//! `~/.config/oidc-agent` and `~/.oidc-agent` that exists (oidc-agent's
+//! rule). Socket: `$OIDC_SOCK`, else the per-user service socket: ours in
 //! `$XDG_RUNTIME_DIR/oidc-agent/agent.sock` (where the systemd socket unit
 //! puts it), else oidc-agent 5.x's `$TMPDIR/oidc-agent-service-$UID/`.
 
@@ -28,13 +28,28 @@ pub fn config_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(ENV_CONFIG_DIR).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
-    let dot_config = home.join(".config");
-    if dot_config.is_dir() {
-        dot_config.join("oidc-agent")
-    } else {
-        home.join(".oidc-agent")
-    }
+    config_dir_in(&dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")))
+}
+
+/// oidc-agent's rule under `home` (`getOidcDir`, `createOidcDir`): the first
+/// of `~/.config/oidc-agent` and `~/.oidc-agent` that exists; with neither,
+/// the first whose parent exists (where `oidc-gen` creates it). So accounts
+/// in `~/.oidc-agent` are found also once a `~/.config` appears.
+fn config_dir_in(home: &std::path::Path) -> PathBuf {
+    let candidates = [
+        home.join(".config").join("oidc-agent"),
+        home.join(".oidc-agent"),
+    ];
+    let existing = candidates.iter().find(|d| d.is_dir());
+    let creatable = || {
+        candidates
+            .iter()
+            .find(|d| d.parent().is_some_and(std::path::Path::is_dir))
+    };
+    existing
+        .or_else(creatable)
+        .cloned()
+        .unwrap_or_else(|| home.join(".oidc-agent"))
 }
 
 /// The runtime temp directory (`$TMPDIR`, else `/tmp`).
@@ -122,4 +137,25 @@ pub fn bearer_token_file() -> PathBuf {
     let uid = rustix::process::getuid().as_raw();
     let dir = nonempty("XDG_RUNTIME_DIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
     dir.join(format!("bt_u{uid}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_account_directory_follows_oidc_agents_rule() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let h = home.path();
+        // Neither exists nor ~/.config: ~/.oidc-agent is created.
+        assert_eq!(config_dir_in(h), h.join(".oidc-agent"));
+        std::fs::create_dir(h.join(".config")).expect("mkdir");
+        assert_eq!(config_dir_in(h), h.join(".config/oidc-agent"));
+        // An existing ~/.oidc-agent is found although ~/.config exists.
+        std::fs::create_dir(h.join(".oidc-agent")).expect("mkdir");
+        assert_eq!(config_dir_in(h), h.join(".oidc-agent"));
+        // Both: ~/.config/oidc-agent first.
+        std::fs::create_dir(h.join(".config/oidc-agent")).expect("mkdir");
+        assert_eq!(config_dir_in(h), h.join(".config/oidc-agent"));
+    }
 }

@@ -166,8 +166,13 @@ pub struct Args {
           default_missing_value = crate::paths::ENV_REFRESH_TOKEN)]
     pub rt_env: Option<String>,
 
-    /// Redirect URI(s) for the code flow (repeatable)
-    #[arg(long = "redirect-uri", visible_alias = "redirect-url", value_name = "URI")]
+    /// Redirect URI(s) for the code flow (repeatable, or a space-separated list)
+    #[arg(
+        long = "redirect-uri",
+        visible_alias = "redirect-url",
+        value_name = "URI",
+        value_delimiter = ' '
+    )]
     pub redirect_uri: Vec<String>,
     /// Loopback port(s) for the code flow (repeatable; `http://localhost:PORT`)
     #[arg(long = "port", value_name = "PORT")]

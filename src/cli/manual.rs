@@ -20,7 +20,7 @@ pub struct Page {
 
 const ACCOUNT_FILES: &[(&str, &str)] = &[
     (
-        "$OIDC_CONFIG_DIR/NAME, else ~/.config/oidc-agent/NAME (~/.oidc-agent/NAME without ~/.config)",
+        "$OIDC_CONFIG_DIR/NAME, else ~/.config/oidc-agent/NAME or ~/.oidc-agent/NAME, whichever exists (the former first)",
         "an encrypted account (mode 0600 in a 0700 directory)",
     ),
     (
@@ -212,7 +212,7 @@ Put eval \"$(oidc-agent-service use)\" in your shell profile, or use the systemd
         examples: &[
             ("In ~/.profile: one agent for all shells", "eval \"$(oidc-agent-service use)\" >/dev/null"),
             ("Stop the agent; the next use starts a fresh one", "eval \"$(oidc-agent-service stop)\""),
-            ("Start the agent with a default lifetime", "OIDC_AGENT_OPTS='-t 86400' oidc-agent-service restart"),
+            ("Start the agent with a default lifetime (restart keeps the running agent's options)", "oidc-agent-service stop; OIDC_AGENT_OPTS='-t 86400' oidc-agent-service use"),
         ],
         environment: &[
             ("OIDC_AGENT_OPTS", "extra options for the agent that start launches"),

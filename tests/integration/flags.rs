@@ -375,3 +375,25 @@ fn readme_lists_every_option_without_effect() {
         );
     }
 }
+
+/// oidc-agent's `--redirect-uri "URI1 URI2"` (a space-separated list) is
+/// two URIs, as repeating the option is.
+#[test]
+fn redirect_uri_takes_a_space_separated_list() {
+    let argv = [
+        "oidc-gen",
+        "--redirect-uri=http://localhost:8080 http://localhost:4242",
+        "--redirect-uri",
+        "http://127.0.0.1:9090",
+        "acct",
+    ];
+    let (args, _) = try_parse_from::<generate::Args>(Tool::Gen, argv).expect("parses");
+    assert_eq!(
+        args.redirect_uri,
+        [
+            "http://localhost:8080",
+            "http://localhost:4242",
+            "http://127.0.0.1:9090"
+        ]
+    );
+}
