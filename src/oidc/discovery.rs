@@ -80,6 +80,21 @@ pub async fn discover(
     if !url::Url::parse(issuer).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
         return Err(OidcError::InvalidIssuer(issuer.to_owned()));
     }
+    // oidc-agent's documented form for a provider without discovery: the
+    // document in a local file (`--configuration-endpoint file:///PATH`).
+    if let Some(path) = config_endpoint
+        .and_then(|e| url::Url::parse(e).ok())
+        .filter(|u| u.scheme() == "file")
+        .and_then(|u| u.to_file_path().ok())
+    {
+        let body = std::fs::read(&path).map_err(|e| {
+            OidcError::Config(format!(
+                "cannot read the discovery document {}: {e}",
+                path.display()
+            ))
+        })?;
+        return parse(issuer, config_endpoint.unwrap_or_default(), &body);
+    }
     let tried = candidate_urls(issuer, config_endpoint);
     let mut detail = String::new();
     for url in &tried {

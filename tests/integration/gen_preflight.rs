@@ -218,6 +218,37 @@ fn discovery_errors_name_the_remedy() {
         env.config_dir().join("x").is_file(),
         "saved with the explicit discovery document"
     );
+    // oidc-agent's documented form for a provider without one: a local file.
+    let base = op.issuer.trim_end_matches('/');
+    let doc = serde_json::json!({
+        "issuer": op.issuer,
+        "authorization_endpoint": format!("{base}/auth"),
+        "token_endpoint": format!("{base}/token"),
+    });
+    let file = env.dir.path().join("discovery.json");
+    std::fs::write(&file, doc.to_string()).expect("write");
+    let endpoint = format!("file://{}", file.display());
+    let args = [
+        "y",
+        "--issuer",
+        &op.issuer,
+        "--configuration-endpoint",
+        &endpoint,
+    ];
+    let rest = [
+        "--client-id",
+        "cid",
+        "--client-secret",
+        "csecret",
+        "--rt",
+        "rt-initial",
+        "--pw-env",
+    ];
+    ok(&env.run("oidc-gen", &[&args[..], &rest[..]].concat()));
+    assert!(
+        env.config_dir().join("y").is_file(),
+        "saved with the file's document"
+    );
 }
 
 #[test]
