@@ -259,12 +259,13 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         super::write_stdout(&out)?;
         return Ok(());
     }
-    let out = zeroize::Zeroizing::new(render(
-        args,
-        token.expose(),
-        &issuer,
-        reply.expires_at.unwrap_or(0),
-    ));
+    // An ID token alone, whatever the output flags (oidc-agent's
+    // `token_handleIdToken`): `-c` would export it as OIDC_AT with expiry 0.
+    let out = zeroize::Zeroizing::new(if args.id_token {
+        format!("{}\n", token.expose())
+    } else {
+        render(args, token.expose(), &issuer, reply.expires_at.unwrap_or(0))
+    });
     super::write_stdout(&out)?;
     Ok(())
 }

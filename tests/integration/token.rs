@@ -461,6 +461,12 @@ fn password_sources_and_id_token() {
     // ID token, and the --all form.
     let id = ok(&env.run("oidc-token", &["--id-token", "acct"]));
     assert!(id.starts_with("idt-"), "{id}");
+    // Alone, whatever the output flags, as oidc-agent prints it.
+    let alone = ok(&env.run("oidc-token", &["--id-token", "-c", "acct"]));
+    assert!(
+        alone.starts_with("idt-") && alone.lines().count() == 1,
+        "{alone}"
+    );
     let all = ok(&env.run("oidc-token", &["-a", "acct"]));
     let lines: Vec<&str> = all.lines().collect();
     assert_eq!(lines.len(), 3, "{all}");
