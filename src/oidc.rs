@@ -22,13 +22,21 @@ mod test_support;
 
 use crate::error::kind::ErrorKind;
 
+/// What to check when a provider cannot be reached: a timeout is the
+/// provider's (or the network's) slowness, where a private CA is no cause.
+fn unreachable_hint(detail: &str) -> &'static str {
+    if detail.contains("timed out") {
+        "the provider did not answer in time; check the network and try again"
+    } else {
+        "check the network, the issuer URL and `--cp` for a private CA"
+    }
+}
+
 /// Errors from talking to a provider.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     /// Network, TLS, DNS or timeout: the provider could not be reached.
-    #[error(
-        "cannot reach {url}: {detail}; check the network, the issuer URL and `--cp` for a private CA"
-    )]
+    #[error("cannot reach {url}: {detail}; {}", unreachable_hint(detail))]
     Unreachable {
         /// The URL tried.
         url: String,

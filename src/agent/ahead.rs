@@ -25,6 +25,7 @@ use super::ctx::Ctx;
 use super::log::log;
 use super::refresh::refresh_flight;
 use super::state::{Ahead, CacheKey, FlightKey, FlightResult, State};
+use crate::error::ErrorKind;
 
 /// An account counts as in active use this long after a token was served.
 pub const ACTIVE_FOR: i64 = 600;
@@ -149,13 +150,17 @@ fn record_outcome(ctx: &Ctx, name: &str, result: &FlightResult) {
                 ctx.clock.now() + MAX_BACKOFF
             };
         }
-        Err((_, e)) => {
+        Err((kind, e)) => {
             a.ahead.failures = a.ahead.failures.saturating_add(1);
             let wait = backoff(a.ahead.failures);
             a.ahead.next_try = ctx.clock.now() + wait;
-            log!(
-                "'{name}': refresh ahead failed ({e}); the cached token is kept, retry in {wait} s"
-            );
+            // A refused token is not tried again (`tick` skips the account
+            // until a new login); anything else is, after the backoff.
+            if *kind == ErrorKind::RefreshTokenRejected {
+                log!("'{name}': refresh ahead failed ({e}); not tried again until a new login");
+            } else {
+                log!("'{name}': refresh ahead failed ({e}); retry in {wait} s");
+            }
         }
     }
 }

@@ -334,9 +334,14 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
             return Err(Error::Agent {
                 kind: ErrorKind::NotLoaded,
                 message: format!(
-                    "{}{}no password for '{name}' in the keyring and no terminal to ask on",
+                    "{}{}no password for '{name}' in the keyring and {}",
                     crate::protocol::strings::NOT_LOADED,
-                    super::autoload::NO_AUTOLOAD
+                    super::autoload::NO_AUTOLOAD,
+                    if prompt {
+                        "no terminal to ask on"
+                    } else {
+                        "no prompt allowed (kubectl's interactiveMode: Never)"
+                    }
                 ),
             });
         }

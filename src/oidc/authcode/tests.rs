@@ -387,6 +387,12 @@ async fn timeout_is_unreachable_and_says_so() {
         matches!(&err, OidcError::Unreachable { detail, .. } if detail.contains("timed out")),
         "{err:?}"
     );
+    // A private CA is no cause of a timeout: not offered as the remedy.
+    let said = err.to_string();
+    assert!(
+        said.contains("did not answer in time") && !said.contains("--cp"),
+        "{said}"
+    );
 }
 
 #[tokio::test]
