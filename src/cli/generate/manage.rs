@@ -69,11 +69,23 @@ fn revoke(args: &Args, config: &AccountConfig) -> anyhow::Result<Revoked> {
 }
 
 /// Is account `name` loaded in the agent `OIDC_SOCK` names? `None`: no
-/// agent reachable.
-fn loaded_in_agent(name: &str) -> Option<(AgentClient, bool)> {
-    let client = AgentClient::from_env().ok()?;
-    let loaded = client.loaded_accounts().ok()?.iter().any(|n| n == name);
-    Some((client, loaded))
+/// agent reachable. A locked agent cannot say, and may hold the account
+/// sealed: changing its file behind it would have the agent write the
+/// account again under its old name at the unlock, so that is an error.
+fn loaded_in_agent(name: &str) -> anyhow::Result<Option<(AgentClient, bool)>> {
+    let Ok(client) = AgentClient::from_env() else {
+        return Ok(None);
+    };
+    match client.loaded_accounts() {
+        Ok(names) => {
+            let loaded = names.iter().any(|n| n == name);
+            Ok(Some((client, loaded)))
+        }
+        Err(e) if e.kind() == crate::error::ErrorKind::Locked => bail!(
+            "the agent is locked and may hold '{name}'; unlock it first (`oidc-add -X`), then try again"
+        ),
+        Err(_) => Ok(None),
+    }
 }
 
 pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
@@ -91,7 +103,7 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         })?;
     // Unload first: the agent writes a rotation it holds, and no refresh can
     // rotate the token between our revocation and the deletion.
-    if let Some((client, true)) = loaded_in_agent(name) {
+    if let Some((client, true)) = loaded_in_agent(name)? {
         client
             .call(&Request::Remove {
                 account: name.to_owned(),
@@ -144,7 +156,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
-    let agent = loaded_in_agent(name);
+    let agent = loaded_in_agent(name)?;
     if let Some((client, true)) = &agent
         && account::format::is_ours(&store.read(name)?)
     {
@@ -241,7 +253,7 @@ fn rename_in_agent(
 pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let legacy = opened.format == account::Format::OidcAgent;
-    if legacy && matches!(loaded_in_agent(name), Some((_, true))) {
+    if legacy && matches!(loaded_in_agent(name)?, Some((_, true))) {
         bail!(
             "'{name}' is loaded in the agent from an oidc-agent file; unload it first \
              (`oidc-add -r {name}`), run `oidc-gen -u {name}`, then `oidc-add {name}`"
