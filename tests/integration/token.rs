@@ -367,7 +367,14 @@ fn gen_management() {
     let err = fails(&env.run("oidc-gen", &["-d", "renamed"]), 1);
     assert!(err.contains("--confirm-yes"), "{err}");
     // Deleting revokes the refresh token first, which needs the password.
-    ok(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "renamed"]));
+    let deleted = env.run("oidc-gen", &["-d", "-y", "--pw-env", "renamed"]);
+    ok(&deleted);
+    // A password given, no keyring in use: no note about one.
+    assert!(
+        !stderr(&deleted).contains("keyring"),
+        "{}",
+        stderr(&deleted)
+    );
     assert_eq!(op.revoked(), vec!["rt-initial".to_owned()]);
     assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "");
     // A dead refresh token is refused at import and nothing is saved.

@@ -126,7 +126,13 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     }
     store.delete(name)?;
     issuer_config_follows(store, &opened.config.issuer_url, name, None);
-    if let Err(e) = crate::keyring::delete(&path) {
+    // Said only where the keyring is in use: with a password given by
+    // --pw-env/--pw-file/--pw-cmd on a machine without a keyring service
+    // (a headless one) the note would be noise.
+    let keyring_in_use = args.password.pw_keyring || !args.password.given();
+    if let Err(e) = crate::keyring::delete(&path)
+        && keyring_in_use
+    {
         eprintln!("oidc-gen: note: {e}; a password stored for '{name}' may remain in the keyring");
     }
     eprintln!("Deleted account '{name}'.");
