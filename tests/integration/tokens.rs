@@ -186,3 +186,21 @@ fn token_file_outlives_reload_rename_and_lock() {
     env.wait_agent_log("'moved': wrote a fresh access token");
     assert_eq!(file(), ok(&env.run("oidc-token", &["moved"])));
 }
+
+/// `oidc-token NAME | head -c0`: the reader went away before the token was
+/// written. Not a failure of ours: exit 0, not an end by SIGPIPE
+/// (`cli::start` ignores the signal, `cli::write_stdout` takes the EPIPE
+/// as success).
+#[test]
+fn a_reader_gone_before_the_token_is_success() {
+    let (_op, env) = agent_with_account();
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let status = env
+        .cmd("oidc-token")
+        .arg("acct")
+        .stdout(writer)
+        .status()
+        .expect("run oidc-token");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
