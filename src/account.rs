@@ -130,6 +130,16 @@ pub fn open_with_key(path: &Path, bytes: &[u8], key: &SecretKey) -> Result<Accou
     parse_config(path, &plain)
 }
 
+/// What [`save`] does with a file of the account's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it (a new login of the account, a conversion).
+    Replace,
+    /// Leave it and fail: a new account whose name was taken meanwhile (a
+    /// second `oidc-gen NAME` whose login finished first).
+    Refuse,
+}
+
 /// Encrypts `config` with `password` in our format and writes it atomically.
 /// Returns the path and the data key. An empty password is accepted, as
 /// oidc-agent accepts it (automation relies on it); the CLI warns.
@@ -138,27 +148,7 @@ pub fn save(
     config: &AccountConfig,
     password: &SecretString,
     params: KdfParams,
-) -> Result<(PathBuf, SecretKey)> {
-    save_with(store, config, password, params, true)
-}
-
-/// [`save`] for a new account: a file of that name created meanwhile (a
-/// second `oidc-gen NAME` whose login finished first) is not overwritten.
-pub fn save_new(
-    store: &Store,
-    config: &AccountConfig,
-    password: &SecretString,
-    params: KdfParams,
-) -> Result<(PathBuf, SecretKey)> {
-    save_with(store, config, password, params, false)
-}
-
-fn save_with(
-    store: &Store,
-    config: &AccountConfig,
-    password: &SecretString,
-    params: KdfParams,
-    replace: bool,
+    existing: Existing,
 ) -> Result<(PathBuf, SecretKey)> {
     let path = store.path(&config.name)?;
     let json = config.to_json();
@@ -169,7 +159,7 @@ fn save_with(
     )
     .map_err(|e| crypt_error(&path, e))?;
     let _lock = store.lock()?;
-    if !replace && path.exists() {
+    if existing == Existing::Refuse && path.exists() {
         return Err(Error::Failure(format!(
             "{} was created meanwhile (by another oidc-gen {}?) and is not overwritten",
             path.display(),

@@ -195,30 +195,22 @@ fn discovery_errors_name_the_remedy() {
     );
     let err = fails(&env.gen_rt("x", "op.example.org", "rt-initial"), 2);
     assert!(err.contains("is not an issuer URL"), "{err}");
-    // The override is used as given.
-    let with_endpoint = env.run(
-        "oidc-gen",
-        &[
-            "x",
-            "--issuer",
-            &op.issuer,
-            "--configuration-endpoint",
-            &format!("{}.well-known/openid-configuration", op.issuer),
-            "--client-id",
-            "cid",
-            "--client-secret",
-            "csecret",
-            "--rt",
-            "rt-initial",
-            "--pw-env",
-        ],
+    // The override is used as given: a URL, or oidc-agent's documented form
+    // for a provider without one, a local file.
+    let gen_with = |name: &str, endpoint: &str| {
+        let args = ["--issuer", &op.issuer, "--configuration-endpoint", endpoint];
+        let client = ["--client-id", "cid", "--client-secret", "csecret"];
+        let rest = ["--rt", "rt-initial", "--pw-env", name];
+        ok(&env.run("oidc-gen", &[&args[..], &client[..], &rest[..]].concat()));
+        assert!(
+            env.config_dir().join(name).is_file(),
+            "{name} saved with {endpoint}"
+        );
+    };
+    gen_with(
+        "x",
+        &format!("{}.well-known/openid-configuration", op.issuer),
     );
-    ok(&with_endpoint);
-    assert!(
-        env.config_dir().join("x").is_file(),
-        "saved with the explicit discovery document"
-    );
-    // oidc-agent's documented form for a provider without one: a local file.
     let base = op.issuer.trim_end_matches('/');
     let doc = serde_json::json!({
         "issuer": op.issuer,
@@ -227,28 +219,7 @@ fn discovery_errors_name_the_remedy() {
     });
     let file = env.dir.path().join("discovery.json");
     std::fs::write(&file, doc.to_string()).expect("write");
-    let endpoint = format!("file://{}", file.display());
-    let args = [
-        "y",
-        "--issuer",
-        &op.issuer,
-        "--configuration-endpoint",
-        &endpoint,
-    ];
-    let rest = [
-        "--client-id",
-        "cid",
-        "--client-secret",
-        "csecret",
-        "--rt",
-        "rt-initial",
-        "--pw-env",
-    ];
-    ok(&env.run("oidc-gen", &[&args[..], &rest[..]].concat()));
-    assert!(
-        env.config_dir().join("y").is_file(),
-        "saved with the file's document"
-    );
+    gen_with("y", &format!("file://{}", file.display()));
 }
 
 #[test]

@@ -82,7 +82,14 @@ fn write_account(
         t: 1,
         p: 1,
     };
-    oidc_agent::account::save(&store, &config, &PASSWORD.into(), cheap).expect("save account");
+    oidc_agent::account::save(
+        &store,
+        &config,
+        &PASSWORD.into(),
+        cheap,
+        oidc_agent::account::Existing::Replace,
+    )
+    .expect("save account");
 }
 
 /// Everything the agent does with an account (load it, list, lock, unlock,

@@ -74,11 +74,12 @@ fn finish(
             None => new_password(args, &name)?,
         };
         crate::cli::warn_if_empty_password("oidc-gen", &name, &password);
-        let saved = if args.reauthenticate {
-            account::save(store, &config, &password, kdf_params())
+        let existing = if args.reauthenticate {
+            account::Existing::Replace
         } else {
-            account::save_new(store, &config, &password, kdf_params())
+            account::Existing::Refuse
         };
+        let saved = account::save(store, &config, &password, kdf_params(), existing);
         let (path, key) = match saved {
             Ok(saved) => saved,
             Err(e) => return Err(not_saved(args, store, config, tokens, e)),

@@ -179,7 +179,13 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         }
         let mut config = opened.config.clone();
         config.name = new.to_owned();
-        let (new_path, _) = account::save(store, &config, &password, kdf_params())?;
+        let (new_path, _) = account::save(
+            store,
+            &config,
+            &password,
+            kdf_params(),
+            account::Existing::Replace,
+        )?;
         store.delete(name)?;
         new_path
     } else {
@@ -285,7 +291,14 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             .with_context(|| format!("cannot back up to {}", backup.display()))?;
         crate::account::store::make_private(&backup)?;
         eprintln!("Kept the oidc-agent file as {}", backup.display());
-        account::save(store, &opened.config, &new_pw, kdf_params())?.0
+        account::save(
+            store,
+            &opened.config,
+            &new_pw,
+            kdf_params(),
+            account::Existing::Replace,
+        )?
+        .0
     } else {
         // Same data key, new password: a loaded account keeps saving.
         account::change_password(store, &opened, &new_pw, kdf_params())?
