@@ -142,8 +142,8 @@ impl Drop for Tmpfs {
 }
 
 /// A full account directory: before the import, oidc-gen refuses without
-/// a request; when it fills up during the password prompt (after the
-/// refresh token was used), the account goes into the agent without a file
+/// a request; when it fills up during the check refresh (after the refresh
+/// token was used), the account goes into the agent without a file
 /// and serves tokens, and the error says so.
 #[test]
 #[ignore = "root: mounts a small tmpfs (tests/run-all runs it as root)"]
@@ -160,19 +160,13 @@ fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
     assert!(op.requests().is_empty(), "{:?}", op.requests());
     std::fs::remove_file(disk.0.join("filler")).expect("make room");
 
-    // The password comes from a FIFO: oidc-gen waits there after the
-    // refresh, while the test fills the directory.
-    use rustix::fs::{CWD, FileType, Mode, mknodat};
-    let fifo = env.dir.path().join("pw.fifo");
-    mknodat(CWD, &fifo, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
+    // The directory fills while the provider holds the refresh (the
+    // password was had before it was sent).
     let held = op.hold_next_refresh();
-    let mut cmd = env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-file");
-    cmd.arg(&fifo);
-    let running = Env::spawn_cmd(cmd);
+    let running = Env::spawn_cmd(env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env"));
     held.arrived();
     disk.fill();
     held.release();
-    std::fs::write(&fifo, format!("{PASSWORD}\n")).expect("password into the FIFO");
     let err = fails(&running.finish(), 1);
     assert!(err.contains("loaded in the agent without a file"), "{err}");
     assert!(
