@@ -340,7 +340,7 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
                     if prompt {
                         "no terminal to ask on"
                     } else {
-                        "no prompt allowed (kubectl's interactiveMode: Never)"
+                        "no prompt allowed (kubectl's interactiveMode: Never, git's GIT_TERMINAL_PROMPT=0)"
                     }
                 ),
             });

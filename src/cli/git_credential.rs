@@ -92,8 +92,10 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     match args.operation.as_str() {
         "get" => {
             let client = client()?;
+            // git's own switch for "never prompt" (background fetches, IDEs).
+            let prompt = std::env::var_os("GIT_TERMINAL_PROMPT").is_none_or(|v| v != "0");
             let reply =
-                super::autoload::call(&client, &args.target, !args.no_autoload, true, |own| {
+                super::autoload::call(&client, &args.target, !args.no_autoload, prompt, |own| {
                     Request::AccessToken(token_request(args, own))
                 })?;
             let token = reply

@@ -72,7 +72,16 @@ fn execute(action: Action) -> anyhow::Result<()> {
     match action {
         Action::Use | Action::StartFromX => match probe(&sock) {
             Probe::Running(pid) => vars(&mut out, &sock, pid, &pid_file),
-            Probe::Absent => start(&mut out, &sock, &pid_file, &agent_opts())?,
+            Probe::Absent => {
+                if let Err(e) = start(&mut out, &sock, &pid_file, &agent_opts()) {
+                    // Two `use` at once (a terminal restoring its tabs): the
+                    // one whose agent lost the race uses the other's.
+                    let Probe::Running(pid) = probe(&sock) else {
+                        return Err(e);
+                    };
+                    vars(&mut out, &sock, pid, &pid_file);
+                }
+            }
         },
         Action::Start => {
             if probe(&sock) != Probe::Absent {

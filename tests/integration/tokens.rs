@@ -204,3 +204,23 @@ fn a_reader_gone_before_the_token_is_success() {
         .expect("run oidc-token");
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+/// git's `GIT_TERMINAL_PROMPT=0` (background fetches, IDEs): the helper
+/// does not prompt for the password of an unloaded account, and says why.
+#[test]
+fn git_terminal_prompt_0_means_no_prompt() {
+    let (_op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let mut child = env
+        .cmd("git-credential-oidc")
+        .args(["acct", "get"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn helper");
+    drop(child.stdin.take());
+    let err = fails(&child.wait_with_output().expect("helper"), 4);
+    assert!(err.contains("GIT_TERMINAL_PROMPT=0"), "{err}");
+}
