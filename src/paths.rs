@@ -80,11 +80,24 @@ pub fn service_pid_file() -> PathBuf {
 }
 
 fn runtime_service_dir() -> Option<PathBuf> {
-    std::env::var_os("XDG_RUNTIME_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .filter(|d| d.is_dir())
-        .map(|d| d.join("oidc-agent"))
+    let uid = rustix::process::getuid().as_raw();
+    runtime_dir(
+        std::env::var_os("XDG_RUNTIME_DIR"),
+        PathBuf::from(format!("/run/user/{uid}")),
+    )
+    .map(|d| d.join("oidc-agent"))
+}
+
+/// `$XDG_RUNTIME_DIR`; where it is not set (cron, a `sudo -u`, an ssh
+/// command without a login session), the directory systemd-logind makes for
+/// the user, `run_user` (`/run/user/$UID`), so that they find the same
+/// service socket as the user's shells.
+fn runtime_dir(xdg: Option<std::ffi::OsString>, run_user: PathBuf) -> Option<PathBuf> {
+    match xdg.filter(|d| !d.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => Some(run_user),
+    }
+    .filter(|d| d.is_dir())
 }
 
 fn tmp_service_dir() -> PathBuf {
@@ -142,6 +155,21 @@ pub fn bearer_token_file() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_xdg_runtime_dir_the_logind_directory_is_used() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (xdg, run_user) = (tmp.path().join("xdg"), tmp.path().join("run-user"));
+        assert_eq!(runtime_dir(None, run_user.clone()), None, "neither exists");
+        std::fs::create_dir(&run_user).expect("mkdir");
+        assert_eq!(runtime_dir(None, run_user.clone()), Some(run_user.clone()));
+        assert_eq!(
+            runtime_dir(Some("".into()), run_user.clone()),
+            Some(run_user.clone())
+        );
+        std::fs::create_dir(&xdg).expect("mkdir");
+        assert_eq!(runtime_dir(Some(xdg.clone().into()), run_user), Some(xdg));
+    }
 
     #[test]
     fn the_account_directory_follows_oidc_agents_rule() {

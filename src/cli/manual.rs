@@ -30,7 +30,7 @@ const ACCOUNT_FILES: &[(&str, &str)] = &[
 ];
 
 const SERVICE_SOCKETS: (&str, &str) = (
-    "$XDG_RUNTIME_DIR/oidc-agent/agent.sock, else $TMPDIR/oidc-agent-service-$UID/oidc-agent.sock",
+    "$XDG_RUNTIME_DIR/oidc-agent/agent.sock (without it, /run/user/$UID/oidc-agent/agent.sock if that directory exists), else $TMPDIR/oidc-agent-service-$UID/oidc-agent.sock",
     "the per-user service agent's socket, tried when OIDC_SOCK is unset",
 );
 
@@ -45,7 +45,7 @@ const PW_ENV: (&str, &str) = (
 );
 const TMPDIR: (&str, &str) = (
     "TMPDIR",
-    "where sockets are created when XDG_RUNTIME_DIR is not set (default /tmp)",
+    "where sockets are created without XDG_RUNTIME_DIR and /run/user/$UID (default /tmp)",
 );
 const XDG_RUNTIME_DIR: (&str, &str) = (
     "XDG_RUNTIME_DIR",

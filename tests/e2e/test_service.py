@@ -196,7 +196,12 @@ def test_without_xdg_runtime_dir_the_service_uses_oidc_agent_5_socket(sandbox, p
     assert res.returncode == 0, res.describe()
     sock, pid = parse_agent_eval(res.stdout)
     try:
-        assert sock == f"{sandbox.tmp}/oidc-agent-service-{os.getuid()}/oidc-agent.sock", res.stdout
+        # Without XDG_RUNTIME_DIR, logind's /run/user/$UID where it exists
+        # (cron's case), else oidc-agent 5.x's socket under $TMPDIR.
+        run_user = f"/run/user/{os.getuid()}"
+        expected = (f"{run_user}/oidc-agent/agent.sock" if os.path.isdir(run_user)
+                    else f"{sandbox.tmp}/oidc-agent-service-{os.getuid()}/oidc-agent.sock")
+        assert sock == expected, res.stdout
         cli = Cli(sandbox)
         import_fresh_account(cli, provider, NAME, cert_path=None)
         tok = run([ours("oidc-token"), NAME], env, timeout=30, log=sandbox.log)
