@@ -251,6 +251,12 @@ pub fn remember_password(
 }
 
 fn no_tty(e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        // Ctrl-D at the prompt: the person chose not to answer. The line
+        // ends here (the prompt left the cursor after it).
+        eprintln!();
+        return Error::Failure("no password typed (Ctrl-D at the prompt)".into());
+    }
     Error::Failure(format!(
         "cannot ask for the password ({e}): no terminal; use --pw-env, --pw-file or --pw-cmd"
     ))

@@ -159,6 +159,35 @@ def test_ctrl_c_at_a_password_prompt_gives_the_terminal_back(cli, provider, tool
     assert NAME not in _loaded(cli)
 
 
+def test_ctrl_d_at_a_password_prompt_says_so_on_a_line_of_its_own(cli, provider):
+    """^D at oidc-add's password prompt: no password typed, said on its own
+    line (not "no terminal", glued to the prompt), exit 1, echo back."""
+    _import(cli, provider)
+    _unload(cli)
+    pid, fd = _spawn_on_a_pty([str(ours("oidc-add")), NAME], cli.env())
+    try:
+        out = _read_until(fd, b": ", time.monotonic() + 30)
+        assert b"assword" in out, out
+        # ^D is read as a character once the prompt has the terminal raw;
+        # sent before, the line discipline would take it as an EOF that the
+        # switch to raw mode drops.
+        deadline = time.monotonic() + 10
+        while termios.tcgetattr(fd)[3] & termios.ICANON:
+            assert time.monotonic() < deadline, "the prompt never took the terminal raw"
+            time.sleep(0.01)  # polling the terminal's mode, which has no event
+        os.write(fd, b"\x04")  # the terminal's ^D: end of input
+        rest = _read_until(fd, b"\x00never\x00", time.monotonic() + 30)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 1, (status, rest)
+        assert b"no password typed" in rest and b"no terminal" not in rest, rest
+        assert rest.lstrip(b"\r\n").startswith(b"oidc-add: no password typed"), rest
+        assert termios.tcgetattr(fd)[3] & termios.ECHO, "^D left the terminal without echo"
+    finally:
+        _end(pid, fd)
+    assert NAME not in _loaded(cli)
+
+
 def test_the_agent_autoloads_for_oidc_agents_own_clients(make_agent, sandbox, provider, secret_service):  # noqa: F811
     """Debian's oidc-token 4.2.6 cannot load anything itself: the agent (with
     the session's keyring) loads the account for it, without a prompt; an
