@@ -93,11 +93,10 @@ fn runtime_service_dir() -> Option<PathBuf> {
 /// the user, `run_user` (`/run/user/$UID`), so that they find the same
 /// service socket as the user's shells.
 fn runtime_dir(xdg: Option<std::ffi::OsString>, run_user: PathBuf) -> Option<PathBuf> {
-    match xdg.filter(|d| !d.is_empty()) {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => Some(run_user),
-    }
-    .filter(|d| d.is_dir())
+    let dir = xdg
+        .filter(|d| !d.is_empty())
+        .map_or(run_user, PathBuf::from);
+    dir.is_dir().then_some(dir)
 }
 
 fn tmp_service_dir() -> PathBuf {

@@ -39,8 +39,7 @@ pub(super) async fn record_refresh(ctx: &Ctx, name: &str, new_rt: Option<&Secret
             return;
         };
         let old = fingerprint(&a.config.refresh_token);
-        a.rotated.push(&a.config.refresh_token);
-        a.config.refresh_token = rt.clone();
+        a.rotated.rotate(&mut a.config.refresh_token, rt.clone());
         let Some(persist) = a.persist.clone() else {
             log!(
                 "'{name}': refresh token rotated ({old} -> {}); the account has no file, \
@@ -191,8 +190,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         .and_then(|s| s.refresh_token.as_ref())
         .filter(|rt| !rt.is_empty() && **rt != config.refresh_token)
     {
-        rotated.push(&config.refresh_token);
-        config.refresh_token = rt.clone();
+        rotated.rotate(&mut config.refresh_token, rt.clone());
         save = persist.clone().map(|persist| SaveJob {
             persist,
             config: config.clone(),
@@ -411,13 +409,8 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
         let Some(a) = st.accounts.get(old) else {
             return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
         };
-        let rotated = a.rotated.clone();
-        (
-            a.config.clone(),
-            a.persist.clone(),
-            a.file_rt.clone(),
-            rotated,
-        )
+        let (config, persist) = (a.config.clone(), a.persist.clone());
+        (config, persist, a.file_rt.clone(), a.rotated.clone())
     };
     config.name = new.to_owned();
     let mut persist = persist;
@@ -437,13 +430,12 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
             );
         }
         let job = (p.clone(), config.clone(), file_rt, new_path.clone());
-        let rotated_job = rotated.clone();
+        let kept = rotated.clone();
         let written = tokio::task::spawn_blocking(move || {
             let (p, config, file_rt, new_path) = job;
-            let rotated = rotated_job;
             let dir = new_path.parent().unwrap_or(std::path::Path::new("."));
             let _lock = crate::account::store::lock_dir(dir).map_err(|e| e.to_string())?;
-            super::save::write_to(&new_path, &p, &config, file_rt.as_ref(), &rotated)?;
+            super::save::write_to(&new_path, &p, &config, file_rt.as_ref(), &kept)?;
             std::fs::remove_file(&p.path)
                 .map_err(|e| format!("cannot remove {}: {e}", p.path.display()))
         })

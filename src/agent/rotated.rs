@@ -23,8 +23,15 @@ impl Rotated {
         sha2::Sha256::digest(rt.expose().as_bytes()).into()
     }
 
+    /// Replaces the account's `token` by `new`, remembering the old one:
+    /// the one way an account's refresh token changes.
+    pub fn rotate(&mut self, token: &mut SecretString, new: SecretString) {
+        let old = std::mem::replace(token, new);
+        self.push(&old);
+    }
+
     /// Remembers `old`, which the account no longer holds.
-    pub fn push(&mut self, old: &SecretString) {
+    fn push(&mut self, old: &SecretString) {
         if self.0.len() == Self::KEPT {
             self.0.remove(0);
         }

@@ -264,8 +264,8 @@ pub(super) async fn follow_file(ctx: &Ctx, name: &str) {
         fingerprint(&on_disk),
         fingerprint(&a.config.refresh_token)
     );
-    a.rotated.push(&a.config.refresh_token);
-    a.config.refresh_token = on_disk.clone();
+    a.rotated
+        .rotate(&mut a.config.refresh_token, on_disk.clone());
     a.file_rt = Some(on_disk);
 }
 

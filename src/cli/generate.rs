@@ -399,8 +399,7 @@ fn scopes(args: &Args, meta: &Metadata) -> String {
 /// provider that lists scopes without one of them (a pure OAuth 2 server
 /// without `openid`; Google, which wants `access_type=offline` instead of
 /// `offline_access`) is not asked for it.
-fn login_scopes(scope: &str, meta: &Metadata) -> String {
-    let mut list = split_list(scope);
+fn login_scopes(mut list: Vec<String>, meta: &Metadata) -> String {
     for required in ["openid", "offline_access"] {
         if !list.iter().any(|s| s == required) && offered(meta, required) {
             list.push(required.to_owned());

@@ -89,8 +89,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         config.set_scope(&scopes(args, &session.meta));
     }
     if flow != Flow::Refresh {
-        let scope = auth_scopes(&config).join(" ");
-        config.set_scope(&login_scopes(&scope, &session.meta));
+        config.set_scope(&login_scopes(auth_scopes(&config), &session.meta));
     }
     let tokens = match (flow, imported) {
         (Flow::Refresh, Some(imported)) => {
