@@ -197,6 +197,7 @@ mod tests {
         OidcError::Unreachable {
             url: "https://op.example/token".into(),
             detail: "connection refused".into(),
+            timed_out: false,
         }
     }
 

@@ -24,24 +24,38 @@ use crate::error::kind::ErrorKind;
 
 /// What to check when a provider cannot be reached: a timeout is the
 /// provider's (or the network's) slowness, where a private CA is no cause.
-fn unreachable_hint(detail: &str) -> &'static str {
-    if detail.contains("timed out") {
+fn unreachable_hint(timed_out: bool) -> &'static str {
+    if timed_out {
         "the provider did not answer in time; check the network and try again"
     } else {
         "check the network, the issuer URL and `--cp` for a private CA"
     }
 }
 
+/// Whether any cause in `err`'s chain is a timeout: reqwest's own (its
+/// connect or request timeout) or the socket's.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |e| e.source()).any(|e| {
+        e.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    })
+}
+
 /// Errors from talking to a provider.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     /// Network, TLS, DNS or timeout: the provider could not be reached.
-    #[error("cannot reach {url}: {detail}; {}", unreachable_hint(detail))]
+    #[error("cannot reach {url}: {detail}; {}", unreachable_hint(*timed_out))]
     Unreachable {
         /// The URL tried.
         url: String,
         /// The whole error chain.
         detail: String,
+        /// The transport gave up waiting (as opposed to a refused
+        /// connection, DNS or TLS), read off the error's types.
+        timed_out: bool,
     },
     /// The refresh token is no longer accepted (`invalid_grant`).
     #[error(
@@ -133,6 +147,16 @@ pub enum OidcError {
 }
 
 impl OidcError {
+    /// [`OidcError::Unreachable`] with every cause: reqwest alone says only
+    /// "error sending request".
+    pub(crate) fn unreachable(url: &str, err: &(dyn std::error::Error + 'static)) -> Self {
+        Self::Unreachable {
+            url: url.to_owned(),
+            detail: error_chain(err),
+            timed_out: timed_out(err),
+        }
+    }
+
     /// The error class, for exit codes and protocol replies.
     pub(crate) fn kind(&self) -> ErrorKind {
         match self {

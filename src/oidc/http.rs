@@ -99,10 +99,7 @@ pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
 
 /// GETs `url` and returns the body of a 200 answer.
 pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError> {
-    let unreachable = |e: reqwest::Error| OidcError::Unreachable {
-        url: url.to_owned(),
-        detail: error_chain(&e),
-    };
+    let unreachable = |e: reqwest::Error| OidcError::unreachable(url, &e);
     let resp = http
         .get(url)
         .header("Accept", "application/json")

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::OidcError;
-use super::token::{error_reply, unreachable_error};
+use super::token::error_reply;
 use crate::secret::SecretString;
 
 /// RFC 8628 §3.4: the device-code grant type, as registered.
@@ -76,13 +76,13 @@ pub async fn register(
     let response = request
         .send()
         .await
-        .map_err(|e| unreachable_error(endpoint, &e))?;
+        .map_err(|e| OidcError::unreachable(endpoint, &e))?;
     let status = response.status();
     let body = zeroize::Zeroizing::new(
         response
             .bytes()
             .await
-            .map_err(|e| unreachable_error(endpoint, &e))?
+            .map_err(|e| OidcError::unreachable(endpoint, &e))?
             .to_vec(),
     );
     if status.is_success() {
@@ -119,7 +119,7 @@ pub async fn delete_client(
         .bearer_auth(registration_access_token.expose())
         .send()
         .await
-        .map_err(|e| unreachable_error(registration_client_uri, &e))?;
+        .map_err(|e| OidcError::unreachable(registration_client_uri, &e))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -127,7 +127,7 @@ pub async fn delete_client(
     let body = response
         .bytes()
         .await
-        .map_err(|e| unreachable_error(registration_client_uri, &e))?;
+        .map_err(|e| OidcError::unreachable(registration_client_uri, &e))?;
     Err(error_reply(registration_client_uri, status, &body))
 }
 

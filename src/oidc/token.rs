@@ -220,8 +220,10 @@ pub fn map_error(
             resp.error_uri().map(String::as_str),
         ),
         // Start below oauth2's "Request failed" wrapper, at reqwest's error.
-        RequestTokenError::Request(HttpClientError::Reqwest(err)) => unreachable_error(url, &*err),
-        RequestTokenError::Request(err) => unreachable_error(url, &err),
+        RequestTokenError::Request(HttpClientError::Reqwest(err)) => {
+            OidcError::unreachable(url, &*err)
+        }
+        RequestTokenError::Request(err) => OidcError::unreachable(url, &err),
         RequestTokenError::Parse(err, body) => OidcError::BadResponse {
             url: url.to_owned(),
             detail: format!("{}{}", error_chain(&err), body_excerpt(&body)),
@@ -230,15 +232,6 @@ pub fn map_error(
             url: url.to_owned(),
             detail,
         },
-    }
-}
-
-/// [`OidcError::Unreachable`] with every cause: reqwest alone says only
-/// "error sending request".
-pub(crate) fn unreachable_error(url: &str, err: &(dyn std::error::Error + 'static)) -> OidcError {
-    OidcError::Unreachable {
-        url: url.to_owned(),
-        detail: error_chain(err),
     }
 }
 
@@ -283,12 +276,12 @@ pub(crate) async fn post_form(
         .form(&form)
         .send()
         .await
-        .map_err(|e| unreachable_error(endpoint, &e))?;
+        .map_err(|e| OidcError::unreachable(endpoint, &e))?;
     let status = response.status();
     let body = response
         .bytes()
         .await
-        .map_err(|e| unreachable_error(endpoint, &e))?;
+        .map_err(|e| OidcError::unreachable(endpoint, &e))?;
     Ok((status, Zeroizing::new(body.to_vec())))
 }
 
