@@ -305,12 +305,13 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
     let can_ask = || prompt && super::autoload::have_terminal();
     let store = Store::default_dir();
     let path = store.path(name)?;
+    let bytes = store.read(name)?;
     let stored = crate::keyring::get(&path).ok().flatten();
     let mut tried_keyring = false;
     let opened = match stored {
         Some(pw) => {
             tried_keyring = true;
-            match crate::account::open(&store, name, &pw) {
+            match crate::account::open_bytes(&path, &bytes, &pw) {
                 Ok(opened) => Some((opened, pw)),
                 // A stale keyring entry: ask on the terminal, if any.
                 Err(Error::WrongPassword { .. }) if can_ask() => None,
@@ -327,8 +328,7 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
             } else {
                 format!("Account '{name}' is not loaded; password to load it: ")
             };
-            let pw = super::prompt_password(&prompt, false)?;
-            (crate::account::open(&store, name, &pw)?, pw)
+            super::password::prompt_to_open(&prompt, &path, &bytes)?
         }
         None => {
             return Err(Error::Agent {

@@ -195,8 +195,13 @@ impl PasswordArgs {
     }
 }
 
+/// How many times a prompt asks for a password that does not open the
+/// account, as oidc-agent's prompts do (its `MAX_PASS_TRIES`).
+pub const PROMPT_TRIES: usize = 3;
+
 /// Decrypts account `name`: the password from the given source, else the
-/// keyring (when it holds one for this file), else a no-echo prompt.
+/// keyring (when it holds one that opens the file), else a no-echo prompt
+/// ([`PROMPT_TRIES`] tries).
 pub fn open_account(
     pw: &PasswordArgs,
     store: &Store,
@@ -207,26 +212,63 @@ pub fn open_account(
     // first; the bytes read are the ones decrypted.
     let bytes = store.read(name)?;
     let prompt = format!("Password for account '{name}': ");
-    let password = if pw.given() {
-        pw.get(&prompt, false)?
-    } else {
-        match crate::keyring::get(&path) {
-            Ok(Some(stored)) => stored,
-            found => {
-                if pw.pw_keyring {
-                    match found {
-                        Err(e) => eprintln!("note: {e}; asking for the password instead"),
-                        _ => eprintln!(
-                            "note: the keyring holds no password for '{name}'; asking for it"
-                        ),
+    if pw.given() {
+        // A script's password is not asked for again: a wrong one ends here.
+        let password = pw.get(&prompt, false)?;
+        let opened = account::open_bytes(&path, &bytes, &password)?;
+        return Ok((opened, password));
+    }
+    let prompt = match crate::keyring::get(&path) {
+        Ok(Some(stored)) => match account::open_bytes(&path, &bytes, &stored) {
+            Err(e @ Error::WrongPassword { .. }) => {
+                if pw.can_prompt().is_err() {
+                    eprintln!("note: the keyring's password for '{name}' does not open it");
+                    return Err(e);
+                }
+                format!("The keyring's password for '{name}' is wrong; password for it: ")
+            }
+            opened => return opened.map(|o| (o, stored)),
+        },
+        found => {
+            if pw.pw_keyring {
+                match found {
+                    Err(e) => eprintln!("note: {e}; asking for the password instead"),
+                    _ => {
+                        eprintln!("note: the keyring holds no password for '{name}'; asking for it")
                     }
                 }
-                pw.prompt(&prompt, false)?
             }
+            prompt
         }
     };
-    let opened = account::open_bytes(&path, &bytes, &password)?;
-    Ok((opened, password))
+    pw.can_prompt()?;
+    prompt_to_open(&prompt, &path, &bytes)
+}
+
+/// Asks on the terminal for the password that opens `bytes` (account file
+/// `path`): [`PROMPT_TRIES`] times, saying so after each wrong one; the
+/// last wrong one is the error.
+pub fn prompt_to_open(
+    prompt: &str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(account::Opened, SecretString), Error> {
+    let mut asking = prompt.to_owned();
+    for tries in 1.. {
+        let password = prompt_password(&asking, false)?;
+        match account::open_bytes(path, bytes, &password) {
+            // Said on the terminal, with the prompt: an autoload's oidc-add
+            // has its stderr read by oidc-token, not shown.
+            Err(Error::WrongPassword { .. }) if tries < PROMPT_TRIES => {
+                asking = format!(
+                    "Wrong password; try again ({} of {PROMPT_TRIES}).\n{prompt}",
+                    tries + 1
+                );
+            }
+            opened => return opened.map(|o| (o, password)),
+        }
+    }
+    unreachable!("the loop returns by its last try")
 }
 
 /// After saving account `name` with `--pw-keyring`: stores the password in

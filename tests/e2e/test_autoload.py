@@ -159,6 +159,47 @@ def test_ctrl_c_at_a_password_prompt_gives_the_terminal_back(cli, provider, tool
     assert NAME not in _loaded(cli)
 
 
+@pytest.mark.parametrize("tool", ["oidc-add", "oidc-token"])
+def test_a_mistyped_password_is_asked_again_up_to_three_times(cli, provider, tool):
+    """As oidc-agent's prompts (MAX_PASS_TRIES): a wrong password at the
+    prompt asks again; the third wrong one ends with exit 9."""
+    _import(cli, provider)
+    _unload(cli)
+    pid, fd = _spawn_on_a_pty([str(ours(tool)), NAME], cli.env())
+    try:
+        deadline = time.monotonic() + 60
+        out = _read_until(fd, b": ", deadline)
+        assert b"assword" in out, out
+        for typo in (1, 2):
+            os.write(fd, f"typo-{typo}\r".encode())
+            out = _read_until(fd, f"try again ({typo + 1} of 3)".encode(), deadline)
+            if not out.endswith(b": "):  # the prompt again, if not in the same read
+                out += _read_until(fd, b": ", deadline)
+        os.write(fd, PASSWORD.encode() + b"\r")
+        rest = _read_until(fd, b"\x00never\x00", deadline)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 0, rest
+    finally:
+        _end(pid, fd)
+    assert NAME in _loaded(cli)
+    _unload(cli)
+    pid, fd = _spawn_on_a_pty([str(ours("oidc-add")), NAME], cli.env())
+    try:
+        deadline = time.monotonic() + 60
+        for typo in (1, 2, 3):
+            _read_until(fd, b"assword for account", deadline)
+            os.write(fd, f"typo-{typo}\r".encode())
+        rest = _read_until(fd, b"\x00never\x00", deadline)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        assert os.waitstatus_to_exitcode(status) == 9, rest
+        assert b"wrong password" in rest and b"assword for account" not in rest, rest
+    finally:
+        _end(pid, fd)
+    assert NAME not in _loaded(cli)
+
+
 def test_ctrl_d_at_a_password_prompt_says_so_on_a_line_of_its_own(cli, provider):
     """^D at oidc-add's password prompt: no password typed, said on its own
     line (not "no terminal", glued to the prompt), exit 1, echo back."""
