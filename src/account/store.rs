@@ -160,8 +160,21 @@ impl Store {
     /// `.oidc-agent-rs.lock`), waiting for another holder. Hold it across a
     /// read-modify-write of an account file, never across a prompt or a call
     /// to the agent (the agent takes it while saving).
-    pub fn lock(&self) -> Result<DirLock> {
+    pub fn lock(&self) -> Result<Flock> {
         lock_dir(&self.dir)
+    }
+
+    /// Takes an advisory lock on account `name`'s file itself, waiting
+    /// (after `on_wait`) for another holder: held by a program loading the
+    /// account into the agent, so that two loads of one account (two
+    /// `oidc-token` autoloads on one terminal) do not both ask for its
+    /// password. A save replaces the file; a waiter then holds the old one's
+    /// lock, which is enough to come after the load that saved.
+    pub fn lock_account(&self, name: &str, on_wait: impl FnOnce()) -> Result<Flock> {
+        let path = self.path(name)?;
+        let file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+        flock_exclusive(&file, &path, on_wait)?;
+        Ok(Flock { _file: file })
     }
 
     /// Fails unless an account file could be written here now: the
@@ -191,16 +204,16 @@ impl Store {
 /// listed as an account).
 pub const LOCK_FILE: &str = ".oidc-agent-rs.lock";
 
-/// A held directory lock; released on drop (closing the file releases the
-/// `flock`).
+/// A held lock, of a directory or of an account file; released on drop
+/// (closing the file releases the `flock`).
 #[derive(Debug)]
-pub struct DirLock {
+pub struct Flock {
     _file: File,
 }
 
 /// Takes the advisory write lock of account directory `dir` (see
 /// [`Store::lock`]); creates the directory and the lock file as needed.
-pub fn lock_dir(dir: &Path) -> Result<DirLock> {
+pub fn lock_dir(dir: &Path) -> Result<Flock> {
     ensure_private_dir(dir)?;
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
@@ -211,11 +224,24 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock> {
         .mode(0o600)
         .open(&path)
         .map_err(|e| Error::io("open lock file", &path, e))?;
+    flock_exclusive(&file, &path, || {})?;
+    Ok(Flock { _file: file })
+}
+
+/// Takes an exclusive `flock` on `file` (at `path`, for the error), calling
+/// `on_wait` first when another holder makes it wait.
+fn flock_exclusive(file: &File, path: &Path, on_wait: impl FnOnce()) -> Result<()> {
+    use rustix::fs::FlockOperation::{LockExclusive, NonBlockingLockExclusive};
+    match rustix::fs::flock(file, NonBlockingLockExclusive) {
+        Ok(()) => return Ok(()),
+        Err(rustix::io::Errno::WOULDBLOCK) => on_wait(),
+        Err(_) => {}
+    }
     loop {
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
-            Ok(()) => return Ok(DirLock { _file: file }),
+        match rustix::fs::flock(file, LockExclusive) {
+            Ok(()) => return Ok(()),
             Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(Error::io("lock", &path, e.into())),
+            Err(e) => return Err(Error::io("lock", path, e.into())),
         }
     }
 }

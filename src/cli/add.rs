@@ -305,6 +305,19 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
     let can_ask = || prompt && super::autoload::have_terminal();
     let store = Store::default_dir();
     let path = store.path(name)?;
+    // One load of the account at a time: a second oidc-token started with
+    // the first (a script's `&`, rclone's parallel transfers) waits for the
+    // first one's prompt, then finds the account loaded.
+    let _loading = store.lock_account(name, || {
+        if can_ask() {
+            super::tty::say(&format!(
+                "Another program is loading '{name}'; waiting for it.\n"
+            ));
+        }
+    })?;
+    if client.loaded_accounts()?.iter().any(|n| n == name) {
+        return Ok(());
+    }
     let bytes = store.read(name)?;
     let stored = crate::keyring::get(&path).ok().flatten();
     let mut tried_keyring = false;

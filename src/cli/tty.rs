@@ -113,6 +113,14 @@ impl Drop for Quiet<'_> {
     }
 }
 
+/// Writes `text` to the controlling terminal, if there is one: for a note
+/// from a program whose stderr another program reads.
+pub(super) fn say(text: &str) {
+    if let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty") {
+        let _ = tty.write_all(text.as_bytes());
+    }
+}
+
 /// One password from the controlling terminal. Echo goes off before the
 /// prompt is written, as readpassphrase(3) does: whatever is typed once the
 /// prompt shows is never echoed (rpassword writes the prompt first, so a

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shlex
 import signal
 import termios
 import time
@@ -157,6 +158,33 @@ def test_ctrl_c_at_a_password_prompt_gives_the_terminal_back(cli, provider, tool
     finally:
         _end(pid, fd)
     assert NAME not in _loaded(cli)
+
+
+def test_two_autoloads_of_one_account_on_one_terminal_ask_once(cli, provider):
+    """A script's `oidc-token A & oidc-token A` (or rclone's parallel
+    transfers) on an unloaded account: one password prompt, which loads it
+    for both; before, both prompted and one waited forever for input."""
+    _import(cli, provider)
+    _unload(cli)
+    token = shlex.quote(str(ours("oidc-token")))
+    outs = [cli.sandbox.work / name for name in ("one", "two")]
+    script = (f"{token} {NAME} > {outs[0]} & {token} {NAME} > {outs[1]}; s2=$?; "
+              f"wait $!; echo exits $? $s2")
+    pid, fd = _spawn_on_a_pty(["/bin/sh", "-c", script], cli.env())
+    try:
+        deadline = time.monotonic() + 60
+        out = _read_until(fd, b"password to load it: ", deadline)
+        os.write(fd, PASSWORD.encode() + b"\r")
+        out += _read_until(fd, b"\x00never\x00", deadline)
+        os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        _end(pid, fd)
+    assert b"exits 0 0" in out, out
+    assert out.count(b"password to load it") == 1, out
+    for printed in outs:
+        tok = printed.read_text()
+        assert tok.count("\n") == 1 and len(tok.strip()) > 20 and " " not in tok.strip(), tok
 
 
 @pytest.mark.parametrize("tool", ["oidc-add", "oidc-token"])
