@@ -140,16 +140,24 @@ pub enum Existing {
     Refuse,
 }
 
-/// Encrypts `config` with `password` in our format and writes it atomically.
-/// Returns the path and the data key. An empty password is accepted, as
-/// oidc-agent accepts it (automation relies on it); the CLI warns.
-pub fn save(
+/// An account sealed in our format (not yet written) and its data key.
+#[derive(Debug)]
+pub struct Sealed {
+    /// The file's bytes (encrypted).
+    pub bytes: Vec<u8>,
+    /// The data key they are sealed under.
+    pub key: SecretKey,
+}
+
+/// Encrypts `config` with `password` in our format. An empty password is
+/// accepted, as oidc-agent accepts it (automation relies on it); the CLI
+/// warns.
+pub fn seal(
     store: &Store,
     config: &AccountConfig,
     password: &SecretString,
     params: KdfParams,
-    existing: Existing,
-) -> Result<(PathBuf, SecretKey)> {
+) -> Result<Sealed> {
     let path = store.path(&config.name)?;
     let json = config.to_json();
     let (bytes, key) = format::seal_new(
@@ -158,16 +166,39 @@ pub fn save(
         params,
     )
     .map_err(|e| crypt_error(&path, e))?;
+    Ok(Sealed { bytes, key })
+}
+
+/// Writes sealed account `name` atomically, under the directory lock;
+/// with [`Existing::Refuse`], not over a file that exists by then.
+pub fn write_sealed(
+    store: &Store,
+    name: &str,
+    sealed: &Sealed,
+    existing: Existing,
+) -> Result<PathBuf> {
+    let path = store.path(name)?;
     let _lock = store.lock()?;
     if existing == Existing::Refuse && path.exists() {
         return Err(Error::Failure(format!(
-            "{} was created meanwhile (by another oidc-gen {}?) and is not overwritten",
+            "{} was created meanwhile (by another oidc-gen {name}?) and is not overwritten",
             path.display(),
-            config.name
         )));
     }
-    store.write(&config.name, &bytes)?;
-    Ok((path, key))
+    store.write(name, &sealed.bytes)
+}
+
+/// [`seal`], then [`write_sealed`]. Returns the path and the data key.
+pub fn save(
+    store: &Store,
+    config: &AccountConfig,
+    password: &SecretString,
+    params: KdfParams,
+    existing: Existing,
+) -> Result<(PathBuf, SecretKey)> {
+    let sealed = seal(store, config, password, params)?;
+    let path = write_sealed(store, &config.name, &sealed, existing)?;
+    Ok((path, sealed.key))
 }
 
 /// Changes the password of one of our files (`oidc-gen -u`): re-wraps its

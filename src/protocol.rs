@@ -220,6 +220,10 @@ pub struct AddRequest {
     /// Ours: its expiry (Unix seconds); without it the token is not cached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Ours: the client could not write `account_file` (this error); the
+    /// agent writes it from `convert_to` as it writes an unsaved rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsaved: Option<String>,
 }
 
 /// Why a request could not be parsed; each maps to a `failure` reply.

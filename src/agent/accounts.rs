@@ -86,6 +86,9 @@ pub(super) struct NewAccount {
     /// An access token the client just got with this refresh token, and its
     /// expiry: cached as if the check refresh had returned it.
     pub fresh: Option<(SecretString, i64)>,
+    /// The client could not write the account file (why): the agent writes
+    /// it (from the persist's template) as it writes an unsaved rotation.
+    pub unsaved: Option<String>,
 }
 
 /// Loads an account: with a check refresh unless skipped or the same
@@ -115,6 +118,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         lifetime,
         skip_check,
         fresh,
+        unsaved,
     } = new;
     let name = config.name.clone();
     // Not given: the agent's default; 0: never (oidc-add -t 0 overrides
@@ -182,7 +186,11 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
             Err(e) => return fail(e.kind(), e.to_string()),
         }
     };
-    let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
+    // What the file holds: nothing yet when the client could not write it.
+    let file_rt = persist
+        .as_ref()
+        .filter(|_| unsaved.is_none())
+        .map(|_| config.refresh_token.clone());
     let mut save = None;
     let mut rotated = super::rotated::Rotated::default();
     if let Some(rt) = checked
@@ -207,6 +215,13 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         loaded.file_rt = file_rt;
         loaded.rotated = rotated;
         loaded.expires_at = expires_at;
+        if let Some(error) = &unsaved {
+            log!("'{name}': its file is not written yet ({error}); the agent retries the write");
+            loaded.unsaved = Some(super::state::Unsaved {
+                since: ctx.clock.now(),
+                error: error.clone(),
+            });
+        }
         if checked.is_some() {
             loaded.last_refresh = Some(ctx.clock.now());
         }

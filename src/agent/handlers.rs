@@ -276,6 +276,9 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
     if let Err(e) = config.validate() {
         return fail(ErrorKind::BadFile, e);
     }
+    // Only a file the agent can write (a data key and a template) can be
+    // unsaved; otherwise the client's error has nothing to retry.
+    let unsaved = add.unsaved.filter(|_| add.convert_to.is_some());
     let persist = match (add.data_key, add.account_file) {
         (Some(k), Some(path)) => match Persist::from_base64(path, &k, add.convert_to.as_deref()) {
             Some(p) => Some(p),
@@ -288,6 +291,7 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         },
         _ => None,
     };
+    let persist_given = persist.is_some();
     accounts::add(
         ctx,
         NewAccount {
@@ -296,6 +300,7 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
             lifetime: add.lifetime,
             skip_check: add.skip_check,
             fresh: add.access_token.zip(add.expires_at),
+            unsaved: unsaved.filter(|_| persist_given),
         },
     )
     .await

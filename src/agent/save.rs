@@ -164,6 +164,8 @@ pub(super) fn record_save(
                 .and_then(|a| a.persist.as_ref())
                 .map(|p| p.path.display().to_string())
                 .unwrap_or_default();
+            // Never written: oidc-gen could not write the new account's file.
+            let first = acct.as_ref().is_some_and(|a| a.file_rt.is_none());
             if let Some(a) = acct {
                 a.file_rt = Some(rt.clone());
                 if a.config.refresh_token == *rt {
@@ -185,6 +187,11 @@ pub(super) fn record_save(
                      wrote refresh token {fp} in ours; the old file is kept as {}",
                     backup.display()
                 ),
+                Saved::Recreated(_) if first => {
+                    log!(
+                        "'{name}': wrote {path}, which oidc-gen could not, with refresh token {fp}"
+                    )
+                }
                 Saved::Recreated(_) => log!(
                     "'{name}': {path} was gone: wrote it again with refresh token {fp} \
                      (the same password opens it)"

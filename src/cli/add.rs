@@ -212,7 +212,7 @@ fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Res
             lifetime: args.lifetime,
             skip_check: args.skip_check,
             password: Some(&password),
-            fresh: None,
+            ..Default::default()
         },
     )?;
     println!("Account '{name}' loaded.");

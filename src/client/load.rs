@@ -24,6 +24,10 @@ pub struct Load<'a> {
     /// Tokens just obtained with this refresh token (`oidc-gen`), so the
     /// agent caches the access token instead of refreshing.
     pub fresh: Option<&'a TokenSet>,
+    /// The account file could not be written: the sealed file (under
+    /// `Opened::key`) and why. The agent writes it when it can, as it
+    /// writes an unsaved rotation, and refuses to unload it until then.
+    pub unwritten: Option<(&'a [u8], &'a str)>,
 }
 
 /// What a load did besides loading.
@@ -61,6 +65,9 @@ impl AgentClient {
             convert_to = Some(format::encode_file(&bytes));
         }
         let converts = convert_to.is_some();
+        if let Some((bytes, _)) = how.unwritten {
+            convert_to = Some(format::encode_file(bytes));
+        }
         let data_key = key.as_ref().map(format::encode_key);
         let request = Request::Add(Box::new(AddRequest {
             config: opened.config,
@@ -71,6 +78,7 @@ impl AgentClient {
             skip_check: how.skip_check,
             access_token: how.fresh.map(|t| t.access_token.clone()),
             expires_at: how.fresh.and_then(|t| t.expires_at),
+            unsaved: how.unwritten.map(|(_, why)| why.to_owned()),
         }));
         let reply = self.call(&request)?;
         Ok(if converts {

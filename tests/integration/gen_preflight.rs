@@ -143,8 +143,9 @@ impl Drop for Tmpfs {
 
 /// A full account directory: before the import, oidc-gen refuses without
 /// a request; when it fills up during the check refresh (after the refresh
-/// token was used), the account goes into the agent without a file
-/// and serves tokens, and the error says so.
+/// token was used), the account goes into the agent with its sealed file,
+/// serves tokens, is not unloaded while the file is unwritten, and is
+/// written (the newest refresh token, the same password) once there is room.
 #[test]
 #[ignore = "root: mounts a small tmpfs (tests/run-all runs it as root)"]
 fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
@@ -168,13 +169,29 @@ fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
     disk.fill();
     held.release();
     let err = fails(&running.finish(), 1);
-    assert!(err.contains("loaded in the agent without a file"), "{err}");
+    assert!(
+        err.contains("loaded in the agent, which writes the file as soon as it can"),
+        "{err}"
+    );
     assert!(
         !op.valid_rts().contains("rt-initial"),
         "the import rotated it"
     );
-    ok(&env.run("oidc-token", &["acct"]));
+    let served = env.run("oidc-token", &["acct"]);
+    ok(&served);
+    assert!(stderr(&served).contains("not saved"), "{}", stderr(&served));
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "acct\n");
+    let err = fails(&env.run("oidc-add", &["-r", "acct"]), 1);
+    assert!(err.contains("not saved yet"), "{err}");
+
+    std::fs::remove_file(disk.0.join("filler")).expect("make room");
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("the file");
+    assert!(
+        op.valid_rts().contains(saved.config.refresh_token.expose()),
+        "the file holds the live refresh token"
+    );
 }
 
 #[test]

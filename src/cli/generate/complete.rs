@@ -1,7 +1,8 @@
 //! The end of every way of getting tokens: `--only-at` prints the access
 //! token and saves nothing; otherwise the refresh token goes into the
 //! account, which `finish` saves and loads into the agent (or, should the
-//! save fail, loads into the agent alone, so that the token is not lost).
+//! save fail, hands to the agent to write later, so that the token is not
+//! lost).
 
 use anyhow::bail;
 
@@ -79,11 +80,12 @@ fn finish(
         } else {
             account::Existing::Refuse
         };
-        let saved = account::save(store, &config, &password, kdf_params(), existing);
-        let (path, key) = match saved {
-            Ok(saved) => saved,
-            Err(e) => return Err(not_saved(args, store, config, tokens, e)),
+        let sealed = account::seal(store, &config, &password, kdf_params())?;
+        let path = match account::write_sealed(store, &name, &sealed, existing) {
+            Ok(path) => path,
+            Err(e) => return Err(not_saved(args, store, config, tokens, sealed, e)),
         };
+        let key = sealed.key;
         crate::cli::remember_password(&args.password, &path, &name, &password);
         if let Err(e) =
             crate::account::issuers::record_default(store.dir(), &config.issuer_url, &name)
@@ -121,13 +123,16 @@ fn finish(
 /// The new account's file could not be written after its refresh token was
 /// obtained (the directory filled up or went read-only since oidc-gen
 /// checked it): the token is not dropped with this process but loaded into
-/// the agent without a file, as `--no-save` does, and the error says so.
-/// A re-authentication leaves the old file and the agent as they are.
+/// the agent with the sealed file, which the agent writes once it can (as
+/// it writes an unsaved rotation: on a timer, on each request, before an
+/// unload, which it refuses until then, and at shutdown); the error says
+/// so. A re-authentication leaves the old file and the agent as they are.
 fn not_saved(
     args: &Args,
     store: &Store,
     config: AccountConfig,
     tokens: &crate::oidc::token::TokenSet,
+    sealed: account::Sealed,
     e: Error,
 ) -> anyhow::Error {
     let name = config.name.clone();
@@ -144,22 +149,30 @@ fn not_saved(
              or log in again under another name)"
         ));
     }
-    let kept = AgentClient::from_env()
-        .and_then(|client| client.load(without_file(store, config), fresh_load(tokens)));
-    let fix = "free space or make the directory writable, then log in again";
+    let why = e.to_string();
+    let opened = account::Opened {
+        path: store.dir().join(&config.name),
+        config,
+        key: Some(sealed.key),
+        format: account::Format::Ours,
+    };
+    let kept = AgentClient::from_env().and_then(|client| {
+        let load = crate::client::Load {
+            unwritten: Some((&sealed.bytes, &why)),
+            ..fresh_load(tokens)
+        };
+        client.load(opened, load)
+    });
     let what = if kept.is_ok() {
-        format!(
-            "it is loaded in the agent without a file, so `oidc-token` works until the agent \
-             stops; {fix} with oidc-gen to keep it"
-        )
+        "it is loaded in the agent, which writes the file as soon as it can: free space or make \
+         the directory writable (`oidc-add -r` refuses to unload it until then)"
     } else {
-        format!("no agent holds it either; {fix}")
+        "no agent holds it either; free space or make the directory writable, then log in again"
     };
     anyhow::Error::from(e).context(format!("account '{name}' could not be saved: {what}"))
 }
 
-/// The new account as the agent gets it without a file: `--no-save`, or a
-/// save that failed.
+/// The new account as the agent gets it without a file (`--no-save`).
 fn without_file(store: &Store, config: AccountConfig) -> account::Opened {
     account::Opened {
         path: store.dir().join(&config.name),
