@@ -4,6 +4,7 @@ scripts, run as written against the real provider, rclone and WebDAV.
 - The ownCloud Infinite Scale documentation's oidc-gen line, verbatim on a
   terminal, then rclone with the documentation's environment variables;
   the same with a client that authenticates only with client_secret_post.
+- oidc-agent's documented `export AT=\`oidc-gen --only-at ...\`` lines.
 - A dCache deployment's automation pattern with an empty password file.
 - The README's Quickstart and rclone blocks, as written.
 - Our `oidc-agent --status` against Debian's 4.2.6 agent.
@@ -149,6 +150,42 @@ def test_ocis_line_with_a_client_secret_post_provider(make_provider, make_agent,
         rclone_env_form(sandbox, env, dav, "post")
     finally:
         dav.stop()
+
+
+@pytest.mark.parametrize("form", ["flags", "file"])
+def test_only_at_documentation_lines(provider, sandbox, form):
+    """oidc-agent's docs (usage/oidc-gen/options.md, --only-at): `export
+    AT=\`oidc-gen --only-at ... --prompt=none\``, the client on the command
+    line (--scope=profile) or in a -f file that lists redirect URIs; on a
+    terminal without a display, the printed URL opened by the person. Their
+    ports are taken free here. One access token, no account saved."""
+    env = user_env(sandbox, None)
+    del env["DISPLAY"]  # the file's redirect URIs choose the code flow alone
+    if form == "flags":
+        gen = (f"oidc-gen --only-at --iss={provider.issuer} --client-id={CONFIDENTIAL_CLIENT} "
+               f"--client-secret={CONFIDENTIAL_SECRET} --redirect-url=\"http://localhost:{free_port()}\" "
+               f"--scope=profile --prompt=none")
+    else:
+        client = sandbox.work / "client.json"
+        client.write_text(json.dumps({
+            "issuer_url": provider.issuer,
+            "client_id": CONFIDENTIAL_CLIENT,
+            "client_secret": CONFIDENTIAL_SECRET,
+            "scope": "openid profile email",
+            "redirect_uris": [f"http://localhost:{free_port()}" for _ in range(3)],
+        }, indent=2))
+        gen = f"oidc-gen --only-at -f{client} --prompt=none"
+    p = run_on_terminal(sandbox, env, f'export AT=`{gen}` && echo "AT=$AT."', f"only-at-{form}")
+    try:
+        login_on_terminal(p, provider, password_prompts=0)
+        at = p.expect(r"AT=(\S+)\.").group(1)
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    info = provider.introspect(at)
+    assert info["active"] and info["client_id"] == CONFIDENTIAL_CLIENT, info
+    assert "profile" in info["scope"].split(), info
+    assert not [f for f in sandbox.config_dir.iterdir() if not f.name.startswith(".")]
 
 
 def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agent):

@@ -78,7 +78,14 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     let imported = import_rt(args)?;
     let session = Session::open(args, &config)?;
     given::choose_auth(args, &session.meta, &mut config);
-    let flow = choose_flow(args, &session.meta, &config.issuer_url, imported.is_some())?;
+    let file_redirects = file.as_ref().is_some_and(|f| !f.redirect_uris.is_empty());
+    let flow = choose_flow(
+        args,
+        &session.meta,
+        &config.issuer_url,
+        imported.is_some(),
+        file_redirects,
+    )?;
     // An imported refresh token keeps the scopes it was granted: without
     // --scope, its refreshes send none (RFC 6749 §6), since asking for a scope
     // the grant lacks (offline_access, say) gets `invalid_scope`.
@@ -249,16 +256,27 @@ fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
 }
 
 /// The flow to run: an imported token wins; otherwise the first of the
-/// preferred flows the provider supports.
-fn choose_flow(args: &Args, meta: &Metadata, issuer: &str, have_rt: bool) -> crate::Result<Flow> {
+/// preferred flows the provider supports. `file_redirects`: the `-f` file
+/// lists redirect URIs.
+fn choose_flow(
+    args: &Args,
+    meta: &Metadata,
+    issuer: &str,
+    have_rt: bool,
+    file_redirects: bool,
+) -> crate::Result<Flow> {
     if have_rt {
         return Ok(Flow::Refresh);
     }
-    // A redirect URI or port on the command line asks for the code flow,
-    // also without a display (the URL is opened elsewhere or by a script);
-    // so does --no-webserver (paste the redirected URL), which only the
-    // code flow has.
-    let asks_for_code = !args.redirect_uri.is_empty() || !args.port.is_empty() || args.no_webserver;
+    // A redirect URI or port on the command line or in the `-f` file asks
+    // for the code flow, also without a display (the URL is opened
+    // elsewhere or by a script: the upstream docs' `oidc-gen --only-at
+    // -f FILE --prompt=none`); so does --no-webserver (paste the redirected
+    // URL), which only the code flow has.
+    let asks_for_code = !args.redirect_uri.is_empty()
+        || !args.port.is_empty()
+        || file_redirects
+        || args.no_webserver;
     let preferred = if !args.flow.is_empty() {
         args.flow.clone()
     } else if asks_for_code || code::browser_available() {
@@ -339,7 +357,7 @@ mod tests {
     #[test]
     fn flow_order_is_preference_with_fallback() {
         let both = args(&["x", "--flow", "device", "--flow", "code"]);
-        let pick = |a: &Args, m: &Metadata| choose_flow(a, m, "https://op", false);
+        let pick = |a: &Args, m: &Metadata| choose_flow(a, m, "https://op", false, false);
         assert_eq!(pick(&both, &meta(true, true)).expect("flow"), Flow::Device);
         assert_eq!(pick(&both, &meta(true, false)).expect("flow"), Flow::Code);
         let device = args(&["x", "--flow", "device"]);
@@ -355,13 +373,17 @@ mod tests {
         assert!(err.to_string().contains("--flow device"), "{err}");
         // An imported refresh token needs no interactive flow at all.
         assert_eq!(
-            choose_flow(&code, &meta(false, false), "https://op", true).expect("flow"),
+            choose_flow(&code, &meta(false, false), "https://op", true, false).expect("flow"),
             Flow::Refresh
         );
         // --no-webserver (paste the redirected URL) is the code flow's, with
         // or without a display.
         let paste = args(&["x", "--no-webserver", "--no-url-call"]);
         assert_eq!(pick(&paste, &meta(true, true)).expect("flow"), Flow::Code);
+        // So do redirect URIs in the -f file, as on the command line.
+        let plain = args(&["x"]);
+        let from_file = choose_flow(&plain, &meta(true, true), "https://op", false, true);
+        assert_eq!(from_file.expect("flow"), Flow::Code);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub(super) struct ClientFile {
     client_id: Option<String>,
     client_secret: Option<SecretString>,
     #[serde(default)]
-    redirect_uris: Vec<String>,
+    pub(super) redirect_uris: Vec<String>,
     scope: Option<String>,
     #[serde(default, alias = "issuer")]
     issuer_url: Option<String>,
