@@ -7,7 +7,9 @@
 //! answers `username` (`--username`, default `oauth2`), `password` (the
 //! access token) and `password_expiry_utc`, so git never reuses an expired
 //! token. `store` does nothing; `erase` means the server refused the token
-//! git sent: the agent drops its cached token, so the next `get` refreshes.
+//! git sent: when that is the agent's cached token (not another helper's
+//! password, nor one already replaced), the agent drops it, so the next
+//! `get` refreshes.
 //! Unknown operations are ignored, as the protocol asks. Only this helper
 //! reads stdin; `oidc-token` never does.
 
@@ -16,6 +18,7 @@ use clap::Parser;
 
 use crate::client::AgentClient;
 use crate::protocol::{Request, TokenRequest};
+use crate::secret::SecretString;
 
 /// Answer git's credential requests with an access token from oidc-agent.
 #[derive(Debug, Parser)]
@@ -41,12 +44,16 @@ pub fn main() -> u8 {
     super::run("git-credential-oidc", || execute(&args))
 }
 
-/// Reads git's request: `key=value` lines up to a blank line or EOF. Keys
-/// other than the ones git documents are kept too; values are not secret
-/// for `get` (git sends no password then), but `erase` carries the refused
-/// token, so the whole input is read into zeroizing memory and dropped.
-pub fn read_request(input: &mut dyn std::io::BufRead) -> std::io::Result<Vec<(String, String)>> {
+/// Reads git's request: `key=value` lines up to a blank line or EOF, and
+/// the `password` apart. Keys other than the ones git documents are kept
+/// too; values are not secret for `get` (git sends no password then), but
+/// `erase` carries the refused token, so the whole input is read into
+/// zeroizing memory and the password kept as a secret.
+pub fn read_request(
+    input: &mut dyn std::io::BufRead,
+) -> std::io::Result<(Vec<(String, String)>, Option<SecretString>)> {
     let mut fields = Vec::new();
+    let mut password = None;
     let mut line = zeroize::Zeroizing::new(String::new());
     loop {
         line.clear();
@@ -57,13 +64,13 @@ pub fn read_request(input: &mut dyn std::io::BufRead) -> std::io::Result<Vec<(St
         if l.is_empty() {
             break;
         }
-        if let Some((k, v)) = l.split_once('=')
-            && k != "password"
-        {
-            fields.push((k.to_owned(), v.to_owned()));
+        match l.split_once('=') {
+            Some(("password", v)) => password = Some(SecretString::from(v)),
+            Some((k, v)) => fields.push((k.to_owned(), v.to_owned())),
+            None => {}
         }
     }
-    Ok(fields)
+    Ok((fields, password))
 }
 
 /// The answer to `get`.
@@ -87,7 +94,8 @@ fn token_request(args: &Args, loads_itself: bool) -> TokenRequest {
 
 fn execute(args: &Args) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
-    let request = read_request(&mut stdin.lock()).context("reading git's request from stdin")?;
+    let (request, refused) =
+        read_request(&mut stdin.lock()).context("reading git's request from stdin")?;
     let client = || AgentClient::from_env();
     match args.operation.as_str() {
         "get" => {
@@ -113,7 +121,22 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             {
                 return Ok(());
             }
-            client()?.call(&Request::DropToken(token_request(args, false)))?;
+            let client = client()?;
+            // Another helper's password, or a token the agent has replaced
+            // already: dropping the cached one would cost a refresh (and a
+            // rotation) for nothing. Asked without autoload or a refresh
+            // ahead of time: only what the agent holds now counts.
+            if let Some(refused) = &refused {
+                let current = client.call(&Request::AccessToken(TokenRequest {
+                    no_autoload: true,
+                    ..token_request(args, true)
+                }));
+                match current.ok().and_then(|r| r.access_token) {
+                    Some(current) if current == *refused => {}
+                    _ => return Ok(()),
+                }
+            }
+            client.call(&Request::DropToken(token_request(args, false)))?;
         }
         _ => {}
     }
@@ -145,10 +168,11 @@ mod tests {
     }
 
     #[test]
-    fn reads_until_blank_line_and_never_keeps_the_password() {
+    fn reads_until_blank_line_and_keeps_the_password_apart() {
         let mut input: &[u8] =
             b"protocol=https\nhost=git.example\nusername=oauth2\npassword=SECRET\n\nrest=ignored\n";
-        let fields = read_request(&mut input).expect("read");
+        let (fields, password) = read_request(&mut input).expect("read");
+        assert_eq!(password.as_ref().map(SecretString::expose), Some("SECRET"));
         assert_eq!(
             fields,
             vec![
@@ -158,7 +182,7 @@ mod tests {
             ]
         );
         let mut eof: &[u8] = b"protocol=http\nhost=h";
-        assert_eq!(read_request(&mut eof).expect("read").len(), 2);
+        assert_eq!(read_request(&mut eof).expect("read").0.len(), 2);
     }
 
     #[test]

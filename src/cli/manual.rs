@@ -236,7 +236,8 @@ Put eval \"$(oidc-agent-service use)\" in your shell profile, or use the systemd
 request on stdin (gitcredentials(7)); it answers with the user name (--username, default oauth2) and an access \
 token of account NAME (or of the default account of ISSUER_URL) as the password, with its expiry, so git never \
 reuses an expired token. store does nothing. erase, which git runs when the server refused the credentials, \
-drops the agent's cached token, so the next get brings a new one. Autoload works as for oidc-token.",
+drops the agent's cached token when that is the refused one (not another helper's password), so the next get \
+brings a new one. Autoload works as for oidc-token.",
         examples: &[
             (
                 "Use account 'forge' for one server",

@@ -67,6 +67,13 @@ fn json_kube_rejected_and_git_helper() {
         "{got}"
     );
     assert_eq!(git_helper(&env, &["acct", "store"], request), "");
+    // Another helper's password refused: the agent's token stays cached.
+    let other = "protocol=https\nhost=git.example\nusername=oauth2\npassword=not-ours\n\n";
+    assert_eq!(git_helper(&env, &["acct", "erase"], other), "");
+    assert!(
+        got.contains(&ok(&env.run("oidc-token", &["acct"]))),
+        "erase of a password not ours dropped the agent's token"
+    );
     let erase = format!(
         "protocol=https\nhost=git.example\nusername=oauth2\npassword={}\n\n",
         second.trim()
