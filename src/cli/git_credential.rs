@@ -49,9 +49,7 @@ pub fn main() -> u8 {
 /// too; values are not secret for `get` (git sends no password then), but
 /// `erase` carries the refused token, so the whole input is read into
 /// zeroizing memory and the password kept as a secret.
-pub fn read_request(
-    input: &mut dyn std::io::BufRead,
-) -> std::io::Result<(Vec<(String, String)>, Option<SecretString>)> {
+pub fn read_request(input: &mut dyn std::io::BufRead) -> std::io::Result<GitRequest> {
     let mut fields = Vec::new();
     let mut password = None;
     let mut line = zeroize::Zeroizing::new(String::new());
@@ -70,7 +68,16 @@ pub fn read_request(
             None => {}
         }
     }
-    Ok((fields, password))
+    Ok(GitRequest { fields, password })
+}
+
+/// What git sent on stdin.
+#[derive(Debug)]
+pub struct GitRequest {
+    /// Every `key=value` but the password, in order.
+    pub fields: Vec<(String, String)>,
+    /// The `password` (for `erase`, the refused token).
+    pub password: Option<SecretString>,
 }
 
 /// The answer to `get`.
@@ -94,8 +101,7 @@ fn token_request(args: &Args, loads_itself: bool) -> TokenRequest {
 
 fn execute(args: &Args) -> anyhow::Result<()> {
     let stdin = std::io::stdin();
-    let (request, refused) =
-        read_request(&mut stdin.lock()).context("reading git's request from stdin")?;
+    let request = read_request(&mut stdin.lock()).context("reading git's request from stdin")?;
     let client = || AgentClient::from_env();
     match args.operation.as_str() {
         "get" => {
@@ -116,6 +122,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         "erase" => {
             // A refusal for another user name is not about our token.
             if request
+                .fields
                 .iter()
                 .any(|(k, v)| k == "username" && *v != args.username)
             {
@@ -126,7 +133,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             // already: dropping the cached one would cost a refresh (and a
             // rotation) for nothing. Asked without autoload or a refresh
             // ahead of time: only what the agent holds now counts.
-            if let Some(refused) = &refused {
+            if let Some(refused) = &request.password {
                 let current = client.call(&Request::AccessToken(TokenRequest {
                     no_autoload: true,
                     ..token_request(args, true)
@@ -171,10 +178,13 @@ mod tests {
     fn reads_until_blank_line_and_keeps_the_password_apart() {
         let mut input: &[u8] =
             b"protocol=https\nhost=git.example\nusername=oauth2\npassword=SECRET\n\nrest=ignored\n";
-        let (fields, password) = read_request(&mut input).expect("read");
-        assert_eq!(password.as_ref().map(SecretString::expose), Some("SECRET"));
+        let request = read_request(&mut input).expect("read");
         assert_eq!(
-            fields,
+            request.password.as_ref().map(SecretString::expose),
+            Some("SECRET")
+        );
+        assert_eq!(
+            request.fields,
             vec![
                 ("protocol".to_owned(), "https".to_owned()),
                 ("host".to_owned(), "git.example".to_owned()),
@@ -182,7 +192,7 @@ mod tests {
             ]
         );
         let mut eof: &[u8] = b"protocol=http\nhost=h";
-        assert_eq!(read_request(&mut eof).expect("read").0.len(), 2);
+        assert_eq!(read_request(&mut eof).expect("read").fields.len(), 2);
     }
 
     #[test]
