@@ -1,5 +1,5 @@
 complete -c oidc-gen -s p -l print -d 'Print the decrypted account (this one, or FILE) to stdout' -r
-complete -c oidc-gen -s u -l update -d 'Re-encrypt the account (this one, or FILE) in the current format, with a new password (from OIDC_NEW_ENCRYPTION_PW or the terminal)' -r
+complete -c oidc-gen -s u -l update -d 'Re-encrypt the account (this one, or FILE) in the current format, with a new password (from OIDC_NEW_ENCRYPTION_PW or the terminal); encrypt a plain JSON account' -r
 complete -c oidc-gen -l rename -d 'Rename the account to NEW' -r
 complete -c oidc-gen -l prompt -d 'How to ask: cli, gui (the terminal here too) or none (never ask)' -r -f -a "cli\t'On the terminal'
 gui\t'oidc-agent\'s GUI prompt; here the terminal, as `cli`'

@@ -97,6 +97,10 @@ pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<
             path: path.to_owned(),
             reason,
         });
+    } else if is_plain_json(bytes) {
+        return Err(Error::PlainFile {
+            path: path.to_owned(),
+        });
     } else {
         let text = legacy::decrypt(bytes, password.expose().as_bytes())
             .map_err(|e| legacy_error(path, e))?;
@@ -120,6 +124,35 @@ fn parse_config(path: &Path, plain: &[u8]) -> Result<AccountConfig> {
         path: path.to_owned(),
         reason: format!("decrypted data is not an account: {e}"),
     })
+}
+
+/// Whether `bytes` is a plain JSON object, not encrypted: an account written
+/// by hand or a client configuration, which `oidc-gen -u` encrypts (as
+/// oidc-agent's does). None of the encrypted formats starts with `{`.
+pub fn is_plain_json(bytes: &[u8]) -> bool {
+    bytes.trim_ascii_start().first() == Some(&b'{')
+}
+
+/// The account in plain JSON `bytes` read from `path` (see
+/// [`is_plain_json`]), complete enough to load.
+pub fn parse_plain(path: &Path, bytes: &[u8]) -> Result<AccountConfig> {
+    let not_an_account = |reason: String| Error::PlainNotAccount {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut json: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| not_an_account(e.to_string()))?;
+    // The account is the one its file name says, as for a load.
+    if let (Some(fields), Some(name)) = (
+        json.as_object_mut(),
+        path.file_name().and_then(|n| n.to_str()),
+    ) {
+        fields.insert("name".into(), name.into());
+    }
+    let config: AccountConfig =
+        serde_json::from_value(json).map_err(|e| not_an_account(e.to_string()))?;
+    config.validate().map_err(not_an_account)?;
+    Ok(config)
 }
 
 /// The account in `bytes`, one of our files read from `path`, opened with

@@ -88,6 +88,29 @@ pub enum Error {
         reason: String,
     },
 
+    /// An account file holds plain JSON: written by hand or by another
+    /// tool, never encrypted.
+    #[error(
+        "account file {path} is not encrypted (plain JSON); encrypt it with `oidc-gen -u {}`",
+        path.display()
+    )]
+    PlainFile {
+        /// The account file.
+        path: PathBuf,
+    },
+
+    /// A plain JSON file that is no account (a client configuration, say).
+    #[error(
+        "{path} is plain JSON but not an account ({reason}); a client configuration is used \
+         with `oidc-gen NAME -f FILE`"
+    )]
+    PlainNotAccount {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or wrong.
+        reason: String,
+    },
+
     /// No account file with that name.
     #[error(
         "no account named '{name}' in {dir}; list them with `oidc-add -l`, create one with `oidc-gen {name}`"
@@ -145,7 +168,9 @@ impl Error {
             Self::WrongPassword { .. } => ErrorKind::WrongPassword,
             // A misspelt name is "not configured", as the agent says for it.
             Self::NoSuchAccount { .. } => ErrorKind::NotLoaded,
-            Self::CorruptFile { .. } => ErrorKind::BadFile,
+            Self::CorruptFile { .. } | Self::PlainFile { .. } | Self::PlainNotAccount { .. } => {
+                ErrorKind::BadFile
+            }
             Self::Oidc(e) => e.kind(),
             Self::Device(e) => e.kind(),
             Self::Loopback(e) => e.kind(),

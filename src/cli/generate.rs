@@ -84,7 +84,7 @@ pub struct Args {
     /// Delete the account (revoking its refresh token at the provider)
     #[arg(short = 'd', long = "delete")]
     pub delete: bool,
-    /// Re-encrypt the account (this one, or FILE) in the current format, with a new password (from OIDC_NEW_ENCRYPTION_PW or the terminal)
+    /// Re-encrypt the account (this one, or FILE) in the current format, with a new password (from OIDC_NEW_ENCRYPTION_PW or the terminal); encrypt a plain JSON account
     #[arg(short = 'u', long = "update", value_name = "FILE", num_args = 0..=1)]
     pub update: Option<Option<String>>,
     /// Rename the account to NEW

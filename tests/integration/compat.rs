@@ -208,6 +208,44 @@ fn gen_update_converts_with_backup() {
     assert!(printed.contains("rt-initial"));
 }
 
+/// A plain JSON account (written by hand, or by another tool) is named as
+/// such by oidc-add, and `oidc-gen -u` encrypts it in place, as oidc-agent's
+/// -u does; a plain client configuration is pointed to `-f`.
+#[test]
+fn gen_update_encrypts_a_plain_account() {
+    let (op, mut env) = agent_with_account();
+    env.stop_agent();
+    let path = env.config_dir().join("hand");
+    let plain = serde_json::json!({
+        "issuer_url": op.issuer,
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "refresh_token": "rt-initial",
+        "scope": "openid offline_access",
+    });
+    std::fs::write(&path, plain.to_string()).expect("write");
+    env.start_agent(&[]);
+    let err = fails(&env.run("oidc-add", &["--pw-env", "hand"]), 10);
+    assert!(
+        err.contains("not encrypted") && err.contains("oidc-gen -u"),
+        "{err}"
+    );
+    ok(&env.run("oidc-gen", &["-u", "--pw-env", "hand"]));
+    assert!(std::fs::read(&path).expect("read").starts_with(b"OIDCRS"));
+    ok(&env.run("oidc-add", &["--pw-env", "hand"]));
+    assert!(ok(&env.run("oidc-token", &["hand"])).starts_with("at-"));
+
+    let client = env.config_dir().join("client");
+    let json = serde_json::json!({"issuer_url": op.issuer, "client_id": "cid"});
+    std::fs::write(&client, json.to_string()).expect("write");
+    let err = fails(&env.run("oidc-gen", &["-u", "--pw-env", "client"]), 10);
+    assert!(err.contains("-f FILE"), "{err}");
+    assert_eq!(
+        std::fs::read(&client).expect("untouched"),
+        json.to_string().as_bytes()
+    );
+}
+
 #[test]
 fn socket_found_without_oidc_sock() {
     let (_op, mut env) = agent_with_account();

@@ -263,6 +263,10 @@ fn rename_in_agent(
 }
 
 pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
+    let plain = zeroize::Zeroizing::new(store.read(name)?);
+    if account::is_plain_json(&plain) {
+        return encrypt_plain(args, store, name, &plain);
+    }
     let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let legacy = opened.format == account::Format::OidcAgent;
     if legacy && matches!(loaded_in_agent(name)?, Some((_, true))) {
@@ -308,5 +312,31 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         crate::cli::remember_password(&KEYRING, &path, name, &new_pw);
     }
     eprintln!("Account '{name}' re-encrypted in the oidc-agent-rs format.");
+    Ok(())
+}
+
+/// `oidc-gen -u` of a plain JSON account (written by hand or by another
+/// tool): encrypts it in our format in its place, as oidc-agent's `-u`
+/// encrypts a plain file. Nothing plain is kept.
+fn encrypt_plain(args: &Args, store: &Store, name: &str, plain: &[u8]) -> anyhow::Result<()> {
+    let config = account::parse_plain(&store.path(name)?, plain)?;
+    let password = match std::env::var(crate::paths::ENV_NEW_PASSWORD) {
+        Ok(p) => SecretString::new(p),
+        Err(_) => super::complete::new_password(args, name)?,
+    };
+    crate::cli::warn_if_empty_password("oidc-gen", name, &password);
+    let (path, _) = account::save(
+        store,
+        &config,
+        &password,
+        kdf_params(),
+        account::Existing::Replace,
+    )?;
+    crate::cli::remember_password(&args.password, &path, name, &password);
+    eprintln!(
+        "Account '{name}' encrypted in the oidc-agent-rs format in {}; copies of the plain file \
+         elsewhere still hold its refresh token",
+        path.display()
+    );
     Ok(())
 }
