@@ -87,17 +87,15 @@ fn show_and_poll(
     authorization: &DeviceAuthorization,
 ) -> Result<TokenSet, DeviceError> {
     let terminal = std::io::stderr().is_terminal();
-    eprintln!(
-        "To log in, open {} in a browser and enter the code {}",
-        authorization.verification_uri, authorization.user_code
+    eprint!(
+        "{}",
+        instructions(
+            &authorization.verification_uri,
+            &authorization.user_code,
+            authorization.verification_uri_complete.as_deref(),
+            terminal
+        )
     );
-    if let Some(complete) = &authorization.verification_uri_complete {
-        eprintln!("or open this URL, which has the code filled in:");
-        eprintln!("{complete}");
-        if terminal && let Some(qr) = render_qr(complete) {
-            eprintln!("or scan this QR code with a phone:\n{qr}");
-        }
-    }
     if !terminal {
         eprintln!(
             "Waiting up to {} s for the approval...",
@@ -113,6 +111,30 @@ fn show_and_poll(
     ));
     progress.clear();
     result
+}
+
+/// What the person reads: the code and where to enter it, the URL with the
+/// code filled in, and on a terminal its QR code. The QR code comes first,
+/// so that the code and the URLs stay on screen above the spinner (the QR
+/// code alone fills most of an 80x24 terminal).
+fn instructions(uri: &str, code: &str, complete: Option<&str>, terminal: bool) -> String {
+    let mut out = String::new();
+    if let Some(qr) = complete.filter(|_| terminal).and_then(render_qr) {
+        out.push_str(&format!(
+            "To log in, scan this QR code with a phone:\n{qr}\n"
+        ));
+    }
+    if let Some(complete) = complete {
+        out.push_str(&format!(
+            "To log in, open this URL, which has the code filled in:\n{complete}\nor "
+        ));
+    } else {
+        out.push_str("To log in, ");
+    }
+    out.push_str(&format!(
+        "open {uri} in a browser and enter the code {code}\n"
+    ));
+    out
 }
 
 /// A one-line spinner with the time left, drawn only on a terminal.
@@ -181,7 +203,40 @@ fn render_qr(text: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::render_qr;
+    use super::{instructions, render_qr};
+
+    /// On a terminal the QR code comes first: the code and the URLs are the
+    /// last lines, the ones an 80x24 terminal still shows.
+    #[test]
+    fn the_code_is_shown_below_the_qr_code() {
+        let shown_on = |terminal| {
+            instructions(
+                "https://op.example/device",
+                "ABCD-EFGH",
+                Some("https://op.example/device?user_code=ABCD-EFGH"),
+                terminal,
+            )
+        };
+        let shown = shown_on(true);
+        let lines: Vec<&str> = shown.lines().collect();
+        assert!(lines.len() > 20, "{shown}");
+        assert_eq!(lines[0], "To log in, scan this QR code with a phone:");
+        assert_eq!(
+            lines[lines.len() - 3..],
+            [
+                "To log in, open this URL, which has the code filled in:",
+                "https://op.example/device?user_code=ABCD-EFGH",
+                "or open https://op.example/device in a browser and enter the code ABCD-EFGH",
+            ]
+        );
+        // Not on a terminal (a log, a CI job): no QR code.
+        assert_eq!(shown_on(false).lines().count(), 3);
+        let bare = instructions("https://op.example/device", "ABCD-EFGH", None, true);
+        assert_eq!(
+            bare,
+            "To log in, open https://op.example/device in a browser and enter the code ABCD-EFGH\n"
+        );
+    }
 
     #[test]
     fn qr_code_renders_as_half_blocks() {
