@@ -123,24 +123,27 @@ impl Store {
     /// Reads account `name`'s file.
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
         let path = self.path(name)?;
-        fs::read(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NoSuchAccount {
-                    name: name.to_owned(),
-                    dir: self.dir.clone(),
-                }
-            } else if path.is_dir() {
-                // A directory in the file's place: the account file is gone.
-                Error::CorruptFile {
-                    path: path.clone(),
-                    reason: "a directory is in its place (account file missing or corrupt); \
-                             remove or rename the directory"
-                        .into(),
-                }
-            } else {
-                Error::io("read", &path, e)
+        fs::read(&path).map_err(|e| self.read_error(name, &path, e))
+    }
+
+    /// The error of reading account `name` at `path`.
+    fn read_error(&self, name: &str, path: &Path, e: std::io::Error) -> Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NoSuchAccount {
+                name: name.to_owned(),
+                dir: self.dir.clone(),
             }
-        })
+        } else if path.is_dir() {
+            // A directory in the file's place: the account file is gone.
+            Error::CorruptFile {
+                path: path.to_owned(),
+                reason: "a directory is in its place (account file missing or corrupt); \
+                         remove or rename the directory"
+                    .into(),
+            }
+        } else {
+            Error::io("read", path, e)
+        }
     }
 
     /// Creates the directory 0700 if needed.
@@ -172,7 +175,12 @@ impl Store {
     /// lock, which is enough to come after the load that saved.
     pub fn lock_account(&self, name: &str, on_wait: impl FnOnce()) -> Result<Flock> {
         let path = self.path(name)?;
-        let file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+        // Non-blocking: a FIFO in the file's place must not hang the open.
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&path)
+            .map_err(|e| self.read_error(name, &path, e))?;
         flock_exclusive(&file, &path, on_wait)?;
         Ok(Flock { _file: file })
     }

@@ -204,6 +204,9 @@ pub fn listing(names: &[String], heading: &str, none: Option<&str>, tty: bool) -
 fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Result<()> {
     let store = Store::default_dir();
     let name = &default_for_issuer(&store, target)?;
+    // From the read to the agent's reply: an `oidc-gen --rename` meanwhile
+    // would leave the agent saving under the old name (see `lock_account`).
+    let _loading = store.lock_account(name, || waiting_for_another(name))?;
     let (opened, password) = super::open_account(&args.password, &store, name)?;
     load(
         client,
@@ -217,6 +220,11 @@ fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Res
     )?;
     println!("Account '{name}' loaded.");
     Ok(())
+}
+
+/// Says why a program waits for the lock on account `name`.
+pub(super) fn waiting_for_another(name: &str) {
+    eprintln!("Another program is loading or renaming '{name}'; waiting for it.");
 }
 
 /// The account `oidc-add TARGET` loads: TARGET itself, or for an issuer URL
@@ -311,7 +319,7 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
     let _loading = store.lock_account(name, || {
         if can_ask() {
             super::tty::say(&format!(
-                "Another program is loading '{name}'; waiting for it.\n"
+                "Another program is loading or renaming '{name}'; waiting for it.\n"
             ));
         }
     })?;

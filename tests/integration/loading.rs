@@ -1,6 +1,7 @@
 //! Loading an account (`oidc-add`) from a provider that rotates refresh
 //! tokens: the load check's rotated token is saved, said when it cannot be,
-//! and waited for when the agent is stopped during the check.
+//! waited for when the agent is stopped during the check, and kept when the
+//! account is renamed during the load.
 
 use crate::support::fake_op::FakeOp;
 use crate::support::*;
@@ -53,6 +54,32 @@ fn sigterm_during_a_load_check_saves_its_rotation() {
     env.stop_agent();
     let store = oidc_agent::account::store::Store::new(env.config_dir());
     let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+}
+
+/// `oidc-gen --rename` while `oidc-add` loads the account (its check
+/// refresh held at the provider): the rename waits for the load, then has
+/// the agent rename the loaded account, so the new file gets the rotated
+/// token. Before, it moved the file under the load: the agent saved the
+/// rotation to the old name (or not at all), the new file kept the dead one.
+#[test]
+fn a_rename_during_a_load_waits_and_keeps_the_rotation() {
+    let (op, env) = unloaded_rotating_account();
+    let held = op.hold_next_refresh();
+    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+    held.arrived();
+    let mut rename = env.spawn("oidc-gen", &["--pw-env", "acct", "--rename", "moved"]);
+    rename.wait_line("the rename waiting for the load", |l| {
+        l.contains("waiting for it")
+    });
+    held.release();
+    ok(&add.finish());
+    ok(&rename.finish());
+    assert!(!env.config_dir().join("acct").exists());
+    assert_eq!(ok(&env.run("oidc-add", &["-a"])), "moved\n");
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "moved", &PASSWORD.into()).expect("open");
     let valid: Vec<String> = op.valid_rts().into_iter().collect();
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }

@@ -162,6 +162,10 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
     if store.path(new)?.exists() {
         bail!("account '{new}' already exists");
     }
+    // An `oidc-add` loading the account holds this until the agent has it:
+    // then the agent renames it below. Taken first, it makes the load wait,
+    // which then finds the old name gone.
+    let _renaming = store.lock_account(name, || crate::cli::add::waiting_for_another(name))?;
     let agent = loaded_in_agent(name)?;
     if let Some((client, true)) = &agent
         && account::format::is_ours(&store.read(name)?)
