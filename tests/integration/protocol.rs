@@ -88,6 +88,39 @@ fn every_request_answers() {
     );
 }
 
+/// Wrong unlock guesses sent at once take turns: each Argon2id run takes
+/// 64 MiB, so four at once took some 256 MiB (and hundreds of guesses, the
+/// machine's memory); one at a time, the agent's peak stays near one run.
+#[test]
+fn parallel_unlock_guesses_take_turns() {
+    let (_op, env) = agent_with_account();
+    let sock = env.socket();
+    let lock = r#"{"request":"lock","password":"lpw"}"#;
+    assert_eq!(raw_json(&sock, lock)["info"], "Agent locked");
+    let guesses: Vec<_> = (0..4)
+        .map(|i| {
+            let sock = sock.clone();
+            let guess = format!(r#"{{"request":"unlock","password":"guess{i}"}}"#);
+            std::thread::spawn(move || raw_json(&sock, &guess))
+        })
+        .collect();
+    for guess in guesses {
+        let reply = guess.join().expect("guess");
+        assert_eq!(reply["kind"], "wrong_password", "{reply}");
+    }
+    let pid = env.agent_pid().expect("agent");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(
+        peak_kib < 3 * 64 * 1024,
+        "peak RSS {peak_kib} kB: the guesses ran at once"
+    );
+}
+
 /// Sends each request in turn and checks one field of its reply.
 #[track_caller]
 fn replies(sock: &std::path::Path, steps: &[(&str, &str, &str)]) {
