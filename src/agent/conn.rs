@@ -73,7 +73,15 @@ async fn read_until(
     while !done(buf) {
         let n = match tokio::time::timeout_at(deadline, stream.read(&mut chunk[..])).await {
             Ok(r) => r?,
-            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "client stalled")),
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "client stalled (no complete request within {} s)",
+                        READ_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
         };
         if n == 0 {
             break;
@@ -155,9 +163,22 @@ pub async fn serve(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<()> {
         return Ok(());
     }
     let reply = match read_message(&mut stream).await {
-        Ok(Message::Plain(bytes)) => Reply::answer(dispatch(&ctx, &bytes).await.to_bytes()),
-        Ok(Message::Other(bytes)) => serve_non_json(&ctx, &mut stream, bytes).await?,
-        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+        Ok(Message::Plain(bytes)) => Ok(Reply::answer(dispatch(&ctx, &bytes).await.to_bytes())),
+        Ok(Message::Other(bytes)) => serve_non_json(&ctx, &mut stream, bytes).await,
+        Err(e) => Err(e),
+    };
+    let reply = match reply {
+        Ok(reply) => reply,
+        // Too large or too slow, in either mode: said (in oidc-agent's
+        // failure shape) to a client that may still be reading; a gone one
+        // makes the write fail, which ends the connection as before.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::InvalidData | io::ErrorKind::TimedOut
+            ) =>
+        {
+            super::log::connection_error(&e);
             Reply::refusal(&format!("Bad Request: {e}"))
         }
         Err(e) => return Err(e),

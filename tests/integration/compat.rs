@@ -84,6 +84,20 @@ fn encrypted_ipc_mode() {
     let v: serde_json::Value =
         serde_json::from_slice(&raw(&sock, zero_key.as_bytes())).expect("JSON");
     assert_eq!(v["error"], "received suspicious public key");
+    // Larger than the agent reads: refused in plain JSON, as in the plain
+    // mode (the connection was reset, and libraries saw no reply).
+    let mut s = UnixStream::connect(&sock).expect("connect");
+    let (handshake, pk_msg) = ClientHandshake::start();
+    s.write_all(&pk_msg).expect("send key");
+    let mut server_pk = [0u8; 44];
+    s.read_exact(&mut server_pk).expect("server key");
+    let session = handshake.finish(&server_pk).expect("kx");
+    let huge = format!(r#"{{"request":"check","x":"{}"}}"#, "A".repeat(900_000));
+    let _ = s.write_all(&session.seal(huge.as_bytes()).expect("seal"));
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).expect("reply");
+    let v: serde_json::Value = serde_json::from_slice(&reply).expect("plain JSON failure");
+    assert_eq!(v["error"], "Bad Request: request too large", "{v}");
 }
 
 /// Writes an account in oidc-agent 4.2.6's password format (crypt.c):

@@ -234,6 +234,38 @@ fn a_stalled_client_does_not_block_others() {
     assert_eq!(reply["status"], "failure", "{reply}");
 }
 
+/// A client that stops halfway through its request, and is still there to
+/// read, is told why the agent gives up on it (after the agent's 10 s read
+/// timeout, the wait this test has to make), in oidc-agent's failure shape;
+/// in the encrypted mode too. It used to get EOF, which oidc-agent's
+/// libraries report as "did not receive any response".
+#[test]
+fn a_client_that_stalls_is_told() {
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    let stalled = move |first: &[u8]| {
+        let mut s = connect(&sock);
+        s.write_all(first).expect("write");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let mut reply = Vec::new();
+        std::io::Read::read_to_end(&mut s, &mut reply).expect("read");
+        String::from_utf8_lossy(&reply).into_owned()
+    };
+    let plain = std::thread::spawn({
+        let stalled = stalled.clone();
+        move || stalled(br#"{"request":"acc"#)
+    });
+    // Half of a client's public key (the encrypted mode's first message).
+    let encrypted = stalled(b"dGhpcyBpcyBub3QgYSB3aG9sZSBrZXkg");
+    for reply in [plain.join().expect("plain"), encrypted] {
+        assert!(
+            reply.contains(r#""status":"failure""#) && reply.contains("client stalled"),
+            "{reply}"
+        );
+    }
+}
+
 /// While one provider holds a refresh, another account is served, cached
 /// and fresh: the fast requests complete while the slow one is still held
 /// (an event order, not a wall-clock bound).
