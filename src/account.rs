@@ -163,6 +163,29 @@ pub fn open_with_key(path: &Path, bytes: &[u8], key: &SecretKey) -> Result<Accou
     parse_config(path, &plain)
 }
 
+/// What lets a program write `opened` back without the password: the data
+/// key of our format; for oidc-agent's format, which cannot be re-sealed
+/// without the password, a key and the same account sealed in ours with
+/// `password` (what the conversion at the first rotation writes).
+pub fn writable(opened: &Opened, password: &SecretString) -> Result<(SecretKey, Option<Vec<u8>>)> {
+    if let Some(key) = &opened.key {
+        return Ok((key.clone(), None));
+    }
+    let json = opened.config.to_json();
+    let (bytes, key) = format::seal_new(
+        password.expose().as_bytes(),
+        json.expose().as_bytes(),
+        kdf_params(),
+    )
+    .map_err(|e| {
+        Error::Failure(format!(
+            "cannot prepare the conversion of {} to the oidc-agent-rs format: {e}",
+            opened.path.display()
+        ))
+    })?;
+    Ok((key, Some(bytes)))
+}
+
 /// What [`save`] does with a file of the account's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {

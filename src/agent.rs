@@ -29,6 +29,7 @@ pub mod clock;
 pub mod conn;
 mod ctx;
 pub mod daemon;
+mod foreign;
 mod handlers;
 mod lock;
 pub mod log;

@@ -224,6 +224,22 @@ pub struct AddRequest {
     /// agent writes it from `convert_to` as it writes an unsaved rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsaved: Option<String>,
+    /// oidc-agent 4.x's `oidc-add`: where the agent may get the account's
+    /// password (its `--pw-env`, `--pw-store`, `--pw-file`). Used to write
+    /// a rotated refresh token to the account file, which that client
+    /// decrypted itself and sends no key for.
+    #[serde(default, skip_serializing)]
+    pub pw_entry: Option<PasswordEntry>,
+}
+
+/// oidc-agent's password entry (`password_entry.c`), the fields used.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct PasswordEntry {
+    /// The password itself (types MEM, keyring).
+    pub password: Option<SecretString>,
+    /// A file whose first line is the password (type FILE).
+    pub pw_file: Option<PathBuf>,
 }
 
 /// Why a request could not be parsed; each maps to a `failure` reply.

@@ -17,6 +17,35 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use zeroize::{Zeroize, Zeroizing};
 
+/// The most a password or secret line may be: a longer first line is not
+/// a password (`--pw-file /dev/zero`, `--pw-cmd yes` would fill memory).
+pub const MAX_SECRET_LINE: usize = 64 * 1024;
+
+/// The first line of `reader`, without its line end, read no further than
+/// [`MAX_SECRET_LINE`]; what was read is wiped. `source` names it in the
+/// error.
+pub fn first_line(reader: impl std::io::Read, source: &str) -> Result<SecretString, String> {
+    use std::io::BufRead as _;
+    let mut buf = Zeroizing::new(Vec::new());
+    std::io::BufReader::new(reader.take(MAX_SECRET_LINE as u64 + 1))
+        .read_until(b'\n', &mut buf)
+        .map_err(|e| format!("{source}: cannot read it: {e}"))?;
+    let end = buf
+        .iter()
+        .position(|b| matches!(b, b'\n' | b'\r'))
+        .unwrap_or(buf.len());
+    if end > MAX_SECRET_LINE {
+        return Err(format!(
+            "{source}: its first line is longer than {} KiB; give the password (or secret) on a \
+             line of its own",
+            MAX_SECRET_LINE / 1024
+        ));
+    }
+    let line = std::str::from_utf8(&buf[..end])
+        .map_err(|_| format!("{source}: its first line is not UTF-8 text"))?;
+    Ok(SecretString::new(line.to_owned()))
+}
+
 /// A secret string (token, password, client secret), zeroized on drop.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretString(Zeroizing<String>);

@@ -32,10 +32,11 @@ pub struct Ctx {
     pub socket: std::sync::OnceLock<std::path::PathBuf>,
     /// One autoload at a time.
     pub autoloading: tokio::sync::Mutex<()>,
-    /// One unlock attempt at a time: each costs an Argon2id run (64 MiB),
-    /// and a wrong one a second's delay, so that parallel guesses neither
-    /// go faster nor take the machine's memory.
-    pub unlocking: tokio::sync::Mutex<()>,
+    /// One Argon2id run (64 MiB) at a time: unlock attempts, a wrong one
+    /// with its second's delay, so that parallel guesses neither go faster
+    /// nor take the machine's memory; and the files opened for oidc-agent's
+    /// `oidc-add` (`foreign`).
+    pub kdf_turn: tokio::sync::Mutex<()>,
     /// "Now" for lifetimes and token expiry (tests move it forward).
     pub clock: Clock,
     /// How long a client waits for a refresh (`--request-timeout`); the
@@ -55,7 +56,7 @@ impl Ctx {
             autoload: true,
             socket: std::sync::OnceLock::new(),
             autoloading: tokio::sync::Mutex::new(()),
-            unlocking: tokio::sync::Mutex::new(()),
+            kdf_turn: tokio::sync::Mutex::new(()),
             clock: Clock::from_env(),
             reply_deadline: crate::oidc::http::REQUEST_TIMEOUT,
         }

@@ -291,6 +291,11 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         },
         _ => None,
     };
+    // oidc-agent's own oidc-add sends no key, but may send the password.
+    let persist = match (persist, add.pw_entry) {
+        (None, Some(entry)) => super::foreign::persist_with_password(ctx, &config, entry).await,
+        (persist, _) => persist,
+    };
     let persist_given = persist.is_some();
     accounts::add(
         ctx,

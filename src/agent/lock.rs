@@ -129,7 +129,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
 }
 
 pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
-    let _one_at_a_time = ctx.unlocking.lock().await;
+    let _one_at_a_time = ctx.kdf_turn.lock().await;
     let vault = match &ctx.state().lock {
         LockState::Locked(v) => v.clone(),
         LockState::Sealing => {

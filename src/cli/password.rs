@@ -56,31 +56,10 @@ pub struct PasswordArgs {
     pub no_prompt: bool,
 }
 
-/// The most a password or secret line may be: a longer first line is not
-/// a password (`--pw-file /dev/zero`, `--pw-cmd yes` would fill memory).
-const MAX_SECRET_LINE: usize = 64 * 1024;
-
-/// The first line of `reader`, without its line end, read no further than
-/// [`MAX_SECRET_LINE`]; what was read is wiped. `source` names it in errors.
+/// The first line of `reader` ([`crate::secret::first_line`]); `source`
+/// names it in errors.
 fn first_line_of(reader: impl io::Read, source: &str) -> Result<SecretString, Error> {
-    use io::BufRead as _;
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
-    io::BufReader::new(reader.take(MAX_SECRET_LINE as u64 + 1))
-        .read_until(b'\n', &mut buf)
-        .map_err(|e| Error::Failure(format!("{source}: cannot read it: {e}")))?;
-    let end = buf
-        .iter()
-        .position(|b| matches!(b, b'\n' | b'\r'))
-        .unwrap_or(buf.len());
-    if end > MAX_SECRET_LINE {
-        return Err(Error::Failure(format!(
-            "{source}: its first line is longer than {} KiB; give the password (or secret) on a line of its own",
-            MAX_SECRET_LINE / 1024
-        )));
-    }
-    let line = std::str::from_utf8(&buf[..end])
-        .map_err(|_| Error::Failure(format!("{source}: its first line is not UTF-8 text")))?;
-    Ok(SecretString::new(line.to_owned()))
+    crate::secret::first_line(reader, source).map_err(Error::Failure)
 }
 
 /// A secret from the environment variable `var`; `flag` names the option
@@ -344,14 +323,14 @@ mod tests {
         assert_eq!(line(b"pw\r\nrest").expect("line"), "pw");
         assert_eq!(line(b"no newline").expect("line"), "no newline");
         assert_eq!(line(b"").expect("empty"), "");
-        let long = vec![b'x'; MAX_SECRET_LINE + 1];
+        let long = vec![b'x'; crate::secret::MAX_SECRET_LINE + 1];
         assert!(
             line(&long)
                 .expect_err("too long")
                 .to_string()
                 .contains("longer than 64 KiB")
         );
-        assert!(line(&long[..MAX_SECRET_LINE]).is_ok());
+        assert!(line(&long[..crate::secret::MAX_SECRET_LINE]).is_ok());
         let endless = std::io::repeat(0);
         assert!(first_line_of(endless, "/dev/zero").is_err());
         assert!(line(b"\xff\n").is_err());

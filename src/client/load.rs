@@ -5,8 +5,8 @@
 //! it, and the agent converts the file with that on the first rotation.
 
 use super::AgentClient;
-use crate::account::{Format, Opened, format, kdf_params};
-use crate::error::{Error, Result};
+use crate::account::{Format, Opened, format};
+use crate::error::Result;
 use crate::oidc::token::TokenSet;
 use crate::protocol::{AddRequest, Request};
 use crate::secret::SecretString;
@@ -44,25 +44,14 @@ pub enum Loaded {
 impl AgentClient {
     /// Sends `opened` to the agent.
     pub fn load(&self, opened: Opened, how: Load<'_>) -> Result<Loaded> {
-        let mut key = opened.key;
+        let mut key = opened.key.clone();
         let mut convert_to = None;
         if opened.format == Format::OidcAgent
             && let Some(pw) = how.password
         {
-            let json = opened.config.to_json();
-            let (bytes, k) = format::seal_new(
-                pw.expose().as_bytes(),
-                json.expose().as_bytes(),
-                kdf_params(),
-            )
-            .map_err(|e| {
-                Error::Failure(format!(
-                    "cannot prepare the conversion of {} to the oidc-agent-rs format: {e}",
-                    opened.path.display()
-                ))
-            })?;
+            let (k, template) = crate::account::writable(&opened, pw)?;
             key = Some(k);
-            convert_to = Some(format::encode_file(&bytes));
+            convert_to = template.as_deref().map(format::encode_file);
         }
         let converts = convert_to.is_some();
         if let Some((bytes, _)) = how.unwritten {
@@ -79,6 +68,7 @@ impl AgentClient {
             access_token: how.fresh.map(|t| t.access_token.clone()),
             expires_at: how.fresh.and_then(|t| t.expires_at),
             unsaved: how.unwritten.map(|(_, why)| why.to_owned()),
+            pw_entry: None,
         }));
         let reply = self.call(&request)?;
         Ok(if converts {

@@ -16,6 +16,7 @@ import account_format
 from browser import get_refresh_token
 from harness import (
     EXIT_FILE_CORRUPT,
+    Cli,
     EXIT_NOT_LOADED,
     EXIT_WRONG_PASSWORD,
     PASSWORD,
@@ -96,6 +97,10 @@ def test_plain_json_ipc_client(cli, provider, agent):
 @pytest.fixture
 def debian_account(provider, sandbox, make_agent, debian_tools):
     """An account file written by Debian's own oidc-gen 4.2.6 (its agent then stopped)."""
+    return _debian_account(provider, sandbox, make_agent)
+
+
+def _debian_account(provider, sandbox, make_agent) -> dict:
     rt = get_refresh_token(provider.issuer, CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET)
     deb = make_agent(mode="daemon", debian=True)
     env = dict(deb.env, OIDC_ENCRYPTION_PW=DEB_PASSWORD)
@@ -208,6 +213,28 @@ def test_debian_oidc_add_against_our_agent(cli, provider, debian_account):
     assert gone.returncode != 0 and gone.stdout == "", gone.describe()
     # The file Debian's tools wrote was read, never rewritten.
     assert "Generated using version: 4.2.6" in debian_account["path"].read_text()
+
+
+def test_debian_oidc_add_with_a_rotating_provider_keeps_the_rotation(make_provider, sandbox, make_agent,
+                                                                     debian_tools):
+    """Debian's oidc-add --pw-env sends the password with the account: the
+    agent saves the load check's rotation to the file (converted to our
+    format, the 4.2.6 file kept as .bak), so an unload and a load again
+    work. Before, the rotation stayed in memory, the unload dropped it, and
+    the next load replayed a used token: the provider revoked the login."""
+    provider = make_provider(rotate=True)
+    account = _debian_account(provider, sandbox, make_agent)
+    cli = Cli(sandbox, make_agent())
+    env = dict(cli.env(), OIDC_ENCRYPTION_PW=DEB_PASSWORD)
+    deb_add = lambda *args: run([debian("oidc-add"), *args], env, timeout=60, log=sandbox.log)  # noqa: E731
+    res = deb_add("--pw-env", DEB_NAME)
+    assert res.returncode == 0, res.describe()
+    assert deb_add("-r", DEB_NAME).returncode == 0
+    assert account["path"].read_bytes().startswith(b"OIDCRS"), "the rotation was not saved"
+    assert "Generated using version: 4.2.6" in sandbox.account_file(DEB_NAME + ".bak").read_text()
+    res = cli.add("--pw-env", DEB_NAME, password=DEB_PASSWORD)
+    assert res.returncode == 0, res.describe()
+    _active(provider, assert_token_output(cli.token(DEB_NAME)))
 
 
 @pytest.fixture
