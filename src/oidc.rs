@@ -226,7 +226,10 @@ fn remedy(error: &str) -> &'static str {
         }
         "invalid_scope" => "request other or fewer scopes with --scope",
         "unsupported_grant_type" => "the provider does not offer this flow; try another --flow",
-        "invalid_request" => "check the redirect URI and the client's registration",
+        "invalid_request" => {
+            "the provider found the request malformed; check the client's registration and the \
+             options given (redirect URI, scope, audience)"
+        }
         "invalid_redirect_uri" => {
             "the provider refused the redirect URIs; pass others with --redirect-uri"
         }

@@ -297,7 +297,7 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         (persist, _) => persist,
     };
     let persist_given = persist.is_some();
-    accounts::add(
+    let mut reply = accounts::add(
         ctx,
         NewAccount {
             config,
@@ -308,7 +308,18 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
             unsaved: unsaved.filter(|_| persist_given),
         },
     )
-    .await
+    .await;
+    // oidc-agent's `oidc-add -c` prints the reply's info: say there.
+    if add.confirm
+        && reply.is_success()
+        && let Some(serde_json::Value::String(info)) = &mut reply.info
+    {
+        info.push_str(
+            "; note: oidc-agent-rs does not confirm token requests (-c): tokens are given \
+             without asking",
+        );
+    }
+    reply
 }
 
 /// `token_file`: keeps (`path`) or stops keeping (`None`) the account's

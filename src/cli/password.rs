@@ -209,18 +209,24 @@ pub fn open_account(
             opened => return opened.map(|o| (o, stored)),
         },
         found => {
+            let asking = pw.can_prompt();
             if pw.pw_keyring {
+                // "asking" only where a prompt follows (not in the agent's
+                // autoload, which never asks).
+                let then = if asking.is_ok() {
+                    "; asking for it"
+                } else {
+                    ""
+                };
                 match found {
-                    Err(e) => eprintln!("note: {e}; asking for the password instead"),
-                    _ => {
-                        eprintln!("note: the keyring holds no password for '{name}'; asking for it")
-                    }
+                    Err(e) => eprintln!("note: {e}{then}"),
+                    _ => eprintln!("note: the keyring holds no password for '{name}'{then}"),
                 }
             }
+            asking?;
             prompt
         }
     };
-    pw.can_prompt()?;
     prompt_to_open(&prompt, &path, &bytes)
 }
 

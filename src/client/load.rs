@@ -69,6 +69,7 @@ impl AgentClient {
             expires_at: how.fresh.and_then(|t| t.expires_at),
             unsaved: how.unwritten.map(|(_, why)| why.to_owned()),
             pw_entry: None,
+            confirm: false,
         }));
         let reply = self.call(&request)?;
         Ok(if converts {

@@ -39,3 +39,14 @@ fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         Some(NumOrString::Str(s)) => s.trim().parse().map(Some).map_err(serde::de::Error::custom),
     }
 }
+
+/// A flag oidc-agent sends as `0`/`1` (its `confirm`); also `true`/`false`
+/// or a number in a string. Anything else is off.
+pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Bool(b)) => b,
+        Some(serde_json::Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().is_ok_and(|n| n != 0),
+        _ => false,
+    })
+}

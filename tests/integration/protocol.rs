@@ -150,6 +150,17 @@ fn add_request_of_oidc_agents_own_tools() {
     );
     assert_eq!(at["status"], "success");
     assert_eq!(op.refreshes(), 1, "the check's token was cached");
+    // Its `oidc-add -c` (confirm each token request) is not done here: the
+    // reply it prints says so.
+    let mut confirm = req.clone();
+    confirm["confirm"] = 1.into();
+    let reply = raw_json(&sock, &confirm.to_string());
+    assert!(
+        reply["info"]
+            .as_str()
+            .is_some_and(|i| i.contains("does not confirm token requests")),
+        "{reply}"
+    );
 }
 
 /// A repeated `request` key once decided the request by its last copy:
@@ -182,6 +193,10 @@ fn malformed_requests_get_failure_replies() {
         (
             br#"{"request":"fly"}"#,
             "Bad Request: Unknown request type.",
+        ),
+        (
+            br#"{"request":"mytoken","account":"acct"}"#,
+            "'mytoken' request is not supported by oidc-agent-rs",
         ),
         (br#"{"request":"remove"}"#, "Bad Request: remove"),
         (b"not json at all", "Bad Request"),
