@@ -77,6 +77,7 @@ pub fn main() -> u8 {
 fn execute(args: &Args) -> anyhow::Result<()> {
     if let Some(mode) = std::env::var_os(super::autoload::CLIENT_ENV) {
         // Run by oidc-token or git-credential-oidc to autoload NAME.
+        super::autoload::end_with_parent();
         let name = args.name.as_deref().context("no account given")?;
         load_for_client(name, mode == "prompt")?;
         return Ok(());

@@ -50,6 +50,25 @@ pub fn account_for(store: &Store, target: &str) -> Option<String> {
     Some(name)
 }
 
+/// Set for the autoloading `oidc-add` to the pid of the client that runs it.
+const PARENT_ENV: &str = "OIDC_AGENT_RS_CLIENT_PID";
+
+/// In the autoloading `oidc-add`: ends it (SIGTERM, which puts the terminal
+/// back) when the client that runs it is gone, killed alone (rclone kills
+/// only its `bearer_token_command` when that takes too long): a password
+/// prompt left behind on the terminal would take the next line the person
+/// types. Gone already: ends now.
+pub(super) fn end_with_parent() {
+    use rustix::process::{Signal, getppid, set_parent_process_death_signal};
+    let _ = set_parent_process_death_signal(Some(Signal::TERM));
+    let parent = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    if parent.is_some_and(|p| getppid().map(|pid| pid.as_raw_nonzero().get()) != Some(p)) {
+        std::process::exit(i32::from(ErrorKind::Failure.exit_code()));
+    }
+}
+
 /// True when this process can ask a person: it has a controlling terminal.
 pub fn have_terminal() -> bool {
     std::fs::OpenOptions::new()
@@ -134,6 +153,7 @@ fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
     let mut child = Command::new(&add)
         .arg(name)
         .env(CLIENT_ENV, if prompt { "prompt" } else { "keyring" })
+        .env(PARENT_ENV, std::process::id().to_string())
         // Never stdin (oidc-token reads none): prompts go to /dev/tty.
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -187,6 +187,34 @@ def test_two_autoloads_of_one_account_on_one_terminal_ask_once(cli, provider):
         assert tok.count("\n") == 1 and len(tok.strip()) > 20 and " " not in tok.strip(), tok
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+
+
+def test_a_prompt_ends_with_the_oidc_token_that_asked(cli, provider):
+    """oidc-token killed alone while its autoload prompts (rclone kills only
+    its bearer_token_command when that takes too long): the prompt ends too,
+    the terminal's echo back, instead of taking the next line typed."""
+    _import(cli, provider)
+    _unload(cli)
+    token = shlex.quote(str(ours("oidc-token")))
+    # A shell leads the session, as in a terminal: no SIGHUP when oidc-token goes.
+    pid, fd = _spawn_on_a_pty(["/bin/sh", "-c", f"{token} {NAME}; sleep 60"], cli.env())
+    try:
+        _read_until(fd, b"password to load it: ", time.monotonic() + 30)
+        [oidc_token] = _children(pid)
+        [oidc_add] = _children(oidc_token)
+        prompt = os.pidfd_open(oidc_add)
+        os.kill(oidc_token, signal.SIGKILL)
+        ready, _, _ = select.select([prompt], [], [], 20)
+        os.close(prompt)
+        assert ready, "the autoload's oidc-add still prompts after oidc-token was killed"
+        assert termios.tcgetattr(fd)[3] & termios.ECHO, "the terminal was left without echo"
+    finally:
+        _end(pid, fd)
+    assert NAME not in _loaded(cli)
+
+
 @pytest.mark.parametrize("tool", ["oidc-add", "oidc-token"])
 def test_a_mistyped_password_is_asked_again_up_to_three_times(cli, provider, tool):
     """As oidc-agent's prompts (MAX_PASS_TRIES): a wrong password at the
