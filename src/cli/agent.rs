@@ -315,7 +315,9 @@ fn kill(args: &Args) -> anyhow::Result<()> {
     let var = std::env::var(ENV_PID)
         .context("OIDCD_PID is not set; nothing to kill (run `eval \"$(oidc-agent)\"` first)")?;
     let pid = agent_pid(&var)?;
-    refuse_if_unsaved(pid.as_raw_nonzero().get())?;
+    if let Ok(client) = AgentClient::from_env() {
+        refuse_if_unsaved(&client, pid.as_raw_nonzero().get(), "oidc-agent -k")?;
+    }
     rustix::process::kill_process(pid, rustix::process::Signal::TERM)
         .with_context(|| format!("cannot kill agent pid {}", pid.as_raw_nonzero()))?;
     // The agent first lets a refresh under way land its rotated token in the
@@ -337,13 +339,14 @@ fn kill(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Refuses to stop agent `pid` while it holds a rotated refresh token it
-/// could not write to its account file (a full or read-only disk): its
-/// last write at exit would fail too, and the token would be lost. The
-/// agent retries on its own; once `--status` shows nothing unsaved, `-k`
-/// goes ahead. An agent that cannot be asked is stopped as before.
-fn refuse_if_unsaved(pid: i32) -> anyhow::Result<()> {
-    let Ok(status) = AgentClient::from_env().and_then(|c| c.status()) else {
+/// Refuses to stop agent `pid` (at `client`) while it holds a rotated
+/// refresh token it could not write to its account file (a full or
+/// read-only disk): its last write at exit would fail too, and the token
+/// would be lost. The agent retries on its own; once `--status` shows
+/// nothing unsaved, `again` (the command that stops it) goes ahead. An
+/// agent that cannot be asked is stopped as before.
+pub(super) fn refuse_if_unsaved(client: &AgentClient, pid: i32, again: &str) -> anyhow::Result<()> {
+    let Ok(status) = client.status() else {
         return Ok(());
     };
     if status.pid.and_then(|p| i32::try_from(p).ok()) != Some(pid) {
@@ -354,7 +357,7 @@ fn refuse_if_unsaved(pid: i32) -> anyhow::Result<()> {
         let why = a.unsaved_error.as_deref().unwrap_or("unknown");
         bail!(
             "agent {pid} not stopped: account '{name}' holds a rotated refresh token it could not save ({why}); \
-             free space or fix the account directory (the agent retries every 10 s), then run oidc-agent -k \
+             free space or fix the account directory (the agent retries every 10 s), then run {again} \
              again; `kill {pid}` stops it anyway and loses that token"
         );
     }

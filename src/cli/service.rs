@@ -263,12 +263,15 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
         },
         Probe::Absent => recorded_pid(pid_file).filter(|p| is_agent(*p)),
     };
-    let _ = std::fs::remove_file(pid_file);
     let Some(pid) = pid else {
+        let _ = std::fs::remove_file(pid_file);
         return Ok(());
     };
     let raw = i32::try_from(pid).context("bad pid")?;
     let target = rustix::process::Pid::from_raw(raw).context("bad pid")?;
+    // As `oidc-agent -k`: not while a rotated refresh token is unsaved.
+    super::agent::refuse_if_unsaved(&AgentClient::new(sock), raw, "oidc-agent-service stop")?;
+    let _ = std::fs::remove_file(pid_file);
     match rustix::process::kill_process(target, rustix::process::Signal::TERM) {
         Ok(()) => {}
         // Gone already.
@@ -278,10 +281,26 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
     // Wait until the agent has exited (and so let go of the socket), so
     // that a `use` right after this starts a fresh agent instead of
     // reaching the dying one.
-    let exited = crate::process::wait_exit(target, STOP_DEADLINE)
-        .with_context(|| format!("cannot watch the agent (pid {pid})"))?;
-    if !exited {
-        bail!("the agent (pid {pid}) did not exit within {STOP_DEADLINE:?}");
+    let watch = |limit| {
+        crate::process::wait_exit(target, limit)
+            .with_context(|| format!("cannot watch the agent (pid {pid})"))
+    };
+    if !watch(STOP_DEADLINE)? {
+        // It lets a refresh under way land its rotated token first, and
+        // waits for the provider's answer as long as a refresh does.
+        let longest = crate::oidc::http::ANSWER_DEADLINE;
+        eprintln!(
+            "oidc-agent-service: the agent (pid {pid}) is still finishing a refresh (the provider \
+             has not answered); waiting for it, up to {} s",
+            longest.as_secs()
+        );
+        if !watch(longest)? {
+            bail!(
+                "the agent (pid {pid}) did not exit within {} s; `kill -9 {pid}` ends it (a \
+                 refresh under way is then lost)",
+                longest.as_secs() + STOP_DEADLINE.as_secs()
+            );
+        }
     }
     out.push_str(&format!(
         "unset {ENV_SOCK};\nunset {ENV_PID};\necho Agent pid {pid} killed;\nunset {ENV_PID_FILE};\n"

@@ -1,5 +1,7 @@
 //! The per-user well-known socket: found without `OIDC_SOCK` under
-//! `$XDG_RUNTIME_DIR`, and ignored when its directory is open to others.
+//! `$XDG_RUNTIME_DIR`, and ignored when its directory is open to others;
+//! `oidc-agent-service use` in several shells, and `stop` with an unsaved
+//! rotation.
 
 use std::os::unix::fs::PermissionsExt as _;
 
@@ -76,4 +78,100 @@ fn use_in_several_shells_at_once_shares_one_agent() {
         .env("XDG_RUNTIME_DIR", &run_dir)
         .output()
         .expect("stop"));
+}
+
+/// `oidc-agent-service stop`, as `oidc-agent -k`, refuses while the agent
+/// holds a rotated refresh token it could not save (its last write at exit
+/// would fail too); once the directory is back, it stops the agent.
+#[test]
+fn stop_refuses_while_a_rotation_is_unsaved() {
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let env = Env::new();
+    let (run_dir, sock) = service_agent_with_account(&env, &op);
+    let stop = || service(&env, &run_dir, "stop").output().expect("stop");
+    let with_sock =
+        |mut cmd: std::process::Command| cmd.env("OIDC_SOCK", &sock).output().expect("run");
+    let (dir, away) = (env.config_dir(), env.dir.path().join("accounts.away"));
+    std::fs::rename(&dir, &away).expect("move dir");
+    std::fs::write(&dir, "not a directory").expect("block");
+    let mut token = env.cmd("oidc-token");
+    token.args(["-f", "acct"]);
+    ok(&with_sock(token));
+
+    let err = fails(&stop(), 1);
+    assert!(
+        err.contains("not stopped") && err.contains("'acct'"),
+        "{err}"
+    );
+    assert!(
+        std::os::unix::net::UnixStream::connect(&sock).is_ok(),
+        "the agent was stopped"
+    );
+    std::fs::remove_file(&dir).expect("unblock");
+    std::fs::rename(&away, &dir).expect("restore");
+    // The unload writes the pending rotation first (or refuses).
+    let mut unload = env.cmd("oidc-add");
+    unload.args(["-r", "acct"]);
+    ok(&with_sock(unload));
+    ok(&stop());
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &crate::support::PASSWORD.into())
+        .expect("the file");
+    assert!(op.valid_rts().contains(saved.config.refresh_token.expose()));
+}
+
+/// `stop` while the agent waits for a slow provider's refresh answer: past
+/// its first 10 s it says so and goes on waiting (the agent exits once it
+/// has saved the rotation), instead of failing with the agent still there.
+/// The 10 s are the program's own deadline, waited out once here.
+#[test]
+fn stop_waits_for_a_refresh_under_way() {
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let env = Env::new();
+    let (run_dir, sock) = service_agent_with_account(&env, &op);
+    let held = op.hold_next_refresh();
+    let mut token = env.cmd("oidc-token");
+    token.args(["-f", "acct"]).env("OIDC_SOCK", &sock);
+    let _token = Env::spawn_cmd(token);
+    held.arrived();
+    let mut stop = Env::spawn_cmd(service(&env, &run_dir, "stop"));
+    stop.wait_line("the note that stop goes on waiting", |l| {
+        l.contains("still finishing a refresh")
+    });
+    held.release();
+    ok(&stop.finish());
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &crate::support::PASSWORD.into())
+        .expect("the file");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+}
+
+/// `oidc-agent-service ACTION` with `run_dir` as `XDG_RUNTIME_DIR`.
+fn service(env: &Env, run_dir: &std::path::Path, action: &str) -> std::process::Command {
+    let mut cmd = env.cmd("oidc-agent-service");
+    cmd.arg(action)
+        .env_remove("OIDC_SOCK")
+        .env("XDG_RUNTIME_DIR", run_dir);
+    cmd
+}
+
+/// A service agent (`oidc-agent-service use`) holding account `acct` of
+/// `op`; its runtime directory and socket.
+fn service_agent_with_account(env: &Env, op: &FakeOp) -> (std::path::PathBuf, String) {
+    let run_dir = env.dir.path().join("run");
+    std::fs::create_dir(&run_dir).expect("mkdir");
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let vars = ok(&service(env, &run_dir, "use").output().expect("use"));
+    let sock = vars
+        .lines()
+        .find_map(|l| l.strip_prefix("OIDC_SOCK="))
+        .and_then(|v| v.split(';').next())
+        .expect("OIDC_SOCK")
+        .to_owned();
+    let mut gen_cmd = env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env");
+    ok(&gen_cmd.env("OIDC_SOCK", &sock).output().expect("gen"));
+    (run_dir, sock)
 }
