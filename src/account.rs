@@ -86,6 +86,26 @@ pub fn open(store: &Store, name: &str, password: &SecretString) -> Result<Opened
     open_bytes(&path, &bytes, password)
 }
 
+/// Fails as [`open_bytes`] would with any password, without one (no key
+/// derivation): for a damaged or unreadable file, before a person is asked
+/// for the password.
+pub fn check_shape(path: &Path, bytes: &[u8]) -> Result<()> {
+    if format::is_ours(bytes) {
+        format::check(bytes).map_err(|e| crypt_error(path, e))
+    } else if let Some(reason) = not_ours_binary(bytes) {
+        Err(Error::CorruptFile {
+            path: path.to_owned(),
+            reason,
+        })
+    } else if is_plain_json(bytes) {
+        Err(Error::PlainFile {
+            path: path.to_owned(),
+        })
+    } else {
+        legacy::check(bytes).map_err(|e| legacy_error(path, e))
+    }
+}
+
 /// Decrypts the bytes of an account file found at `path`.
 pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<Opened> {
     let (plain, key, format) = if format::is_ours(bytes) {
@@ -366,6 +386,24 @@ mod tests {
             cfg!(debug_assertions)
                 && std::env::var_os("OIDC_AGENT_RS_TEST_KDF").is_some_and(|v| v == "1")
         );
+    }
+
+    /// A file that no password opens is reported as such without one.
+    #[test]
+    fn check_shape_refuses_what_open_would_without_a_password() {
+        let path = Path::new("/x/acct");
+        let (file, _) = format::seal_new(b"pw", b"{}", KdfParams::TESTING).expect("seal");
+        check_shape(path, &file).expect("intact");
+        let err = check_shape(path, &file[..file.len() / 2]).expect_err("truncated");
+        assert!(err.to_string().contains("truncated"), "{err}");
+        assert!(matches!(
+            check_shape(path, br#"{"name":"x"}"#),
+            Err(Error::PlainFile { .. })
+        ));
+        assert!(matches!(
+            check_shape(path, b"\x00\x01binary"),
+            Err(Error::CorruptFile { .. })
+        ));
     }
 
     #[test]

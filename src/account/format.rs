@@ -272,6 +272,12 @@ fn parse(file: &[u8]) -> Result<Parsed<'_>, CryptError> {
     })
 }
 
+/// Checks what can be checked without the password (magic, version,
+/// length, KDF parameters): a file that fails here fails with any.
+pub fn check(file: &[u8]) -> Result<(), CryptError> {
+    parse(file).map(drop)
+}
+
 /// Decrypts a file with the password; returns the plaintext and the data key.
 pub fn open(file: &[u8], password: &[u8]) -> Result<(Zeroizing<Vec<u8>>, SecretKey), CryptError> {
     let parsed = parse(file)?;

@@ -133,7 +133,58 @@ pub fn generated_by(bytes: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(version).trim().to_owned())
 }
 
+/// Checks what can be checked without the password: the structure, the
+/// lengths, the parameters. A file that fails here fails with any
+/// password, so it is reported before anyone is asked for one.
+pub fn check(bytes: &[u8]) -> Result<(), LegacyError> {
+    match detect(bytes) {
+        LegacyFormat::Sodium => parse_sodium(&body_lines(bytes)).map(drop),
+        LegacyFormat::Hex => {
+            let lines = body_lines(bytes);
+            parse_hex_line(lines.first().copied().unwrap_or_default())
+                .map(drop)
+                .map_err(corrupt)
+        }
+        // Refused by their shape alone, before any key derivation.
+        LegacyFormat::Gpg | LegacyFormat::Unknown => decrypt(bytes, b"").map(drop),
+    }
+}
+
+/// The parts of a 2.1.0+ file (crypt.c crypt_encrypt), checked.
+struct SodiumFile {
+    kdf: Kdf,
+    nonce: [u8; NONCE_LEN],
+    salt: Vec<u8>,
+    cipher: Zeroizing<Vec<u8>>,
+    hash_key: Vec<u8>,
+}
+
 fn decrypt_sodium(lines: &[&[u8]], password: &[u8]) -> Result<Zeroizing<String>, LegacyError> {
+    let SodiumFile {
+        kdf,
+        nonce,
+        salt,
+        mut cipher,
+        hash_key,
+    } = parse_sodium(lines)?;
+    let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
+    derive(kdf, password, &salt, &mut keys[..])?;
+    let (enc_key, check) = keys.split_at(KEY_LEN);
+    // Constant time: the check value is derived from the password.
+    let check_ok = bool::from(subtle::ConstantTimeEq::ct_eq(&hash_key[..], check));
+    match open_secretbox(enc_key, &nonce, &mut cipher) {
+        // The MAC proves the key, so a damaged check value does not stop us.
+        Ok(()) => into_text(cipher),
+        // oidc-agent checks the value first and stops with "wrong password";
+        // checking both lets us tell a wrong password from a damaged file.
+        Err(()) if check_ok => Err(corrupt(
+            "the ciphertext fails authentication although the password is right: the file was modified or damaged",
+        )),
+        Err(()) => Err(LegacyError::WrongPassword),
+    }
+}
+
+fn parse_sodium(lines: &[&[u8]]) -> Result<SodiumFile, LegacyError> {
     // Every writer since 2.1.0 emits all six lines (crypt.c crypt_encrypt).
     let [
         len_line,
@@ -164,7 +215,7 @@ fn decrypt_sodium(lines: &[&[u8]], password: &[u8]) -> Result<Zeroizing<String>,
     if salt.len() != SALT_LEN {
         return Err(corrupt("line 3 (salt) does not hold 16 bytes"));
     }
-    let mut cipher = Zeroizing::new(decode_b64(cipher_b64, "line 5 (ciphertext)")?);
+    let cipher = Zeroizing::new(decode_b64(cipher_b64, "line 5 (ciphertext)")?);
     if cipher.len() < MAC_LEN {
         return Err(corrupt(
             "line 5 (ciphertext) is shorter than its 16-byte MAC",
@@ -183,21 +234,13 @@ fn decrypt_sodium(lines: &[&[u8]], password: &[u8]) -> Result<Zeroizing<String>,
         ));
     }
 
-    let mut keys = Zeroizing::new([0u8; 2 * KEY_LEN]);
-    derive(kdf, password, &salt, &mut keys[..])?;
-    let (enc_key, check) = keys.split_at(KEY_LEN);
-    // Constant time: the check value is derived from the password.
-    let check_ok = bool::from(subtle::ConstantTimeEq::ct_eq(&hash_key[..], check));
-    match open_secretbox(enc_key, &nonce, &mut cipher) {
-        // The MAC proves the key, so a damaged check value does not stop us.
-        Ok(()) => into_text(cipher),
-        // oidc-agent checks the value first and stops with "wrong password";
-        // checking both lets us tell a wrong password from a damaged file.
-        Err(()) if check_ok => Err(corrupt(
-            "the ciphertext fails authentication although the password is right: the file was modified or damaged",
-        )),
-        Err(()) => Err(LegacyError::WrongPassword),
-    }
+    Ok(SodiumFile {
+        kdf,
+        nonce,
+        salt,
+        cipher,
+        hash_key,
+    })
 }
 
 fn decrypt_hex(line: &[u8], password: &[u8]) -> Result<Zeroizing<String>, LegacyError> {

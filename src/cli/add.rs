@@ -328,6 +328,8 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
         return Ok(());
     }
     let bytes = store.read(name)?;
+    // A damaged file is said before anyone is asked for its password.
+    crate::account::check_shape(&path, &bytes)?;
     let stored = crate::keyring::get(&path).ok().flatten();
     let mut tried_keyring = false;
     let opened = match stored {

@@ -190,6 +190,7 @@ pub fn open_account(
     // Before the password is asked for, so a missing or damaged file fails
     // first; the bytes read are the ones decrypted.
     let bytes = store.read(name)?;
+    account::check_shape(&path, &bytes)?;
     let prompt = format!("Password for account '{name}': ");
     if pw.given() {
         // A script's password is not asked for again: a wrong one ends here.

@@ -201,3 +201,17 @@ fn not_an_account_file() {
     let err = decrypt(plain, b"x").expect_err("plain");
     assert!(matches!(err, LegacyError::Unsupported(_)), "{err}");
 }
+
+/// `check` passes every real file and fails, without a password, for what
+/// `decrypt` would refuse with any: truncated, spliced, unknown.
+#[test]
+fn check_needs_no_password_and_agrees_with_decrypt() {
+    for v in vectors() {
+        check(&v.bytes).unwrap_or_else(|e| panic!("{}: {e}", v.file));
+        let cut = &v.bytes[..v.bytes.len() / 2];
+        let err = check(cut).expect_err("truncated");
+        assert!(matches!(err, LegacyError::Corrupt(_)), "{}: {err}", v.file);
+        assert!(decrypt(cut, v.password.as_bytes()).is_err());
+    }
+    assert!(matches!(check(b"garbage"), Err(LegacyError::Corrupt(_))));
+}
