@@ -282,22 +282,3 @@ fn socket_found_without_oidc_sock() {
         .expect("run");
     assert!(ok(&out).starts_with("at-"));
 }
-
-/// A damaged account file is reported before anyone is asked for its
-/// password (here: no password source and no terminal, which used to be
-/// the error), by oidc-add and by oidc-token's autoload alike.
-#[test]
-fn a_damaged_file_is_reported_before_the_password_is_asked() {
-    let (_op, env) = agent_with_account();
-    ok(&env.run("oidc-add", &["-r", "acct"]));
-    let path = env.config_dir().join("acct");
-    let bytes = std::fs::read(&path).expect("read");
-    std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
-    let err = fails(&env.run("oidc-add", &["acct"]), 10);
-    assert!(
-        err.contains("truncated") && !err.contains("terminal"),
-        "{err}"
-    );
-    let err = fails(&env.run("oidc-token", &["acct"]), 10);
-    assert!(err.contains("truncated"), "{err}");
-}

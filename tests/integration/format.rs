@@ -56,7 +56,10 @@ fn format_v1_vector() {
 /// A damaged account file is exit 10 with a message naming the file and
 /// what is wrong: a flipped bit in the header's Argon2 cost is refused
 /// before Argon2 runs, a directory in the file's place is "missing or
-/// corrupt", a damaged magic says what was expected.
+/// corrupt", a damaged magic says what was expected. A truncated file is
+/// reported before anyone is asked for its password (here: no password
+/// source and no terminal, which used to be the error), by oidc-add and by
+/// oidc-token's autoload alike.
 #[test]
 fn damaged_account_files_exit_10() {
     use crate::support::*;
@@ -88,6 +91,14 @@ fn damaged_account_files_exit_10() {
         err.contains("not an account file this version can read") && err.contains("OIDCRS"),
         "{err}"
     );
+    std::fs::write(&path, &good[..good.len() / 2]).expect("truncate");
+    let err = fails(&env.run("oidc-add", &["acct"]), 10);
+    assert!(
+        err.contains("truncated") && !err.contains("terminal"),
+        "{err}"
+    );
+    let err = fails(&env.run("oidc-token", &["acct"]), 10);
+    assert!(err.contains("truncated"), "{err}");
     std::fs::remove_file(&path).expect("rm");
     std::fs::create_dir(&path).expect("mkdir");
     let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);

@@ -3,24 +3,26 @@
 //! waited for when the agent is stopped during the check, and kept when the
 //! account is renamed during the load.
 
-use crate::support::fake_op::FakeOp;
+use crate::support::fake_op::{FakeOp, Held};
 use crate::support::*;
 
-/// An agent holding account `acct` of a provider that rotates, unloaded.
-fn unloaded_rotating_account() -> (FakeOp, Env) {
+/// `oidc-add acct` under way, its check refresh held at a provider that
+/// rotates: the provider, the agent's environment, the held refresh and
+/// the running oidc-add.
+fn a_load_held_at_the_provider() -> (FakeOp, Env, Held, Running) {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
     ok(&env.run("oidc-add", &["-r", "acct"]));
-    (op, env)
+    let held = op.hold_next_refresh();
+    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
+    held.arrived();
+    (op, env, held, add)
 }
 
 /// `oidc-add`'s load check rotates the token; when that one cannot be
 /// written, oidc-add says so (exit 0: the agent holds it), as oidc-token does.
 #[test]
 fn a_load_whose_rotation_cannot_be_saved_warns() {
-    let (op, env) = unloaded_rotating_account();
-    let held = op.hold_next_refresh();
-    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-    held.arrived();
+    let (_op, env, held, add) = a_load_held_at_the_provider();
     let (dir, away) = (env.config_dir(), env.dir.path().join("accounts.away"));
     std::fs::rename(&dir, &away).expect("move dir");
     std::fs::write(&dir, "not a directory").expect("block");
@@ -41,10 +43,7 @@ fn a_load_whose_rotation_cannot_be_saved_warns() {
 /// once: the provider rotated, and the file kept the dead token).
 #[test]
 fn sigterm_during_a_load_check_saves_its_rotation() {
-    let (op, mut env) = unloaded_rotating_account();
-    let held = op.hold_next_refresh();
-    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-    held.arrived();
+    let (op, mut env, held, add) = a_load_held_at_the_provider();
     let pid = env.agent_pid().expect("agent");
     let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
@@ -65,10 +64,7 @@ fn sigterm_during_a_load_check_saves_its_rotation() {
 /// rotation to the old name (or not at all), the new file kept the dead one.
 #[test]
 fn a_rename_during_a_load_waits_and_keeps_the_rotation() {
-    let (op, env) = unloaded_rotating_account();
-    let held = op.hold_next_refresh();
-    let add = env.spawn("oidc-add", &["--pw-env", "acct"]);
-    held.arrived();
+    let (op, env, held, add) = a_load_held_at_the_provider();
     let mut rename = env.spawn("oidc-gen", &["--pw-env", "acct", "--rename", "moved"]);
     rename.wait_line("the rename waiting for the load", |l| {
         l.contains("waiting for it")

@@ -85,10 +85,7 @@ fn use_in_several_shells_at_once_shares_one_agent() {
 /// would fail too); once the directory is back, it stops the agent.
 #[test]
 fn stop_refuses_while_a_rotation_is_unsaved() {
-    let op = FakeOp::start();
-    op.set(|c| c.rotate = true);
-    let env = Env::new();
-    let (run_dir, sock) = service_agent_with_account(&env, &op);
+    let (op, env, run_dir, sock) = rotating_service_agent();
     let stop = || service(&env, &run_dir, "stop").output().expect("stop");
     let with_sock =
         |mut cmd: std::process::Command| cmd.env("OIDC_SOCK", &sock).output().expect("run");
@@ -127,10 +124,7 @@ fn stop_refuses_while_a_rotation_is_unsaved() {
 /// The 10 s are the program's own deadline, waited out once here.
 #[test]
 fn stop_waits_for_a_refresh_under_way() {
-    let op = FakeOp::start();
-    op.set(|c| c.rotate = true);
-    let env = Env::new();
-    let (run_dir, sock) = service_agent_with_account(&env, &op);
+    let (op, env, run_dir, sock) = rotating_service_agent();
     let held = op.hold_next_refresh();
     let mut token = env.cmd("oidc-token");
     token.args(["-f", "acct"]).env("OIDC_SOCK", &sock);
@@ -158,13 +152,17 @@ fn service(env: &Env, run_dir: &std::path::Path, action: &str) -> std::process::
     cmd
 }
 
-/// A service agent (`oidc-agent-service use`) holding account `acct` of
-/// `op`; its runtime directory and socket.
-fn service_agent_with_account(env: &Env, op: &FakeOp) -> (std::path::PathBuf, String) {
+/// A service agent (`oidc-agent-service use`) holding account `acct` of a
+/// provider that rotates: the provider, the environment, the agent's
+/// runtime directory and socket.
+fn rotating_service_agent() -> (FakeOp, Env, std::path::PathBuf, String) {
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let env = Env::new();
     let run_dir = env.dir.path().join("run");
     std::fs::create_dir(&run_dir).expect("mkdir");
     std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-    let vars = ok(&service(env, &run_dir, "use").output().expect("use"));
+    let vars = ok(&service(&env, &run_dir, "use").output().expect("use"));
     let sock = vars
         .lines()
         .find_map(|l| l.strip_prefix("OIDC_SOCK="))
@@ -173,5 +171,5 @@ fn service_agent_with_account(env: &Env, op: &FakeOp) -> (std::path::PathBuf, St
         .to_owned();
     let mut gen_cmd = env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env");
     ok(&gen_cmd.env("OIDC_SOCK", &sock).output().expect("gen"));
-    (run_dir, sock)
+    (op, env, run_dir, sock)
 }

@@ -183,13 +183,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         }
         let mut config = opened.config.clone();
         config.name = new.to_owned();
-        let (new_path, _) = account::save(
-            store,
-            &config,
-            &password,
-            kdf_params(),
-            account::Existing::Replace,
-        )?;
+        let new_path = save_over(store, &config, &password)?;
         store.delete(name)?;
         new_path
     } else {
@@ -299,14 +293,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             .with_context(|| format!("cannot back up to {}", backup.display()))?;
         crate::account::store::make_private(&backup)?;
         eprintln!("Kept the oidc-agent file as {}", backup.display());
-        account::save(
-            store,
-            &opened.config,
-            &new_pw,
-            kdf_params(),
-            account::Existing::Replace,
-        )?
-        .0
+        save_over(store, &opened.config, &new_pw)?
     } else {
         // Same data key, new password: a loaded account keeps saving.
         account::change_password(store, &opened, &new_pw, kdf_params())?
@@ -329,13 +316,7 @@ fn encrypt_plain(args: &Args, store: &Store, name: &str, plain: &[u8]) -> anyhow
         Err(_) => super::complete::new_password(args, name)?,
     };
     crate::cli::warn_if_empty_password("oidc-gen", name, &password);
-    let (path, _) = account::save(
-        store,
-        &config,
-        &password,
-        kdf_params(),
-        account::Existing::Replace,
-    )?;
+    let path = save_over(store, &config, &password)?;
     crate::cli::remember_password(&args.password, &path, name, &password);
     eprintln!(
         "Account '{name}' encrypted in the oidc-agent-rs format in {}; copies of the plain file \
@@ -343,4 +324,21 @@ fn encrypt_plain(args: &Args, store: &Store, name: &str, plain: &[u8]) -> anyhow
         path.display()
     );
     Ok(())
+}
+
+/// Saves `config` in our format with `password` over any file of its name
+/// (a conversion, an encryption, the new name of a rename).
+fn save_over(
+    store: &Store,
+    config: &AccountConfig,
+    password: &SecretString,
+) -> crate::Result<std::path::PathBuf> {
+    account::save(
+        store,
+        config,
+        password,
+        kdf_params(),
+        account::Existing::Replace,
+    )
+    .map(|(path, _)| path)
 }
