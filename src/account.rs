@@ -295,7 +295,8 @@ pub fn change_password(
         ))
     })?;
     let _lock = store.lock()?;
-    let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
+    let bytes =
+        store::read_account_file(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
     let new = format::rewrap(&bytes, key, new_password.expose().as_bytes(), params)
         .map_err(|e| crypt_error(&opened.path, e))?;
     store::write_atomic(&opened.path, &new)?;
@@ -317,7 +318,8 @@ pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
     if new_path.exists() {
         return Err(Error::Failure(format!("account '{new}' already exists")));
     }
-    let bytes = std::fs::read(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
+    let bytes =
+        store::read_account_file(&opened.path).map_err(|e| Error::io("read", &opened.path, e))?;
     let mut config = open_with_key(&opened.path, &bytes, key)?;
     config.name = new.to_owned();
     let json = config.to_json();

@@ -123,7 +123,7 @@ impl Store {
     /// Reads account `name`'s file.
     pub fn read(&self, name: &str) -> Result<Vec<u8>> {
         let path = self.path(name)?;
-        fs::read(&path).map_err(|e| self.read_error(name, &path, e))
+        read_account_file(&path).map_err(|e| self.read_error(name, &path, e))
     }
 
     /// The error of reading account `name` at `path`.
@@ -132,6 +132,11 @@ impl Store {
             Error::NoSuchAccount {
                 name: name.to_owned(),
                 dir: self.dir.clone(),
+            }
+        } else if e.kind() == std::io::ErrorKind::InvalidData {
+            Error::CorruptFile {
+                path: path.to_owned(),
+                reason: format!("{e}; put the account file back or remove this one"),
             }
         } else if path.is_dir() {
             // A directory in the file's place: the account file is gone.
@@ -206,6 +211,43 @@ impl Store {
         let path = self.path(name)?;
         fs::remove_file(&path).map_err(|e| Error::io("delete", &path, e))
     }
+}
+
+/// The most an account file may hold: ours are a few KiB, oidc-agent's too.
+pub const MAX_ACCOUNT_FILE: u64 = 1 << 20;
+
+/// Reads an account file: a regular file (a symbolic link to one is
+/// followed) of at most [`MAX_ACCOUNT_FILE`] bytes. A FIFO, a device or a
+/// socket in its place (or a link to `/dev/zero`) is an `InvalidData`
+/// error instead of a read that never ends; the open does not block.
+pub fn read_account_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
+    }
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file (a FIFO, socket or device is in its place)",
+        ));
+    }
+    if meta.len() > MAX_ACCOUNT_FILE {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} bytes, not an account file (those are a few KiB)",
+                meta.len()
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_ACCOUNT_FILE + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The name of the lock file in an account directory (a dot file, so never

@@ -64,7 +64,8 @@ fn open_with_entry(
         }
         (None, None) => return Err("it sent no password".into()),
     };
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = crate::account::store::read_account_file(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let opened = crate::account::open_bytes(&path, &bytes, &password).map_err(|e| e.to_string())?;
     if opened.config.refresh_token != *sent {
         return Err(format!(

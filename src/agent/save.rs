@@ -92,7 +92,7 @@ pub fn write_to(
 ) -> Result<Saved, String> {
     let source = &persist.path;
     let json = config.to_json();
-    let file = match (std::fs::read(source), &persist.convert_to) {
+    let file = match (store::read_account_file(source), &persist.convert_to) {
         (Ok(file), _) => file,
         // Deleted while loaded: written again from the file as last seen
         // (same header, so the same password opens it).
@@ -224,7 +224,7 @@ pub(super) fn record_save(
 pub(super) async fn stored_rt(persist: Option<&Persist>) -> Option<(SecretString, Vec<u8>)> {
     let p = persist?.clone();
     tokio::task::spawn_blocking(move || {
-        let file = std::fs::read(&p.path).ok()?;
+        let file = store::read_account_file(&p.path).ok()?;
         let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
         Some((config.refresh_token, file))
     })

@@ -56,7 +56,8 @@ fn format_v1_vector() {
 /// A damaged account file is exit 10 with a message naming the file and
 /// what is wrong: a flipped bit in the header's Argon2 cost is refused
 /// before Argon2 runs, a directory in the file's place is "missing or
-/// corrupt", a damaged magic says what was expected. A truncated file is
+/// corrupt", a damaged magic says what was expected, a FIFO or a link to a
+/// device is not a regular file. A truncated file is
 /// reported before anyone is asked for its password (here: no password
 /// source and no terminal, which used to be the error), by oidc-add and by
 /// oidc-token's autoload alike.
@@ -99,6 +100,23 @@ fn damaged_account_files_exit_10() {
     );
     let err = fails(&env.run("oidc-token", &["acct"]), 10);
     assert!(err.contains("truncated"), "{err}");
+    // Not a file at all: said at once (reading them never ended, or
+    // filled memory), bounded here by the spawn's wait.
+    std::fs::remove_file(&path).expect("rm");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    let err = fails(&env.spawn("oidc-add", &["--pw-env", "acct"]).finish(), 10);
+    assert!(err.contains("not a regular file"), "{err}");
+    std::fs::remove_file(&path).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &path).expect("symlink");
+    let err = fails(&env.spawn("oidc-gen", &["-p", "--pw-env", "acct"]).finish(), 10);
+    assert!(err.contains("not a regular file"), "{err}");
     std::fs::remove_file(&path).expect("rm");
     std::fs::create_dir(&path).expect("mkdir");
     let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);

@@ -134,6 +134,7 @@ fn wrong_password_and_corrupt_file() {
     // A misspelt account is "not configured", as oidc-token says.
     fails(&env.run("oidc-add", &["--pw-env", "missing"]), 4);
     // No password source and no terminal: a clear error, not a hang.
+    std::fs::write(&path, &before).expect("restore");
     let out = env
         .cmd("oidc-add")
         .arg("acct")
@@ -142,7 +143,6 @@ fn wrong_password_and_corrupt_file() {
         .expect("add");
     assert!(stderr(&out).contains("--pw-env"), "{}", stderr(&out));
     // Creating over an existing account is refused and leaves it alone.
-    std::fs::write(&path, &before).expect("restore");
     let err = fails(&env.gen_rt("acct", &op.issuer, "rt-initial"), 1);
     assert!(err.contains("--reauthenticate"), "{err}");
     assert_eq!(std::fs::read(&path).expect("read"), before);
