@@ -58,9 +58,15 @@ fn open_with_entry(
     let password = match (entry.password, &entry.pw_file) {
         (Some(password), _) => password,
         (None, Some(file)) => {
+            // A regular file only, opened without blocking: the client's
+            // `<(pass show x)` names a pipe of its own (/dev/fd/N), which
+            // here would be one of the agent's descriptors.
             let source = file.display().to_string();
-            let f = std::fs::File::open(file).map_err(|e| format!("{source}: {e}"))?;
-            crate::secret::first_line(f, &source)?
+            let bytes = zeroize::Zeroizing::new(
+                crate::account::store::read_account_file(file)
+                    .map_err(|e| format!("{source}: {e}"))?,
+            );
+            crate::secret::first_line(&bytes[..], &source)?
         }
         (None, None) => return Err("it sent no password".into()),
     };

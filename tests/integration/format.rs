@@ -115,7 +115,10 @@ fn damaged_account_files_exit_10() {
     assert!(err.contains("not a regular file"), "{err}");
     std::fs::remove_file(&path).expect("rm");
     std::os::unix::fs::symlink("/dev/zero", &path).expect("symlink");
-    let err = fails(&env.spawn("oidc-gen", &["-p", "--pw-env", "acct"]).finish(), 10);
+    let err = fails(
+        &env.spawn("oidc-gen", &["-p", "--pw-env", "acct"]).finish(),
+        10,
+    );
     assert!(err.contains("not a regular file"), "{err}");
     std::fs::remove_file(&path).expect("rm");
     std::fs::create_dir(&path).expect("mkdir");
