@@ -88,6 +88,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// Something in an account file's place that cannot be read as one (a
+    /// directory, a FIFO, a file of another user); `what` ends with the
+    /// remedy.
+    #[error("account file {path} cannot be read: {what}")]
+    UnusableFile {
+        /// The account file.
+        path: PathBuf,
+        /// What is there instead, and what to do.
+        what: String,
+    },
+
     /// An account file holds plain JSON: written by hand or by another
     /// tool, never encrypted.
     #[error(
@@ -168,9 +179,10 @@ impl Error {
             Self::WrongPassword { .. } => ErrorKind::WrongPassword,
             // A misspelt name is "not configured", as the agent says for it.
             Self::NoSuchAccount { .. } => ErrorKind::NotLoaded,
-            Self::CorruptFile { .. } | Self::PlainFile { .. } | Self::PlainNotAccount { .. } => {
-                ErrorKind::BadFile
-            }
+            Self::CorruptFile { .. }
+            | Self::UnusableFile { .. }
+            | Self::PlainFile { .. }
+            | Self::PlainNotAccount { .. } => ErrorKind::BadFile,
             Self::Oidc(e) => e.kind(),
             Self::Device(e) => e.kind(),
             Self::Loopback(e) => e.kind(),

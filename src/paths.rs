@@ -20,15 +20,20 @@ pub const ENV_PASSWORD: &str = "OIDC_ENCRYPTION_PW";
 pub const ENV_NEW_PASSWORD: &str = "OIDC_NEW_ENCRYPTION_PW";
 /// Default variable for `--rt-env`.
 pub const ENV_REFRESH_TOKEN: &str = "OIDC_REFRESH_TOKEN";
+/// Default variable for `--client-secret-env`.
+pub const ENV_CLIENT_SECRET: &str = "OIDC_CLIENT_SECRET";
 /// The issuer list file inside the account directory.
 pub const ISSUER_CONFIG: &str = "issuer.config";
 
-/// The account directory (not created here).
+/// The account directory (not created here), absolute: a relative
+/// `OIDC_CONFIG_DIR` is taken from the current directory here, once, since
+/// the agent, which saves rotated tokens into the files, runs from `/`.
 pub fn config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(ENV_CONFIG_DIR).filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    config_dir_in(&dirs::home_dir().unwrap_or_else(|| PathBuf::from(".")))
+    let dir = match std::env::var_os(ENV_CONFIG_DIR).filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => config_dir_in(&dirs::home_dir().unwrap_or_else(|| PathBuf::from("."))),
+    };
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 /// oidc-agent's rule under `home` (`getOidcDir`, `createOidcDir`): the first
@@ -52,11 +57,16 @@ fn config_dir_in(home: &std::path::Path) -> PathBuf {
         .unwrap_or_else(|| home.join(".oidc-agent"))
 }
 
-/// The runtime temp directory (`$TMPDIR`, else `/tmp`).
+/// The runtime temp directory: `$TMPDIR` (absolute) when it is a
+/// directory, else `/tmp`, as mktemp(1) and oidc-agent fall back (a
+/// `TMPDIR` left over from another session, or relative, would put the
+/// socket where no client looks).
 pub fn tmp_dir() -> PathBuf {
     std::env::var_os("TMPDIR")
         .filter(|d| !d.is_empty())
-        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from)
+        .and_then(|d| std::path::absolute(d).ok())
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
 /// The per-user service directory: `$XDG_RUNTIME_DIR/oidc-agent` where the

@@ -134,16 +134,23 @@ impl Store {
                 dir: self.dir.clone(),
             }
         } else if e.kind() == std::io::ErrorKind::InvalidData {
-            Error::CorruptFile {
+            Error::UnusableFile {
                 path: path.to_owned(),
-                reason: format!("{e}; put the account file back or remove this one"),
+                what: format!("{e}; put the account file back, or remove this"),
             }
         } else if path.is_dir() {
             // A directory in the file's place: the account file is gone.
-            Error::CorruptFile {
+            Error::UnusableFile {
                 path: path.to_owned(),
-                reason: "a directory is in its place (account file missing or corrupt); \
-                         remove or rename the directory"
+                what: "a directory is in its place (account file missing or corrupt); remove \
+                       or rename the directory"
+                    .into(),
+            }
+        } else if e.kind() == std::io::ErrorKind::PermissionDenied {
+            Error::UnusableFile {
+                path: path.to_owned(),
+                what: "permission denied (another user's file, or its mode forbids reading); \
+                       make it yours and private: chown $USER FILE; chmod 600 FILE"
                     .into(),
             }
         } else {
@@ -296,6 +303,20 @@ fn flock_exclusive(file: &File, path: &Path, on_wait: impl FnOnce()) -> Result<(
     }
 }
 
+/// Where symbolic link `link` points, in the end: resolved fully, or, for a
+/// link to a file not there yet, its target taken from the link's
+/// directory.
+fn link_target(link: &Path) -> Result<PathBuf> {
+    match fs::canonicalize(link) {
+        Ok(target) => Ok(target),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let to = fs::read_link(link).map_err(|e| Error::io("read the link", link, e))?;
+            Ok(link.parent().unwrap_or(Path::new(".")).join(to))
+        }
+        Err(e) => Err(Error::io("resolve the link", link, e)),
+    }
+}
+
 /// Creates `dir` (and parents) with mode 0700. The mode is given at creation
 /// so there is no window in which the directory is readable by others.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
@@ -309,6 +330,17 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
 /// Writes `bytes` to `path` atomically: a 0600 temporary file in the same
 /// directory, fsync, rename over `path`, fsync the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    // An account file that is a symbolic link (into a dotfiles repository,
+    // a synced folder) is written through: the link stays and its target
+    // gets the new contents. Replacing the link would leave the target with
+    // a refresh token the provider has replaced, to be put back later.
+    let target;
+    let path = if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        target = link_target(path)?;
+        target.as_path()
+    } else {
+        path
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path
         .file_name()
@@ -347,6 +379,35 @@ mod tests {
     use std::os::unix::fs::MetadataExt as _;
 
     use super::*;
+
+    /// A file the user may not read (another user's) is a bad account file
+    /// (exit 10) whose message says what to do, not a bare OS error.
+    #[test]
+    fn an_unreadable_file_names_the_remedy() {
+        let store = Store::new("/x");
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let err = store.read_error("acct", Path::new("/x/acct"), denied);
+        assert_eq!(err.kind(), crate::error::ErrorKind::BadFile);
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    /// An account file that is a symbolic link is written through: the
+    /// link stays, its target gets the contents (also a target not there
+    /// yet).
+    #[test]
+    fn a_linked_account_file_is_written_through() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let (dots, accounts) = (tmp.path().join("dotfiles"), tmp.path().join("accounts"));
+        std::fs::create_dir_all(&dots).expect("mkdir");
+        std::fs::create_dir_all(&accounts).expect("mkdir");
+        let link = accounts.join("acct");
+        std::os::unix::fs::symlink(dots.join("acct"), &link).expect("link");
+        for contents in [&b"first"[..], b"second"] {
+            write_atomic(&link, contents).expect("write");
+            assert!(link.symlink_metadata().expect("stat").is_symlink());
+            assert_eq!(std::fs::read(dots.join("acct")).expect("target"), contents);
+        }
+    }
 
     #[test]
     fn atomic_write_modes_and_listing() {

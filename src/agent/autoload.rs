@@ -76,6 +76,12 @@ fn run(add: &Path, socket: &Path, name: &str) -> Result<(), String> {
         .args(["--pw-keyring", name])
         .env("OIDC_SOCK", socket)
         .env(ENV, "1")
+        // Secrets the agent was started with in its environment (a shell's
+        // exported password) are not handed on: this load uses the keyring.
+        .env_remove(crate::paths::ENV_PASSWORD)
+        .env_remove(crate::paths::ENV_NEW_PASSWORD)
+        .env_remove(crate::paths::ENV_REFRESH_TOKEN)
+        .env_remove(crate::paths::ENV_CLIENT_SECRET)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -46,7 +46,12 @@ pub fn account_for(store: &Store, target: &str) -> Option<String> {
     } else {
         target.to_owned()
     };
-    store.path(&name).ok().filter(|p| p.is_file())?;
+    // Anything in the account's place (also a directory or a FIFO, which
+    // the load then names as such) makes it configured here.
+    store
+        .path(&name)
+        .ok()
+        .filter(|p| p.symlink_metadata().is_ok())?;
     Some(name)
 }
 

@@ -45,7 +45,7 @@ const PW_ENV: (&str, &str) = (
 );
 const TMPDIR: (&str, &str) = (
     "TMPDIR",
-    "where sockets are created without XDG_RUNTIME_DIR and /run/user/$UID (default /tmp)",
+    "where sockets are created without XDG_RUNTIME_DIR and /run/user/$UID (/tmp when unset or not a directory)",
 );
 const XDG_RUNTIME_DIR: (&str, &str) = (
     "XDG_RUNTIME_DIR",

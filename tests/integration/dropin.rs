@@ -259,3 +259,37 @@ fn client_file_print_and_update_by_path_and_confirm_answers() {
     let err = fails(&out, 2);
     assert!(err.contains("--prompt=none"), "{err}");
 }
+
+/// `OIDC_CONFIG_DIR=accounts oidc-gen ...` run from a project directory (a
+/// relative path, as scripts set it): the account goes to that directory
+/// taken from where the command runs, and the agent (which runs from `/`)
+/// saves rotations there. It used to get the relative path: every rotation
+/// stayed unsaved, and a stop lost it.
+#[test]
+fn a_relative_config_dir_is_taken_from_where_the_command_runs() {
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let relative = |mut cmd: std::process::Command| {
+        cmd.env("OIDC_CONFIG_DIR", "accounts-rel")
+            .current_dir(env.dir.path())
+            .output()
+            .expect("run")
+    };
+    ok(&relative(env.gen_rt_cmd(
+        "acct",
+        &op.issuer,
+        "rt-initial",
+        "--pw-env",
+    )));
+    let mut token = env.cmd("oidc-token");
+    token.args(["-f", "acct"]);
+    let out = relative(token);
+    ok(&out);
+    assert_eq!(stderr(&out), "", "no 'not saved' warning");
+    let store = oidc_agent::account::store::Store::new(env.dir.path().join("accounts-rel"));
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("the file");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+}

@@ -124,4 +124,8 @@ fn damaged_account_files_exit_10() {
     std::fs::create_dir(&path).expect("mkdir");
     let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
     assert!(err.contains("account file missing or corrupt"), "{err}");
+    // oidc-token's autoload says the same (it said "create it with
+    // oidc-gen", which cannot work with a directory there).
+    let err = fails(&env.run("oidc-token", &["acct"]), 10);
+    assert!(err.contains("a directory is in its place"), "{err}");
 }

@@ -15,8 +15,7 @@ use crate::oidc::discovery::Metadata;
 use crate::oidc::token::{self, KEY_AUTH_METHOD};
 use crate::secret::SecretString;
 
-/// Default variable of `--client-secret-env`.
-pub const ENV_CLIENT_SECRET: &str = "OIDC_CLIENT_SECRET";
+pub use crate::paths::ENV_CLIENT_SECRET;
 
 /// oidc-agent's client file (`-f FILE`): a registration response or a
 /// hand-written client; the fields we use.
