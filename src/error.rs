@@ -134,7 +134,7 @@ pub enum Error {
     },
 
     /// A file-system operation failed.
-    #[error("cannot {action} {path}: {cause}")]
+    #[error("cannot {action} {path}: {cause}{}", io_remedy(cause))]
     Io {
         /// What was being done ("write", "read", "create directory", …).
         action: &'static str,
@@ -201,9 +201,34 @@ impl Error {
     }
 }
 
+/// What to do about a file-system error, where its kind says.
+fn io_remedy(cause: &io::Error) -> &'static str {
+    match cause.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => "; free space and try again",
+        io::ErrorKind::ReadOnlyFilesystem => {
+            "; the file system is read-only: remount it writable, or set OIDC_CONFIG_DIR to a \
+             writable directory"
+        }
+        io::ErrorKind::PermissionDenied => {
+            "; check the owner and the mode of the file and its directory"
+        }
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A full disk says to free space.
+    #[test]
+    fn a_full_disk_names_the_remedy() {
+        let err = Error::io("write", "/x/.acct.tmp", io::Error::from_raw_os_error(28));
+        assert!(
+            err.to_string().ends_with("; free space and try again"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn exit_codes_are_distinct() {

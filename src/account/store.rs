@@ -207,8 +207,9 @@ impl Store {
             .prefix(".oidc-agent-rs.check.")
             .suffix(".tmp")
             .tempfile_in(&self.dir)
-            .map_err(|e| Error::io("create a file in", &self.dir, e))?;
-        tmp.write_all(&vec![0; size])
+            .map_err(|e| Error::io("create a file in", &self.dir, without_path(e)))?;
+        tmp.as_file_mut()
+            .write_all(&vec![0; size])
             .and_then(|()| tmp.as_file().sync_all())
             .map_err(|e| Error::io("write a file in", &self.dir, e))
     }
@@ -303,6 +304,16 @@ fn flock_exclusive(file: &File, path: &Path, on_wait: impl FnOnce()) -> Result<(
     }
 }
 
+/// `tempfile`'s error for a file it could not create, without the path it
+/// appends (the message names the directory already): its kind's words.
+fn without_path(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error().is_some() {
+        e
+    } else {
+        std::io::Error::from(e.kind())
+    }
+}
+
 /// Where symbolic link `link` points, in the end: resolved fully, or, for a
 /// link to a file not there yet, its target taken from the link's
 /// directory.
@@ -353,8 +364,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .prefix(&format!(".{file_name}."))
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    tmp.write_all(bytes)
+        .map_err(|e| Error::io("create a temporary file in", dir, without_path(e)))?;
+    tmp.as_file_mut()
+        .write_all(bytes)
         .map_err(|e| Error::io("write", tmp.path(), e))?;
     tmp.as_file()
         .sync_all()
@@ -379,6 +391,14 @@ mod tests {
     use std::os::unix::fs::MetadataExt as _;
 
     use super::*;
+
+    /// A file that cannot be created names its path once, and the remedy
+    /// where there is one.
+    #[test]
+    fn write_errors_name_the_path_once() {
+        let err = write_atomic(Path::new("/dev/full/acct"), b"x").expect_err("not a directory");
+        assert_eq!(err.to_string().matches("/dev/full").count(), 1, "{err}");
+    }
 
     /// A file the user may not read (another user's) is a bad account file
     /// (exit 10) whose message says what to do, not a bare OS error.
