@@ -158,6 +158,23 @@ impl Store {
         }
     }
 
+    /// A warning when others may write the directory (group or world
+    /// writable): they could replace or delete the account files. Not
+    /// changed here: the mode is the user's choice (a shared group), and
+    /// oidc-agent does not check it either.
+    pub fn open_to_others(&self) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = fs::metadata(&self.dir).ok()?.permissions().mode() & 0o777;
+        (mode & 0o022 != 0).then(|| {
+            format!(
+                "the account directory {} is writable by others (mode {mode:04o}): they can \
+                 replace or delete account files; `chmod 700 {}` makes it yours alone",
+                self.dir.display(),
+                self.dir.display()
+            )
+        })
+    }
+
     /// Creates the directory 0700 if needed.
     pub fn ensure_dir(&self) -> Result<()> {
         ensure_private_dir(&self.dir)
@@ -391,6 +408,28 @@ mod tests {
     use std::os::unix::fs::MetadataExt as _;
 
     use super::*;
+
+    /// A directory others may write is named, with the fix; a private one
+    /// is not.
+    #[test]
+    fn a_directory_open_to_others_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let store = Store::new(tmp.path());
+        let chmod = |mode| {
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).expect("chmod")
+        };
+        chmod(0o700);
+        assert_eq!(store.open_to_others(), None);
+        chmod(0o755);
+        assert_eq!(store.open_to_others(), None, "readable is not writable");
+        chmod(0o775);
+        let warning = store.open_to_others().expect("group-writable");
+        assert!(
+            warning.contains("0775") && warning.contains("chmod 700"),
+            "{warning}"
+        );
+    }
 
     /// A file that cannot be created names its path once, and the remedy
     /// where there is one.

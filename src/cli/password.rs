@@ -191,6 +191,9 @@ pub fn open_account(
     // first; the bytes read are the ones decrypted.
     let bytes = store.read(name)?;
     account::check_shape(&path, &bytes)?;
+    if let Some(warning) = store.open_to_others() {
+        eprintln!("warning: {warning}");
+    }
     let prompt = format!("Password for account '{name}': ");
     if pw.given() {
         // A script's password is not asked for again: a wrong one ends here.
