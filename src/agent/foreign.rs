@@ -18,14 +18,18 @@ use crate::secret::SecretString;
 
 /// Where `config`, sent by oidc-agent's `oidc-add` with password entry
 /// `entry`, is persisted: its file in the agent's account directory, when
-/// the password opens it and it holds the refresh token sent.
+/// the password opens it and it holds the refresh token sent. Else why not,
+/// for the reply (that client prints it): `None` when there is no such file.
 pub(super) async fn persist_with_password(
     ctx: &Arc<Ctx>,
     config: &AccountConfig,
     entry: PasswordEntry,
-) -> Option<Persist> {
+) -> Result<Persist, Option<String>> {
     let name = config.name.clone();
-    let path = ctx.store.path(&name).ok()?;
+    let path = ctx.store.path(&name).map_err(|_| None)?;
+    if path.symlink_metadata().is_err() {
+        return Err(None);
+    }
     let sent = config.refresh_token.clone();
     // An Argon2id run (the file's KDF, and ours for a conversion).
     let _turn = ctx.kdf_turn.lock().await;
@@ -37,16 +41,19 @@ pub(super) async fn persist_with_password(
                  tokens are saved to {}",
                 persist.path.display()
             );
-            Some(persist)
+            Ok(persist)
         }
         Ok(Err(why)) => {
             log!(
                 "'{name}': loaded by oidc-agent's oidc-add, whose account file cannot be written \
                  ({why}); a rotated refresh token is kept in memory only"
             );
-            None
+            Err(Some(format!(
+                "note: a rotated refresh token of '{name}' cannot be saved to its file ({why}); \
+                 load it with --pw-env or --pw-file, or with oidc-agent-rs's oidc-add"
+            )))
         }
-        Err(_) => None,
+        Err(_) => Err(None),
     }
 }
 

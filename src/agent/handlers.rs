@@ -292,8 +292,17 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         _ => None,
     };
     // oidc-agent's own oidc-add sends no key, but may send the password.
+    let mut unsaveable = None;
     let persist = match (persist, add.pw_entry) {
-        (None, Some(entry)) => super::foreign::persist_with_password(ctx, &config, entry).await,
+        (None, Some(entry)) => {
+            match super::foreign::persist_with_password(ctx, &config, entry).await {
+                Ok(persist) => Some(persist),
+                Err(why) => {
+                    unsaveable = why;
+                    None
+                }
+            }
+        }
         (persist, _) => persist,
     };
     let persist_given = persist.is_some();
@@ -309,15 +318,18 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
         },
     )
     .await;
-    // oidc-agent's `oidc-add -c` prints the reply's info: say there.
-    if add.confirm
-        && reply.is_success()
+    // oidc-agent's `oidc-add` prints the reply's info: notes go there.
+    let confirm = add.confirm.then_some(
+        "note: oidc-agent-rs does not confirm token requests (-c): tokens are given without \
+         asking",
+    );
+    if reply.is_success()
         && let Some(serde_json::Value::String(info)) = &mut reply.info
     {
-        info.push_str(
-            "; note: oidc-agent-rs does not confirm token requests (-c): tokens are given \
-             without asking",
-        );
+        for note in [confirm, unsaveable.as_deref()].into_iter().flatten() {
+            info.push_str("; ");
+            info.push_str(note);
+        }
     }
     reply
 }

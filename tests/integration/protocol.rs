@@ -161,6 +161,17 @@ fn add_request_of_oidc_agents_own_tools() {
             .is_some_and(|i| i.contains("does not confirm token requests")),
         "{reply}"
     );
+    // With a file of that name but no password to open it (its oidc-add
+    // without --pw-env/--pw-file), rotations cannot be saved: it says so.
+    std::fs::create_dir_all(env.config_dir()).expect("mkdir");
+    std::fs::write(env.config_dir().join("legacy"), "4.2.6 file").expect("write");
+    let reply = raw_json(&sock, &req.to_string());
+    assert!(
+        reply["info"]
+            .as_str()
+            .is_some_and(|i| i.contains("cannot be saved to its file (it sent no password)")),
+        "{reply}"
+    );
 }
 
 /// A repeated `request` key once decided the request by its last copy:
