@@ -5,7 +5,8 @@
 //! refresh token to it, as for an account our `oidc-add` loads: an
 //! oidc-agent file is converted to ours at the first rotation (the old one
 //! kept as `NAME.bak`). Without a password the account has no file: a
-//! rotation is kept in memory only, and the log says so.
+//! rotation is kept in memory only, and the log and the reply (which that
+//! `oidc-add` prints) say so.
 
 use std::sync::Arc;
 
