@@ -150,28 +150,23 @@ fn add_request_of_oidc_agents_own_tools() {
     );
     assert_eq!(at["status"], "success");
     assert_eq!(op.refreshes(), 1, "the check's token was cached");
-    // Its `oidc-add -c` (confirm each token request) is not done here: the
-    // reply it prints says so.
+    // The reply's info, which that oidc-add prints, carries the notes.
+    let info_says = |req: &serde_json::Value, note: &str| {
+        let reply = raw_json(&sock, &req.to_string());
+        assert!(
+            reply["info"].as_str().is_some_and(|i| i.contains(note)),
+            "{reply}"
+        );
+    };
+    // Its `oidc-add -c` (confirm each token request) is not done here.
     let mut confirm = req.clone();
     confirm["confirm"] = 1.into();
-    let reply = raw_json(&sock, &confirm.to_string());
-    assert!(
-        reply["info"]
-            .as_str()
-            .is_some_and(|i| i.contains("does not confirm token requests")),
-        "{reply}"
-    );
+    info_says(&confirm, "does not confirm token requests");
     // With a file of that name but no password to open it (its oidc-add
-    // without --pw-env/--pw-file), rotations cannot be saved: it says so.
+    // without --pw-env/--pw-file), rotations cannot be saved.
     std::fs::create_dir_all(env.config_dir()).expect("mkdir");
     std::fs::write(env.config_dir().join("legacy"), "4.2.6 file").expect("write");
-    let reply = raw_json(&sock, &req.to_string());
-    assert!(
-        reply["info"]
-            .as_str()
-            .is_some_and(|i| i.contains("cannot be saved to its file (it sent no password)")),
-        "{reply}"
-    );
+    info_says(&req, "cannot be saved to its file (it sent no password)");
 }
 
 /// A repeated `request` key once decided the request by its last copy:
