@@ -177,10 +177,7 @@ fn legacy_file_loads_and_stays_untouched_without_rotation() {
 
 #[test]
 fn legacy_file_is_converted_on_rotation() {
-    let op = FakeOp::start();
-    op.set(|c| c.rotate = true);
-    let mut env = Env::new();
-    env.start_agent(&[]);
+    let (op, mut env) = agent_where(|c| c.rotate = true);
     let (path, before) = legacy_account(&env, &op.issuer);
     ok(&env.run("oidc-add", &["--pw-env", "old"]));
     ok(&env.run("oidc-token", &["-f", "old"]));

@@ -267,10 +267,7 @@ fn client_file_print_and_update_by_path_and_confirm_answers() {
 /// stayed unsaved, and a stop lost it.
 #[test]
 fn a_relative_config_dir_is_taken_from_where_the_command_runs() {
-    let op = FakeOp::start();
-    op.set(|c| c.rotate = true);
-    let mut env = Env::new();
-    env.start_agent(&[]);
+    let (op, env) = agent_where(|c| c.rotate = true);
     let relative = |mut cmd: std::process::Command| {
         cmd.env("OIDC_CONFIG_DIR", "accounts-rel")
             .current_dir(env.dir.path())

@@ -150,10 +150,7 @@ impl Drop for Tmpfs {
 #[ignore = "root: mounts a small tmpfs (tests/run-all runs it as root)"]
 fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
     needs_root("mount a small tmpfs as the account directory");
-    let op = FakeOp::start();
-    op.set(|c| c.rotate = true);
-    let mut env = Env::new();
-    env.start_agent(&[]);
+    let (op, env) = agent_where(|c| c.rotate = true);
     let disk = Tmpfs::mount(&env.config_dir(), "256k");
     disk.fill();
     let err = fails(&env.gen_rt("acct", &op.issuer, "rt-initial"), 1);

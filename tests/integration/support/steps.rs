@@ -17,11 +17,17 @@ pub fn agent_with_account() -> (FakeOp, Env) {
 /// [`agent_with_account`] with the provider set up by `config` before the
 /// import (e.g. to rotate refresh tokens from the first refresh on).
 pub fn agent_with_account_where(config: impl FnOnce(&mut Config)) -> (FakeOp, Env) {
+    let (op, env) = agent_where(config);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    (op, env)
+}
+
+/// A fake provider set up by `config` and an agent with nothing loaded.
+pub fn agent_where(config: impl FnOnce(&mut Config)) -> (FakeOp, Env) {
     let op = FakeOp::start();
     op.set(config);
     let mut env = Env::new();
     env.start_agent(&[]);
-    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
     (op, env)
 }
 
