@@ -153,13 +153,25 @@ pub fn is_private(path: &std::path::Path) -> bool {
 /// rules name `/tmp` itself, not `$TMPDIR`).
 pub fn bearer_token_file() -> PathBuf {
     let nonempty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    if let Some(p) = nonempty("BEARER_TOKEN_FILE") {
-        return PathBuf::from(p);
+    if let Some(p) = nonempty(ENV_BEARER_TOKEN_FILE) {
+        // Relative: from the current directory, where a tool started here
+        // would look (the agent, which writes it, runs from `/`).
+        let p = PathBuf::from(p);
+        return std::path::absolute(&p).unwrap_or(p);
     }
+    wlcg_token_file(nonempty("XDG_RUNTIME_DIR"))
+}
+
+/// The WLCG discovery location tools look in without `BEARER_TOKEN_FILE`:
+/// `$XDG_RUNTIME_DIR/bt_u$UID`, else `/tmp/bt_u$UID`.
+pub fn wlcg_token_file(runtime_dir: Option<std::ffi::OsString>) -> PathBuf {
     let uid = rustix::process::getuid().as_raw();
-    let dir = nonempty("XDG_RUNTIME_DIR").map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let dir = runtime_dir.map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
     dir.join(format!("bt_u{uid}"))
 }
+
+/// The variable WLCG tools read the token file's path from.
+pub const ENV_BEARER_TOKEN_FILE: &str = "BEARER_TOKEN_FILE";
 
 #[cfg(test)]
 mod tests {

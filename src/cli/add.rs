@@ -289,7 +289,9 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
         }
         _ => crate::paths::bearer_token_file(),
     };
-    if !client.loaded_accounts()?.iter().any(|n| n == name) {
+    // A lifetime is given with a load: also for a loaded account, whose
+    // lifetime a load renews (it was dropped here without a word).
+    if args.lifetime.is_some() || !client.loaded_accounts()?.iter().any(|n| n == name) {
         open_and_load(client, args, name)?;
     }
     client.call(&Request::TokenFile {
@@ -297,10 +299,28 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
         path: Some(path.clone()),
     })?;
     println!(
-        "The agent keeps a fresh access token of '{name}' in {} (BEARER_TOKEN_FILE).",
-        path.display()
+        "The agent keeps a fresh access token of '{name}' in {}{}.",
+        path.display(),
+        how_tools_find(&path)
     );
     Ok(())
+}
+
+/// How WLCG tools find token file `path`: by `BEARER_TOKEN_FILE` as it is
+/// set, by the discovery location, or once the variable names it.
+fn how_tools_find(path: &std::path::Path) -> String {
+    use crate::paths::{ENV_BEARER_TOKEN_FILE, bearer_token_file, wlcg_token_file};
+    if std::env::var_os(ENV_BEARER_TOKEN_FILE).is_some() && bearer_token_file() == path {
+        format!(" (${ENV_BEARER_TOKEN_FILE})")
+    } else if path == wlcg_token_file(std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()))
+    {
+        " (where WLCG tools look without BEARER_TOKEN_FILE)".to_owned()
+    } else {
+        format!(
+            "; for tools to find it: export {ENV_BEARER_TOKEN_FILE}={}",
+            path.display()
+        )
+    }
 }
 
 /// oidc-add's side of `oidc-token`'s autoload (`super::autoload`): loads

@@ -103,8 +103,27 @@ fn token_file_lives_with_the_account() {
             "not the cached token"
         );
     };
-    ok(&env.run("oidc-add", &[&flag, "acct"]));
+    let said = ok(&env.run("oidc-add", &[&flag, "acct"]));
+    assert!(said.contains("export BEARER_TOKEN_FILE="), "{said}");
     check(&env);
+    // -t with --token-file on a loaded account renews its lifetime, as a
+    // load does (it was dropped without a word).
+    ok(&env.run("oidc-add", &["-t", "600", &flag, "--pw-env", "acct"]));
+    assert!(
+        env.status()["accounts"][0]["lifetime_ends_at"].is_i64(),
+        "-t not applied"
+    );
+    // A relative BEARER_TOKEN_FILE is taken from where oidc-add runs, as
+    // a relative --token-file is (the agent refused it).
+    let mut relative = env.cmd("oidc-add");
+    relative
+        .args(["--token-file", "acct"])
+        .env("BEARER_TOKEN_FILE", "bt-rel")
+        .current_dir(env.dir.path());
+    let said = ok(&relative.output().expect("run"));
+    assert!(said.contains("($BEARER_TOKEN_FILE)"), "{said}");
+    assert!(env.dir.path().join("bt-rel").is_file());
+    ok(&env.run("oidc-add", &[&flag, "acct"]));
     // One file, one account: a second is refused, naming the first.
     ok(&env.gen_rt("second", &op.issuer, "rt-initial"));
     let err = fails(&env.run("oidc-add", &[&flag, "second"]), 2);
