@@ -208,10 +208,15 @@ pub fn detach() {
 
 /// Opens `--log-file` for appending, before the daemon says it is ready:
 /// a log that cannot be opened fails the start, where the person sees it.
+/// A new log is 0600 (it names accounts, issuers and paths); the open does
+/// not block on a FIFO with no reader.
 pub fn open_log(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(path)
         .map_err(|e| Error::io("open the log file", path, e))
 }

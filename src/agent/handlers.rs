@@ -352,6 +352,7 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED)
             .with_info(format!("load it with `oidc-add {name}`"));
     };
+    let mut previous;
     {
         let _lane = lane.lock().await;
         let mut st = ctx.state();
@@ -375,15 +376,35 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
         let Some(a) = st.accounts.get_mut(name) else {
             return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
         };
+        if let Some(p) = path
+            .as_ref()
+            .filter(|p| a.ahead.token_file.as_ref() != Some(*p))
+            && let Err(e) = super::token_file::may_take(p)
+        {
+            return fail(ErrorKind::Usage, e);
+        }
         let old = std::mem::replace(&mut a.ahead.token_file, path.clone());
         a.ahead.written_exp = None;
         a.ahead.next_try = 0;
-        if let Some(old) = old.filter(|o| Some(o) != path.as_ref()) {
+        // The file kept so far goes once the new one is written (at once
+        // when none is named): a new one that fails leaves it in place.
+        previous = old.filter(|o| Some(o) != path.as_ref());
+        if path.is_none()
+            && let Some(old) = previous.take()
+        {
             super::token_file::remove(name, &old);
         }
     }
     let Some(path) = path else {
         return Response::success();
+    };
+    // Back to the file kept before, when the new one is not written.
+    let keep_previous = |ctx: &Ctx| {
+        if let Some(a) = ctx.state().accounts.get_mut(name)
+            && a.ahead.token_file.as_ref() == Some(&path)
+        {
+            a.ahead.token_file = previous.clone();
+        }
     };
     let t = crate::protocol::TokenRequest {
         account: Some(name.to_owned()),
@@ -392,23 +413,28 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
     };
     let reply = token_request(ctx, t, false).await;
     if !reply.is_success() {
+        keep_previous(ctx);
         return reply;
     }
     match super::ahead::write_token_file(ctx, name).await {
         Ok(()) => {
+            if let Some(old) = &previous {
+                super::token_file::remove(name, old);
+            }
             log!("'{name}': keeping the token file {}", path.display());
             Response::success().with_info(path.display().to_string())
         }
         Err(e) => {
-            // Refused, so not kept either: no retries the person was not told of.
-            if let Some(a) = ctx.state().accounts.get_mut(name)
-                && a.ahead.token_file.as_ref() == Some(&path)
-            {
-                a.ahead.token_file = None;
-            }
+            // Refused, so not kept either: no retries the person was not
+            // told of; the file kept before stays.
+            keep_previous(ctx);
+            let kept = previous
+                .as_ref()
+                .map(|p| format!("; {} is still kept", p.display()))
+                .unwrap_or_default();
             fail(
                 ErrorKind::Failure,
-                format!("'{name}': token file not written: {e}"),
+                format!("'{name}': token file not written: {e}{kept}"),
             )
         }
     }

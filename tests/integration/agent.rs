@@ -141,6 +141,45 @@ fn an_unwritable_log_or_pid_file_fails_the_start() {
             .collect();
         assert!(left.is_empty(), "{flag}: left behind {left:?}");
     }
+    // A FIFO nobody reads fails the same way, at once (the start hung).
+    let fifo = env.dir.path().join("log.fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    let start = Env::spawn_cmd({
+        let mut cmd = env.cmd("oidc-agent");
+        cmd.arg("--log-file").arg(&fifo);
+        cmd
+    });
+    assert!(fails(&start.finish(), 1).contains("cannot open the log file"));
+}
+
+/// A new `--log-file` is private (0600): it names accounts, issuers and
+/// paths.
+#[test]
+fn a_new_log_file_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let log = env.dir.path().join("agent.log");
+    let out = ok(&env
+        .cmd("oidc-agent")
+        .arg("--log-file")
+        .arg(&log)
+        .output()
+        .expect("oidc-agent"));
+    let mode = std::fs::metadata(&log).expect("log").permissions().mode() & 0o777;
+    let pid = out
+        .split(';')
+        .find_map(|v| v.trim().strip_prefix("OIDCD_PID="))
+        .expect("OIDCD_PID")
+        .to_owned();
+    ok(&env.kill_agent(&pid));
+    assert_eq!(mode, 0o600);
 }
 
 /// An agent killed with SIGKILL leaves its socket directory behind; the next

@@ -130,6 +130,29 @@ fn token_file_lives_with_the_account() {
     assert!(err.contains("'acct'"), "{err}");
     check(&env);
     ok(&env.run("oidc-add", &["-r", "second"]));
+    // A file that is not a token (a person's notes) is not taken: it would
+    // be overwritten, then removed at the unload.
+    let notes = env.dir.path().join("notes.txt");
+    std::fs::write(&notes, "my notes\nline two\n").expect("write");
+    let err = fails(
+        &env.run(
+            "oidc-add",
+            &[&format!("--token-file={}", notes.display()), "acct"],
+        ),
+        2,
+    );
+    assert!(err.contains("does not hold a token"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&notes).expect("notes"),
+        "my notes\nline two\n"
+    );
+    // A new file that cannot be written leaves the one kept so far.
+    let err = fails(
+        &env.run("oidc-add", &["--token-file=/nonexistent/dir/bt", "acct"]),
+        1,
+    );
+    assert!(err.contains("is still kept"), "{err}");
+    check(&env);
     let status = env.status();
     let acct = &status["accounts"][0];
     assert_eq!(acct["token_file"].as_str(), path.to_str(), "{status}");
