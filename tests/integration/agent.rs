@@ -159,29 +159,6 @@ fn an_unwritable_log_or_pid_file_fails_the_start() {
     assert!(fails(&start.finish(), 1).contains("cannot open the log file"));
 }
 
-/// A new `--log-file` is private (0600): it names accounts, issuers and
-/// paths.
-#[test]
-fn a_new_log_file_is_private() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let env = Env::new();
-    let log = env.dir.path().join("agent.log");
-    let out = ok(&env
-        .cmd("oidc-agent")
-        .arg("--log-file")
-        .arg(&log)
-        .output()
-        .expect("oidc-agent"));
-    let mode = std::fs::metadata(&log).expect("log").permissions().mode() & 0o777;
-    let pid = out
-        .split(';')
-        .find_map(|v| v.trim().strip_prefix("OIDCD_PID="))
-        .expect("OIDCD_PID")
-        .to_owned();
-    ok(&env.kill_agent(&pid));
-    assert_eq!(mode, 0o600);
-}
-
 /// An agent killed with SIGKILL leaves its socket directory behind; the next
 /// agent of the same user removes it once its socket no longer answers.
 #[test]

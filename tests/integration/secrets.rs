@@ -3,7 +3,8 @@
 //! into it, reports every heap block the agent releases while the block still
 //! holds a marker secret. Zeroizing types wipe a block before releasing it,
 //! and so does the agent's global allocator for every other block (the HTTP
-//! client's, serde_json's); without it a token was freed as it was.
+//! client's, serde_json's); without it a token was freed as it was. Also:
+//! the log the agent writes is private.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -257,4 +258,27 @@ fn the_agent_is_not_dumpable() {
         environ_owner, 0,
         "the agent is dumpable: its /proc files are its own"
     );
+}
+
+/// A new `--log-file` is private (0600): it names accounts, issuers and
+/// paths.
+#[test]
+fn a_new_log_file_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let log = env.dir.path().join("agent.log");
+    let out = ok(&env
+        .cmd("oidc-agent")
+        .arg("--log-file")
+        .arg(&log)
+        .output()
+        .expect("oidc-agent"));
+    let mode = std::fs::metadata(&log).expect("log").permissions().mode() & 0o777;
+    let pid = out
+        .split(';')
+        .find_map(|v| v.trim().strip_prefix("OIDCD_PID="))
+        .expect("OIDCD_PID")
+        .to_owned();
+    ok(&env.kill_agent(&pid));
+    assert_eq!(mode, 0o600);
 }
