@@ -143,14 +143,7 @@ fn an_unwritable_log_or_pid_file_fails_the_start() {
     }
     // A FIFO nobody reads fails the same way, at once (the start hung).
     let fifo = env.dir.path().join("log.fifo");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .expect("mkfifo");
+    mkfifo(&fifo);
     let start = Env::spawn_cmd({
         let mut cmd = env.cmd("oidc-agent");
         cmd.arg("--log-file").arg(&fifo);

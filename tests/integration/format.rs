@@ -103,14 +103,7 @@ fn damaged_account_files_exit_10() {
     // Not a file at all: said at once (reading them never ended, or
     // filled memory), bounded here by the spawn's wait.
     std::fs::remove_file(&path).expect("rm");
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &path,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o600),
-        0,
-    )
-    .expect("mkfifo");
+    mkfifo(&path);
     let err = fails(&env.spawn("oidc-add", &["--pw-env", "acct"]).finish(), 10);
     assert!(err.contains("not a regular file"), "{err}");
     std::fs::remove_file(&path).expect("rm");

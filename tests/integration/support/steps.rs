@@ -31,6 +31,19 @@ pub fn agent_where(config: impl FnOnce(&mut Config)) -> (FakeOp, Env) {
     (op, env)
 }
 
+/// Makes a FIFO (mode 0600) at `path`: something that is not a regular
+/// file, whose open or read would wait forever.
+pub fn mkfifo(path: &std::path::Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+}
+
 /// The guard of the root-only tests (`#[ignore]`d; `tests/run-all` runs
 /// them when it is root): `why` they need root.
 #[track_caller]
