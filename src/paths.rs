@@ -22,6 +22,8 @@ pub const ENV_NEW_PASSWORD: &str = "OIDC_NEW_ENCRYPTION_PW";
 pub const ENV_REFRESH_TOKEN: &str = "OIDC_REFRESH_TOKEN";
 /// Default variable for `--client-secret-env`.
 pub const ENV_CLIENT_SECRET: &str = "OIDC_CLIENT_SECRET";
+/// The variable WLCG tools read the token file's path from.
+pub const ENV_BEARER_TOKEN_FILE: &str = "BEARER_TOKEN_FILE";
 /// The issuer list file inside the account directory.
 pub const ISSUER_CONFIG: &str = "issuer.config";
 
@@ -152,26 +154,26 @@ pub fn is_private(path: &std::path::Path) -> bool {
 /// else `$XDG_RUNTIME_DIR/bt_u$UID`, else `/tmp/bt_u$UID` (the discovery
 /// rules name `/tmp` itself, not `$TMPDIR`).
 pub fn bearer_token_file() -> PathBuf {
-    let nonempty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    if let Some(p) = nonempty(ENV_BEARER_TOKEN_FILE) {
-        // Relative: from the current directory, where a tool started here
-        // would look (the agent, which writes it, runs from `/`).
-        let p = PathBuf::from(p);
-        return std::path::absolute(&p).unwrap_or(p);
-    }
-    wlcg_token_file(nonempty("XDG_RUNTIME_DIR"))
+    bearer_token_file_from_env().unwrap_or_else(wlcg_token_file)
+}
+
+/// `$BEARER_TOKEN_FILE` when set; a relative one from the current
+/// directory, where a tool started here would look (the agent, which
+/// writes it, runs from `/`).
+pub fn bearer_token_file_from_env() -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os(ENV_BEARER_TOKEN_FILE).filter(|s| !s.is_empty())?);
+    Some(std::path::absolute(&p).unwrap_or(p))
 }
 
 /// The WLCG discovery location tools look in without `BEARER_TOKEN_FILE`:
 /// `$XDG_RUNTIME_DIR/bt_u$UID`, else `/tmp/bt_u$UID`.
-pub fn wlcg_token_file(runtime_dir: Option<std::ffi::OsString>) -> PathBuf {
+pub fn wlcg_token_file() -> PathBuf {
     let uid = rustix::process::getuid().as_raw();
-    let dir = runtime_dir.map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|s| !s.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
     dir.join(format!("bt_u{uid}"))
 }
-
-/// The variable WLCG tools read the token file's path from.
-pub const ENV_BEARER_TOKEN_FILE: &str = "BEARER_TOKEN_FILE";
 
 #[cfg(test)]
 mod tests {

@@ -204,12 +204,7 @@ impl Store {
     /// lock, which is enough to come after the load that saved.
     pub fn lock_account(&self, name: &str, on_wait: impl FnOnce()) -> Result<Flock> {
         let path = self.path(name)?;
-        // Non-blocking: a FIFO in the file's place must not hang the open.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-            .open(&path)
-            .map_err(|e| self.read_error(name, &path, e))?;
+        let file = open_to_read(&path).map_err(|e| self.read_error(name, &path, e))?;
         flock_exclusive(&file, &path, on_wait)?;
         Ok(Flock { _file: file })
     }
@@ -247,10 +242,7 @@ pub const MAX_ACCOUNT_FILE: u64 = 1 << 20;
 /// error instead of a read that never ends; the open does not block.
 pub fn read_account_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)?;
+    let file = open_to_read(path)?;
     let meta = file.metadata()?;
     if meta.is_dir() {
         return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
@@ -273,6 +265,15 @@ pub fn read_account_file(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_ACCOUNT_FILE + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
+}
+
+/// Opens `path` for reading without blocking: a FIFO in an account file's
+/// place must not hang the open.
+fn open_to_read(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
 }
 
 /// The name of the lock file in an account directory (a dot file, so never

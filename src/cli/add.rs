@@ -223,9 +223,14 @@ fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Res
     Ok(())
 }
 
-/// Says why a program waits for the lock on account `name`.
+/// Says (on stderr) why a program waits for the lock on account `name`.
 pub(super) fn waiting_for_another(name: &str) {
-    eprintln!("Another program is loading or renaming '{name}'; waiting for it.");
+    eprintln!("{}", waiting_text(name));
+}
+
+/// Why a program waits for the lock on account `name`.
+fn waiting_text(name: &str) -> String {
+    format!("Another program is loading or renaming '{name}'; waiting for it.")
 }
 
 /// The account `oidc-add TARGET` loads: TARGET itself, or for an issuer URL
@@ -309,11 +314,10 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
 /// How WLCG tools find token file `path`: by `BEARER_TOKEN_FILE` as it is
 /// set, by the discovery location, or once the variable names it.
 fn how_tools_find(path: &std::path::Path) -> String {
-    use crate::paths::{ENV_BEARER_TOKEN_FILE, bearer_token_file, wlcg_token_file};
-    if std::env::var_os(ENV_BEARER_TOKEN_FILE).is_some() && bearer_token_file() == path {
+    use crate::paths::{ENV_BEARER_TOKEN_FILE, bearer_token_file_from_env, wlcg_token_file};
+    if bearer_token_file_from_env().as_deref() == Some(path) {
         format!(" (${ENV_BEARER_TOKEN_FILE})")
-    } else if path == wlcg_token_file(std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()))
-    {
+    } else if path == wlcg_token_file() {
         " (where WLCG tools look without BEARER_TOKEN_FILE)".to_owned()
     } else {
         format!(
@@ -339,9 +343,8 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
     // first one's prompt, then finds the account loaded.
     let _loading = store.lock_account(name, || {
         if can_ask() {
-            super::tty::say(&format!(
-                "Another program is loading or renaming '{name}'; waiting for it.\n"
-            ));
+            // On the terminal: oidc-token reads this program's stderr.
+            super::tty::say(&format!("{}\n", waiting_text(name)));
         }
     })?;
     if client.loaded_accounts()?.iter().any(|n| n == name) {

@@ -151,10 +151,8 @@ fn not_saved(
     }
     let why = e.to_string();
     let opened = account::Opened {
-        path: store.dir().join(&config.name),
-        config,
         key: Some(sealed.key),
-        format: account::Format::Ours,
+        ..without_file(store, config)
     };
     let kept = AgentClient::from_env().and_then(|client| {
         let load = crate::client::Load {
@@ -172,7 +170,8 @@ fn not_saved(
     anyhow::Error::from(e).context(format!("account '{name}' could not be saved: {what}"))
 }
 
-/// The new account as the agent gets it without a file (`--no-save`).
+/// The new account as the agent gets it without a file (`--no-save`), and
+/// the shape of one whose file could not be written.
 fn without_file(store: &Store, config: AccountConfig) -> account::Opened {
     account::Opened {
         path: store.dir().join(&config.name),
