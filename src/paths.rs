@@ -22,6 +22,15 @@ pub const ENV_NEW_PASSWORD: &str = "OIDC_NEW_ENCRYPTION_PW";
 pub const ENV_REFRESH_TOKEN: &str = "OIDC_REFRESH_TOKEN";
 /// Default variable for `--client-secret-env`.
 pub const ENV_CLIENT_SECRET: &str = "OIDC_CLIENT_SECRET";
+/// The variables that may hold a secret given to a command: removed from
+/// the environment of every program the tools start that does not need them
+/// (a browser, an autoloading `oidc-add`).
+pub const SECRET_ENV: [&str; 4] = [
+    ENV_PASSWORD,
+    ENV_NEW_PASSWORD,
+    ENV_REFRESH_TOKEN,
+    ENV_CLIENT_SECRET,
+];
 /// The variable WLCG tools read the token file's path from.
 pub const ENV_BEARER_TOKEN_FILE: &str = "BEARER_TOKEN_FILE";
 /// The issuer list file inside the account directory.

@@ -35,6 +35,14 @@ pub fn wait_exit(pid: Pid, within: Duration) -> io::Result<bool> {
     }
 }
 
+/// [`wait_exit`] for a child of ours (which stays unreaped: `wait` it).
+pub fn wait_child(child: &std::process::Child, within: Duration) -> io::Result<bool> {
+    match i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+        Some(pid) => wait_exit(pid, within),
+        None => Ok(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

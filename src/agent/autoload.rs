@@ -72,27 +72,23 @@ pub(super) async fn load(ctx: &Ctx, name: &str) {
 
 /// Runs `oidc-add --pw-keyring NAME` against `socket` within [`TIMEOUT`].
 fn run(add: &Path, socket: &Path, name: &str) -> Result<(), String> {
-    let mut child = Command::new(add)
+    let mut command = Command::new(add);
+    // Secrets the agent was started with in its environment (a shell's
+    // exported password) are not handed on: this load uses the keyring.
+    for var in crate::paths::SECRET_ENV {
+        command.env_remove(var);
+    }
+    let mut child = command
         .args(["--pw-keyring", name])
         .env("OIDC_SOCK", socket)
         .env(ENV, "1")
-        // Secrets the agent was started with in its environment (a shell's
-        // exported password) are not handed on: this load uses the keyring.
-        .env_remove(crate::paths::ENV_PASSWORD)
-        .env_remove(crate::paths::ENV_NEW_PASSWORD)
-        .env_remove(crate::paths::ENV_REFRESH_TOKEN)
-        .env_remove(crate::paths::ENV_CLIENT_SECRET)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", add.display()))?;
-    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap_or(-1));
-    let exited = match pid {
-        Some(pid) => crate::process::wait_exit(pid, TIMEOUT)
-            .map_err(|e| format!("cannot wait for oidc-add: {e}"))?,
-        None => true,
-    };
+    let exited = crate::process::wait_child(&child, TIMEOUT)
+        .map_err(|e| format!("cannot wait for oidc-add: {e}"))?;
     if !exited {
         let _ = child.kill();
         let _ = child.wait();

@@ -11,6 +11,7 @@ mod r#gen;
 mod gen_preflight;
 mod generated;
 mod interrupt;
+mod launcher;
 mod lifecycle;
 mod loading;
 mod properties;

@@ -80,6 +80,51 @@ pub(super) fn browser_available() -> bool {
     cfg!(target_os = "macos") || set("DISPLAY") || set("WAYLAND_DISPLAY")
 }
 
+/// How long a launcher (`xdg-open`, `gio open`, …) may take to fail before
+/// the browser counts as opened and the next launcher is not tried.
+const LAUNCHER_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Opens `url` with the desktop's launchers as the `open` crate lists them,
+/// the first that works, but without the secrets oidc-gen may have been
+/// given in its environment (the `open` crate has no way to leave them out,
+/// and a browser keeps its environment for as long as it runs) and in a
+/// process group of its own, so a Ctrl-C at oidc-gen's prompt does not
+/// reach the browser it started.
+fn open_browser(url: &str) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    use std::process::Stdio;
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no launcher found");
+    for mut command in open::commands(url) {
+        for var in crate::paths::SECRET_ENV {
+            command.env_remove(var);
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                last = e;
+                continue;
+            }
+        };
+        if !crate::process::wait_child(&child, LAUNCHER_CHECK)? {
+            // Still running (xdg-open may wait for the browser): handed off.
+            // A thread reaps it if it ends while oidc-gen still runs.
+            std::thread::spawn(move || child.wait());
+            return Ok(());
+        }
+        let status = child.wait()?;
+        if status.success() {
+            return Ok(());
+        }
+        last = std::io::Error::other(format!("{:?} failed ({status})", command.get_program()));
+    }
+    Err(last)
+}
+
 /// Binds the first candidate that can be bound; on failure, the first
 /// candidate's error, which names the port and the remedy.
 fn bind_first(candidates: &[String]) -> Result<LoopbackListener, LoopbackError> {
@@ -155,7 +200,7 @@ fn announce(args: &Args, url: &Url, port: Option<u16>) {
     }
     if !args.no_url_call
         && browser_available()
-        && let Err(e) = open::that_detached(url.as_str())
+        && let Err(e) = open_browser(url.as_str())
     {
         eprintln!("oidc-gen: note: could not open a browser ({e}); open the URL above by hand");
     }
