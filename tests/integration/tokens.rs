@@ -236,6 +236,35 @@ fn token_file_outlives_reload_rename_and_lock() {
     assert_eq!(file(), ok(&env.run("oidc-token", &["moved"])));
 }
 
+/// While the provider refuses the refresh token the file keeps the last
+/// token, past its expiry (README); `oidc-token` says what to do, and the
+/// first refresh after a new login writes the file again.
+#[test]
+fn token_file_keeps_the_last_token_until_a_refresh_works() {
+    let (op, env) = agent_with_account();
+    let path = env.dir.path().join("bt");
+    let file = || std::fs::read_to_string(&path).expect("token file");
+    ok(&env.run(
+        "oidc-add",
+        &[&format!("--token-file={}", path.display()), "acct"],
+    ));
+    env.wait_agent_log("'acct': wrote a fresh access token");
+    let first = file();
+
+    op.revoke_all();
+    env.advance_clock(24 * 3600);
+    env.wait_agent_log("'acct': refresh ahead failed");
+    assert_eq!(file(), first, "the file changed without a new token");
+    let err = fails(&env.run("oidc-token", &["acct"]), 7);
+    assert!(err.contains("--reauthenticate"), "{err}");
+
+    op.accept_rt("rt-after-refusal");
+    env.reauthenticate_with("acct", "rt-after-refusal");
+    env.wait_agent_log("'acct': wrote a fresh access token");
+    assert_ne!(file(), first, "the file still holds the expired token");
+    assert_eq!(file(), ok(&env.run("oidc-token", &["acct"])));
+}
+
 /// `oidc-token NAME | head -c0`: the reader went away before the token was
 /// written. Not a failure of ours: exit 0, not an end by SIGPIPE
 /// (`cli::start` ignores the signal, `cli::write_stdout` takes the EPIPE
