@@ -79,7 +79,10 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         // Run by oidc-token or git-credential-oidc to autoload NAME.
         super::autoload::end_with_parent();
         let name = args.name.as_deref().context("no account given")?;
-        load_for_client(name, mode == "prompt")?;
+        let mode = mode.to_string_lossy();
+        let no_prompt = (mode != "prompt")
+            .then(|| mode.strip_prefix("keyring:").unwrap_or("no prompt allowed"));
+        load_for_client(name, no_prompt)?;
         return Ok(());
     }
     if args.list {
@@ -329,13 +332,14 @@ fn how_tools_find(path: &std::path::Path) -> String {
 
 /// oidc-add's side of `oidc-token`'s autoload (`super::autoload`): loads
 /// account `name`, configured here, with the password from the keyring or,
-/// when `prompt` and there is a terminal, from a prompt on it (also when
-/// the keyring's is wrong). Without either: the agent's "not loaded" error,
-/// saying why no autoload happened. `prompt` is false for a kubectl exec
-/// plugin run with `interactiveMode: Never`.
-fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
+/// unless `no_prompt` says why not (a kubectl exec plugin run with
+/// `interactiveMode: Never`, git with `GIT_TERMINAL_PROMPT=0`) and there is
+/// a terminal, from a prompt on it (also when the keyring's is wrong).
+/// Without either: the agent's "not loaded" error, saying why no autoload
+/// happened.
+fn load_for_client(name: &str, no_prompt: Option<&str>) -> crate::Result<()> {
     let client = AgentClient::from_env()?;
-    let can_ask = || prompt && super::autoload::have_terminal();
+    let can_ask = || no_prompt.is_none() && super::autoload::have_terminal();
     let store = Store::default_dir();
     let path = store.path(name)?;
     // One load of the account at a time: a second oidc-token started with
@@ -384,10 +388,9 @@ fn load_for_client(name: &str, prompt: bool) -> crate::Result<()> {
                     "{}{}no password for '{name}' in the keyring and {}",
                     crate::protocol::strings::NOT_LOADED,
                     super::autoload::NO_AUTOLOAD,
-                    if prompt {
-                        "no terminal to ask on"
-                    } else {
-                        "no prompt allowed (kubectl's interactiveMode: Never, git's GIT_TERMINAL_PROMPT=0)"
+                    match no_prompt {
+                        None => "no terminal to ask on".to_owned(),
+                        Some(why) => format!("no prompt allowed ({why})"),
                     }
                 ),
             });

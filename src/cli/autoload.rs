@@ -31,7 +31,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Request, Response};
 
 /// Set by a client for the `oidc-add` it runs to autoload: `prompt` (the
-/// keyring, else the terminal) or `keyring` (the keyring only).
+/// keyring, else the terminal) or `keyring:WHY` (the keyring only, because
+/// of WHY: which tool forbids a prompt).
 pub const CLIENT_ENV: &str = "OIDC_AGENT_RS_CLIENT_AUTOLOAD";
 
 /// What precedes the reason when no autoload happened.
@@ -86,14 +87,14 @@ pub fn have_terminal() -> bool {
 /// Asks the agent for `target` with autoload (`enabled`, the default):
 /// sends `request(true)` (built to tell the agent not to autoload); if the
 /// account is not loaded, loads it when it is configured here (prompting
-/// only when `prompt`) and asks again, else asks with `request(false)` so
+/// unless `no_prompt` says why not) and asks again, else asks with `request(false)` so
 /// that the agent autoloads what only it can see. Without autoload, sends
 /// `request(false)` once.
 pub fn call(
     client: &AgentClient,
     target: &str,
     enabled: bool,
-    prompt: bool,
+    no_prompt: Option<&str>,
     request: impl Fn(bool) -> Request,
 ) -> Result<Response> {
     if !enabled {
@@ -102,7 +103,7 @@ pub fn call(
     match client.call(&request(true)) {
         Err(e) if is_not_loaded(&e) => match account_for(&Store::default_dir(), target) {
             Some(name) if agent_autoloads(client) => {
-                load_in_child(&name, prompt, e)?;
+                load_in_child(&name, no_prompt, e)?;
                 client.call(&request(true))
             }
             Some(name) => {
@@ -146,7 +147,7 @@ fn agent_autoloads(client: &AgentClient) -> bool {
 /// password, the agent's `not_loaded` error, completed with why no autoload
 /// happened. The child has this process's controlling terminal, so a
 /// password prompt (on /dev/tty) reaches the person.
-fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
+fn load_in_child(name: &str, no_prompt: Option<&str>, not_loaded: Error) -> Result<()> {
     let agent_said = not_loaded.to_string();
     let not_loaded = |why: &str| Error::Agent {
         kind: ErrorKind::NotLoaded,
@@ -157,7 +158,10 @@ fn load_in_child(name: &str, prompt: bool, not_loaded: Error) -> Result<()> {
     let add = exe.with_file_name("oidc-add");
     let mut child = Command::new(&add)
         .arg(name)
-        .env(CLIENT_ENV, if prompt { "prompt" } else { "keyring" })
+        .env(
+            CLIENT_ENV,
+            no_prompt.map_or_else(|| "prompt".to_owned(), |why| format!("keyring:{why}")),
+        )
         .env(PARENT_ENV, std::process::id().to_string())
         // Never stdin (oidc-token reads none): prompts go to /dev/tty.
         .stdin(Stdio::null())

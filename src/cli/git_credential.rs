@@ -107,11 +107,16 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         "get" => {
             let client = client()?;
             // git's own switch for "never prompt" (background fetches, IDEs).
-            let prompt = std::env::var_os("GIT_TERMINAL_PROMPT").is_none_or(|v| v != "0");
-            let reply =
-                super::autoload::call(&client, &args.target, !args.no_autoload, prompt, |own| {
-                    Request::AccessToken(token_request(args, own))
-                })?;
+            let no_prompt = std::env::var_os("GIT_TERMINAL_PROMPT")
+                .is_some_and(|v| v == "0")
+                .then_some("git's GIT_TERMINAL_PROMPT=0");
+            let reply = super::autoload::call(
+                &client,
+                &args.target,
+                !args.no_autoload,
+                no_prompt,
+                |own| Request::AccessToken(token_request(args, own)),
+            )?;
             let token = reply
                 .access_token
                 .context("the agent's reply has no token")?;

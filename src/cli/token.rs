@@ -199,7 +199,10 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         None
     };
     // Under kubectl with `interactiveMode: Never`, nobody can answer a prompt.
-    let prompt = kube.as_ref().is_none_or(|k| k.interactive);
+    let no_prompt = kube
+        .as_ref()
+        .filter(|k| !k.interactive)
+        .map(|_| "kubectl's spec.interactive is false: interactiveMode Never, or no terminal");
     let client = AgentClient::from_env()?;
     if args.rejected
         && let Request::AccessToken(t) = &request(args, true)
@@ -212,9 +215,10 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             }
         }
     }
-    let reply = super::autoload::call(&client, &args.target, !args.no_autoload, prompt, |own| {
-        request(args, own)
-    })?;
+    let reply =
+        super::autoload::call(&client, &args.target, !args.no_autoload, no_prompt, |own| {
+            request(args, own)
+        })?;
     if let Some(warning) = &reply.warning {
         // One line on stderr; stdout stays the token and the exit code 0.
         use std::io::Write as _;

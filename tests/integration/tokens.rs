@@ -284,9 +284,10 @@ fn a_reader_gone_before_the_token_is_success() {
 }
 
 /// git's `GIT_TERMINAL_PROMPT=0` (background fetches, IDEs): the helper
-/// does not prompt for the password of an unloaded account, and says why.
+/// does not prompt for the password of an unloaded account, and says why;
+/// nor does `oidc-token --kube` when kubectl says nobody can answer.
 #[test]
-fn git_terminal_prompt_0_means_no_prompt() {
+fn git_terminal_prompt_0_and_kubectl_never_mean_no_prompt() {
     let (_op, env) = agent_with_account();
     ok(&env.run("oidc-add", &["-r", "acct"]));
     let mut child = env
@@ -300,5 +301,21 @@ fn git_terminal_prompt_0_means_no_prompt() {
         .expect("spawn helper");
     drop(child.stdin.take());
     let err = fails(&child.wait_with_output().expect("helper"), 4);
-    assert!(err.contains("GIT_TERMINAL_PROMPT=0"), "{err}");
+    assert!(
+        err.contains("no prompt allowed (git's GIT_TERMINAL_PROMPT=0)") && !err.contains("kubectl"),
+        "{err}"
+    );
+    // kubectl's `interactiveMode: Never` (spec.interactive false): the
+    // same, naming kubectl.
+    let mut kube = env.cmd("oidc-token");
+    kube.args(["--kube", "acct"]).env(
+        "KUBERNETES_EXEC_INFO",
+        r#"{"apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}"#,
+    );
+    let err = fails(&kube.output().expect("oidc-token"), 4);
+    assert!(
+        err.contains("no prompt allowed (kubectl's spec.interactive is false")
+            && !err.contains("GIT_"),
+        "{err}"
+    );
 }
