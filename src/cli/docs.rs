@@ -227,13 +227,32 @@ fn man_page(cmd: clap::Command) -> Vec<u8> {
         Some(p) => cmd.about(p.about),
         None => cmd,
     };
+    // clap_mangen leaves visible aliases out of OPTIONS: said in the help.
+    let mut cmd = cmd.mut_args(|arg| {
+        let aliases = arg.get_visible_aliases().unwrap_or_default();
+        if aliases.is_empty() {
+            return arg;
+        }
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let also = aliases.iter().map(|a| format!("--{a}")).collect::<Vec<_>>();
+        arg.help(format!("{help} (also {})", also.join(", ")))
+    });
+    // clap_mangen's SYNOPSIS names every flag but none of their values
+    // (`[-t|--time]`); clap's usage line, as oidc-agent's pages have it
+    // (`oidc-token [OPTIONS] <ACCOUNT_SHORTNAME|ISSUER_URL>`), with the
+    // options and their values in OPTIONS.
+    let usage = cmd.render_usage().to_string();
+    let usage = usage.trim().trim_start_matches("Usage:").trim();
+    let rest = usage.strip_prefix(name.as_str()).unwrap_or(usage).trim();
+    let synopsis = format!(".SH SYNOPSIS\n\\fB{}\\fR {}\n", roff(&name), roff(rest));
     let mut buf = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = clap_mangen::Man::new(cmd).render(&mut buf);
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    replace_section(&mut text, "SYNOPSIS", &synopsis);
     let mut extra = String::new();
     if let Some(page) = page {
         // clap_mangen's DESCRIPTION repeats the summary; ours says more.
-        let text = String::from_utf8_lossy(&buf).into_owned();
         let mut desc = String::from(".SH DESCRIPTION\n");
         for (i, para) in page.description.split("\n\n").enumerate() {
             if i > 0 {
@@ -242,14 +261,7 @@ fn man_page(cmd: clap::Command) -> Vec<u8> {
             desc.push_str(&roff(&para.replace('\n', " ")));
             desc.push('\n');
         }
-        // Replace clap_mangen's section (up to the next one) with ours.
-        if let Some(start) = text.find(".SH DESCRIPTION\n") {
-            let rest = &text[start + 1..];
-            let end = rest
-                .find("\n.SH ")
-                .map_or(text.len(), |i| start + 1 + i + 1);
-            buf = format!("{}{desc}{}", &text[..start], &text[end..]).into_bytes();
-        }
+        replace_section(&mut text, "DESCRIPTION", &desc);
         extra.push_str(".SH EXAMPLES\n");
         for (what, lines) in page.examples {
             extra.push_str(&format!(".PP\n{}:\n.PP\n.RS 4\n.EX\n", roff(what)));
@@ -282,8 +294,21 @@ fn man_page(cmd: clap::Command) -> Vec<u8> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    buf.extend_from_slice(extra.as_bytes());
-    buf
+    text.push_str(&extra);
+    text.into_bytes()
+}
+
+/// Replaces clap_mangen's section `.SH NAME` (up to the next one) with
+/// `section`.
+fn replace_section(text: &mut String, name: &str, section: &str) {
+    let heading = format!(".SH {name}\n");
+    if let Some(start) = text.find(&heading) {
+        let rest = &text[start + 1..];
+        let end = rest
+            .find("\n.SH ")
+            .map_or(text.len(), |i| start + 1 + i + 1);
+        text.replace_range(start..end, section);
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +332,20 @@ mod tests {
                 assert!(status.contains(&entry), "{file} lacks exit code {entry:?}");
             }
         }
+    }
+
+    /// The SYNOPSIS is clap's usage line (no flag without its value), and
+    /// a visible alias (`--exec-credential`) is named in OPTIONS.
+    #[test]
+    fn man_pages_show_the_usage_line_and_the_aliases() {
+        let page = man_page(crate::cli::token::Args::command());
+        let page = String::from_utf8_lossy(&page);
+        assert!(
+            page.contains(
+                ".SH SYNOPSIS\n\\fBoidc\\-token\\fR [OPTIONS] <ACCOUNT_SHORTNAME|ISSUER_URL>\n.SH "
+            ),
+            "{page}"
+        );
+        assert!(page.contains("(also \\-\\-exec\\-credential)"), "{page}");
     }
 }
