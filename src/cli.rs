@@ -198,6 +198,7 @@ mod tests {
             url: "https://op.example/token".into(),
             detail: "connection refused".into(),
             timed_out: false,
+            proxy: None,
         }
     }
 

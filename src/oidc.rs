@@ -32,6 +32,38 @@ fn unreachable_hint(timed_out: bool) -> &'static str {
     }
 }
 
+/// The proxy variable reqwest takes for `url` from the environment (`var`
+/// reads it), as `NAME=URL` without any credentials in the URL; `None`
+/// when none is set. `NO_PROXY` is not weighed: the message says that a
+/// proxy is set, for the person to check, not that it was used.
+fn proxy_for(url: &str, var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let names: [&str; 4] = if url.starts_with("https:") {
+        ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+    } else {
+        ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+    };
+    names.iter().find_map(|name| {
+        let value = var(name).filter(|v| !v.trim().is_empty())?;
+        let shown = match url::Url::parse(value.trim()) {
+            Ok(mut proxy) => {
+                // A proxy password is no one's business in an error message.
+                let _ = proxy.set_username("");
+                let _ = proxy.set_password(None);
+                proxy.to_string()
+            }
+            Err(_) => "(not a URL)".to_owned(),
+        };
+        Some(format!("{name}={shown}"))
+    })
+}
+
+/// What an unreachable provider's message adds when a proxy is set.
+fn proxy_note(proxy: &Option<String>) -> String {
+    proxy.as_ref().map_or_else(String::new, |p| {
+        format!(" (a proxy is set, {p}: check it too, or name the host in NO_PROXY)")
+    })
+}
+
 /// Whether any cause in `err`'s chain is a timeout: reqwest's own (its
 /// connect or request timeout) or the socket's.
 fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
@@ -47,7 +79,7 @@ fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     /// Network, TLS, DNS or timeout: the provider could not be reached.
-    #[error("cannot reach {url}: {detail}; {}", unreachable_hint(*timed_out))]
+    #[error("cannot reach {url}: {detail}; {}{}", unreachable_hint(*timed_out), proxy_note(proxy))]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -56,6 +88,8 @@ pub enum OidcError {
         /// The transport gave up waiting (as opposed to a refused
         /// connection, DNS or TLS), read off the error's types.
         timed_out: bool,
+        /// The proxy set for the URL in the environment (`NAME=URL`).
+        proxy: Option<String>,
     },
     /// The refresh token is no longer accepted (`invalid_grant`).
     #[error(
@@ -154,6 +188,7 @@ impl OidcError {
             url: url.to_owned(),
             detail: error_chain(err),
             timed_out: timed_out(err),
+            proxy: proxy_for(url, |name| std::env::var(name).ok()),
         }
     }
 
@@ -275,4 +310,55 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The proxy reqwest would take for the scheme, first match wins, and
+    /// never its password.
+    #[test]
+    fn names_the_proxy_for_the_scheme_without_credentials() {
+        let env = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                set.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let both = env(&[
+            ("http_proxy", "http://plain:3128"),
+            ("HTTPS_PROXY", "http://user:s3cret@proxy.example:8080"),
+        ]);
+        assert_eq!(
+            proxy_for("https://op.example/token", both).as_deref(),
+            Some("HTTPS_PROXY=http://proxy.example:8080/")
+        );
+        assert_eq!(
+            proxy_for("http://op.example/token", both).as_deref(),
+            Some("http_proxy=http://plain:3128/")
+        );
+        let all = env(&[
+            ("ALL_PROXY", "socks5://127.0.0.1:1080"),
+            ("https_proxy", " "),
+        ]);
+        assert_eq!(
+            proxy_for("https://op.example/", all).as_deref(),
+            Some("ALL_PROXY=socks5://127.0.0.1:1080")
+        );
+        assert_eq!(proxy_for("https://op.example/", env(&[])), None);
+        let said = OidcError::Unreachable {
+            url: "https://op.example/".into(),
+            detail: "tcp connect error".into(),
+            timed_out: false,
+            proxy: proxy_for("https://op.example/", both),
+        }
+        .to_string();
+        assert!(
+            said.contains("a proxy is set, HTTPS_PROXY=http://proxy.example:8080/")
+                && !said.contains("s3cret"),
+            "{said}"
+        );
+    }
 }

@@ -279,3 +279,29 @@ fn a_name_taken_meanwhile_is_not_overwritten() {
     // The agent still holds the saved account, not the login that lost.
     assert!(env.status()["accounts"][0]["account_file"].is_string());
 }
+
+/// A proxy that is down is named when the provider cannot be reached
+/// through it (reqwest takes HTTP_PROXY from the environment), without the
+/// proxy's password.
+#[test]
+fn an_unreachable_provider_names_the_proxy_that_is_set() {
+    let op = FakeOp::start();
+    let env = Env::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let mut cmd = env.cmd("oidc-gen");
+    cmd.args(public_args("px", &op.issuer, "device"))
+        .env("HTTP_PROXY", format!("http://me:pr0xy-pw@127.0.0.1:{port}"));
+    let err = fails(&cmd.output().expect("oidc-gen"), 6);
+    assert!(
+        err.contains(&format!(
+            "a proxy is set, HTTP_PROXY=http://127.0.0.1:{port}/"
+        )) && !err.contains("pr0xy-pw"),
+        "{err}"
+    );
+    assert!(
+        op.requests().is_empty(),
+        "the provider was reached directly"
+    );
+}
