@@ -304,4 +304,11 @@ fn an_unreachable_provider_names_the_proxy_that_is_set() {
         op.requests().is_empty(),
         "the provider was reached directly"
     );
+    // NO_PROXY naming the host: straight to the provider (which takes the
+    // imported refresh token).
+    op.accept_rt("rt-no-proxy");
+    let mut cmd = env.gen_rt_cmd("px", &op.issuer, "rt-no-proxy", "--pw-env");
+    cmd.env("HTTP_PROXY", format!("http://127.0.0.1:{port}"))
+        .env("NO_PROXY", "127.0.0.1");
+    ok(&cmd.output().expect("oidc-gen"));
 }
