@@ -107,25 +107,30 @@ pub fn call(
                 client.call(&request(true))
             }
             Some(name) => {
-                // The agent's words already name the command for a name,
-                // not for an issuer.
-                let load = format!("`oidc-add {name}`");
                 let e = e.to_string();
-                let hint = if e.contains(&load) {
-                    String::new()
-                } else {
-                    format!("; load it with {load}")
-                };
                 Err(Error::Agent {
                     kind: ErrorKind::NotLoaded,
                     message: format!(
-                        "{e}{NO_AUTOLOAD}the agent was started with --no-autoload{hint}"
+                        "{e}{NO_AUTOLOAD}the agent was started with --no-autoload{}",
+                        load_hint(&e, &name)
                     ),
                 })
             }
             None => client.call(&request(false)),
         },
         other => other,
+    }
+}
+
+/// `; load it with `oidc-add NAME``, unless the agent's words name that
+/// command already (they do for a name; for an issuer they cannot know
+/// the account whose default it is in `issuer.config`).
+fn load_hint(agent_said: &str, name: &str) -> String {
+    let load = format!("`oidc-add {name}`");
+    if agent_said.contains(&load) {
+        String::new()
+    } else {
+        format!("; load it with {load}")
     }
 }
 
@@ -149,9 +154,10 @@ fn agent_autoloads(client: &AgentClient) -> bool {
 /// password prompt (on /dev/tty) reaches the person.
 fn load_in_child(name: &str, no_prompt: Option<&str>, not_loaded: Error) -> Result<()> {
     let agent_said = not_loaded.to_string();
+    let hint = load_hint(&agent_said, name);
     let not_loaded = |why: &str| Error::Agent {
         kind: ErrorKind::NotLoaded,
-        message: format!("{agent_said}{NO_AUTOLOAD}{why}"),
+        message: format!("{agent_said}{NO_AUTOLOAD}{why}{hint}"),
     };
     let exe =
         std::env::current_exe().map_err(|e| not_loaded(&format!("cannot find oidc-add: {e}")))?;

@@ -16,7 +16,16 @@ fn autoload_is_tried_once_by_our_oidc_token() {
     // No keyring and no terminal here: oidc-token cannot load it either.
     let err = fails(&env.run("oidc-token", &["acct"]), 4);
     assert!(
-        err.contains("no password for 'acct' in the keyring"),
+        err.contains("no password for 'acct' in the keyring")
+            && err.matches("oidc-add acct").count() == 1,
+        "{err}"
+    );
+    // By issuer (the account is its default): the command names the
+    // account, which the agent's words for an issuer cannot.
+    let err = fails(&env.run("oidc-token", &[&op.issuer]), 4);
+    assert!(
+        err.contains("no password for 'acct' in the keyring")
+            && err.contains("load it with `oidc-add acct`"),
         "{err}"
     );
     // As oidc-agent 4.2.6's oidc-token asks.
