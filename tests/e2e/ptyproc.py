@@ -77,6 +77,16 @@ class PtyProc:
     def send(self, text: str) -> None:
         os.write(self.master, text.encode())
 
+    def type_like_a_person(self, text: str, think: float = 3.0, per_key: float = 0.12) -> None:
+        """A person at the keyboard: a pause to read the prompt, then one
+        key at a time. The pace is the behaviour under test (nothing may
+        time out, and a prompt must take keys as they come), not a way to
+        wait for the program."""
+        time.sleep(think)
+        for key in text:
+            self.send(key)
+            time.sleep(per_key)
+
     def wait(self, timeout: float = 120) -> int:
         try:
             rc = self.proc.wait(timeout=timeout)

@@ -112,6 +112,7 @@ def _read_until(fd: int, needle: bytes, deadline: float) -> bytes:
     return buf
 
 
+@pytest.mark.slow(16)
 def test_autoload_prompts_on_a_terminal(cli, provider):
     _import(cli, provider)
     _unload(cli)
@@ -123,7 +124,12 @@ def test_autoload_prompts_on_a_terminal(cli, provider):
         # Echo goes off before the prompt is written: type once it shows.
         out = _read_until(fd, b"password to load it: ", deadline)
         assert b"'auto' is not loaded" in out, out
-        os.write(fd, PASSWORD.encode() + b"\r")
+        # A person looks the password up: longer than the agent's 10 s
+        # read timeout, so no connection may be held open across a prompt.
+        time.sleep(12)  # the pace under test
+        for key in PASSWORD.encode() + b"\r":
+            os.write(fd, bytes([key]))
+            time.sleep(0.1)  # typing, one key at a time
         out = _read_until(fd, b"\x00never\x00", deadline)  # until the child closes the terminal
         _, status = os.waitpid(pid, 0)
         pid = 0

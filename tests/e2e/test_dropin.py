@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -62,17 +63,26 @@ def user_env(sandbox, agent, **extra) -> dict[str, str]:
     return env
 
 
-def login_on_terminal(p: PtyProc, provider, password_prompts: int = 2) -> None:
+# How long a person takes to open the printed URL and log in, at human pace.
+LOGIN_PACE = 10.0
+
+
+def login_on_terminal(p: PtyProc, provider, password_prompts: int = 2, person: bool = False) -> None:
     """Plays the user of oidc-gen on its terminal: opens the printed URL in
     the scripted browser, then types the account password (twice for a new
-    account)."""
+    account). `person`: at a person's pace, reading and typing."""
     prefix = re.escape(provider.endpoint("authorization_endpoint"))
     url = p.expect(prefix + r"\S+").group(0)
+    if person:
+        time.sleep(LOGIN_PACE)  # the person finds the tab and logs in: the pace under test
     landing = Browser(verify=provider.verify).authorize(url, follow=True)
     assert landing.status == 200, f"the loopback listener answered {landing.status}: {landing.body[:500]}"
     for _ in range(password_prompts):
         p.expect(r"(?i)password[^\n]*: ")
-        p.send(PASSWORD + "\n")
+        if person:
+            p.type_like_a_person(PASSWORD + "\n")
+        else:
+            p.send(PASSWORD + "\n")
 
 
 def run_on_terminal(sandbox, env, line: str, name: str, cwd: str | None = None) -> PtyProc:
@@ -243,6 +253,7 @@ def readme_blocks() -> list[str]:
     return blocks
 
 
+@pytest.mark.slow(35)
 def test_readme_quickstart_and_rclone_blocks_run_as_written(provider, sandbox, dav, need_binaries):
     quick, rclone_flags, rclone_env = readme_blocks()
     subst = [
@@ -271,10 +282,11 @@ def test_readme_quickstart_and_rclone_blocks_run_as_written(provider, sandbox, d
     sandbox.log(script)
     p = PtyProc(["bash", "-c", script], env, sandbox.logs / "readme.log", cwd=str(sandbox.work))
     try:
-        login_on_terminal(p, provider)
+        # A person following the README: logs in and types at their pace.
+        login_on_terminal(p, provider, person=True)
         # `oidc-add kit` at the end of the quickstart asks for the password.
         p.expect(r"Password for account 'kit': ")
-        p.send(PASSWORD + "\n")
+        p.type_like_a_person(PASSWORD + "\n")
         p.expect("QUICKSTART-DONE")
         p.expect("RCLONE-FLAGS-DONE")
         p.expect("RCLONE-ENV-DONE")
