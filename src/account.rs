@@ -18,6 +18,7 @@ pub mod config;
 pub mod format;
 pub mod issuers;
 pub mod legacy;
+pub mod pubclients;
 pub mod store;
 
 use std::path::{Path, PathBuf};

@@ -380,7 +380,7 @@ fn offered(meta: &Metadata, scope: &str) -> bool {
 /// Scopes from the command line; `max` expands to everything advertised.
 fn scopes(args: &Args, meta: &Metadata) -> String {
     let list: Vec<String> = args.scope.iter().flat_map(|s| split_list(s)).collect();
-    if args.scope_max || list.iter().any(|s| s == "max") {
+    if scope_max(args) {
         return meta.scopes_supported.join(" ");
     }
     if list.is_empty() {
@@ -389,6 +389,16 @@ fn scopes(args: &Args, meta: &Metadata) -> String {
         return offered.join(" ");
     }
     list.join(" ")
+}
+
+/// `--scope max` (or `--scope-all`): every scope the client may ask for.
+fn scope_max(args: &Args) -> bool {
+    args.scope_max
+        || args
+            .scope
+            .iter()
+            .flat_map(|s| split_list(s))
+            .any(|s| s == "max")
 }
 
 /// What a login asks for: `scope` with `openid` and `offline_access` added

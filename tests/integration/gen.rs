@@ -39,7 +39,8 @@ pub(crate) fn public_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str) -> 
     gen_args(name, issuer, flow, &["--client-id", PUBLIC_CLIENT, "--pub"])
 }
 
-fn query(url: &str) -> std::collections::HashMap<String, String> {
+/// An URL's query parameters.
+pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
         .expect("url")
         .query_pairs()

@@ -16,6 +16,7 @@ mod lifecycle;
 mod loading;
 mod properties;
 mod protocol;
+mod pubclients;
 mod secrets;
 mod service;
 mod shared;

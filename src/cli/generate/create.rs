@@ -11,7 +11,9 @@
 use anyhow::{Context as _, bail};
 
 use super::complete::{complete, new_password};
-use super::{Args, Flow, Session, auth_scopes, code, device, given, login_scopes, scopes};
+use super::{
+    Args, Flow, Session, auth_scopes, code, device, given, login_scopes, registration, scopes,
+};
 use crate::account::config::{AccountConfig, split_list};
 use crate::account::store::Store;
 use crate::error::Error;
@@ -76,6 +78,17 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         config.redirect_uris = code::explicit_redirect_uris(args);
     }
     let imported = import_rt(args)?;
+    let preregistered = registration::preregistered(&config, store);
+    if args.public
+        && let Some(client) = &preregistered
+    {
+        registration::use_public_client(args, &mut config, client);
+    }
+    // `--scope max` with a preregistered client: the scopes it may ask for.
+    let client_max = preregistered
+        .as_ref()
+        .filter(|p| p.client_id == config.client_id && super::scope_max(args))
+        .and_then(|p| p.scope.clone());
     let session = Session::open(args, &config)?;
     given::choose_auth(args, &session.meta, &mut config);
     let file_redirects = file.as_ref().is_some_and(|f| !f.redirect_uris.is_empty());
@@ -93,7 +106,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if needs_scope
         && (config.scope.is_none() && config.auth_scope.is_none() || !args.scope.is_empty())
     {
-        config.set_scope(&scopes(args, &session.meta));
+        config.set_scope(&client_max.unwrap_or_else(|| scopes(args, &session.meta)));
     }
     if flow != Flow::Refresh {
         config.set_scope(&login_scopes(auth_scopes(&config), &session.meta));
@@ -141,7 +154,16 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         }
         (Flow::Code | Flow::Device, _) => {
             if config.client_id.is_empty() {
-                super::registration::register(&session, &mut config, name)?;
+                match registration::register(&session, &mut config, name) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        let Some(client) = &preregistered else {
+                            return Err(e);
+                        };
+                        eprintln!("oidc-gen: note: {e:#}; trying a preregistered public client");
+                        registration::use_public_client(args, &mut config, client);
+                    }
+                }
             }
             let tokens = if flow == Flow::Code {
                 code::run(&session, store, &config)?

@@ -1,6 +1,8 @@
-//! The client of a new account when no `--client-id` is given: dynamic
-//! client registration (RFC 7591) with what oidc-agent registers, and its
-//! removal (RFC 7592) when the account is deleted or never saved.
+//! The client of a new account when no `--client-id` is given: oidc-agent's
+//! preregistered public client for the issuer (`--pub`, or when dynamic
+//! registration fails, as oidc-agent's oidc-gen falls back to it), or
+//! dynamic client registration (RFC 7591) with what oidc-agent registers,
+//! and its removal (RFC 7592) when the account is deleted or never saved.
 //!
 //! The registration's `registration_client_uri` and
 //! `registration_access_token` go into the account JSON under oidc-agent's
@@ -10,8 +12,10 @@
 use anyhow::Context as _;
 use serde_json::Value;
 
-use super::Session;
+use super::{Args, Session};
 use crate::account::config::AccountConfig;
+use crate::account::pubclients::{self, PublicClient};
+use crate::account::store::Store;
 use crate::error::Error;
 use crate::oidc::OidcError;
 use crate::oidc::registration::{self, ClientMetadata, DEVICE_GRANT};
@@ -24,6 +28,38 @@ const KEY_CLIENT_URI: &str = "registration_client_uri";
 /// that any port is accepted (RFC 8252 §7.3) and the listener can take an
 /// ephemeral one.
 const LOOPBACK_REDIRECTS: [&str; 2] = ["http://127.0.0.1", "http://localhost"];
+
+/// oidc-agent's preregistered public client for the issuer of `config`, a
+/// new account without a client id: from `/etc/oidc-agent` (what
+/// oidc-agent's package ships), then the account directory.
+pub(super) fn preregistered(config: &AccountConfig, store: &Store) -> Option<PublicClient> {
+    if !config.client_id.is_empty() {
+        return None;
+    }
+    let system = std::path::Path::new(pubclients::SYSTEM_DIR);
+    pubclients::find(&config.issuer_url, &[system, store.dir()])
+}
+
+/// Makes `client` the client of `config`: its id and secret and, unless
+/// the command line names redirect URIs, the ones it was registered with
+/// (a provider may accept no others).
+pub(super) fn use_public_client(args: &Args, config: &mut AccountConfig, client: &PublicClient) {
+    config.client_id = client.client_id.clone();
+    config.client_secret = client.client_secret.clone().unwrap_or_default();
+    if args.redirect_uri.is_empty() && args.port.is_empty() {
+        config.redirect_uris = if client.redirect_uris.is_empty() {
+            pubclients::REDIRECT_URIS.map(str::to_owned).to_vec()
+        } else {
+            client.redirect_uris.clone()
+        };
+    }
+    eprintln!(
+        "Using the public client '{}' for {} from {}",
+        client.client_id,
+        config.issuer_url,
+        client.source.display()
+    );
+}
 
 /// Registers a client for account `name` and stores its credentials in
 /// `config`.

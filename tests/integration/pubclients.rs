@@ -1,0 +1,123 @@
+//! oidc-agent's preregistered public clients (`pubclients.config`,
+//! `issuer.config.d/`): `oidc-gen --pub` without `--client-id` takes the
+//! issuer's, with the redirect URIs it was registered with and its scopes
+//! for `--scope max`; without `--pub` it is the fallback when dynamic
+//! registration fails, as in oidc-agent.
+
+use std::collections::HashMap;
+
+use oidc_agent::account::pubclients::{PUBCLIENTS_CONFIG, REDIRECT_URIS};
+
+use crate::r#gen::query;
+use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
+use crate::support::*;
+
+const CLIENT_SCOPES: &str = "openid offline_access profile";
+
+/// A `pubclients.config` in the account directory with the fake
+/// provider's public client, as Debian's oidc-agent lists them.
+fn preregister(env: &Env, issuer: &str) {
+    std::fs::create_dir_all(env.config_dir()).expect("mkdir");
+    std::fs::write(
+        env.config_dir().join(PUBCLIENTS_CONFIG),
+        format!("# public clients\n{PUBLIC_CLIENT}@{issuer}/@{CLIENT_SCOPES}\n"),
+    )
+    .expect("write pubclients.config");
+}
+
+/// Logs in through the code flow oidc-gen started; returns its stderr and
+/// the authorization request's parameters.
+fn log_in(mut oidc_gen: Running) -> (String, HashMap<String, String>) {
+    let url = oidc_gen.auth_url();
+    assert_eq!(browser::login(&url).status, 200);
+    (stderr(&oidc_gen.finish()), query(&url))
+}
+
+#[test]
+fn pub_without_a_client_id_takes_the_preregistered_client() {
+    let op = FakeOp::start();
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    preregister(&env, &op.issuer);
+    let oidc_gen = env.spawn(
+        "oidc-gen",
+        &[
+            "egi",
+            "--issuer",
+            &op.issuer,
+            "--pub",
+            "--flow",
+            "code",
+            "--no-url-call",
+            "--pw-env",
+            "--scope",
+            "max",
+        ],
+    );
+    let (said, q) = log_in(oidc_gen);
+    assert!(
+        said.contains(&format!("Using the public client '{PUBLIC_CLIENT}'")),
+        "{said}"
+    );
+    assert_eq!(q["client_id"], PUBLIC_CLIENT);
+    assert!(
+        REDIRECT_URIS
+            .iter()
+            .any(|u| q["redirect_uri"].trim_end_matches('/') == *u),
+        "not one of the redirect URIs oidc-agent registered: {q:?}"
+    );
+    let mut asked: Vec<&str> = q["scope"].split(' ').collect();
+    asked.sort_unstable();
+    let mut max: Vec<&str> = CLIENT_SCOPES.split(' ').collect();
+    max.sort_unstable();
+    assert_eq!(asked, max, "--scope max is the client's scopes");
+    assert!(op.registrations().is_empty(), "a client was registered");
+    assert!(ok(&env.run("oidc-token", &["egi"])).starts_with("at-"));
+}
+
+#[test]
+fn a_failed_registration_falls_back_to_the_preregistered_client() {
+    let op = FakeOp::start();
+    op.set(|c| c.registration = false);
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    preregister(&env, &op.issuer);
+    let oidc_gen = env.spawn(
+        "oidc-gen",
+        &[
+            "kit",
+            "--issuer",
+            &op.issuer,
+            "--flow",
+            "code",
+            "--no-url-call",
+            "--pw-env",
+        ],
+    );
+    let (said, q) = log_in(oidc_gen);
+    assert!(
+        said.contains("dynamic client registration")
+            && said.contains("trying a preregistered public client"),
+        "{said}"
+    );
+    assert_eq!(q["client_id"], PUBLIC_CLIENT);
+    assert!(ok(&env.run("oidc-token", &["kit"])).starts_with("at-"));
+    // No entry for the issuer: the registration's error, as before.
+    std::fs::remove_file(env.config_dir().join(PUBCLIENTS_CONFIG)).expect("rm");
+    let err = fails(
+        &env.run(
+            "oidc-gen",
+            &[
+                "other",
+                "--issuer",
+                &op.issuer,
+                "--flow",
+                "code",
+                "--no-url-call",
+                "--pw-env",
+            ],
+        ),
+        8,
+    );
+    assert!(err.contains("dynamic client registration"), "{err}");
+}
