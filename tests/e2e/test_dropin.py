@@ -307,3 +307,22 @@ def test_status_against_debian_4x_agent(make_agent, sandbox):
     assert res.returncode == 0, res.describe()
     doc = json.loads(res.stdout)
     assert doc["socket"] == agent.sock and "4.2.6" in json.dumps(doc), doc
+
+
+def test_pub_takes_debians_preregistered_public_client(cli, sandbox):
+    """`oidc-gen --pub --issuer https://aai.egi.eu/oidc/ NAME`, as EGI's
+    documentation has it: the public client comes from the
+    `/etc/oidc-agent/pubclients.config` Debian's oidc-agent package installs.
+    A proxy that is down stands in for the network the suite may not use:
+    the client is chosen before the provider is asked anything."""
+    pubclients = Path("/etc/oidc-agent/pubclients.config")
+    assert pubclients.is_file(), "Debian's oidc-agent package is not installed"
+    line = next(l for l in pubclients.read_text().splitlines() if "@https://aai.egi.eu/oidc/" in l)
+    client_id = line.split("@")[0].split(":")[0]
+    res = cli.gen("egi", "--pub", "--issuer", "https://aai.egi.eu/oidc/", "--flow", "device", "--pw-env",
+                  extra_env={"HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""})
+    assert res.returncode == 6, res.describe()
+    assert f"Using the public client '{client_id}' for https://aai.egi.eu/oidc/ from {pubclients}" in res.stderr, \
+        res.describe()
+    assert "a proxy is set, HTTPS_PROXY=http://127.0.0.1:9/" in res.stderr, res.describe()
+    assert not (sandbox.config_dir / "egi").exists(), "an account without a login was saved"
