@@ -1,12 +1,17 @@
 //! Preregistered public clients, as oidc-agent ships them for providers that
-//! offer no dynamic client registration (EGI Check-in, KIT, Helmholtz, …):
-//! 4.2.6's `pubclients.config`, one `client_id[:secret]@issuer[@scopes]`
-//! per line, and 5.x's `issuer.config.d/*`, one JSON object per file with
-//! a `pubclient` (`client_id`, `client_secret`, `scope`, `redirect_uris`).
+//! offer no dynamic client registration (EGI Check-in, KIT, Helmholtz,
+//! WLCG, …): 4.2.6's `pubclients.config`, one
+//! `client_id[:secret]@issuer[@scopes]` per line, and 5.x's issuer objects
+//! (in `issuer.config.d/*` and a JSON `issuer.config`; an object or an
+//! array of them per file) with a `pubclient` (`client_id`,
+//! `client_secret`, `scope`, `flow`, `redirect_uris`).
 //!
-//! Looked up as oidc-agent does, the system's `/etc/oidc-agent` before the
-//! account directory, the first entry for the issuer wins. Only reading:
-//! these files belong to the distribution's package and to the person.
+//! 5.x merges its files with the later winning: the account directory's
+//! over `/etc/oidc-agent`'s, `issuer.config` over `issuer.config.d/`, a
+//! file over the ones sorted before it. So the lookup goes the other way
+//! and takes the first entry for the issuer, with 4.2.6's
+//! `pubclients.config` last in each directory. Only reading: these files
+//! belong to the distribution's package and to the person.
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +24,8 @@ use crate::secret::SecretString;
 pub const PUBCLIENTS_CONFIG: &str = "pubclients.config";
 /// oidc-agent 5.x's directory of per-issuer files.
 pub const ISSUER_CONFIG_D: &str = "issuer.config.d";
+/// oidc-agent's issuer list (5.x: JSON issuer objects).
+const ISSUER_CONFIG: &str = crate::paths::ISSUER_CONFIG;
 /// Where oidc-agent's package puts both.
 pub const SYSTEM_DIR: &str = "/etc/oidc-agent";
 
@@ -42,22 +49,27 @@ pub struct PublicClient {
     pub scope: Option<String>,
     /// Its redirect URIs (5.x entries may name them).
     pub redirect_uris: Vec<String>,
+    /// The flows it may use (5.x `flow`: Google's allows only `device`).
+    pub flows: Vec<String>,
     /// The file it came from, for the person to see.
     pub source: PathBuf,
 }
 
-/// The first public client for `issuer`: in each of `dirs` (in order),
-/// `issuer.config.d/*` (sorted by name) and then `pubclients.config`.
-/// Files that are missing, unreadable or malformed are passed over: they
-/// are someone else's and a login need not fail for them.
+/// The public client for `issuer`: in each of `dirs` (the one that wins
+/// first), `issuer.config`, then `issuer.config.d/*` (the last by name
+/// first), then `pubclients.config`. Files that are missing, unreadable
+/// or malformed are passed over: they are someone else's, and a login need
+/// not fail for them.
 pub fn find(issuer: &str, dirs: &[&Path]) -> Option<PublicClient> {
     dirs.iter().find_map(|dir| {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(ISSUER_CONFIG_D))
             .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
         files.sort();
+        files.push(dir.join(ISSUER_CONFIG));
         files
             .iter()
+            .rev()
             .find_map(|file| {
                 let text = read_small(file)?;
                 from_issuer_file(&text, issuer).map(|c| c.found_in(file))
@@ -111,17 +123,27 @@ pub fn from_lines(text: &str, issuer: &str) -> Option<PublicClient> {
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned),
                 redirect_uris: Vec::new(),
+                flows: Vec::new(),
                 source: PathBuf::new(),
             })
         })
         .filter(|c| !c.client_id.is_empty())
 }
 
-/// One 5.x `issuer.config.d` file.
+/// A 5.x file: one issuer object, or an array of them.
 #[derive(Deserialize)]
-struct IssuerFile {
+#[serde(untagged)]
+enum IssuerFile {
+    One(IssuerEntry),
+    Many(Vec<IssuerEntry>),
+}
+
+/// One 5.x issuer object, of which only these keys matter here.
+#[derive(Deserialize)]
+struct IssuerEntry {
     #[serde(alias = "issuer_url")]
     issuer: String,
+    #[serde(default)]
     pubclient: Option<PubClientEntry>,
 }
 
@@ -134,15 +156,22 @@ struct PubClientEntry {
     scope: Option<String>,
     #[serde(default)]
     redirect_uris: Vec<String>,
+    /// oidc-agent's key is `flow`; its documentation says `flows`.
+    #[serde(default, alias = "flows")]
+    flow: Vec<String>,
 }
 
-/// The `pubclient` of a 5.x `issuer.config.d` file, if it is for `issuer`.
+/// The `pubclient` for `issuer` in a 5.x file's issuer objects.
 pub fn from_issuer_file(text: &str, issuer: &str) -> Option<PublicClient> {
-    let file: IssuerFile = serde_json::from_str(text).ok()?;
-    if !same_issuer(&file.issuer, issuer) {
-        return None;
-    }
-    let entry = file.pubclient.filter(|p| !p.client_id.is_empty())?;
+    let entries = match serde_json::from_str(text).ok()? {
+        IssuerFile::One(entry) => vec![entry],
+        IssuerFile::Many(entries) => entries,
+    };
+    let entry = entries
+        .into_iter()
+        .find(|e| same_issuer(&e.issuer, issuer))?
+        .pubclient
+        .filter(|p| !p.client_id.is_empty())?;
     Some(PublicClient {
         client_id: entry.client_id,
         client_secret: entry
@@ -151,6 +180,7 @@ pub fn from_issuer_file(text: &str, issuer: &str) -> Option<PublicClient> {
             .map(SecretString::new),
         scope: entry.scope.filter(|s| !s.trim().is_empty()),
         redirect_uris: entry.redirect_uris,
+        flows: entry.flow,
         source: PathBuf::new(),
     })
 }
@@ -201,44 +231,62 @@ mod tests {
         assert!(from_issuer_file(egi, "https://other.example").is_none());
         let without = r#"{"issuer": "https://op.example", "register": "https://op.example/r"}"#;
         assert!(from_issuer_file(without, "https://op.example").is_none());
+        // 5.x's `wlcg` file: an array; Google's entry: device flow only.
+        let many = r#"[{"issuer": "https://wlcg.cloud.cnaf.infn.it/", "pubclient":
+            {"client_id": "7d6a", "scope": "openid wlcg storage.read:/"}, "legacy_aud_mode": true},
+            {"issuer": "https://accounts.google.com", "pubclient": {"client_id": "g",
+            "client_secret": "s", "flow": ["device"]}}]"#;
+        let wlcg = from_issuer_file(many, "https://wlcg.cloud.cnaf.infn.it").expect("wlcg");
+        assert_eq!(wlcg.scope.as_deref(), Some("openid wlcg storage.read:/"));
+        let google = from_issuer_file(many, "https://accounts.google.com/").expect("google");
+        assert_eq!(google.flows, ["device"]);
+        assert_eq!(google.client_secret.as_ref().map(|s| s.expose()), Some("s"));
     }
 
-    /// The system's directory first, then the person's; in each, the 5.x
-    /// files before the 4.x list.
+    /// What 5.x merges last wins: the person's directory over the
+    /// system's, `issuer.config` over `issuer.config.d/`, a later file over
+    /// an earlier one; 4.2.6's list comes last in each directory.
     #[test]
-    fn finds_the_first_entry_in_oidc_agents_order() {
+    fn finds_the_entry_that_wins_in_oidc_agents_order() {
         let system = tempfile::tempdir().expect("tmp");
         let user = tempfile::tempdir().expect("tmp");
         let iss = "https://op.example";
-        std::fs::write(user.path().join(PUBCLIENTS_CONFIG), format!("user@{iss}\n")).expect("w");
-        let found = find(iss, &[system.path(), user.path()]).expect("user's");
-        assert_eq!(found.client_id, "user");
-        assert_eq!(found.source, user.path().join(PUBCLIENTS_CONFIG));
+        let dirs = [user.path(), system.path()];
+        let found = |what: &str| find(iss, &dirs).expect(what);
         std::fs::write(
             system.path().join(PUBCLIENTS_CONFIG),
             format!("sys4@{iss}\n"),
         )
         .expect("w");
+        assert_eq!(found("system 4.x").client_id, "sys4");
         assert_eq!(
-            find(iss, &[system.path(), user.path()])
-                .expect("4.x")
-                .client_id,
-            "sys4"
+            found("system 4.x").source,
+            system.path().join(PUBCLIENTS_CONFIG)
         );
+        let object =
+            |id: &str| format!(r#"{{"issuer":"{iss}/","pubclient":{{"client_id":"{id}"}}}}"#);
         let d = system.path().join(ISSUER_CONFIG_D);
         std::fs::create_dir(&d).expect("mkdir");
-        std::fs::write(d.join("broken"), "{not json").expect("w");
+        std::fs::write(d.join("a-op"), object("sys5-a")).expect("w");
+        std::fs::write(d.join("b-broken"), "{not json").expect("w");
+        assert_eq!(found("system 5.x").client_id, "sys5-a");
+        std::fs::write(d.join("c-op"), object("sys5-c")).expect("w");
+        assert_eq!(found("the later file").client_id, "sys5-c");
         std::fs::write(
-            d.join("op"),
-            format!(r#"{{"issuer":"{iss}/","pubclient":{{"client_id":"sys5"}}}}"#),
+            system.path().join(ISSUER_CONFIG),
+            format!("[{}]", object("sys-ic")),
         )
         .expect("w");
-        assert_eq!(
-            find(iss, &[system.path(), user.path()])
-                .expect("5.x")
-                .client_id,
-            "sys5"
-        );
-        assert!(find("https://none.example", &[system.path(), user.path()]).is_none());
+        assert_eq!(found("issuer.config").client_id, "sys-ic");
+        std::fs::write(
+            user.path().join(PUBCLIENTS_CONFIG),
+            format!("user4@{iss}\n"),
+        )
+        .expect("w");
+        assert_eq!(found("the person's").client_id, "user4");
+        // A 4.x issuer.config (lines) is no JSON: passed over.
+        std::fs::write(user.path().join(ISSUER_CONFIG), format!("{iss} acct\n")).expect("w");
+        assert_eq!(found("beside 4.x lines").client_id, "user4");
+        assert!(find("https://none.example", &dirs).is_none());
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use oidc_agent::account::pubclients::{PUBCLIENTS_CONFIG, REDIRECT_URIS};
 
-use crate::r#gen::query;
+use crate::r#gen::{gen_args, gen_fails, query};
 use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
 
@@ -41,18 +41,7 @@ fn pub_without_a_client_id_takes_the_preregistered_client() {
     preregister(&env, &op.issuer);
     let oidc_gen = env.spawn(
         "oidc-gen",
-        &[
-            "egi",
-            "--issuer",
-            &op.issuer,
-            "--pub",
-            "--flow",
-            "code",
-            "--no-url-call",
-            "--pw-env",
-            "--scope",
-            "max",
-        ],
+        &gen_args("egi", &op.issuer, "code", &["--pub", "--scope", "max"]),
     );
     let (said, q) = log_in(oidc_gen);
     assert!(
@@ -82,18 +71,7 @@ fn a_failed_registration_falls_back_to_the_preregistered_client() {
     let mut env = Env::new();
     env.start_agent(&[]);
     preregister(&env, &op.issuer);
-    let oidc_gen = env.spawn(
-        "oidc-gen",
-        &[
-            "kit",
-            "--issuer",
-            &op.issuer,
-            "--flow",
-            "code",
-            "--no-url-call",
-            "--pw-env",
-        ],
-    );
+    let oidc_gen = env.spawn("oidc-gen", &gen_args("kit", &op.issuer, "code", &[]));
     let (said, q) = log_in(oidc_gen);
     assert!(
         said.contains("dynamic client registration")
@@ -104,20 +82,6 @@ fn a_failed_registration_falls_back_to_the_preregistered_client() {
     assert!(ok(&env.run("oidc-token", &["kit"])).starts_with("at-"));
     // No entry for the issuer: the registration's error, as before.
     std::fs::remove_file(env.config_dir().join(PUBCLIENTS_CONFIG)).expect("rm");
-    let err = fails(
-        &env.run(
-            "oidc-gen",
-            &[
-                "other",
-                "--issuer",
-                &op.issuer,
-                "--flow",
-                "code",
-                "--no-url-call",
-                "--pw-env",
-            ],
-        ),
-        8,
-    );
+    let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &[]), 8);
     assert!(err.contains("dynamic client registration"), "{err}");
 }

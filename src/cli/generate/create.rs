@@ -92,12 +92,20 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     let session = Session::open(args, &config)?;
     given::choose_auth(args, &session.meta, &mut config);
     let file_redirects = file.as_ref().is_some_and(|f| !f.redirect_uris.is_empty());
+    // The flows a preregistered client may use (Google's: the device flow).
+    let client_flows: Vec<Flow> = preregistered
+        .iter()
+        .filter(|p| p.client_id == config.client_id)
+        .flat_map(|p| &p.flows)
+        .filter_map(|f| <Flow as clap::ValueEnum>::from_str(f, true).ok())
+        .collect();
     let flow = choose_flow(
         args,
         &session.meta,
         &config.issuer_url,
         imported.is_some(),
         file_redirects,
+        &client_flows,
     )?;
     // An imported refresh token keeps the scopes it was granted: without
     // --scope, its refreshes send none (RFC 6749 §6), since asking for a scope
@@ -278,14 +286,16 @@ fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
 }
 
 /// The flow to run: an imported token wins; otherwise the first of the
-/// preferred flows the provider supports. `file_redirects`: the `-f` file
-/// lists redirect URIs.
+/// preferred flows (`--flow`, else `client_flows`, those the client allows)
+/// the provider supports. `file_redirects`: the `-f` file lists redirect
+/// URIs.
 fn choose_flow(
     args: &Args,
     meta: &Metadata,
     issuer: &str,
     have_rt: bool,
     file_redirects: bool,
+    client_flows: &[Flow],
 ) -> crate::Result<Flow> {
     if have_rt {
         return Ok(Flow::Refresh);
@@ -301,6 +311,8 @@ fn choose_flow(
         || args.no_webserver;
     let preferred = if !args.flow.is_empty() {
         args.flow.clone()
+    } else if !client_flows.is_empty() {
+        client_flows.to_vec()
     } else if asks_for_code || code::browser_available() {
         vec![Flow::Code, Flow::Device]
     } else {
@@ -379,7 +391,7 @@ mod tests {
     #[test]
     fn flow_order_is_preference_with_fallback() {
         let both = args(&["x", "--flow", "device", "--flow", "code"]);
-        let pick = |a: &Args, m: &Metadata| choose_flow(a, m, "https://op", false, false);
+        let pick = |a: &Args, m: &Metadata| choose_flow(a, m, "https://op", false, false, &[]);
         assert_eq!(pick(&both, &meta(true, true)).expect("flow"), Flow::Device);
         assert_eq!(pick(&both, &meta(true, false)).expect("flow"), Flow::Code);
         let device = args(&["x", "--flow", "device"]);
@@ -395,7 +407,7 @@ mod tests {
         assert!(err.to_string().contains("--flow device"), "{err}");
         // An imported refresh token needs no interactive flow at all.
         assert_eq!(
-            choose_flow(&code, &meta(false, false), "https://op", true, false).expect("flow"),
+            choose_flow(&code, &meta(false, false), "https://op", true, false, &[]).expect("flow"),
             Flow::Refresh
         );
         // --no-webserver (paste the redirected URL) is the code flow's, with
@@ -404,8 +416,23 @@ mod tests {
         assert_eq!(pick(&paste, &meta(true, true)).expect("flow"), Flow::Code);
         // So do redirect URIs in the -f file, as on the command line.
         let plain = args(&["x"]);
-        let from_file = choose_flow(&plain, &meta(true, true), "https://op", false, true);
+        let from_file = choose_flow(&plain, &meta(true, true), "https://op", false, true, &[]);
         assert_eq!(from_file.expect("flow"), Flow::Code);
+        // A preregistered client's flows (Google's: device only) come
+        // before the default order, --flow before them.
+        let device_only = [Flow::Device];
+        let client = |a: &Args| {
+            choose_flow(
+                a,
+                &meta(true, true),
+                "https://op",
+                false,
+                true,
+                &device_only,
+            )
+        };
+        assert_eq!(client(&plain).expect("flow"), Flow::Device);
+        assert_eq!(client(&code).expect("flow"), Flow::Code);
     }
 
     #[test]

@@ -30,14 +30,14 @@ const KEY_CLIENT_URI: &str = "registration_client_uri";
 const LOOPBACK_REDIRECTS: [&str; 2] = ["http://127.0.0.1", "http://localhost"];
 
 /// oidc-agent's preregistered public client for the issuer of `config`, a
-/// new account without a client id: from `/etc/oidc-agent` (what
-/// oidc-agent's package ships), then the account directory.
+/// new account without a client id: from the account directory, then
+/// `/etc/oidc-agent` (what oidc-agent's package ships).
 pub(super) fn preregistered(config: &AccountConfig, store: &Store) -> Option<PublicClient> {
     if !config.client_id.is_empty() {
         return None;
     }
     let system = std::path::Path::new(pubclients::SYSTEM_DIR);
-    pubclients::find(&config.issuer_url, &[system, store.dir()])
+    pubclients::find(&config.issuer_url, &[store.dir(), system])
 }
 
 /// Makes `client` the client of `config`: its id and secret and, unless
