@@ -379,7 +379,8 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
         if let Some(p) = path
             .as_ref()
             .filter(|p| a.ahead.token_file.as_ref() != Some(*p))
-            && let Err(e) = super::token_file::may_take(p)
+            && let Err(e) =
+                super::token_file::may_take(p).and_then(|()| super::token_file::claim(p))
         {
             return fail(ErrorKind::Usage, e);
         }
@@ -404,6 +405,9 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
             && a.ahead.token_file.as_ref() == Some(&path)
         {
             a.ahead.token_file = previous.clone();
+            if previous.as_ref() != Some(&path) {
+                super::token_file::release(&path);
+            }
         }
     };
     let t = crate::protocol::TokenRequest {

@@ -84,7 +84,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
             .into_values()
             .map(|a| {
                 if let Some(path) = &a.ahead.token_file {
-                    super::token_file::remove(&a.config.name, path);
+                    super::token_file::withdraw(&a.config.name, path);
                 }
                 let (key, convert_to) = a.persist.as_ref().map(Persist::to_base64).unzip();
                 SealedAccount {

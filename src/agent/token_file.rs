@@ -1,10 +1,98 @@
-//! Removing a WLCG bearer-token file (see `ahead`, which writes them): a
-//! leaf both the state (an unloaded account's file goes with it) and the
-//! refresh-ahead loop use.
+//! Taking and removing a WLCG bearer-token file (see `ahead`, which writes
+//! them): a leaf both the state (an unloaded account's file goes with it)
+//! and the refresh-ahead loop use.
+//!
+//! One agent per file: while an agent keeps a token file it holds an
+//! exclusive `flock` on a hidden file beside it (`.bt_u1000.lock`, holding
+//! its pid), so a second agent of the same user (the service's and a
+//! shell's `eval "$(oidc-agent)"`, both with the default path) is refused
+//! instead of writing its tokens over the first one's and removing the file
+//! the first one keeps. The kernel drops the lock with the agent, also on
+//! SIGKILL.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::log::log;
+
+/// The token files this agent has claimed, with their lock files open.
+static CLAIMS: Mutex<BTreeMap<PathBuf, File>> = Mutex::new(BTreeMap::new());
+
+/// `path`'s lock file: hidden, beside it.
+fn lock_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.lock"))
+}
+
+/// Claims `path` for this agent (see the module's documentation); a file
+/// claimed already stays claimed.
+pub fn claim(path: &Path) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    let mut claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
+    if claims.contains_key(path) {
+        return Ok(());
+    }
+    let lock = lock_path(path);
+    let failed = |e: std::io::Error| format!("{}: {e}", lock.display());
+    // Twice at most: the last holder removes the lock file as it lets go,
+    // and a file opened just before that is no longer the lock.
+    for _ in 0..2 {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock)
+            .map_err(failed)?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                let pid = std::fs::read_to_string(&lock).unwrap_or_default();
+                let pid = pid.trim();
+                return Err(format!(
+                    "{} is kept by another agent{}; stop that with `oidc-add --no-token-file NAME`                      against that agent, or name another file (--token-file=PATH)",
+                    path.display(),
+                    if pid.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {pid})")
+                    }
+                ));
+            }
+            Err(e) => return Err(failed(e.into())),
+        }
+        let locked = file.metadata().map_err(failed)?;
+        let same = std::fs::metadata(&lock)
+            .is_ok_and(|now| (now.dev(), now.ino()) == (locked.dev(), locked.ino()));
+        if same {
+            file.set_len(0).map_err(failed)?;
+            writeln!(file, "{}", std::process::id()).map_err(failed)?;
+            claims.insert(path.to_owned(), file);
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "{}: its lock changed hands meanwhile; try again",
+        path.display()
+    ))
+}
+
+/// Gives up this agent's claim on `path`: the lock file goes first, while
+/// still locked, so no other agent can lock a file no longer there.
+pub fn release(path: &Path) {
+    let mut claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(file) = claims.remove(path) {
+        let _ = std::fs::remove_file(lock_path(path));
+        drop(file);
+    }
+}
 
 /// Whether the agent may take `path` as a token file: nothing there, or a
 /// regular file holding what a token file holds (one line, no spaces; a
@@ -37,8 +125,16 @@ pub fn may_take(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Removes a token file (an account unloaded, the agent locked or stopping).
+/// Removes a token file and gives up the claim on it (an account
+/// unloaded, its file no longer kept, the agent stopping).
 pub fn remove(name: &str, path: &Path) {
+    withdraw(name, path);
+    release(path);
+}
+
+/// Removes a token file, keeping the claim on it (the agent locked: the
+/// file is written again at the unlock).
+pub fn withdraw(name: &str, path: &Path) {
     match std::fs::remove_file(path) {
         Ok(()) => log!("'{name}': removed token file {}", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

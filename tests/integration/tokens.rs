@@ -265,6 +265,50 @@ fn token_file_keeps_the_last_token_until_a_refresh_works() {
     assert_eq!(file(), ok(&env.run("oidc-token", &["acct"])));
 }
 
+/// Two agents of one user (the service's and a shell's) with the default
+/// path: the second is refused, naming the first, instead of writing its
+/// tokens over the first one's; a SIGKILLed keeper's claim ends with it.
+#[test]
+fn one_agent_per_token_file() {
+    let (_op, mut first) = agent_with_account();
+    let (_op2, mut second) = agent_with_account();
+    let path = first.dir.path().join("bt");
+    let flag = format!("--token-file={}", path.display());
+    ok(&first.run("oidc-add", &[&flag, "acct"]));
+    let kept = std::fs::read_to_string(&path).expect("token file");
+    let pid = first.agent_pid().expect("agent pid");
+    let err = fails(&second.run("oidc-add", &[&flag, "acct"]), 2);
+    assert!(
+        err.contains("kept by another agent") && err.contains(&format!("(pid {pid})")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("file"),
+        kept,
+        "overwritten"
+    );
+    // Its own file stays free to the first agent: unkept, then kept again.
+    ok(&first.run("oidc-add", &["--no-token-file", "acct"]));
+    ok(&second.run("oidc-add", &[&flag, "acct"]));
+    let err = fails(&first.run("oidc-add", &[&flag, "acct"]), 2);
+    assert!(err.contains("kept by another agent"), "{err}");
+    // The kernel ends the claim with the agent, also a SIGKILLed one.
+    let pid = second.agent_pid().expect("agent pid");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
+        rustix::process::Signal::KILL,
+    )
+    .expect("kill -9");
+    wait_for_exit(pid as i32);
+    ok(&first.run("oidc-add", &[&flag, "acct"]));
+    second.stop_agent();
+    // A clean stop leaves neither the file nor its lock behind.
+    first.stop_agent();
+    assert!(!path.exists(), "the token file outlived the agent");
+    let lock = path.with_file_name(".bt.lock");
+    assert!(!lock.exists(), "the lock file outlived the agent");
+}
+
 /// `oidc-token NAME | head -c0`: the reader went away before the token was
 /// written. Not a failure of ours: exit 0, not an end by SIGPIPE
 /// (`cli::start` ignores the signal, `cli::write_stdout` takes the EPIPE
