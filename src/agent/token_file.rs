@@ -30,16 +30,51 @@ fn lock_path(path: &Path) -> PathBuf {
 }
 
 /// Claims `path` for this agent (see the module's documentation); a file
-/// claimed already stays claimed.
+/// claimed already stays claimed. Refused only when another agent holds
+/// it: a lock file that cannot be made (no such directory, no write
+/// permission) leaves the file unclaimed, and writing it says what is
+/// wrong in the words a token file's write failure has.
 pub fn claim(path: &Path) -> Result<(), String> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
     let mut claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
     if claims.contains_key(path) {
         return Ok(());
     }
     let lock = lock_path(path);
-    let failed = |e: std::io::Error| format!("{}: {e}", lock.display());
+    match lock_file(&lock) {
+        Ok(Some(file)) => {
+            claims.insert(path.to_owned(), file);
+            Ok(())
+        }
+        Ok(None) => {
+            let pid = std::fs::read_to_string(&lock).unwrap_or_default();
+            let pid = pid.trim();
+            let by = if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (pid {pid})")
+            };
+            Err(format!(
+                "{} is kept by another agent{by}; stop that with `oidc-add --no-token-file NAME` \
+                 against that agent, or name another file (--token-file=PATH)",
+                path.display()
+            ))
+        }
+        Err(e) => {
+            log!(
+                "no lock for the token file {}: {}: {e}",
+                path.display(),
+                lock.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Opens and locks `lock`, writing this agent's pid into it; `None` when
+/// another process holds it.
+fn lock_file(lock: &Path) -> std::io::Result<Option<File>> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
     // Twice at most: the last holder removes the lock file as it lets go,
     // and a file opened just before that is no longer the lock.
     for _ in 0..2 {
@@ -49,38 +84,25 @@ pub fn claim(path: &Path) -> Result<(), String> {
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(&lock)
-            .map_err(failed)?;
+            .open(lock)?;
         match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => {
-                let pid = std::fs::read_to_string(&lock).unwrap_or_default();
-                let pid = pid.trim();
-                return Err(format!(
-                    "{} is kept by another agent{}; stop that with `oidc-add --no-token-file NAME`                      against that agent, or name another file (--token-file=PATH)",
-                    path.display(),
-                    if pid.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (pid {pid})")
-                    }
-                ));
-            }
-            Err(e) => return Err(failed(e.into())),
+            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
+            Err(e) => return Err(e.into()),
         }
-        let locked = file.metadata().map_err(failed)?;
-        let same = std::fs::metadata(&lock)
-            .is_ok_and(|now| (now.dev(), now.ino()) == (locked.dev(), locked.ino()));
-        if same {
-            file.set_len(0).map_err(failed)?;
-            writeln!(file, "{}", std::process::id()).map_err(failed)?;
-            claims.insert(path.to_owned(), file);
-            return Ok(());
+        let locked = file.metadata()?;
+        if std::fs::metadata(lock)
+            .is_ok_and(|now| (now.dev(), now.ino()) == (locked.dev(), locked.ino()))
+        {
+            // The pid is for the other agent's message only.
+            let _ = file
+                .set_len(0)
+                .and_then(|()| writeln!(file, "{}", std::process::id()));
+            return Ok(Some(file));
         }
     }
-    Err(format!(
-        "{}: its lock changed hands meanwhile; try again",
-        path.display()
+    Err(std::io::Error::other(
+        "the lock file changed hands meanwhile",
     ))
 }
 
