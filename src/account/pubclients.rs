@@ -12,6 +12,10 @@
 //! and takes the first entry for the issuer, with 4.2.6's
 //! `pubclients.config` last in each directory. Only reading: these files
 //! belong to the distribution's package and to the person.
+//!
+//! The same files say where to register a client by hand and whom to ask
+//! (5.x `register`/`contact`, 4.2.6's `/etc/oidc-agent/issuer.config` lines
+//! `url [register-url [contact]]`): oidc-gen says so when it has no client.
 
 use std::path::{Path, PathBuf};
 
@@ -62,14 +66,8 @@ pub struct PublicClient {
 /// not fail for them.
 pub fn find(issuer: &str, dirs: &[&Path]) -> Option<PublicClient> {
     dirs.iter().find_map(|dir| {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(ISSUER_CONFIG_D))
-            .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-            .unwrap_or_default();
-        files.sort();
-        files.push(dir.join(ISSUER_CONFIG));
-        files
+        issuer_files(dir)
             .iter()
-            .rev()
             .find_map(|file| {
                 let text = read_small(file)?;
                 from_issuer_file(&text, issuer).map(|c| c.found_in(file))
@@ -79,6 +77,18 @@ pub fn find(issuer: &str, dirs: &[&Path]) -> Option<PublicClient> {
                 from_lines(&read_small(&file)?, issuer).map(|c| c.found_in(&file))
             })
     })
+}
+
+/// `dir`'s 5.x files in the order they win: `issuer.config`, then
+/// `issuer.config.d/*` from the last by name.
+fn issuer_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(ISSUER_CONFIG_D))
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files.push(dir.join(ISSUER_CONFIG));
+    files.reverse();
+    files
 }
 
 /// A regular file's text, if it is one of a sane size.
@@ -145,6 +155,10 @@ struct IssuerEntry {
     issuer: String,
     #[serde(default)]
     pubclient: Option<PubClientEntry>,
+    #[serde(default, alias = "manual_register")]
+    register: Option<String>,
+    #[serde(default)]
+    contact: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -161,15 +175,63 @@ struct PubClientEntry {
     flow: Vec<String>,
 }
 
-/// The `pubclient` for `issuer` in a 5.x file's issuer objects.
-pub fn from_issuer_file(text: &str, issuer: &str) -> Option<PublicClient> {
+/// The issuer object for `issuer` in a 5.x file.
+fn issuer_entry(text: &str, issuer: &str) -> Option<IssuerEntry> {
     let entries = match serde_json::from_str(text).ok()? {
         IssuerFile::One(entry) => vec![entry],
         IssuerFile::Many(entries) => entries,
     };
-    let entry = entries
-        .into_iter()
-        .find(|e| same_issuer(&e.issuer, issuer))?
+    entries.into_iter().find(|e| same_issuer(&e.issuer, issuer))
+}
+
+/// Where to register a client for `issuer` by hand and whom to ask, as
+/// the first of `dirs` that knows says (see [`find`] for the order): one
+/// sentence, or `None`.
+pub fn register_help(issuer: &str, dirs: &[&Path]) -> Option<String> {
+    let (register, contact) = dirs.iter().find_map(|dir| {
+        // 4.2.6's lines: `url [register-url [contact]]` in /etc, split at
+        // single spaces as oidc-agent does (`url  contact`: no register
+        // URL); the person's file has `url shortname` lines, whose name is
+        // no URL.
+        let from_lines = read_small(&dir.join(ISSUER_CONFIG)).and_then(|text| {
+            text.lines().find_map(|line| {
+                let mut parts = line.splitn(3, ' ');
+                same_issuer(parts.next()?.trim(), issuer).then(|| {
+                    (
+                        parts
+                            .next()
+                            .filter(|r| r.contains("://"))
+                            .map(str::to_owned),
+                        parts.next().map(str::to_owned),
+                    )
+                })
+            })
+        });
+        issuer_files(dir)
+            .iter()
+            .filter_map(|f| issuer_entry(&read_small(f)?, issuer))
+            .map(|e| (e.register, e.contact))
+            .find(|(r, c)| r.is_some() || c.is_some())
+            .or(from_lines)
+    })?;
+    let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    match (clean(register), clean(contact)) {
+        (Some(r), Some(c)) => Some(format!(
+            "register a client by hand at {r} (the provider's contact: {c}) and pass --client-id"
+        )),
+        (Some(r), None) => Some(format!(
+            "register a client by hand at {r} and pass --client-id"
+        )),
+        (None, Some(c)) => Some(format!(
+            "ask the provider for a client ({c}) and pass --client-id"
+        )),
+        (None, None) => None,
+    }
+}
+
+/// The `pubclient` for `issuer` in a 5.x file's issuer objects.
+pub fn from_issuer_file(text: &str, issuer: &str) -> Option<PublicClient> {
+    let entry = issuer_entry(text, issuer)?
         .pubclient
         .filter(|p| !p.client_id.is_empty())?;
     Some(PublicClient {
@@ -288,5 +350,55 @@ mod tests {
         std::fs::write(user.path().join(ISSUER_CONFIG), format!("{iss} acct\n")).expect("w");
         assert_eq!(found("beside 4.x lines").client_id, "user4");
         assert!(find("https://none.example", &dirs).is_none());
+    }
+
+    /// 4.2.6's `/etc/oidc-agent/issuer.config` lines (as Debian ships
+    /// them) and 5.x objects say where to register by hand.
+    #[test]
+    fn says_where_to_register_by_hand() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let dirs = [dir.path()];
+        std::fs::write(
+            dir.path().join(ISSUER_CONFIG),
+            "https://iam.example/ https://iam.example/manage/dev/dynreg support@iam.example\n\
+             https://aai.egi.eu/oidc/  egi-aai-checkin@lists.grnet.gr\n\
+             https://bare.example/\n",
+        )
+        .expect("w");
+        assert_eq!(
+            register_help("https://iam.example", &dirs).as_deref(),
+            Some(
+                "register a client by hand at https://iam.example/manage/dev/dynreg \
+                 (the provider's contact: support@iam.example) and pass --client-id"
+            )
+        );
+        assert_eq!(
+            register_help("https://aai.egi.eu/oidc", &dirs).as_deref(),
+            Some(
+                "ask the provider for a client (egi-aai-checkin@lists.grnet.gr) and pass --client-id"
+            )
+        );
+        assert_eq!(register_help("https://bare.example", &dirs), None);
+        std::fs::write(
+            dir.path().join(ISSUER_CONFIG),
+            "https://iam.example/ acct\n",
+        )
+        .expect("w");
+        assert_eq!(
+            register_help("https://iam.example", &dirs),
+            None,
+            "a default account"
+        );
+        let d = dir.path().join(ISSUER_CONFIG_D);
+        std::fs::create_dir(&d).expect("mkdir");
+        std::fs::write(
+            d.join("kit"),
+            r#"{"issuer": "https://kit.example/", "register": "https://kit.example/reg"}"#,
+        )
+        .expect("w");
+        assert_eq!(
+            register_help("https://kit.example", &dirs).as_deref(),
+            Some("register a client by hand at https://kit.example/reg and pass --client-id")
+        );
     }
 }

@@ -84,4 +84,22 @@ fn a_failed_registration_falls_back_to_the_preregistered_client() {
     std::fs::remove_file(env.config_dir().join(PUBCLIENTS_CONFIG)).expect("rm");
     let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &[]), 8);
     assert!(err.contains("dynamic client registration"), "{err}");
+    // A 5.x issuer file that says where to register by hand: said too.
+    let d = env.config_dir().join("issuer.config.d");
+    std::fs::create_dir(&d).expect("mkdir");
+    std::fs::write(
+        d.join("op"),
+        format!(
+            r#"{{"issuer":"{}","register":"https://op.example/register","contact":"op@example"}}"#,
+            op.issuer
+        ),
+    )
+    .expect("write");
+    let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &[]), 8);
+    assert!(
+        err.contains(
+            "register a client by hand at https://op.example/register (the provider's contact: op@example)"
+        ),
+        "{err}"
+    );
 }

@@ -166,6 +166,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
                     Ok(()) => {}
                     Err(e) => {
                         let Some(client) = &preregistered else {
+                            registration::say_where_to_register(&config, store);
                             return Err(e);
                         };
                         eprintln!("oidc-gen: note: {e:#}; trying a preregistered public client");

@@ -36,8 +36,20 @@ pub(super) fn preregistered(config: &AccountConfig, store: &Store) -> Option<Pub
     if !config.client_id.is_empty() {
         return None;
     }
-    let system = std::path::Path::new(pubclients::SYSTEM_DIR);
-    pubclients::find(&config.issuer_url, &[store.dir(), system])
+    pubclients::find(&config.issuer_url, &issuer_dirs(store))
+}
+
+/// Where oidc-agent's issuer files are, the one that wins first.
+fn issuer_dirs(store: &Store) -> [&std::path::Path; 2] {
+    [store.dir(), std::path::Path::new(pubclients::SYSTEM_DIR)]
+}
+
+/// Says where to register a client for the issuer of `config` by hand,
+/// when oidc-agent's issuer files know (after a failed registration).
+pub(super) fn say_where_to_register(config: &AccountConfig, store: &Store) {
+    if let Some(help) = pubclients::register_help(&config.issuer_url, &issuer_dirs(store)) {
+        eprintln!("oidc-gen: note: {help}");
+    }
 }
 
 /// Makes `client` the client of `config`: its id and secret and, unless
