@@ -331,23 +331,30 @@ mod tests {
             ("http_proxy", "http://plain:3128"),
             ("HTTPS_PROXY", "http://user:s3cret@proxy.example:8080"),
         ]);
-        assert_eq!(
-            proxy_for("https://op.example/token", both).as_deref(),
-            Some("HTTPS_PROXY=http://proxy.example:8080/")
-        );
-        assert_eq!(
-            proxy_for("http://op.example/token", both).as_deref(),
-            Some("http_proxy=http://plain:3128/")
-        );
         let all = env(&[
             ("ALL_PROXY", "socks5://127.0.0.1:1080"),
             ("https_proxy", " "),
         ]);
-        assert_eq!(
-            proxy_for("https://op.example/", all).as_deref(),
-            Some("ALL_PROXY=socks5://127.0.0.1:1080")
-        );
-        assert_eq!(proxy_for("https://op.example/", env(&[])), None);
+        for (url, set, expected) in [
+            (
+                "https://op.example/token",
+                both,
+                Some("HTTPS_PROXY=http://proxy.example:8080/"),
+            ),
+            (
+                "http://op.example/token",
+                both,
+                Some("http_proxy=http://plain:3128/"),
+            ),
+            (
+                "https://op.example/",
+                all,
+                Some("ALL_PROXY=socks5://127.0.0.1:1080"),
+            ),
+            ("https://op.example/", env(&[]), None),
+        ] {
+            assert_eq!(proxy_for(url, set).as_deref(), expected, "{url}");
+        }
         let said = OidcError::Unreachable {
             url: "https://op.example/".into(),
             detail: "tcp connect error".into(),
