@@ -91,6 +91,46 @@ fn issuer_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Every issuer `dirs` name (in `issuer.config`, `issuer.config.d/*` and
+/// `pubclients.config`), once each, in the order found: what oidc-gen
+/// offers at its issuer prompt, as oidc-agent's does.
+pub fn known_issuers(dirs: &[&Path]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for dir in dirs {
+        if let Ok(config) = crate::account::issuers::read(dir) {
+            found.extend(config.issuers().into_iter().map(str::to_owned));
+        }
+        for file in issuer_files(dir).iter().skip(1) {
+            let Some(text) = read_small(file) else {
+                continue;
+            };
+            match serde_json::from_str(&text) {
+                Ok(IssuerFile::One(entry)) => found.push(entry.issuer),
+                Ok(IssuerFile::Many(entries)) => {
+                    found.extend(entries.into_iter().map(|e| e.issuer))
+                }
+                Err(_) => {}
+            }
+        }
+        if let Some(text) = read_small(&dir.join(PUBCLIENTS_CONFIG)) {
+            found.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.starts_with('#'))
+                    .filter_map(|l| l.split('@').nth(1))
+                    .map(|i| i.trim().to_owned()),
+            );
+        }
+    }
+    let mut once: Vec<String> = Vec::new();
+    for issuer in found {
+        if issuer.contains("://") && !once.iter().any(|o| same_issuer(o, &issuer)) {
+            once.push(issuer);
+        }
+    }
+    once
+}
+
 /// A regular file's text, if it is one of a sane size.
 fn read_small(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
@@ -350,6 +390,44 @@ mod tests {
         std::fs::write(user.path().join(ISSUER_CONFIG), format!("{iss} acct\n")).expect("w");
         assert_eq!(found("beside 4.x lines").client_id, "user4");
         assert!(find("https://none.example", &dirs).is_none());
+    }
+
+    #[test]
+    fn lists_the_known_issuers_once() {
+        let user = tempfile::tempdir().expect("tmp");
+        let system = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            user.path().join(ISSUER_CONFIG),
+            "https://mine.example/ acct\n",
+        )
+        .expect("w");
+        std::fs::write(
+            system.path().join(ISSUER_CONFIG),
+            "https://mine.example reg\nhttps://egi.example/  contact@egi\n",
+        )
+        .expect("w");
+        let d = system.path().join(ISSUER_CONFIG_D);
+        std::fs::create_dir(&d).expect("mkdir");
+        std::fs::write(
+            d.join("wlcg"),
+            r#"[{"issuer":"https://wlcg.example/"},{"issuer":"https://cms.example/"}]"#,
+        )
+        .expect("w");
+        std::fs::write(
+            system.path().join(PUBCLIENTS_CONFIG),
+            "# c\nid@https://egi.example/@openid\nid@https://google.example\n",
+        )
+        .expect("w");
+        assert_eq!(
+            known_issuers(&[user.path(), system.path()]),
+            [
+                "https://mine.example/",
+                "https://egi.example/",
+                "https://wlcg.example/",
+                "https://cms.example/",
+                "https://google.example",
+            ]
+        );
     }
 
     /// 4.2.6's `/etc/oidc-agent/issuer.config` lines (as Debian ships

@@ -205,7 +205,9 @@ def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agen
     line = f"oidc-gen asked --client-id {PUBLIC_CLIENT} --pub --no-url-call"
     p = run_on_terminal(sandbox, env, line, "oidc-gen-asks")
     try:
-        p.expect(r"Issuer URL: ")
+        p.expect(r"Issuer URL \(or a number above\): ")
+        # The issuers Debian's oidc-agent package lists are offered.
+        assert "] https://aai.egi.eu/oidc/\r\n" in p.text(), p.text()
         p.send(provider.issuer + "\n")
         login_on_terminal(p, provider)
         assert p.wait() == 0, p.text()
@@ -213,6 +215,18 @@ def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agen
         p.close()
     tok = assert_token_output(cli.token("asked"))
     assert provider.introspect(tok)["client_id"] == PUBLIC_CLIENT
+    # The next account's issuer by its number: the person's issuers first.
+    line = f"oidc-gen again --client-id {PUBLIC_CLIENT} --pub --no-url-call"
+    p = run_on_terminal(sandbox, env, line, "oidc-gen-asks-again")
+    try:
+        p.expect(r"Issuer URL \(or a number above\): ")
+        assert f"[1] {provider.issuer}" in p.text(), p.text()
+        p.send("1\n")
+        login_on_terminal(p, provider)
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    assert_token_output(cli.token("again"))
 
 
 def test_empty_password_automation_pattern(cli, provider, sandbox):

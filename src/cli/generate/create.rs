@@ -67,7 +67,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         let (config, pw) = super::open_existing(args, store, name)?;
         (config, Some(pw))
     } else {
-        (new_config(args, name, file.as_ref())?, None)
+        (new_config(args, store, name, file.as_ref())?, None)
     };
     // The new account's password is asked after the login: make sure now
     // that it can be had then.
@@ -221,12 +221,13 @@ fn check_client_args(args: &Args, file: Option<&given::ClientFile>) -> anyhow::R
 /// the client id stays empty until dynamic registration fills it in.
 fn new_config(
     args: &Args,
+    store: &Store,
     name: &str,
     file: Option<&given::ClientFile>,
 ) -> anyhow::Result<AccountConfig> {
     let issuer = match given::issuer(args, file) {
         Some(issuer) => issuer,
-        None => ask_issuer(args)?,
+        None => ask_issuer(args, store)?,
     };
     let mut c = AccountConfig::new(name, &issuer, "");
     given::fill(args, file, &mut c)?;
@@ -248,22 +249,43 @@ fn new_config(
 }
 
 /// No `--issuer`: on a terminal, asked for, as oidc-agent's `oidc-gen NAME`
-/// does; otherwise (or with `--prompt=none`) a usage error.
-fn ask_issuer(args: &Args) -> anyhow::Result<String> {
+/// does, offering the issuers oidc-agent's files know by number; otherwise
+/// (or with `--prompt=none`) a usage error.
+fn ask_issuer(args: &Args, store: &Store) -> anyhow::Result<String> {
     use std::io::{BufRead as _, IsTerminal as _};
     let required = || Error::Usage("--issuer URL is required to create an account".into());
     if args.prompt == Some(super::PromptMode::None) || !std::io::stdin().is_terminal() {
         return Err(required().into());
     }
-    eprint!("Issuer URL: ");
+    let known = registration::known_issuers(store);
+    for (i, issuer) in known.iter().enumerate() {
+        eprintln!("[{}] {issuer}", i + 1);
+    }
+    eprint!(
+        "Issuer URL{}: ",
+        if known.is_empty() {
+            ""
+        } else {
+            " (or a number above)"
+        }
+    );
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .context("cannot read the issuer URL")?;
-    match line.trim() {
-        "" => Err(required().into()),
-        issuer => Ok(issuer.to_owned()),
+    let line = line.trim();
+    if line.is_empty() {
+        return Err(required().into());
+    }
+    match line.parse::<usize>() {
+        Ok(n) => known.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
+            Error::Usage(format!(
+                "no issuer numbered {n}; give a number from the list or a URL"
+            ))
+            .into()
+        }),
+        Err(_) => Ok(line.to_owned()),
     }
 }
 

@@ -44,6 +44,11 @@ fn issuer_dirs(store: &Store) -> [&std::path::Path; 2] {
     [store.dir(), std::path::Path::new(pubclients::SYSTEM_DIR)]
 }
 
+/// The issuers oidc-agent's files know, for the issuer prompt.
+pub(super) fn known_issuers(store: &Store) -> Vec<String> {
+    pubclients::known_issuers(&issuer_dirs(store))
+}
+
 /// Says where to register a client for the issuer of `config` by hand,
 /// when oidc-agent's issuer files know (after a failed registration).
 pub(super) fn say_where_to_register(config: &AccountConfig, store: &Store) {
