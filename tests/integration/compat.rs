@@ -9,7 +9,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use oidc_agent::compat::ipc_crypt::{ClientHandshake, is_json_object};
 
-use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
 /// One encrypted exchange, the way liboidc-agent does it: key, key, sealed
@@ -149,8 +148,7 @@ fn legacy_account(env: &Env, issuer: &str) -> (std::path::PathBuf, Vec<u8>) {
 
 #[test]
 fn legacy_file_loads_and_stays_untouched_without_rotation() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     let (path, before) = legacy_account(&env, &op.issuer);
     let out = env.run("oidc-add", &["--pw-env", "old"]);

@@ -4,7 +4,6 @@
 
 use std::process::Output;
 
-use crate::support::fake_op::FakeOp;
 use crate::support::*;
 
 fn gen_args<'a>(name: &'a str, issuer: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
@@ -33,8 +32,7 @@ fn gen_ok(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Output {
 fn empty_password_automation_pattern() {
     // `oidc-add NAME --pw-file=$EMPTY || oidc-gen NAME ... --pw-file=$EMPTY`,
     // then `oidc-add NAME --pw-file=$EMPTY` on the next run.
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     let empty = env.config_dir().with_file_name("empty-pw");
     std::fs::write(&empty, b"").expect("empty file");
@@ -65,8 +63,7 @@ fn empty_password_automation_pattern() {
 
 #[test]
 fn secrets_from_env_and_files_and_argv_warnings() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let secret_file = env.config_dir().with_file_name("secret");
     std::fs::write(&secret_file, b"from-file\n").expect("secret file");
     let file_arg = format!("--client-secret-file={}", secret_file.display());
@@ -118,8 +115,7 @@ fn secrets_from_env_and_files_and_argv_warnings() {
 
 #[test]
 fn empty_client_secret_is_a_public_client() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     for (name, extra) in [("pub1", "--pub"), ("pub2", "--manual")] {
         gen_ok(
             &env,
@@ -139,8 +135,7 @@ fn empty_client_secret_is_a_public_client() {
 
 #[test]
 fn client_secret_post_when_asked_and_kept_for_refreshes() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     gen_ok(
         &env,
@@ -167,8 +162,7 @@ fn client_secret_post_when_asked_and_kept_for_refreshes() {
 
 #[test]
 fn next_steps_in_messages() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     // A refused refresh token for a new account: no --reauthenticate.
     let err = fails(&env.gen_rt("fresh", &op.issuer, "rt-bogus"), 7);
@@ -216,8 +210,7 @@ fn agent_writes_its_pid_file_and_takes_the_4x_options() {
 
 #[test]
 fn client_file_print_and_update_by_path_and_confirm_answers() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     // oidc-agent's -f FILE: the client (here public: an empty secret) and issuer.
     let client = env.config_dir().with_file_name("client.json");
     let doc = serde_json::json!({"client_id": "cid", "client_secret": "", "issuer_url": op.issuer});

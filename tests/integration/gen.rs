@@ -39,6 +39,18 @@ pub(crate) fn public_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str) -> 
     gen_args(name, issuer, flow, &["--client-id", PUBLIC_CLIENT, "--pub"])
 }
 
+/// [`gen_args`] for the provider's confidential client, then `extra`.
+fn confidential_args<'a>(
+    name: &'a str,
+    issuer: &'a str,
+    flow: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut client = vec!["--client-id", CONF_CLIENT, "--client-secret", CONF_SECRET];
+    client.extend_from_slice(extra);
+    gen_args(name, issuer, flow, &client)
+}
+
 /// An URL's query parameters.
 pub(crate) fn query(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
@@ -61,8 +73,7 @@ fn no_violations(op: &FakeOp) {
 
 #[test]
 fn code_flow_public_client_with_pkce_then_token() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     let mut oidc_gen = env.spawn("oidc-gen", &public_args("pub", &op.issuer, "code"));
     let url = oidc_gen.auth_url();
@@ -110,20 +121,13 @@ fn code_flow_public_client_with_pkce_then_token() {
 
 #[test]
 fn code_flow_confidential_client_uses_basic() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let mut cmd = env.cmd("oidc-gen");
-    cmd.args(gen_args(
+    cmd.args(confidential_args(
         "conf",
         &op.issuer,
         "code",
-        &[
-            "--client-id",
-            CONF_CLIENT,
-            "--client-secret",
-            CONF_SECRET,
-            "--scope=profile",
-        ],
+        &["--scope=profile"],
     ))
     .env("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22");
     let mut oidc_gen = Env::spawn_cmd(cmd);
@@ -162,8 +166,7 @@ fn code_flow_confidential_client_uses_basic() {
 
 #[test]
 fn device_flow_then_reauthenticate_with_code() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     // Without a display the default flow is the device flow.
     let mut oidc_gen = env.spawn(
@@ -343,8 +346,7 @@ fn denied_consent_is_a_provider_error() {
 
 #[test]
 fn wrong_state_is_ignored_then_the_right_one_completes() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let mut oidc_gen = env.spawn("oidc-gen", &public_args("st", &op.issuer, "code"));
     let url = oidc_gen.auth_url();
     let redirect = query(&url)["redirect_uri"].clone();
@@ -363,8 +365,7 @@ fn wrong_state_is_ignored_then_the_right_one_completes() {
 
 #[test]
 fn port_in_use_exits_2_naming_the_port() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let held = std::net::TcpListener::bind("127.0.0.1:0").expect("hold a port");
     let port = held.local_addr().expect("addr").port().to_string();
     let err = gen_fails(
@@ -409,22 +410,10 @@ fn device_denied() {
 #[test]
 fn no_webserver_then_code_exchange() {
     use std::os::unix::fs::PermissionsExt as _;
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let mut oidc_gen = env.spawn(
         "oidc-gen",
-        &gen_args(
-            "paste",
-            &op.issuer,
-            "code",
-            &[
-                "--client-id",
-                CONF_CLIENT,
-                "--client-secret",
-                CONF_SECRET,
-                "--no-webserver",
-            ],
-        ),
+        &confidential_args("paste", &op.issuer, "code", &["--no-webserver"]),
     );
     let url = oidc_gen.auth_url();
     let out = oidc_gen.finish();

@@ -12,8 +12,7 @@ use crate::support::*;
 /// person would have to do again.
 #[test]
 fn a_missing_password_source_fails_before_the_login() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let missing = env.config_dir().join("no-such-password-file");
     let pw_file = format!("--pw-file={}", missing.display());
     for (source, code, says) in [
@@ -56,8 +55,7 @@ fn a_missing_password_source_fails_before_the_login() {
 /// before any request (the provider's "missing parameter" said nothing).
 #[test]
 fn an_empty_refresh_token_to_import_is_a_usage_error() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     for (value, says) in [(Some(""), "is empty"), (None, "is not set")] {
         let mut cmd = env.cmd("oidc-gen");
         cmd.args([
@@ -84,8 +82,7 @@ fn an_empty_refresh_token_to_import_is_a_usage_error() {
 /// fails before the imported refresh token is used.
 #[test]
 fn an_unwritable_account_directory_fails_before_the_refresh_token_is_used() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let blocker = env.dir.path().join("a-file");
     std::fs::write(&blocker, b"x").expect("file");
     let mut cmd = env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env");
@@ -193,8 +190,7 @@ fn a_full_account_directory_keeps_the_spent_refresh_token_in_the_agent() {
 
 #[test]
 fn discovery_errors_name_the_remedy() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let no_doc = format!("{}realms/nowhere", op.issuer);
     let err = fails(&env.gen_rt("x", &no_doc, "rt-initial"), 8);
     assert!(
@@ -285,8 +281,7 @@ fn a_name_taken_meanwhile_is_not_overwritten() {
 /// proxy's password.
 #[test]
 fn an_unreachable_provider_names_the_proxy_that_is_set() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
     let port = closed.local_addr().expect("addr").port();
     drop(closed);

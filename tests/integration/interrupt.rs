@@ -56,8 +56,7 @@ fn ctrl_c_while_polling_the_device_flow_exits_130() {
 
 #[test]
 fn ctrl_c_while_waiting_for_the_browser_exits_130() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let mut oidc_gen = env.spawn("oidc-gen", &args(&op.issuer, "code", &["--pw-env"]));
     oidc_gen.auth_url();
     interrupt(oidc_gen, &env, Some("browser login"));
@@ -70,8 +69,7 @@ fn ctrl_c_while_waiting_for_the_browser_exits_130() {
 #[test]
 fn ctrl_c_after_the_wait_still_exits_130() {
     use rustix::fs::{CWD, FileType, Mode, mknodat};
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let fifo = env.dir.path().join("pw.fifo");
     mknodat(CWD, &fifo, FileType::Fifo, Mode::RUSR | Mode::WUSR, 0).expect("mkfifo");
     let fifo_arg = fifo.to_str().expect("utf-8 path");

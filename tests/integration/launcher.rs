@@ -68,8 +68,7 @@ fn read_fifo(path: &Path) -> String {
 
 #[test]
 fn the_browser_gets_the_url_and_none_of_the_secrets() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let fifo = env.dir.path().join("launched");
     mkfifo(&fifo);
     let script = format!(
@@ -106,8 +105,7 @@ fn the_browser_gets_the_url_and_none_of_the_secrets() {
 
 #[test]
 fn launchers_that_fail_are_tried_in_turn_and_reported() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     let tried = env.dir.path().join("tried");
     let script = format!("echo \"${{0##*/}}\" >> '{}'; exit 3", tried.display());
     let mut oidc_gen = gen_with_launchers(&env, &op, &script);

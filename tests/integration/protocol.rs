@@ -132,8 +132,7 @@ fn replies(sock: &std::path::Path, steps: &[(&str, &str, &str)]) {
 
 #[test]
 fn add_request_of_oidc_agents_own_tools() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     let sock = env.start_agent(&[]);
     // oidc-agent 4.x's oidc-add sends the config as a JSON string plus its
     // own fields; the agent must accept it and ignore what it does not know.

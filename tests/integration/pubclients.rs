@@ -35,8 +35,7 @@ fn log_in(mut oidc_gen: Running) -> (String, HashMap<String, String>) {
 
 #[test]
 fn pub_without_a_client_id_takes_the_preregistered_client() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     preregister(&env, &op.issuer);
     let oidc_gen = env.spawn(

@@ -6,12 +6,11 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use crate::support::fake_op::FakeOp;
-use crate::support::{Env, fails, ok};
+use crate::support::{Env, fails, ok, provider_and_home};
 
 #[test]
 fn xdg_runtime_socket_found_without_oidc_sock() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     let run_dir = env.dir.path().join("run");
     std::fs::create_dir(&run_dir).expect("mkdir");
     std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");

@@ -14,8 +14,7 @@ fn decrypt_rt(env: &Env, name: &str) -> String {
 
 #[test]
 fn import_then_token_and_outputs() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     let out = env.gen_rt("acct", &op.issuer, "rt-initial");
     ok(&out);
@@ -66,8 +65,7 @@ fn import_then_token_and_outputs() {
 
 #[test]
 fn exit_codes_and_clean_stdout() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     // No agent.
     let err = fails(&env.run("oidc-token", &["acct"]), 3);
     assert!(err.contains("oidc-agent"), "{err}");
@@ -339,8 +337,7 @@ fn an_expired_token_is_refreshed() {
 
 #[test]
 fn gen_management() {
-    let op = FakeOp::start();
-    let env = Env::new();
+    let (op, env) = provider_and_home();
     // No agent: oidc-gen still saves, and says how to load later.
     let out = env.gen_rt("acct", &op.issuer, "rt-initial");
     assert!(
@@ -390,8 +387,7 @@ fn gen_management() {
 
 #[test]
 fn issuer_requests_pick_the_default_account() {
-    let op = FakeOp::start();
-    let mut env = Env::new();
+    let (op, mut env) = provider_and_home();
     env.start_agent(&[]);
     ok(&env.gen_rt("first", &op.issuer, "rt-initial"));
     ok(&env.gen_rt("second", &op.issuer, "rt-initial"));

@@ -22,6 +22,12 @@ pub fn agent_with_account_where(config: impl FnOnce(&mut Config)) -> (FakeOp, En
     (op, env)
 }
 
+/// A fake provider and a home of its own with no agent yet: where the
+/// oidc-gen tests begin.
+pub fn provider_and_home() -> (FakeOp, Env) {
+    (FakeOp::start(), Env::new())
+}
+
 /// A fake provider set up by `config` and an agent with nothing loaded.
 pub fn agent_where(config: impl FnOnce(&mut Config)) -> (FakeOp, Env) {
     let op = FakeOp::start();
