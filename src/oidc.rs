@@ -34,9 +34,13 @@ fn unreachable_hint(timed_out: bool) -> &'static str {
 
 /// The proxy variable reqwest takes for `url` from the environment (`var`
 /// reads it), as `NAME=URL` without any credentials in the URL; `None`
-/// when none is set. `NO_PROXY` is not weighed: the message says that a
-/// proxy is set, for the person to check, not that it was used.
+/// when none is set or `NO_PROXY` is `*`. A `NO_PROXY` host list is not
+/// weighed: the message says that a proxy is set, for the person to check,
+/// not that it was used.
 fn proxy_for(url: &str, var: impl Fn(&str) -> Option<String>) -> Option<String> {
+    if http::proxies_off(&var) {
+        return None;
+    }
     let names: [&str; 4] = if url.starts_with("https:") {
         ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
     } else {
@@ -352,6 +356,11 @@ mod tests {
                 Some("ALL_PROXY=socks5://127.0.0.1:1080"),
             ),
             ("https://op.example/", env(&[]), None),
+            (
+                "https://op.example/",
+                env(&[("HTTPS_PROXY", "http://p:1"), ("no_proxy", " * ")]),
+                None,
+            ),
         ] {
             assert_eq!(proxy_for(url, set).as_deref(), expected, "{url}");
         }

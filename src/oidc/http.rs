@@ -67,6 +67,16 @@ pub fn deadlines() -> Deadlines {
 /// idle agent opens a fresh one.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Whether `NO_PROXY` (else `no_proxy`; `var` reads them) is `*`, which
+/// curl, and so oidc-agent, take as "no proxy for any host" and reqwest
+/// 0.12 reads as a host name.
+pub(crate) fn proxies_off(var: impl Fn(&str) -> Option<String>) -> bool {
+    ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| var(name).filter(|v| !v.trim().is_empty()))
+        .is_some_and(|v| v.trim() == "*")
+}
+
 /// Builds the client, trusting the PEM bundle at `cert_path` as well.
 pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
     let system = roots::system()?;
@@ -86,7 +96,11 @@ pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
     // for 256, 14 kB per client); a client serves the providers of one CA
     // bundle.
     tls.resumption = rustls::client::Resumption::in_memory_sessions(32);
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder();
+    if proxies_off(|name| std::env::var(name).ok()) {
+        builder = builder.no_proxy();
+    }
+    builder
         .use_preconfigured_tls(tls)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(deadlines().connect)

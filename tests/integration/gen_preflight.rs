@@ -299,11 +299,14 @@ fn an_unreachable_provider_names_the_proxy_that_is_set() {
         op.requests().is_empty(),
         "the provider was reached directly"
     );
-    // NO_PROXY naming the host: straight to the provider (which takes the
-    // imported refresh token).
-    op.accept_rt("rt-no-proxy");
-    let mut cmd = env.gen_rt_cmd("px", &op.issuer, "rt-no-proxy", "--pw-env");
-    cmd.env("HTTP_PROXY", format!("http://127.0.0.1:{port}"))
-        .env("NO_PROXY", "127.0.0.1");
-    ok(&cmd.output().expect("oidc-gen"));
+    // NO_PROXY naming the host, or `*` (curl's "no proxy for any host"):
+    // straight to the provider (which takes the imported refresh token).
+    for (name, no_proxy) in [("px", "127.0.0.1"), ("px-all", "*")] {
+        let rt = format!("rt-{name}");
+        op.accept_rt(&rt);
+        let mut cmd = env.gen_rt_cmd(name, &op.issuer, &rt, "--pw-env");
+        cmd.env("HTTP_PROXY", format!("http://127.0.0.1:{port}"))
+            .env("NO_PROXY", no_proxy);
+        ok(&cmd.output().expect("oidc-gen"));
+    }
 }
