@@ -323,13 +323,25 @@ fn flock_exclusive(file: &File, path: &Path, on_wait: impl FnOnce()) -> Result<(
 }
 
 /// `tempfile`'s error for a file it could not create, without the path it
-/// appends (the message names the directory already): its kind's words.
+/// appends (the message names the directory already).
 fn without_path(e: std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind as K;
     if e.raw_os_error().is_some() {
-        e
-    } else {
-        std::io::Error::from(e.kind())
+        return e;
     }
+    // tempfile's wrapper hides the OS error's number; its kind gives the
+    // system's words back ("No such file or directory", not Rust's
+    // "entity not found") for the kinds a directory's write meets.
+    let code = match e.kind() {
+        K::NotFound => libc::ENOENT,
+        K::PermissionDenied => libc::EACCES,
+        K::NotADirectory => libc::ENOTDIR,
+        K::StorageFull => libc::ENOSPC,
+        K::QuotaExceeded => libc::EDQUOT,
+        K::ReadOnlyFilesystem => libc::EROFS,
+        kind => return std::io::Error::from(kind),
+    };
+    std::io::Error::from_raw_os_error(code)
 }
 
 /// Where symbolic link `link` points, in the end: resolved fully, or, for a

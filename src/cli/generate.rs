@@ -135,7 +135,10 @@ pub struct Args {
     /// issuer) from the JSON FILE (implies --manual)
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// The client is public (no secret; PKCE)
+    /// The client is public (no secret; PKCE); without --client-id, the
+    /// issuer's preregistered public client from oidc-agent's
+    /// pubclients.config or issuer.config(.d) (account directory, then
+    /// /etc/oidc-agent)
     #[arg(long = "pub")]
     pub public: bool,
     /// Do not register a client dynamically

@@ -31,6 +31,12 @@ fn a_directory_open_to_others_is_warned_about() {
 fn write_errors_name_the_path_once() {
     let err = write_atomic(Path::new("/dev/full/acct"), b"x").expect_err("not a directory");
     assert_eq!(err.to_string().matches("/dev/full").count(), 1, "{err}");
+    // The system's words, not Rust's ("entity not found").
+    let err = write_atomic(Path::new("/nonexistent-dir/acct"), b"x").expect_err("no directory");
+    assert!(
+        err.to_string().contains("No such file or directory"),
+        "{err}"
+    );
 }
 
 /// A file the user may not read (another user's) is a bad account file
