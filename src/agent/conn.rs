@@ -163,6 +163,10 @@ pub async fn serve(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<()> {
         return Ok(());
     }
     let reply = match read_message(&mut stream).await {
+        // Closed without a word: a liveness probe (another agent looking for
+        // dead sockets, a script's check), no request to answer and nothing
+        // for the log (the reply's write would fail with EPIPE).
+        Ok(Message::Other(bytes)) if bytes.is_empty() => return Ok(()),
         Ok(Message::Plain(bytes)) => Ok(Reply::answer(dispatch(&ctx, &bytes).await.to_bytes())),
         Ok(Message::Other(bytes)) => serve_non_json(&ctx, &mut stream, bytes).await,
         Err(e) => Err(e),

@@ -399,6 +399,23 @@ fn parsers_survive_arbitrary_input() {
     }
 }
 
+/// A client that connects and closes without a request (another agent
+/// looking for dead sockets at its start, a liveness probe) is no error in
+/// the agent's log; it logged "connection: Broken pipe" for each.
+#[test]
+fn a_connection_closed_without_a_request_is_not_logged() {
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    for _ in 0..3 {
+        drop(connect(&sock));
+    }
+    // The probes end at their first read (EOF); the status request after
+    // them takes a full round trip.
+    assert_answers(&sock);
+    let log = env.status()["log"].to_string();
+    assert!(!log.contains("connection:"), "{log}");
+}
+
 /// Garbage gets the failure reply, also from a client that writes it in
 /// pieces: the agent reads the rest before it answers and closes, so the
 /// client is neither cut off mid-write (EPIPE) nor left without the reply.
