@@ -14,6 +14,7 @@ mod create;
 mod device;
 mod given;
 mod interrupt;
+mod issuer;
 mod manage;
 mod registration;
 mod runtime;

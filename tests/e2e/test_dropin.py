@@ -221,6 +221,9 @@ def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agen
     try:
         p.expect(r"Issuer URL \(or a number above\): ")
         assert f"[1] {provider.issuer}" in p.text(), p.text()
+        # A number off the list is a typo, asked again.
+        p.send("99\n")
+        p.expect(r"no issuer numbered 99; give a number from 1 to \d+ or a URL; try again: ")
         p.send("1\n")
         login_on_terminal(p, provider)
         assert p.wait() == 0, p.text()

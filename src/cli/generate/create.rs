@@ -227,7 +227,7 @@ fn new_config(
 ) -> anyhow::Result<AccountConfig> {
     let issuer = match given::issuer(args, file) {
         Some(issuer) => issuer,
-        None => ask_issuer(args, store)?,
+        None => super::issuer::ask(args, store)?,
     };
     let mut c = AccountConfig::new(name, &issuer, "");
     given::fill(args, file, &mut c)?;
@@ -246,47 +246,6 @@ fn new_config(
         .collect::<Vec<_>>()
         .join(" ");
     Ok(c)
-}
-
-/// No `--issuer`: on a terminal, asked for, as oidc-agent's `oidc-gen NAME`
-/// does, offering the issuers oidc-agent's files know by number; otherwise
-/// (or with `--prompt=none`) a usage error.
-fn ask_issuer(args: &Args, store: &Store) -> anyhow::Result<String> {
-    use std::io::{BufRead as _, IsTerminal as _};
-    let required = || Error::Usage("--issuer URL is required to create an account".into());
-    if args.prompt == Some(super::PromptMode::None) || !std::io::stdin().is_terminal() {
-        return Err(required().into());
-    }
-    let known = registration::known_issuers(store);
-    for (i, issuer) in known.iter().enumerate() {
-        eprintln!("[{}] {issuer}", i + 1);
-    }
-    eprint!(
-        "Issuer URL{}: ",
-        if known.is_empty() {
-            ""
-        } else {
-            " (or a number above)"
-        }
-    );
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the issuer URL")?;
-    let line = line.trim();
-    if line.is_empty() {
-        return Err(required().into());
-    }
-    match line.parse::<usize>() {
-        Ok(n) => known.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
-            Error::Usage(format!(
-                "no issuer numbered {n}; give a number from the list or a URL"
-            ))
-            .into()
-        }),
-        Err(_) => Ok(line.to_owned()),
-    }
 }
 
 fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
