@@ -133,6 +133,14 @@ pub fn may_take(path: &Path) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
+    if meta.is_dir() {
+        // Not "remove it": the directory is often /tmp or the runtime dir.
+        return Err(format!(
+            "{} is a directory; name a file in it (--token-file={}/NAME)",
+            path.display(),
+            path.display()
+        ));
+    }
     if !meta.is_file() {
         return refuse("exists and is not a regular file");
     }

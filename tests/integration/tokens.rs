@@ -146,6 +146,19 @@ fn token_file_lives_with_the_account() {
         std::fs::read_to_string(&notes).expect("notes"),
         "my notes\nline two\n"
     );
+    // A directory (BEARER_TOKEN_FILE=/tmp) is named as one, and the remedy
+    // is a file in it, not to remove it.
+    let dir = env.dir.path().display().to_string();
+    let err = fails(
+        &env.run("oidc-add", &[&format!("--token-file={dir}"), "acct"]),
+        2,
+    );
+    assert!(
+        err.contains(&format!(
+            "is a directory; name a file in it (--token-file={dir}/NAME)"
+        )) && !err.contains("remove it"),
+        "{err}"
+    );
     // A new file that cannot be written leaves the one kept so far.
     let err = fails(
         &env.run("oidc-add", &["--token-file=/nonexistent/dir/bt", "acct"]),
