@@ -5,6 +5,7 @@ use anyhow::Context as _;
 
 use super::{Args, registration};
 use crate::account::store::Store;
+use crate::cli::password::PROMPT_TRIES;
 use crate::error::Error;
 
 fn required() -> Error {
@@ -31,22 +32,18 @@ pub(super) fn ask(args: &Args, store: &Store) -> anyhow::Result<String> {
             " (or a number above)"
         }
     );
-    // A typo is asked again, up to three times as a password is; an empty
-    // answer or end of input ends it.
-    for _ in 1..MAX_ISSUER_TRIES {
+    // A typo is asked again, as often as a password is; an empty answer or
+    // end of input ends it.
+    let mut tries = 1;
+    loop {
         match issuer_answer(&read_issuer_line()?, &known)? {
             Ok(issuer) => return Ok(issuer),
-            Err(wrong) => eprint!("{wrong}; try again: "),
+            Err(wrong) if tries < PROMPT_TRIES => eprint!("{wrong}; try again: "),
+            Err(wrong) => return Err(Error::Usage(wrong).into()),
         }
-    }
-    match issuer_answer(&read_issuer_line()?, &known)? {
-        Ok(issuer) => Ok(issuer),
-        Err(wrong) => Err(Error::Usage(wrong).into()),
+        tries += 1;
     }
 }
-
-/// How often a wrong issuer number is asked again, in all.
-const MAX_ISSUER_TRIES: usize = 3;
 
 fn read_issuer_line() -> anyhow::Result<String> {
     use std::io::BufRead as _;

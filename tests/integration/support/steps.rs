@@ -30,9 +30,8 @@ pub fn provider_and_home() -> (FakeOp, Env) {
 
 /// A fake provider set up by `config` and an agent with nothing loaded.
 pub fn agent_where(config: impl FnOnce(&mut Config)) -> (FakeOp, Env) {
-    let op = FakeOp::start();
+    let (op, mut env) = provider_and_home();
     op.set(config);
-    let mut env = Env::new();
     env.start_agent(&[]);
     (op, env)
 }
