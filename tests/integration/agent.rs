@@ -82,6 +82,15 @@ fn kill_signals_only_an_agent() {
         .spawn()
         .expect("sleep");
     let pid = other.id().to_string();
+    // spawn (posix_spawn) returns once the child has left the parent's
+    // memory, a moment before exec gives it its name: wait for the name
+    // `-k` reads, or the first case sees the test thread's.
+    let comm = format!("/proc/{pid}/comm");
+    let deadline = std::time::Instant::now() + PROCESS_WAIT;
+    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
+        assert!(std::time::Instant::now() < deadline, "sleep never started");
+        std::thread::yield_now();
+    }
     let group = format!("-{pid}");
     for (var, says) in [
         (pid.as_str(), "is 'sleep', not an oidc-agent"),
