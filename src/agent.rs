@@ -40,6 +40,7 @@ mod save;
 pub mod state;
 mod status;
 mod token_file;
+mod tokens;
 
 pub use conn::{dispatch, read_message};
 

@@ -56,6 +56,18 @@ pub enum LoopbackError {
         /// The port from the redirect URI or `--port`.
         port: u16,
     },
+    /// Every redirect URI the client is registered with names a port that
+    /// another program listens on (a preregistered client: a strict
+    /// provider accepts no other port, so `--port` is no way out).
+    #[error(
+        "cannot listen for the login: ports {} (those of the client's registered redirect URIs) \
+         are all in use; stop a program using one of them, or use --flow device",
+        ports_list(ports)
+    )]
+    AllPortsInUse {
+        /// The ports, in the order tried.
+        ports: Vec<u16>,
+    },
     /// The port needs privileges we do not have.
     #[error(
         "cannot listen on {addr}: binding port {port} is not permitted (ports below 1024 need privileges); pick a port of 1024 or above with --port"
@@ -131,10 +143,22 @@ impl LoopbackError {
             | Self::InvalidPastedUrl { .. } => ErrorKind::Usage,
             Self::ProviderDenied { .. } | Self::MissingCode => ErrorKind::ProviderError,
             Self::Bind { .. }
+            | Self::AllPortsInUse { .. }
             | Self::Server { .. }
             | Self::Timeout { .. }
             | Self::StateMismatch => ErrorKind::Failure,
         }
+    }
+}
+
+/// "8080, 4242 and 43985".
+fn ports_list(ports: &[u16]) -> String {
+    let mut words: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let last = words.pop().unwrap_or_default();
+    if words.is_empty() {
+        last
+    } else {
+        format!("{} and {last}", words.join(", "))
     }
 }
 

@@ -159,7 +159,7 @@ pub enum OidcError {
         /// Which endpoint.
         what: &'static str,
         /// What to do instead.
-        remedy: &'static str,
+        remedy: std::borrow::Cow<'static, str>,
     },
     /// The issuer is not an http(s) URL.
     #[error(

@@ -91,6 +91,23 @@ fn issuer_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The files of `dir`'s `issuer.config.d/` that are no issuer file (not
+/// JSON, or not an issuer object or array of them), each with the reason:
+/// [`find`] passes over them, and a person who wrote one by hand should
+/// hear that it was.
+pub fn unreadable_issuer_files(dir: &Path) -> Vec<(PathBuf, String)> {
+    issuer_files(dir)
+        .into_iter()
+        .skip(1)
+        .filter_map(|file| {
+            let text = read_small(&file)?;
+            let parsed = serde_json::from_str::<IssuerFile>(&text);
+            parsed.err().map(|e| (file, e.to_string()))
+        })
+        .rev()
+        .collect()
+}
+
 /// Every issuer `dirs` name (in `issuer.config`, `issuer.config.d/*` and
 /// `pubclients.config`), once each, in the order found: what oidc-gen
 /// offers at its issuer prompt, as oidc-agent's does.

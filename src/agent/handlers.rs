@@ -13,8 +13,8 @@ use super::accounts::{self, NewAccount};
 use super::ctx::{Ctx, fail};
 use super::lock::{lock, unlock};
 use super::log::log;
-use super::refresh::refresh_flight;
-use super::state::{Flight, FlightKey, FlightResult, Persist, State, Token};
+use super::state::Persist;
+use super::tokens::{resolve, token_request};
 use crate::error::ErrorKind;
 use crate::protocol::{AddRequest, Request, Response, TokenRequest, strings};
 
@@ -46,7 +46,7 @@ pub async fn handle(ctx: &Arc<Ctx>, request: Request) -> Response {
         Request::LoadedAccounts => Response::info(live_names(ctx)),
         Request::AccountInfo => account_info(ctx),
         Request::Lock { password } => lock(ctx, password).await,
-        Request::Unlock { password } => unlock(ctx, password).await,
+        Request::Unlock { password } => unlocked(ctx, password).await,
         Request::Check => Response::success(),
         Request::Status => super::status::text(ctx),
         Request::StatusJson => super::status::json(ctx),
@@ -101,175 +101,7 @@ fn account_info(ctx: &Ctx) -> Response {
     Response::info(Value::Object(info))
 }
 
-/// Finds the account a token request is for, or the failure reply.
-fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Response>> {
-    let not_loaded =
-        |msg: String, info: String| Box::new(fail(ErrorKind::NotLoaded, msg).with_info(info));
-    if let Some(name) = &t.account {
-        if st.is_live(name, ctx.clock.now()) {
-            return Ok(name.clone());
-        }
-        let configured = ctx.store.path(name).map(|p| p.is_file()).unwrap_or(false);
-        return Err(if configured {
-            not_loaded(
-                strings::NOT_LOADED.into(),
-                format!("load it with `oidc-add {name}`"),
-            )
-        } else {
-            not_loaded(
-                strings::NO_ACCOUNT.into(),
-                format!("create it with `oidc-gen {name}`"),
-            )
-        });
-    }
-    if let Some(issuer) = &t.issuer {
-        let issuers = crate::account::issuers::read(ctx.store.dir());
-        let default = issuers
-            .as_ref()
-            .ok()
-            .and_then(|c| c.default_account_for(issuer));
-        return st
-            .account_for_issuer(issuer, default, ctx.clock.now())
-            .ok_or_else(|| {
-                let mut remedy = "load one with `oidc-add NAME`".to_owned();
-                if let Err(e) = &issuers {
-                    // Else the default account named there goes unmentioned.
-                    remedy.push_str(&format!(" (the issuer list is unusable: {e})"));
-                }
-                not_loaded(format!("No account loaded for issuer {issuer}"), remedy)
-            });
-    }
-    Err(Box::new(fail(
-        ErrorKind::Usage,
-        "Bad Request: account or issuer required",
-    )))
-}
-
-fn token_reply(tok: &Token, id_token: bool) -> Response {
-    if id_token {
-        return match &tok.id_token {
-            Some(id) => Response {
-                id_token: Some(id.clone()),
-                issuer: Some(tok.issuer.clone()),
-                ..Response::success()
-            },
-            None => fail(
-                ErrorKind::ProviderError,
-                "the provider returned no ID token",
-            )
-            .with_info("the account needs the `openid` scope"),
-        };
-    }
-    Response {
-        access_token: Some(tok.access_token.clone()),
-        issuer: Some(tok.issuer.clone()),
-        expires_at: Some(tok.expires_at.unwrap_or(0)),
-        scope: tok.scope.clone(),
-        ..Response::success()
-    }
-}
-
-/// What a token request finds under the state lock.
-enum Lookup {
-    /// The answer (a cached token).
-    Reply(Box<Response>),
-    /// No such account loaded (the failure reply).
-    Missing(Box<Response>),
-    /// A refresh to join or run.
-    Flight(FlightKey, Flight),
-}
-
-fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup {
-    let mut st = ctx.state();
-    let name = match resolve(ctx, &st, t) {
-        Ok(n) => n,
-        Err(reply) => return Lookup::Missing(reply),
-    };
-    if st.accounts.get(&name).is_some_and(|a| a.unsaved.is_some()) {
-        // Every request for the account retries the write.
-        let (ctx, name) = (ctx.clone(), name.clone());
-        super::spawn(async move { accounts::retry_unsaved(&ctx, Some(&name)).await });
-    }
-    let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
-    // The default token of an account in use is refreshed ahead (see `ahead`).
-    if !id_token
-        && key.scopes.is_empty()
-        && key.audiences.is_empty()
-        && let Some(a) = st.accounts.get_mut(&name)
-    {
-        a.ahead.last_served = Some(now);
-    }
-    // min_valid_period -1 forces a new token (oidc-agent's `-f`).
-    if !id_token
-        && t.min_valid_period >= 0
-        && let Some(tok) = st
-            .cache
-            .get(&key)
-            .filter(|tok| tok.valid_for(now, t.min_valid_period))
-    {
-        let mut reply = token_reply(tok, false);
-        reply.warning = super::save::unsaved_warning(&st, &name);
-        reply.account = Some(name);
-        return Lookup::Reply(Box::new(reply));
-    }
-    let fk = FlightKey { key, id_token };
-    let cell = st.flights.entry(fk.clone()).or_default().clone();
-    Lookup::Flight(fk, cell)
-}
-
-pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
-    let mut found = lookup(ctx, &t, id_token, ctx.clock.now());
-    // A configured account that is not loaded: load it from the keyring,
-    // if the password is there, then answer as usual.
-    if let Lookup::Missing(reply) = &found
-        && reply.kind == Some(ErrorKind::NotLoaded)
-        && let Some(candidate) = super::autoload::candidate(ctx, &t)
-    {
-        super::autoload::load(ctx, &candidate).await;
-        // Loading may have taken seconds: look again at the time it is now.
-        found = lookup(ctx, &t, id_token, ctx.clock.now());
-    }
-    let (fk, cell) = match found {
-        Lookup::Reply(reply) | Lookup::Missing(reply) => return *reply,
-        Lookup::Flight(fk, cell) => (fk, cell),
-    };
-    // Single flight: the first waiter starts the refresh, the others await
-    // its result. The refresh runs as a task of its own, so that it outlives
-    // a waiter that stops waiting: a request the provider has been sent may
-    // rotate the refresh token, and an answer not waited for would lose the
-    // new one (and a second try with the old one would be a replay, RFC 6819
-    // §5.2.2.3). Callers wait `reply_deadline` (`--request-timeout`); the
-    // refresh waits for the provider's answer up to `http::ANSWER_DEADLINE`.
-    let flight = cell.get_or_init(|| {
-        let task = super::spawn(refresh_flight(ctx.clone(), fk.clone()));
-        async move {
-            task.await
-                .unwrap_or_else(|e| Err((ErrorKind::Failure, format!("the refresh failed: {e}"))))
-        }
-    });
-    let result: FlightResult = match tokio::time::timeout(ctx.reply_deadline, flight).await {
-        Ok(result) => result.clone(),
-        Err(_) => Err((
-            ErrorKind::ProviderUnreachable,
-            format!(
-                "the provider has not answered the refresh of '{}' within {} s; the agent goes on \
-                 waiting for it (a rotated refresh token is saved when it comes): try again in a \
-                 moment",
-                fk.key.account,
-                ctx.reply_deadline.as_secs()
-            ),
-        )),
-    };
-    match result {
-        Ok(tok) => {
-            let mut reply = token_reply(&tok, id_token);
-            reply.warning = super::save::unsaved_warning(&ctx.state(), &fk.key.account);
-            reply.account = Some(fk.key.account);
-            reply
-        }
-        Err((kind, msg)) => fail(kind, msg),
-    }
-}
+/// `add`: checks the account, then loads it (replacing a loaded one).
 async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
     // Parsed with the request (protocol::strict), either JSON form.
     let config = add.config;
@@ -352,7 +184,7 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED)
             .with_info(format!("load it with `oidc-add {name}`"));
     };
-    let mut previous;
+    let previous;
     {
         let _lane = lane.lock().await;
         let mut st = ctx.state();
@@ -379,8 +211,9 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
         if let Some(p) = path
             .as_ref()
             .filter(|p| a.ahead.token_file.as_ref() != Some(*p))
-            && let Err(e) =
-                super::token_file::may_take(p).and_then(|()| super::token_file::claim(p))
+            && let Err(e) = super::token_file::may_take(p).and_then(|()| {
+                super::token_file::claim(p, name, ctx.socket.get().map(PathBuf::as_path))
+            })
         {
             return fail(ErrorKind::Usage, e);
         }
@@ -391,13 +224,17 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
         // when none is named): a new one that fails leaves it in place.
         previous = old.filter(|o| Some(o) != path.as_ref());
         if path.is_none()
-            && let Some(old) = previous.take()
+            && let Some(old) = &previous
         {
-            super::token_file::remove(name, &old);
+            super::token_file::remove(name, old);
         }
     }
     let Some(path) = path else {
-        return Response::success();
+        // The file no longer kept, if there was one (`oidc-add` says which).
+        return match previous {
+            Some(old) => Response::success().with_info(old.display().to_string()),
+            None => Response::success(),
+        };
     };
     // Back to the file kept before, when the new one is not written.
     let keep_previous = |ctx: &Ctx| {
@@ -410,17 +247,11 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
             }
         }
     };
-    let t = crate::protocol::TokenRequest {
-        account: Some(name.to_owned()),
-        application_hint: Some("token file".into()),
-        ..Default::default()
-    };
-    let reply = token_request(ctx, t, false).await;
-    if !reply.is_success() {
-        keep_previous(ctx);
-        return reply;
-    }
-    match super::ahead::write_token_file(ctx, name).await {
+    match fresh_token_file(ctx, name).await {
+        Err(TokenFileError::Refresh(reply)) => {
+            keep_previous(ctx);
+            *reply
+        }
         Ok(()) => {
             if let Some(old) = &previous {
                 super::token_file::remove(name, old);
@@ -428,7 +259,7 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
             log!("'{name}': keeping the token file {}", path.display());
             Response::success().with_info(path.display().to_string())
         }
-        Err(e) => {
+        Err(TokenFileError::Write(e)) => {
             // Refused, so not kept either: no retries the person was not
             // told of; the file kept before stays.
             keep_previous(ctx);
@@ -442,4 +273,71 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
             )
         }
     }
+}
+
+/// `unlock`; then the token files, written again before the reply:
+/// `oidc-add -X && gfal-copy …` finds them, not only at the next tick. One
+/// task each, so a provider slow for one account does not hold up
+/// another's file.
+async fn unlocked(ctx: &Arc<Ctx>, password: crate::secret::SecretString) -> Response {
+    let kept = match unlock(ctx, password).await {
+        Ok(kept) => kept,
+        Err(reply) => return reply,
+    };
+    let mut writes = tokio::task::JoinSet::new();
+    for name in kept {
+        let ctx = ctx.clone();
+        writes.spawn(async move {
+            let written = fresh_token_file(&ctx, &name).await;
+            (name, written)
+        });
+    }
+    let mut missing = Vec::new();
+    while let Some(done) = writes.join_next().await {
+        if let Ok((name, Err(e))) = done {
+            missing.push(format!("'{name}': token file not written: {e}"));
+        }
+    }
+    missing.sort();
+    if missing.is_empty() {
+        Response::info("Agent unlocked")
+    } else {
+        // Unlocked all the same: the refresh-ahead loop tries them again.
+        Response::info(format!("Agent unlocked; {}", missing.join("; ")))
+    }
+}
+
+/// Why [`fresh_token_file`] left the file as it was.
+pub(super) enum TokenFileError {
+    /// No token: the agent's reply to the token request.
+    Refresh(Box<Response>),
+    /// The token could not be written (the reason).
+    Write(String),
+}
+
+impl std::fmt::Display for TokenFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refresh(reply) => f.write_str(reply.error.as_deref().unwrap_or("no token")),
+            Self::Write(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Gets `name` a valid access token (refreshing when none is cached) and
+/// writes it to the account's token file: a file kept anew, or again after
+/// an unlock, is there when the reply comes.
+pub(super) async fn fresh_token_file(ctx: &Arc<Ctx>, name: &str) -> Result<(), TokenFileError> {
+    let t = crate::protocol::TokenRequest {
+        account: Some(name.to_owned()),
+        application_hint: Some("token file".into()),
+        ..Default::default()
+    };
+    let reply = token_request(ctx, t, false).await;
+    if !reply.is_success() {
+        return Err(TokenFileError::Refresh(Box::new(reply)));
+    }
+    super::ahead::write_token_file(ctx, name)
+        .await
+        .map_err(TokenFileError::Write)
 }

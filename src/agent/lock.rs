@@ -128,14 +128,22 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     }
 }
 
-pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
+/// Restores the sealed accounts; returns those that keep a token file
+/// (written again by the caller, `handlers::unlocked`), or the failure.
+pub(super) async fn unlock(
+    ctx: &Arc<Ctx>,
+    password: SecretString,
+) -> Result<Vec<String>, Response> {
     let _one_at_a_time = ctx.kdf_turn.lock().await;
     let vault = match &ctx.state().lock {
         LockState::Locked(v) => v.clone(),
         LockState::Sealing => {
-            return fail(ErrorKind::Locked, "the agent is being locked; try again");
+            return Err(fail(
+                ErrorKind::Locked,
+                "the agent is being locked; try again",
+            ));
         }
-        LockState::Unlocked => return fail(ErrorKind::Failure, strings::NOT_LOCKED),
+        LockState::Unlocked => return Err(fail(ErrorKind::Failure, strings::NOT_LOCKED)),
     };
     let opened =
         tokio::task::spawn_blocking(move || format::open(&vault, password.expose().as_bytes()))
@@ -146,21 +154,21 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
             // Not synchronization: a deliberate delay that slows down
             // guessing (oidc-agent delays failed attempts too).
             tokio::time::sleep(Duration::from_secs(1)).await;
-            return fail(ErrorKind::WrongPassword, strings::WRONG_PASSWORD);
+            return Err(fail(ErrorKind::WrongPassword, strings::WRONG_PASSWORD));
         }
     };
     let accounts: Vec<SealedAccount> = match serde_json::from_slice(&plain) {
         Ok(a) => a,
         Err(e) => {
-            return fail(
+            return Err(fail(
                 ErrorKind::Failure,
                 format!("the lock vault is damaged: {e}"),
-            );
+            ));
         }
     };
     let mut st = ctx.state();
     if !matches!(st.lock, LockState::Locked(_)) {
-        return fail(ErrorKind::Failure, strings::NOT_LOCKED);
+        return Err(fail(ErrorKind::Failure, strings::NOT_LOCKED));
     }
     st.lock = LockState::Unlocked;
     for a in accounts {
@@ -175,7 +183,7 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         loaded.file_rt = a.file_rt;
         loaded.unsaved = a.unsaved;
         loaded.rotated = a.rotated;
-        // Refreshed ahead at the next tick (the cache is empty), then written.
+        // Refreshed (the cache is empty) and written again before the reply.
         loaded.ahead.token_file = a.token_file;
         st.insert(loaded);
         if let Some(l) = st.accounts.get_mut(&name) {
@@ -184,5 +192,11 @@ pub(super) async fn unlock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
     }
     st.next_seq = st.accounts.values().map(|a| a.seq).max().unwrap_or(0);
     log!("unlocked; {} accounts restored", st.accounts.len());
-    Response::info("Agent unlocked")
+    // The accounts whose token files the caller writes again.
+    Ok(st
+        .accounts
+        .iter()
+        .filter(|(_, a)| a.ahead.token_file.is_some())
+        .map(|(n, _)| n.clone())
+        .collect())
 }

@@ -4,10 +4,11 @@
 //!
 //! One agent per file: while an agent keeps a token file it holds an
 //! exclusive `flock` on a hidden file beside it (`.bt_u1000.lock`, holding
-//! its pid), so a second agent of the same user (the service's and a
-//! shell's `eval "$(oidc-agent)"`, both with the default path) is refused
-//! instead of writing its tokens over the first one's and removing the file
-//! the first one keeps. The kernel drops the lock with the agent, also on
+//! its pid, socket and account, which the refusal names), so a second
+//! agent of the same user (the service's and a shell's
+//! `eval "$(oidc-agent)"`, both with the default path) is refused instead
+//! of writing its tokens over the first one's and removing the file the
+//! first one keeps. The kernel drops the lock with the agent, also on
 //! SIGKILL.
 
 use std::collections::BTreeMap;
@@ -29,36 +30,72 @@ fn lock_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.lock"))
 }
 
-/// Claims `path` for this agent (see the module's documentation); a file
-/// claimed already stays claimed. Refused only when another agent holds
-/// it: a lock file that cannot be made (no such directory, no write
-/// permission) leaves the file unclaimed, and writing it says what is
-/// wrong in the words a token file's write failure has.
-pub fn claim(path: &Path) -> Result<(), String> {
+/// Who keeps a token file, as its lock file says: for the message that
+/// refuses it to another agent, which names how to reach the keeper.
+struct Keeper {
+    pid: u32,
+    socket: Option<PathBuf>,
+    account: String,
+}
+
+impl Keeper {
+    /// The lock file's text: pid, socket (empty when unknown), account.
+    fn text(&self) -> String {
+        let socket = self.socket.as_deref().unwrap_or(Path::new(""));
+        format!("{}\n{}\n{}\n", self.pid, socket.display(), self.account)
+    }
+
+    /// Why `path` is refused, from its lock file's text (whatever of it is
+    /// there: an earlier version wrote the pid alone).
+    fn refusal(path: &Path, text: &str) -> String {
+        let mut lines = text.lines().map(str::trim);
+        let pid = lines.next().filter(|p| !p.is_empty());
+        let socket = lines.next().filter(|s| !s.is_empty());
+        let account = lines.next().filter(|a| !a.is_empty());
+        let by = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+        let stop = match (socket, account) {
+            (Some(sock), Some(account)) => format!(
+                "stop that there with `OIDC_SOCK={sock} oidc-add --no-token-file {account}`"
+            ),
+            (Some(sock), None) => {
+                format!("stop that there with `OIDC_SOCK={sock} oidc-add --no-token-file NAME`")
+            }
+            _ => "stop that with `oidc-add --no-token-file NAME` against that agent".to_owned(),
+        };
+        let of = account.map(|a| format!(" for '{a}'")).unwrap_or_default();
+        format!(
+            "{} is kept by another agent{by}{of}; {stop}, or name another file \
+             (--token-file=PATH)",
+            path.display()
+        )
+    }
+}
+
+/// Claims `path` for this agent's account `account` (see the module's
+/// documentation); a file claimed already stays claimed. Refused only when
+/// another agent holds it: a lock file that cannot be made (no such
+/// directory, no write permission) leaves the file unclaimed, and writing
+/// it says what is wrong in the words a token file's write failure has.
+pub fn claim(path: &Path, account: &str, socket: Option<&Path>) -> Result<(), String> {
     let mut claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
     if claims.contains_key(path) {
         return Ok(());
     }
     let lock = lock_path(path);
-    match lock_file(&lock) {
+    let keeper = Keeper {
+        pid: std::process::id(),
+        socket: socket.map(Path::to_owned),
+        account: account.to_owned(),
+    };
+    match lock_file(&lock, &keeper) {
         Ok(Some(file)) => {
             claims.insert(path.to_owned(), file);
             Ok(())
         }
-        Ok(None) => {
-            let pid = std::fs::read_to_string(&lock).unwrap_or_default();
-            let pid = pid.trim();
-            let by = if pid.is_empty() {
-                String::new()
-            } else {
-                format!(" (pid {pid})")
-            };
-            Err(format!(
-                "{} is kept by another agent{by}; stop that with `oidc-add --no-token-file NAME` \
-                 against that agent, or name another file (--token-file=PATH)",
-                path.display()
-            ))
-        }
+        Ok(None) => Err(Keeper::refusal(
+            path,
+            &std::fs::read_to_string(&lock).unwrap_or_default(),
+        )),
         Err(e) => {
             log!(
                 "no lock for the token file {}: {}: {e}",
@@ -70,9 +107,9 @@ pub fn claim(path: &Path) -> Result<(), String> {
     }
 }
 
-/// Opens and locks `lock`, writing this agent's pid into it; `None` when
-/// another process holds it.
-fn lock_file(lock: &Path) -> std::io::Result<Option<File>> {
+/// Opens and locks `lock`, writing `keeper` into it; `None` when another
+/// process holds it.
+fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
     use std::io::Write as _;
     use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
     // Twice at most: the last holder removes the lock file as it lets go,
@@ -94,10 +131,10 @@ fn lock_file(lock: &Path) -> std::io::Result<Option<File>> {
         if std::fs::metadata(lock)
             .is_ok_and(|now| (now.dev(), now.ino()) == (locked.dev(), locked.ino()))
         {
-            // The pid is for the other agent's message only.
+            // For the other agent's message only.
             let _ = file
                 .set_len(0)
-                .and_then(|()| writeln!(file, "{}", std::process::id()));
+                .and_then(|()| file.write_all(keeper.text().as_bytes()));
             return Ok(Some(file));
         }
     }

@@ -175,7 +175,9 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if args.token_file.is_some() || args.no_token_file {
         return token_file(&client, args, name);
     }
-    open_and_load(&client, args, name)
+    let name = open_and_load(&client, args, name)?;
+    println!("Account '{name}' loaded.");
+    Ok(())
 }
 
 /// oidc-agent's headings of the lists, printed only on a terminal (a
@@ -204,8 +206,9 @@ pub fn listing(names: &[String], heading: &str, none: Option<&str>, tty: bool) -
     out
 }
 
-/// Decrypts account `name` (the password as `args` say) and loads it.
-fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Result<()> {
+/// Decrypts account `target` (the password as `args` say) and loads it;
+/// returns its name (`target` may be an issuer).
+fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Result<String> {
     let store = Store::default_dir();
     let name = &default_for_issuer(&store, target)?;
     // From the read to the agent's reply: an `oidc-gen --rename` meanwhile
@@ -222,8 +225,7 @@ fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Res
             ..Default::default()
         },
     )?;
-    println!("Account '{name}' loaded.");
-    Ok(())
+    Ok(name.clone())
 }
 
 /// Says (on stderr) why a program waits for the lock on account `name`.
@@ -284,11 +286,14 @@ pub fn load(client: &AgentClient, mut opened: Opened, how: Load<'_>) -> crate::R
 /// loaded already, then tells the agent which file to keep (or to stop).
 fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<()> {
     if args.no_token_file {
-        client.call(&Request::TokenFile {
+        let reply = client.call(&Request::TokenFile {
             account: name.to_owned(),
             path: None,
         })?;
-        println!("No token file is kept for '{name}' any more.");
+        match reply.info.as_ref().and_then(|i| i.as_str()) {
+            Some(old) => println!("The agent no longer keeps {old} for '{name}' (removed)."),
+            None => println!("No token file was kept for '{name}'."),
+        }
         return Ok(());
     }
     let path = match args.token_file.as_deref() {
@@ -299,13 +304,27 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
     };
     // A lifetime is given with a load: also for a loaded account, whose
     // lifetime a load renews (it was dropped here without a word).
-    if args.lifetime.is_some() || !client.loaded_accounts()?.iter().any(|n| n == name) {
+    let was_loaded = client.loaded_accounts()?.iter().any(|n| n == name);
+    if args.lifetime.is_some() || !was_loaded {
         open_and_load(client, args, name)?;
     }
-    client.call(&Request::TokenFile {
+    let kept = client.call(&Request::TokenFile {
         account: name.to_owned(),
         path: Some(path.clone()),
-    })?;
+    });
+    if let Err(e) = kept {
+        // All or nothing: an account loaded only for the file goes again
+        // (the exit code says it failed; it did not half succeed).
+        if !was_loaded {
+            let _ = client.call(&Request::Remove {
+                account: name.to_owned(),
+            });
+        }
+        return Err(e.into());
+    }
+    if !was_loaded || args.lifetime.is_some() {
+        println!("Account '{name}' loaded.");
+    }
     println!(
         "The agent keeps a fresh access token of '{name}' in {}{}.",
         path.display(),

@@ -70,20 +70,51 @@ fn a_failed_registration_falls_back_to_the_preregistered_client() {
     let mut env = Env::new();
     env.start_agent(&[]);
     preregister(&env, &op.issuer);
+    // No registration endpoint: nothing failed, the client is taken as
+    // oidc-agent takes it, without a note that asks for --client-id.
     let oidc_gen = env.spawn("oidc-gen", &gen_args("kit", &op.issuer, "code", &[]));
     let (said, q) = log_in(oidc_gen);
     assert!(
-        said.contains("dynamic client registration")
-            && said.contains("trying a preregistered public client"),
+        said.contains(&format!("Using the public client '{PUBLIC_CLIENT}'"))
+            && !said.contains("note:"),
         "{said}"
     );
     assert_eq!(q["client_id"], PUBLIC_CLIENT);
     assert!(ok(&env.run("oidc-token", &["kit"])).starts_with("at-"));
-    // No entry for the issuer: the registration's error, as before.
+    // A registration the provider refuses: said, then the fallback.
+    op.set(|c| {
+        c.registration = true;
+        c.registration_token = Some("not-given".into());
+    });
+    let oidc_gen = env.spawn("oidc-gen", &gen_args("kit2", &op.issuer, "code", &[]));
+    let (said, q) = log_in(oidc_gen);
+    assert!(
+        said.contains("dynamic client registration failed")
+            && said.contains("trying a preregistered public client"),
+        "{said}"
+    );
+    assert_eq!(q["client_id"], PUBLIC_CLIENT);
+
+    // No entry for the issuer: one line with what to do, the secret by
+    // environment (not on the command line), --pub only to who has not
+    // passed it.
+    op.set(|c| c.registration = false);
     std::fs::remove_file(env.config_dir().join(PUBCLIENTS_CONFIG)).expect("rm");
     let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &[]), 8);
-    assert!(err.contains("dynamic client registration"), "{err}");
-    // A 5.x issuer file that says where to register by hand: said too.
+    assert!(
+        err.contains(
+            "has no dynamic client registration; register a client at the provider and pass \
+             --client-id ID, with --client-secret-env for a confidential client or --pub for a \
+             public one"
+        ) && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &["--pub"]), 8);
+    assert!(
+        err.trim().ends_with("and pass --client-id ID") && !err.contains("--pub"),
+        "{err}"
+    );
+    // A 5.x issuer file that says where to register by hand: in that line.
     let d = env.config_dir().join("issuer.config.d");
     std::fs::create_dir(&d).expect("mkdir");
     std::fs::write(
@@ -97,8 +128,27 @@ fn a_failed_registration_falls_back_to_the_preregistered_client() {
     let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &[]), 8);
     assert!(
         err.contains(
-            "register a client by hand at https://op.example/register (the provider's contact: op@example)"
+            "register a client by hand at https://op.example/register (the provider's contact: \
+             op@example) and pass --client-id ID"
+        ) && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    // A file written by hand that is no issuer file is named, not passed
+    // over in silence (the lookup then goes on without it).
+    std::fs::write(
+        d.join("mine.json"),
+        format!(
+            r#"{{"issuer": "{}", "pubclient": {{"client_id": "x",}},}}"#,
+            op.issuer
         ),
+    )
+    .expect("write");
+    let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &[]), 8);
+    assert!(
+        err.contains(&format!(
+            "warning: {} is passed over: not an issuer file",
+            d.join("mine.json").display()
+        )),
         "{err}"
     );
 }

@@ -243,10 +243,27 @@ fn token_file_outlives_reload_rename_and_lock() {
 
     ok(&env.run_lock("-x", "l"));
     assert!(!path.exists(), "a token stayed in the file while locked");
+    // Back when `oidc-add -X` returns (`oidc-add -X && gfal-copy …`), not
+    // at the agent's next tick.
     ok(&env.run_lock("-X", "l"));
+    assert!(
+        path.exists(),
+        "the token file was not back at the unlock's reply"
+    );
     kept_for("moved");
-    env.wait_agent_log("'moved': wrote a fresh access token");
     assert_eq!(file(), ok(&env.run("oidc-token", &["moved"])));
+
+    // A file that cannot be written again is named in the unlock's reply,
+    // which still unlocks.
+    ok(&env.run_lock("-x", "l"));
+    op.revoke_all();
+    let said = ok(&env.run_lock("-X", "l"));
+    assert!(
+        said.contains("Agent unlocked") && said.contains("'moved': token file not written"),
+        "{said}"
+    );
+    assert!(!path.exists(), "a file appeared without a token");
+    kept_for("moved");
 }
 
 /// While the provider refuses the refresh token the file keeps the last
@@ -290,18 +307,32 @@ fn one_agent_per_token_file() {
     ok(&first.run("oidc-add", &[&flag, "acct"]));
     let kept = std::fs::read_to_string(&path).expect("token file");
     let pid = first.agent_pid().expect("agent pid");
-    let err = fails(&second.run("oidc-add", &[&flag, "acct"]), 2);
+    // Refused with how to reach the keeper; the account, loaded only for
+    // the file, is not left loaded in the second agent.
+    ok(&second.run("oidc-add", &["-r", "acct"]));
+    let err = fails(&second.run("oidc-add", &[&flag, "--pw-env", "acct"]), 2);
+    let stop = format!(
+        "`OIDC_SOCK={} oidc-add --no-token-file acct`",
+        first.socket().display()
+    );
     assert!(
-        err.contains("kept by another agent") && err.contains(&format!("(pid {pid})")),
+        err.contains("kept by another agent")
+            && err.contains(&format!("(pid {pid}) for 'acct'"))
+            && err.contains(&stop),
         "{err}"
     );
+    assert_eq!(ok(&second.run("oidc-add", &["-a"])), "", "left loaded");
+    ok(&second.run("oidc-add", &["--pw-env", "acct"]));
     assert_eq!(
         std::fs::read_to_string(&path).expect("file"),
         kept,
         "overwritten"
     );
     // Its own file stays free to the first agent: unkept, then kept again.
-    ok(&first.run("oidc-add", &["--no-token-file", "acct"]));
+    let said = ok(&first.run("oidc-add", &["--no-token-file", "acct"]));
+    assert!(said.contains("no longer keeps"), "{said}");
+    let said = ok(&first.run("oidc-add", &["--no-token-file", "acct"]));
+    assert_eq!(said.trim(), "No token file was kept for 'acct'.");
     ok(&second.run("oidc-add", &[&flag, "acct"]));
     let err = fails(&first.run("oidc-add", &[&flag, "acct"]), 2);
     assert!(err.contains("kept by another agent"), "{err}");

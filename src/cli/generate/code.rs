@@ -126,18 +126,27 @@ fn open_browser(url: &str) -> std::io::Result<()> {
 }
 
 /// Binds the first candidate that can be bound; on failure, the first
-/// candidate's error, which names the port and the remedy.
+/// candidate's error, which names the port and the remedy, or, when each
+/// of several was a port in use, one error naming them all.
 fn bind_first(candidates: &[String]) -> Result<LoopbackListener, LoopbackError> {
-    let mut first_error = None;
+    let mut errors = Vec::new();
     for uri in candidates {
         match LoopbackListener::bind(uri, None) {
             Ok(listener) => return Ok(listener),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
+            Err(e) => errors.push(e),
         }
     }
-    match first_error {
+    let busy: Vec<u16> = errors
+        .iter()
+        .filter_map(|e| match e {
+            LoopbackError::PortInUse { port, .. } => Some(*port),
+            _ => None,
+        })
+        .collect();
+    if errors.len() > 1 && busy.len() == errors.len() {
+        return Err(LoopbackError::AllPortsInUse { ports: busy });
+    }
+    match errors.into_iter().next() {
         Some(e) => Err(e),
         None => LoopbackListener::bind(DEFAULT_REDIRECT, None),
     }
@@ -157,7 +166,7 @@ fn authorize(
         .ok_or_else(|| OidcError::MissingEndpoint {
             issuer: config.issuer_url.clone(),
             what: "authorization endpoint (code flow)",
-            remedy: "use --flow device, or import a refresh token with --rt",
+            remedy: "use --flow device, or import a refresh token with --rt".into(),
         })
         .map_err(Error::from)?;
     let endpoint = Url::parse(endpoint).map_err(|e| {
@@ -448,7 +457,19 @@ mod tests {
         let listener =
             bind_first(&[busy.clone(), DEFAULT_REDIRECT.to_owned()]).expect("fallback binds");
         assert_ne!(listener.local_addr().port(), port);
-        let err = bind_first(&[busy]).expect_err("only a busy port");
+        let err = bind_first(std::slice::from_ref(&busy)).expect_err("only a busy port");
         assert!(matches!(err, LoopbackError::PortInUse { .. }), "{err:?}");
+        // A preregistered client's ports, all busy: named together, and
+        // not --port, which a strict provider would refuse.
+        let held2 = std::net::TcpListener::bind("127.0.0.1:0").expect("hold");
+        let port2 = held2.local_addr().expect("addr").port();
+        let err =
+            bind_first(&[busy, format!("http://127.0.0.1:{port2}/")]).expect_err("two busy ports");
+        let said = err.to_string();
+        assert!(
+            said.contains(&format!("ports {port} and {port2} (")) && !said.contains("--port"),
+            "{said}"
+        );
+        assert_eq!(err.kind(), crate::error::ErrorKind::Failure);
     }
 }

@@ -162,14 +162,25 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         }
         (Flow::Code | Flow::Device, _) => {
             if config.client_id.is_empty() {
-                match registration::register(&session, &mut config, name) {
+                match registration::register(&session, store, &mut config, name) {
                     Ok(()) => {}
                     Err(e) => {
+                        // No registration endpoint: its error says where to
+                        // register by hand; a failed registration does not.
+                        let offered = session.meta.registration_endpoint.is_some();
                         let Some(client) = &preregistered else {
-                            registration::say_where_to_register(&config, store);
+                            if offered {
+                                registration::say_where_to_register(&config, store);
+                            }
                             return Err(e);
                         };
-                        eprintln!("oidc-gen: note: {e:#}; trying a preregistered public client");
+                        // Without an endpoint nothing failed: the client is
+                        // what oidc-agent uses too (`use_public_client` says so).
+                        if offered {
+                            eprintln!(
+                                "oidc-gen: note: {e:#}; trying a preregistered public client"
+                            );
+                        }
                         registration::use_public_client(args, &mut config, client);
                     }
                 }
@@ -315,17 +326,18 @@ fn choose_flow(
         Some(Flow::Code) if preferred.len() == 1 => OidcError::MissingEndpoint {
             issuer: issuer.to_owned(),
             what: "authorization endpoint (code flow)",
-            remedy: "use --flow device, or import a refresh token with --rt",
+            remedy: "use --flow device, or import a refresh token with --rt".into(),
         },
         Some(Flow::Device) if preferred.len() == 1 => OidcError::MissingEndpoint {
             issuer: issuer.to_owned(),
             what: "device authorization endpoint",
-            remedy: "pass it with --dae URL, or use --flow code",
+            remedy: "pass it with --dae URL, or use --flow code".into(),
         },
         _ => OidcError::MissingEndpoint {
             issuer: issuer.to_owned(),
             what: "authorization or device authorization endpoint",
-            remedy: "pass a device endpoint with --dae URL, or import a refresh token with --rt",
+            remedy: "pass a device endpoint with --dae URL, or import a refresh token with --rt"
+                .into(),
         },
     }
     .into())

@@ -31,7 +31,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
             crate::Error::from(OidcError::MissingEndpoint {
                 issuer: config.issuer_url.clone(),
                 what: "device authorization endpoint",
-                remedy: "pass it with --dae URL, or use --flow code",
+                remedy: "pass it with --dae URL, or use --flow code".into(),
             })
         })?;
     // A bad --dae is the user's; a bad one in the metadata the provider's.

@@ -36,6 +36,13 @@ pub(super) fn preregistered(config: &AccountConfig, store: &Store) -> Option<Pub
     if !config.client_id.is_empty() {
         return None;
     }
+    // The person's own files only: /etc/oidc-agent is the package's.
+    for (file, e) in pubclients::unreadable_issuer_files(store.dir()) {
+        eprintln!(
+            "oidc-gen: warning: {} is passed over: not an issuer file ({e})",
+            file.display()
+        );
+    }
     pubclients::find(&config.issuer_url, &issuer_dirs(store))
 }
 
@@ -54,6 +61,23 @@ pub(super) fn known_issuers(store: &Store) -> Vec<String> {
 pub(super) fn say_where_to_register(config: &AccountConfig, store: &Store) {
     if let Some(help) = pubclients::register_help(&config.issuer_url, &issuer_dirs(store)) {
         eprintln!("oidc-gen: note: {help}");
+    }
+}
+
+/// What to do for a client when the provider registers none: where to
+/// register one by hand (when oidc-agent's issuer files know), and the
+/// flags that name it. The secret by `--client-secret-env`, not on the
+/// command line (README); `--pub` only to one who has not passed it.
+fn by_hand(args: &Args, config: &AccountConfig, store: &Store) -> String {
+    let register = pubclients::register_help(&config.issuer_url, &issuer_dirs(store))
+        .unwrap_or_else(|| "register a client at the provider and pass --client-id".to_owned());
+    if args.public {
+        format!("{register} ID")
+    } else {
+        format!(
+            "{register} ID, with --client-secret-env for a confidential client or --pub for a \
+             public one"
+        )
     }
 }
 
@@ -82,6 +106,7 @@ pub(super) fn use_public_client(args: &Args, config: &mut AccountConfig, client:
 /// `config`.
 pub(super) fn register(
     session: &Session<'_>,
+    store: &Store,
     config: &mut AccountConfig,
     name: &str,
 ) -> anyhow::Result<()> {
@@ -91,7 +116,7 @@ pub(super) fn register(
         return Err(Error::from(OidcError::MissingEndpoint {
             issuer: config.issuer_url.clone(),
             what: "dynamic client registration",
-            remedy: "register a client at the provider and pass --client-id ID with --client-secret SECRET or --pub",
+            remedy: by_hand(args, config, store).into(),
         })
         .into());
     };

@@ -1,0 +1,184 @@
+//! `access_token` and `id_token` requests: which account (by name, or the
+//! issuer's default or first loaded), then the cached token or one refresh
+//! flight that every request needing the same token joins.
+
+use std::sync::Arc;
+
+use super::accounts;
+use super::ctx::{Ctx, fail};
+use super::refresh::refresh_flight;
+use super::state::{Flight, FlightKey, FlightResult, State, Token};
+use crate::error::ErrorKind;
+use crate::protocol::{Response, TokenRequest, strings};
+
+/// Finds the account a token request is for, or the failure reply.
+pub(super) fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String, Box<Response>> {
+    let not_loaded =
+        |msg: String, info: String| Box::new(fail(ErrorKind::NotLoaded, msg).with_info(info));
+    if let Some(name) = &t.account {
+        if st.is_live(name, ctx.clock.now()) {
+            return Ok(name.clone());
+        }
+        let configured = ctx.store.path(name).map(|p| p.is_file()).unwrap_or(false);
+        return Err(if configured {
+            not_loaded(
+                strings::NOT_LOADED.into(),
+                format!("load it with `oidc-add {name}`"),
+            )
+        } else {
+            not_loaded(
+                strings::NO_ACCOUNT.into(),
+                format!("create it with `oidc-gen {name}`"),
+            )
+        });
+    }
+    if let Some(issuer) = &t.issuer {
+        let issuers = crate::account::issuers::read(ctx.store.dir());
+        let default = issuers
+            .as_ref()
+            .ok()
+            .and_then(|c| c.default_account_for(issuer));
+        return st
+            .account_for_issuer(issuer, default, ctx.clock.now())
+            .ok_or_else(|| {
+                let mut remedy = "load one with `oidc-add NAME`".to_owned();
+                if let Err(e) = &issuers {
+                    // Else the default account named there goes unmentioned.
+                    remedy.push_str(&format!(" (the issuer list is unusable: {e})"));
+                }
+                not_loaded(format!("No account loaded for issuer {issuer}"), remedy)
+            });
+    }
+    Err(Box::new(fail(
+        ErrorKind::Usage,
+        "Bad Request: account or issuer required",
+    )))
+}
+
+fn token_reply(tok: &Token, id_token: bool) -> Response {
+    if id_token {
+        return match &tok.id_token {
+            Some(id) => Response {
+                id_token: Some(id.clone()),
+                issuer: Some(tok.issuer.clone()),
+                ..Response::success()
+            },
+            None => fail(
+                ErrorKind::ProviderError,
+                "the provider returned no ID token",
+            )
+            .with_info("the account needs the `openid` scope"),
+        };
+    }
+    Response {
+        access_token: Some(tok.access_token.clone()),
+        issuer: Some(tok.issuer.clone()),
+        expires_at: Some(tok.expires_at.unwrap_or(0)),
+        scope: tok.scope.clone(),
+        ..Response::success()
+    }
+}
+
+/// What a token request finds under the state lock.
+enum Lookup {
+    /// The answer (a cached token).
+    Reply(Box<Response>),
+    /// No such account loaded (the failure reply).
+    Missing(Box<Response>),
+    /// A refresh to join or run.
+    Flight(FlightKey, Flight),
+}
+
+fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup {
+    let mut st = ctx.state();
+    let name = match resolve(ctx, &st, t) {
+        Ok(n) => n,
+        Err(reply) => return Lookup::Missing(reply),
+    };
+    if st.accounts.get(&name).is_some_and(|a| a.unsaved.is_some()) {
+        // Every request for the account retries the write.
+        let (ctx, name) = (ctx.clone(), name.clone());
+        super::spawn(async move { accounts::retry_unsaved(&ctx, Some(&name)).await });
+    }
+    let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
+    // The default token of an account in use is refreshed ahead (see `ahead`).
+    if !id_token
+        && key.scopes.is_empty()
+        && key.audiences.is_empty()
+        && let Some(a) = st.accounts.get_mut(&name)
+    {
+        a.ahead.last_served = Some(now);
+    }
+    // min_valid_period -1 forces a new token (oidc-agent's `-f`).
+    if !id_token
+        && t.min_valid_period >= 0
+        && let Some(tok) = st
+            .cache
+            .get(&key)
+            .filter(|tok| tok.valid_for(now, t.min_valid_period))
+    {
+        let mut reply = token_reply(tok, false);
+        reply.warning = super::save::unsaved_warning(&st, &name);
+        reply.account = Some(name);
+        return Lookup::Reply(Box::new(reply));
+    }
+    let fk = FlightKey { key, id_token };
+    let cell = st.flights.entry(fk.clone()).or_default().clone();
+    Lookup::Flight(fk, cell)
+}
+
+/// Answers a token request: from the cache, or by the refresh flight for
+/// the token (autoloading a configured account that is not loaded).
+pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
+    let mut found = lookup(ctx, &t, id_token, ctx.clock.now());
+    // A configured account that is not loaded: load it from the keyring,
+    // if the password is there, then answer as usual.
+    if let Lookup::Missing(reply) = &found
+        && reply.kind == Some(ErrorKind::NotLoaded)
+        && let Some(candidate) = super::autoload::candidate(ctx, &t)
+    {
+        super::autoload::load(ctx, &candidate).await;
+        // Loading may have taken seconds: look again at the time it is now.
+        found = lookup(ctx, &t, id_token, ctx.clock.now());
+    }
+    let (fk, cell) = match found {
+        Lookup::Reply(reply) | Lookup::Missing(reply) => return *reply,
+        Lookup::Flight(fk, cell) => (fk, cell),
+    };
+    // Single flight: the first waiter starts the refresh, the others await
+    // its result. The refresh runs as a task of its own, so that it outlives
+    // a waiter that stops waiting: a request the provider has been sent may
+    // rotate the refresh token, and an answer not waited for would lose the
+    // new one (and a second try with the old one would be a replay, RFC 6819
+    // §5.2.2.3). Callers wait `reply_deadline` (`--request-timeout`); the
+    // refresh waits for the provider's answer up to `http::ANSWER_DEADLINE`.
+    let flight = cell.get_or_init(|| {
+        let task = super::spawn(refresh_flight(ctx.clone(), fk.clone()));
+        async move {
+            task.await
+                .unwrap_or_else(|e| Err((ErrorKind::Failure, format!("the refresh failed: {e}"))))
+        }
+    });
+    let result: FlightResult = match tokio::time::timeout(ctx.reply_deadline, flight).await {
+        Ok(result) => result.clone(),
+        Err(_) => Err((
+            ErrorKind::ProviderUnreachable,
+            format!(
+                "the provider has not answered the refresh of '{}' within {} s; the agent goes on \
+                 waiting for it (a rotated refresh token is saved when it comes): try again in a \
+                 moment",
+                fk.key.account,
+                ctx.reply_deadline.as_secs()
+            ),
+        )),
+    };
+    match result {
+        Ok(tok) => {
+            let mut reply = token_reply(&tok, id_token);
+            reply.warning = super::save::unsaved_warning(&ctx.state(), &fk.key.account);
+            reply.account = Some(fk.key.account);
+            reply
+        }
+        Err((kind, msg)) => fail(kind, msg),
+    }
+}
