@@ -23,7 +23,7 @@ _oidc__add() {
 
     case "${cmd}" in
         oidc__add)
-            opts="-l -a -r -R -t -x -X -p -h -V --list --loaded --json --remove --remove-all --lifetime --lock --unlock --print --list-issuers --skip-check --token-file --no-token-file --pw-env --pw-file --pw-cmd --pw-keyring --help --version"
+            opts="-l -a -r -R -t -x -X -p -f -h -V --list --loaded --json --remove --remove-all --lifetime --lock --unlock --print --list-issuers --skip-check --force --token-file --no-token-file --pw-env --pw-file --pw-cmd --pw-keyring --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

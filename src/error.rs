@@ -33,7 +33,7 @@ pub enum Error {
     /// The socket exists in the environment but nothing answers there.
     // The I/O error is part of the message, not a `source`: `{:#}` would
     // print it twice.
-    #[error("cannot reach the agent at {path}: {cause}; start one with `eval \"$(oidc-agent)\"`")]
+    #[error("cannot reach the agent at {path}: {cause}; {}", start_again(path))]
     AgentUnreachable {
         /// The socket path tried.
         path: PathBuf,
@@ -213,6 +213,17 @@ fn io_remedy(cause: &io::Error) -> &'static str {
             "; check the owner and the mode of the file and its directory"
         }
         _ => "",
+    }
+}
+
+/// How to get an agent at `path` again: the service's socket is the
+/// service's to restart (a shell's `eval "$(oidc-agent)"` would start a
+/// second agent elsewhere and leave the well-known socket dead).
+fn start_again(path: &std::path::Path) -> &'static str {
+    if crate::paths::well_known_sockets().iter().any(|s| s == path) {
+        "start it again with `oidc-agent-service use`"
+    } else {
+        "start one with `eval \"$(oidc-agent)\"`"
     }
 }
 

@@ -22,13 +22,16 @@ mod test_support;
 
 use crate::error::kind::ErrorKind;
 
-/// What to check when a provider cannot be reached: a timeout is the
-/// provider's (or the network's) slowness, where a private CA is no cause.
-fn unreachable_hint(timed_out: bool) -> &'static str {
+/// What to check when `url` cannot be reached: a timeout is the
+/// provider's (or the network's) slowness, where a private CA is no cause;
+/// nor is it for a plain `http://` URL, which has no TLS.
+fn unreachable_hint(url: &str, timed_out: bool) -> &'static str {
     if timed_out {
         "the provider did not answer in time; check the network and try again"
-    } else {
+    } else if url.starts_with("https:") {
         "check the network, the issuer URL and `--cp` for a private CA"
+    } else {
+        "check the network and the issuer URL"
     }
 }
 
@@ -83,7 +86,7 @@ fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     /// Network, TLS, DNS or timeout: the provider could not be reached.
-    #[error("cannot reach {url}: {detail}; {}{}", unreachable_hint(*timed_out), proxy_note(proxy))]
+    #[error("cannot reach {url}: {detail}; {}{}", unreachable_hint(url, *timed_out), proxy_note(proxy))]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -110,7 +113,8 @@ pub enum OidcError {
     #[error(
         "the provider refused the refresh token given for the new account '{account}'{}; \
          pass a fresh one (--rt-env), or create the account with a login instead of --rt \
-         (--flow code or --flow device)",
+         (--flow code or --flow device). A token used before is refused by a provider that \
+         rotates them, which also ends the login it came from, in every account holding it",
         detail(Some(description.as_str()).filter(|d| !d.is_empty()), None)
     )]
     ImportedTokenRejected {
@@ -319,6 +323,15 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `--cp` (a CA bundle) only where TLS is, and not for a timeout.
+    #[test]
+    fn a_private_ca_is_named_only_for_https() {
+        let said = |url: &str, timed_out| unreachable_hint(url, timed_out);
+        assert!(said("https://op.example/token", false).contains("--cp"));
+        assert!(!said("http://127.0.0.1:8080/token", false).contains("--cp"));
+        assert!(!said("https://op.example/token", true).contains("--cp"));
+    }
 
     /// The proxy reqwest would take for the scheme, first match wins, and
     /// never its password.

@@ -208,3 +208,35 @@ pub fn withdraw(name: &str, path: &Path) {
         Err(e) => log!("'{name}': token file {} NOT removed: {e}", path.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refusal names what the lock file says: all of it as this version
+    /// writes it, the pid alone as an earlier one did, nothing when empty.
+    #[test]
+    fn the_refusal_names_the_keeper_as_far_as_known() {
+        let path = Path::new("/run/user/1/bt_u1");
+        let keeper = Keeper {
+            pid: 42,
+            socket: Some(PathBuf::from("/run/user/1/oidc-agent/agent.sock")),
+            account: "kit".into(),
+        };
+        let said = Keeper::refusal(path, &keeper.text());
+        assert!(
+            said.contains("(pid 42) for 'kit'")
+                && said.contains(
+                    "`OIDC_SOCK=/run/user/1/oidc-agent/agent.sock oidc-add --no-token-file kit`"
+                ),
+            "{said}"
+        );
+        let said = Keeper::refusal(path, "42\n");
+        assert!(
+            said.contains("(pid 42);") && said.contains("NAME` against that agent"),
+            "{said}"
+        );
+        let said = Keeper::refusal(path, "");
+        assert!(said.contains("kept by another agent; stop"), "{said}");
+    }
+}

@@ -57,6 +57,10 @@ pub struct Args {
     /// Load without the agent's test refresh
     #[arg(long = "skip-check")]
     pub skip_check: bool,
+    /// Load the account even when it is loaded already (a file changed
+    /// behind the agent, a new lifetime)
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
     /// Keep a WLCG bearer-token file with a fresh access token of the account [default: $BEARER_TOKEN_FILE, else $XDG_RUNTIME_DIR/bt_u$UID, else /tmp/bt_u$UID]
     #[arg(long = "token-file", value_name = "PATH", num_args = 0..=1, require_equals = true,
           default_missing_value = "", conflicts_with_all = ["no_token_file", "remove"])]
@@ -175,7 +179,21 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if args.token_file.is_some() || args.no_token_file {
         return token_file(&client, args, name);
     }
-    let name = open_and_load(&client, args, name)?;
+    // oidc-agent since 4.3: a loaded account is not loaded again without
+    // -f, so an `oidc-add NAME` in every new shell asks for no password.
+    let target = name;
+    let name = default_for_issuer(&Store::default_dir(), target)?;
+    if !args.force && client.loaded_accounts()?.contains(&name) {
+        match args.lifetime {
+            None => println!("Account '{name}' already loaded"),
+            Some(_) => println!(
+                "Account '{name}' already loaded; its lifetime is as it was (-f loads it again \
+                 with -t)"
+            ),
+        }
+        return Ok(());
+    }
+    let name = open_and_load(&client, args, target)?;
     println!("Account '{name}' loaded.");
     Ok(())
 }

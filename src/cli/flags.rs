@@ -232,7 +232,7 @@ const TABLE: &[Flag] = &[
     f(Add, "always-allow-idtoken", None, N, Ignored(None)),
     f(Add, "loaded", Some('a'), N, Ours),
     f(Add, "confirm", Some('c'), N, NO_CONFIRM),
-    f(Add, "force", Some('f'), N, Ignored(None)),
+    f(Add, "force", Some('f'), N, Ours),
     f(Add, "list", Some('l'), N, Ours),
     f(Add, "print", Some('p'), N, Ours),
     f(Add, "pw-keyring", None, N, Ours),

@@ -47,6 +47,11 @@ const TMPDIR: (&str, &str) = (
     "TMPDIR",
     "where sockets are created without XDG_RUNTIME_DIR and /run/user/$UID (/tmp when unset or not a directory)",
 );
+const PROXY: (&str, &str) = (
+    "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (or in lower case)",
+    "the HTTP proxy for the provider, as curl takes them; NO_PROXY lists hosts reached directly, \
+NO_PROXY=* all of them; socks5:// proxies are not supported",
+);
 const XDG_RUNTIME_DIR: (&str, &str) = (
     "XDG_RUNTIME_DIR",
     "the per-user runtime directory holding the service socket",
@@ -84,6 +89,7 @@ Started by systemd's oidc-agent.socket unit, the agent serves the listening sock
             ("OIDCD_PID", "the agent's pid; oidc-agent -k stops it"),
             CONFIG_DIR,
             TMPDIR,
+            PROXY,
             (
                 "LISTEN_FDS, LISTEN_PID",
                 "a listening socket passed by systemd (socket activation, fd 3)",
@@ -138,8 +144,17 @@ lists, prints, renames, re-encrypts and deletes accounts and gets a new refresh 
             ),
             ("OIDC_REFRESH_TOKEN", "the refresh token for --rt-env (the default variable)"),
             ("BROWSER", "the browser to open for the code flow"),
+            PROXY,
         ],
-        files: ACCOUNT_FILES,
+        files: &[
+            ACCOUNT_FILES[0],
+            ACCOUNT_FILES[1],
+            (
+                "pubclients.config and issuer.config.d/ in the account directory, then in /etc/oidc-agent",
+                "oidc-agent's preregistered public clients: --pub without --client-id takes the issuer's; \
+their issuers are offered by number when no --issuer is given",
+            ),
+        ],
     },
     Page {
         name: "oidc-add",
@@ -149,6 +164,9 @@ which then serves tokens for it until its lifetime ends or it is unloaded. The p
 --pw-file or --pw-cmd, else from the OS keyring when oidc-gen --pw-keyring stored it there, else from a no-echo \
 prompt on the terminal. Decryption happens here; the agent never sees the password.
 
+An account loaded already is left as it is, and no password is asked (as oidc-agent does since 4.3); \
+-f loads it again, for a file changed behind the agent or a new lifetime.
+
 oidc-token loads a configured account by itself when it is asked for one that is not loaded (autoload), so \
 oidc-add is needed mainly in scripts, with a lifetime, or without a terminal.",
         examples: &[
@@ -157,8 +175,25 @@ oidc-add is needed mainly in scripts, with a lifetime, or without a terminal.",
             ("List configured and loaded accounts", "oidc-add -l\noidc-add -a"),
             ("Lock the agent while away, unlock it again", "oidc-add -x\noidc-add -X"),
         ],
-        environment: &[OIDC_SOCK, CONFIG_DIR, PW_ENV],
-        files: &[ACCOUNT_FILES[0], SERVICE_SOCKETS],
+        environment: &[
+            OIDC_SOCK,
+            CONFIG_DIR,
+            PW_ENV,
+            (
+                "BEARER_TOKEN_FILE",
+                "the file --token-file keeps when no PATH is given",
+            ),
+        ],
+        files: &[
+            ACCOUNT_FILES[0],
+            SERVICE_SOCKETS,
+            (
+                "$XDG_RUNTIME_DIR/bt_u$UID (else /tmp/bt_u$UID), or --token-file=PATH",
+                "the WLCG bearer-token file the agent keeps for --token-file. The agent holds a lock on \
+.bt_u$UID.lock beside it while it keeps the file, so another agent of the same user is refused the same \
+file (exit 2, naming the agent's socket)",
+            ),
+        ],
     },
     Page {
         name: "oidc-token",

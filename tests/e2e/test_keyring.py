@@ -85,9 +85,10 @@ def test_password_from_the_keyring(cli, provider, secret_service, make_agent):
     # A new password via -u keeps the stored one in step.
     res = cli.gen("-u", NAME, password=None, extra_env=dict(secret_service, OIDC_NEW_ENCRYPTION_PW="second-pw"))
     assert res.returncode == 0, res.describe()
-    wrong = cli.add("--pw-env", NAME, password=PASSWORD, extra_env=secret_service)
+    # -f: the account is loaded, and each load here tries a password source.
+    wrong = cli.add("-f", "--pw-env", NAME, password=PASSWORD, extra_env=secret_service)
     assert wrong.returncode == EXIT_WRONG_PASSWORD, "the file has the new password now"
-    res = cli.add(NAME, password=None, extra_env=secret_service)
+    res = cli.add("-f", NAME, password=None, extra_env=secret_service)
     assert res.returncode == 0, res.describe()
     # Deleting the account deletes the stored password: a new account of the
     # same name (saved without --pw-keyring) finds none and must ask.
@@ -95,7 +96,7 @@ def test_password_from_the_keyring(cli, provider, secret_service, make_agent):
     assert res.returncode == 0, res.describe()
     res = _import(cli, provider, secret_service)
     assert res.returncode == 0, res.describe()
-    res = cli.add(NAME, password=None, extra_env=secret_service)
+    res = cli.add("-f", NAME, password=None, extra_env=secret_service)
     assert res.returncode != 0 and "--pw-env" in res.stderr, res.describe()
 
 
@@ -106,6 +107,6 @@ def test_headless_keyring_is_reported_and_skipped(cli, provider):
     assert res.returncode == 0, res.describe()
     assert "no keyring service reachable" in res.stderr, res.describe()
     assert cli.add("--pw-env", NAME).returncode == 0
-    res = cli.add("--pw-keyring", NAME, password=None)
+    res = cli.add("-f", "--pw-keyring", NAME, password=None)
     assert res.returncode != 0, res.describe()
     assert "no keyring service reachable" in res.stderr and "--pw-env" in res.stderr, res.describe()

@@ -170,7 +170,7 @@ fn legacy_file_loads_and_stays_untouched_without_rotation() {
     let mut bad = before.clone();
     bad.truncate(bad.len() / 2);
     std::fs::write(&path, &bad).expect("write");
-    fails(&env.run("oidc-add", &["--pw-env", "old"]), 10);
+    fails(&env.run("oidc-add", &["-f", "--pw-env", "old"]), 10);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! fake provider: empty passwords, secrets outside argv, client_secret_post,
 //! and the messages that name the next step.
 
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use crate::support::*;
 
@@ -58,7 +58,37 @@ fn empty_password_automation_pattern() {
     ok(&env.run("oidc-add", &["acct", &pw_file]));
     ok(&env.run("oidc-token", &["acct"]));
     // Not the empty password: refused as any wrong password is.
-    fails(&env.run("oidc-add", &["acct", "--pw-env"]), 9);
+    fails(&env.run("oidc-add", &["-f", "acct", "--pw-env"]), 9);
+}
+
+/// oidc-agent since 4.3: `oidc-add NAME` for a loaded account says so and
+/// asks for no password (an `oidc-add NAME` in a shell's profile); `-f`
+/// loads it again, and a lifetime given without `-f` is said to be unused.
+#[test]
+fn a_loaded_account_is_loaded_again_only_with_force() {
+    let (_op, env) = agent_with_account();
+    let no_password = || {
+        let mut cmd = env.cmd("oidc-add");
+        cmd.env_remove("OIDC_ENCRYPTION_PW").stdin(Stdio::null());
+        cmd
+    };
+    let out = no_password().arg("acct").output().expect("oidc-add");
+    assert_eq!(ok(&out).trim(), "Account 'acct' already loaded");
+    let out = no_password()
+        .args(["-t", "60", "acct"])
+        .output()
+        .expect("oidc-add");
+    assert!(ok(&out).contains("-f loads it again with -t"));
+    assert!(env.status()["accounts"][0]["lifetime_ends_at"].is_null());
+    // -f loads it: here the password is needed (and none can be asked).
+    let out = no_password()
+        .args(["-f", "acct"])
+        .output()
+        .expect("oidc-add");
+    assert!(fails(&out, 1).contains("--pw-env"));
+    let said = ok(&env.run("oidc-add", &["-f", "-t", "60", "--pw-env", "acct"]));
+    assert_eq!(said.trim(), "Account 'acct' loaded.");
+    assert!(env.status()["accounts"][0]["lifetime_ends_at"].is_i64());
 }
 
 #[test]
@@ -168,6 +198,12 @@ fn next_steps_in_messages() {
     let err = fails(&env.gen_rt("fresh", &op.issuer, "rt-bogus"), 7);
     assert!(err.contains("new account 'fresh'"), "{err}");
     assert!(!err.contains("--reauthenticate"), "{err}");
+    // A CI secret imported a second time: why a rotating provider refuses
+    // it, and what that costs (the login it came from ends too).
+    assert!(
+        err.contains("A token used before is refused by a provider that rotates them"),
+        "{err}"
+    );
     // A misspelt account: the same exit code from oidc-add and oidc-token.
     ok(&env.gen_rt("real", &op.issuer, "rt-initial"));
     let add = fails(&env.run("oidc-add", &["reall"]), 4);

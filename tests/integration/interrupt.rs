@@ -65,9 +65,10 @@ fn ctrl_c_while_waiting_for_the_browser_exits_130() {
 
 /// After the device login, oidc-gen opens the password file: a FIFO nobody
 /// writes, so it blocks there (outside the runtime) until the Ctrl-C. It
-/// says the login was approved once the wait is over.
+/// says the login was approved once the wait is over. The Ctrl-C still
+/// ends it with 130, and revokes the login nothing holds.
 #[test]
-fn ctrl_c_after_the_wait_still_exits_130() {
+fn ctrl_c_at_the_password_after_the_login_exits_130_and_revokes_it() {
     use rustix::fs::{CWD, FileType, Mode, mknodat};
     let (op, env) = provider_and_home();
     let fifo = env.dir.path().join("pw.fifo");
@@ -76,9 +77,21 @@ fn ctrl_c_after_the_wait_still_exits_130() {
     let mut cmd = env.cmd("oidc-gen");
     cmd.env_remove("OIDC_ENCRYPTION_PW")
         .args(args(&op.issuer, "device", &["--pw-file", fifo_arg]));
+    let before = op.valid_rts();
     let mut oidc_gen = Env::spawn_cmd(cmd);
     oidc_gen.wait_line("approval", |l| l.contains("The login was approved"));
-    interrupt(oidc_gen, &env, None);
+    let login: Vec<String> = op.valid_rts().difference(&before).cloned().collect();
+    assert_eq!(login.len(), 1, "the login's refresh token: {login:?}");
+    let pid = rustix::process::Pid::from_raw(oidc_gen.pid() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let err = fails(&oidc_gen.finish(), 130);
+    assert!(!env.config_dir().join("acct").exists(), "saved: {err}");
+    assert!(
+        err.contains("interrupted while asking for the new account's password; nothing was saved")
+            && err.contains("the new login was revoked at the provider"),
+        "{err}"
+    );
+    assert!(!op.valid_rts().contains(&login[0]), "left live: {login:?}");
 }
 
 /// Ctrl-C or SIGTERM while an imported token's check refresh is under way:

@@ -288,7 +288,7 @@ fn add_racing_lock_ends_sealed_not_served() {
 #[test]
 fn add_racing_refresh_never_replays_the_token() {
     let (op, env) = rotating_account();
-    add_waiting_for_refresh(&env, &op, &["--pw-env", "acct"], "load");
+    add_waiting_for_refresh(&env, &op, &["-f", "--pw-env", "acct"], "load");
     assert!(
         op.violations().is_empty(),
         "provider saw: {:?}",
@@ -351,7 +351,7 @@ fn the_log_records_lifecycle_events_without_secrets() {
 #[test]
 fn loaded_accounts_as_json_say_whether_the_login_is_good() {
     let (op, env) = agent_with_account();
-    ok(&env.run("oidc-add", &["-t", "3600", "--pw-env", "acct"]));
+    ok(&env.run("oidc-add", &["-f", "-t", "3600", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let out = ok(&env.run("oidc-add", &["-a", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");

@@ -34,6 +34,21 @@ fn xdg_runtime_socket_found_without_oidc_sock() {
     .expect("chmod");
     let err = fails(&token(&env), 3);
     assert!(err.contains("oidc-agent-service use"), "{err}");
+    // The service agent killed, its socket left behind: the remedy is the
+    // service's, not a shell's `eval "$(oidc-agent)"` elsewhere.
+    std::fs::set_permissions(
+        sock.parent().expect("dir"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .expect("chmod");
+    env.sigkill_agent();
+    let err = fails(&token(&env), 3);
+    assert!(
+        err.contains("cannot reach the agent")
+            && err.contains("start it again with `oidc-agent-service use`")
+            && !err.contains("eval"),
+        "{err}"
+    );
 }
 
 /// `eval "$(oidc-agent-service use)"` in several shells at once (a terminal

@@ -119,23 +119,23 @@ fn wrong_password_and_corrupt_file() {
     let mut bad = before.clone();
     bad[24] ^= 0x01;
     std::fs::write(&path, &bad).expect("damage the header");
-    let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 9);
+    let err = fails(&env.run("oidc-add", &["-f", "--pw-env", "acct"]), 9);
     assert!(err.contains("header is damaged"), "{err}");
     let mut bad = before.clone();
     let last = bad.len() - 1;
     bad[last] ^= 0xff;
     std::fs::write(&path, &bad).expect("corrupt");
-    let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+    let err = fails(&env.run("oidc-add", &["-f", "--pw-env", "acct"]), 10);
     assert!(err.contains("acct"), "{err}");
     std::fs::write(&path, &before[..50]).expect("truncate");
-    fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+    fails(&env.run("oidc-add", &["-f", "--pw-env", "acct"]), 10);
     // A misspelt account is "not configured", as oidc-token says.
     fails(&env.run("oidc-add", &["--pw-env", "missing"]), 4);
     // No password source and no terminal: a clear error, not a hang.
     std::fs::write(&path, &before).expect("restore");
     let out = env
         .cmd("oidc-add")
-        .arg("acct")
+        .args(["-f", "acct"])
         .env_remove("OIDC_ENCRYPTION_PW")
         .output()
         .expect("add");
@@ -295,7 +295,7 @@ fn rotation_is_saved_to_disk() {
 #[test]
 fn lifetimes_unload_accounts() {
     let (_op, mut env) = agent_with_account();
-    ok(&env.run("oidc-add", &["-t", "60", "--pw-env", "acct"]));
+    ok(&env.run("oidc-add", &["-f", "-t", "60", "--pw-env", "acct"]));
     ok(&env.run("oidc-token", &["acct"]));
     env.advance_clock(30);
     ok(&env.run("oidc-token", &["acct"]));

@@ -337,13 +337,7 @@ fn one_agent_per_token_file() {
     let err = fails(&first.run("oidc-add", &[&flag, "acct"]), 2);
     assert!(err.contains("kept by another agent"), "{err}");
     // The kernel ends the claim with the agent, also a SIGKILLed one.
-    let pid = second.agent_pid().expect("agent pid");
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid as i32).expect("pid"),
-        rustix::process::Signal::KILL,
-    )
-    .expect("kill -9");
-    wait_for_exit(pid as i32);
+    second.sigkill_agent();
     ok(&first.run("oidc-add", &[&flag, "acct"]));
     second.stop_agent();
     // A clean stop leaves neither the file nor its lock behind.

@@ -12,7 +12,7 @@ use crate::account::store::Store;
 use crate::account::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::error::Error;
-use crate::oidc::token::TokenSet;
+use crate::oidc::token::{Credentials, Endpoint, TokenSet, revoke_refresh_token};
 use crate::secret::SecretString;
 
 /// The rest after a flow returned tokens: `--only-at` prints the access
@@ -46,7 +46,48 @@ pub(super) fn complete(
             config.name
         ),
     }
+    let password = match password {
+        None if !args.no_save => Some(password_or_revoke(session, &config)?),
+        given => given,
+    };
     finish(args, store, config, password, &tokens)
+}
+
+/// The new account's password, asked once the login is done: a Ctrl-C at
+/// the prompt revokes the login (RFC 7009), which nothing would hold
+/// otherwise, rather than leave a live grant at the provider.
+fn password_or_revoke(
+    session: &Session<'_>,
+    config: &AccountConfig,
+) -> anyhow::Result<SecretString> {
+    let http = session.http.clone();
+    let endpoint = session.meta.revocation_endpoint.clone();
+    let login = config.clone();
+    let revoke = Box::pin(async move {
+        let Some(url) = endpoint else {
+            return "the provider has no revocation endpoint; the new login stays valid there \
+                    until it expires"
+                .to_owned();
+        };
+        let at = Endpoint {
+            http: &http,
+            url: &url,
+            creds: Credentials::of(&login),
+        };
+        match revoke_refresh_token(at, &login.refresh_token).await {
+            Ok(()) => "the new login was revoked at the provider".to_owned(),
+            Err(e) => format!(
+                "the new login could not be revoked ({e}); it stays valid at the provider until \
+                 it expires"
+            ),
+        }
+    });
+    let asked = session.interrupt()?.during_undoable(
+        "asking for the new account's password",
+        revoke,
+        || new_password(session.args, &config.name),
+    );
+    Ok(asked?)
 }
 
 /// The password of new account `name`, from its source or asked twice.

@@ -25,11 +25,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::runtime::Handle;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// What undoes a wait's side effect at the provider (revokes a login not
+/// saved yet); it says what it did, for the line printed before the exit.
+pub(super) type Undo = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
+
+/// How long an undo may take after Ctrl-C: the person is waiting.
+const UNDO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the task reads when a signal comes.
 #[derive(Default)]
 struct State {
     /// What is being waited for, if anything.
     waiting: Option<&'static str>,
+    /// What to undo when that wait is interrupted.
+    undo: Option<Undo>,
     /// The step under way that a signal must not cut short, if any.
     critical: Option<&'static str>,
     /// The exit code of a signal that came during such a step.
@@ -65,21 +74,34 @@ impl Interrupt {
                     _ = term.recv() => 128 + libc::SIGTERM,
                     _ = hup.recv() => 128 + libc::SIGHUP,
                 };
-                let mut state = lock(&task);
-                if let Some(step) = state.critical {
-                    // Past the "^C" the terminal echoed, on a line of its own.
-                    eprintln!("\noidc-gen: interrupted; finishing {step} first");
-                    state.pending.get_or_insert(code);
-                    continue;
-                }
-                match state.waiting {
-                    Some(what) => {
-                        eprintln!("\noidc-gen: interrupted while {what}; nothing was saved");
+                let undo = {
+                    let mut state = lock(&task);
+                    if let Some(step) = state.critical {
+                        // Past the "^C" the terminal echoed, on a line of its own.
+                        eprintln!("\noidc-gen: interrupted; finishing {step} first");
+                        state.pending.get_or_insert(code);
+                        continue;
                     }
-                    None => eprintln!(),
+                    // A password prompt may have turned echo off.
+                    crate::cli::tty::restore();
+                    match state.waiting {
+                        Some(what) => {
+                            eprintln!("\noidc-gen: interrupted while {what}; nothing was saved");
+                        }
+                        None => eprintln!(),
+                    }
+                    state.undo.take()
+                };
+                if let Some(undo) = undo {
+                    let said = tokio::time::timeout(UNDO_DEADLINE, undo)
+                        .await
+                        .unwrap_or_else(|_| {
+                            "the provider did not answer in time; the login stays valid there \
+                             until it expires"
+                                .to_owned()
+                        });
+                    eprintln!("oidc-gen: {said}");
                 }
-                // A password prompt may have turned echo off.
-                crate::cli::tty::restore();
                 std::process::exit(code);
             }
         });
@@ -92,6 +114,21 @@ impl Interrupt {
         lock(&self.shared).waiting = Some(what);
         let out = wait();
         lock(&self.shared).waiting = None;
+        out
+    }
+
+    /// [`Self::during`], with `undo` run (for up to [`UNDO_DEADLINE`])
+    /// when a signal ends the wait: a login the provider has granted but
+    /// oidc-gen has not saved is revoked, not left behind.
+    pub(super) fn during_undoable<T>(
+        &self,
+        what: &'static str,
+        undo: Undo,
+        wait: impl FnOnce() -> T,
+    ) -> T {
+        lock(&self.shared).undo = Some(undo);
+        let out = self.during(what, wait);
+        lock(&self.shared).undo = None;
         out
     }
 

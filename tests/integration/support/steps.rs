@@ -82,11 +82,12 @@ impl Env {
             .expect("run binary")
     }
 
-    /// `oidc-add --pw-env NAME` with `password` as the account's password.
+    /// `oidc-add -f --pw-env NAME` with `password` as the account's
+    /// password (`-f`: also when it is loaded, so the password is tried).
     pub fn add_with_password(&self, name: &str, password: &str) -> Output {
         self.run_with(
             "oidc-add",
-            &["--pw-env", name],
+            &["-f", "--pw-env", name],
             "OIDC_ENCRYPTION_PW",
             password,
         )
@@ -156,6 +157,18 @@ impl Env {
             .env("OIDCD_PID", pid)
             .output()
             .expect("run oidc-agent -k")
+    }
+
+    /// `kill -9` of this environment's agent, returning once it is gone:
+    /// no cleanup of its own runs (its socket and lock files stay).
+    pub fn sigkill_agent(&self) {
+        let pid = self.agent_pid().expect("agent pid");
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid as i32).expect("pid"),
+            rustix::process::Signal::KILL,
+        )
+        .expect("kill -9");
+        super::wait_for_exit(pid as i32);
     }
 }
 
