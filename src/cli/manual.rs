@@ -49,8 +49,8 @@ const TMPDIR: (&str, &str) = (
 );
 const PROXY: (&str, &str) = (
     "HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY (or in lower case)",
-    "the HTTP proxy for the provider, as curl takes them; NO_PROXY lists hosts reached directly, \
-NO_PROXY=* all of them; socks5:// proxies are not supported",
+    "the proxy for the provider, as curl takes them (http://, https://, socks5:// and socks5h:// proxies); \
+NO_PROXY lists hosts reached directly, NO_PROXY=* all of them",
 );
 const XDG_RUNTIME_DIR: (&str, &str) = (
     "XDG_RUNTIME_DIR",

@@ -310,3 +310,24 @@ fn an_unreachable_provider_names_the_proxy_that_is_set() {
         ok(&cmd.output().expect("oidc-gen"));
     }
 }
+
+/// `ALL_PROXY=socks5://…` (an `ssh -D` tunnel, as libcurl and so
+/// oidc-agent take it): discovery and the token requests go through it.
+#[test]
+fn a_socks5_proxy_carries_the_provider_requests() {
+    let (op, env) = provider_and_home();
+    let proxy = crate::support::socks::Socks5::start();
+    op.accept_rt("rt-socks");
+    let mut cmd = env.gen_rt_cmd("socks", &op.issuer, "rt-socks", "--pw-env");
+    cmd.env("ALL_PROXY", &proxy.url);
+    ok(&cmd.output().expect("oidc-gen"));
+    let provider = op
+        .issuer
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    assert!(
+        proxy.targets().iter().any(|t| t == provider),
+        "not through the proxy: {:?}",
+        proxy.targets()
+    );
+}

@@ -4,6 +4,7 @@
 pub mod browser;
 #[allow(dead_code)] // shared with the unit tests and the bench
 pub mod fake_op;
+pub mod socks;
 mod steps;
 
 pub use steps::*;
