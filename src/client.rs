@@ -50,7 +50,9 @@ impl AgentClient {
             cause,
         };
         let no_reply = |cause| no_reply(&self.path, cause);
-        let mut stream = UnixStream::connect(&self.path).map_err(unreachable)?;
+        let mut stream = UnixStream::connect(&self.path)
+            .map_err(|e| not_a_socket(&self.path).unwrap_or(e))
+            .map_err(unreachable)?;
         stream
             .set_read_timeout(Some(REPLY_TIMEOUT))
             .map_err(unreachable)?;
@@ -94,6 +96,26 @@ impl AgentClient {
             _ => Vec::new(),
         })
     }
+}
+
+/// Why a path that is no socket cannot be connected to, in words that say
+/// so ("Connection refused" for a regular file misleads): `None` for a
+/// socket or a path that does not exist, whose own error says enough.
+fn not_a_socket(path: &Path) -> Option<io::Error> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let meta = std::fs::metadata(path).ok()?;
+    let what = if meta.file_type().is_socket() {
+        return None;
+    } else if meta.is_dir() {
+        "a directory, not a socket"
+    } else if meta.is_file() {
+        "a regular file, not a socket"
+    } else {
+        "not a socket"
+    };
+    Some(io::Error::other(format!(
+        "it is {what} (does OIDC_SOCK name the wrong path?)"
+    )))
 }
 
 /// An I/O error after the connection was made: cut off (another user's
@@ -198,6 +220,29 @@ mod tests {
         }
         let e = no_reply(path, io::ErrorKind::NotFound.into());
         assert!(e.to_string().contains("cannot reach the agent"), "{e}");
+    }
+
+    /// OIDC_SOCK naming a file or a directory: said so, not "Connection
+    /// refused"; exit 3 all the same.
+    #[test]
+    fn a_path_that_is_no_socket_is_named_as_such() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("notes");
+        std::fs::write(&file, "x").expect("write");
+        for (path, says) in [
+            (file.as_path(), "it is a regular file, not a socket"),
+            (dir.path(), "it is a directory, not a socket"),
+        ] {
+            let e = AgentClient::new(path)
+                .call_raw(&Request::Status)
+                .expect_err("no agent");
+            assert!(e.to_string().contains(says), "{e}");
+            assert_eq!(e.kind(), ErrorKind::NoAgent);
+        }
+        let e = AgentClient::new(dir.path().join("gone"))
+            .call_raw(&Request::Status)
+            .expect_err("no agent");
+        assert!(e.to_string().contains("No such file"), "{e}");
     }
 
     #[test]
