@@ -38,7 +38,7 @@ complete -c oidc-gen -s y -l confirm-yes -d 'Answer yes to confirmation question
 complete -c oidc-gen -l confirm-no -d 'Answer no to confirmation questions'
 complete -c oidc-gen -l confirm-default -d 'Take the default answer of confirmation questions'
 complete -c oidc-gen -l pub -d 'The client is public (no secret; PKCE); without --client-id, the issuer\'s preregistered public client from oidc-agent\'s pubclients.config or issuer.config(.d) (account directory, then /etc/oidc-agent)'
-complete -c oidc-gen -s m -l manual -d 'Do not register a client dynamically'
+complete -c oidc-gen -s m -l manual -d 'Do not register a client dynamically; for an account that exists, edit its issuer, client, scopes and redirect URIs in prompts, then log in again'
 complete -c oidc-gen -l scope-all -l scope-max -d 'All scopes the provider offers (same as --scope max)'
 complete -c oidc-gen -l no-url-call -d 'Only print the authorization URL; do not open a browser'
 complete -c oidc-gen -l no-webserver -d 'Do not run the loopback listener; paste the redirected URL instead'

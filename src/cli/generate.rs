@@ -12,6 +12,7 @@ mod code;
 mod complete;
 mod create;
 mod device;
+mod edit;
 mod given;
 mod interrupt;
 mod issuer;
@@ -68,7 +69,7 @@ pub enum ClientAuthArg {
 }
 
 /// Create and manage oidc-agent accounts.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "oidc-gen", version, long_about = None,
     group(ArgGroup::new("manage").args(["accounts", "print", "delete", "update", "rename"])))]
 pub struct Args {
@@ -142,7 +143,9 @@ pub struct Args {
     /// /etc/oidc-agent)
     #[arg(long = "pub")]
     pub public: bool,
-    /// Do not register a client dynamically
+    /// Do not register a client dynamically; for an account that exists,
+    /// edit its issuer, client, scopes and redirect URIs in prompts, then
+    /// log in again
     #[arg(short = 'm', long = "manual")]
     pub manual: bool,
     /// Scopes (repeatable or space-separated; `max`: all the provider offers)
@@ -274,6 +277,12 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     }
     if args.update.is_some() {
         return manage::update(args, &store, name);
+    }
+    // oidc-agent's `oidc-gen -m NAME` for an account that exists: edited in
+    // prompts, then logged in again.
+    if args.manual && args.client_id.is_none() && !args.reauthenticate && store.path(name)?.exists()
+    {
+        return edit::edit(args, &store, name);
     }
     create::create(args, &store, name)
 }

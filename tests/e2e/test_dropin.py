@@ -232,6 +232,41 @@ def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agen
     assert_token_output(cli.token("again"))
 
 
+def test_oidc_gen_m_edits_an_account_on_a_terminal(cli, provider, sandbox, agent):
+    """oidc-agent's quickstart, "updating an existing account configuration":
+    `oidc-gen -m <shortname>` asks for each value with the saved one kept by
+    Enter, then logs in again in the browser; the agent serves the edited
+    account (here: fewer scopes)."""
+    env = user_env(sandbox, agent)
+    line = f"oidc-gen kit --issuer {provider.issuer} --client-id {PUBLIC_CLIENT} --pub --no-url-call"
+    gen_on_terminal(sandbox, env, provider, line, "oidc-gen-kit")
+    before = provider.introspect(assert_token_output(cli.token("kit")))
+    assert "profile" in before["scope"].split(), before
+    p = run_on_terminal(sandbox, env, "oidc-gen -m kit", "oidc-gen-m")
+    try:
+        p.expect(r"Password for account 'kit': ")
+        p.type_like_a_person(PASSWORD + "\n")
+        p.expect(re.escape(f"Issuer [{provider.issuer}]: "))
+        time.sleep(3)  # the person reads the saved value and keeps it
+        p.send("\n")
+        p.expect(re.escape(f"Client id [{PUBLIC_CLIENT}]: "))
+        p.send("\n")
+        p.expect(re.escape("Client secret [none]: "))
+        p.send("\n")
+        p.expect(r"Scopes \[[^\]]*profile[^\]]*\]: ")
+        p.type_like_a_person("openid offline_access\n")
+        p.expect(r"Redirect URIs \[[^\]]*\]: ")
+        p.send("\n")
+        p.expect("Logging in again with the edited account.")
+        login_on_terminal(p, provider, password_prompts=0, person=True)
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    after = provider.introspect(assert_token_output(cli.token("-f", "kit")))
+    assert "profile" not in after["scope"].split(), after
+    assert after["client_id"] == PUBLIC_CLIENT, after
+
+
 def test_empty_password_automation_pattern(cli, provider, sandbox):
     """`oidc-add NAME --pw-file=$EMPTY || oidc-gen NAME ... --pw-file=$EMPTY`."""
     empty = sandbox.work / "empty-password"

@@ -91,6 +91,64 @@ fn a_loaded_account_is_loaded_again_only_with_force() {
     assert!(env.status()["accounts"][0]["lifetime_ends_at"].is_i64());
 }
 
+/// oidc-agent's quickstart: `oidc-gen -m NAME` updates an account. Each
+/// value is asked for with the saved one as the default (here piped in, as
+/// a script would); a change means a new login, saved over the old one and
+/// loaded; nothing changed, nothing is sent.
+#[test]
+fn oidc_gen_m_edits_an_account_then_logs_in_again() {
+    let (op, env) = agent_with_account();
+    let path = env.config_dir().join("acct");
+    let before = std::fs::read(&path).expect("account");
+    let requests = op.requests().len();
+    let out = env
+        .cmd("oidc-gen")
+        .args(["-m", "acct", "--pw-env"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("oidc-gen");
+    ok(&out);
+    assert!(
+        stderr(&out).contains("Account 'acct' is unchanged"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&path).expect("account"), before);
+    assert_eq!(op.requests().len(), requests, "a provider call for nothing");
+
+    // New scopes, the rest kept with Enter; the login is an imported token.
+    op.accept_rt("rt-edited");
+    let mut edit = env.cmd("oidc-gen");
+    edit.args(["-m", "acct", "--pw-env", "--rt", "rt-edited"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = edit.spawn().expect("oidc-gen");
+    std::io::Write::write_all(
+        child.stdin.as_mut().expect("stdin"),
+        b"\n\n\nopenid offline_access email\n\n",
+    )
+    .expect("answers");
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("oidc-gen");
+    ok(&out);
+    let said = stderr(&out);
+    assert!(said.contains("Client id [cid]: "), "{said}");
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("saved");
+    assert_eq!(saved.config.refresh_token.expose(), "rt-edited");
+    assert_eq!(
+        saved.config.scope.as_deref(),
+        Some("openid offline_access email")
+    );
+    assert_eq!(saved.config.client_id, "cid", "kept with Enter");
+    // The agent holds the edited account.
+    assert!(ok(&env.run("oidc-token", &["-f", "acct"])).starts_with("at-"));
+    let refresh = op.calls();
+    let last = refresh.last().expect("a refresh");
+    assert_eq!(last.form("refresh_token").as_deref(), Some("rt-edited"));
+}
+
 #[test]
 fn secrets_from_env_and_files_and_argv_warnings() {
     let (op, env) = provider_and_home();
@@ -211,12 +269,6 @@ fn next_steps_in_messages() {
     assert!(
         add.contains("reall") && token.contains("reall"),
         "{add}\n{token}"
-    );
-    // oidc-agent's `oidc-gen -m NAME` (edit in prompts): what to do instead.
-    let err = fails(&env.run("oidc-gen", &["-m", "real"]), 2);
-    assert!(
-        err.contains("does not edit") && err.contains("oidc-gen -p real"),
-        "{err}"
     );
     // The password flow and mytoken parse, then stop with a usage error.
     fails(&env.run("oidc-token", &["--mytoken", "real"]), 2);

@@ -31,13 +31,6 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     let existing = store.path(name)?.exists();
     if !existing {
         crate::account::store::check_new_name(name)?;
-    } else if args.manual && args.client_id.is_none() && !args.reauthenticate {
-        // oidc-agent's `oidc-gen -m NAME` edits an account in prompts.
-        return Err(crate::Error::Usage(format!(
-            "account '{name}' exists, and oidc-gen does not edit accounts: `oidc-gen -p {name}` prints it, \
-             `oidc-gen --reauthenticate {name}` logs in again, `oidc-gen -d {name}` deletes it"
-        ))
-        .into());
     }
     let file = given::client_file(args)?;
     check_client_args(args, file.as_ref())?;
@@ -63,12 +56,25 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
              or `oidc-gen -d {name}` to delete it"
         );
     }
-    let (mut config, password) = if args.reauthenticate {
+    let (config, password) = if args.reauthenticate {
         let (config, pw) = super::open_existing(args, store, name)?;
         (config, Some(pw))
     } else {
         (new_config(args, store, name, file.as_ref())?, None)
     };
+    login(args, store, name, file.as_ref(), config, password)
+}
+
+/// The login for `config` (a new account, or with its `password` one
+/// re-authenticated) and what comes of it: the account saved and loaded.
+pub(super) fn login(
+    args: &Args,
+    store: &Store,
+    name: &str,
+    file: Option<&given::ClientFile>,
+    mut config: AccountConfig,
+    password: Option<SecretString>,
+) -> anyhow::Result<()> {
     // The new account's password is asked after the login: make sure now
     // that it can be had then.
     if password.is_none() && !args.no_save && !args.only_at {
@@ -91,7 +97,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         .and_then(|p| p.scope.clone());
     let session = Session::open(args, &config)?;
     given::choose_auth(args, &session.meta, &mut config);
-    let file_redirects = file.as_ref().is_some_and(|f| !f.redirect_uris.is_empty());
+    let file_redirects = file.is_some_and(|f| !f.redirect_uris.is_empty());
     // The flows a preregistered client may use (Google's: the device flow).
     let client_flows: Vec<Flow> = preregistered
         .iter()

@@ -1,0 +1,139 @@
+//! `oidc-gen -m NAME` for an account that exists, as oidc-agent's quickstart
+//! documents it ("updating an existing account configuration"): the
+//! issuer, client and scopes asked for again, each with the saved value as
+//! the default, then a new login with them. The file keeps the old refresh
+//! token until the new login is saved (the re-authentication's rule), so
+//! an edit given up half-way loses nothing.
+
+use std::io::{BufRead as _, IsTerminal as _};
+
+use anyhow::Context as _;
+
+use super::{Args, create};
+use crate::account::config::{AccountConfig, split_list};
+use crate::account::store::Store;
+use crate::secret::SecretString;
+
+/// What an answer to the client-secret prompt removes the secret with.
+const NO_SECRET: &str = "-";
+
+pub(super) fn edit(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
+    let (saved, password) = super::open_existing(args, store, name)?;
+    let mut answers = Answers::from_stdin();
+    eprintln!("Editing account '{name}'; press Enter to keep a value.");
+    let config = edited(&saved, &mut answers)?;
+    if same_login(&saved, &config) {
+        eprintln!(
+            "Account '{name}' is unchanged; `oidc-gen --reauthenticate {name}` logs in again."
+        );
+        return Ok(());
+    }
+    eprintln!("Logging in again with the edited account.");
+    // From here on a re-authentication, with the edited account as the
+    // saved one: its scopes and redirect URIs, not the defaults.
+    let mut again = args.clone();
+    again.reauthenticate = true;
+    create::login(&again, store, name, None, config, Some(password))
+}
+
+/// `saved` with the answers put in: an empty answer keeps a value.
+fn edited(saved: &AccountConfig, answers: &mut Answers) -> anyhow::Result<AccountConfig> {
+    let mut config = saved.clone();
+    if let Some(issuer) = answers.line("Issuer", &saved.issuer_url)? {
+        config.issuer_url = issuer;
+    }
+    if let Some(id) = answers.line("Client id", &saved.client_id)? {
+        config.client_id = id;
+    }
+    let has_secret = !saved.client_secret.is_empty();
+    let shown = if has_secret {
+        format!("kept; {NO_SECRET} for none")
+    } else {
+        "none".to_owned()
+    };
+    if let Some(secret) = answers.secret(&format!("Client secret [{shown}]: "))? {
+        config.client_secret = if secret.expose() == NO_SECRET {
+            SecretString::default()
+        } else {
+            secret
+        };
+    }
+    let scope = saved
+        .auth_scope
+        .clone()
+        .or_else(|| saved.scope.clone())
+        .unwrap_or_default();
+    if let Some(scope) = answers.line("Scopes", &scope)? {
+        config.set_scope(&split_list(&scope).join(" "));
+    }
+    if let Some(uris) = answers.line("Redirect URIs", &saved.redirect_uris.join(" "))? {
+        config.redirect_uris = split_list(&uris);
+    }
+    Ok(config)
+}
+
+/// Whether `a` and `b` log in the same way (nothing a new login is needed for).
+fn same_login(a: &AccountConfig, b: &AccountConfig) -> bool {
+    a.issuer_url == b.issuer_url
+        && a.client_id == b.client_id
+        && a.client_secret.expose() == b.client_secret.expose()
+        && a.scope == b.scope
+        && a.auth_scope == b.auth_scope
+        && a.redirect_uris == b.redirect_uris
+}
+
+/// The person's answers: lines of standard input (a terminal, or a script
+/// piping them in); at its end every further value is kept.
+struct Answers {
+    terminal: bool,
+    ended: bool,
+}
+
+impl Answers {
+    fn from_stdin() -> Self {
+        Self {
+            terminal: std::io::stdin().is_terminal(),
+            ended: false,
+        }
+    }
+
+    /// Asks for `what` (saved: `current`); `None` keeps it.
+    fn line(&mut self, what: &str, current: &str) -> anyhow::Result<Option<String>> {
+        eprint!("{what} [{current}]: ");
+        let answer = self
+            .read()
+            .with_context(|| format!("cannot read the {what}"))?;
+        Ok(answer.filter(|a| a != current))
+    }
+
+    /// Asks for a secret: without echo on a terminal.
+    fn secret(&mut self, prompt: &str) -> anyhow::Result<Option<SecretString>> {
+        if self.terminal && !self.ended {
+            let typed = crate::cli::tty::ask(prompt).context("cannot read the client secret")?;
+            eprintln!();
+            return Ok(Some(typed).filter(|t| !t.expose().trim().is_empty()));
+        }
+        eprint!("{prompt}");
+        Ok(self
+            .read()
+            .context("cannot read the client secret")?
+            .map(SecretString::new))
+    }
+
+    /// The next answer, trimmed; `None` for an empty one or the end of
+    /// input (said once on a terminal's line).
+    fn read(&mut self) -> std::io::Result<Option<String>> {
+        if self.ended {
+            eprintln!();
+            return Ok(None);
+        }
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line)? == 0 {
+            self.ended = true;
+            eprintln!();
+            return Ok(None);
+        }
+        let line = line.trim();
+        Ok((!line.is_empty()).then(|| line.to_owned()))
+    }
+}
