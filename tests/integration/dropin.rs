@@ -91,6 +91,21 @@ fn a_loaded_account_is_loaded_again_only_with_force() {
     assert!(env.status()["accounts"][0]["lifetime_ends_at"].is_i64());
 }
 
+/// `oidc-gen -m acct` with `answers` on its standard input and `rt` as the
+/// new login's imported refresh token.
+fn edit(env: &Env, rt: &str, answers: &str) -> Output {
+    let mut cmd = env.cmd("oidc-gen");
+    cmd.args(["-m", "acct", "--pw-env", "--rt", rt])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("oidc-gen");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), answers.as_bytes())
+        .expect("answers");
+    drop(child.stdin.take());
+    child.wait_with_output().expect("oidc-gen")
+}
+
 /// oidc-agent's quickstart: `oidc-gen -m NAME` updates an account. Each
 /// value is asked for with the saved one as the default (here piped in, as
 /// a script would); a change means a new login, saved over the old one and
@@ -118,19 +133,7 @@ fn oidc_gen_m_edits_an_account_then_logs_in_again() {
 
     // New scopes, the rest kept with Enter; the login is an imported token.
     op.accept_rt("rt-edited");
-    let mut edit = env.cmd("oidc-gen");
-    edit.args(["-m", "acct", "--pw-env", "--rt", "rt-edited"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = edit.spawn().expect("oidc-gen");
-    std::io::Write::write_all(
-        child.stdin.as_mut().expect("stdin"),
-        b"\n\n\nopenid offline_access email\n\n",
-    )
-    .expect("answers");
-    drop(child.stdin.take());
-    let out = child.wait_with_output().expect("oidc-gen");
+    let out = edit(&env, "rt-edited", "\n\n\nopenid offline_access email\n\n");
     ok(&out);
     let said = stderr(&out);
     assert!(said.contains("Client id [cid]: "), "{said}");
@@ -147,6 +150,16 @@ fn oidc_gen_m_edits_an_account_then_logs_in_again() {
     let refresh = op.calls();
     let last = refresh.last().expect("a refresh");
     assert_eq!(last.form("refresh_token").as_deref(), Some("rt-edited"));
+
+    // Another issuer: issuer.config follows, so that `oidc-token ISSUER`
+    // does not name the account for the one it left.
+    let other = crate::support::fake_op::FakeOp::start();
+    other.accept_rt("rt-moved");
+    ok(&edit(&env, "rt-moved", &format!("{}\n", other.issuer)));
+    let issuers = oidc_agent::account::issuers::read(&env.config_dir()).expect("issuer.config");
+    assert_eq!(issuers.default_account_for(&other.issuer), Some("acct"));
+    assert_eq!(issuers.default_account_for(&op.issuer), None);
+    assert!(ok(&env.run("oidc-token", &[&other.issuer])).starts_with("at-"));
 }
 
 #[test]

@@ -33,7 +33,16 @@ pub(super) fn edit(args: &Args, store: &Store, name: &str) -> anyhow::Result<()>
     // saved one: its scopes and redirect URIs, not the defaults.
     let mut again = args.clone();
     again.reauthenticate = true;
-    create::login(&again, store, name, None, config, Some(password))
+    let issuer_changed = saved.issuer_url != config.issuer_url;
+    create::login(&again, store, name, None, config, Some(password))?;
+    // The old issuer's default account is no longer of that issuer.
+    if issuer_changed
+        && let Err(e) =
+            crate::account::issuers::account_moved(store.dir(), &saved.issuer_url, name, None)
+    {
+        eprintln!("oidc-gen: warning: could not update issuer.config: {e}");
+    }
+    Ok(())
 }
 
 /// `saved` with the answers put in: an empty answer keeps a value.
