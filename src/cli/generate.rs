@@ -338,9 +338,19 @@ impl<'a> Session<'a> {
     }
 
     /// Runs `wait` (for the user: `what` names it) with Ctrl-C ending
-    /// oidc-gen with exit code 130 and a line naming `what`.
-    fn waiting<T>(&self, what: &'static str, wait: impl FnOnce() -> T) -> anyhow::Result<T> {
-        Ok(self.interrupt()?.during(what, wait))
+    /// oidc-gen with exit code 130 and a line naming `what`; a client this
+    /// run registered for `config` is deleted first (nothing would use it).
+    fn waiting<T>(
+        &self,
+        what: &'static str,
+        config: &AccountConfig,
+        wait: impl FnOnce() -> T,
+    ) -> anyhow::Result<T> {
+        let interrupt = self.interrupt()?;
+        Ok(match registration::undo(self, config) {
+            Some(undo) => interrupt.during_undoable(what, undo, wait),
+            None => interrupt.during(what, wait),
+        })
     }
 
     /// Runs `step` (`what`: "saving the account") to its end whatever signal

@@ -85,12 +85,7 @@ fn kill_signals_only_an_agent() {
     // spawn (posix_spawn) returns once the child has left the parent's
     // memory, a moment before exec gives it its name: wait for the name
     // `-k` reads, or the first case sees the test thread's.
-    let comm = format!("/proc/{pid}/comm");
-    let deadline = std::time::Instant::now() + PROCESS_WAIT;
-    while std::fs::read_to_string(&comm).map_or(true, |c| c.trim() != "sleep") {
-        assert!(std::time::Instant::now() < deadline, "sleep never started");
-        std::thread::yield_now();
-    }
+    wait_for_proc(other.id(), "comm", "sleep");
     let group = format!("-{pid}");
     for (var, says) in [
         (pid.as_str(), "is 'sleep', not an oidc-agent"),

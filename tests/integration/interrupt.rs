@@ -63,6 +63,35 @@ fn ctrl_c_while_waiting_for_the_browser_exits_130() {
     assert!(op.grants("authorization_code").is_empty());
 }
 
+/// A client registered for a login given up at the browser is deleted
+/// (RFC 7592): no account will ever use it.
+#[test]
+fn ctrl_c_while_waiting_for_the_browser_deletes_the_client_it_registered() {
+    let (op, env) = provider_and_home();
+    let args = [
+        "acct",
+        "--issuer",
+        &op.issuer,
+        "--flow",
+        "code",
+        "--no-url-call",
+        "--pw-env",
+    ];
+    let mut oidc_gen = env.spawn("oidc-gen", &args);
+    oidc_gen.auth_url();
+    let registered = op.registrations();
+    assert_eq!(registered.len(), 1, "one client registered");
+    let pid = rustix::process::Pid::from_raw(oidc_gen.pid() as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("SIGINT");
+    let err = fails(&oidc_gen.finish(), 130);
+    assert!(
+        err.contains("interrupted while waiting for the browser login; nothing was saved")
+            && err.contains("deleted the client"),
+        "{err}"
+    );
+    assert_eq!(op.deleted_clients().len(), 1, "{err}");
+}
+
 /// After the device login, oidc-gen opens the password file: a FIFO nobody
 /// writes, so it blocks there (outside the runtime) until the Ctrl-C. It
 /// says the login was approved once the wait is over. The Ctrl-C still
@@ -80,6 +109,8 @@ fn ctrl_c_at_the_password_after_the_login_exits_130_and_revokes_it() {
     let before = op.valid_rts();
     let mut oidc_gen = Env::spawn_cmd(cmd);
     oidc_gen.wait_line("approval", |l| l.contains("The login was approved"));
+    // At the password now, not on the way to it: blocked in the FIFO's open.
+    wait_for_proc(oidc_gen.pid(), "wchan", "wait_for_partner");
     let login: Vec<String> = op.valid_rts().difference(&before).cloned().collect();
     assert_eq!(login.len(), 1, "the login's refresh token: {login:?}");
     let pid = rustix::process::Pid::from_raw(oidc_gen.pid() as i32).expect("pid");

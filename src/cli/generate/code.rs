@@ -61,7 +61,7 @@ pub(super) fn run(
     let timeout = std::time::Duration::from_secs(args.timeout);
     // The Ctrl-C handler is in place before the URL is shown.
     let code = session
-        .waiting("waiting for the browser login", || {
+        .waiting("waiting for the browser login", config, || {
             announce(args, pending.url(), Some(listener.local_addr().port()));
             listener.wait_for_code(pending.state().expose(), timeout)
         })?

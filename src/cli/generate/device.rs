@@ -63,7 +63,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     }
     // Ctrl-C ends the process through the session's handler, installed
     // before the code is shown.
-    let result = session.waiting("waiting for the device login", || {
+    let result = session.waiting("waiting for the device login", config, || {
         show_and_poll(session, config, &authorization)
     })?;
     // The wait is over: from here a Ctrl-C no longer says it interrupted one.

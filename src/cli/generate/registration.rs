@@ -177,6 +177,31 @@ pub(super) fn register(
     Ok(())
 }
 
+/// What deletes the client this run registered for `config` when the
+/// login is given up (Ctrl-C while waiting for it): `None` without one,
+/// and for a re-authentication, whose client is the account's own.
+pub(super) fn undo(
+    session: &Session<'_>,
+    config: &AccountConfig,
+) -> Option<super::interrupt::Undo> {
+    if session.args.reauthenticate {
+        return None;
+    }
+    let (Some(Value::String(uri)), Some(token)) = (
+        config.extra.get(KEY_CLIENT_URI),
+        config.registration_access_token.clone(),
+    ) else {
+        return None;
+    };
+    let (http, uri, id) = (session.http.clone(), uri.clone(), config.client_id.clone());
+    Some(Box::pin(async move {
+        match registration::delete_client(&http, &uri, &token).await {
+            Ok(()) => format!("deleted the client '{id}' registered for this login"),
+            Err(e) => format!("could not delete the client '{id}' registered for this login: {e}"),
+        }
+    }))
+}
+
 /// Deletes the dynamically registered client of `config`, if it has one
 /// (RFC 7592 §2.3). Best effort: a leftover client costs the provider a
 /// database row, not the user a secret, so failures are only reported.

@@ -373,6 +373,19 @@ pub fn wait_or_kill(child: &mut Child, limit: Duration) -> Result<ExitStatus, Ex
     Err(child.wait().expect("the killed child's status"))
 }
 
+/// Waits until `/proc/PID/FILE` reads `value`: a process's name (`comm`,
+/// set at exec, a moment after spawn returns) or what its main thread
+/// waits in (`wchan`, e.g. `wait_for_partner` in a FIFO's open).
+#[track_caller]
+pub fn wait_for_proc(pid: u32, file: &str, value: &str) {
+    let path = format!("/proc/{pid}/{file}");
+    let deadline = Instant::now() + PROCESS_WAIT;
+    while std::fs::read_to_string(&path).map_or(true, |c| c.trim() != value) {
+        assert!(Instant::now() < deadline, "{path} never read {value:?}");
+        std::thread::yield_now();
+    }
+}
+
 /// Waits until process `pid` (not necessarily our child: a daemonized
 /// agent) has ended, at most [`PROCESS_WAIT`].
 #[track_caller]
