@@ -147,10 +147,14 @@ pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
         Ok(password) => Ok(SecretString::new(password)),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => {
             // A signal the program handles itself (oidc-gen's Ctrl-C, whose
-            // task ends the process with 130) cut the read short: end the
-            // same way here, the terminal put back, instead of racing that
-            // task with an error of our own.
+            // task ends the process with 130) cut the read short: the
+            // terminal put back, that task ends the process, instead of an
+            // error of our own racing it. Not a synchronization sleep: the
+            // task may first undo what the login left at the provider (up
+            // to 5 s, `interrupt::UNDO_DEADLINE`), which exiting here would
+            // cut short; the exit after it is for a signal no task handles.
             drop(_quiet);
+            std::thread::sleep(std::time::Duration::from_secs(10));
             std::process::exit(EXIT_INTERRUPTED);
         }
         Err(e) => Err(e),

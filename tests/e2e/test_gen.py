@@ -361,6 +361,8 @@ def test_ctrl_c_at_the_password_prompt_after_a_device_login(cli, provider, sandb
         p.close()
     assert rc == 130, f"exit {rc}:\n{p.text()}"
     assert not sandbox.account_file(NAME).exists()
+    # The login nothing holds is revoked at the provider, not left behind.
+    assert "the new login was revoked at the provider" in p.text(), p.text()
 
 
 # ---------------------------------------------------------------- other errors

@@ -101,6 +101,9 @@ impl Interrupt {
                                 .to_owned()
                         });
                     eprintln!("oidc-gen: {said}");
+                    // The prompt's read, cut short meanwhile, may have set
+                    // its quiet mode again on the way out.
+                    crate::cli::tty::restore();
                 }
                 std::process::exit(code);
             }
