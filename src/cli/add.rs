@@ -181,8 +181,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     }
     // oidc-agent since 4.3: a loaded account is not loaded again without
     // -f, so an `oidc-add NAME` in every new shell asks for no password.
-    let target = name;
-    let name = default_for_issuer(&Store::default_dir(), target)?;
+    let name = default_for_issuer(&Store::default_dir(), name)?;
     if !args.force && client.loaded_accounts()?.contains(&name) {
         match args.lifetime {
             None => println!("Account '{name}' already loaded"),
@@ -193,7 +192,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let name = open_and_load(&client, args, target)?;
+    open_and_load(&client, args, &name)?;
     println!("Account '{name}' loaded.");
     Ok(())
 }
@@ -224,11 +223,9 @@ pub fn listing(names: &[String], heading: &str, none: Option<&str>, tty: bool) -
     out
 }
 
-/// Decrypts account `target` (the password as `args` say) and loads it;
-/// returns its name (`target` may be an issuer).
-fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Result<String> {
+/// Decrypts account `name` (the password as `args` say) and loads it.
+fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<()> {
     let store = Store::default_dir();
-    let name = &default_for_issuer(&store, target)?;
     // From the read to the agent's reply: an `oidc-gen --rename` meanwhile
     // would leave the agent saving under the old name (see `lock_account`).
     let _loading = store.lock_account(name, || waiting_for_another(name))?;
@@ -243,7 +240,7 @@ fn open_and_load(client: &AgentClient, args: &Args, target: &str) -> anyhow::Res
             ..Default::default()
         },
     )?;
-    Ok(name.clone())
+    Ok(())
 }
 
 /// Says (on stderr) why a program waits for the lock on account `name`.
@@ -324,7 +321,11 @@ fn token_file(client: &AgentClient, args: &Args, name: &str) -> anyhow::Result<(
     // lifetime a load renews (it was dropped here without a word).
     let was_loaded = client.loaded_accounts()?.iter().any(|n| n == name);
     if args.lifetime.is_some() || !was_loaded {
-        open_and_load(client, args, name)?;
+        open_and_load(
+            client,
+            args,
+            &default_for_issuer(&Store::default_dir(), name)?,
+        )?;
     }
     let kept = client.call(&Request::TokenFile {
         account: name.to_owned(),
