@@ -177,6 +177,18 @@ pub(super) fn register(
     Ok(())
 }
 
+/// Where and with which token the client of `config` can be deleted (RFC
+/// 7592), if it was registered dynamically.
+fn registration_handle(config: &AccountConfig) -> Option<(&str, &SecretString)> {
+    match (
+        config.extra.get(KEY_CLIENT_URI),
+        config.registration_access_token.as_ref(),
+    ) {
+        (Some(Value::String(uri)), Some(token)) => Some((uri, token)),
+        _ => None,
+    }
+}
+
 /// What deletes the client this run registered for `config` when the
 /// login is given up (Ctrl-C while waiting for it): `None` without one,
 /// and for a re-authentication, whose client is the account's own.
@@ -187,13 +199,9 @@ pub(super) fn undo(
     if session.args.reauthenticate {
         return None;
     }
-    let (Some(Value::String(uri)), Some(token)) = (
-        config.extra.get(KEY_CLIENT_URI),
-        config.registration_access_token.clone(),
-    ) else {
-        return None;
-    };
-    let (http, uri, id) = (session.http.clone(), uri.clone(), config.client_id.clone());
+    let (uri, token) = registration_handle(config)?;
+    let (http, uri, token) = (session.http.clone(), uri.to_owned(), token.clone());
+    let id = config.client_id.clone();
     Some(Box::pin(async move {
         match registration::delete_client(&http, &uri, &token).await {
             Ok(()) => format!("deleted the client '{id}' registered for this login"),
@@ -206,10 +214,7 @@ pub(super) fn undo(
 /// (RFC 7592 §2.3). Best effort: a leftover client costs the provider a
 /// database row, not the user a secret, so failures are only reported.
 pub(super) fn unregister(session: &Session<'_>, config: &AccountConfig) {
-    let (Some(Value::String(uri)), Some(token)) = (
-        config.extra.get(KEY_CLIENT_URI),
-        config.registration_access_token.as_ref(),
-    ) else {
+    let Some((uri, token)) = registration_handle(config) else {
         return;
     };
     match session
