@@ -229,14 +229,32 @@ pub struct Sealed {
 /// Encrypts `config` with `password` in our format. An empty password is
 /// accepted, as oidc-agent accepts it (automation relies on it); the CLI
 /// warns.
+///
+/// With `over_file` (a new login of an account that exists), under the
+/// data key its file has now when `password` opens it: an agent holding the
+/// account (reached or not) then reads the new login there and takes it,
+/// rather than find a file it cannot open. Else (a new account, oidc-agent's
+/// format, a password changed meanwhile) under a fresh data key.
 pub fn seal(
     store: &Store,
     config: &AccountConfig,
     password: &SecretString,
     params: KdfParams,
+    over_file: bool,
 ) -> Result<Sealed> {
     let path = store.path(&config.name)?;
     let json = config.to_json();
+    let kept = store::read_account_file(&path)
+        .ok()
+        .filter(|file| over_file && format::is_ours(file))
+        .and_then(|file| {
+            let (_, key) = format::open(&file, password.expose().as_bytes()).ok()?;
+            let bytes = format::reseal(&file, &key, json.expose().as_bytes()).ok()?;
+            Some(Sealed { bytes, key })
+        });
+    if let Some(sealed) = kept {
+        return Ok(sealed);
+    }
     let (bytes, key) = format::seal_new(
         password.expose().as_bytes(),
         json.expose().as_bytes(),
@@ -273,7 +291,7 @@ pub fn save(
     params: KdfParams,
     existing: Existing,
 ) -> Result<(PathBuf, SecretKey)> {
-    let sealed = seal(store, config, password, params)?;
+    let sealed = seal(store, config, password, params, false)?;
     let path = write_sealed(store, &config.name, &sealed, existing)?;
     Ok((path, sealed.key))
 }

@@ -3,7 +3,8 @@
 //! A task per connection (`conn`) on a current-thread tokio runtime. The
 //! modules below, inside out: `state` (what is held), `clock` (the time
 //! lifetimes and expiry are measured against), `ctx` (what every connection
-//! shares), `save` (writing an account file), `provider` (calls
+//! shares), `save` (writing an account file), `follow` (reading it again
+//! as other programs change it), `provider` (calls
 //! to the provider), `refresh` (single flight), `ahead` (refresh ahead,
 //! token files), `accounts` and `lock` (every change to a loaded account,
 //! each holding the account's lane), `handlers` and `status` (one reply per
@@ -29,6 +30,7 @@ pub mod clock;
 pub mod conn;
 mod ctx;
 pub mod daemon;
+mod follow;
 mod foreign;
 mod handlers;
 mod lock;

@@ -134,8 +134,8 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     // Only our processes write it, under its lock, each time with a newer
     // token: the file's token is the one to use.
     let mut persist = persist;
-    if let Some((rt, file)) = super::save::stored_rt(persist.as_ref()).await {
-        config.refresh_token = rt;
+    if let Some((stored, file)) = super::follow::stored(persist.as_ref()).await {
+        config.refresh_token = stored.refresh_token;
         // The file as it is now: what a deleted file is written again from.
         if let Some(p) = persist.as_mut() {
             p.convert_to.get_or_insert(file);

@@ -8,9 +8,9 @@
 //! data key) never interleaves with a save. A file not in our format (still
 //! oidc-agent's, or damaged) cannot be opened without the password: it is
 //! backed up and replaced from the account's template (`Persist::convert_to`:
-//! the conversion, or the file as last read or written); a deleted file is
-//! written again from it, under the same header, so the same password opens
-//! it.
+//! the conversion, or the file as last read or written); a renamed file is
+//! followed (`follow`); a deleted file is written again from the template,
+//! under the same header, so the same password opens it.
 //!
 //! A save that fails leaves the newest token in memory, marked unsaved
 //! ([`record_save`]): `accounts` retries it on a timer, on every request for
@@ -53,6 +53,9 @@ pub enum Saved {
     Converted(PathBuf, Vec<u8>),
     /// Wrote the file again, which had been deleted.
     Recreated(Vec<u8>),
+    /// The file was renamed (`oidc-gen --rename` in a shell this agent is
+    /// not reached from): wrote the one file its key opens now, at this path.
+    Moved(PathBuf, Vec<u8>),
 }
 
 impl SaveJob {
@@ -92,23 +95,35 @@ pub fn write_to(
 ) -> Result<Saved, String> {
     let source = &persist.path;
     let json = config.to_json();
-    let file = match (store::read_account_file(source), &persist.convert_to) {
-        (Ok(file), _) => file,
-        // Deleted while loaded: written again from the file as last seen
-        // (same header, so the same password opens it).
-        (Err(e), Some(template)) if e.kind() == std::io::ErrorKind::NotFound => {
+    let file = match store::read_account_file(source) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Renamed while loaded: the file is followed, never written
+            // again under the old name, where a later load would find the
+            // newest token while the new name keeps one the provider has
+            // rotated away from.
+            if path == source
+                && let Some(moved) = super::follow::moved_to(source, &persist.key)
+            {
+                return write_moved(moved, persist, config, expected, rotated);
+            }
+            // Deleted while loaded: written again from the file as last
+            // seen (same header, so the same password opens it).
+            let Some(template) = &persist.convert_to else {
+                return Err(format!("cannot read {}: {e}", source.display()));
+            };
             let sealed = format::reseal(template, &persist.key, json.expose().as_bytes())
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
             return Ok(Saved::Recreated(sealed));
         }
-        (Err(e), _) => return Err(format!("cannot read {}: {e}", source.display())),
+        Err(e) => return Err(format!("cannot read {}: {e}", source.display())),
     };
     if !format::is_ours(&file) {
         let Some(template) = &persist.convert_to else {
             return Err(format!(
                 "{} is not in the oidc-agent-rs format and the agent has no key for it; \
-                 load the account again with `oidc-add {}`",
+                 load the account again with `oidc-add -f {}`",
                 source.display(),
                 config.name
             ));
@@ -120,10 +135,14 @@ pub fn write_to(
         store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
         return Ok(Saved::Converted(backup, sealed));
     }
-    let on_disk = crate::account::open_with_key(source, &file, &persist.key).map_err(|e| {
+    // Not the file's own words ("restore it from a backup"): a backup would
+    // put back a refresh token the provider has rotated away from.
+    let on_disk = crate::account::open_with_key(source, &file, &persist.key).map_err(|_| {
         format!(
-            "{e}: the file was re-encrypted by another program (or damaged) since the account \
-             was loaded; load it again with `oidc-add {}`",
+            "{} no longer opens with the key '{}' was loaded with (re-encrypted by another \
+             program, or damaged); load the account again with `oidc-add -f {}`",
+            source.display(),
+            config.name,
             config.name
         )
     })?;
@@ -135,7 +154,7 @@ pub fn write_to(
     {
         return Err(format!(
             "{} was changed by another program since the account was loaded (a new login?); \
-             not overwritten — load it again with `oidc-add {}`",
+             not overwritten — load it again with `oidc-add -f {}`",
             source.display(),
             config.name
         ));
@@ -144,6 +163,30 @@ pub fn write_to(
         .map_err(|e| format!("{}: {e}", path.display()))?;
     store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
     Ok(Saved::Written(sealed))
+}
+
+/// Writes `config` to the file it was renamed to, `moved` (under the name
+/// the file has now), with the same compare-and-swap as any save.
+fn write_moved(
+    moved: PathBuf,
+    persist: &Persist,
+    config: &AccountConfig,
+    expected: Option<&SecretString>,
+    rotated: &Rotated,
+) -> Result<Saved, String> {
+    let mut config = config.clone();
+    if let Some(name) = moved.file_name() {
+        config.name = name.to_string_lossy().into_owned();
+    }
+    let persist = Persist {
+        path: moved.clone(),
+        ..persist.clone()
+    };
+    let sealed = match write_to(&moved, &persist, &config, expected, rotated)? {
+        Saved::Written(sealed) => sealed,
+        _ => store::read_account_file(&moved).map_err(|e| e.to_string())?,
+    };
+    Ok(Saved::Moved(moved, sealed))
 }
 
 /// Records the outcome of writing refresh token `rt` of `name`; logs it.
@@ -173,10 +216,16 @@ pub(super) fn record_save(
                 }
                 if let (
                     Some(p),
-                    Saved::Written(file) | Saved::Converted(_, file) | Saved::Recreated(file),
+                    Saved::Written(file)
+                    | Saved::Converted(_, file)
+                    | Saved::Recreated(file)
+                    | Saved::Moved(_, file),
                 ) = (a.persist.as_mut(), &saved)
                 {
                     p.convert_to = Some(file.clone());
+                }
+                if let (Some(p), Saved::Moved(to, _)) = (a.persist.as_mut(), &saved) {
+                    p.path = to.clone();
                 }
             }
             match saved {
@@ -192,6 +241,11 @@ pub(super) fn record_save(
                         "'{name}': wrote {path}, which oidc-gen could not, with refresh token {fp}"
                     )
                 }
+                Saved::Moved(to, _) => log!(
+                    "'{name}': {path} was renamed to {} (oidc-gen --rename elsewhere): saved \
+                     refresh token {fp} there",
+                    to.display()
+                ),
                 Saved::Recreated(_) => log!(
                     "'{name}': {path} was gone: wrote it again with refresh token {fp} \
                      (the same password opens it)"
@@ -217,63 +271,6 @@ pub(super) fn record_save(
             Err(e)
         }
     }
-}
-
-/// The refresh token in the file `persist` names, when it is one of ours
-/// that its key opens.
-pub(super) async fn stored_rt(persist: Option<&Persist>) -> Option<(SecretString, Vec<u8>)> {
-    let p = persist?.clone();
-    tokio::task::spawn_blocking(move || {
-        let file = store::read_account_file(&p.path).ok()?;
-        let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
-        Some((config.refresh_token, file))
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
-/// Before a refresh: when the account file holds a refresh token the agent
-/// neither saw there last nor has rotated away from, another process saved
-/// it since (another agent with the same account loaded, a new login): it
-/// is the newest, and refreshing with ours would be a replay that a
-/// rotating provider answers by revoking the login (RFC 6819 §5.2.2.3). So
-/// the agent takes it. An account with an unsaved rotation keeps its own
-/// (the save says why the file differs). Call holding the account's lane.
-pub(super) async fn follow_file(ctx: &Ctx, name: &str) {
-    let (persist, seen) = {
-        let st = ctx.state();
-        let Some(a) = st.accounts.get(name).filter(|a| a.unsaved.is_none()) else {
-            return;
-        };
-        let (Some(p), Some(seen)) = (a.persist.clone(), a.file_rt.clone()) else {
-            return;
-        };
-        (p, seen)
-    };
-    let Some((on_disk, _)) = stored_rt(Some(&persist)).await else {
-        return;
-    };
-    if on_disk == seen {
-        return;
-    }
-    let mut st = ctx.state();
-    let Some(a) = st.accounts.get_mut(name) else {
-        return;
-    };
-    if a.config.refresh_token == on_disk || a.rotated.contains(&on_disk) {
-        return;
-    }
-    log!(
-        "'{name}': {} holds refresh token {}, saved there by another program (another agent, \
-         a new login); refreshing with it instead of {}",
-        persist.path.display(),
-        fingerprint(&on_disk),
-        fingerprint(&a.config.refresh_token)
-    );
-    a.rotated
-        .rotate(&mut a.config.refresh_token, on_disk.clone());
-    a.file_rt = Some(on_disk);
 }
 
 /// The warning every token reply for an account with an unsaved rotation

@@ -298,6 +298,20 @@ struct Session<'a> {
     interrupt: std::cell::OnceCell<interrupt::Interrupt>,
 }
 
+/// A session that ends with an undo armed gave the login up (an error
+/// ended it: a denied or expired login, a failed exchange, a password that
+/// could not be had): what the run made at the provider is removed, as a
+/// Ctrl-C would remove it.
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        let Some(undo) = self.interrupt.get().and_then(interrupt::Interrupt::disarm) else {
+            return;
+        };
+        let said = self.rt.block_on(interrupt::within_deadline(undo));
+        eprintln!("oidc-gen: {said}");
+    }
+}
+
 impl<'a> Session<'a> {
     /// Builds the client and runs discovery for `config`'s issuer.
     fn open(args: &'a Args, config: &AccountConfig) -> anyhow::Result<Self> {
@@ -338,19 +352,25 @@ impl<'a> Session<'a> {
     }
 
     /// Runs `wait` (for the user: `what` names it) with Ctrl-C ending
-    /// oidc-gen with exit code 130 and a line naming `what`; a client this
-    /// run registered for `config` is deleted first (nothing would use it).
-    fn waiting<T>(
-        &self,
-        what: &'static str,
-        config: &AccountConfig,
-        wait: impl FnOnce() -> T,
-    ) -> anyhow::Result<T> {
-        let interrupt = self.interrupt()?;
-        Ok(match registration::undo(self, config) {
-            Some(undo) => interrupt.during_undoable(what, undo, wait),
-            None => interrupt.during(what, wait),
-        })
+    /// oidc-gen with exit code 130 and a line naming `what`, after the
+    /// armed undo ([`Self::arm`]).
+    fn waiting<T>(&self, what: &'static str, wait: impl FnOnce() -> T) -> anyhow::Result<T> {
+        Ok(self.interrupt()?.during(what, wait))
+    }
+
+    /// Arms `undo`: what this run made at the provider and nothing would
+    /// use if the login ended here ([`interrupt::Interrupt::arm`]); a
+    /// signal runs it, and so does the session's end unless disarmed.
+    fn arm(&self, undo: Option<interrupt::Undo>) -> anyhow::Result<()> {
+        self.interrupt()?.arm(undo);
+        Ok(())
+    }
+
+    /// Nothing is to be undone: the login is saved, or handed on.
+    fn disarm(&self) {
+        if let Some(interrupt) = self.interrupt.get() {
+            drop(interrupt.disarm());
+        }
     }
 
     /// Runs `step` (`what`: "saving the account") to its end whatever signal

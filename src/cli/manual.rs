@@ -111,7 +111,11 @@ Started by systemd's oidc-agent.socket unit, the agent serves the listening sock
 authorization-code flow with PKCE through a loopback listener on 127.0.0.1, the device flow, or an imported \
 token), checks it, saves the account encrypted with your password and loads it into the running agent. It also \
 lists, prints, renames, re-encrypts and deletes accounts and gets a new refresh token for an existing one \
-(--reauthenticate).",
+(--reauthenticate).
+
+A login given up before it is saved (Ctrl-C, exit 130, or an error such as a denied or expired login) leaves \
+nothing at the provider: the new login is revoked and a client oidc-gen registered for it is deleted. Once the \
+save has begun, Ctrl-C waits for it.",
         examples: &[
             (
                 "oCIS / OpenCloud desktop client (public, PKCE) in the browser",

@@ -94,8 +94,14 @@ fn a_loaded_account_is_loaded_again_only_with_force() {
 /// `oidc-gen -m acct` with `answers` on its standard input and `rt` as the
 /// new login's imported refresh token.
 fn edit(env: &Env, rt: &str, answers: &str) -> Output {
+    edit_with(env, rt, &[], answers)
+}
+
+/// [`edit`] with `flags` on the command line.
+fn edit_with(env: &Env, rt: &str, flags: &[&str], answers: &str) -> Output {
     let mut cmd = env.cmd("oidc-gen");
     cmd.args(["-m", "acct", "--pw-env", "--rt", rt])
+        .args(flags)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -160,6 +166,22 @@ fn oidc_gen_m_edits_an_account_then_logs_in_again() {
     assert_eq!(issuers.default_account_for(&other.issuer), Some("acct"));
     assert_eq!(issuers.default_account_for(&op.issuer), None);
     assert!(ok(&env.run("oidc-token", &[&other.issuer])).starts_with("at-"));
+
+    // Values on the command line are taken without their prompts, as
+    // oidc-agent's -m reads them; --aud, which it does not ask for, too.
+    other.accept_rt("rt-flags");
+    let flags = ["--aud", "api", "--scope", "openid email"];
+    let out = edit_with(&env, "rt-flags", &flags, "\n\n\n");
+    ok(&out);
+    let said = stderr(&out);
+    assert!(
+        said.contains("Client id [") && !said.contains("Scopes ["),
+        "{said}"
+    );
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("saved");
+    assert_eq!(saved.config.audience, "api");
+    assert_eq!(saved.config.scope.as_deref(), Some("openid email"));
+    assert_eq!(saved.config.refresh_token.expose(), "rt-flags");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use crate::support::browser;
 use crate::support::fake_op::{CONF_CLIENT, CONF_SECRET, DEVICE_GRANT, FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
 
-fn account(env: &Env, name: &str) -> oidc_agent::account::config::AccountConfig {
+pub(crate) fn account(env: &Env, name: &str) -> oidc_agent::account::config::AccountConfig {
     let store = oidc_agent::account::store::Store::new(env.config_dir());
     oidc_agent::account::open(&store, name, &PASSWORD.into())
         .expect("decrypt account file")
@@ -40,7 +40,7 @@ pub(crate) fn public_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str) -> 
 }
 
 /// [`gen_args`] for the provider's confidential client, then `extra`.
-fn confidential_args<'a>(
+pub(crate) fn confidential_args<'a>(
     name: &'a str,
     issuer: &'a str,
     flow: &'a str,
@@ -67,7 +67,7 @@ pub(crate) fn gen_fails(env: &Env, args: &[&str], code: i32) -> String {
 }
 
 #[track_caller]
-fn no_violations(op: &FakeOp) {
+pub(crate) fn no_violations(op: &FakeOp) {
     assert!(op.violations().is_empty(), "{:?}", op.violations());
 }
 
@@ -405,62 +405,6 @@ fn device_denied() {
     let args = public_args("d", &op.issuer, "device");
     let err = gen_fails(&env, &args, 8);
     assert!(err.contains("denied"), "{err}");
-}
-
-#[test]
-fn no_webserver_then_code_exchange() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let (op, env) = provider_and_home();
-    let mut oidc_gen = env.spawn(
-        "oidc-gen",
-        &confidential_args("paste", &op.issuer, "code", &["--no-webserver"]),
-    );
-    let url = oidc_gen.auth_url();
-    let out = oidc_gen.finish();
-    // The line to run repeats the password source.
-    assert!(
-        stderr(&out).contains("--codeExchange '<ADDRESS>' --pw-env"),
-        "{}",
-        stderr(&out)
-    );
-    ok(&out);
-    let pending = env.config_dir().join(".paste.pending");
-    let mode = std::fs::metadata(&pending)
-        .expect("pending file")
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
-    // The browser lands on the redirect URI; nothing listens there.
-    let landed = browser::authorize(&url);
-    // A URL from another attempt is refused and keeps the pending file.
-    let wrong = landed.replace("state=", "state=x");
-    let err = gen_fails(&env, &["paste", "--codeExchange", &wrong, "--pw-env"], 1);
-    assert!(err.contains("state"), "{err}");
-    let err = gen_fails(&env, &[&format!("--codeExchange={wrong}"), "--pw-env"], 1);
-    assert!(err.contains("no pending login"), "{err}");
-    // Without a password source (and no terminal) the code is not spent.
-    let no_pw = env
-        .cmd("oidc-gen")
-        .args(["paste", "--codeExchange", &landed])
-        .env_remove("OIDC_ENCRYPTION_PW")
-        .output()
-        .expect("run");
-    let err = fails(&no_pw, 1);
-    assert!(err.contains("--pw-env"), "{err}");
-    assert!(op.grants("authorization_code").is_empty());
-    assert!(pending.exists());
-    // oidc-agent's documented form: no name; the state finds the login.
-    let exchange = format!("--codeExchange={landed}");
-    ok(&env.run("oidc-gen", &[&exchange, "--pw-env"]));
-    assert!(!pending.exists(), "pending login deleted after use");
-    assert!(
-        account(&env, "paste")
-            .refresh_token
-            .expose()
-            .starts_with("rt-code-")
-    );
-    assert_eq!(op.pkce_verified(), 1);
-    no_violations(&op);
 }
 
 #[test]

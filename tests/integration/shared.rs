@@ -1,46 +1,140 @@
 //! One account loaded in two agents (two shells' `eval "$(oidc-agent)"`, or
 //! a shell's agent beside the service's): with a provider that rotates
 //! refresh tokens, each agent refreshes with the token the other saved, so
-//! neither replays one the provider has already replaced.
+//! neither replays one the provider has already replaced. And an account
+//! changed on disk from a shell that does not reach the agent holding it
+//! (renamed, logged in again) is followed by that agent, not clobbered.
 
-use std::process::Stdio;
+use std::process::{Output, Stdio};
 
 use crate::support::*;
+
+/// A second agent on the same account directory (another shell's).
+struct Second<'a> {
+    env: &'a Env,
+    sock: std::path::PathBuf,
+    agent: std::process::Child,
+}
+
+impl<'a> Second<'a> {
+    fn start(env: &'a Env) -> Self {
+        let sock = env.dir.path().join("tmp").join("second.sock");
+        let agent = env
+            .cmd("oidc-agent")
+            .args(["--console", "--socket-path"])
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("second agent");
+        let second = Self { env, sock, agent };
+        let deadline = std::time::Instant::now() + PROCESS_WAIT;
+        while second.run("oidc-add", &["-a"]).status.code() != Some(0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second agent never served"
+            );
+        }
+        second
+    }
+
+    /// `name` with `args` in the second agent's shell.
+    fn run(&self, name: &str, args: &[&str]) -> Output {
+        self.env
+            .cmd(name)
+            .args(args)
+            .env("OIDC_SOCK", &self.sock)
+            .output()
+            .expect("run")
+    }
+}
+
+impl Drop for Second<'_> {
+    fn drop(&mut self) {
+        let _ = self.agent.kill();
+        let _ = self.agent.wait();
+    }
+}
 
 #[test]
 fn two_agents_with_one_account_take_turns_without_a_replay() {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
-    let sock_b = env.dir.path().join("tmp").join("second.sock");
-    let mut b = env
-        .cmd("oidc-agent")
-        .args(["--console", "--socket-path"])
-        .arg(&sock_b)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("second agent");
-    let in_b = |args: &[&str], name: &str| {
-        env.cmd(name)
-            .args(args)
-            .env("OIDC_SOCK", &sock_b)
-            .output()
-            .expect("run")
-    };
-    let deadline = std::time::Instant::now() + PROCESS_WAIT;
-    while in_b(&["-a"], "oidc-add").status.code() != Some(0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the second agent never served"
-        );
-    }
+    let b = Second::start(&env);
     // B's load checks the account with a refresh: rotated, saved to the file.
-    ok(&in_b(&["--pw-env", "acct"], "oidc-add"));
+    ok(&b.run("oidc-add", &["--pw-env", "acct"]));
     for _ in 0..3 {
         ok(&env.run("oidc-token", &["-f", "acct"]));
-        ok(&in_b(&["-f", "acct"], "oidc-token"));
+        ok(&b.run("oidc-token", &["-f", "acct"]));
     }
     assert!(op.violations().is_empty(), "{:?}", op.violations());
     assert_eq!(op.valid_rts().len(), 1, "one live token");
-    let _ = b.kill();
-    let _ = b.wait();
+}
+
+/// `name` with `args` in a shell that reaches no agent.
+fn elsewhere(env: &Env, name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = env.cmd(name);
+    cmd.env_remove("OIDC_SOCK").args(args);
+    for (var, value) in vars {
+        cmd.env(var, value);
+    }
+    cmd.output().expect("run")
+}
+
+/// The refresh token account file `name` holds.
+fn on_disk(env: &Env, name: &str) -> String {
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let opened = oidc_agent::account::open(&store, name, &PASSWORD.into()).expect("account");
+    opened.config.refresh_token.expose().to_owned()
+}
+
+/// `oidc-gen --rename` where the agent holding the account is not reached
+/// (it keeps the data key): the agent saves its next rotation into the
+/// renamed file, not into a file of the old name written again, so a load
+/// of the new name gets the live token; and a rotation saved there by
+/// another agent is taken before the next refresh, not replayed.
+#[test]
+fn a_rename_in_another_shell_is_followed_by_the_agent() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    ok(&elsewhere(
+        &env,
+        "oidc-gen",
+        &["--rename", "moved", "acct", "--pw-env"],
+        &[],
+    ));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert!(!env.config_dir().join("acct").exists(), "written again");
+    let live = op.valid_rts();
+    assert!(live.contains(&on_disk(&env, "moved")), "{live:?}");
+
+    // Another agent loads the new name and rotates it; ours follows.
+    let b = Second::start(&env);
+    ok(&b.run("oidc-add", &["--pw-env", "moved"]));
+    ok(&b.run("oidc-token", &["-f", "moved"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
+}
+
+/// `oidc-gen --reauthenticate` where the agent holding the account is not
+/// reached: the new login keeps the file's data key, so the agent reads it
+/// there and refreshes with it (it used to find a file it could not open,
+/// call it damaged and keep the old login unsaved).
+#[test]
+fn a_new_login_in_another_shell_is_taken_by_the_agent() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    op.accept_rt("rt-new-login");
+    let args = ["--reauthenticate", "acct", "--rt-env", "--pw-env"];
+    let vars = [("OIDC_REFRESH_TOKEN", "rt-new-login")];
+    ok(&elsewhere(&env, "oidc-gen", &args, &vars));
+    let saved = on_disk(&env, "acct");
+    let out = env.run("oidc-token", &["-f", "acct"]);
+    ok(&out);
+    assert!(!stderr(&out).contains("not saved"), "{}", stderr(&out));
+    let refresh = op.calls();
+    let last = refresh.last().expect("a refresh");
+    assert_eq!(last.form("refresh_token").as_deref(), Some(saved.as_str()));
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    assert!(op.valid_rts().contains(&on_disk(&env, "acct")));
 }

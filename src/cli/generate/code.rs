@@ -61,7 +61,7 @@ pub(super) fn run(
     let timeout = std::time::Duration::from_secs(args.timeout);
     // The Ctrl-C handler is in place before the URL is shown.
     let code = session
-        .waiting("waiting for the browser login", config, || {
+        .waiting("waiting for the browser login", || {
             announce(args, pending.url(), Some(listener.local_addr().port()));
             listener.wait_for_code(pending.state().expose(), timeout)
         })?
@@ -291,6 +291,8 @@ fn run_pasted(
         authorization: pending,
         reauthenticate: args.reauthenticate,
     };
+    // The client (one registered by this run) is the pending login's now.
+    session.disarm();
     let path = pending_path(store, &config.name);
     store.ensure_dir()?;
     let json = crate::secret::json_zeroizing(&login, 0);
@@ -364,6 +366,18 @@ pub(super) fn finish_pasted(
     // A wrong URL keeps the file, so the right one can still be pasted.
     let code = loopback::parse_redirect_url(url, login.authorization.state().expose())
         .map_err(Error::from)?;
+    // The attempt was a re-authentication: so is its end (the file is
+    // replaced, the client kept), whether or not this run says so.
+    let again;
+    let args = if login.reauthenticate && !args.reauthenticate {
+        again = Args {
+            reauthenticate: true,
+            ..args.clone()
+        };
+        &again
+    } else {
+        args
+    };
     // The password before the code is spent: without one the login would
     // be lost (and the file kept, so a second try with a source works).
     let (config, password) = if login.reauthenticate {

@@ -28,6 +28,7 @@ pub(super) fn complete(
 ) -> anyhow::Result<()> {
     let args = session.args;
     if args.only_at {
+        session.disarm();
         crate::cli::write_stdout(&zeroize::Zeroizing::new(format!(
             "{}\n",
             tokens.access_token.expose()
@@ -35,6 +36,11 @@ pub(super) fn complete(
         // Nothing is saved, so a client registered for this run is useless.
         super::registration::unregister(session, &config);
         return Ok(());
+    }
+    // An imported token is the person's own, from a login that may live on
+    // elsewhere: only a login this run made is undone.
+    if flow != Flow::Refresh {
+        arm_revocation(session, &config, &tokens)?;
     }
     match tokens.refresh_token.clone().filter(|t| !t.is_empty()) {
         Some(rt) => config.refresh_token = rt,
@@ -47,47 +53,64 @@ pub(super) fn complete(
         ),
     }
     let password = match password {
-        None if !args.no_save => Some(password_or_revoke(session, &config)?),
+        None if !args.no_save => Some(
+            session
+                .interrupt()?
+                .during("asking for the new account's password", || {
+                    new_password(args, &config.name)
+                })?,
+        ),
         given => given,
     };
-    finish(args, store, config, password, &tokens)
+    // From here the login is the account's: saved, or kept by the agent
+    // until it can be ([`not_saved`]).
+    session.disarm();
+    session.critical("saving the account", || {
+        finish(args, store, config, password, &tokens)
+    })
 }
 
-/// The new account's password, asked once the login is done: a Ctrl-C at
-/// the prompt revokes the login (RFC 7009), which nothing would hold
-/// otherwise, rather than leave a live grant at the provider.
-fn password_or_revoke(
+/// Until the login is saved, a Ctrl-C (at the password prompt, say) or an
+/// error revokes it (RFC 7009), which nothing would hold otherwise, rather
+/// than leave a live grant at the provider; and deletes the client this run
+/// registered for it.
+pub(super) fn arm_revocation(
     session: &Session<'_>,
     config: &AccountConfig,
-) -> anyhow::Result<SecretString> {
+    tokens: &TokenSet,
+) -> anyhow::Result<()> {
+    let deletion = super::registration::deletion(session, config);
+    let Some(rt) = tokens.refresh_token.clone().filter(|t| !t.is_empty()) else {
+        return session.arm(deletion);
+    };
     let http = session.http.clone();
     let endpoint = session.meta.revocation_endpoint.clone();
     let login = config.clone();
-    let revoke = Box::pin(async move {
-        let Some(url) = endpoint else {
-            return "the provider has no revocation endpoint; the new login stays valid there \
-                    until it expires"
-                .to_owned();
+    session.arm(Some(Box::pin(async move {
+        let revoked = match endpoint {
+            None => "the provider has no revocation endpoint; the new login stays valid there \
+                     until it expires"
+                .to_owned(),
+            Some(url) => {
+                let at = Endpoint {
+                    http: &http,
+                    url: &url,
+                    creds: Credentials::of(&login),
+                };
+                match revoke_refresh_token(at, &rt).await {
+                    Ok(()) => "the new login was revoked at the provider".to_owned(),
+                    Err(e) => format!(
+                        "the new login could not be revoked ({e}); it stays valid at the \
+                         provider until it expires"
+                    ),
+                }
+            }
         };
-        let at = Endpoint {
-            http: &http,
-            url: &url,
-            creds: Credentials::of(&login),
-        };
-        match revoke_refresh_token(at, &login.refresh_token).await {
-            Ok(()) => "the new login was revoked at the provider".to_owned(),
-            Err(e) => format!(
-                "the new login could not be revoked ({e}); it stays valid at the provider until \
-                 it expires"
-            ),
+        match deletion {
+            Some(deletion) => format!("{revoked}; {}", deletion.await),
+            None => revoked,
         }
-    });
-    let asked = session.interrupt()?.during_undoable(
-        "asking for the new account's password",
-        revoke,
-        || new_password(session.args, &config.name),
-    );
-    Ok(asked?)
+    })))
 }
 
 /// The password of new account `name`, from its source or asked twice.
@@ -121,7 +144,10 @@ fn finish(
         } else {
             account::Existing::Refuse
         };
-        let sealed = account::seal(store, &config, &password, kdf_params())?;
+        // A new login of an account keeps its file's data key: an agent
+        // holding the account, in a shell this one cannot reach, then reads
+        // the new login there and takes it (`agent::follow::follow_file`).
+        let sealed = account::seal(store, &config, &password, kdf_params(), args.reauthenticate)?;
         let path = match account::write_sealed(store, &name, &sealed, existing) {
             Ok(path) => path,
             Err(e) => return Err(not_saved(args, store, config, tokens, sealed, e)),

@@ -14,7 +14,7 @@ use super::complete::{complete, new_password};
 use super::{
     Args, Flow, Session, auth_scopes, code, device, given, login_scopes, registration, scopes,
 };
-use crate::account::config::{AccountConfig, split_list};
+use crate::account::config::AccountConfig;
 use crate::account::store::Store;
 use crate::error::Error;
 use crate::oidc::OidcError;
@@ -248,20 +248,7 @@ fn new_config(
     };
     let mut c = AccountConfig::new(name, &issuer, "");
     given::fill(args, file, &mut c)?;
-    if let Some(cp) = &args.cert_path {
-        let abs = std::fs::canonicalize(cp)
-            .with_context(|| format!("--cp: cannot read {}", cp.display()))?;
-        c.cert_path = abs.display().to_string();
-    }
-    if let Some(ep) = &args.configuration_endpoint {
-        c.config_endpoint = ep.clone();
-    }
-    c.audience = args
-        .aud
-        .iter()
-        .flat_map(|a| split_list(a))
-        .collect::<Vec<_>>()
-        .join(" ");
+    given::fill_provider(args, &mut c)?;
     Ok(c)
 }
 

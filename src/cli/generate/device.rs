@@ -63,12 +63,14 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     }
     // Ctrl-C ends the process through the session's handler, installed
     // before the code is shown.
-    let result = session.waiting("waiting for the device login", config, || {
+    let result = session.waiting("waiting for the device login", || {
         show_and_poll(session, config, &authorization)
     })?;
     // The wait is over: from here a Ctrl-C no longer says it interrupted one.
     match result {
         Ok(tokens) => {
+            // Before the person reads it and perhaps presses Ctrl-C.
+            super::complete::arm_revocation(session, config, &tokens)?;
             eprintln!("The login was approved.");
             Ok(tokens)
         }

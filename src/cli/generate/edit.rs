@@ -3,13 +3,17 @@
 //! issuer, client and scopes asked for again, each with the saved value as
 //! the default, then a new login with them. The file keeps the old refresh
 //! token until the new login is saved (the re-authentication's rule), so
-//! an edit given up half-way loses nothing.
+//! an edit given up half-way loses nothing. A value given on the command
+//! line (`--issuer`, a client secret, `--scope`, `--redirect-uri`/`--port`)
+//! is taken without its prompt, as oidc-agent's `-m` reads it; `--aud`,
+//! `--cp` and `--configuration-endpoint`, which it does not prompt for, are
+//! taken from the command line too.
 
 use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::Context as _;
 
-use super::{Args, create};
+use super::{Args, create, given};
 use crate::account::config::{AccountConfig, split_list};
 use crate::account::store::Store;
 use crate::secret::SecretString;
@@ -21,7 +25,7 @@ pub(super) fn edit(args: &Args, store: &Store, name: &str) -> anyhow::Result<()>
     let (saved, password) = super::open_existing(args, store, name)?;
     let mut answers = Answers::from_stdin();
     eprintln!("Editing account '{name}'; press Enter to keep a value.");
-    let config = edited(&saved, &mut answers)?;
+    let config = edited(args, &saved, &mut answers)?;
     if same_login(&saved, &config) {
         eprintln!(
             "Account '{name}' is unchanged; `oidc-gen --reauthenticate {name}` logs in again."
@@ -45,38 +49,59 @@ pub(super) fn edit(args: &Args, store: &Store, name: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `saved` with the answers put in: an empty answer keeps a value.
-fn edited(saved: &AccountConfig, answers: &mut Answers) -> anyhow::Result<AccountConfig> {
+/// `saved` with the command line's values and the answers put in: an
+/// empty answer keeps a value.
+fn edited(
+    args: &Args,
+    saved: &AccountConfig,
+    answers: &mut Answers,
+) -> anyhow::Result<AccountConfig> {
     let mut config = saved.clone();
-    if let Some(issuer) = answers.line("Issuer", &saved.issuer_url)? {
+    given::fill_provider(args, &mut config)?;
+    if let Some(issuer) = &args.issuer {
+        config.issuer_url = issuer.clone();
+    } else if let Some(issuer) = answers.line("Issuer", &saved.issuer_url)? {
         config.issuer_url = issuer;
     }
     if let Some(id) = answers.line("Client id", &saved.client_id)? {
         config.client_id = id;
     }
-    let has_secret = !saved.client_secret.is_empty();
-    let shown = if has_secret {
-        format!("kept; {NO_SECRET} for none")
+    if given::secret_given(args) {
+        config.client_secret = given::secret(args, None)?.unwrap_or_default();
     } else {
-        "none".to_owned()
-    };
-    if let Some(secret) = answers.secret(&format!("Client secret [{shown}]: "))? {
-        config.client_secret = if secret.expose() == NO_SECRET {
-            SecretString::default()
+        let shown = if saved.client_secret.is_empty() {
+            "none".to_owned()
         } else {
-            secret
+            format!("kept; {NO_SECRET} for none")
         };
+        if let Some(secret) = answers.secret(&format!("Client secret [{shown}]: "))? {
+            config.client_secret = if secret.expose() == NO_SECRET {
+                SecretString::default()
+            } else {
+                secret
+            };
+        }
     }
+    // `--scope` and the redirect options are put in by the login itself.
     let scope = saved
         .auth_scope
         .clone()
         .or_else(|| saved.scope.clone())
         .unwrap_or_default();
-    if let Some(scope) = answers.line("Scopes", &scope)? {
+    if args.scope.is_empty()
+        && let Some(scope) = answers.line("Scopes", &scope)?
+    {
         config.set_scope(&split_list(&scope).join(" "));
     }
-    if let Some(uris) = answers.line("Redirect URIs", &saved.redirect_uris.join(" "))? {
+    let redirects_given = !args.redirect_uri.is_empty() || !args.port.is_empty();
+    if redirects_given {
+        config.redirect_uris = super::code::explicit_redirect_uris(args);
+    } else if let Some(uris) = answers.line("Redirect URIs", &saved.redirect_uris.join(" "))? {
         config.redirect_uris = split_list(&uris);
+    }
+    if !args.scope.is_empty() {
+        let list: Vec<String> = args.scope.iter().flat_map(|s| split_list(s)).collect();
+        config.set_scope(&list.join(" "));
     }
     Ok(config)
 }
@@ -89,6 +114,9 @@ fn same_login(a: &AccountConfig, b: &AccountConfig) -> bool {
         && a.scope == b.scope
         && a.auth_scope == b.auth_scope
         && a.redirect_uris == b.redirect_uris
+        && a.audience == b.audience
+        && a.cert_path == b.cert_path
+        && a.config_endpoint == b.config_endpoint
 }
 
 /// The person's answers: lines of standard input (a terminal, or a script

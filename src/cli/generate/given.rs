@@ -6,6 +6,7 @@
 //! An empty secret means a public client, as in oidc-agent: the ownCloud
 //! Infinite Scale documentation passes `--client-secret="" --pub`.
 
+use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::{Args, ClientAuthArg};
@@ -112,6 +113,36 @@ pub(super) fn fill(
         }
     }
     Ok(())
+}
+
+/// Puts the provider options given on the command line into `config`: the
+/// CA bundle (`--cp`, made absolute: the agent and later runs resolve it
+/// from elsewhere), the configuration endpoint and the audiences.
+pub(super) fn fill_provider(args: &Args, config: &mut AccountConfig) -> anyhow::Result<()> {
+    if let Some(cp) = &args.cert_path {
+        let abs = std::fs::canonicalize(cp)
+            .with_context(|| format!("--cp: cannot read {}", cp.display()))?;
+        config.cert_path = abs.display().to_string();
+    }
+    if let Some(ep) = &args.configuration_endpoint {
+        config.config_endpoint = ep.clone();
+    }
+    if !args.aud.is_empty() {
+        config.audience = args
+            .aud
+            .iter()
+            .flat_map(|a| split_list(a))
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    Ok(())
+}
+
+/// Whether a client secret, or its absence (an empty one), was given.
+pub(super) fn secret_given(args: &Args) -> bool {
+    args.client_secret.is_some()
+        || args.client_secret_env.is_some()
+        || args.client_secret_file.is_some()
 }
 
 /// Records how a confidential client authenticates: `--client-auth`, else

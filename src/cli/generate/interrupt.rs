@@ -18,15 +18,21 @@
 //! blocks outside the runtime (the loopback listener, a password prompt): on
 //! a runtime driven only by the main thread a Ctrl-C there would be
 //! swallowed. A wait ends before anything is written, so an interrupted wait
-//! saves nothing.
+//! saves nothing. What the run has made at the provider by then, and nothing
+//! would use, is armed as an undo ([`Interrupt::arm`]): from the dynamic
+//! registration of a client on, its deletion (RFC 7592 §2.3); from the moment
+//! the tokens arrive until the save, the revocation of the login (RFC 7009).
+//! A signal runs it before the exit, and so does a login that fails
+//! (`Session`'s drop, `generate.rs`).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::runtime::Handle;
 use tokio::signal::unix::{SignalKind, signal};
 
-/// What undoes a wait's side effect at the provider (revokes a login not
-/// saved yet); it says what it did, for the line printed before the exit.
+/// What undoes this run's side effects at the provider (deletes the client
+/// it registered, revokes a login not saved yet); it says what it did, for
+/// the line printed before the exit.
 pub(super) type Undo = std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>;
 
 /// How long an undo may take after Ctrl-C: the person is waiting.
@@ -37,7 +43,7 @@ const UNDO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 struct State {
     /// What is being waited for, if anything.
     waiting: Option<&'static str>,
-    /// What to undo when that wait is interrupted.
+    /// What to undo when a signal ends oidc-gen ([`Interrupt::arm`]).
     undo: Option<Undo>,
     /// The step under way that a signal must not cut short, if any.
     critical: Option<&'static str>,
@@ -49,6 +55,18 @@ type Shared = Arc<Mutex<State>>;
 
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, State> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `undo` for up to [`UNDO_DEADLINE`]; what it did, or that the
+/// provider was too slow.
+pub(super) async fn within_deadline(undo: Undo) -> String {
+    tokio::time::timeout(UNDO_DEADLINE, undo)
+        .await
+        .unwrap_or_else(|_| {
+            "the provider did not answer in time, so the new login (or the client registered \
+             for it) stays there"
+                .to_owned()
+        })
 }
 
 /// The signal task's shared state; created by [`Interrupt::install`].
@@ -93,14 +111,7 @@ impl Interrupt {
                     state.undo.take()
                 };
                 if let Some(undo) = undo {
-                    let said = tokio::time::timeout(UNDO_DEADLINE, undo)
-                        .await
-                        .unwrap_or_else(|_| {
-                            "the provider did not answer in time; the login stays valid there \
-                             until it expires"
-                                .to_owned()
-                        });
-                    eprintln!("oidc-gen: {said}");
+                    eprintln!("oidc-gen: {}", within_deadline(undo).await);
                     // The prompt's read, cut short meanwhile, may have set
                     // its quiet mode again on the way out.
                     crate::cli::tty::restore();
@@ -120,19 +131,19 @@ impl Interrupt {
         out
     }
 
-    /// [`Self::during`], with `undo` run (for up to [`UNDO_DEADLINE`])
-    /// when a signal ends the wait: a login the provider has granted but
-    /// oidc-gen has not saved is revoked, not left behind.
-    pub(super) fn during_undoable<T>(
-        &self,
-        what: &'static str,
-        undo: Undo,
-        wait: impl FnOnce() -> T,
-    ) -> T {
-        lock(&self.shared).undo = Some(undo);
-        let out = self.during(what, wait);
-        lock(&self.shared).undo = None;
-        out
+    /// From now on a signal (outside a [`Self::critical`] step) runs
+    /// `undo`, for up to [`UNDO_DEADLINE`], before oidc-gen exits: what this
+    /// run left at the provider and nothing will use (a client registered
+    /// for the login, a login granted but not saved) is removed, not left
+    /// behind. Replaces what was armed before; `None` arms nothing.
+    pub(super) fn arm(&self, undo: Option<Undo>) {
+        lock(&self.shared).undo = undo;
+    }
+
+    /// Takes back what [`Self::arm`] set: the login is saved, or handed on
+    /// (to a later `--codeExchange`), and nothing is to be undone.
+    pub(super) fn disarm(&self) -> Option<Undo> {
+        lock(&self.shared).undo.take()
     }
 
     /// Runs `step` (named by `what`: "saving the account") to its end
@@ -143,12 +154,17 @@ impl Interrupt {
         what: &'static str,
         step: impl FnOnce() -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        lock(&self.shared).critical = Some(what);
+        let outer = lock(&self.shared).critical.replace(what);
         let out = step();
+        // Inside another such step (an import's save), that step ends it.
         let pending = {
             let mut state = lock(&self.shared);
-            state.critical = None;
-            state.pending.take()
+            state.critical = outer;
+            if outer.is_none() {
+                state.pending.take()
+            } else {
+                None
+            }
         };
         if let Some(code) = pending {
             if let Err(e) = &out {

@@ -174,7 +174,8 @@ pub(super) fn register(
             .insert(KEY_CLIENT_URI.to_owned(), Value::String(uri));
     }
     config.registration_access_token = client.registration_access_token;
-    Ok(())
+    // Until a login is saved with it, nothing would use the client.
+    session.arm(deletion(session, config))
 }
 
 /// Where and with which token the client of `config` can be deleted (RFC
@@ -190,9 +191,9 @@ fn registration_handle(config: &AccountConfig) -> Option<(&str, &SecretString)> 
 }
 
 /// What deletes the client this run registered for `config` when the
-/// login is given up (Ctrl-C while waiting for it): `None` without one,
-/// and for a re-authentication, whose client is the account's own.
-pub(super) fn undo(
+/// login is given up (a Ctrl-C, an error): `None` without one, and for a
+/// re-authentication, whose client is the account's own.
+pub(super) fn deletion(
     session: &Session<'_>,
     config: &AccountConfig,
 ) -> Option<super::interrupt::Undo> {
