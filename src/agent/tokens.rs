@@ -19,7 +19,11 @@ pub(super) fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String,
         if st.is_live(name, ctx.clock.now()) {
             return Ok(name.clone());
         }
-        let configured = ctx.store.path(name).map(|p| p.is_file()).unwrap_or(false);
+        // A name no account can have: no `oidc-gen NAME` to suggest.
+        let configured = match ctx.store.path(name) {
+            Ok(path) => path.is_file(),
+            Err(e) => return Err(Box::new(fail(ErrorKind::Usage, e.to_string()))),
+        };
         return Err(if configured {
             not_loaded(
                 strings::NOT_LOADED.into(),
@@ -33,6 +37,12 @@ pub(super) fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String,
         });
     }
     if let Some(issuer) = &t.issuer {
+        if url::Url::parse(issuer).map_or(true, |u| u.host_str().is_none_or(str::is_empty)) {
+            return Err(Box::new(fail(
+                ErrorKind::Usage,
+                format!("'{issuer}' is not an issuer URL (https://HOST/...)"),
+            )));
+        }
         let issuers = crate::account::issuers::read(ctx.store.dir());
         let default = issuers
             .as_ref()
@@ -41,7 +51,21 @@ pub(super) fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String,
         return st
             .account_for_issuer(issuer, default, ctx.clock.now())
             .ok_or_else(|| {
-                let mut remedy = "load one with `oidc-add NAME`".to_owned();
+                let known = issuers.as_ref().is_ok_and(|c| {
+                    c.issuers()
+                        .iter()
+                        .any(|i| i.trim_end_matches('/') == issuer.trim_end_matches('/'))
+                });
+                let mut remedy = match default {
+                    Some(name) => format!("load it with `oidc-add {name}`"),
+                    None if known => "load one with `oidc-add NAME`".to_owned(),
+                    // oidc-gen (ours and oidc-agent's) lists there every
+                    // issuer it saved an account for.
+                    None => format!(
+                        "issuer.config names no account for it; create one with \
+                         `oidc-gen --issuer {issuer} NAME`"
+                    ),
+                };
                 if let Err(e) = &issuers {
                     // Else the default account named there goes unmentioned.
                     remedy.push_str(&format!(" (the issuer list is unusable: {e})"));

@@ -105,3 +105,28 @@ fn an_agent_started_with_no_autoload_keeps_clients_from_loading() {
     let status = ok(&env.run("oidc-agent", &["--status"]));
     assert!(status.contains("Started with: --no-autoload"), "{status}");
 }
+
+/// What `oidc-token` says when there is nothing to load: a name no account
+/// can have is a usage error (not "create it with `oidc-gen a/b`", which
+/// oidc-gen refuses); an issuer no account is configured for points to
+/// oidc-gen, one with a default account names it; `https://` is no issuer.
+#[test]
+fn nothing_to_load_says_what_to_create() {
+    let (op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let err = fails(&env.run("oidc-token", &["a/b"]), 2);
+    assert!(
+        err.contains("not a valid account short name") && !err.contains("oidc-gen a/b"),
+        "{err}"
+    );
+    let unknown = "https://unknown.example.org";
+    let err = fails(&env.run("oidc-token", &[unknown]), 4);
+    assert!(
+        err.contains(&format!("`oidc-gen --issuer {unknown} NAME`")),
+        "{err}"
+    );
+    let err = fails(&env.run("oidc-token", &["--no-autoload", &op.issuer]), 4);
+    assert!(err.contains("`oidc-add acct`"), "{err}");
+    let err = fails(&env.run("oidc-token", &["--no-autoload", "https://"]), 2);
+    assert!(err.contains("not an issuer URL"), "{err}");
+}

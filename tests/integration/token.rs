@@ -400,7 +400,10 @@ fn issuer_requests_pick_the_default_account() {
     ok(&env.run("oidc-add", &["-r", "first"]));
     assert_eq!(ok(&env.run("oidc-token", &[&op.issuer])), second);
     let err = fails(&env.run("oidc-token", &["https://unknown.example/"]), 4);
-    assert!(err.contains("oidc-add"), "{err}");
+    assert!(
+        err.contains("oidc-gen --issuer https://unknown.example/ NAME"),
+        "{err}"
+    );
     // oidc-agent 5.2's `oidc-add ISSUER` loads the issuer's default account.
     let loaded = ok(&env.run("oidc-add", &["--pw-env", &op.issuer]));
     assert!(loaded.contains("'first'"), "{loaded}");
