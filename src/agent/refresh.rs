@@ -51,6 +51,27 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         Err(e) => {
             if e.kind() == ErrorKind::RefreshTokenRejected {
                 super::accounts::record_refusal(ctx, name, &e.to_string());
+                // `oidc-gen -d` in a shell that does not reach this agent
+                // revoked the token and removed the file: nothing to
+                // re-authenticate.
+                let file = ctx
+                    .state()
+                    .accounts
+                    .get(name)
+                    .and_then(|a| a.persist.clone());
+                if let Some(p) = file
+                    // One stat, on a failure path: not worth the pool.
+                    && !p.path.try_exists().unwrap_or(true)
+                {
+                    return Err((
+                        ErrorKind::RefreshTokenRejected,
+                        format!(
+                            "account '{name}' was deleted ({} is gone) and the provider refused \
+                             its refresh token; unload it with `oidc-add -r {name}`",
+                            p.path.display()
+                        ),
+                    ));
+                }
             }
             return Err(oidc_failure(&e));
         }

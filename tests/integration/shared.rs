@@ -138,3 +138,22 @@ fn a_new_login_in_another_shell_is_taken_by_the_agent() {
     assert!(op.violations().is_empty(), "{:?}", op.violations());
     assert!(op.valid_rts().contains(&on_disk(&env, "acct")));
 }
+
+/// `oidc-gen -d` where the agent holding the account is not reached: the
+/// token is revoked and the file gone, so the agent's refusal says to
+/// unload the account, not to re-authenticate one that no longer exists.
+#[test]
+fn a_deletion_in_another_shell_is_said_as_such() {
+    let (_op, env) = agent_with_account();
+    ok(&elsewhere(
+        &env,
+        "oidc-gen",
+        &["-d", "-y", "acct", "--pw-env"],
+        &[],
+    ));
+    let err = fails(&env.run("oidc-token", &["-f", "acct"]), 7);
+    assert!(
+        err.contains("account 'acct' was deleted") && err.contains("`oidc-add -r acct`"),
+        "{err}"
+    );
+}
