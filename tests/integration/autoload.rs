@@ -4,6 +4,13 @@
 
 use crate::support::*;
 
+/// An account configured but not loaded: the provider and the home.
+fn unloaded_account() -> (crate::support::fake_op::FakeOp, Env) {
+    let (op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    (op, env)
+}
+
 /// Autoload is tried by one side: our oidc-token loads a configured
 /// account itself and tells the agent not to, so the keyring is not asked
 /// twice (by the agent's `oidc-add --pw-keyring`, then by oidc-token); a
@@ -11,8 +18,7 @@ use crate::support::*;
 /// the agent's autoload.
 #[test]
 fn autoload_is_tried_once_by_our_oidc_token() {
-    let (op, env) = agent_with_account();
-    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let (op, env) = unloaded_account();
     // No keyring and no terminal here: oidc-token cannot load it either.
     let err = fails(&env.run("oidc-token", &["acct"]), 4);
     assert!(
@@ -50,8 +56,7 @@ fn autoload_is_tried_once_by_our_oidc_token() {
 /// asks again without "do not autoload".
 #[test]
 fn the_agent_autoloads_what_our_oidc_token_cannot_see() {
-    let (op, env) = agent_with_account();
-    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let (op, env) = unloaded_account();
     let elsewhere = env.dir.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).expect("mkdir");
     let out = env
@@ -112,8 +117,7 @@ fn an_agent_started_with_no_autoload_keeps_clients_from_loading() {
 /// oidc-gen, one with a default account names it; `https://` is no issuer.
 #[test]
 fn nothing_to_load_says_what_to_create() {
-    let (op, env) = agent_with_account();
-    ok(&env.run("oidc-add", &["-r", "acct"]));
+    let (op, env) = unloaded_account();
     let err = fails(&env.run("oidc-token", &["a/b"]), 2);
     assert!(
         err.contains("not a valid account short name") && !err.contains("oidc-gen a/b"),
