@@ -10,12 +10,15 @@
 //! - `store`: the account directory: names, listing, the directory lock,
 //!   atomic 0600 writes. It only moves bytes.
 //! - `issuers`: `issuer.config`, the default account of each issuer.
+//! - `held`: which agent holds an account's newest refresh token while its
+//!   file cannot (a note in the runtime directory).
 //!
 //! This module turns a file of any format into an [`AccountConfig`] and
 //! writes only ours; the submodules never use it back.
 
 pub mod config;
 pub mod format;
+pub mod held;
 pub mod issuers;
 pub mod legacy;
 pub mod pubclients;

@@ -71,6 +71,7 @@ pub(super) fn record_refusal(ctx: &Ctx, name: &str, why: &str) {
     if let Some(a) = ctx.state().accounts.get_mut(name) {
         a.refused = Some(why.to_owned());
         if a.unsaved.take().is_some() {
+            super::save::withdraw_note(a);
             log!("'{name}': the unsaved refresh token was refused; no longer kept for a save");
         }
     }
@@ -221,6 +222,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
                 since: ctx.clock.now(),
                 error: error.clone(),
             });
+            super::save::note_holder(ctx, &name, &loaded);
         }
         if checked.is_some() {
             loaded.last_refresh = Some(ctx.clock.now());

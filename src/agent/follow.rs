@@ -37,17 +37,30 @@ pub(super) async fn stored(persist: Option<&Persist>) -> Option<(AccountConfig, 
 /// `--reauthenticate` keeps the file's data key so that the agent can read
 /// it). An account with an unsaved rotation keeps its own (the save says
 /// why the file differs). Call holding the account's lane.
-pub(super) async fn follow_file(ctx: &Ctx, name: &str) {
+///
+/// Refused (the error says why) while another agent holds a newer token
+/// than the file's, which it could not save (`account::held`): refreshing
+/// with ours would be a replay.
+pub(super) async fn follow_file(ctx: &Ctx, name: &str) -> Result<(), String> {
     let (persist, seen) = {
         let st = ctx.state();
         let Some(a) = st.accounts.get(name).filter(|a| a.unsaved.is_none()) else {
-            return;
+            return Ok(());
         };
         let (Some(p), Some(seen)) = (a.persist.clone(), a.file_rt.clone()) else {
-            return;
+            return Ok(());
         };
         (p, seen)
     };
+    if let Some(holder) = crate::account::held::elsewhere(&persist.path) {
+        return Err(holder.refusal(name, &persist.path));
+    }
+    follow(ctx, name, persist, seen).await;
+    Ok(())
+}
+
+/// [`follow_file`] once it may refresh.
+async fn follow(ctx: &Ctx, name: &str, persist: Persist, seen: crate::secret::SecretString) {
     let (mut file, moved) = match stored(Some(&persist)).await {
         Some((file, _)) => (file, None),
         None => {

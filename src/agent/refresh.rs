@@ -29,7 +29,9 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         .map(|a| a.lane.clone())
         .ok_or((ErrorKind::NotLoaded, strings::NOT_LOADED.to_owned()))?;
     let _lane = lane.lock().await;
-    super::follow::follow_file(ctx, name).await;
+    super::follow::follow_file(ctx, name)
+        .await
+        .map_err(|held| (ErrorKind::Failure, held))?;
     // Read the account only once we own its lane: a refresh just before us
     // may have rotated the refresh token.
     let snap = {

@@ -211,8 +211,8 @@ pub(super) fn record_save(
             let first = acct.as_ref().is_some_and(|a| a.file_rt.is_none());
             if let Some(a) = acct {
                 a.file_rt = Some(rt.clone());
-                if a.config.refresh_token == *rt {
-                    a.unsaved = None;
+                if a.config.refresh_token == *rt && a.unsaved.take().is_some() {
+                    withdraw_note(a);
                 }
                 if let (
                     Some(p),
@@ -263,6 +263,7 @@ pub(super) fn record_save(
                     since,
                     error: e.clone(),
                 });
+                note_holder(ctx, name, a);
             }
             log!(
                 "'{name}': NOT SAVED: refresh token {fp} could not be written ({e}); \
@@ -270,6 +271,26 @@ pub(super) fn record_save(
             );
             Err(e)
         }
+    }
+}
+
+/// Notes, outside the account directory, that this agent holds the newest
+/// refresh token of `a` (`account::held`): other agents and `oidc-add`
+/// then refuse to spend the file's older one.
+pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &super::state::Loaded) {
+    let (Some(p), Some(socket)) = (&a.persist, ctx.socket.get()) else {
+        return;
+    };
+    if let Err(e) = crate::account::held::note(&p.path, socket, name) {
+        log!("'{name}': could not note that this agent holds its newest refresh token: {e}");
+    }
+}
+
+/// Takes back [`note_holder`]'s note: the file holds the newest token again
+/// (or it is dead).
+pub(super) fn withdraw_note(a: &super::state::Loaded) {
+    if let Some(p) = &a.persist {
+        crate::account::held::withdraw(&p.path);
     }
 }
 

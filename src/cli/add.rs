@@ -229,6 +229,7 @@ fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Resul
     // From the read to the agent's reply: an `oidc-gen --rename` meanwhile
     // would leave the agent saving under the old name (see `lock_account`).
     let _loading = store.lock_account(name, || waiting_for_another(name))?;
+    held_elsewhere(client, &store, name)?;
     let (opened, password) = super::open_account(&args.password, &store, name)?;
     load(
         client,
@@ -241,6 +242,19 @@ fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Resul
         },
     )?;
     Ok(())
+}
+
+/// Refuses to load `name` into `client`'s agent while another agent holds
+/// a newer refresh token than its file (`account::held`): checking the
+/// file's with a refresh would be a replay. Before the password is asked.
+fn held_elsewhere(client: &AgentClient, store: &Store, name: &str) -> crate::Result<()> {
+    let path = store.path(name)?;
+    match crate::account::held::elsewhere(&path) {
+        Some(holder) if std::path::Path::new(&holder.socket) != client.path() => {
+            Err(Error::Failure(holder.refusal(name, &path)))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Says (on stderr) why a program waits for the lock on account `name`.
@@ -392,6 +406,7 @@ fn load_for_client(name: &str, no_prompt: Option<&str>) -> crate::Result<()> {
     if client.loaded_accounts()?.iter().any(|n| n == name) {
         return Ok(());
     }
+    held_elsewhere(&client, &store, name)?;
     let bytes = store.read(name)?;
     // A damaged file is said before anyone is asked for its password.
     crate::account::check_shape(&path, &bytes)?;

@@ -102,6 +102,11 @@ Started by systemd's oidc-agent.socket unit, the agent serves the listening sock
             ),
             SERVICE_SOCKETS,
             ACCOUNT_FILES[0],
+            (
+                "$XDG_RUNTIME_DIR/oidc-agent/unsaved/",
+                "a note per account whose newest refresh token the agent holds but could not write \
+(a full disk): other agents and oidc-add then refuse to spend the file's older token",
+            ),
         ],
     },
     Page {

@@ -172,7 +172,7 @@ fn issuer_config(env: &Env) -> String {
 /// leaves a moment with nothing at the path, in which the agent's retry,
 /// started by an earlier request, may create the directory or write the
 /// file there and so fail the rename or be overwritten by it.
-fn swap(a: &std::path::Path, b: &std::path::Path) {
+pub(crate) fn swap(a: &std::path::Path, b: &std::path::Path) {
     rustix::fs::renameat_with(
         rustix::fs::CWD,
         a,

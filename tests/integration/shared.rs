@@ -157,3 +157,69 @@ fn a_deletion_in_another_shell_is_said_as_such() {
         "{err}"
     );
 }
+
+/// Agent A holds a rotation it cannot save (here its file was re-keyed
+/// behind its back, which it cannot open; a full disk does the same). Its
+/// newest token is then only in A: loading the file's older one into
+/// another agent, or refreshing with it there, would be a replay that
+/// revokes the login, A's token with it. Both are refused, naming A.
+#[test]
+fn a_token_held_unsaved_by_one_agent_is_not_replayed_by_another() {
+    use oidc_agent::account::format::KdfParams;
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let b = Second::start(&env);
+    // B holds the file's token too (loaded without spending it).
+    ok(&b.run("oidc-add", &["--pw-env", "--skip-check", "acct"]));
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let opened = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
+    oidc_agent::account::save(
+        &store,
+        &opened.config,
+        &PASSWORD.into(),
+        KdfParams::TESTING,
+        oidc_agent::account::Existing::Replace,
+    )
+    .expect("re-key");
+    let out = env.run("oidc-token", &["-f", "acct"]);
+    ok(&out);
+    assert!(stderr(&out).contains("not saved"), "{}", stderr(&out));
+
+    let err = fails(&b.run("oidc-token", &["-f", "acct"]), 1);
+    assert!(
+        err.contains("held by the agent at") && err.contains("oidc-token acct`"),
+        "{err}"
+    );
+    ok(&b.run("oidc-add", &["-r", "acct"]));
+    let err = fails(&b.run("oidc-add", &["--pw-env", "acct"]), 1);
+    assert!(err.contains("held by the agent at"), "{err}");
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    // A's newest token is alive, and A still serves.
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+}
+
+/// The same with the account directory unusable (a file where it was) and
+/// both agents holding the account: B's refresh is refused while A holds
+/// the newest token unsaved; once A has written it, B takes it from the
+/// file and refreshes with it.
+#[test]
+fn the_holder_lets_go_once_it_has_saved() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let b = Second::start(&env);
+    ok(&b.run("oidc-add", &["--pw-env", "--skip-check", "acct"]));
+    let dir = env.config_dir();
+    let away = env.dir.path().join("accounts.away");
+    std::fs::rename(&dir, &away).expect("move dir");
+    std::fs::write(&dir, "not a directory").expect("block");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    let err = fails(&b.run("oidc-token", &["-f", "acct"]), 1);
+    assert!(err.contains("held by the agent at"), "{err}");
+
+    crate::lifecycle::swap(&away, &dir);
+    std::fs::remove_file(&away).expect("unblock");
+    // A request retries the write.
+    ok(&env.run("oidc-token", &["acct"]));
+    env.wait_agent_log("'acct': saved refresh token");
+    ok(&b.run("oidc-token", &["-f", "acct"]));
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    assert_eq!(op.valid_rts().len(), 1, "one live token");
+}
