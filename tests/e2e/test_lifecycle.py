@@ -3,8 +3,9 @@
 Against the real provider with refresh-token rotation on: code-flow logins
 completed 8 s and 60 s after the URL was printed and a device code approved
 20 s late (a provider closes idle keep-alive connections after 5 s);
-rename, password change and re-authentication of a loaded account; a
-rotation on a full or read-only account directory; a soak of concurrent
+rename, password change and re-authentication of a loaded account, also
+from a shell that does not reach the agent; a rotation on a full or
+read-only account directory, with a second agent kept from replaying; a soak of concurrent
 refreshes, unloads, locks and lifetimes; and kill -9 at random points of a
 refresh.
 """
@@ -159,6 +160,38 @@ def test_rename_password_change_reauthenticate_of_a_loaded_account(cli, agent, m
     assert provider.is_active(forced(cli, "renamed"))
 
 
+@pytest.mark.slow(20)
+def test_rename_and_new_login_in_a_shell_without_the_agent(cli, agent, make_agent, make_provider, sandbox):
+    """The agent's shell and one that does not reach it (another terminal,
+    a cron job): a rename and a new login done there are followed by the
+    agent, and a second agent loading the renamed account gets the live
+    token (before, the agent wrote the old name again, and the new name's
+    older token was a replay that revoked the login)."""
+    provider = make_provider(rotate=True)
+    import_fresh_account(cli, provider, "acct", rt_scope=SCOPE)
+    forced(cli, "acct")
+    elsewhere = Cli(sandbox)
+    res = elsewhere.gen("--rename", "moved", "--pw-env", "acct")
+    assert res.returncode == 0, res.describe()
+    forced(cli, "acct")  # rotated, and saved where the file is now
+    assert not sandbox.account_file("acct").exists()
+
+    other = Cli(sandbox, make_agent())
+    assert other.add("--pw-env", "moved").returncode == 0  # its check refresh
+    assert provider.is_active(forced(other, "moved"))
+    assert provider.is_active(forced(cli, "acct"))  # took the other's rotation
+
+    rt = get_refresh_token(provider.issuer, PUBLIC_CLIENT, None, scope=SCOPE, verify=provider.verify)
+    res = elsewhere.gen("--reauthenticate", "moved", "--rt-env", "--pw-env",
+                        extra_env={"OIDC_REFRESH_TOKEN": rt})
+    assert res.returncode == 0, res.describe()
+    for _ in range(2):
+        assert provider.is_active(forced(cli, "acct"))
+        assert provider.is_active(forced(other, "moved"))
+    res = cli.token("-f", "acct")
+    assert "not saved" not in res.stderr, res.describe()
+
+
 @pytest.mark.parametrize("how", ["full", "read-only"])
 def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, make_provider, sandbox, how):
     if os.geteuid() != 0:
@@ -186,6 +219,11 @@ def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, mak
         st = account_status(cli, "acct")
         assert st.get("unsaved") is True, st
         assert cli.add("-r", "acct").returncode == 1, "an unsaved account must not be unloaded"
+        # Another shell's agent would check the file's older token: a replay
+        # that revokes the login. Refused, naming the agent that holds it.
+        other = Cli(sandbox, make_agent())
+        res = other.add("--pw-env", "acct")
+        assert res.returncode == 1 and "held by the agent at" in res.stderr, res.describe()
 
         mark = agent.log_mark()  # before the directory is writable again
         if how == "full":
@@ -197,6 +235,10 @@ def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, mak
         # has marked the account saved.
         agent.wait_for_log(lambda l: "'acct': saved refresh token" in l, 30, since=mark, what="the retried write")
         assert account_status(cli, "acct").get("unsaved") is False, account_status(cli, "acct")
+        # Saved: the other agent loads it now, and the two take turns.
+        assert other.add("--pw-env", "acct").returncode == 0
+        assert provider.is_active(forced(other, "acct"))
+        assert provider.is_active(forced(cli, "acct"))
 
         cli = restart(make_agent, agent, sandbox)
         assert cli.add("--pw-env", "acct").returncode == 0
