@@ -207,7 +207,13 @@ fn legacy_file_is_converted_on_rotation() {
 fn gen_update_converts_with_backup() {
     let env = Env::new();
     let (path, before) = legacy_account(&env, "https://op.example/");
-    ok(&env.run("oidc-gen", &["-u", "--pw-env", "old"]));
+    let out = env.run("oidc-gen", &["-u", "--pw-env", "old"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("converted to the oidc-agent-rs format"),
+        "{}",
+        stderr(&out)
+    );
     assert!(std::fs::read(&path).expect("read").starts_with(b"OIDCRS"));
     assert_eq!(
         std::fs::read(env.config_dir().join("old.bak")).expect("backup"),

@@ -125,6 +125,11 @@ fn password_change_of_a_loaded_account_keeps_its_rotations() {
         "new password",
     );
     ok(&update);
+    assert!(
+        stderr(&update).contains("re-encrypted under the new password"),
+        "{}",
+        stderr(&update)
+    );
     for _ in 0..3 {
         ok(&env.run("oidc-token", &["-f", "acct"]));
     }

@@ -265,7 +265,8 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if account::is_plain_json(&plain) {
         return encrypt_plain(args, store, name, &plain);
     }
-    let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
+    let (opened, password_before) = crate::cli::open_account(&args.password, store, name)?;
+    let password = &password_before;
     let legacy = opened.format == account::Format::OidcAgent;
     if legacy && matches!(loaded_in_agent(name)?, Some((_, true))) {
         bail!(
@@ -280,7 +281,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
                 "oidc-gen: note: the password of '{name}' stays the same; set {} to change it",
                 crate::paths::ENV_NEW_PASSWORD
             );
-            password
+            password.clone()
         }
         Err(_) => {
             crate::cli::prompt_password(&format!("New password for account '{name}': "), true)?
@@ -302,7 +303,12 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if args.password.pw_keyring || crate::keyring::get(&path).is_ok_and(|p| p.is_some()) {
         crate::cli::remember_password(&KEYRING, &path, name, &new_pw);
     }
-    eprintln!("Account '{name}' re-encrypted in the oidc-agent-rs format.");
+    // Not "re-encrypted in our format" for a file that was ours already.
+    match (legacy, new_pw.expose() == password_before.expose()) {
+        (true, _) => eprintln!("Account '{name}' converted to the oidc-agent-rs format."),
+        (false, false) => eprintln!("Account '{name}' re-encrypted under the new password."),
+        (false, true) => eprintln!("Account '{name}' re-encrypted; its password is unchanged."),
+    }
     Ok(())
 }
 
