@@ -12,6 +12,7 @@ pub mod formats;
 pub mod generate;
 pub mod git_credential;
 pub mod manual;
+mod newest;
 pub mod password;
 pub mod service;
 pub mod start;

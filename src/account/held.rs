@@ -7,14 +7,22 @@
 //! newest token with it (RFC 6819 §5.2.2.3). So the holder leaves a note
 //! naming itself (pid, socket, account) outside the account directory, which
 //! may be the full disk: in the per-user runtime directory. The others read
-//! it and refuse, naming the holder. A note whose process is gone counts
-//! for nothing, so a killed holder never blocks anyone.
+//! it and refuse, naming the holder.
+//!
+//! The note also carries the newest token itself, sealed as the account file
+//! would be (the same data key and header, so the same password opens it),
+//! and which file token it replaces. A holder that is gone (stopped on a
+//! disk still full, killed, crashed) blocks no one: the next `oidc-add` of
+//! the account takes the token from its note instead of the file's older
+//! one, and the agent it loads it into writes it to the file when it can.
+//! The runtime directory lasts until the user's last session ends.
 
 use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
 
 use super::store;
+use crate::secret::SecretString;
 
 /// Where the note for `account_file` is: one file per account file path.
 fn note_path(account_file: &Path) -> PathBuf {
@@ -33,11 +41,29 @@ pub struct Holder {
     pub socket: String,
     /// The account's name there.
     pub account: String,
+    /// [`digest`] of the refresh token the file holds, which this one
+    /// replaces; empty when unknown.
+    pub replaces: String,
+    /// The account with the newest token, sealed as its file would be.
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// What a note records of the file's token: a hash, never the token.
+pub fn digest(rt: &SecretString) -> String {
+    hex::encode(sha2::Sha256::digest(rt.expose().as_bytes()))
 }
 
 impl Holder {
     fn text(&self) -> String {
-        format!("{}\n{}\n{}\n", self.pid, self.socket, self.account)
+        let sealed = self
+            .sealed
+            .as_deref()
+            .map(super::format::encode_file)
+            .unwrap_or_default();
+        format!(
+            "{}\n{}\n{}\n{}\n{sealed}\n",
+            self.pid, self.socket, self.account, self.replaces
+        )
     }
 
     fn parse(text: &str) -> Option<Self> {
@@ -46,6 +72,11 @@ impl Holder {
             pid: lines.next()?.trim().parse().ok()?,
             socket: lines.next()?.to_owned(),
             account: lines.next()?.to_owned(),
+            replaces: lines.next().unwrap_or_default().to_owned(),
+            sealed: lines
+                .next()
+                .filter(|l| !l.is_empty())
+                .and_then(super::format::decode_file),
         })
     }
 
@@ -65,8 +96,15 @@ impl Holder {
     }
 }
 
-/// Notes that this process holds `account_file`'s newest refresh token.
-pub fn note(account_file: &Path, socket: &Path, account: &str) -> crate::Result<()> {
+/// Notes that this process holds `account_file`'s newest refresh token:
+/// `sealed`, which replaces the file's (`replaces`, when known).
+pub fn note(
+    account_file: &Path,
+    socket: &Path,
+    account: &str,
+    replaces: Option<&SecretString>,
+    sealed: Option<Vec<u8>>,
+) -> crate::Result<()> {
     let path = note_path(account_file);
     if let Some(dir) = path.parent() {
         store::ensure_private_dir(dir)?;
@@ -75,8 +113,36 @@ pub fn note(account_file: &Path, socket: &Path, account: &str) -> crate::Result<
         pid: std::process::id(),
         socket: socket.display().to_string(),
         account: account.to_owned(),
+        replaces: replaces.map(digest).unwrap_or_default(),
+        sealed,
     };
     store::write_atomic(&path, holder.text().as_bytes())
+}
+
+/// The newest token of `account_file` that a holder no longer running left
+/// in its note, sealed, when it replaces `file_rt` (what the file holds
+/// now). A note the file has moved past since is removed.
+pub fn left_behind(account_file: &Path, file_rt: &SecretString) -> Option<(Holder, Vec<u8>)> {
+    let path = note_path(account_file);
+    let holder = read(&path)?;
+    if running(holder.pid) {
+        return None;
+    }
+    if holder.replaces != digest(file_rt) {
+        let _ = std::fs::remove_file(path);
+        return None;
+    }
+    let sealed = holder.sealed.clone()?;
+    Some((holder, sealed))
+}
+
+/// Removes the note of `holder` (no longer running) once its token is
+/// handed on; a note written since by another holder stays.
+pub fn handed_on(account_file: &Path, holder: &Holder) {
+    let path = note_path(account_file);
+    if read(&path).is_some_and(|h| h.pid == holder.pid) {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Takes back this process's note for `account_file` (the file holds the
@@ -92,13 +158,33 @@ pub fn withdraw(account_file: &Path) {
 /// Another running process that holds `account_file`'s newest token.
 pub fn elsewhere(account_file: &Path) -> Option<Holder> {
     let holder = read(&note_path(account_file))?;
-    let pid = rustix::process::Pid::from_raw(i32::try_from(holder.pid).ok()?)?;
-    let running = match rustix::process::test_kill_process(pid) {
-        Ok(()) => true,
-        // Someone else's process: not an agent of this user.
-        Err(e) => e != rustix::io::Errno::SRCH && e != rustix::io::Errno::PERM,
+    (holder.pid != std::process::id() && running(holder.pid)).then_some(holder)
+}
+
+/// Whether process `pid` runs (as this user: another user's process with a
+/// reused pid is no agent of ours).
+fn running(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
     };
-    (holder.pid != std::process::id() && running).then_some(holder)
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => !dead(pid),
+        Err(e) => e != rustix::io::Errno::SRCH && e != rustix::io::Errno::PERM,
+    }
+}
+
+/// A process that has ended but not been reaped yet (a zombie) still takes
+/// signals: Linux's `/proc/PID/stat` says it is dead.
+fn dead(pid: rustix::process::Pid) -> bool {
+    let stat =
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, Some('Z' | 'X'))
 }
 
 fn read(path: &Path) -> Option<Holder> {
@@ -115,8 +201,11 @@ mod tests {
             pid: 42,
             socket: "/run/user/1/oidc-agent/agent.sock".into(),
             account: "kit".into(),
+            replaces: digest(&SecretString::new("rt-file".into())),
+            sealed: Some(b"OIDCRS sealed".to_vec()),
         };
         assert_eq!(Holder::parse(&holder.text()), Some(holder.clone()));
+        assert!(!holder.text().contains("rt-file"));
         assert_eq!(Holder::parse("42\n"), None);
         let said = holder.refusal("kit", Path::new("/home/u/.config/oidc-agent/kit"));
         assert!(

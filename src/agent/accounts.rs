@@ -135,7 +135,13 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     // Only our processes write it, under its lock, each time with a newer
     // token: the file's token is the one to use.
     let mut persist = persist;
-    if let Some((stored, file)) = super::follow::stored(persist.as_ref()).await {
+    // Not for an account whose client brought a newer token than the file's
+    // (one left in a stopped agent's note, a file oidc-gen could not write).
+    let stored = match unsaved {
+        None => super::follow::stored(persist.as_ref()).await,
+        Some(_) => None,
+    };
+    if let Some((stored, file)) = stored {
         config.refresh_token = stored.refresh_token;
         // The file as it is now: what a deleted file is written again from.
         if let Some(p) = persist.as_mut() {
@@ -374,7 +380,10 @@ pub(super) async fn save_all(ctx: &Ctx) {
     for (name, lane) in lanes {
         let _lane = lane.lock().await;
         if let Err(e) = save_pending(ctx, &name).await {
-            log!("'{name}': the newest refresh token is LOST at shutdown ({e})");
+            log!(
+                "'{name}': newest refresh token not written at shutdown ({e}); the next \
+                 `oidc-add {name}` takes it from its note in the runtime directory"
+            );
         }
     }
 }

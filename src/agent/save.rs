@@ -276,12 +276,27 @@ pub(super) fn record_save(
 
 /// Notes, outside the account directory, that this agent holds the newest
 /// refresh token of `a` (`account::held`): other agents and `oidc-add`
-/// then refuse to spend the file's older one.
+/// then refuse to spend the file's older one, and, should this agent stop
+/// before it can write the file, the next `oidc-add` takes the token from
+/// the note, sealed there as the file would hold it.
 pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &super::state::Loaded) {
     let (Some(p), Some(socket)) = (&a.persist, ctx.socket.get()) else {
         return;
     };
-    if let Err(e) = crate::account::held::note(&p.path, socket, name) {
+    let json = a.config.to_json();
+    let sealed = p
+        .convert_to
+        .as_deref()
+        .and_then(|template| format::reseal(template, &p.key, json.expose().as_bytes()).ok());
+    // What the file holds: as last seen, else (a load that brought its own
+    // token) as it is now.
+    let in_file = a.file_rt.clone().or_else(|| {
+        let file = store::read_account_file(&p.path).ok()?;
+        let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
+        Some(config.refresh_token)
+    });
+    let noted = crate::account::held::note(&p.path, socket, name, in_file.as_ref(), sealed);
+    if let Err(e) = noted {
         log!("'{name}': could not note that this agent holds its newest refresh token: {e}");
     }
 }

@@ -229,7 +229,7 @@ fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Resul
     // From the read to the agent's reply: an `oidc-gen --rename` meanwhile
     // would leave the agent saving under the old name (see `lock_account`).
     let _loading = store.lock_account(name, || waiting_for_another(name))?;
-    held_elsewhere(client, &store, name)?;
+    super::newest::refuse_if_held_elsewhere(client, &store, name)?;
     let (opened, password) = super::open_account(&args.password, &store, name)?;
     load(
         client,
@@ -242,19 +242,6 @@ fn open_and_load(client: &AgentClient, args: &Args, name: &str) -> anyhow::Resul
         },
     )?;
     Ok(())
-}
-
-/// Refuses to load `name` into `client`'s agent while another agent holds
-/// a newer refresh token than its file (`account::held`): checking the
-/// file's with a refresh would be a replay. Before the password is asked.
-fn held_elsewhere(client: &AgentClient, store: &Store, name: &str) -> crate::Result<()> {
-    let path = store.path(name)?;
-    match crate::account::held::elsewhere(&path) {
-        Some(holder) if std::path::Path::new(&holder.socket) != client.path() => {
-            Err(Error::Failure(holder.refusal(name, &path)))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Says (on stderr) why a program waits for the lock on account `name`.
@@ -300,7 +287,18 @@ pub fn load(client: &AgentClient, mut opened: Opened, how: Load<'_>) -> crate::R
         opened.config.name = file_name.to_owned();
     }
     let name = opened.config.name.clone();
-    match client.load(opened, how)? {
+    // A stopped agent's newest token, which its file never got.
+    let left = super::newest::take_left_behind(&mut opened);
+    let mut how = how;
+    if let Some(left) = &left {
+        how.unwritten = Some((&left.sealed, &left.why));
+    }
+    let path = opened.path.clone();
+    let loaded = client.load(opened, how)?;
+    if let Some(left) = &left {
+        left.handed_on(&path);
+    }
+    match loaded {
         Loaded::ConvertsOnRotation => eprintln!(
             "oidc-add: note: '{name}' is in oidc-agent's format; it stays as it is unless the provider rotates the \
              refresh token, then it is converted to the oidc-agent-rs format (the old file kept as {name}.bak)"
@@ -406,7 +404,7 @@ fn load_for_client(name: &str, no_prompt: Option<&str>) -> crate::Result<()> {
     if client.loaded_accounts()?.iter().any(|n| n == name) {
         return Ok(());
     }
-    held_elsewhere(&client, &store, name)?;
+    super::newest::refuse_if_held_elsewhere(&client, &store, name)?;
     let bytes = store.read(name)?;
     // A damaged file is said before anyone is asked for its password.
     crate::account::check_shape(&path, &bytes)?;

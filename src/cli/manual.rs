@@ -105,7 +105,9 @@ Started by systemd's oidc-agent.socket unit, the agent serves the listening sock
             (
                 "$XDG_RUNTIME_DIR/oidc-agent/unsaved/",
                 "a note per account whose newest refresh token the agent holds but could not write \
-(a full disk): other agents and oidc-add then refuse to spend the file's older token",
+(a full disk), with that token sealed as the file would hold it: other agents and oidc-add refuse to spend \
+the file's older token while the agent runs, and the next oidc-add takes the token from the note once it has \
+stopped",
             ),
         ],
     },

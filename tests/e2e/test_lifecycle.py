@@ -5,7 +5,8 @@ completed 8 s and 60 s after the URL was printed and a device code approved
 20 s late (a provider closes idle keep-alive connections after 5 s);
 rename, password change and re-authentication of a loaded account, also
 from a shell that does not reach the agent; a rotation on a full or
-read-only account directory, with a second agent kept from replaying; a soak of concurrent
+read-only account directory, with a second agent kept from replaying, and
+one kept when the agent is stopped before it can write it; a soak of concurrent
 refreshes, unloads, locks and lifetimes; and kill -9 at random points of a
 refresh.
 """
@@ -23,7 +24,7 @@ import pytest
 
 from browser import Browser, get_refresh_token
 from real_browser import Chromium, _origin
-from procs import Background
+from procs import Background, kill_pid, pid_alive
 from harness import (
     EXIT_REFRESH_REJECTED,
     PASSWORD,
@@ -241,6 +242,48 @@ def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, mak
         assert provider.is_active(forced(cli, "acct"))
 
         cli = restart(make_agent, agent, sandbox)
+        assert cli.add("--pw-env", "acct").returncode == 0
+        assert provider.is_active(forced(cli, "acct"))
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_rotation_unsaved_at_sigterm_is_taken_by_the_next_oidc_add(cli, agent, make_agent, make_provider,
+                                                                     sandbox):
+    """The agent stopped (logout's SIGTERM, `kill PID`) while the account
+    directory is full and a rotation is unsaved: the newest token is not
+    lost with it. It stays sealed in the agent's note in the runtime
+    directory; the next `oidc-add` takes it there, and that agent writes it
+    to the file once there is room (before, the agent logged it LOST and
+    the file's older token, loaded again, was a replay that revoked the
+    login)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    provider = make_provider(rotate=True)
+    mnt = sandbox.config_dir
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)], check=True)
+    try:
+        import_fresh_account(cli, provider, "acct", rt_scope=SCOPE)
+        with open(mnt / "filler", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:  # ENOSPC: the disk is full
+                pass
+        assert "not saved" in cli.token("-f", "acct").stderr
+        kill_pid(agent.pid)
+        assert not pid_alive(agent.pid)
+
+        cli = Cli(sandbox, make_agent())
+        res = cli.add("--pw-env", "acct")  # the disk still full
+        assert res.returncode == 0 and "took the newest refresh token" in res.stderr, res.describe()
+        assert provider.is_active(forced(cli, "acct"))
+        os.remove(mnt / "filler")
+        mark = cli.agent.log_mark()
+        assert_token_output(cli.token("acct"))  # a request retries the write
+        cli.agent.wait_for_log(lambda l: "'acct': saved refresh token" in l, 30, since=mark,
+                               what="the write")
+        cli = restart(make_agent, cli.agent, sandbox)
         assert cli.add("--pw-env", "acct").returncode == 0
         assert provider.is_active(forced(cli, "acct"))
     finally:

@@ -223,3 +223,36 @@ fn the_holder_lets_go_once_it_has_saved() {
     assert!(op.violations().is_empty(), "{:?}", op.violations());
     assert_eq!(op.valid_rts().len(), 1, "one live token");
 }
+
+/// An agent killed (or stopped on a disk still full) while it holds a
+/// rotation it could not write: the token is not lost with it. Its note
+/// keeps it sealed, and the next `oidc-add` takes it instead of the file's
+/// older one (a replay that would revoke the login); that agent writes it
+/// to the file.
+#[test]
+fn a_token_left_by_a_killed_agent_is_taken_by_the_next_load() {
+    let (op, mut env) = agent_with_account_where(|c| c.rotate = true);
+    let dir = env.config_dir();
+    let away = env.dir.path().join("accounts.away");
+    std::fs::rename(&dir, &away).expect("move dir");
+    std::fs::write(&dir, "not a directory").expect("block");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.sigkill_agent();
+    crate::lifecycle::swap(&away, &dir);
+    std::fs::remove_file(&away).expect("unblock");
+
+    env.start_agent(&[]);
+    let out = env.run("oidc-add", &["--pw-env", "acct"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("took the newest refresh token"),
+        "{}",
+        stderr(&out)
+    );
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.wait_agent_log("'acct': saved refresh token");
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    let live = op.valid_rts();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert!(live.contains(&on_disk(&env, "acct")), "{live:?}");
+}
