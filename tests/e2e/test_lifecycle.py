@@ -193,22 +193,34 @@ def test_rename_and_new_login_in_a_shell_without_the_agent(cli, agent, make_agen
     assert "not saved" not in res.stderr, res.describe()
 
 
-@pytest.mark.parametrize("how", ["full", "read-only"])
-def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, make_provider, sandbox, how):
+def small_account_disk(sandbox):
+    """Mounts a 256 KiB tmpfs on the account directory (root only);
+    returns it. Unmount with `umount -l` in a `finally`."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
-    provider = make_provider(rotate=True)
     mnt = sandbox.config_dir
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)], check=True)
+    return mnt
+
+
+def fill_up(mnt) -> None:
+    """Fills the filesystem at `mnt` (a file `filler`) until ENOSPC."""
+    with open(mnt / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:  # ENOSPC: the disk is full
+            pass
+
+
+@pytest.mark.parametrize("how", ["full", "read-only"])
+def test_rotation_on_an_unwritable_account_directory(cli, agent, make_agent, make_provider, sandbox, how):
+    provider = make_provider(rotate=True)
+    mnt = small_account_disk(sandbox)
     try:
         import_fresh_account(cli, provider, "acct", rt_scope=SCOPE)
         if how == "full":
-            with open(mnt / "filler", "wb", buffering=0) as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 4096)
-                except OSError:  # ENOSPC: the disk is full
-                    pass
+            fill_up(mnt)
         else:
             subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
 
@@ -257,19 +269,11 @@ def test_a_rotation_unsaved_at_sigterm_is_taken_by_the_next_oidc_add(cli, agent,
     to the file once there is room (before, the agent logged it LOST and
     the file's older token, loaded again, was a replay that revoked the
     login)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
     provider = make_provider(rotate=True)
-    mnt = sandbox.config_dir
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", str(mnt)], check=True)
+    mnt = small_account_disk(sandbox)
     try:
         import_fresh_account(cli, provider, "acct", rt_scope=SCOPE)
-        with open(mnt / "filler", "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-            except OSError:  # ENOSPC: the disk is full
-                pass
+        fill_up(mnt)
         assert "not saved" in cli.token("-f", "acct").stderr
         kill_pid(agent.pid)
         assert not pid_alive(agent.pid)

@@ -152,12 +152,7 @@ fn legacy_file_loads_and_stays_untouched_without_rotation() {
     env.start_agent(&[]);
     let (path, before) = legacy_account(&env, &op.issuer);
     let out = env.run("oidc-add", &["--pw-env", "old"]);
-    ok(&out);
-    assert!(
-        stderr(&out).contains("oidc-agent's format"),
-        "{}",
-        stderr(&out)
-    );
+    ok_saying(&out, "oidc-agent's format");
     assert!(ok(&env.run("oidc-token", &["-f", "old"])).starts_with("at-"));
     assert_eq!(
         std::fs::read(&path).expect("read"),

@@ -243,12 +243,7 @@ fn a_token_left_by_a_killed_agent_is_taken_by_the_next_load() {
 
     env.start_agent(&[]);
     let out = env.run("oidc-add", &["--pw-env", "acct"]);
-    ok(&out);
-    assert!(
-        stderr(&out).contains("took the newest refresh token"),
-        "{}",
-        stderr(&out)
-    );
+    ok_saying(&out, "took the newest refresh token");
     ok(&env.run("oidc-token", &["-f", "acct"]));
     env.wait_agent_log("'acct': saved refresh token");
     assert!(op.violations().is_empty(), "{:?}", op.violations());

@@ -426,6 +426,14 @@ pub fn ok(o: &Output) -> String {
     stdout(o)
 }
 
+/// Asserts success with `said` on stderr; returns stdout.
+#[track_caller]
+pub fn ok_saying(o: &Output, said: &str) -> String {
+    let out = ok(o);
+    assert!(stderr(o).contains(said), "{}", stderr(o));
+    out
+}
+
 /// Asserts the exit code and an empty stdout; returns stderr.
 #[track_caller]
 pub fn fails(o: &Output, code: i32) -> String {
