@@ -366,11 +366,10 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Nothing is to be undone: the login is saved, or handed on.
-    fn disarm(&self) {
-        if let Some(interrupt) = self.interrupt.get() {
-            drop(interrupt.disarm());
-        }
+    /// Nothing is to be undone: the login is saved, or handed on. Returns
+    /// what was armed, for a caller that may arm it again.
+    fn disarm(&self) -> Option<interrupt::Undo> {
+        self.interrupt.get().and_then(interrupt::Interrupt::disarm)
     }
 
     /// Runs `step` (`what`: "saving the account") to its end whatever signal

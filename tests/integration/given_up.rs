@@ -76,3 +76,42 @@ fn ctrl_c_as_the_approval_is_said_revokes_the_login() {
     assert_eq!(op.deleted_clients().len(), 1, "{err}");
     assert!(!env.config_dir().join("acct").exists(), "saved: {err}");
 }
+
+/// A login that cannot be kept at the save (another oidc-gen saved an
+/// account of that name meanwhile, and the agent keeps that one) is
+/// revoked too: nothing holds it.
+#[test]
+fn a_login_the_save_cannot_keep_is_revoked() {
+    use crate::support::fake_op::PUBLIC_CLIENT;
+    let (op, mut env) = provider_and_home();
+    env.start_agent(&[]);
+    op.accept_rt("rt-second");
+    let fifo = env.dir.path().join("pw.fifo");
+    mkfifo(&fifo);
+    let fifo_arg = fifo.to_str().expect("utf-8 path");
+    let mut cmd = env.cmd("oidc-gen");
+    cmd.env_remove("OIDC_ENCRYPTION_PW").args([
+        "dup",
+        "--issuer",
+        &op.issuer,
+        "--flow",
+        "device",
+        "--client-id",
+        PUBLIC_CLIENT,
+        "--pub",
+        "--pw-file",
+        fifo_arg,
+    ]);
+    let before = op.valid_rts();
+    let mut first = Env::spawn_cmd(cmd);
+    first.wait_line("approval", |l| l.contains("The login was approved"));
+    ok(&env.gen_rt("dup", &op.issuer, "rt-second"));
+    std::fs::write(&fifo, PASSWORD).expect("the password, through the FIFO");
+    let err = fails(&first.finish(), 1);
+    assert!(
+        err.contains("saved meanwhile stays") && err.contains("the new login was revoked"),
+        "{err}"
+    );
+    assert_eq!(op.valid_rts(), before, "left live: {err}");
+    assert_eq!(op.revoked().len(), 1, "{err}");
+}

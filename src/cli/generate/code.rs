@@ -292,7 +292,7 @@ fn run_pasted(
         reauthenticate: args.reauthenticate,
     };
     // The client (one registered by this run) is the pending login's now.
-    session.disarm();
+    drop(session.disarm());
     let path = pending_path(store, &config.name);
     store.ensure_dir()?;
     let json = crate::secret::json_zeroizing(&login, 0);

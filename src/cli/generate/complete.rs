@@ -28,7 +28,7 @@ pub(super) fn complete(
 ) -> anyhow::Result<()> {
     let args = session.args;
     if args.only_at {
-        session.disarm();
+        drop(session.disarm());
         crate::cli::write_stdout(&zeroize::Zeroizing::new(format!(
             "{}\n",
             tokens.access_token.expose()
@@ -63,11 +63,30 @@ pub(super) fn complete(
         given => given,
     };
     // From here the login is the account's: saved, or kept by the agent
-    // until it can be ([`not_saved`]).
-    session.disarm();
-    session.critical("saving the account", || {
+    // until it can be ([`not_saved`]). Kept by neither, it is undone after
+    // all (the session's end runs what is armed).
+    let undo = session.disarm();
+    let saved = session.critical("saving the account", || {
         finish(args, store, config, password, &tokens)
-    })
+    });
+    if saved
+        .as_ref()
+        .is_err_and(|e| e.downcast_ref::<NotKept>().is_some())
+    {
+        session.arm(undo)?;
+    }
+    saved
+}
+
+/// The error of a save that left the new login nowhere: not in the file,
+/// not in the agent.
+#[derive(Debug)]
+struct NotKept(String);
+
+impl std::fmt::Display for NotKept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Until the login is saved, a Ctrl-C (at the password prompt, say) or an
@@ -204,17 +223,17 @@ fn not_saved(
 ) -> anyhow::Error {
     let name = config.name.clone();
     if args.reauthenticate {
-        return anyhow::Error::from(e).context(format!(
+        return anyhow::Error::from(e).context(NotKept(format!(
             "the new login of '{name}' was not saved; its file keeps the previous refresh token"
-        ));
+        )));
     }
     // A file of that name now: another oidc-gen saved its login first, and
     // the agent holds that one; this login is not put in its place.
     if store.path(&name).is_ok_and(|p| p.exists()) {
-        return anyhow::Error::from(e).context(format!(
+        return anyhow::Error::from(e).context(NotKept(format!(
             "account '{name}' could not be saved: the account saved meanwhile stays (use it, \
              or log in again under another name)"
-        ));
+        )));
     }
     let why = e.to_string();
     let opened = account::Opened {
@@ -228,13 +247,17 @@ fn not_saved(
         };
         client.load(opened, load)
     });
-    let what = if kept.is_ok() {
-        "it is loaded in the agent, which writes the file as soon as it can: free space or make \
-         the directory writable (`oidc-add -r` refuses to unload it until then)"
-    } else {
-        "no agent holds it either; free space or make the directory writable, then log in again"
-    };
-    anyhow::Error::from(e).context(format!("account '{name}' could not be saved: {what}"))
+    if kept.is_ok() {
+        return anyhow::Error::from(e).context(format!(
+            "account '{name}' could not be saved: it is loaded in the agent, which writes the \
+             file as soon as it can: free space or make the directory writable (`oidc-add -r` \
+             refuses to unload it until then)"
+        ));
+    }
+    anyhow::Error::from(e).context(NotKept(format!(
+        "account '{name}' could not be saved: no agent holds it either; free space or make the \
+         directory writable, then log in again"
+    )))
 }
 
 /// The new account as the agent gets it without a file (`--no-save`), and
