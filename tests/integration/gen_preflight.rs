@@ -330,4 +330,23 @@ fn a_socks5_proxy_carries_the_provider_requests() {
         "not through the proxy: {:?}",
         proxy.targets()
     );
+
+    // socks5h:// leaves the name to the proxy (a host only it can resolve);
+    // socks5:// resolves it here. The issuer is named by host name for it.
+    let port = provider.rsplit(':').next().unwrap_or_default();
+    let by_name = format!("http://localhost:{port}/");
+    op.set(|c| c.discovery_issuer = Some(by_name.clone()));
+    for (scheme, seen) in [("socks5h", "localhost"), ("socks5", "127.0.0.1")] {
+        let proxy = crate::support::socks::Socks5::start();
+        let name = format!("by-{scheme}");
+        let mut cmd = env.gen_rt_cmd(&name, &by_name, "rt-socks", "--pw-env");
+        cmd.env("ALL_PROXY", proxy.url.replace("socks5", scheme));
+        ok(&cmd.output().expect("oidc-gen"));
+        let target = format!("{seen}:{port}");
+        assert!(
+            proxy.targets().contains(&target),
+            "{scheme}: {:?}",
+            proxy.targets()
+        );
+    }
 }
