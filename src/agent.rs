@@ -3,14 +3,13 @@
 //! A task per connection (`conn`) on a current-thread tokio runtime. The
 //! modules below, inside out: `state` (what is held), `clock` (the time
 //! lifetimes and expiry are measured against), `ctx` (what every connection
-//! shares), `save` (writing an account file), `follow` (reading it again
-//! as other programs change it), `provider` (calls
-//! to the provider), `refresh` (single flight), `ahead` (refresh ahead,
-//! token files), `accounts` and `lock` (every change to a loaded account,
-//! each holding the account's lane), `handlers` and `status` (one reply per
-//! request), `conn` (framing and oidc-agent's encrypted mode), `activation`
-//! (a socket passed by systemd), `autoload`, `daemon`
-//! (process set-up) and `log`.
+//! shares), `save` (writing an account file), `follow` (reading it again as
+//! other programs change it), `provider` (calls to the provider), `refresh`
+//! (single flight), `ahead` (refresh ahead, token files), `accounts`,
+//! `rename` and `lock` (every change to a loaded account, each holding the
+//! account's lane), `handlers` and `status` (one reply per request), `conn`
+//! (framing and oidc-agent's encrypted mode), `activation` (a socket passed
+//! by systemd), `autoload`, `daemon` (process set-up) and `log`.
 
 use std::io;
 use std::path::PathBuf;
@@ -37,6 +36,7 @@ mod lock;
 pub mod log;
 mod provider;
 mod refresh;
+mod rename;
 pub mod rotated;
 mod save;
 pub mod state;

@@ -1,6 +1,6 @@
 //! The transitions of a loaded account: add, remove, remove-all, lifetime
-//! expiry, rename, the recording of a rotation and its save, and the retries
-//! of a save that failed.
+//! expiry, the recording of a rotation and its save, and the retries of a
+//! save that failed (rename: `rename`).
 //!
 //! Each transition runs holding the account's lane (see `state`), so it
 //! cannot overlap a refresh of the same account (whose rotated refresh token
@@ -8,7 +8,6 @@
 //! once it owns the lane: `lock` waits for every lane, including the lane of
 //! an account being added, so nothing lands in a locked agent.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::ctx::{Ctx, fail};
@@ -21,7 +20,7 @@ use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
 use crate::secret::SecretString;
 
-fn locked() -> Response {
+pub(super) fn locked() -> Response {
     fail(ErrorKind::Locked, strings::LOCKED).with_info("unlock it with `oidc-add -X`")
 }
 
@@ -386,115 +385,4 @@ pub(super) async fn save_all(ctx: &Ctx) {
             );
         }
     }
-}
-
-/// Renames loaded account `old` to `new`, whose file is `new_path`: writes
-/// the account (with the newest refresh token) to the new file under the
-/// same data key, removes the old file, and serves it under the new name.
-pub(super) async fn rename(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
-    let (lane, new_lane) = {
-        let mut st = ctx.state();
-        if st.is_locked() {
-            return locked();
-        }
-        let Some(lane) = st.accounts.get(old).map(|a| a.lane.clone()) else {
-            return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
-        };
-        (lane, st.lane(new))
-    };
-    // Two lanes, always taken in name order.
-    let (first, second) = if old < new {
-        (lane, new_lane)
-    } else {
-        (new_lane, lane)
-    };
-    let reply = {
-        let _a = first.lock().await;
-        let _b = second.lock().await;
-        rename_in_lanes(ctx, old, new, new_path).await
-    };
-    drop((first, second));
-    let mut st = ctx.state();
-    st.prune_lane(old);
-    st.prune_lane(new);
-    reply
-}
-
-async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
-    let (mut config, persist, file_rt, rotated) = {
-        let st = ctx.state();
-        if st.is_locked() {
-            return locked();
-        }
-        if st.accounts.contains_key(new) {
-            return fail(
-                ErrorKind::Usage,
-                format!("account '{new}' is loaded already"),
-            );
-        }
-        let Some(a) = st.accounts.get(old) else {
-            return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
-        };
-        let (config, persist) = (a.config.clone(), a.persist.clone());
-        (config, persist, a.file_rt.clone(), a.rotated.clone())
-    };
-    config.name = new.to_owned();
-    let mut persist = persist;
-    if let Some(p) = persist.as_mut() {
-        if new_path.parent() != p.path.parent()
-            || new_path.file_name().and_then(|n| n.to_str()) != Some(new)
-        {
-            return fail(
-                ErrorKind::Usage,
-                "Bad Request: the new account file must be NEW in the same directory",
-            );
-        }
-        if new_path.exists() {
-            return fail(
-                ErrorKind::Usage,
-                format!("{} exists already", new_path.display()),
-            );
-        }
-        let job = (p.clone(), config.clone(), file_rt, new_path.clone());
-        let kept = rotated.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let (p, config, file_rt, new_path) = job;
-            let dir = new_path.parent().unwrap_or(std::path::Path::new("."));
-            let _lock = crate::account::store::lock_dir(dir).map_err(|e| e.to_string())?;
-            super::save::write_to(&new_path, &p, &config, file_rt.as_ref(), &kept)?;
-            std::fs::remove_file(&p.path)
-                .map_err(|e| format!("cannot remove {}: {e}", p.path.display()))
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
-        if let Err(e) = written {
-            // The client says "'OLD' not renamed"; this is why.
-            return fail(ErrorKind::Failure, e);
-        }
-        p.path = new_path;
-        p.convert_to = None;
-    }
-    let mut st = ctx.state();
-    // The token file goes on under the new name: taken out first, so the
-    // removal of the old name does not delete it.
-    let token_file = st
-        .accounts
-        .get_mut(old)
-        .and_then(|a| a.ahead.token_file.take());
-    let Some(prev) = st.remove(old) else {
-        return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
-    };
-    let lane = st.lane(new);
-    let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
-    let mut loaded = Loaded::new(config, persist, lane);
-    loaded.file_rt = file_rt;
-    loaded.rotated = rotated;
-    loaded.expires_at = prev.expires_at;
-    loaded.loaded_at = prev.loaded_at;
-    loaded.last_refresh = prev.last_refresh;
-    loaded.ahead.token_file = token_file;
-    loaded.ahead.last_served = prev.ahead.last_served;
-    st.insert(loaded);
-    log!("'{old}': renamed to '{new}'");
-    Response::success().with_info(format!("Account '{old}' renamed to '{new}'"))
 }

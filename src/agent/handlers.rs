@@ -42,7 +42,7 @@ pub async fn handle(ctx: &Arc<Ctx>, request: Request) -> Response {
             account,
             new_name,
             account_file,
-        } => accounts::rename(ctx, &account, &new_name, account_file).await,
+        } => super::rename::rename(ctx, &account, &new_name, account_file).await,
         Request::LoadedAccounts => Response::info(live_names(ctx)),
         Request::AccountInfo => account_info(ctx),
         Request::Lock { password } => lock(ctx, password).await,

@@ -143,6 +143,24 @@ fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
     ))
 }
 
+/// The account this agent keeps `path` for was renamed: its lock file says
+/// the new name, which another agent's refusal repeats.
+pub fn relabel(path: &Path, account: &str, socket: Option<&Path>) {
+    use std::os::unix::fs::FileExt as _;
+    let claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(file) = claims.get(path) {
+        let keeper = Keeper {
+            pid: std::process::id(),
+            socket: socket.map(Path::to_owned),
+            account: account.to_owned(),
+        };
+        // For the other agent's message only.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.write_all_at(keeper.text().as_bytes(), 0));
+    }
+}
+
 /// Gives up this agent's claim on `path`: the lock file goes first, while
 /// still locked, so no other agent can lock a file no longer there.
 pub fn release(path: &Path) {

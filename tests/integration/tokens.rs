@@ -336,6 +336,10 @@ fn one_agent_per_token_file() {
     ok(&second.run("oidc-add", &[&flag, "acct"]));
     let err = fails(&first.run("oidc-add", &[&flag, "acct"]), 2);
     assert!(err.contains("kept by another agent"), "{err}");
+    // Renamed there, the account is named by its new name.
+    ok(&second.run("oidc-gen", &["--rename", "moved", "acct"]));
+    let err = fails(&first.run("oidc-add", &[&flag, "acct"]), 2);
+    assert!(err.contains("for 'moved'"), "{err}");
     // The kernel ends the claim with the agent, also a SIGKILLed one.
     second.sigkill_agent();
     ok(&first.run("oidc-add", &[&flag, "acct"]));
