@@ -92,21 +92,23 @@ pub fn text(ctx: &Ctx) -> Response {
     let now = ctx.clock.now();
     // The options as oidc-agent's status shows them ("started with the
     // following options"), so that a restart can repeat them.
-    let options = match ctx.command_line.join(" ") {
-        none if none.is_empty() => "(none)".to_owned(),
-        given => given,
-    };
+    let options = ctx.command_line.join(" ");
+    let names = st.loaded_names();
+    // oidc-agent's own status text first (oidcd_handler.c), which its
+    // `oidc-agent --status` prints too and a script may read; ours after.
     let mut out = format!(
-        "oidc-agent-rs {}\nStarted with: {options}\nLocked: {}\n",
+        "####################################\n\
+         ##       oidc-agent status        ##\n\
+         ####################################\n\n\
+         This agent is running version {} (oidc-agent-rs).\n\n\
+         This agent was started with the following options:\n{options}\n\
+         Currently there are {} accounts loaded: {}\n\n\
+         Locked: {}\n",
         env!("CARGO_PKG_VERSION"),
+        names.len(),
+        names.join(", "),
         if st.is_locked() { "yes" } else { "no" }
     );
-    let names = st.loaded_names();
-    if names.is_empty() {
-        out.push_str("Loaded accounts: (none)\n");
-    } else {
-        out.push_str(&format!("Loaded accounts: {}\n", names.join(", ")));
-    }
     for name in &names {
         let Some(a) = st.accounts.get(name) else {
             continue;

@@ -455,7 +455,7 @@ fn status(args: &Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         let reply = client.call(&Request::Status)?;
-        println!("Agent socket: {}", client.path().display());
+        // The agent's text first, as oidc-agent's --status prints it.
         print!(
             "{}",
             reply
@@ -463,6 +463,7 @@ fn status(args: &Args) -> anyhow::Result<()> {
                 .and_then(|i| i.as_str().map(str::to_owned))
                 .unwrap_or_default()
         );
+        println!("Agent socket: {}", client.path().display());
     }
     Ok(())
 }

@@ -57,6 +57,17 @@ def test_debian_oidc_token_against_our_agent(cli, provider, debian_tools):
     _active(provider, tok)
 
 
+def test_debian_oidc_agent_status_against_our_agent(cli, provider, debian_tools):
+    """`oidc-agent --status` (Debian's, which prints the agent's text) shows
+    oidc-agent's own status lines, which a script may read; ours the same."""
+    import_fresh_account(cli, provider, NAME)
+    for binary in (debian("oidc-agent"), "oidc-agent"):
+        res = cli.run(binary, "--status")
+        assert res.returncode == 0, res.describe()
+        assert "This agent is running version " in res.stdout, res.describe()
+        assert f"Currently there are 1 accounts loaded: {NAME}\n" in res.stdout, res.describe()
+
+
 def test_python_liboidcagent_against_our_agent(cli, provider, agent, monkeypatch):
     import liboidcagent
 

@@ -108,7 +108,10 @@ fn an_agent_started_with_no_autoload_keeps_clients_from_loading() {
     assert!(!err.contains("keyring"), "no load was tried: {err}");
     // `--status` shows the options it was started with, as oidc-agent's does.
     let status = ok(&env.run("oidc-agent", &["--status"]));
-    assert!(status.contains("Started with: --no-autoload"), "{status}");
+    assert!(
+        status.contains("started with the following options:\n--no-autoload\n"),
+        "{status}"
+    );
 }
 
 /// What `oidc-token` says when there is nothing to load: a name no account
