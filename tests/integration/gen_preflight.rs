@@ -350,3 +350,25 @@ fn a_socks5_proxy_carries_the_provider_requests() {
         );
     }
 }
+
+/// `--no-save` keeps the account in the agent alone: without an agent it
+/// fails before anything is sent to the provider (exit 3); with one, the
+/// account is loaded and served, and no file is written.
+#[test]
+fn no_save_needs_an_agent_and_writes_no_file() {
+    let (op, mut env) = provider_and_home();
+    op.accept_rt("rt-nosave");
+    let mut cmd = env.gen_rt_cmd("kept", &op.issuer, "rt-nosave", "--no-save");
+    let err = fails(&cmd.output().expect("oidc-gen"), 3);
+    assert!(err.contains("--no-save"), "{err}");
+    assert!(op.requests().is_empty(), "{:?}", op.requests());
+
+    env.start_agent(&[]);
+    let mut cmd = env.gen_rt_cmd("kept", &op.issuer, "rt-nosave", "--no-save");
+    ok(&cmd.output().expect("oidc-gen"));
+    assert!(ok(&env.run("oidc-token", &["kept"])).starts_with("at-"));
+    assert!(
+        !env.config_dir().join("kept").exists(),
+        "a file was written"
+    );
+}

@@ -186,6 +186,12 @@ fn finish(
             format: account::Format::Ours,
         }
     };
+    // `--no-save`: the agent is the only place the login goes.
+    let nowhere = |e: crate::Error| {
+        anyhow::Error::from(e).context(NotKept(format!(
+            "account '{name}' (--no-save) could not be loaded into the agent"
+        )))
+    };
     match AgentClient::from_env() {
         Ok(client) => match client.load(opened, fresh_load(tokens)).map(drop) {
             Ok(()) => {
@@ -196,12 +202,13 @@ fn finish(
             Err(e @ crate::Error::AgentUnreachable { .. }) if !args.no_save => {
                 eprintln!("oidc-gen: note: {e}; load the account later with `oidc-add {name}`");
             }
+            Err(e) if args.no_save => return Err(nowhere(e)),
             Err(e) => return Err(e.into()),
         },
         Err(_) if !args.no_save => {
             eprintln!("No agent running; load the account later with `oidc-add {name}`");
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(nowhere(e)),
     }
     Ok(())
 }

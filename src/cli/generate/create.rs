@@ -43,6 +43,15 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             )
         })?;
     }
+    // `--no-save` keeps the account in the agent alone: without one, the
+    // login would go nowhere.
+    if args.no_save && !args.only_at {
+        crate::client::AgentClient::from_env()
+            .and_then(|client| client.loaded_accounts())
+            .context(
+                "--no-save keeps the account only in the agent; nothing was sent to the provider",
+            )?;
+    }
     if let Some(url) = &args.code_exchange {
         return code::finish_pasted(args, store, name, url);
     }
