@@ -210,6 +210,13 @@ class Provider:
             timeout=10,
         )
 
+    def client_exists(self, client_id: str) -> bool:
+        """Whether `client_id` is registered (RFC 7592 deletion removes it)."""
+        r = requests.get(self.issuer + "/test/client", params={"client_id": client_id},
+                         verify=self.verify, timeout=10)
+        r.raise_for_status()
+        return bool(r.json()["exists"])
+
     def stats(self) -> dict:
         r = requests.get(self.issuer + "/test/stats", verify=self.verify, timeout=10)
         r.raise_for_status()

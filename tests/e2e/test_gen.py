@@ -246,6 +246,28 @@ def test_code_flow_with_dynamic_registration(cli, provider, sandbox, chromium):
         chromium.login()
         assert_our_page(chromium, chromium.loopback_page("success-registered"), "Login successful")
         assert_gen_saved(g, cli, provider, sandbox, client_id)
+    # `oidc-gen -d` deletes the client with the account (RFC 7592).
+    assert provider.client_exists(client_id)
+    res = cli.gen("-d", "-y", "--pw-env", NAME)
+    assert res.returncode == 0, res.describe()
+    assert not provider.client_exists(client_id), res.describe()
+
+
+@pytest.mark.slow(20)
+def test_a_login_denied_at_a_persons_pace_deletes_the_client_registered_for_it(cli, provider, sandbox,
+                                                                                chromium):
+    """The person reads the consent page, then denies: oidc-gen stops, saves
+    nothing, and deletes the client it registered for the login (RFC 7592),
+    which no account would ever use."""
+    with browser_gen(cli, provider, sandbox, client_id=None) as (g, inbox):
+        url = browser_opens(g, provider, chromium, inbox)
+        client_id = auth_params(url)["client_id"]
+        assert provider.client_exists(client_id)
+        time.sleep(10)  # a person reading the page before deciding
+        chromium.login(deny=True)
+        assert_gen_failed(g, sandbox, "access_denied")
+        assert "deleted the client" in gen_output(g), gen_output(g)
+    assert not provider.client_exists(client_id)
 
 
 # ---------------------------------------------------------------- code flow: error pages

@@ -30,6 +30,8 @@
 //                           ?at_least=N&timeout_ms=T it answers once N
 //                           are waiting, or after T ms with the count then;
 //   POST /test/release-code-exchange  let them all proceed, stop holding.
+//   GET  /test/client?client_id=ID  {"exists": bool}: whether a client is
+//                           registered (a dynamic one deleted by RFC 7592 is not).
 //   POST /test/end-access-token  form `token=AT`: that access token ends now
 //                           (introspection says inactive), its grant and
 //                           refresh token live on (standard revocation of an
@@ -245,6 +247,9 @@ function makeConfiguration() {
         allowedPolicy: revocationAllowed,
       },
       registration: { enabled: true, initialAccessToken: false },
+      // RFC 7592: a registered client can be read and deleted with its
+      // registration access token (oidc-gen -d, a login given up).
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: false },
       userinfo: { enabled: true },
     },
     pkce: {
@@ -390,6 +395,12 @@ function installMiddleware(p) {
       ctx.type = 'json';
       ctx.body = JSON.stringify({ released: gate ? gate.waiting : 0 });
       log('code exchanges released');
+      return;
+    }
+    if (path === '/test/client' && ctx.method === 'GET') {
+      const client = await p.Client.find(String(ctx.query.client_id ?? ''));
+      ctx.type = 'json';
+      ctx.body = JSON.stringify({ exists: Boolean(client) });
       return;
     }
     if (path === '/test/end-access-token' && ctx.method === 'POST') {
