@@ -24,6 +24,19 @@ use sha2::Digest as _;
 use super::store;
 use crate::secret::SecretString;
 
+/// Whether `dir` and its parent are directories of this user that no one
+/// else may enter: notes are written and believed only there (in a `/tmp`
+/// without `$XDG_RUNTIME_DIR`, another user could have made the directory
+/// first, to read the sealed token or plant a note).
+fn private(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let uid = rustix::process::getuid().as_raw();
+    [Some(dir), dir.parent()].into_iter().all(|d| {
+        d.and_then(|d| std::fs::symlink_metadata(d).ok())
+            .is_some_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0)
+    })
+}
+
 /// Where the note for `account_file` is: one file per account file path.
 fn note_path(account_file: &Path) -> PathBuf {
     let digest = sha2::Sha256::digest(account_file.as_os_str().as_encoded_bytes());
@@ -108,6 +121,13 @@ pub fn note(
     let path = note_path(account_file);
     if let Some(dir) = path.parent() {
         store::ensure_private_dir(dir)?;
+        if !private(dir) {
+            return Err(crate::Error::Failure(format!(
+                "{} (or the directory it is in) is not private to this user; the note is not \
+                 written there",
+                dir.display()
+            )));
+        }
     }
     let holder = Holder {
         pid: std::process::id(),
@@ -188,6 +208,9 @@ fn dead(pid: rustix::process::Pid) -> bool {
 }
 
 fn read(path: &Path) -> Option<Holder> {
+    if !path.parent().is_some_and(private) {
+        return None;
+    }
     Holder::parse(&std::fs::read_to_string(path).ok()?)
 }
 
@@ -217,5 +240,20 @@ mod tests {
             note_path(Path::new("/a/kit")),
             note_path(Path::new("/b/kit"))
         );
+    }
+
+    #[test]
+    fn notes_live_only_in_a_private_directory() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let base = tempfile::tempdir().expect("tempdir");
+        let parent = base.path().join("service");
+        let dir = parent.join("unsaved");
+        store::ensure_private_dir(&dir).expect("mkdir");
+        assert!(private(&dir));
+        std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert!(!private(&dir), "a parent others may enter");
+        std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o733)).expect("chmod");
+        assert!(!private(&dir), "a directory others may write");
     }
 }
