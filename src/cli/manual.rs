@@ -178,6 +178,11 @@ prompt on the terminal. Decryption happens here; the agent never sees the passwo
 An account loaded already is left as it is, and no password is asked (as oidc-agent does since 4.3); \
 -f loads it again, for a file changed behind the agent or a new lifetime.
 
+While another agent holds a newer refresh token of the account than its file (its save failed: a full disk), \
+oidc-add refuses to load the account here, naming that agent: the file's token would be a replay that revokes \
+the login. When that agent has stopped without writing it, oidc-add takes the token from the note the agent left \
+in the runtime directory and says so.
+
 oidc-token loads a configured account by itself when it is asked for one that is not loaded (autoload), so \
 oidc-add is needed mainly in scripts, with a lifetime, or without a terminal.",
         examples: &[
