@@ -159,18 +159,19 @@ pub fn left_behind(account_file: &Path, file_rt: &SecretString) -> Option<(Holde
 /// Removes the note of `holder` (no longer running) once its token is
 /// handed on; a note written since by another holder stays.
 pub fn handed_on(account_file: &Path, holder: &Holder) {
-    let path = note_path(account_file);
-    if read(&path).is_some_and(|h| h.pid == holder.pid) {
-        let _ = std::fs::remove_file(path);
-    }
+    remove_by(account_file, holder.pid);
 }
 
 /// Takes back this process's note for `account_file` (the file holds the
 /// newest token again, or the token is dead); another's stays.
 pub fn withdraw(account_file: &Path) {
+    remove_by(account_file, std::process::id());
+}
+
+/// Removes the note for `account_file` if process `pid` wrote it.
+fn remove_by(account_file: &Path, pid: u32) {
     let path = note_path(account_file);
-    let ours = read(&path).is_some_and(|h| h.pid == std::process::id());
-    if ours {
+    if read(&path).is_some_and(|h| h.pid == pid) {
         let _ = std::fs::remove_file(path);
     }
 }
@@ -191,9 +192,16 @@ fn running(pid: u32) -> bool {
         return false;
     };
     match rustix::process::test_kill_process(pid) {
-        Ok(()) => !dead(pid),
+        Ok(()) => !dead(pid) && an_agent(pid),
         Err(e) => e != rustix::io::Errno::SRCH && e != rustix::io::Errno::PERM,
     }
+}
+
+/// Whether `pid` runs an agent, as far as Linux's `/proc/PID/comm` tells:
+/// the pid of a holder long gone may have been given to another program.
+fn an_agent(pid: rustix::process::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/comm", pid.as_raw_nonzero()))
+        .map_or(true, |comm| comm.starts_with("oidc-agent"))
 }
 
 /// A process that has ended but not been reaped yet (a zombie) still takes
@@ -240,6 +248,8 @@ mod tests {
             note_path(Path::new("/a/kit")),
             note_path(Path::new("/b/kit"))
         );
+        // A pid that runs, but no agent (this test): not a holder.
+        assert!(!running(std::process::id()));
     }
 
     #[test]
