@@ -228,12 +228,7 @@ fn secrets_from_env_and_files_and_argv_warnings() {
     }
     // --rt on the command line warns; --rt-env (above) does not.
     let out = env.gen_rt("e", &op.issuer, "rt-initial");
-    ok(&out);
-    let err = stderr(&out);
-    assert!(
-        err.contains("--rt puts a secret on the command line"),
-        "{err}"
-    );
+    ok_saying(&out, "--rt puts a secret on the command line");
 }
 
 #[test]
