@@ -39,16 +39,14 @@ pub(crate) fn public_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str) -> 
     gen_args(name, issuer, flow, &["--client-id", PUBLIC_CLIENT, "--pub"])
 }
 
-/// [`gen_args`] for the provider's confidential client, then `extra`.
-pub(crate) fn confidential_args<'a>(
-    name: &'a str,
-    issuer: &'a str,
-    flow: &'a str,
-    extra: &[&'a str],
-) -> Vec<&'a str> {
-    let mut client = vec!["--client-id", CONF_CLIENT, "--client-secret", CONF_SECRET];
-    client.extend_from_slice(extra);
-    gen_args(name, issuer, flow, &client)
+/// [`gen_args`] for the provider's confidential client.
+pub(crate) fn confidential_args<'a>(name: &'a str, issuer: &'a str, flow: &'a str) -> Vec<&'a str> {
+    gen_args(
+        name,
+        issuer,
+        flow,
+        &["--client-id", CONF_CLIENT, "--client-secret", CONF_SECRET],
+    )
 }
 
 /// An URL's query parameters.
@@ -123,13 +121,9 @@ fn code_flow_public_client_with_pkce_then_token() {
 fn code_flow_confidential_client_uses_basic() {
     let (op, env) = provider_and_home();
     let mut cmd = env.cmd("oidc-gen");
-    cmd.args(confidential_args(
-        "conf",
-        &op.issuer,
-        "code",
-        &["--scope=profile"],
-    ))
-    .env("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22");
+    cmd.args(confidential_args("conf", &op.issuer, "code"))
+        .arg("--scope=profile")
+        .env("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22");
     let mut oidc_gen = Env::spawn_cmd(cmd);
     let page = browser::login(&oidc_gen.auth_url());
     assert_eq!(page.status, 200, "{page:?}");

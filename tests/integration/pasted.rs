@@ -12,7 +12,11 @@ fn no_webserver_then_code_exchange() {
     let (op, env) = provider_and_home();
     let mut oidc_gen = env.spawn(
         "oidc-gen",
-        &confidential_args("paste", &op.issuer, "code", &["--no-webserver"]),
+        &[
+            confidential_args("paste", &op.issuer, "code"),
+            vec!["--no-webserver"],
+        ]
+        .concat(),
     );
     let url = oidc_gen.auth_url();
     let out = oidc_gen.finish();
@@ -70,7 +74,7 @@ fn a_reauthentication_is_finished_by_code_exchange() {
     let (op, env) = provider_and_home();
     ok(&env.run(
         "oidc-gen",
-        &confidential_args("paste", &op.issuer, "device", &[]),
+        &confidential_args("paste", &op.issuer, "device"),
     ));
     let mut oidc_gen = env.spawn(
         "oidc-gen",
