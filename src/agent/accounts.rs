@@ -226,8 +226,9 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
             loaded.unsaved = Some(super::state::Unsaved {
                 since: ctx.clock.now(),
                 error: error.clone(),
+                noted: None,
             });
-            super::save::note_holder(ctx, &name, &loaded);
+            super::save::note_holder(ctx, &name, &mut loaded);
         }
         if checked.is_some() {
             loaded.last_refresh = Some(ctx.clock.now());

@@ -255,13 +255,14 @@ pub(super) fn record_save(
         }
         Err(e) => {
             if let Some(a) = acct {
-                let since = a
+                let (since, noted) = a
                     .unsaved
-                    .as_ref()
-                    .map_or_else(|| ctx.clock.now(), |u| u.since);
+                    .take()
+                    .map_or_else(|| (ctx.clock.now(), None), |u| (u.since, u.noted));
                 a.unsaved = Some(Unsaved {
                     since,
                     error: e.clone(),
+                    noted,
                 });
                 note_holder(ctx, name, a);
             }
@@ -279,10 +280,14 @@ pub(super) fn record_save(
 /// then refuse to spend the file's older one, and, should this agent stop
 /// before it can write the file, the next `oidc-add` takes the token from
 /// the note, sealed there as the file would hold it.
-pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &super::state::Loaded) {
+pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &mut super::state::Loaded) {
     let (Some(p), Some(socket)) = (&a.persist, ctx.socket.get()) else {
         return;
     };
+    let fp = fingerprint(&a.config.refresh_token);
+    if a.unsaved.as_ref().and_then(|u| u.noted.as_ref()) == Some(&fp) {
+        return;
+    }
     let json = a.config.to_json();
     let sealed = p
         .convert_to
@@ -295,9 +300,15 @@ pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &super::state::Loaded) {
         let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
         Some(config.refresh_token)
     });
-    let noted = crate::account::held::note(&p.path, socket, name, in_file.as_ref(), sealed);
-    if let Err(e) = noted {
-        log!("'{name}': could not note that this agent holds its newest refresh token: {e}");
+    match crate::account::held::note(&p.path, socket, name, in_file.as_ref(), sealed) {
+        Ok(()) => {
+            if let Some(u) = a.unsaved.as_mut() {
+                u.noted = Some(fp);
+            }
+        }
+        Err(e) => {
+            log!("'{name}': could not note that this agent holds its newest refresh token: {e}")
+        }
     }
 }
 

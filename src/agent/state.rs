@@ -75,6 +75,10 @@ pub struct Unsaved {
     pub since: i64,
     /// Why the last write failed.
     pub error: String,
+    /// The refresh token (its fingerprint) this agent's note holds
+    /// (`account::held`), so a retry that fails again does not rewrite it.
+    #[serde(default, skip)]
+    pub noted: Option<String>,
 }
 
 /// A loaded account.
