@@ -401,3 +401,25 @@ fn a_relative_config_dir_is_taken_from_where_the_command_runs() {
     let valid: Vec<String> = op.valid_rts().into_iter().collect();
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }
+
+/// `--scope-max` is oidc-agent's alias of `--scope max`, also for an
+/// imported refresh token: its check refresh asks for the same scopes (the
+/// alias was dropped there, and the refresh asked for none).
+#[test]
+fn scope_max_is_scope_max_for_an_import() {
+    let (op, env) = provider_and_home();
+    let mut asked = Vec::new();
+    for (name, flag) in [("a", &["--scope", "max"][..]), ("b", &["--scope-max"][..])] {
+        op.accept_rt("rt-max");
+        let mut cmd = env.gen_rt_cmd(name, &op.issuer, "rt-max", "--pw-env");
+        ok(&cmd.args(flag).output().expect("oidc-gen"));
+        let calls = op.calls();
+        let check = calls.last().expect("the check refresh");
+        asked.push(check.form("scope"));
+    }
+    assert!(
+        asked[0].as_deref().is_some_and(|s| s.contains("openid")),
+        "{asked:?}"
+    );
+    assert_eq!(asked[0], asked[1]);
+}

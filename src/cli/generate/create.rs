@@ -125,10 +125,10 @@ pub(super) fn login(
     // An imported refresh token keeps the scopes it was granted: without
     // --scope, its refreshes send none (RFC 6749 §6), since asking for a scope
     // the grant lacks (offline_access, say) gets `invalid_scope`.
-    let needs_scope = flow != Flow::Refresh || !args.scope.is_empty();
-    if needs_scope
-        && (config.scope.is_none() && config.auth_scope.is_none() || !args.scope.is_empty())
-    {
+    // `--scope-max` is `--scope max` (oidc-agent's alias).
+    let scope_given = !args.scope.is_empty() || args.scope_max;
+    let needs_scope = flow != Flow::Refresh || scope_given;
+    if needs_scope && (config.scope.is_none() && config.auth_scope.is_none() || scope_given) {
         config.set_scope(&client_max.unwrap_or_else(|| scopes(args, &session.meta)));
     }
     if flow != Flow::Refresh {
