@@ -12,19 +12,23 @@ use super::state::Persist;
 use crate::account::config::AccountConfig;
 use crate::account::format;
 use crate::account::store;
+use crate::secret::{SecretKey, SecretString};
 
 /// The account in the file `persist` names, when it is one of ours that
 /// its key opens, and the file.
 pub(super) async fn stored(persist: Option<&Persist>) -> Option<(AccountConfig, Vec<u8>)> {
     let p = persist?.clone();
-    tokio::task::spawn_blocking(move || {
-        let file = store::read_account_file(&p.path).ok()?;
-        let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
-        Some((config, file))
-    })
-    .await
-    .ok()
-    .flatten()
+    tokio::task::spawn_blocking(move || open_at(&p.path, &p.key))
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The account in file `path`, which `key` opens, and the file.
+fn open_at(path: &Path, key: &SecretKey) -> Option<(AccountConfig, Vec<u8>)> {
+    let file = store::read_account_file(path).ok()?;
+    let config = crate::account::open_with_key(path, &file, key).ok()?;
+    Some((config, file))
 }
 
 /// Before a refresh: when the account file holds a refresh token the agent
@@ -60,7 +64,7 @@ pub(super) async fn follow_file(ctx: &Ctx, name: &str) -> Result<(), String> {
 }
 
 /// [`follow_file`] once it may refresh.
-async fn follow(ctx: &Ctx, name: &str, persist: Persist, seen: crate::secret::SecretString) {
+async fn follow(ctx: &Ctx, name: &str, persist: Persist, seen: SecretString) {
     let (mut file, moved) = match stored(Some(&persist)).await {
         Some((file, _)) => (file, None),
         None => {
@@ -68,9 +72,7 @@ async fn follow(ctx: &Ctx, name: &str, persist: Persist, seen: crate::secret::Se
             let gone = persist.clone();
             let found = tokio::task::spawn_blocking(move || {
                 let moved = moved_to(&gone.path, &gone.key)?;
-                let file = store::read_account_file(&moved).ok()?;
-                let config = crate::account::open_with_key(&moved, &file, &gone.key).ok()?;
-                Some((config, moved))
+                open_at(&moved, &gone.key).map(|(config, _)| (config, moved))
             })
             .await
             .ok()
@@ -121,7 +123,7 @@ async fn follow(ctx: &Ctx, name: &str, persist: Persist, seen: crate::secret::Se
 /// The one other account file in the directory of `gone` that `key`
 /// opens: where `oidc-gen --rename` (which keeps the data key) put it. Two
 /// or more (copies) are not guessed between.
-pub(super) fn moved_to(gone: &Path, key: &crate::secret::SecretKey) -> Option<PathBuf> {
+pub(super) fn moved_to(gone: &Path, key: &SecretKey) -> Option<PathBuf> {
     let dir = gone.parent()?;
     let names = store::Store::new(dir).list().ok()?;
     let mut opened = names.into_iter().map(|n| dir.join(n)).filter(|p| {

@@ -45,6 +45,14 @@ impl Keeper {
         format!("{}\n{}\n{}\n", self.pid, socket.display(), self.account)
     }
 
+    /// Writes [`Self::text`] into the held lock `file`, over what it said
+    /// before (for the other agent's message only).
+    fn label(&self, file: &File) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        file.set_len(0)?;
+        file.write_all_at(self.text().as_bytes(), 0)
+    }
+
     /// Why `path` is refused, from its lock file's text (whatever of it is
     /// there: an earlier version wrote the pid alone).
     fn refusal(path: &Path, text: &str) -> String {
@@ -110,12 +118,11 @@ pub fn claim(path: &Path, account: &str, socket: Option<&Path>) -> Result<(), St
 /// Opens and locks `lock`, writing `keeper` into it; `None` when another
 /// process holds it.
 fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
-    use std::io::Write as _;
     use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
     // Twice at most: the last holder removes the lock file as it lets go,
     // and a file opened just before that is no longer the lock.
     for _ in 0..2 {
-        let mut file = std::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -131,10 +138,7 @@ fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
         if std::fs::metadata(lock)
             .is_ok_and(|now| (now.dev(), now.ino()) == (locked.dev(), locked.ino()))
         {
-            // For the other agent's message only.
-            let _ = file
-                .set_len(0)
-                .and_then(|()| file.write_all(keeper.text().as_bytes()));
+            let _ = keeper.label(&file);
             return Ok(Some(file));
         }
     }
@@ -146,7 +150,6 @@ fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
 /// The account this agent keeps `path` for was renamed: its lock file says
 /// the new name, which another agent's refusal repeats.
 pub fn relabel(path: &Path, account: &str, socket: Option<&Path>) {
-    use std::os::unix::fs::FileExt as _;
     let claims = CLAIMS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(file) = claims.get(path) {
         let keeper = Keeper {
@@ -154,10 +157,7 @@ pub fn relabel(path: &Path, account: &str, socket: Option<&Path>) {
             socket: socket.map(Path::to_owned),
             account: account.to_owned(),
         };
-        // For the other agent's message only.
-        let _ = file
-            .set_len(0)
-            .and_then(|()| file.write_all_at(keeper.text().as_bytes(), 0));
+        let _ = keeper.label(file);
     }
 }
 

@@ -8,6 +8,7 @@ use super::accounts;
 use super::ctx::{Ctx, fail};
 use super::refresh::refresh_flight;
 use super::state::{Flight, FlightKey, FlightResult, State, Token};
+use crate::account::config::same_issuer;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, TokenRequest, strings};
 
@@ -51,11 +52,9 @@ pub(super) fn resolve(ctx: &Ctx, st: &State, t: &TokenRequest) -> Result<String,
         return st
             .account_for_issuer(issuer, default, ctx.clock.now())
             .ok_or_else(|| {
-                let known = issuers.as_ref().is_ok_and(|c| {
-                    c.issuers()
-                        .iter()
-                        .any(|i| i.trim_end_matches('/') == issuer.trim_end_matches('/'))
-                });
+                let known = issuers
+                    .as_ref()
+                    .is_ok_and(|c| c.issuers().iter().any(|i| same_issuer(i, issuer)));
                 let mut remedy = match default {
                     Some(name) => format!("load it with `oidc-add {name}`"),
                     None if known => "load one with `oidc-add NAME`".to_owned(),

@@ -304,7 +304,7 @@ struct Session<'a> {
 /// Ctrl-C would remove it.
 impl Drop for Session<'_> {
     fn drop(&mut self) {
-        let Some(undo) = self.interrupt.get().and_then(interrupt::Interrupt::disarm) else {
+        let Some(undo) = self.disarm() else {
             return;
         };
         let said = self.rt.block_on(interrupt::within_deadline(undo));

@@ -82,15 +82,17 @@ fn edited(
             };
         }
     }
-    // `--scope` and the redirect options are put in by the login itself.
+    // `--scope` and the redirect options: as the login puts them in again,
+    // here so that `same_login` sees them.
     let scope = saved
         .auth_scope
         .clone()
         .or_else(|| saved.scope.clone())
         .unwrap_or_default();
-    if args.scope.is_empty()
-        && let Some(scope) = answers.line("Scopes", &scope)?
-    {
+    if !args.scope.is_empty() {
+        let list: Vec<String> = args.scope.iter().flat_map(|s| split_list(s)).collect();
+        config.set_scope(&list.join(" "));
+    } else if let Some(scope) = answers.line("Scopes", &scope)? {
         config.set_scope(&split_list(&scope).join(" "));
     }
     let redirects_given = !args.redirect_uri.is_empty() || !args.port.is_empty();
@@ -98,10 +100,6 @@ fn edited(
         config.redirect_uris = super::code::explicit_redirect_uris(args);
     } else if let Some(uris) = answers.line("Redirect URIs", &saved.redirect_uris.join(" "))? {
         config.redirect_uris = split_list(&uris);
-    }
-    if !args.scope.is_empty() {
-        let list: Vec<String> = args.scope.iter().flat_map(|s| split_list(s)).collect();
-        config.set_scope(&list.join(" "));
     }
     Ok(config)
 }

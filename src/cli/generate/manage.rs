@@ -265,8 +265,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     if account::is_plain_json(&plain) {
         return encrypt_plain(args, store, name, &plain);
     }
-    let (opened, password_before) = crate::cli::open_account(&args.password, store, name)?;
-    let password = &password_before;
+    let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let legacy = opened.format == account::Format::OidcAgent;
     if legacy && matches!(loaded_in_agent(name)?, Some((_, true))) {
         bail!(
@@ -304,7 +303,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         crate::cli::remember_password(&KEYRING, &path, name, &new_pw);
     }
     // Not "re-encrypted in our format" for a file that was ours already.
-    match (legacy, new_pw.expose() == password_before.expose()) {
+    match (legacy, new_pw.expose() == password.expose()) {
         (true, _) => eprintln!("Account '{name}' converted to the oidc-agent-rs format."),
         (false, false) => eprintln!("Account '{name}' re-encrypted under the new password."),
         (false, true) => eprintln!("Account '{name}' re-encrypted; its password is unchanged."),
