@@ -349,6 +349,7 @@ pub fn rename(store: &Store, opened: &Opened, new: &str) -> Result<PathBuf> {
         .map_err(|e| crypt_error(&new_path, e))?;
     store::write_atomic(&new_path, &sealed)?;
     std::fs::remove_file(&opened.path).map_err(|e| Error::io("delete", &opened.path, e))?;
+    held::moved(&opened.path, &new_path);
     Ok(new_path)
 }
 

@@ -176,6 +176,17 @@ fn remove_by(account_file: &Path, pid: u32) {
     }
 }
 
+/// The account file `old` was renamed to `new`: its note (whoever wrote
+/// it) goes with it. Left under the old path it would be read by no one: a
+/// load of the new name would take the file's older token, or refresh with
+/// it in another agent, a replay that revokes the login.
+pub fn moved(old: &Path, new: &Path) {
+    let from = note_path(old);
+    if read(&from).is_some() {
+        let _ = std::fs::rename(from, note_path(new));
+    }
+}
+
 /// Another running process that holds `account_file`'s newest token.
 pub fn elsewhere(account_file: &Path) -> Option<Holder> {
     let holder = read(&note_path(account_file))?;

@@ -87,7 +87,12 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
             let _lock = crate::account::store::lock_dir(dir).map_err(|e| e.to_string())?;
             super::save::write_to(&new_path, &p, &config, file_rt.as_ref(), &kept)?;
             std::fs::remove_file(&p.path)
-                .map_err(|e| format!("cannot remove {}: {e}", p.path.display()))
+                .map_err(|e| format!("cannot remove {}: {e}", p.path.display()))?;
+            // The new file holds this agent's newest token: a note of its
+            // own goes; another holder's follows the file.
+            crate::account::held::moved(&p.path, &new_path);
+            crate::account::held::withdraw(&new_path);
+            Ok(())
         })
         .await
         .unwrap_or_else(|e| Err(e.to_string()));

@@ -213,6 +213,10 @@ pub(super) fn record_save(
                 a.file_rt = Some(rt.clone());
                 if a.config.refresh_token == *rt && a.unsaved.take().is_some() {
                     withdraw_note(a);
+                    // The rename took the note along (`held::moved`).
+                    if let Saved::Moved(to, _) = &saved {
+                        crate::account::held::withdraw(to);
+                    }
                 }
                 if let (
                     Some(p),

@@ -206,16 +206,12 @@ fn the_holder_lets_go_once_it_has_saved() {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
     let b = Second::start(&env);
     ok(&b.run("oidc-add", &["--pw-env", "--skip-check", "acct"]));
-    let dir = env.config_dir();
-    let away = env.dir.path().join("accounts.away");
-    std::fs::rename(&dir, &away).expect("move dir");
-    std::fs::write(&dir, "not a directory").expect("block");
+    let away = block_account_dir(&env);
     ok(&env.run("oidc-token", &["-f", "acct"]));
     let err = fails(&b.run("oidc-token", &["-f", "acct"]), 1);
     assert!(err.contains("held by the agent at"), "{err}");
 
-    crate::lifecycle::swap(&away, &dir);
-    std::fs::remove_file(&away).expect("unblock");
+    unblock_account_dir(&env, &away);
     // A request retries the write.
     ok(&env.run("oidc-token", &["acct"]));
     env.wait_agent_log("'acct': saved refresh token");
@@ -232,22 +228,117 @@ fn the_holder_lets_go_once_it_has_saved() {
 #[test]
 fn a_token_left_by_a_killed_agent_is_taken_by_the_next_load() {
     let (op, mut env) = agent_with_account_where(|c| c.rotate = true);
-    let dir = env.config_dir();
-    let away = env.dir.path().join("accounts.away");
-    std::fs::rename(&dir, &away).expect("move dir");
-    std::fs::write(&dir, "not a directory").expect("block");
+    killed_holding_an_unsaved_rotation(&mut env);
+    env.start_agent(&[]);
+    next_load_takes_the_newest(&op, &env, "acct");
+}
+
+/// The same with the account renamed (`oidc-gen --rename`, no agent
+/// reached) before the next load: the note follows the file, so the load
+/// of the new name still takes the newest token (it used to find no note
+/// under the new path and replay the file's older token).
+#[test]
+fn a_token_left_behind_follows_a_rename() {
+    let (op, mut env) = agent_with_account_where(|c| c.rotate = true);
+    killed_holding_an_unsaved_rotation(&mut env);
+    let args = ["--rename", "moved", "acct", "--pw-env"];
+    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+    env.start_agent(&[]);
+    next_load_takes_the_newest(&op, &env, "moved");
+}
+
+/// The agent refreshes `acct` on an account directory it cannot write (a
+/// file where it was), so the rotation is only in memory and in its note;
+/// then it is killed, and the directory is back.
+fn killed_holding_an_unsaved_rotation(env: &mut Env) {
+    let away = block_account_dir(env);
     ok(&env.run("oidc-token", &["-f", "acct"]));
     env.sigkill_agent();
-    crate::lifecycle::swap(&away, &dir);
-    std::fs::remove_file(&away).expect("unblock");
+    unblock_account_dir(env, &away);
+}
 
-    env.start_agent(&[]);
-    let out = env.run("oidc-add", &["--pw-env", "acct"]);
+/// `oidc-add NAME` takes the token a killed agent left, and the agent it
+/// loads it into refreshes with it and saves the rotation: no replay, one
+/// live token, in the file.
+fn next_load_takes_the_newest(op: &crate::support::fake_op::FakeOp, env: &Env, name: &str) {
+    let out = env.run("oidc-add", &["--pw-env", name]);
     ok_saying(&out, "took the newest refresh token");
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    env.wait_agent_log("'acct': saved refresh token");
+    ok(&env.run("oidc-token", &["-f", name]));
+    env.wait_agent_log(&format!("'{name}': saved refresh token"));
     assert!(op.violations().is_empty(), "{:?}", op.violations());
     let live = op.valid_rts();
     assert_eq!(live.len(), 1, "{live:?}");
-    assert!(live.contains(&on_disk(&env, "acct")), "{live:?}");
+    assert!(live.contains(&on_disk(env, name)), "{live:?}");
+}
+
+/// Agent A holds a rotation it could not save; the account is renamed in
+/// a shell that does not reach A. Loading the new name into another agent
+/// is still refused while A runs (the note went with the file), and A
+/// saves into the renamed file once it can.
+#[test]
+fn a_holders_note_follows_a_rename_in_another_shell() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let away = block_account_dir(&env);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    unblock_account_dir(&env, &away);
+    let args = ["--rename", "moved", "acct", "--pw-env"];
+    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+
+    let b = Second::start(&env);
+    let err = fails(&b.run("oidc-add", &["--pw-env", "moved"]), 1);
+    assert!(err.contains("held by the agent at"), "{err}");
+    // A request retries A's write, into the renamed file.
+    ok(&env.run("oidc-token", &["acct"]));
+    env.wait_agent_log("(oidc-gen --rename elsewhere): saved refresh token");
+    ok(&b.run("oidc-add", &["--pw-env", "moved"]));
+    ok(&b.run("oidc-token", &["-f", "moved"]));
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    assert_eq!(op.valid_rts().len(), 1, "one live token");
+}
+
+/// Renamed through the agent that holds an unsaved rotation, the account's
+/// new file gets that newest token, and the agent's note goes: a new
+/// account made under the old name is then loaded elsewhere, not refused
+/// as held by this agent.
+#[test]
+fn a_rename_through_the_holder_leaves_no_note_behind() {
+    use oidc_agent::account::format::KdfParams;
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let away = block_account_dir(&env);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    unblock_account_dir(&env, &away);
+    ok(&env.run("oidc-gen", &["--rename", "moved", "acct"]));
+    assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
+
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let mut config = oidc_agent::account::open(&store, "moved", &PASSWORD.into())
+        .expect("open")
+        .config;
+    (config.name, config.refresh_token) = ("acct".into(), "rt-other-login".into());
+    op.accept_rt("rt-other-login");
+    oidc_agent::account::save(
+        &store,
+        &config,
+        &PASSWORD.into(),
+        KdfParams::TESTING,
+        oidc_agent::account::Existing::Refuse,
+    )
+    .expect("new account under the old name");
+    let b = Second::start(&env);
+    ok(&b.run("oidc-add", &["--pw-env", "acct"]));
+}
+
+/// Puts a file where the account directory was (no account file can be
+/// written there, as on a full disk); returns where the directory went.
+fn block_account_dir(env: &Env) -> std::path::PathBuf {
+    let away = env.dir.path().join("accounts.away");
+    std::fs::rename(env.config_dir(), &away).expect("move dir");
+    std::fs::write(env.config_dir(), "not a directory").expect("block");
+    away
+}
+
+/// Puts the account directory back.
+fn unblock_account_dir(env: &Env, away: &std::path::Path) {
+    crate::lifecycle::swap(away, &env.config_dir());
+    std::fs::remove_file(away).expect("unblock");
 }

@@ -185,6 +185,7 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
         config.name = new.to_owned();
         let new_path = save_over(store, &config, &password)?;
         store.delete(name)?;
+        account::held::moved(&opened.path, &new_path);
         new_path
     } else {
         // Not loaded (a loaded one was left to the agent above).
