@@ -95,6 +95,12 @@ pub(super) struct NewAccount {
 /// account is loaded already; a rotated token from the check is saved first.
 pub(super) async fn add(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     let name = new.config.name.clone();
+    // Its file renamed from one loaded here under the old name: the same
+    // account, which may hold a newer token than the file (checking the
+    // file's would be a replay), so it is loaded again as below.
+    if let Some(p) = &new.persist {
+        super::rename::adopt_renamed(ctx, &name, &p.path).await;
+    }
     let lane = {
         let mut st = ctx.state();
         if st.is_locked() {

@@ -3,7 +3,7 @@
 //! the old one removed, and the account served under the new name with what
 //! it had (lifetime, rotations, token file), holding both names' lanes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::accounts::locked;
 use super::ctx::{Ctx, fail};
@@ -16,6 +16,47 @@ use crate::protocol::{Response, strings};
 /// the account (with the newest refresh token) to the new file under the
 /// same data key, removes the old file, and serves it under the new name.
 pub(super) async fn rename(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
+    in_both_lanes(ctx, old, new, rename_in_lanes(ctx, old, new, new_path)).await
+}
+
+/// A request for `new`, which is not loaded, whose file `new_path` is
+/// where the file of loaded account `old` went: `oidc-gen --rename` in a
+/// shell that did not reach this agent (it keeps the data key, which is how
+/// the file is recognised, as `follow::moved_to` does). The account is
+/// served under its new name from then on, with all it had (an unsaved
+/// rotation, the token file), rather than loaded a second time from the
+/// same file. Returns whether it was.
+pub(super) async fn adopt_renamed(ctx: &Ctx, new: &str, new_path: &Path) -> bool {
+    if ctx.state().accounts.contains_key(new) || !new_path.is_file() {
+        return false;
+    }
+    let gone: Vec<_> = ctx
+        .state()
+        .accounts
+        .iter()
+        .filter_map(|(name, a)| Some((name.clone(), a.persist.clone()?)))
+        .filter(|(_, p)| p.path.parent() == new_path.parent() && !p.path.exists())
+        .collect();
+    for (old, p) in gone {
+        let to = tokio::task::spawn_blocking(move || super::follow::moved_to(&p.path, &p.key))
+            .await
+            .ok()
+            .flatten();
+        if to.as_deref() == Some(new_path) {
+            let adopt = adopt_in_lanes(ctx, &old, new, new_path.to_owned());
+            return in_both_lanes(ctx, &old, new, adopt).await.is_success();
+        }
+    }
+    false
+}
+
+/// Runs `change` of accounts `old` and `new` holding both their lanes.
+async fn in_both_lanes(
+    ctx: &Ctx,
+    old: &str,
+    new: &str,
+    change: impl std::future::Future<Output = Response>,
+) -> Response {
     let (lane, new_lane) = {
         let mut st = ctx.state();
         if st.is_locked() {
@@ -35,7 +76,7 @@ pub(super) async fn rename(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -
     let reply = {
         let _a = first.lock().await;
         let _b = second.lock().await;
-        rename_in_lanes(ctx, old, new, new_path).await
+        change.await
     };
     drop((first, second));
     let mut st = ctx.state();
@@ -129,4 +170,45 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
     st.insert(loaded);
     log!("'{old}': renamed to '{new}'");
     Response::success().with_info(format!("Account '{old}' renamed to '{new}'"))
+}
+
+/// [`adopt_renamed`] holding both lanes: the account moves to its new name
+/// and file as it is.
+async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
+    let mut st = ctx.state();
+    if st.is_locked() {
+        return locked();
+    }
+    if st.accounts.contains_key(new) {
+        return fail(
+            ErrorKind::Usage,
+            format!("account '{new}' is loaded already"),
+        );
+    }
+    let token_file = st
+        .accounts
+        .get_mut(old)
+        .and_then(|a| a.ahead.token_file.take());
+    let Some(mut a) = st.remove(old) else {
+        return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
+    };
+    a.config.name = new.to_owned();
+    a.lane = st.lane(new);
+    if let Some(p) = a.persist.as_mut() {
+        p.path = new_path;
+    }
+    if let Some(path) = &token_file {
+        super::token_file::relabel(path, new, ctx.socket.get().map(PathBuf::as_path));
+    }
+    a.ahead.token_file = token_file;
+    // A note of an unsaved rotation names the account: written again.
+    if let Some(u) = a.unsaved.as_mut() {
+        u.noted = None;
+        super::save::note_holder(ctx, new, &mut a);
+    }
+    st.insert(a);
+    log!(
+        "'{old}': its file was renamed to '{new}' (oidc-gen --rename elsewhere); served as '{new}'"
+    );
+    Response::success()
 }

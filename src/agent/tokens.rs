@@ -154,6 +154,16 @@ fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup 
 /// the token (autoloading a configured account that is not loaded).
 pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: bool) -> Response {
     let mut found = lookup(ctx, &t, id_token, ctx.clock.now());
+    // Not loaded under this name, but perhaps renamed elsewhere: then the
+    // account loaded from its file is served under it.
+    if let Lookup::Missing(reply) = &found
+        && reply.kind == Some(ErrorKind::NotLoaded)
+        && let Some(name) = &t.account
+        && let Ok(path) = ctx.store.path(name)
+        && super::rename::adopt_renamed(ctx, name, &path).await
+    {
+        found = lookup(ctx, &t, id_token, ctx.clock.now());
+    }
     // A configured account that is not loaded: load it from the keyring,
     // if the password is there, then answer as usual.
     if let Lookup::Missing(reply) = &found

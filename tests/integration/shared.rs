@@ -116,6 +116,43 @@ fn a_rename_in_another_shell_is_followed_by_the_agent() {
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
 }
 
+/// After such a rename, asking the agent for the new name serves the
+/// account it holds under that name from then on (it used to be "not
+/// loaded": a second load of the same file, with a password prompt).
+#[test]
+fn the_new_name_is_served_by_the_agent_holding_the_account() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let args = ["--rename", "moved", "acct", "--pw-env"];
+    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+    let out = env.run("oidc-token", &["-f", "moved"]);
+    ok(&out);
+    let loaded = env.run("oidc-add", &["-a"]);
+    assert_eq!(stdout(&loaded).trim(), "moved", "{}", stderr(&loaded));
+    env.wait_agent_log("'moved': saved refresh token");
+    assert!(!env.config_dir().join("acct").exists(), "written again");
+    assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+}
+
+/// The same while the agent holds a rotation it could not save: `oidc-add
+/// NEW` in its shell loads the account again, keeping that newest token
+/// (checking the file's older one was a replay that revokes the login).
+#[test]
+fn loading_the_new_name_keeps_the_holders_newest_token() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let away = block_account_dir(&env);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    unblock_account_dir(&env, &away);
+    let args = ["--rename", "moved", "acct", "--pw-env"];
+    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+    ok(&env.run("oidc-add", &["--pw-env", "moved"]));
+    ok(&env.run("oidc-token", &["-f", "moved"]));
+    env.wait_agent_log("'moved': saved refresh token");
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    assert_eq!(op.valid_rts().len(), 1, "one live token");
+    assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
+}
+
 /// `oidc-gen --reauthenticate` where the agent holding the account is not
 /// reached: the new login keeps the file's data key, so the agent reads it
 /// there and refreshes with it (it used to find a file it could not open,
