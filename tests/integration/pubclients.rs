@@ -63,6 +63,22 @@ fn pub_without_a_client_id_takes_the_preregistered_client() {
     assert!(ok(&env.run("oidc-token", &["egi"])).starts_with("at-"));
 }
 
+/// `--pub` for an issuer no file lists a public client for: refused, as
+/// by oidc-agent, instead of registering a client nobody asked for.
+#[test]
+fn pub_without_a_preregistered_client_registers_nothing() {
+    let (op, env) = provider_and_home();
+    let err = gen_fails(&env, &gen_args("nopub", &op.issuer, "code", &["--pub"]), 1);
+    assert!(
+        err.contains("--pub: no preregistered public client for")
+            && err.contains("leave out --pub to register a client")
+            && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(op.registrations().is_empty(), "a client was registered");
+    assert!(!env.config_dir().join("nopub").exists());
+}
+
 #[test]
 fn a_failed_registration_falls_back_to_the_preregistered_client() {
     let op = FakeOp::start();
@@ -109,9 +125,13 @@ fn a_failed_registration_falls_back_to_the_preregistered_client() {
         ) && err.trim().lines().count() == 1,
         "{err}"
     );
-    let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &["--pub"]), 8);
+    let err = gen_fails(&env, &gen_args("other", &op.issuer, "code", &["--pub"]), 1);
     assert!(
-        err.trim().ends_with("and pass --client-id ID") && !err.contains("--pub"),
+        err.contains("--pub: no preregistered public client for")
+            && err
+                .trim()
+                .ends_with("register a client at the provider and pass --client-id ID")
+            && !err.contains("or --pub for a public one"),
         "{err}"
     );
     // A 5.x issuer file that says where to register by hand: in that line.

@@ -105,6 +105,13 @@ pub(super) fn login(
         .filter(|p| p.client_id == config.client_id && super::scope_max(args))
         .and_then(|p| p.scope.clone());
     let session = Session::open(args, &config)?;
+    // `--pub` asks for the preregistered client: none is not a reason to
+    // register one (oidc-agent stops here too).
+    if args.public && config.client_id.is_empty() && preregistered.is_none() {
+        let registers = session.meta.registration_endpoint.is_some();
+        let why = registration::no_public_client(args, &config, store, registers);
+        return Err(crate::Error::Failure(why).into());
+    }
     given::choose_auth(args, &session.meta, &mut config);
     let file_redirects = file.is_some_and(|f| !f.redirect_uris.is_empty());
     // The flows a preregistered client may use (Google's: the device flow).

@@ -56,6 +56,31 @@ pub(super) fn known_issuers(store: &Store) -> Vec<String> {
     pubclients::known_issuers(&issuer_dirs(store))
 }
 
+/// Why `--pub` without `--client-id` found no client for the issuer of
+/// `config`, and what to do: when the provider `registers` clients, leave
+/// out `--pub`; else register one by hand.
+pub(super) fn no_public_client(
+    args: &Args,
+    config: &AccountConfig,
+    store: &Store,
+    registers: bool,
+) -> String {
+    let [own, system] = issuer_dirs(store);
+    let what = if registers {
+        "leave out --pub to register a client, or pass the id of one: `--client-id ID --pub`"
+            .to_owned()
+    } else {
+        by_hand(args, config, store)
+    };
+    format!(
+        "--pub: no preregistered public client for {} in pubclients.config or \
+         issuer.config(.d) ({} or {}); {what}",
+        config.issuer_url,
+        own.display(),
+        system.display()
+    )
+}
+
 /// Says where to register a client for the issuer of `config` by hand,
 /// when oidc-agent's issuer files know (after a failed registration).
 pub(super) fn say_where_to_register(config: &AccountConfig, store: &Store) {
