@@ -86,6 +86,12 @@ async fn in_both_lanes(
 }
 
 async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
+    // A newer token another agent saved to the file since is taken first:
+    // the rename writes the newest one, and the file is not "changed by
+    // another program" to it.
+    if let Err(e) = super::follow::follow_file(ctx, old).await {
+        return fail(ErrorKind::Failure, e);
+    }
     let (mut config, persist, file_rt, rotated) = {
         let st = ctx.state();
         if st.is_locked() {

@@ -95,6 +95,12 @@ pub fn write_to(
 ) -> Result<Saved, String> {
     let source = &persist.path;
     let json = config.to_json();
+    // Whom `oidc-add -f` reloads: the account as its file is named now (a
+    // rename writes the new name's file from the old one).
+    let reload = source
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(&config.name);
     let file = match store::read_account_file(source) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -125,7 +131,7 @@ pub fn write_to(
                 "{} is not in the oidc-agent-rs format and the agent has no key for it; \
                  load the account again with `oidc-add -f {}`",
                 source.display(),
-                config.name
+                reload
             ));
         };
         let backup = backup_path(source);
@@ -143,7 +149,7 @@ pub fn write_to(
              program, or damaged); load the account again with `oidc-add -f {}`",
             source.display(),
             config.name,
-            config.name
+            reload
         )
     })?;
     if source == path && on_disk.refresh_token == config.refresh_token {
@@ -156,7 +162,7 @@ pub fn write_to(
             "{} was changed by another program since the account was loaded (a new login?); \
              not overwritten — load it again with `oidc-add -f {}`",
             source.display(),
-            config.name
+            reload
         ));
     }
     let sealed = format::reseal(&file, &persist.key, json.expose().as_bytes())

@@ -116,6 +116,29 @@ fn a_rename_in_another_shell_is_followed_by_the_agent() {
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
 }
 
+/// `oidc-gen --rename` through an agent after another agent holding the
+/// same account saved a rotation: the agent renaming takes that newer
+/// token from the file first, so the rename is done (it was refused as a
+/// file changed by another program, with a remedy naming the new name,
+/// which did not exist yet), and both agents go on without a replay.
+#[test]
+fn a_rename_takes_the_rotation_another_agent_saved() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let b = Second::start(&env);
+    ok(&b.run("oidc-add", &["--pw-env", "--skip-check", "acct"]));
+    ok(&b.run("oidc-token", &["-f", "acct"]));
+    ok_saying(
+        &env.run("oidc-gen", &["--rename", "moved", "acct"]),
+        "Renamed account 'acct' to 'moved'",
+    );
+    assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
+    ok(&env.run("oidc-token", &["-f", "moved"]));
+    ok(&b.run("oidc-token", &["-f", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "moved"]));
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    assert_eq!(op.valid_rts().len(), 1, "one live token");
+}
+
 /// After such a rename, asking the agent for the new name serves the
 /// account it holds under that name from then on (it used to be "not
 /// loaded": a second load of the same file, with a password prompt).
