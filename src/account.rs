@@ -130,7 +130,16 @@ pub fn open_bytes(path: &Path, bytes: &[u8], password: &SecretString) -> Result<
             .map_err(|e| legacy_error(path, e))?;
         (text.as_bytes().to_vec(), None, Format::OidcAgent)
     };
-    let config = parse_config(path, &zeroize::Zeroizing::new(plain))?;
+    let mut config = parse_config(path, &zeroize::Zeroizing::new(plain))?;
+    // The account is the one its file name says, the name the person typed
+    // (a file renamed, by hand or by an agent that wrote it under the name
+    // it had loaded it as): an edit is saved there, not under the name
+    // inside.
+    if let Some(name) = path.file_name().and_then(|n| n.to_str())
+        && store::check_name(name).is_ok()
+    {
+        config.name = name.to_owned();
+    }
     Ok(Opened {
         config,
         key,

@@ -34,6 +34,7 @@ mod foreign;
 mod handlers;
 mod lock;
 pub mod log;
+mod note;
 mod provider;
 mod refresh;
 mod rename;

@@ -70,7 +70,7 @@ pub(super) fn record_refusal(ctx: &Ctx, name: &str, why: &str) {
     if let Some(a) = ctx.state().accounts.get_mut(name) {
         a.refused = Some(why.to_owned());
         if a.unsaved.take().is_some() {
-            super::save::withdraw_note(a);
+            super::note::withdraw_note(a);
             log!("'{name}': the unsaved refresh token was refused; no longer kept for a save");
         }
     }
@@ -234,7 +234,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
                 error: error.clone(),
                 noted: None,
             });
-            super::save::note_holder(ctx, &name, &mut loaded);
+            super::note::note_holder(ctx, &name, &mut loaded);
         }
         if checked.is_some() {
             loaded.last_refresh = Some(ctx.clock.now());

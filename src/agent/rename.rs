@@ -210,7 +210,7 @@ async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> R
     // A note of an unsaved rotation names the account: written again.
     if let Some(u) = a.unsaved.as_mut() {
         u.noted = None;
-        super::save::note_holder(ctx, new, &mut a);
+        super::note::note_holder(ctx, new, &mut a);
     }
     st.insert(a);
     log!(

@@ -94,7 +94,16 @@ pub fn write_to(
     rotated: &Rotated,
 ) -> Result<Saved, String> {
     let source = &persist.path;
-    let json = config.to_json();
+    // The account is the one its file name says: an agent that followed a
+    // rename writes the new name in it, not the one it serves it under.
+    let json = match path.file_name().and_then(|n| n.to_str()) {
+        Some(name) if name != config.name => AccountConfig {
+            name: name.to_owned(),
+            ..config.clone()
+        }
+        .to_json(),
+        _ => config.to_json(),
+    };
     // Whom `oidc-add -f` reloads: the account as its file is named now (a
     // rename writes the new name's file from the old one).
     let reload = source
@@ -180,15 +189,11 @@ fn write_moved(
     expected: Option<&SecretString>,
     rotated: &Rotated,
 ) -> Result<Saved, String> {
-    let mut config = config.clone();
-    if let Some(name) = moved.file_name() {
-        config.name = name.to_string_lossy().into_owned();
-    }
     let persist = Persist {
         path: moved.clone(),
         ..persist.clone()
     };
-    let sealed = match write_to(&moved, &persist, &config, expected, rotated)? {
+    let sealed = match write_to(&moved, &persist, config, expected, rotated)? {
         Saved::Written(sealed) => sealed,
         _ => store::read_account_file(&moved).map_err(|e| e.to_string())?,
     };
@@ -218,7 +223,7 @@ pub(super) fn record_save(
             if let Some(a) = acct {
                 a.file_rt = Some(rt.clone());
                 if a.config.refresh_token == *rt && a.unsaved.take().is_some() {
-                    withdraw_note(a);
+                    super::note::withdraw_note(a);
                     // The rename took the note along (`held::moved`).
                     if let Saved::Moved(to, _) = &saved {
                         crate::account::held::withdraw(to);
@@ -274,7 +279,7 @@ pub(super) fn record_save(
                     error: e.clone(),
                     noted,
                 });
-                note_holder(ctx, name, a);
+                super::note::note_holder(ctx, name, a);
             }
             log!(
                 "'{name}': NOT SAVED: refresh token {fp} could not be written ({e}); \
@@ -282,51 +287,6 @@ pub(super) fn record_save(
             );
             Err(e)
         }
-    }
-}
-
-/// Notes, outside the account directory, that this agent holds the newest
-/// refresh token of `a` (`account::held`): other agents and `oidc-add`
-/// then refuse to spend the file's older one, and, should this agent stop
-/// before it can write the file, the next `oidc-add` takes the token from
-/// the note, sealed there as the file would hold it.
-pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &mut super::state::Loaded) {
-    let (Some(p), Some(socket)) = (&a.persist, ctx.socket.get()) else {
-        return;
-    };
-    let fp = fingerprint(&a.config.refresh_token);
-    if a.unsaved.as_ref().and_then(|u| u.noted.as_ref()) == Some(&fp) {
-        return;
-    }
-    let json = a.config.to_json();
-    let sealed = p
-        .convert_to
-        .as_deref()
-        .and_then(|template| format::reseal(template, &p.key, json.expose().as_bytes()).ok());
-    // What the file holds: as last seen, else (a load that brought its own
-    // token) as it is now.
-    let in_file = a.file_rt.clone().or_else(|| {
-        let file = store::read_account_file(&p.path).ok()?;
-        let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
-        Some(config.refresh_token)
-    });
-    match crate::account::held::note(&p.path, socket, name, in_file.as_ref(), sealed) {
-        Ok(()) => {
-            if let Some(u) = a.unsaved.as_mut() {
-                u.noted = Some(fp);
-            }
-        }
-        Err(e) => {
-            log!("'{name}': could not note that this agent holds its newest refresh token: {e}")
-        }
-    }
-}
-
-/// Takes back [`note_holder`]'s note: the file holds the newest token again
-/// (or it is dead).
-pub(super) fn withdraw_note(a: &super::state::Loaded) {
-    if let Some(p) = &a.persist {
-        crate::account::held::withdraw(&p.path);
     }
 }
 

@@ -274,7 +274,7 @@ fn dynamic_registration_then_token_and_delete() {
     assert!(!env.config_dir().join("dyn").exists());
     no_violations(&op);
 
-    // A public registration with --cnid and --only-at: one token on stdout,
+    // A registration with --cnid and --only-at: one token on stdout,
     // nothing saved, and the throwaway client deleted again. As oidc-agent
     // documents it, with no account name (`--only-at` where the name goes).
     let mut oidc_gen = env.spawn(
@@ -283,7 +283,7 @@ fn dynamic_registration_then_token_and_delete() {
             "--only-at",
             &op.issuer,
             "code",
-            &["--at", "initial-at", "--pub", "--cnid", "my-laptop"],
+            &["--at", "initial-at", "--cnid", "my-laptop"],
         ),
     );
     let url = oidc_gen.auth_url();
@@ -299,7 +299,7 @@ fn dynamic_registration_then_token_and_delete() {
     );
     let (body, _) = op.registrations().pop().expect("registration");
     assert_eq!(body["client_name"], "my-laptop");
-    assert_eq!(body["token_endpoint_auth_method"], "none");
+    assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(op.deleted_clients().len(), 2);
     assert!(!env.config_dir().join("once").exists());
     no_violations(&op);

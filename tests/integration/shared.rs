@@ -87,6 +87,15 @@ fn on_disk(env: &Env, name: &str) -> String {
     opened.config.refresh_token.expose().to_owned()
 }
 
+/// The name written inside account file `name`.
+fn name_inside(env: &Env, name: &str) -> String {
+    let bytes = std::fs::read(env.config_dir().join(name)).expect("read");
+    let (plain, _) =
+        oidc_agent::account::format::open(&bytes, PASSWORD.as_bytes()).expect("decrypt");
+    let json: serde_json::Value = serde_json::from_slice(&plain).expect("json");
+    json["name"].as_str().expect("a name").to_owned()
+}
+
 /// `oidc-gen --rename` where the agent holding the account is not reached
 /// (it keeps the data key): the agent saves its next rotation into the
 /// renamed file, not into a file of the old name written again, so a load
@@ -106,6 +115,7 @@ fn a_rename_in_another_shell_is_followed_by_the_agent() {
     assert!(!env.config_dir().join("acct").exists(), "written again");
     let live = op.valid_rts();
     assert!(live.contains(&on_disk(&env, "moved")), "{live:?}");
+    assert_eq!(name_inside(&env, "moved"), "moved");
 
     // Another agent loads the new name and rotates it; ours follows.
     let b = Second::start(&env);
@@ -173,6 +183,23 @@ fn loading_the_new_name_keeps_the_holders_newest_token() {
     env.wait_agent_log("'moved': saved refresh token");
     assert!(op.violations().is_empty(), "{:?}", op.violations());
     assert_eq!(op.valid_rts().len(), 1, "one live token");
+    assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
+}
+
+/// A file whose name is not the one inside it (renamed by hand, or written
+/// by an agent that followed a rename under the name it serves): a new
+/// login is saved to that file, the account the person named, not to a
+/// file of the name inside, which made a second account.
+#[test]
+fn a_new_login_is_saved_under_the_file_name() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let dir = env.config_dir();
+    std::fs::rename(dir.join("acct"), dir.join("moved")).expect("rename by hand");
+    op.accept_rt("rt-new-login");
+    let args = ["--reauthenticate", "moved", "--rt-env", "--pw-env"];
+    let vars = [("OIDC_REFRESH_TOKEN", "rt-new-login")];
+    ok_saying(&elsewhere(&env, "oidc-gen", &args, &vars), "'moved'");
+    assert!(!dir.join("acct").exists(), "saved under the name inside");
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
 }
 

@@ -168,12 +168,8 @@ pub(super) fn register(
         redirect_uris: redirect_uris.clone(),
         grant_types,
         response_types: vec!["code".to_owned()],
-        token_endpoint_auth_method: if args.public {
-            "none"
-        } else {
-            "client_secret_basic"
-        }
-        .to_owned(),
+        // `--pub` takes a preregistered client, never a registered one.
+        token_endpoint_auth_method: "client_secret_basic".to_owned(),
         scope: config.auth_scope.clone().unwrap_or_default(),
         application_type: "native".to_owned(),
     };
