@@ -109,6 +109,8 @@ async fn follow(ctx: &Ctx, name: &str, persist: Persist, seen: SecretString) {
     a.rotated
         .rotate(&mut a.config.refresh_token, on_disk.clone());
     a.file_rt = Some(on_disk);
+    // A new token: the provider's refusal of the old one says nothing of it.
+    a.refused = None;
     // The agent's name for it stays (the file may have been renamed).
     file.name = a.config.name.clone();
     file.refresh_token = a.config.refresh_token.clone();

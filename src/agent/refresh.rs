@@ -32,6 +32,18 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
     super::follow::follow_file(ctx, name)
         .await
         .map_err(|held| (ErrorKind::Failure, held))?;
+    // A refresh token the provider refused is not sent again: the refusal
+    // stands until a new login reaches the file (taken just above) or the
+    // agent. Sent again it would only be refused again, or, by a slow
+    // provider, hidden behind "try again in a moment".
+    let refused = ctx
+        .state()
+        .accounts
+        .get(name)
+        .and_then(|a| a.refused.clone());
+    if let Some(why) = refused {
+        return Err(deleted(ctx, name).unwrap_or((ErrorKind::RefreshTokenRejected, why)));
+    }
     // Read the account only once we own its lane: a refresh just before us
     // may have rotated the refresh token.
     let snap = {
@@ -53,26 +65,8 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         Err(e) => {
             if e.kind() == ErrorKind::RefreshTokenRejected {
                 super::accounts::record_refusal(ctx, name, &e.to_string());
-                // `oidc-gen -d` in a shell that does not reach this agent
-                // revoked the token and removed the file: nothing to
-                // re-authenticate.
-                let file = ctx
-                    .state()
-                    .accounts
-                    .get(name)
-                    .and_then(|a| a.persist.clone());
-                if let Some(p) = file
-                    // One stat, on a failure path: not worth the pool.
-                    && !p.path.try_exists().unwrap_or(true)
-                {
-                    return Err((
-                        ErrorKind::RefreshTokenRejected,
-                        format!(
-                            "account '{name}' was deleted ({} is gone) and the provider refused \
-                             its refresh token; unload it with `oidc-add -r {name}`",
-                            p.path.display()
-                        ),
-                    ));
+                if let Some(gone) = deleted(ctx, name) {
+                    return Err(gone);
                 }
             }
             return Err(oidc_failure(&e));
@@ -93,4 +87,26 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
     // refresh order and no unload or lock can come between.
     super::accounts::record_refresh(ctx, name, set.refresh_token.as_ref()).await;
     Ok(tok)
+}
+
+/// The answer for refused account `name` whose file is gone: `oidc-gen -d`
+/// in a shell that does not reach this agent revoked the token and removed
+/// the file, so there is nothing to re-authenticate.
+fn deleted(ctx: &Ctx, name: &str) -> Option<(ErrorKind, String)> {
+    let file = ctx
+        .state()
+        .accounts
+        .get(name)
+        .and_then(|a| a.persist.clone())?;
+    // One stat, on a failure path: not worth the pool.
+    (!file.path.try_exists().unwrap_or(true)).then(|| {
+        (
+            ErrorKind::RefreshTokenRejected,
+            format!(
+                "account '{name}' was deleted ({} is gone) and the provider refused its refresh \
+                 token; unload it with `oidc-add -r {name}`",
+                file.path.display()
+            ),
+        )
+    })
 }

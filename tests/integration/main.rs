@@ -19,6 +19,7 @@ mod pasted;
 mod properties;
 mod protocol;
 mod pubclients;
+mod refused;
 mod secrets;
 mod service;
 mod shared;

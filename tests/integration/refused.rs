@@ -1,0 +1,32 @@
+//! A refresh token the provider refused: the agent answers with the
+//! refusal (exit 7 and the command to run) without sending the token again,
+//! until a new login reaches the account file or the agent.
+
+use crate::support::*;
+
+#[test]
+fn a_refused_token_is_not_sent_again() {
+    let (op, env) = agent_with_account();
+    op.revoke_all();
+    let err = fails(&env.run("oidc-token", &["-f", "acct"]), 7);
+    assert!(err.contains("oidc-gen --reauthenticate acct"), "{err}");
+    let sent = op.refreshes();
+    for _ in 0..2 {
+        let err = fails(&env.run("oidc-token", &["-f", "acct"]), 7);
+        assert!(err.contains("oidc-gen --reauthenticate acct"), "{err}");
+    }
+    assert_eq!(op.refreshes(), sent, "the refused token was sent again");
+
+    // A new login in a shell that does not reach the agent: the agent
+    // takes it from the file and refreshes with it.
+    op.accept_rt("rt-new-login");
+    let out = env
+        .cmd("oidc-gen")
+        .env_remove("OIDC_SOCK")
+        .env("OIDC_REFRESH_TOKEN", "rt-new-login")
+        .args(["--reauthenticate", "acct", "--rt-env", "--pw-env"])
+        .output()
+        .expect("run");
+    ok(&out);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+}
