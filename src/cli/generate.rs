@@ -294,6 +294,8 @@ struct Session<'a> {
     args: &'a Args,
     rt: runtime::Runtime,
     http: reqwest::Client,
+    /// For the token endpoint: waits for an answer (`http::patient_client`).
+    tokens: reqwest::Client,
     meta: Metadata,
     interrupt: std::cell::OnceCell<interrupt::Interrupt>,
 }
@@ -315,7 +317,9 @@ impl Drop for Session<'_> {
 impl<'a> Session<'a> {
     /// Builds the client and runs discovery for `config`'s issuer.
     fn open(args: &'a Args, config: &AccountConfig) -> anyhow::Result<Self> {
-        let http = http::client(Some(Path::new(&config.cert_path))).map_err(Error::from)?;
+        let cert_path = Some(Path::new(&config.cert_path));
+        let http = http::client(cert_path).map_err(Error::from)?;
+        let tokens = http::patient_client(cert_path).map_err(Error::from)?;
         // oidc-gen makes one request at a time, on the main thread; the
         // runtime's own thread runs the Ctrl-C task while the main thread
         // blocks outside the runtime (the loopback listener, a password prompt).
@@ -328,6 +332,7 @@ impl<'a> Session<'a> {
             args,
             rt,
             http,
+            tokens,
             meta,
             interrupt: std::cell::OnceCell::new(),
         })
@@ -336,7 +341,7 @@ impl<'a> Session<'a> {
     /// The provider's token endpoint, asked as `config`'s client.
     fn token_endpoint<'s>(&'s self, config: &'s AccountConfig) -> Endpoint<'s> {
         Endpoint {
-            http: &self.http,
+            http: &self.tokens,
             url: &self.meta.token_endpoint,
             creds: Credentials::of(config),
         }
@@ -349,6 +354,32 @@ impl<'a> Session<'a> {
         Error: From<E>,
     {
         Ok(self.rt.block_on(call)?)
+    }
+
+    /// Runs a token request that cannot be sent again ([`Self::run`]), saying
+    /// so when the provider takes longer than requests usually may: it is
+    /// waited for, since its answer may replace the refresh token.
+    fn await_answer<T, E>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, E>>,
+    ) -> crate::Result<T>
+    where
+        Error: From<E>,
+    {
+        self.run(async {
+            let mut call = std::pin::pin!(call);
+            tokio::select! {
+                answer = &mut call => answer,
+                () = tokio::time::sleep(http::deadlines().request) => {
+                    eprintln!(
+                        "oidc-gen: the provider has not answered yet; waiting for its answer (up \
+                         to {} s), which may replace the refresh token it was sent",
+                        http::ANSWER_DEADLINE.as_secs()
+                    );
+                    call.await
+                }
+            }
+        })
     }
 
     /// Runs `wait` (for the user: `what` names it) with Ctrl-C ending

@@ -79,6 +79,19 @@ pub(crate) fn proxies_off(var: impl Fn(&str) -> Option<String>) -> bool {
 
 /// Builds the client, trusting the PEM bundle at `cert_path` as well.
 pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
+    build(cert_path, deadlines().request)
+}
+
+/// The same for token requests that cannot be sent again: it waits for
+/// the answer up to [`ANSWER_DEADLINE`], as the agent does. An imported
+/// refresh token is spent once the provider has it (a rotating provider
+/// answers with its replacement, and sending it again is a replay that
+/// revokes the login), an authorization code once it is exchanged.
+pub fn patient_client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
+    build(cert_path, deadlines().request.max(ANSWER_DEADLINE))
+}
+
+fn build(cert_path: Option<&Path>, request: Duration) -> Result<reqwest::Client, OidcError> {
     let system = roots::system()?;
     let roots = match cert_path.filter(|p| !p.as_os_str().is_empty()) {
         Some(path) => roots::with_bundle(system, path)?,
@@ -104,7 +117,7 @@ pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {
         .use_preconfigured_tls(tls)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(deadlines().connect)
-        .timeout(deadlines().request)
+        .timeout(request)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("oidc-agent-rs/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -2,7 +2,8 @@
 //! browser) it ends with exit code 130 and one line, saving nothing; after a
 //! wait, in a phase that blocks outside the async runtime, Ctrl-C still ends
 //! it with 130 instead of being swallowed by the handler the wait installed.
-//! During an import's check refresh and save, a signal waits for the save.
+//! During an import's check refresh and save, a signal waits for the save,
+//! and a provider that answers the check late is waited for.
 
 use crate::support::fake_op::{FakeOp, PUBLIC_CLIENT};
 use crate::support::*;
@@ -153,4 +154,30 @@ fn a_signal_during_an_imports_refresh_waits_for_the_save() {
         assert!(op.valid_rts().contains(&rt), "the live token: {rt}");
         assert!(!op.valid_rts().contains("rt-initial"), "rotated");
     }
+}
+
+/// A provider that answers the check refresh of an imported token after
+/// oidc-gen's 15 s request deadline: oidc-gen says it waits, and waits,
+/// then saves the rotated token. It used to give up at 15 s with "try
+/// again": the provider had rotated the token, so the pasted one was spent,
+/// and trying again was a replay that revokes the login. The 15 s are
+/// oidc-gen's own; the test waits on its line, and no longer.
+#[test]
+fn a_late_answer_to_the_check_refresh_is_waited_for() {
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let env = Env::new();
+    let held = op.hold_next_refresh();
+    let mut oidc_gen = Env::spawn_cmd(env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env"));
+    held.arrived();
+    oidc_gen.wait_line("the wait", |l| {
+        l.contains("the provider has not answered yet; waiting for its answer")
+    });
+    held.release();
+    ok(&oidc_gen.finish());
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("saved");
+    let rt = saved.config.refresh_token.expose().to_owned();
+    assert!(op.valid_rts().contains(&rt), "the live token: {rt}");
+    assert!(op.violations().is_empty(), "{:?}", op.violations());
 }

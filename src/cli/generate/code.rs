@@ -242,7 +242,7 @@ fn exchange(
         })
         .into());
     }
-    Ok(session.run(authcode::exchange_code(
+    Ok(session.await_answer(authcode::exchange_code(
         session.token_endpoint(config),
         pending,
         code.code(),

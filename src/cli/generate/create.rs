@@ -162,9 +162,7 @@ pub(super) fn login(
             };
             return session.critical("saving the refresh token", || {
                 let checked =
-                    session
-                        .rt
-                        .block_on(refresh_check(&session.http, &session.meta, &config));
+                    session.await_answer(refresh_check(&session.tokens, &session.meta, &config));
                 let tokens = match checked {
                     // A new account: nothing to re-authenticate yet.
                     Err(crate::Error::Oidc(OidcError::RefreshTokenRejected {
