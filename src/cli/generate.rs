@@ -17,6 +17,7 @@ mod given;
 mod interrupt;
 mod issuer;
 mod manage;
+mod pasted;
 mod registration;
 mod runtime;
 
@@ -246,7 +247,11 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     let mut name = match (args.name.clone().or(file.clone()), &args.code_exchange) {
         (Some(name), _) => name,
         // As with oidc-agent: the pending login is found by its state.
-        (None, Some(url)) => code::pending_account(&store, url)?,
+        (None, Some(url)) => match pasted::pending_account(&store, url)? {
+            Some(name) => name,
+            // Handed to the oidc-gen that waits for it.
+            None => return Ok(()),
+        },
         // Nothing is saved: the name only labels the draft.
         (None, None) if args.only_at => ONLY_AT_NAME.to_owned(),
         (None, None) => {

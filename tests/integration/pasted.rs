@@ -1,8 +1,10 @@
 //! oidc-agent's login finished in a later run: `--no-webserver` prints the
 //! URL and keeps the attempt, and `oidc-gen --codeExchange URL` (the address
-//! the browser landed on) ends it, for a new account or a re-authentication.
+//! the browser landed on) ends it, for a new account or a re-authentication;
+//! or hands it to an oidc-gen still waiting on its listener. A pending login
+//! replaced, dropped or denied leaves no registered client behind.
 
-use crate::r#gen::{account, confidential_args, gen_fails, no_violations};
+use crate::r#gen::{account, confidential_args, gen_args, gen_fails, no_violations};
 use crate::support::browser;
 use crate::support::*;
 
@@ -100,4 +102,92 @@ fn a_reauthentication_is_finished_by_code_exchange() {
             .expose()
             .starts_with("rt-code-")
     );
+}
+
+/// Starts a `--no-webserver` login of `name` with a dynamically registered
+/// client, left pending (no terminal); returns its stderr and URL.
+fn pending_login(env: &Env, issuer: &str, name: &str) -> (String, String) {
+    let mut oidc_gen = env.spawn(
+        "oidc-gen",
+        &gen_args(name, issuer, "code", &["--no-webserver"]),
+    );
+    let url = oidc_gen.auth_url();
+    let out = oidc_gen.finish();
+    ok(&out);
+    (stderr(&out), url)
+}
+
+/// The client id a `Registered client 'ID'` line names.
+fn registered(said: &str) -> String {
+    said.split("Registered client '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no registration in: {said}"))
+        .to_owned()
+}
+
+/// A pending login started again, dropped with `oidc-gen -d`, or refused
+/// by the provider: its file goes, and so does the client registered for
+/// it (each used to stay at the provider, the first one without its
+/// registration token, and `-d` said there was no such account).
+#[test]
+fn a_pending_login_ends_with_its_client() {
+    let (op, env) = provider_and_home();
+    let pending = env.config_dir().join(".dyn.pending");
+    let (said, _) = pending_login(&env, &op.issuer, "dyn");
+    let first = registered(&said);
+    let (said, _) = pending_login(&env, &op.issuer, "dyn");
+    assert!(
+        said.contains(&format!(
+            "Deleted the registered client '{first}' of the pending login (replaced by this login)"
+        )),
+        "{said}"
+    );
+    assert_eq!(op.deleted_clients(), vec![first.clone()]);
+    let second = registered(&said);
+
+    ok_saying(
+        &env.run("oidc-gen", &["-d", "-y", "dyn", "--pw-env"]),
+        "Dropped the pending login of 'dyn'.",
+    );
+    assert!(!pending.exists(), "the pending login stayed");
+    assert_eq!(op.deleted_clients(), vec![first.clone(), second.clone()]);
+
+    let (said, url) = pending_login(&env, &op.issuer, "dyn");
+    let third = registered(&said);
+    op.set(|c| c.deny_consent = true);
+    let landed = browser::authorize(&url);
+    let err = gen_fails(&env, &[&format!("--codeExchange={landed}"), "--pw-env"], 8);
+    assert!(err.contains("access_denied"), "{err}");
+    assert!(!pending.exists(), "the denied login stayed pending");
+    assert_eq!(op.deleted_clients(), vec![first, second, third]);
+}
+
+/// The login's oidc-gen waits on its loopback listener, which the browser
+/// could not reach (over SSH, say): `oidc-gen --codeExchange URL` in
+/// another terminal hands it the address, as oidc-agent's docs say to
+/// finish such a login, and the waiting oidc-gen saves the account. An
+/// argument that is no address says so.
+#[test]
+fn code_exchange_hands_the_address_to_the_waiting_oidc_gen() {
+    let (op, env) = provider_and_home();
+    let mut oidc_gen = env.spawn("oidc-gen", &confidential_args("wait", &op.issuer, "code"));
+    let url = oidc_gen.auth_url();
+    // Where the browser was sent; the test fetches it in its stead.
+    let landed = browser::authorize(&url);
+    ok_saying(
+        &env.run("oidc-gen", &[&format!("--codeExchange={landed}")]),
+        "Handed the address to the oidc-gen waiting on port",
+    );
+    ok(&oidc_gen.finish());
+    assert!(
+        account(&env, "wait")
+            .refresh_token
+            .expose()
+            .starts_with("rt-code-")
+    );
+    no_violations(&op);
+
+    let err = gen_fails(&env, &["--codeExchange", "hello"], 2);
+    assert!(err.contains("not a valid URL"), "{err}");
 }

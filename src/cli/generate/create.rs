@@ -12,7 +12,8 @@ use anyhow::{Context as _, bail};
 
 use super::complete::{complete, new_password};
 use super::{
-    Args, Flow, Session, auth_scopes, code, device, given, login_scopes, registration, scopes,
+    Args, Flow, Session, auth_scopes, code, device, given, login_scopes, pasted, registration,
+    scopes,
 };
 use crate::account::config::AccountConfig;
 use crate::account::store::Store;
@@ -53,7 +54,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
             )?;
     }
     if let Some(url) = &args.code_exchange {
-        return code::finish_pasted(args, store, name, url);
+        return pasted::finish_pasted(args, store, name, url);
     }
     if args.reauthenticate && !existing {
         // Reading the missing file gives the "no account named" error.
@@ -205,10 +206,12 @@ pub(super) fn login(
                     }
                 }
             }
-            let tokens = if flow == Flow::Code {
-                code::run(&session, store, &config)?
-            } else {
-                Some(device::run(&session, &config)?)
+            // A login of this name still pending is replaced by this one.
+            pasted::drop_pending(&session, store, name, "replaced by this login");
+            let tokens = match flow {
+                Flow::Code if args.no_webserver => pasted::run_pasted(&session, store, &config)?,
+                Flow::Code => Some(code::run(&session, &config)?),
+                _ => Some(device::run(&session, &config)?),
             };
             let Some(tokens) = tokens else {
                 // --no-webserver without a terminal: finished by --codeExchange.

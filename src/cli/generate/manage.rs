@@ -90,6 +90,10 @@ fn loaded_in_agent(name: &str) -> anyhow::Result<Option<(AgentClient, bool)>> {
 
 pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     let path = store.path(name)?;
+    // No account, but a login of that name left pending (`--no-webserver`).
+    if !path.exists() && super::pasted::forget(args, store, name)? {
+        return Ok(());
+    }
     store.read(name)?;
     if !confirm(args, &format!("Delete account '{name}'?"))? {
         bail!("not deleted");

@@ -201,6 +201,10 @@ pub(super) fn register(
 
 /// Where and with which token the client of `config` can be deleted (RFC
 /// 7592), if it was registered dynamically.
+pub(super) fn registered(config: &AccountConfig) -> Option<(&str, &SecretString)> {
+    registration_handle(config)
+}
+
 fn registration_handle(config: &AccountConfig) -> Option<(&str, &SecretString)> {
     match (
         config.extra.get(KEY_CLIENT_URI),
@@ -236,6 +240,15 @@ pub(super) fn deletion(
 /// (RFC 7592 §2.3). Best effort: a leftover client costs the provider a
 /// database row, not the user a secret, so failures are only reported.
 pub(super) fn unregister(session: &Session<'_>, config: &AccountConfig) {
+    unregister_saying(session, config, "");
+}
+
+/// [`unregister`] for the client of a pending login (`why` it ends).
+pub(super) fn unregister_for(session: &Session<'_>, config: &AccountConfig, why: &str) {
+    unregister_saying(session, config, &format!(" of the pending login ({why})"));
+}
+
+fn unregister_saying(session: &Session<'_>, config: &AccountConfig, of: &str) {
     let Some((uri, token)) = registration_handle(config) else {
         return;
     };
@@ -243,9 +256,9 @@ pub(super) fn unregister(session: &Session<'_>, config: &AccountConfig) {
         .rt
         .block_on(registration::delete_client(&session.http, uri, token))
     {
-        Ok(()) => eprintln!("Deleted the registered client '{}'.", config.client_id),
+        Ok(()) => eprintln!("Deleted the registered client '{}'{of}.", config.client_id),
         Err(e) => eprintln!(
-            "oidc-gen: note: could not delete the registered client '{}': {e}",
+            "oidc-gen: note: could not delete the registered client '{}'{of}: {e}",
             config.client_id
         ),
     }
