@@ -422,3 +422,14 @@ fn dae_supplies_a_missing_device_endpoint() {
             .starts_with("rt-device-")
     );
 }
+
+/// The issuer is saved as the provider names itself, whatever the command
+/// line's trailing '/': the spelling `oidc-token -i` and `-c` print.
+#[test]
+fn the_issuer_is_saved_as_the_provider_spells_it() {
+    let (op, env) = provider_and_home();
+    let typed = op.issuer.trim_end_matches('/');
+    assert_ne!(typed, op.issuer, "the fake provider's issuer ends with '/'");
+    ok(&env.gen_rt("sl", typed, "rt-initial"));
+    assert_eq!(account(&env, "sl").issuer_url, op.issuer);
+}

@@ -106,6 +106,12 @@ pub(super) fn login(
         .filter(|p| p.client_id == config.client_id && super::scope_max(args))
         .and_then(|p| p.scope.clone());
     let session = Session::open(args, &config)?;
+    // Spelled as the provider names itself (discovery checked it is the
+    // same issuer, give or take a trailing '/'): the spelling `oidc-token
+    // -i` and `-c` print, which scripts compare with the tokens' `iss`.
+    if !args.reauthenticate {
+        config.issuer_url = session.meta.issuer.clone();
+    }
     // `--pub` asks for the preregistered client: none is not a reason to
     // register one (oidc-agent stops here too).
     if args.public && config.client_id.is_empty() && preregistered.is_none() {
