@@ -189,6 +189,25 @@ def test_code_flow_in_browser(cli, provider, sandbox, chromium, client_id):
         assert_gen_saved(g, cli, provider, sandbox, client_id)
 
 
+def test_code_exchange_finishes_a_login_the_browser_could_not_redirect(cli, provider, sandbox):
+    """oidc-agent's docs: if the redirect goes wrong, pass the address to
+    `oidc-gen --codeExchange`. Here the browser is elsewhere (over SSH
+    without the tunnel): the person copies the address it could not load
+    and runs the documented line in another terminal, which hands it to the
+    oidc-gen waiting on its listener; that one saves the account."""
+    g = cli.gen_background(NAME, "--issuer", provider.issuer, *client_args(CONFIDENTIAL_CLIENT), "--flow", "code",
+                           "--no-url-call", "--pw-env")
+    try:
+        url = wait_auth_url(g, provider)
+        landed = Browser(verify=provider.verify).authorize(url, follow=False).redirect_url
+        res = cli.gen(f"--codeExchange={landed}")
+        assert res.returncode == 0, res.describe()
+        assert "Handed the address to the oidc-gen waiting on port" in res.stderr, res.describe()
+        assert_gen_saved(g, cli, provider, sandbox, CONFIDENTIAL_CLIENT)
+    finally:
+        g.stop()
+
+
 @pytest.mark.slow(35)
 def test_code_flow_at_a_persons_pace(cli, provider, sandbox, chromium):
     """The redirect arrives SLOW_LOGIN seconds after the URL was printed:

@@ -13,6 +13,7 @@ refresh.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -22,6 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+import account_format
 from browser import Browser, get_refresh_token
 from real_browser import Chromium, _origin
 from procs import Background, kill_pid, pid_alive
@@ -122,6 +124,26 @@ def test_device_flow_approved_late(cli, make_provider, sandbox):
     finally:
         g.stop()
     assert provider.is_active(forced(cli, "lated"))
+
+
+@pytest.mark.slow(30)
+def test_an_import_waits_for_a_slow_rotating_provider(cli, make_provider, sandbox):
+    """A rotating provider that answers the check refresh of an imported
+    token in 20 s, past oidc-gen's 15 s request deadline (a busy provider,
+    a slow link from CI): oidc-gen says it waits, waits, and saves the token
+    that replaced the pasted one. It used to give up at 15 s and say to try
+    again, while the provider had spent the pasted token: the retry was a
+    replay that revoked the login."""
+    provider = make_provider(rotate=True, refresh_delay_ms=20000)
+    pasted = get_refresh_token(provider.issuer, CONFIDENTIAL_CLIENT, CLIENT_SECRETS[CONFIDENTIAL_CLIENT], scope=SCOPE)
+    res = cli.import_account("slow", provider, CONFIDENTIAL_CLIENT, pasted,
+                             client_secret=CLIENT_SECRETS[CONFIDENTIAL_CLIENT], timeout=90)
+    assert res.returncode == 0, res.describe()
+    assert "the provider has not answered yet; waiting for its answer" in res.stderr, res.describe()
+    saved = json.loads(account_format.open_sealed(PASSWORD.encode(), sandbox.account_file("slow").read_bytes()))
+    assert saved["refresh_token"] != pasted
+    assert provider.is_active(saved["refresh_token"]), "the saved login is not alive"
+    assert provider.stats().get("failed", {}).get("refresh_token", 0) == 0, provider.stats()
 
 
 # ---------------------------------------------------------------- every path
