@@ -94,14 +94,8 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
     }
     let (mut config, persist, file_rt, rotated) = {
         let st = ctx.state();
-        if st.is_locked() {
-            return locked();
-        }
-        if st.accounts.contains_key(new) {
-            return fail(
-                ErrorKind::Usage,
-                format!("account '{new}' is loaded already"),
-            );
+        if let Some(no) = cannot_take(&st, new) {
+            return no;
         }
         let Some(a) = st.accounts.get(old) else {
             return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
@@ -182,14 +176,8 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
 /// and file as it is.
 async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> Response {
     let mut st = ctx.state();
-    if st.is_locked() {
-        return locked();
-    }
-    if st.accounts.contains_key(new) {
-        return fail(
-            ErrorKind::Usage,
-            format!("account '{new}' is loaded already"),
-        );
+    if let Some(no) = cannot_take(&st, new) {
+        return no;
     }
     let token_file = st
         .accounts
@@ -217,4 +205,18 @@ async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> R
         "'{old}': its file was renamed to '{new}' (oidc-gen --rename elsewhere); served as '{new}'"
     );
     Response::success()
+}
+
+/// Why name `new` cannot take a loaded account now: the agent is locked,
+/// or the name is loaded already.
+fn cannot_take(st: &super::state::State, new: &str) -> Option<Response> {
+    if st.is_locked() {
+        return Some(locked());
+    }
+    st.accounts.contains_key(new).then(|| {
+        fail(
+            ErrorKind::Usage,
+            format!("account '{new}' is loaded already"),
+        )
+    })
 }

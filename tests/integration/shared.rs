@@ -7,6 +7,7 @@
 
 use std::process::{Output, Stdio};
 
+use crate::r#gen::no_violations;
 use crate::support::*;
 
 /// A second agent on the same account directory (another shell's).
@@ -66,8 +67,7 @@ fn two_agents_with_one_account_take_turns_without_a_replay() {
         ok(&env.run("oidc-token", &["-f", "acct"]));
         ok(&b.run("oidc-token", &["-f", "acct"]));
     }
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
-    assert_eq!(op.valid_rts().len(), 1, "one live token");
+    one_live_login(&op);
 }
 
 /// `name` with `args` in a shell that reaches no agent.
@@ -105,12 +105,7 @@ fn name_inside(env: &Env, name: &str) -> String {
 fn a_rename_in_another_shell_is_followed_by_the_agent() {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
     ok(&env.run("oidc-token", &["-f", "acct"]));
-    ok(&elsewhere(
-        &env,
-        "oidc-gen",
-        &["--rename", "moved", "acct", "--pw-env"],
-        &[],
-    ));
+    rename_elsewhere(&env);
     ok(&env.run("oidc-token", &["-f", "acct"]));
     assert!(!env.config_dir().join("acct").exists(), "written again");
     let live = op.valid_rts();
@@ -122,7 +117,7 @@ fn a_rename_in_another_shell_is_followed_by_the_agent() {
     ok(&b.run("oidc-add", &["--pw-env", "moved"]));
     ok(&b.run("oidc-token", &["-f", "moved"]));
     ok(&env.run("oidc-token", &["-f", "acct"]));
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    no_violations(&op);
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
 }
 
@@ -145,8 +140,7 @@ fn a_rename_takes_the_rotation_another_agent_saved() {
     ok(&env.run("oidc-token", &["-f", "moved"]));
     ok(&b.run("oidc-token", &["-f", "acct"]));
     ok(&env.run("oidc-token", &["-f", "moved"]));
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
-    assert_eq!(op.valid_rts().len(), 1, "one live token");
+    one_live_login(&op);
 }
 
 /// After such a rename, asking the agent for the new name serves the
@@ -155,8 +149,7 @@ fn a_rename_takes_the_rotation_another_agent_saved() {
 #[test]
 fn the_new_name_is_served_by_the_agent_holding_the_account() {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
-    let args = ["--rename", "moved", "acct", "--pw-env"];
-    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+    rename_elsewhere(&env);
     let out = env.run("oidc-token", &["-f", "moved"]);
     ok(&out);
     let loaded = env.run("oidc-add", &["-a"]);
@@ -164,7 +157,7 @@ fn the_new_name_is_served_by_the_agent_holding_the_account() {
     env.wait_agent_log("'moved': saved refresh token");
     assert!(!env.config_dir().join("acct").exists(), "written again");
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    no_violations(&op);
 }
 
 /// The same while the agent holds a rotation it could not save: `oidc-add
@@ -173,16 +166,12 @@ fn the_new_name_is_served_by_the_agent_holding_the_account() {
 #[test]
 fn loading_the_new_name_keeps_the_holders_newest_token() {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
-    let away = block_account_dir(&env);
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    unblock_account_dir(&env, &away);
-    let args = ["--rename", "moved", "acct", "--pw-env"];
-    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+    holding_an_unsaved_rotation(&env);
+    rename_elsewhere(&env);
     ok(&env.run("oidc-add", &["--pw-env", "moved"]));
     ok(&env.run("oidc-token", &["-f", "moved"]));
     env.wait_agent_log("'moved': saved refresh token");
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
-    assert_eq!(op.valid_rts().len(), 1, "one live token");
+    one_live_login(&op);
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
 }
 
@@ -222,7 +211,7 @@ fn a_new_login_in_another_shell_is_taken_by_the_agent() {
     let refresh = op.calls();
     let last = refresh.last().expect("a refresh");
     assert_eq!(last.form("refresh_token").as_deref(), Some(saved.as_str()));
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    no_violations(&op);
     assert!(op.valid_rts().contains(&on_disk(&env, "acct")));
 }
 
@@ -279,7 +268,7 @@ fn a_token_held_unsaved_by_one_agent_is_not_replayed_by_another() {
     ok(&b.run("oidc-add", &["-r", "acct"]));
     let err = fails(&b.run("oidc-add", &["--pw-env", "acct"]), 1);
     assert!(err.contains("held by the agent at"), "{err}");
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
+    no_violations(&op);
     // A's newest token is alive, and A still serves.
     ok(&env.run("oidc-token", &["-f", "acct"]));
 }
@@ -303,8 +292,7 @@ fn the_holder_lets_go_once_it_has_saved() {
     ok(&env.run("oidc-token", &["acct"]));
     env.wait_agent_log("'acct': saved refresh token");
     ok(&b.run("oidc-token", &["-f", "acct"]));
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
-    assert_eq!(op.valid_rts().len(), 1, "one live token");
+    one_live_login(&op);
 }
 
 /// An agent killed (or stopped on a disk still full) while it holds a
@@ -328,8 +316,7 @@ fn a_token_left_by_a_killed_agent_is_taken_by_the_next_load() {
 fn a_token_left_behind_follows_a_rename() {
     let (op, mut env) = agent_with_account_where(|c| c.rotate = true);
     killed_holding_an_unsaved_rotation(&mut env);
-    let args = ["--rename", "moved", "acct", "--pw-env"];
-    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+    rename_elsewhere(&env);
     env.start_agent(&[]);
     next_load_takes_the_newest(&op, &env, "moved");
 }
@@ -352,10 +339,8 @@ fn next_load_takes_the_newest(op: &crate::support::fake_op::FakeOp, env: &Env, n
     ok_saying(&out, "took the newest refresh token");
     ok(&env.run("oidc-token", &["-f", name]));
     env.wait_agent_log(&format!("'{name}': saved refresh token"));
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
-    let live = op.valid_rts();
-    assert_eq!(live.len(), 1, "{live:?}");
-    assert!(live.contains(&on_disk(env, name)), "{live:?}");
+    one_live_login(op);
+    assert!(op.valid_rts().contains(&on_disk(env, name)));
 }
 
 /// Agent A holds a rotation it could not save; the account is renamed in
@@ -365,11 +350,8 @@ fn next_load_takes_the_newest(op: &crate::support::fake_op::FakeOp, env: &Env, n
 #[test]
 fn a_holders_note_follows_a_rename_in_another_shell() {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
-    let away = block_account_dir(&env);
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    unblock_account_dir(&env, &away);
-    let args = ["--rename", "moved", "acct", "--pw-env"];
-    ok(&elsewhere(&env, "oidc-gen", &args, &[]));
+    holding_an_unsaved_rotation(&env);
+    rename_elsewhere(&env);
 
     let b = Second::start(&env);
     let err = fails(&b.run("oidc-add", &["--pw-env", "moved"]), 1);
@@ -379,8 +361,7 @@ fn a_holders_note_follows_a_rename_in_another_shell() {
     env.wait_agent_log("(oidc-gen --rename elsewhere): saved refresh token");
     ok(&b.run("oidc-add", &["--pw-env", "moved"]));
     ok(&b.run("oidc-token", &["-f", "moved"]));
-    assert!(op.violations().is_empty(), "{:?}", op.violations());
-    assert_eq!(op.valid_rts().len(), 1, "one live token");
+    one_live_login(&op);
 }
 
 /// Renamed through the agent that holds an unsaved rotation, the account's
@@ -391,9 +372,7 @@ fn a_holders_note_follows_a_rename_in_another_shell() {
 fn a_rename_through_the_holder_leaves_no_note_behind() {
     use oidc_agent::account::format::KdfParams;
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
-    let away = block_account_dir(&env);
-    ok(&env.run("oidc-token", &["-f", "acct"]));
-    unblock_account_dir(&env, &away);
+    holding_an_unsaved_rotation(&env);
     ok(&env.run("oidc-gen", &["--rename", "moved", "acct"]));
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
 
@@ -428,4 +407,26 @@ fn block_account_dir(env: &Env) -> std::path::PathBuf {
 fn unblock_account_dir(env: &Env, away: &std::path::Path) {
     crate::lifecycle::swap(away, &env.config_dir());
     std::fs::remove_file(away).expect("unblock");
+}
+
+/// No replay reached the provider, and one login is alive: every agent
+/// ended on the same newest token.
+#[track_caller]
+fn one_live_login(op: &crate::support::fake_op::FakeOp) {
+    no_violations(op);
+    assert_eq!(op.valid_rts().len(), 1, "one live token");
+}
+
+/// The agent refreshes `acct` while no account file can be written, so it
+/// holds the rotation unsaved (and notes so); then the directory is back.
+fn holding_an_unsaved_rotation(env: &Env) {
+    let away = block_account_dir(env);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    unblock_account_dir(env, &away);
+}
+
+/// `oidc-gen --rename moved acct` in a shell that does not reach the agent.
+fn rename_elsewhere(env: &Env) {
+    let args = ["--rename", "moved", "acct", "--pw-env"];
+    ok(&elsewhere(env, "oidc-gen", &args, &[]));
 }

@@ -47,6 +47,12 @@ fn parse_pending(bytes: &[u8]) -> Option<PendingLogin> {
         .filter(|l: &PendingLogin| l.version == PENDING_VERSION)
 }
 
+/// The pending login in the file at `path`, if there is one of this version.
+fn read_pending(path: &std::path::Path) -> Option<PendingLogin> {
+    let bytes = Zeroizing::new(std::fs::read(path).ok()?);
+    parse_pending(&bytes)
+}
+
 fn pending_path(store: &Store, name: &str) -> PathBuf {
     store.dir().join(format!(".{name}.pending"))
 }
@@ -263,11 +269,7 @@ fn give_up(args: &Args, path: &std::path::Path, login: &PendingLogin, why: &str)
 /// whether there was one.
 pub(super) fn drop_pending(session: &Session<'_>, store: &Store, name: &str, why: &str) -> bool {
     let path = pending_path(store, name);
-    let Some(login) = std::fs::read(&path)
-        .ok()
-        .map(Zeroizing::new)
-        .and_then(|b| parse_pending(&b))
-    else {
+    let Some(login) = read_pending(&path) else {
         return false;
     };
     remove_pending(&path);
@@ -281,11 +283,7 @@ pub(super) fn drop_pending(session: &Session<'_>, store: &Store, name: &str, why
 /// dropped. Returns whether there was one.
 pub(super) fn forget(args: &Args, store: &Store, name: &str) -> anyhow::Result<bool> {
     let path = pending_path(store, name);
-    let Some(login) = std::fs::read(&path)
-        .ok()
-        .map(Zeroizing::new)
-        .and_then(|b| parse_pending(&b))
-    else {
+    let Some(login) = read_pending(&path) else {
         return Ok(false);
     };
     give_up(args, &path, &login, "dropped with oidc-gen -d");
