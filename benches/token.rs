@@ -3,6 +3,7 @@
 //!   a cached token, next to spawning `/bin/true` as the floor;
 //! - the agent round trip in-process (connect, request, reply), plain JSON;
 //! - concurrent clients (8 threads) against one agent;
+//! - a 1 MiB request written in 4 KiB pieces (linear, not quadratic);
 //! - the agent's resident memory with one account loaded.
 //!
 //! The provider is the std-only fake from the integration tests. Results are
@@ -155,6 +156,25 @@ fn main() {
         client.call(&forced).expect("call");
     });
     stats("forced refresh via agent (loopback OP)", fr);
+
+    // A 1 MiB request written in the liboidc-agent libraries' 4096-byte
+    // pieces: the agent finds its end as the bytes come, so this stays
+    // linear in the size (it parsed all of it after every piece).
+    let big = format!(
+        r#"{{"request":"access_token","account":"bench","application_hint":"{}"}}"#,
+        "a".repeat((1 << 20) - 100)
+    );
+    let pieces = time_calls(20, || {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).expect("connect");
+        for piece in big.as_bytes().chunks(4096) {
+            s.write_all(piece).expect("write");
+        }
+        let mut reply = Vec::new();
+        s.read_to_end(&mut reply).expect("reply");
+        assert!(reply.starts_with(b"{"), "no reply");
+    });
+    stats("1 MiB request in 4 KiB writes", pieces);
 
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", agent.id())).unwrap_or_default();

@@ -50,6 +50,13 @@ pub use conn::{dispatch, read_message};
 /// How often unsaved rotations are written again.
 const SAVE_RETRY: Duration = Duration::from_secs(10);
 
+/// Connections served at once. Past it the agent takes no more until one
+/// ends (they wait in the socket's backlog): a script that opens
+/// connections and sends nothing holds each for at most the read timeout,
+/// and cannot take the agent's file descriptors (which account files and
+/// provider connections need) nor grow its memory without bound.
+const MAX_CONNECTIONS: usize = 512;
+
 /// `tokio::spawn` of `task` boxed first. tokio moves a task's future
 /// through several frames on its way to the heap, and the spawning frame
 /// holds those copies: a connection's 9 kB future made the accept loop's
@@ -101,19 +108,26 @@ pub async fn serve(
         Some(socket) => log!("started; listening on {}", socket.display()),
         None => log!("started; serving the socket passed by systemd"),
     }
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let signal = loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            (accepted, slot) = async {
+                let slot = slots.clone().acquire_owned().await;
+                (listener.accept().await, slot)
+            } => match accepted {
                 Ok((stream, _)) => {
                     let ctx = ctx.clone();
                     spawn(async move {
+                        let _slot = slot;
                         if let Err(e) = conn::serve(ctx, stream).await {
                             log::connection_error(&e);
                         }
                     });
                 }
                 Err(e) => {
-                    log!("accept: {e}");
+                    // Rate-limited: an fd limit reached lasts, and its line
+                    // every 50 ms would push everything else out of the log.
+                    log::connection_error(&format!("accept: {e}"));
                     // A retry interval, not synchronization: errors such as
                     // EMFILE persist for a while, and retrying at once would
                     // spin and flood the log.

@@ -95,31 +95,126 @@ async fn read_until(
     Ok(())
 }
 
-/// Reads one message: until it parses as JSON, or the client stops sending
-/// (EOF, or a pause after something that cannot become JSON).
+/// Where a plain request ends, found as its bytes arrive, each byte looked
+/// at once: a request written in many pieces (the C, Python and Go
+/// libraries write 4096-byte chunks) or dripped by a stuck client costs
+/// time linear in its size, not a parse of all of it after every piece.
+/// It follows brackets and strings only; serde parses the whole once.
+#[derive(Default)]
+struct Ends {
+    /// Bytes looked at.
+    seen: usize,
+    /// Open `{` and `[` outside strings.
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    /// A `{`, `[` or `"` opened the value.
+    opened: bool,
+}
+
+impl Ends {
+    /// Looks at what `buf` has beyond the bytes seen; true once the value
+    /// the first of them opened is closed.
+    fn closed(&mut self, buf: &[u8]) -> bool {
+        for &b in &buf[self.seen.min(buf.len())..] {
+            self.seen += 1;
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => {
+                        self.in_string = false;
+                        if self.depth == 0 {
+                            return true;
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => (self.in_string, self.opened) = (true, true),
+                b'{' | b'[' => (self.depth, self.opened) = (self.depth + 1, true),
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// Whether `buf` is a whole JSON value (`Some(true)`), cannot become one
+/// (`Some(false)`), or may still (`None`).
+fn json_state(buf: &[u8]) -> Option<bool> {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(buf) {
+        Ok(_) => Some(true),
+        Err(e) if e.is_eof() => None,
+        Err(_) => Some(false),
+    }
+}
+
+/// How long a client may pause inside a request before the agent looks at
+/// whether what came so far can still become JSON.
+const PAUSE: Duration = Duration::from_millis(200);
+
+/// Reads one message: until it is a whole JSON value, or the client stops
+/// sending (EOF, or a pause after something that cannot become JSON).
 pub async fn read_message(stream: &mut UnixStream) -> io::Result<Message> {
     let mut buf = Zeroizing::new(Vec::with_capacity(1024));
     let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
-    read_until(stream, &mut buf, deadline, |b| {
-        if b.is_empty() {
-            return false;
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    let mut ends = Ends::default();
+    loop {
+        let pause = (tokio::time::Instant::now() + PAUSE).min(deadline);
+        let n = match tokio::time::timeout_at(pause, stream.read(&mut chunk[..])).await {
+            Ok(r) => r?,
+            Err(_) if pause < deadline => {
+                // The client waits: for the reply to something that
+                // cannot become JSON, or it is slow. One parse a pause.
+                if json_state(&buf).is_some() {
+                    break;
+                }
+                continue;
+            }
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "client stalled (no complete request within {} s)",
+                        READ_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+        };
+        if n == 0 {
+            break;
         }
-        match serde_json::from_slice::<serde::de::IgnoredAny>(b) {
-            Ok(_) => true,
-            Err(e) if e.is_eof() => false,
-            // Not JSON and cannot become JSON: the client sent all it will
-            // send in one write (oidc-agent clients do), so answer now.
-            Err(_) => true,
+        let first = buf.is_empty();
+        // Grows without leaving a plain copy of the request behind.
+        crate::secret::extend_zeroizing(&mut buf, &chunk[..n]);
+        if buf.len() > MAX_MESSAGE {
+            return Err(too_large());
         }
+        if ends.closed(&buf) {
+            break;
+        }
+        // Not a bracketed value or a string (oidc-agent's encrypted mode,
+        // garbage, a scalar): oidc-agent clients send it in one write, so
+        // it is answered now.
+        if first && !ends.opened && json_state(&buf).is_some() {
+            break;
+        }
+    }
+    Ok(if json_state(&buf) == Some(true) {
+        Message::Plain(buf)
+    } else {
+        Message::Other(buf)
     })
-    .await?;
-    Ok(
-        if serde_json::from_slice::<serde::de::IgnoredAny>(&buf).is_ok() {
-            Message::Plain(buf)
-        } else {
-            Message::Other(buf)
-        },
-    )
 }
 
 /// Parses and handles one plain request.
@@ -249,4 +344,30 @@ async fn serve_non_json(
     };
     ipc_crypt::pad_for_chunked_readers(&mut sealed);
     Ok(Reply::answer(Zeroizing::new(sealed)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fed byte by byte, as a dripping client sends: each byte is looked at
+    /// once, braces and brackets inside strings (escaped quotes too) do not
+    /// count, and the value ends at its closing bracket.
+    #[test]
+    fn the_end_of_a_request_is_found_in_one_pass() {
+        let request = br#" {"request":"access_token","account":"a}\"]{","x":[1,{"y":"}"}]}"#;
+        let mut ends = Ends::default();
+        let closes: Vec<usize> = (1..=request.len())
+            .filter(|&n| ends.closed(&request[..n]))
+            .collect();
+        assert_eq!(closes, vec![request.len()]);
+        assert_eq!(ends.seen, request.len(), "a byte looked at twice");
+        let mut string = Ends::default();
+        assert!(string.closed(br#""a\"b""#) && string.opened);
+        let mut key = Ends::default();
+        assert!(
+            !key.closed(b"MIIBIjAN") && !key.opened,
+            "encrypted mode's key"
+        );
+    }
 }

@@ -14,6 +14,7 @@ mod given_up;
 mod interrupt;
 mod launcher;
 mod lifecycle;
+mod limits;
 mod loading;
 mod pasted;
 mod properties;

@@ -1,0 +1,43 @@
+//! The agent's bounds against a client that misbehaves (a stuck script, a
+//! loop gone wrong): it serves at most `MAX_CONNECTIONS` connections at
+//! once, and the rest wait their turn instead of taking its file
+//! descriptors and memory.
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+
+use crate::support::*;
+
+/// The agent's `MAX_CONNECTIONS`.
+const SERVED_AT_ONCE: usize = 512;
+
+/// More connections than that, each an unfinished request, hold every slot
+/// until the agent's 10 s read timeout answers them. A request behind them
+/// is served only then: when its reply comes, the first of the stuck ones
+/// has its "stalled" answer already (without the cap it was served at once,
+/// while they all still waited).
+#[test]
+fn connections_past_the_cap_wait_for_a_slot() {
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let sock = env.sock.clone().expect("socket");
+    let stuck: Vec<UnixStream> = (0..SERVED_AT_ONCE + 8)
+        .map(|_| {
+            let mut s = UnixStream::connect(&sock).expect("connect");
+            s.write_all(b"{").expect("write");
+            s
+        })
+        .collect();
+    let mut late = UnixStream::connect(&sock).expect("connect");
+    late.write_all(br#"{"request":"status"}"#).expect("write");
+    let mut reply = Vec::new();
+    late.read_to_end(&mut reply).expect("reply");
+    assert!(reply.starts_with(b"{"), "no reply");
+    let mut first = &stuck[0];
+    first.set_nonblocking(true).expect("nonblocking");
+    let mut answered = [0u8; 64];
+    let n = first.read(&mut answered).expect(
+        "the first stuck connection had no answer yet: the late request was served past the cap",
+    );
+    assert!(n > 0, "closed without an answer");
+}
