@@ -25,6 +25,7 @@ mod accounts;
 pub mod activation;
 mod ahead;
 pub mod autoload;
+mod cache;
 pub mod clock;
 pub mod conn;
 mod ctx;

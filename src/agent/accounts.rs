@@ -246,17 +246,16 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         };
         if let Some((access_token, id_token, expires_at, scope)) = first.filter(|f| f.2.is_some()) {
             let obtained_at = ctx.clock.now();
-            st.cache.insert(
-                CacheKey::new(&name, None, None),
-                Token {
-                    access_token,
-                    id_token,
-                    issuer,
-                    expires_at,
-                    obtained_at,
-                    scope,
-                },
-            );
+            let token = Token {
+                access_token,
+                id_token,
+                issuer,
+                expires_at,
+                obtained_at,
+                scope,
+            };
+            let key = CacheKey::new(&name, None, None);
+            super::cache::keep(&mut st.cache, key, token, obtained_at);
         }
     }
     log!("'{name}': loaded (refresh token {fp})");

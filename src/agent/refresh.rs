@@ -81,7 +81,8 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         scope: set.scope.clone(),
     };
     if tok.expires_at.is_some() {
-        ctx.state().cache.insert(fk.key.clone(), tok.clone());
+        let now = ctx.clock.now();
+        super::cache::keep(&mut ctx.state().cache, fk.key.clone(), tok.clone(), now);
     }
     // Kept and written while we still own the lane, so writes land in
     // refresh order and no unload or lock can come between.

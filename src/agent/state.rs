@@ -19,7 +19,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
-use crate::account::config::{AccountConfig, same_issuer, split_list};
+pub use super::cache::{CacheKey, Token};
+use crate::account::config::{AccountConfig, same_issuer};
 use crate::account::format;
 use crate::error::ErrorKind;
 use crate::oidc::discovery::Metadata;
@@ -153,35 +154,6 @@ impl Loaded {
     }
 }
 
-/// What a token is cached under: account plus the exact scope and audience
-/// sets (sorted, so `-s "a b"` and `-s "b a"` share an entry).
-#[derive(Debug, Clone, Hash, PartialEq, Eq)]
-pub struct CacheKey {
-    /// The account's short name.
-    pub account: String,
-    /// Requested scopes; empty: the account's default.
-    pub scopes: Vec<String>,
-    /// Requested audiences.
-    pub audiences: Vec<String>,
-}
-
-impl CacheKey {
-    /// Builds a key from the request's space-separated lists.
-    pub fn new(account: &str, scope: Option<&str>, audience: Option<&str>) -> Self {
-        let norm = |s: Option<&str>| {
-            let mut v = split_list(s.unwrap_or(""));
-            v.sort();
-            v.dedup();
-            v
-        };
-        Self {
-            account: account.to_owned(),
-            scopes: norm(scope),
-            audiences: norm(audience),
-        }
-    }
-}
-
 /// One in-flight refresh is shared by all requests for the same key and kind.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub struct FlightKey {
@@ -189,30 +161,6 @@ pub struct FlightKey {
     pub key: CacheKey,
     /// An ID-token request (never served from cache).
     pub id_token: bool,
-}
-
-/// A token as handed to clients.
-#[derive(Debug, Clone)]
-pub struct Token {
-    /// The access token.
-    pub access_token: SecretString,
-    /// The ID token, when the provider sent one.
-    pub id_token: Option<SecretString>,
-    /// The account's issuer.
-    pub issuer: String,
-    /// Expiry (Unix seconds); `None`: unknown, not cached.
-    pub expires_at: Option<i64>,
-    /// When the agent got it (Unix seconds): its lifetime, for refresh ahead.
-    pub obtained_at: i64,
-    /// The granted scope, when the provider said.
-    pub scope: Option<String>,
-}
-
-impl Token {
-    /// True when the token is valid for more than `min_valid` more seconds.
-    pub fn valid_for(&self, now: i64, min_valid: i64) -> bool {
-        self.expires_at.is_some_and(|exp| exp - now > min_valid)
-    }
 }
 
 /// A failed refresh, shared by every waiter.
@@ -384,36 +332,6 @@ mod tests {
             obtained_at: 0,
             scope: None,
         }
-    }
-
-    #[test]
-    fn cache_validity_rules() {
-        assert!(token(Some(100)).valid_for(50, 10));
-        assert!(!token(Some(100)).valid_for(95, 10));
-        assert!(
-            !token(Some(100)).valid_for(90, 10),
-            "exactly min_valid left is not enough"
-        );
-        assert!(
-            !token(None).valid_for(0, 0),
-            "unknown expiry is never served from cache"
-        );
-    }
-
-    #[test]
-    fn cache_keys_normalize_lists() {
-        assert_eq!(
-            CacheKey::new("a", Some("b a a"), None),
-            CacheKey::new("a", Some("a b"), Some(""))
-        );
-        assert_ne!(
-            CacheKey::new("a", Some("x"), None),
-            CacheKey::new("a", None, None)
-        );
-        assert_ne!(
-            CacheKey::new("a", None, Some("x")),
-            CacheKey::new("a", None, None)
-        );
     }
 
     fn load(st: &mut State, config: AccountConfig, expires_at: Option<i64>) {
