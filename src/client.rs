@@ -53,6 +53,7 @@ impl AgentClient {
         let mut stream = UnixStream::connect(&self.path)
             .map_err(|e| not_a_socket(&self.path).unwrap_or(e))
             .map_err(unreachable)?;
+        check_peer(&stream, &self.path)?;
         stream
             .set_read_timeout(Some(REPLY_TIMEOUT))
             .map_err(unreachable)?;
@@ -116,6 +117,35 @@ fn not_a_socket(path: &Path) -> Option<io::Error> {
     Some(io::Error::other(format!(
         "it is {what} (does OIDC_SOCK name the wrong path?)"
     )))
+}
+
+/// Refuses an agent that runs as another user (root excepted, who could
+/// read everything anyway), before a request is sent: `oidc-add` sends the
+/// refresh token, the client secret and the file's data key. Another user
+/// may have made the socket at a path `OIDC_SOCK` still names once its
+/// agent has ended (its directory in `/tmp` is gone, and the path was in
+/// the agent's command line), or moved ours aside in a directory they can
+/// write (SO_PEERCRED: the peer's uid at connect, as the agent checks ours).
+fn check_peer(stream: &UnixStream, path: &Path) -> Result<()> {
+    let ours = rustix::process::getuid();
+    let peer =
+        rustix::net::sockopt::socket_peercred(stream).map_err(|e| Error::AgentUnreachable {
+            path: path.to_owned(),
+            cause: e.into(),
+        })?;
+    if peer.uid == ours || peer.uid.is_root() {
+        return Ok(());
+    }
+    Err(Error::AgentNoReply {
+        path: path.to_owned(),
+        what: format!(
+            "is run by another user (uid {}, pid {}); nothing was sent to it. OIDC_SOCK names a \
+             socket that is not your agent's (yours has ended, or the socket was replaced): \
+             start your agent again with `eval \"$(oidc-agent)\"`",
+            peer.uid.as_raw(),
+            peer.pid.as_raw_nonzero()
+        ),
+    })
 }
 
 /// An I/O error after the connection was made: cut off (another user's

@@ -87,7 +87,40 @@ pub fn socket_path_from(given: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
     if !dir.as_os_str().is_empty() {
         crate::account::store::ensure_private_dir(&dir)?;
     }
+    let shown = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &dir
+    };
+    refuse_shared_dir(shown)?;
     Ok((dir.join(file), fresh))
+}
+
+/// Refuses a socket directory another user can change: theirs (not root's),
+/// or one others may write without the sticky bit (which, as in /tmp, keeps
+/// them from renaming what is ours). There they could move the agent's
+/// socket aside and put theirs in its place, to receive what `oidc-add`
+/// sends (our clients check who listens; oidc-agent's do not).
+fn refuse_shared_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(dir).map_err(|e| Error::io("inspect", dir, e))?;
+    let uid = rustix::process::getuid().as_raw();
+    let theirs = meta.uid() != uid && meta.uid() != 0;
+    let open = meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0;
+    if theirs || open {
+        return Err(Error::Failure(format!(
+            "{} {}: they could replace the agent's socket there and receive what oidc-add \
+             sends; put the socket in a directory only you can write (mode 0700, such as \
+             $XDG_RUNTIME_DIR), or leave out -a",
+            dir.display(),
+            if theirs {
+                "belongs to another user"
+            } else {
+                "can be written by other users"
+            }
+        )));
+    }
+    Ok(())
 }
 
 fn parent_pid() -> i32 {

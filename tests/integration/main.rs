@@ -6,6 +6,7 @@ mod autoload;
 mod compat;
 mod dropin;
 mod flags;
+mod foreign;
 mod format;
 mod r#gen;
 mod gen_preflight;

@@ -224,8 +224,7 @@ fn the_agent_is_not_dumpable() {
     use std::os::unix::process::CommandExt as _;
     needs_root("the agent runs as another uid");
     let env = Env::new();
-    env.open_tmp_to_other_users();
-    let sock = env.dir.path().join("tmp").join("nobody.sock");
+    let sock = env.dir_of(65534).join("nobody.sock");
     let mut agent = env
         .cmd("oidc-agent")
         .args(["--console", "--socket-path"])

@@ -68,6 +68,17 @@ impl Env {
         chmod(&self.dir.path().join("tmp"), 0o777);
     }
 
+    /// A 0700 directory of `uid` in the temporary directory (opened to
+    /// other users first), for a root-only test's process running as `uid`:
+    /// an agent refuses to listen where another user could swap its socket.
+    pub fn dir_of(&self, uid: u32) -> PathBuf {
+        self.open_tmp_to_other_users();
+        let dir = self.dir.path().join("tmp").join(format!("uid-{uid}"));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).expect("chown");
+        dir
+    }
+
     /// The socket of the agent this environment started.
     pub fn socket(&self) -> PathBuf {
         self.sock.clone().expect("no agent started")

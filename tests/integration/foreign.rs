@@ -1,0 +1,85 @@
+//! What another user on the machine can put in our way: a socket at the
+//! path `OIDC_SOCK` names, a directory they can write that holds our
+//! socket, a link where our token file or its lock goes. The tests that
+//! act as that other user are root-only.
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::process::CommandExt as _;
+use std::process::Stdio;
+
+use crate::support::*;
+
+/// The other user: nobody.
+const OTHER: u32 = 65534;
+
+/// `OIDC_SOCK` names a socket another user listens on (made where ours was
+/// once our agent ended, its directory in /tmp gone): `oidc-add` refuses
+/// before it sends the account's refresh token, client secret and data
+/// key, and says why. It sent them, then read "closed the connection".
+#[test]
+#[ignore = "needs root to act as another uid; tests/run-all runs it when root"]
+fn a_socket_of_another_user_is_sent_nothing() {
+    needs_root("another uid listens");
+    let (_op, env) = agent_with_account();
+    let theirs = env.dir_of(OTHER).join("agent.sock");
+    let mut other = env
+        .cmd("oidc-agent")
+        .args(["--console", "--socket-path"])
+        .arg(&theirs)
+        .uid(OTHER)
+        .gid(OTHER)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("their agent");
+    // Listening once it says where.
+    let said = BufReader::new(other.stdout.take().expect("stdout"))
+        .lines()
+        .next();
+    assert!(said.is_some_and(|l| l.is_ok()), "their agent did not start");
+    let out = env
+        .cmd("oidc-add")
+        .env("OIDC_SOCK", &theirs)
+        .args(["--pw-env", "acct"])
+        .output()
+        .expect("run");
+    let err = fails(&out, 3);
+    assert!(
+        err.contains(&format!("is run by another user (uid {OTHER}"))
+            && err.contains("nothing was sent to it"),
+        "{err}"
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
+/// `oidc-agent -a PATH` in a directory other users may write: refused,
+/// saying why (they could move the socket aside and listen in its place).
+/// One they may write but not rename in, as /tmp (the sticky bit), is fine.
+#[test]
+fn no_socket_where_others_could_swap_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    let shared = env.dir.path().join("tmp").join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    let chmod = |mode| {
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    chmod(0o777);
+    let sock = shared.join("agent.sock");
+    let run = |sock: &std::path::Path| {
+        env.cmd("oidc-agent")
+            .arg("-a")
+            .arg(sock)
+            .args(["--", "true"])
+            .output()
+            .expect("run")
+    };
+    let err = fails(&run(&sock), 1);
+    assert!(
+        err.contains("can be written by other users") && err.contains("mode 0700"),
+        "{err}"
+    );
+    chmod(0o1777);
+    ok(&run(&sock));
+}
