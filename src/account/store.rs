@@ -375,13 +375,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     // a synced folder) is written through: the link stays and its target
     // gets the new contents. Replacing the link would leave the target with
     // a refresh token the provider has replaced, to be put back later.
-    let target;
-    let path = if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        target = link_target(path)?;
-        target.as_path()
-    } else {
-        path
-    };
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return write_replacing(&link_target(path)?, bytes);
+    }
+    write_replacing(path, bytes)
+}
+
+/// [`write_atomic`] that replaces whatever is at `path`, a link too, never
+/// writing through it: for files in shared places (a token file in /tmp),
+/// where a link may be another user's, planted to have us overwrite a file
+/// of ours it points to. In a sticky directory the rename over another
+/// user's link fails instead.
+pub fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path
         .file_name()

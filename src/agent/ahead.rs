@@ -206,7 +206,7 @@ pub(super) async fn write_token_file(ctx: &Ctx, name: &str) -> Result<(), String
     };
     let target = path.clone();
     let written =
-        tokio::task::spawn_blocking(move || crate::account::store::write_atomic(&target, &body))
+        tokio::task::spawn_blocking(move || crate::account::store::write_replacing(&target, &body))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));

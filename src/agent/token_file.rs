@@ -104,6 +104,12 @@ pub fn claim(path: &Path, account: &str, socket: Option<&Path>) -> Result<(), St
             path,
             &std::fs::read_to_string(&lock).unwrap_or_default(),
         )),
+        // A link or another user's file where the lock goes: planted, so
+        // the token file is not taken either.
+        Err(e) if planted(&lock) => Err(format!(
+            "the token file {} is not taken: {e}",
+            path.display()
+        )),
         Err(e) => {
             log!(
                 "no lock for the token file {}: {}: {e}",
@@ -115,6 +121,13 @@ pub fn claim(path: &Path, account: &str, socket: Option<&Path>) -> Result<(), St
     }
 }
 
+/// Whether what is at `path` is a link, or a file of another user.
+fn planted(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::symlink_metadata(path)
+        .is_ok_and(|m| m.file_type().is_symlink() || m.uid() != rustix::process::getuid().as_raw())
+}
+
 /// Opens and locks `lock`, writing `keeper` into it; `None` when another
 /// process holds it.
 fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
@@ -122,13 +135,33 @@ fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
     // Twice at most: the last holder removes the lock file as it lets go,
     // and a file opened just before that is no longer the lock.
     for _ in 0..2 {
+        // Not through a link, and only a file of ours: the lock sits beside
+        // the token file, in /tmp without $XDG_RUNTIME_DIR, where another
+        // user could plant a link to a file of ours for us to truncate.
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .mode(0o600)
-            .open(lock)?;
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(lock)
+            .map_err(|e| {
+                if e.raw_os_error() == Some(libc::ELOOP) {
+                    std::io::Error::other(format!(
+                        "{} is a link (another user's?); remove it",
+                        lock.display()
+                    ))
+                } else {
+                    e
+                }
+            })?;
+        if file.metadata()?.uid() != rustix::process::getuid().as_raw() {
+            return Err(std::io::Error::other(format!(
+                "{} belongs to another user; remove it, or name another file (--token-file=PATH)",
+                lock.display()
+            )));
+        }
         match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
             Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),

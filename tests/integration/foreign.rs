@@ -83,3 +83,36 @@ fn no_socket_where_others_could_swap_it() {
     chmod(0o1777);
     ok(&run(&sock));
 }
+
+/// A link where the token file's lock goes (another user's, in /tmp
+/// without $XDG_RUNTIME_DIR) to a file of ours: the agent neither truncates
+/// nor writes that file, and does not take the token file; and once it
+/// keeps a token file, a link put where it was (while the agent was
+/// locked, say) is replaced, not written through.
+#[test]
+fn links_where_the_token_file_goes_are_not_written_through() {
+    let (_op, env) = agent_with_account();
+    let profile = env.dir.path().join("home").join(".profile");
+    std::fs::write(&profile, "export FOO=1\n").expect("write");
+    let tmp = env.dir.path().join("tmp");
+    let (bt, lock) = (tmp.join("bt"), tmp.join(".bt.lock"));
+    std::os::unix::fs::symlink(&profile, &lock).expect("plant the lock");
+    let flag = format!("--token-file={}", bt.display());
+    let err = fails(&env.run("oidc-add", &[&flag, "acct"]), 2);
+    assert!(err.contains("is a link"), "{err}");
+    assert!(!bt.exists());
+
+    std::fs::remove_file(&lock).expect("rm");
+    ok(&env.run("oidc-add", &[&flag, "acct"]));
+    env.wait_agent_log("'acct': wrote a fresh access token");
+    ok(&env.run_lock("-x", "l"));
+    assert!(!bt.exists(), "the token file stayed while locked");
+    std::os::unix::fs::symlink(&profile, &bt).expect("plant the file");
+    ok(&env.run_lock("-X", "l"));
+    env.wait_agent_log("'acct': wrote a fresh access token");
+    assert_eq!(
+        std::fs::read_to_string(&profile).expect("read"),
+        "export FOO=1\n"
+    );
+    assert!(!std::fs::symlink_metadata(&bt).expect("bt").is_symlink());
+}
