@@ -163,7 +163,7 @@ pub async fn exchange_code(
         request = request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()));
     }
     let response = request
-        .request_async(at.http)
+        .request_async(&super::http::Capped(at.http.clone()))
         .await
         .map_err(|e| token::map_error(e, at.url))?;
     Ok(TokenSet::from_response(&response, now))

@@ -113,7 +113,7 @@ pub async fn start_device_authorization(
     }
     let issued_at = Instant::now();
     let response: StandardDeviceAuthorizationResponse = request
-        .request_async(params.token.http)
+        .request_async(&super::http::Capped(params.token.http.clone()))
         .await
         .map_err(|e| token::map_error(e, endpoint.as_str()))?;
     Ok(DeviceAuthorization {

@@ -124,6 +124,93 @@ fn build(cert_path: Option<&Path>, request: Duration) -> Result<reqwest::Client,
         .map_err(|e| OidcError::Config(format!("cannot set up HTTPS: {}", error_chain(&e))))
 }
 
+/// The most of a provider's answer that is read: discovery documents,
+/// token and registration answers are a few kB. A larger one (a proxy or a
+/// captive portal streaming a file, a broken provider) would otherwise be
+/// held in memory whole, the agent's with every account in it.
+pub const MAX_ANSWER: usize = 1 << 20;
+
+/// Why [`body`] read no answer.
+#[derive(Debug)]
+pub enum BodyError {
+    /// Larger than [`MAX_ANSWER`].
+    TooLarge,
+    /// The transfer failed.
+    Transfer(reqwest::Error),
+}
+
+impl BodyError {
+    /// The error for an answer from `url`.
+    pub fn at(self, url: &str) -> OidcError {
+        match self {
+            Self::TooLarge => OidcError::BadResponse {
+                url: url.to_owned(),
+                detail: format!(
+                    "the answer is larger than {} MiB, which no provider sends; is a proxy or a \
+                     login portal answering instead?",
+                    MAX_ANSWER >> 20
+                ),
+            },
+            Self::Transfer(e) => OidcError::unreachable(url, &e),
+        }
+    }
+}
+
+/// The body of `resp`, read up to [`MAX_ANSWER`] bytes (zeroized on drop:
+/// it may hold tokens).
+pub async fn body(mut resp: reqwest::Response) -> Result<zeroize::Zeroizing<Vec<u8>>, BodyError> {
+    if resp.content_length().is_some_and(|n| n > MAX_ANSWER as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = zeroize::Zeroizing::new(Vec::new());
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transfer)? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(BodyError::TooLarge);
+        }
+        crate::secret::extend_zeroizing(&mut body, &chunk);
+    }
+    Ok(body)
+}
+
+/// The HTTP client for oauth2's requests, reading answers with [`body`]
+/// (oauth2's own reads them whole, however large). Holds a clone of the
+/// client (a reference count).
+pub struct Capped(pub reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Capped {
+    type Error = oauth2::HttpClientError<reqwest::Error>;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request).map_err(Box::new)?;
+            let response = self.0.execute(request).await.map_err(Box::new)?;
+            let mut answer = oauth2::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            let body = match body(response).await {
+                Ok(body) => body.to_vec(),
+                Err(BodyError::TooLarge) => {
+                    return Err(oauth2::HttpClientError::Other(format!(
+                        "the answer is larger than {} MiB, which no provider sends; is a proxy \
+                         or a login portal answering instead?",
+                        MAX_ANSWER >> 20
+                    )));
+                }
+                Err(BodyError::Transfer(e)) => return Err(Box::new(e).into()),
+            };
+            answer.body(body).map_err(oauth2::HttpClientError::Http)
+        })
+    }
+}
+
 /// GETs `url` and returns the body of a 200 answer.
 pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError> {
     let unreachable = |e: reqwest::Error| OidcError::unreachable(url, &e);
@@ -134,7 +221,7 @@ pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError
         .await
         .map_err(unreachable)?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(unreachable)?;
+    let body = body(resp).await.map_err(|e| e.at(url))?;
     if !status.is_success() {
         return Err(OidcError::BadResponse {
             url: url.to_owned(),
@@ -142,4 +229,33 @@ pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError
         });
     }
     Ok(body.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body streamed without a length, and one whose length is said:
+    /// both larger than [`MAX_ANSWER`], both refused without holding more.
+    #[tokio::test]
+    async fn an_answer_past_the_cap_is_refused() {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("listen");
+        let url = format!("http://{}/", server.server_addr());
+        std::thread::spawn(move || {
+            for (i, request) in server.incoming_requests().take(2).enumerate() {
+                let big = std::io::Read::take(std::io::repeat(b'A'), 2 << 20);
+                let length = (i == 1).then_some(2 << 20);
+                let answer = tiny_http::Response::new(200.into(), vec![], big, length, None);
+                let _ = request.respond(answer);
+            }
+        });
+        let http = client(None).expect("client");
+        for _ in 0..2 {
+            let err = get(&http, &url).await.expect_err("too large");
+            assert!(
+                matches!(&err, OidcError::BadResponse { detail, .. } if detail.contains("larger than 1 MiB")),
+                "{err}"
+            );
+        }
+    }
 }

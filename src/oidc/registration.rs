@@ -78,13 +78,9 @@ pub async fn register(
         .await
         .map_err(|e| OidcError::unreachable(endpoint, &e))?;
     let status = response.status();
-    let body = zeroize::Zeroizing::new(
-        response
-            .bytes()
-            .await
-            .map_err(|e| OidcError::unreachable(endpoint, &e))?
-            .to_vec(),
-    );
+    let body = super::http::body(response)
+        .await
+        .map_err(|e| e.at(endpoint))?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| OidcError::BadResponse {
             url: endpoint.to_owned(),
@@ -124,10 +120,9 @@ pub async fn delete_client(
     if status.is_success() {
         return Ok(());
     }
-    let body = response
-        .bytes()
+    let body = super::http::body(response)
         .await
-        .map_err(|e| OidcError::unreachable(registration_client_uri, &e))?;
+        .map_err(|e| e.at(registration_client_uri))?;
     Err(error_reply(registration_client_uri, status, &body))
 }
 

@@ -223,6 +223,11 @@ pub fn map_error(
         RequestTokenError::Request(HttpClientError::Reqwest(err)) => {
             OidcError::unreachable(url, &*err)
         }
+        // An answer read but not taken (too large): the provider's.
+        RequestTokenError::Request(HttpClientError::Other(detail)) => OidcError::BadResponse {
+            url: url.to_owned(),
+            detail,
+        },
         RequestTokenError::Request(err) => OidcError::unreachable(url, &err),
         RequestTokenError::Parse(err, body) => OidcError::BadResponse {
             url: url.to_owned(),
@@ -278,11 +283,10 @@ pub(crate) async fn post_form(
         .await
         .map_err(|e| OidcError::unreachable(endpoint, &e))?;
     let status = response.status();
-    let body = response
-        .bytes()
+    let body = super::http::body(response)
         .await
-        .map_err(|e| OidcError::unreachable(endpoint, &e))?;
-    Ok((status, Zeroizing::new(body.to_vec())))
+        .map_err(|e| e.at(endpoint))?;
+    Ok((status, body))
 }
 
 /// An OAuth error body (RFC 6749 §5.2), as sent by every endpoint.
@@ -397,7 +401,7 @@ pub async fn refresh(p: RefreshParams<'_>, now: i64) -> Result<TokenSet, OidcErr
         req = req.add_extra_param("audience", p.audiences.join(" "));
     }
     let resp = req
-        .request_async(p.at.http)
+        .request_async(&super::http::Capped(p.at.http.clone()))
         .await
         .map_err(|e| map_error(e, p.at.url).for_refresh(p.account));
     // oauth2's token type is a plain String: wipe our copy ourselves.

@@ -1,7 +1,7 @@
 //! The agent's bounds against a client that misbehaves (a stuck script, a
 //! loop gone wrong): it serves at most `MAX_CONNECTIONS` connections at
 //! once, and the rest wait their turn instead of taking its file
-//! descriptors and memory.
+//! descriptors and memory. And against a provider's answer of any size.
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
@@ -40,4 +40,18 @@ fn connections_past_the_cap_wait_for_a_slot() {
         "the first stuck connection had no answer yet: the late request was served past the cap",
     );
     assert!(n > 0, "closed without an answer");
+}
+
+/// A token endpoint that answers with megabytes (a proxy or a login portal
+/// streaming a file): refused with exit 8 and what it was, not read whole
+/// into the agent, which held every such byte while all its clients waited.
+#[test]
+fn an_oversized_provider_answer_is_refused() {
+    use crate::support::fake_op::Reply;
+    let (op, env) = agent_with_account();
+    let huge = format!(r#"{{"access_token":"{}"}}"#, "A".repeat(2 << 20));
+    op.push("/token", Reply::raw(200, "application/json", &huge));
+    let err = fails(&env.run("oidc-token", &["-f", "acct"]), 8);
+    assert!(err.contains("the answer is larger than 1 MiB"), "{err}");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
 }
