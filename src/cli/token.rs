@@ -184,10 +184,24 @@ pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String
             .iter()
             .map(|(named, default_var, value)| {
                 let var = named.unwrap_or(default_var);
-                format!("{var}={value}; export {var};\n")
+                format!("{var}={}; export {var};\n", shell_word(value))
             })
             .collect(),
     }
+}
+
+/// `value` as one word of the shell code `-c` prints for `eval`: as it is
+/// when it holds only characters no shell treats specially (a token, a URL,
+/// a number: oidc-agent's output, which scripts may read), else in single
+/// quotes, so that nothing in it (a provider's `;`, `$(...)`, a newline)
+/// runs as a command.
+fn shell_word(value: &str) -> std::borrow::Cow<'_, str> {
+    // Not `~`: after `=` or `:` the shell expands it to a home directory.
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._+/=:,@%".contains(&b);
+    if !value.is_empty() && value.bytes().all(plain) {
+        return value.into();
+    }
+    format!("'{}'", value.replace('\'', r"'\''")).into()
 }
 
 fn execute(args: &Args) -> anyhow::Result<()> {
@@ -285,6 +299,32 @@ mod tests {
         crate::cli::try_parse_from::<Args>(crate::cli::flags::Tool::Token, v)
             .expect("parse")
             .0
+    }
+
+    /// Whatever a token holds, `eval "$(oidc-token -c NAME)"` sets
+    /// OIDC_AT to it and runs nothing else: checked with the shell itself.
+    #[test]
+    fn shell_code_runs_nothing_a_value_holds() {
+        for value in [
+            "x\ntouch pwned\n",
+            "x;touch pwned",
+            "a'b",
+            "$(id)",
+            "`id`",
+            "~root",
+            "",
+        ] {
+            let code = render(&args(&["-c"]), value, "https://op/", 42);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{code}printf %s \"$OIDC_AT\""))
+                .current_dir(std::env::temp_dir())
+                .output()
+                .expect("sh");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), value, "{code}");
+        }
+        assert!(!std::env::temp_dir().join("pwned").exists());
+        assert_eq!(shell_word("eyJhbGciOi.x-y_z+/="), "eyJhbGciOi.x-y_z+/=");
     }
 
     #[test]

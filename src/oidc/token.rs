@@ -193,6 +193,31 @@ impl TokenSet {
     }
 }
 
+impl TokenSet {
+    /// The set, when its access token is visible ASCII (RFC 6750 §2.1's
+    /// `b64token` is narrower still, but providers such as Salesforce put
+    /// `!` in theirs): it goes into `Authorization: Bearer` headers and
+    /// git's line-based credential answers, where a provider's newline or
+    /// space would be a header or a credential line of its choosing (the
+    /// shell code of `oidc-token -c` quotes it). An empty one is no token.
+    pub fn checked(self, url: &str) -> Result<Self, OidcError> {
+        let at = self.access_token.expose();
+        if !at.is_empty() && at.bytes().all(|b| b.is_ascii_graphic()) {
+            return Ok(self);
+        }
+        Err(OidcError::BadResponse {
+            url: url.to_owned(),
+            detail: if at.is_empty() {
+                "the access token is empty".to_owned()
+            } else {
+                "the access token holds white space, control or non-ASCII characters, which \
+                 no bearer token may (RFC 6750 §2.1); it is not used"
+                    .to_owned()
+            },
+        })
+    }
+}
+
 /// The `exp` claim of a JWT, read without verifying the signature: the token
 /// came straight from the token endpoint over TLS (OIDC Core §3.1.3.7), and we
 /// only use it to decide how long to cache.
@@ -406,7 +431,7 @@ pub async fn refresh(p: RefreshParams<'_>, now: i64) -> Result<TokenSet, OidcErr
         .map_err(|e| map_error(e, p.at.url).for_refresh(p.account));
     // oauth2's token type is a plain String: wipe our copy ourselves.
     rt.into_secret().zeroize();
-    Ok(TokenSet::from_response(&resp?, now))
+    TokenSet::from_response(&resp?, now).checked(p.at.url)
 }
 
 #[cfg(test)]

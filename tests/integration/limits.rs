@@ -1,7 +1,8 @@
 //! The agent's bounds against a client that misbehaves (a stuck script, a
 //! loop gone wrong): it serves at most `MAX_CONNECTIONS` connections at
 //! once, and the rest wait their turn instead of taking its file
-//! descriptors and memory. And against a provider's answer of any size.
+//! descriptors and memory. And against a provider's answer of any size or
+//! an access token no bearer token may be.
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
@@ -54,4 +55,34 @@ fn an_oversized_provider_answer_is_refused() {
     let err = fails(&env.run("oidc-token", &["-f", "acct"]), 8);
     assert!(err.contains("the answer is larger than 1 MiB"), "{err}");
     ok(&env.run("oidc-token", &["-f", "acct"]));
+}
+
+/// An access token a bearer token may not be (RFC 6750 §2.1): a newline
+/// would be a header or a git credential line of the provider's choosing.
+/// Refused with exit 8, as is an empty one; the account goes on with its
+/// next refresh. A `;` may be in one, and `oidc-token -c` quotes it.
+#[test]
+fn an_access_token_no_bearer_token_may_be_is_refused() {
+    use crate::support::fake_op::Reply;
+    let (op, env) = agent_with_account();
+    for (at, said) in [
+        ("x\nusername=evil", "white space, control or non-ASCII"),
+        ("x y", "white space, control or non-ASCII"),
+        ("", "the access token is empty"),
+    ] {
+        let reply =
+            serde_json::json!({"access_token": at, "token_type": "Bearer", "expires_in": 60});
+        op.push("/token", Reply::json(200, &reply));
+        let err = fails(&env.run("oidc-token", &["-f", "acct"]), 8);
+        assert!(err.contains(said), "{err}");
+    }
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    let reply =
+        serde_json::json!({"access_token": "x;id", "token_type": "Bearer", "expires_in": 60});
+    op.push("/token", Reply::json(200, &reply));
+    let code = ok(&env.run("oidc-token", &["-f", "-c", "acct"]));
+    assert!(
+        code.starts_with("OIDC_AT='x;id'; export OIDC_AT;"),
+        "{code}"
+    );
 }
