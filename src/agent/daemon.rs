@@ -36,6 +36,53 @@ pub fn harden() {
     );
 }
 
+/// File descriptors below which the agent does not start: its socket,
+/// log and runtime take some, and each client and provider connection one.
+const FEWEST_FILES: u64 = 16;
+/// What the soft limit on open files is raised to, as far as the hard one
+/// allows: room for every connection the agent serves at once.
+const WANTED_FILES: u64 = 4096;
+
+/// The soft limit on open files the agent can have: the current one,
+/// raised towards [`WANTED_FILES`] as far as the hard one allows.
+fn files_possible() -> (u64, rustix::process::Rlimit) {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    (WANTED_FILES.min(hard).max(soft), limit)
+}
+
+/// Refuses to start the agent where it could not have [`FEWEST_FILES`]
+/// open files: it would start but never take a connection (every client
+/// waited for it, then said it may be hung). Checked before it starts; the
+/// agent itself raises its limit ([`raise_files`]), not the programs
+/// `oidc-agent -- COMMAND` runs.
+pub fn enough_files() -> Result<()> {
+    let (possible, _) = files_possible();
+    if possible < FEWEST_FILES {
+        return Err(Error::Failure(format!(
+            "only {possible} open files are allowed (ulimit -n), and the agent needs \
+             {FEWEST_FILES} or more; raise the limit (`ulimit -n 1024`) and start it again"
+        )));
+    }
+    Ok(())
+}
+
+/// Raises the agent's soft limit on open files towards [`WANTED_FILES`]:
+/// room for every connection it serves at once.
+pub fn raise_files() {
+    let (possible, limit) = files_possible();
+    if limit.current.is_some_and(|soft| soft < possible) {
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(possible),
+                maximum: limit.maximum,
+            },
+        );
+    }
+}
+
 /// Set for the daemon child to the fresh directory made for its socket,
 /// which it removes when it exits (never a directory it was only given).
 pub const DIR_ENV: &str = "OIDC_AGENT_RS_SOCKET_DIR";

@@ -103,6 +103,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if std::env::var_os(daemon::CHILD_ENV).is_some() {
         return run_child(args);
     }
+    daemon::enough_files()?;
     // Opened before the agent starts: a path that cannot be written fails
     // the start instead of leaving an agent nobody was told about.
     let pid_file = open_pid_file(args)?;
@@ -152,6 +153,7 @@ fn spawn_daemon(args: &Args) -> anyhow::Result<(PathBuf, u32)> {
 fn run_command(args: &Args) -> anyhow::Result<u8> {
     use std::os::unix::process::ExitStatusExt as _;
     use tokio::signal::unix::{SignalKind, signal};
+    daemon::enough_files()?;
     let (socket, pid) = spawn_daemon(args)?;
     let stop_agent = || forward(pid, rustix::process::Signal::TERM);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -282,6 +284,7 @@ fn run_agent(
     dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     daemon::harden();
+    daemon::raise_files();
     let reply_deadline = std::time::Duration::from_secs(args.request_timeout);
     http::set_deadlines(http::Deadlines {
         connect: std::time::Duration::from_secs(args.connect_timeout),

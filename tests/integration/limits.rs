@@ -86,3 +86,36 @@ fn an_access_token_no_bearer_token_may_be_is_refused() {
         "{code}"
     );
 }
+
+/// Started with too few file descriptors to take a connection (`ulimit -n
+/// 10`), the agent says so and does not start; it used to start, and every
+/// client waited 45 s to be told it may be hung. Under a higher hard limit
+/// it raises its own soft one (and leaves the command's as it is).
+#[test]
+fn too_few_file_descriptors_is_said_at_start() {
+    let env = Env::new();
+    let run = |limits: &str, then: &str| {
+        std::process::Command::new("sh")
+            .env("HOME", env.dir.path().join("home"))
+            .env("TMPDIR", env.dir.path().join("tmp"))
+            .env_remove("XDG_RUNTIME_DIR")
+            .arg("-c")
+            .arg(format!("{limits}; exec \"$0\" -- sh -c '{then}'"))
+            .arg(bin("oidc-agent"))
+            .output()
+            .expect("run")
+    };
+    let err = fails(&run("ulimit -n 10", "true"), 1);
+    assert!(
+        err.contains("only 10 open files are allowed (ulimit -n)"),
+        "{err}"
+    );
+    let soft = r#"grep "open files" /proc/$OIDCD_PID/limits; ulimit -Sn"#;
+    let said = ok(&run("ulimit -Sn 20; ulimit -Hn 2048", soft));
+    let words: Vec<&str> = said.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["Max", "open", "files", "2048", "2048", "files", "20"],
+        "{said}"
+    );
+}
