@@ -50,9 +50,20 @@ impl AgentClient {
             cause,
         };
         let no_reply = |cause| no_reply(&self.path, cause);
-        let mut stream = UnixStream::connect(&self.path)
+        let mut stream = connect(&self.path, CONNECT_PATIENCE)
             .map_err(|e| not_a_socket(&self.path).unwrap_or(e))
-            .map_err(unreachable)?;
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::WouldBlock => Error::AgentNoReply {
+                    path: self.path.clone(),
+                    what: format!(
+                        "takes no connections (its queue has been full for {} s); it may be \
+                         hung: stop it (`oidc-agent -k`) and start another \
+                         (`eval \"$(oidc-agent)\"`)",
+                        CONNECT_PATIENCE.as_secs()
+                    ),
+                },
+                _ => unreachable(e),
+            })?;
         check_peer(&stream, &self.path)?;
         stream
             .set_read_timeout(Some(REPLY_TIMEOUT))
@@ -117,6 +128,41 @@ fn not_a_socket(path: &Path) -> Option<io::Error> {
     Some(io::Error::other(format!(
         "it is {what} (does OIDC_SOCK name the wrong path?)"
     )))
+}
+
+/// How long a client waits for an agent whose queue of connections is
+/// full (it stopped accepting: stuck, stopped, out of descriptors).
+const CONNECT_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Connects to the Unix socket at `path`, waiting at most `patience` for
+/// room in its listener's queue. A blocking `connect` on a full queue
+/// waits without end (Linux); a non-blocking one says `EAGAIN` at once,
+/// and is tried again until `patience` is over (zero: once). Then the
+/// error is `WouldBlock`: someone listens there, and takes nothing.
+pub fn connect(path: &Path, patience: Duration) -> io::Result<UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let addr = SocketAddrUnix::new(path)?;
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )?;
+        match rustix::net::connect(&fd, &addr) {
+            Ok(()) => {
+                let stream = UnixStream::from(fd);
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Err(rustix::io::Errno::AGAIN) if std::time::Instant::now() < deadline => {
+                // A retry interval: the queue frees as the agent accepts.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Refuses an agent that runs as another user (root excepted, who could

@@ -228,7 +228,8 @@ pub fn remove_dead_socket_dirs(base: &Path, min_age: std::time::Duration) {
                 let dead = pid.bytes().all(|b| b.is_ascii_digit())
                     && e.file_type().ok()?.is_socket()
                     && e.metadata().ok()?.modified().ok()?.elapsed().ok()? >= min_age
-                    && std::os::unix::net::UnixStream::connect(e.path())
+                    // Once, without waiting: a full queue is a live agent.
+                    && crate::client::connect(&e.path(), std::time::Duration::ZERO)
                         .is_err_and(|err| err.kind() == io::ErrorKind::ConnectionRefused);
                 dead.then(|| e.path())
             })
@@ -263,7 +264,10 @@ pub fn bind(path: &Path) -> Result<UnixListener> {
                 path.display()
             )));
         }
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        // A full queue is a live agent too.
+        let live = crate::client::connect(path, std::time::Duration::ZERO)
+            .map_or_else(|e| e.kind() == io::ErrorKind::WouldBlock, |_| true);
+        if live {
             return Err(Error::Failure(format!(
                 "an agent is already listening at {}; use it, or stop it with `oidc-agent -k`",
                 path.display()

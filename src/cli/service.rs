@@ -7,7 +7,6 @@
 //! and every later shell reuses it. The clients find the well-known socket
 //! without `OIDC_SOCK`, so the eval only matters for tools that need it set.
 
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -120,8 +119,11 @@ pub enum Probe {
 /// which name the process that called `listen()`: the agent itself, or
 /// systemd for a socket-activated agent (then the pid is not known).
 pub fn probe(sock: &Path) -> Probe {
-    let Ok(stream) = UnixStream::connect(sock) else {
-        return Probe::Absent;
+    // Once, without waiting on a full queue (that agent lives, stuck).
+    let stream = match crate::client::connect(sock, std::time::Duration::ZERO) {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Probe::Running(None),
+        Err(_) => return Probe::Absent,
     };
     let pid = rustix::net::sockopt::socket_peercred(&stream)
         .ok()

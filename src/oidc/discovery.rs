@@ -68,7 +68,45 @@ pub fn parse(issuer: &str, url: &str, body: &[u8]) -> Result<Metadata, OidcError
             url: url.to_owned(),
         });
     }
+    downgrade(&meta, url)?;
     Ok(meta)
+}
+
+/// Refuses an `https` issuer's endpoint that is plain `http`: refresh
+/// tokens, codes and client secrets would cross the network in clear text
+/// (a proxy that rewrites the provider's base URL does this). OpenID
+/// Connect Discovery 1.0 §3 and RFC 8414 §2 require `https` there.
+fn downgrade(meta: &Metadata, url: &str) -> Result<(), OidcError> {
+    if !meta.issuer.starts_with("https://") {
+        return Ok(());
+    }
+    let endpoints = [
+        ("token_endpoint", Some(&meta.token_endpoint)),
+        (
+            "authorization_endpoint",
+            meta.authorization_endpoint.as_ref(),
+        ),
+        (
+            "device_authorization_endpoint",
+            meta.device_authorization_endpoint.as_ref(),
+        ),
+        ("revocation_endpoint", meta.revocation_endpoint.as_ref()),
+        ("registration_endpoint", meta.registration_endpoint.as_ref()),
+        ("userinfo_endpoint", meta.userinfo_endpoint.as_ref()),
+    ];
+    for (field, endpoint) in endpoints {
+        if let Some(endpoint) = endpoint.filter(|e| !e.starts_with("https://")) {
+            return Err(OidcError::BadResponse {
+                url: url.to_owned(),
+                detail: format!(
+                    "the https issuer names {field} {endpoint:?}, which is not https: tokens and \
+                     secrets would travel in clear text; the provider's configuration (or a \
+                     proxy in front of it) must name its https address"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Fetches and checks the provider's metadata.
@@ -127,6 +165,10 @@ mod tests {
         assert_eq!(m.scopes_supported, vec!["openid", "profile"]);
         let err = parse("https://evil.example", "u", DOC.as_bytes()).expect_err("mismatch");
         assert!(matches!(err, OidcError::IssuerMismatch { .. }));
+        // An https issuer's token endpoint in clear text: refused, named.
+        let plain = DOC.replace("https://op.example/token", "http://op.example/token");
+        let err = parse("https://op.example", "u", plain.as_bytes()).expect_err("downgrade");
+        assert!(err.to_string().contains("token_endpoint"), "{err}");
     }
 
     #[test]

@@ -119,3 +119,66 @@ fn too_few_file_descriptors_is_said_at_start() {
         "{said}"
     );
 }
+
+/// An agent that takes no connections (stuck, stopped, out of file
+/// descriptors) with its queue full hangs no one: `oidc-token` says so
+/// after a few seconds (exit 3), and a new `oidc-agent`, which looks at
+/// the user's old sockets to clean up dead ones, starts. Both used to wait
+/// in `connect` without end.
+#[test]
+fn a_full_queue_hangs_no_one() {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    use std::os::unix::fs::PermissionsExt as _;
+    let env = Env::new();
+    // Named as an agent's own socket directory, so a new agent probes it.
+    let dir = env.dir.path().join("tmp").join("oidc-stuck1");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let sock = dir.join("oidc-agent.1");
+    let listener = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    let addr = SocketAddrUnix::new(&sock).expect("addr");
+    rustix::net::bind(&listener, &addr).expect("bind");
+    rustix::net::listen(&listener, 0).expect("listen");
+    let mut queued = Vec::new();
+    loop {
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            None,
+        )
+        .expect("socket");
+        match rustix::net::connect(&fd, &addr) {
+            Ok(()) => queued.push(fd),
+            Err(rustix::io::Errno::AGAIN) => break,
+            Err(e) => panic!("connect: {e}"),
+        }
+        assert!(queued.len() < 100, "the queue never filled");
+    }
+    // Old enough to be looked at (a fresh one may be an agent starting).
+    let old = rustix::fs::Timespec {
+        tv_sec: 1_000_000_000,
+        tv_nsec: 0,
+    };
+    let times = rustix::fs::Timestamps {
+        last_access: old,
+        last_modification: old,
+    };
+    rustix::fs::utimensat(rustix::fs::CWD, &sock, &times, rustix::fs::AtFlags::empty())
+        .expect("age the socket");
+
+    let mut token = env.cmd("oidc-token");
+    token.env("OIDC_SOCK", &sock).arg("x");
+    let err = fails(&Env::spawn_cmd(token).finish(), 3);
+    assert!(err.contains("takes no connections"), "{err}");
+    let mut agent = env.cmd("oidc-agent");
+    agent.args(["--", "true"]);
+    ok(&Env::spawn_cmd(agent).finish());
+    assert!(sock.exists(), "a live agent's socket was removed");
+}
