@@ -241,6 +241,20 @@ pub const MAX_ACCOUNT_FILE: u64 = 1 << 20;
 /// socket in its place (or a link to `/dev/zero`) is an `InvalidData`
 /// error instead of a read that never ends; the open does not block.
 pub fn read_account_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    read_regular(
+        path,
+        MAX_ACCOUNT_FILE,
+        "an account file (those are a few KiB)",
+    )
+}
+
+/// The contents of the regular file at `path` (a link to one is followed)
+/// of at most `cap` bytes, `what` it should be naming the kind of file in
+/// the error for a larger one. A FIFO, a device or a socket in its place
+/// (or a link to `/dev/zero`) is an `InvalidData` error instead of an open
+/// or a read that never ends: for every file the tools read that a person
+/// names or keeps (accounts, issuer.config, CA bundles, client files).
+pub fn read_regular(path: &Path, cap: u64, what: &str) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     let file = open_to_read(path)?;
     let meta = file.metadata()?;
@@ -253,17 +267,14 @@ pub fn read_account_file(path: &Path) -> std::io::Result<Vec<u8>> {
             "not a regular file (a FIFO, socket or device is in its place)",
         ));
     }
-    if meta.len() > MAX_ACCOUNT_FILE {
+    if meta.len() > cap {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!(
-                "{} bytes, not an account file (those are a few KiB)",
-                meta.len()
-            ),
+            format!("{} bytes, not {what}", meta.len()),
         ));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_ACCOUNT_FILE + 1).read_to_end(&mut bytes)?;
+    file.take(cap + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

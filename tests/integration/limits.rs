@@ -182,3 +182,44 @@ fn a_full_queue_hangs_no_one() {
     ok(&Env::spawn_cmd(agent).finish());
     assert!(sock.exists(), "a live agent's socket was removed");
 }
+
+/// Files a person names or keeps that are not files (a FIFO left by a sync
+/// tool, `/dev/zero` mistyped): each is said and nothing waits on it. A
+/// FIFO as issuer.config froze the agent (its autoload reads it) and every
+/// client; `-f /dev/zero` and `--cp /dev/zero` read until memory ran out.
+#[test]
+fn what_is_no_file_holds_nothing_up() {
+    let (op, env) = agent_with_account();
+    let issuers = env.config_dir().join("issuer.config");
+    let _ = std::fs::remove_file(&issuers);
+    mkfifo(&issuers);
+    // As liboidc-agent asks: by an issuer no loaded account has, so the
+    // agent looks in issuer.config for one to autoload.
+    let sock = env.socket();
+    let asked = r#"{"request":"access_token","issuer":"https://other.example/"}"#;
+    assert_eq!(raw_json(&sock, asked)["status"], "failure");
+    assert_answers(&sock);
+    std::fs::remove_file(&issuers).expect("rm fifo");
+
+    let fifo = env.dir.path().join("tmp").join("fifo");
+    mkfifo(&fifo);
+    for given in [
+        vec!["-f", "/dev/zero"],
+        vec!["--client-id", "cid", "--cp", "/dev/zero"],
+        vec!["--client-id", "cid", "--cp", fifo.to_str().expect("path")],
+    ] {
+        let mut oidc_gen = env.cmd("oidc-gen");
+        oidc_gen
+            .args([
+                "x",
+                "--issuer",
+                &op.issuer,
+                "--rt",
+                "rt-initial",
+                "--pw-env",
+            ])
+            .args(&given);
+        let err = stderr(&Env::spawn_cmd(oidc_gen).finish());
+        assert!(err.contains("not a regular file"), "{given:?}: {err}");
+    }
+}

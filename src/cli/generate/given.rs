@@ -37,7 +37,12 @@ pub(super) fn client_file(args: &Args) -> anyhow::Result<Option<ClientFile>> {
     let Some(path) = &args.file else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read client file", path, e))?;
+    let text = crate::account::store::read_regular(path, 1 << 20, "a client file")
+        .and_then(|b| {
+            String::from_utf8(b)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        })
+        .map_err(|e| Error::io("read client file", path, e))?;
     let file = serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
             "-f {}: not a client configuration (JSON with client_id): {e}",
