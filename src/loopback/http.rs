@@ -6,13 +6,14 @@
 //! after reading at most that much; a client that has not sent its whole head
 //! within [`REQUEST_TIMEOUT`] (one header line per second, or nothing) is
 //! answered 408 and closed; at most [`MAX_CONNECTIONS`] heads are read at a
-//! time, further connections are closed at once. A browser sends its redirect
+//! time, and a connection past them closes the one that has waited longest
+//! (idle ones cannot keep a redirect out). A browser sends its redirect
 //! (about 1–2 KB) in one write, well inside every bound.
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -253,12 +254,17 @@ impl Drop for Server {
     }
 }
 
-/// Decrements the count of busy workers when a worker ends, even by panic.
-struct Busy(Arc<AtomicUsize>);
+/// The connections whose heads are being read, oldest first, each with a
+/// handle to close it by.
+type Open = Arc<std::sync::Mutex<std::collections::VecDeque<(u64, TcpStream)>>>;
 
-impl Drop for Busy {
+/// Takes a connection out of [`Open`] when its worker ends, even by panic.
+struct Reading(Open, u64);
+
+impl Drop for Reading {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        open.retain(|(id, _)| *id != self.1);
     }
 }
 
@@ -268,17 +274,29 @@ fn accept_loop(
     tx: &mpsc::Sender<Request>,
     timeout: Duration,
 ) {
-    let busy = Arc::new(AtomicUsize::new(0));
-    for conn in listener.incoming() {
+    let open: Open = Arc::default();
+    for (id, conn) in (0u64..).zip(listener.incoming()) {
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let Ok(mut stream) = conn else { continue };
-        if busy.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            busy.fetch_sub(1, Ordering::SeqCst);
-            continue; // dropped: closed at once
+        {
+            let mut reading = open.lock().unwrap_or_else(|e| e.into_inner());
+            // Full: the connection that has waited longest is closed, not
+            // the newest. A browser sends its redirect as it connects, so
+            // what waits is idle (a preconnect, or another local user
+            // holding connections to keep the redirect out).
+            if reading.len() >= MAX_CONNECTIONS
+                && let Some((_, oldest)) = reading.pop_front()
+            {
+                let _ = oldest.shutdown(Shutdown::Both);
+            }
+            let Ok(handle) = stream.try_clone() else {
+                continue;
+            };
+            reading.push_back((id, handle));
         }
-        let guard = Busy(busy.clone());
+        let guard = Reading(open.clone(), id);
         let tx = tx.clone();
         let spawned = std::thread::Builder::new()
             .name("loopback-conn".into())
@@ -308,6 +326,38 @@ fn accept_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// More idle connections than are read at once (another local user's,
+    /// say) do not keep the redirect out: it still arrives, and the
+    /// connection that waited longest is the one closed.
+    #[test]
+    fn idle_connections_do_not_keep_the_redirect_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = Server::from_listener(listener, REQUEST_TIMEOUT).expect("serve");
+        let idle: Vec<TcpStream> = (0..MAX_CONNECTIONS + 6)
+            .map(|_| TcpStream::connect(addr).expect("connect"))
+            .collect();
+        let mut redirect = TcpStream::connect(addr).expect("connect");
+        redirect
+            .write_all(b"GET /cb?code=c&state=s HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        let request = server
+            .recv_timeout(REQUEST_TIMEOUT)
+            .expect("serving")
+            .expect("the redirect was kept out");
+        assert_eq!(request.url(), "/cb?code=c&state=s");
+        let mut first = &idle[0];
+        first
+            .set_read_timeout(Some(REQUEST_TIMEOUT))
+            .expect("timeout");
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            first.read(&mut byte).expect("closed"),
+            0,
+            "the oldest was not closed"
+        );
+    }
 
     #[test]
     fn request_lines() {
