@@ -21,6 +21,7 @@ use crate::oidc::printable;
 use crate::secret::SecretString;
 
 mod pages;
+mod peer;
 mod sockets;
 
 use pages::Page;
@@ -339,6 +340,16 @@ impl LoopbackListener {
         }
         if request.method() != "GET" {
             Page::method_not_allowed().send(request);
+            return None;
+        }
+        // Another user of this computer (root aside) who read the login
+        // URL could complete it as themselves: their redirect is ignored.
+        if let Some((ours, peer)) = request.addrs()
+            && let Some(uid) = peer::uid(ours, peer)
+            && uid != rustix::process::getuid().as_raw()
+            && uid != 0
+        {
+            Page::another_user().send(request);
             return None;
         }
         match classify(query, expected_state) {

@@ -148,6 +148,14 @@ impl Request {
         &self.head.method
     }
 
+    /// Our address and the client's.
+    pub fn addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        Some((
+            self.stream.local_addr().ok()?,
+            self.stream.peer_addr().ok()?,
+        ))
+    }
+
     /// Sends the reply and closes the connection.
     pub fn respond(mut self, status: u16, headers: &[(&str, &str)], body: &str) {
         write_reply(&mut self.stream, status, headers, body);

@@ -53,6 +53,20 @@ impl Page {
         }
     }
 
+    /// A redirect from another user of this computer: not the login of
+    /// the user who started oidc-gen (one who read the URL could have
+    /// completed it as themselves).
+    pub(super) fn another_user() -> Self {
+        Self {
+            status: 403,
+            title: "Not your login",
+            body: "<p>This request comes from another user of this computer. oidc-gen \
+                   takes the login only from the user who started it, and keeps \
+                   waiting.</p>"
+                .to_owned(),
+        }
+    }
+
     /// The provider answered `error=...` (RFC 6749 §4.1.2.1). `access_denied`
     /// is the user's (or the provider's policy's) refusal; anything else is a
     /// provider error.

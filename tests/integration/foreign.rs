@@ -32,11 +32,13 @@ fn a_socket_of_another_user_is_sent_nothing() {
         .stderr(Stdio::null())
         .spawn()
         .expect("their agent");
-    // Listening once it says where.
-    let said = BufReader::new(other.stdout.take().expect("stdout"))
-        .lines()
-        .next();
-    assert!(said.is_some_and(|l| l.is_ok()), "their agent did not start");
+    // Listening once it says where; its output is held open (a closed
+    // pipe would end it at its next line).
+    let mut said = BufReader::new(other.stdout.take().expect("stdout")).lines();
+    assert!(
+        said.next().is_some_and(|l| l.is_ok()),
+        "their agent did not start"
+    );
     let out = env
         .cmd("oidc-add")
         .env("OIDC_SOCK", &theirs)
@@ -51,6 +53,7 @@ fn a_socket_of_another_user_is_sent_nothing() {
     );
     let _ = other.kill();
     let _ = other.wait();
+    drop(said);
 }
 
 /// `oidc-agent -a PATH` in a directory other users may write: refused,
@@ -115,4 +118,38 @@ fn links_where_the_token_file_goes_are_not_written_through() {
         "export FOO=1\n"
     );
     assert!(!std::fs::symlink_metadata(&bt).expect("bt").is_symlink());
+}
+
+/// Another user who read the login URL (a browser's command line is public
+/// in /proc) logs in as themselves and hands the code to the person's
+/// oidc-gen: it is refused, and oidc-gen keeps waiting for the person's
+/// own redirect, which it takes (it used to save the other user's login as
+/// the person's account).
+#[test]
+#[ignore = "needs root to act as another uid; tests/run-all runs it when root"]
+fn another_users_redirect_is_not_taken() {
+    needs_root("another uid sends the redirect");
+    let (op, env) = provider_and_home();
+    env.open_tmp_to_other_users();
+    let args = crate::r#gen::confidential_args("mine", &op.issuer, "code");
+    let mut oidc_gen = env.spawn("oidc-gen", &args);
+    let landed = crate::support::browser::authorize(&oidc_gen.auth_url());
+    let theirs = env
+        .cmd("oidc-gen")
+        .arg(format!("--codeExchange={landed}"))
+        .uid(OTHER)
+        .gid(OTHER)
+        .output()
+        .expect("run as another user");
+    let err = fails(&theirs, 1);
+    assert!(
+        err.contains("takes the login only from the user who started it"),
+        "{err}"
+    );
+    ok_saying(
+        &env.run("oidc-gen", &[&format!("--codeExchange={landed}")]),
+        "Handed the address",
+    );
+    ok(&oidc_gen.finish());
+    assert!(env.config_dir().join("mine").exists());
 }

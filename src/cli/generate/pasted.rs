@@ -327,6 +327,13 @@ fn hand_to_listener(url: &str) -> anyhow::Result<bool> {
         );
         return Ok(true);
     }
+    if status == reqwest::StatusCode::FORBIDDEN {
+        bail!(
+            "the oidc-gen waiting on port {} takes the login only from the user who started \
+             it; run this as that user",
+            parsed.port().unwrap_or_default()
+        );
+    }
     bail!(
         "the oidc-gen waiting on port {} did not take this address (HTTP {status}): it is \
          another login's, or not the last one's; copy the address the browser shows now",
