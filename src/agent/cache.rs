@@ -84,20 +84,22 @@ pub fn keep(cache: &mut HashMap<CacheKey, Token>, key: CacheKey, tok: Token, now
     }
 }
 
+/// A token expiring at `exp`, for tests.
+#[cfg(test)]
+pub(super) fn token(exp: Option<i64>) -> Token {
+    Token {
+        access_token: "at".into(),
+        id_token: None,
+        issuer: "https://op".into(),
+        expires_at: exp,
+        obtained_at: 0,
+        scope: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn token(exp: Option<i64>) -> Token {
-        Token {
-            access_token: "at".into(),
-            id_token: None,
-            issuer: "https://op".into(),
-            expires_at: exp,
-            obtained_at: 0,
-            scope: None,
-        }
-    }
 
     #[test]
     fn cache_validity_rules() {

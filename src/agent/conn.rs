@@ -57,6 +57,16 @@ pub enum Message {
     Other(Zeroizing<Vec<u8>>),
 }
 
+fn stalled() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!(
+            "client stalled (no complete request within {} s)",
+            READ_TIMEOUT.as_secs()
+        ),
+    )
+}
+
 fn too_large() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, "request too large")
 }
@@ -73,15 +83,7 @@ async fn read_until(
     while !done(buf) {
         let n = match tokio::time::timeout_at(deadline, stream.read(&mut chunk[..])).await {
             Ok(r) => r?,
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "client stalled (no complete request within {} s)",
-                        READ_TIMEOUT.as_secs()
-                    ),
-                ));
-            }
+            Err(_) => return Err(stalled()),
         };
         if n == 0 {
             break;
@@ -181,15 +183,7 @@ pub async fn read_message(stream: &mut UnixStream) -> io::Result<Message> {
                 }
                 continue;
             }
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "client stalled (no complete request within {} s)",
-                        READ_TIMEOUT.as_secs()
-                    ),
-                ));
-            }
+            Err(_) => return Err(stalled()),
         };
         if n == 0 {
             break;

@@ -315,23 +315,13 @@ impl State {
 
 #[cfg(test)]
 mod tests {
+    use super::super::cache::token;
     use super::*;
 
     fn acct(name: &str, iss: &str) -> AccountConfig {
         let mut c = AccountConfig::new(name, iss, "cid");
         c.refresh_token = "rt".into();
         c
-    }
-
-    fn token(exp: Option<i64>) -> Token {
-        Token {
-            access_token: "at".into(),
-            id_token: None,
-            issuer: "https://op".into(),
-            expires_at: exp,
-            obtained_at: 0,
-            scope: None,
-        }
     }
 
     fn load(st: &mut State, config: AccountConfig, expires_at: Option<i64>) {

@@ -147,16 +147,9 @@ fn a_full_queue_hangs_no_one() {
     rustix::net::listen(&listener, 0).expect("listen");
     let mut queued = Vec::new();
     loop {
-        let fd = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            None,
-        )
-        .expect("socket");
-        match rustix::net::connect(&fd, &addr) {
-            Ok(()) => queued.push(fd),
-            Err(rustix::io::Errno::AGAIN) => break,
+        match oidc_agent::client::connect(&sock, std::time::Duration::ZERO) {
+            Ok(s) => queued.push(s),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
             Err(e) => panic!("connect: {e}"),
         }
         assert!(queued.len() < 100, "the queue never filled");
