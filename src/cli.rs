@@ -167,6 +167,21 @@ pub fn try_parse_from<T: clap::Parser>(
     Ok((T::from_arg_matches(&m)?, used))
 }
 
+/// `value` as one word of the shell code printed for `eval` (`oidc-token
+/// -c`, `oidc-agent`, `oidc-agent-service use`): as it is
+/// when it holds only characters no shell treats specially (a token, a URL,
+/// a number: oidc-agent's output, which scripts may read), else in single
+/// quotes, so that nothing in it (a provider's `;`, `$(...)`, a newline)
+/// runs as a command.
+pub(crate) fn shell_word(value: &str) -> std::borrow::Cow<'_, str> {
+    // Not `~`: after `=` or `:` the shell expands it to a home directory.
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._+/=:,@%".contains(&b);
+    if !value.is_empty() && value.bytes().all(plain) {
+        return value.into();
+    }
+    format!("'{}'", value.replace('\'', r"'\''")).into()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

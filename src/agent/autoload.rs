@@ -28,6 +28,10 @@ use crate::protocol::TokenRequest;
 pub const ENV: &str = "OIDC_AGENT_RS_AUTOLOAD";
 /// How long that `oidc-add` may take (a keyring on D-Bus, one Argon2).
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// Seconds an account whose autoload failed is not tried again: a client
+/// asking in a loop (no password in the keyring) would start an `oidc-add`
+/// and log a line for every request.
+const RETRY_AFTER: i64 = 10;
 
 /// The configured account a token request would autoload, if any.
 pub(super) fn candidate(ctx: &Ctx, t: &TokenRequest) -> Option<String> {
@@ -46,9 +50,13 @@ pub(super) fn candidate(ctx: &Ctx, t: &TokenRequest) -> Option<String> {
 /// Tries to load `name` with the password from the keyring; the caller
 /// looks again to see whether it is loaded.
 pub(super) async fn load(ctx: &Ctx, name: &str) {
-    let _one = ctx.autoloading.lock().await;
-    if ctx.state().is_live(name, ctx.clock.now()) {
+    let mut failed = ctx.autoloading.lock().await;
+    let now = ctx.clock.now();
+    if ctx.state().is_live(name, now) {
         return; // an autoload just before ours did it
+    }
+    if failed.get(name).is_some_and(|at| now - at < RETRY_AFTER) {
+        return;
     }
     let Some(socket) = ctx.socket.get().cloned() else {
         return;
@@ -65,8 +73,14 @@ pub(super) async fn load(ctx: &Ctx, name: &str) {
         .await
         .unwrap_or_else(|e| Err(e.to_string()));
     match result {
-        Ok(()) => log!("'{name}': autoloaded with the password from the keyring"),
-        Err(e) => log!("'{name}': not autoloaded: {e}"),
+        Ok(()) => {
+            failed.remove(name);
+            log!("'{name}': autoloaded with the password from the keyring");
+        }
+        Err(e) => {
+            failed.insert(name.to_owned(), ctx.clock.now());
+            log!("'{name}': not autoloaded (not tried again for {RETRY_AFTER} s): {e}");
+        }
     }
 }
 

@@ -30,8 +30,8 @@ pub struct Ctx {
     /// The socket the agent serves (for the `oidc-add` it starts to
     /// autoload an account).
     pub socket: std::sync::OnceLock<std::path::PathBuf>,
-    /// One autoload at a time.
-    pub autoloading: tokio::sync::Mutex<()>,
+    /// One autoload at a time; holds when each account's last one failed.
+    pub autoloading: tokio::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// One Argon2id run (64 MiB) at a time: unlock attempts, a wrong one
     /// with its second's delay, so that parallel guesses neither go faster
     /// nor take the machine's memory; and the files opened for oidc-agent's
@@ -55,7 +55,7 @@ impl Ctx {
             lock_kdf: KdfParams::DEFAULT,
             autoload: true,
             socket: std::sync::OnceLock::new(),
-            autoloading: tokio::sync::Mutex::new(()),
+            autoloading: tokio::sync::Mutex::default(),
             kdf_turn: tokio::sync::Mutex::new(()),
             clock: Clock::from_env(),
             reply_deadline: crate::oidc::http::REQUEST_TIMEOUT,

@@ -249,6 +249,7 @@ fn print_env(args: &Args, socket: &std::path::Path, pid: u32) {
         );
         return;
     }
+    let sock = super::shell_word(&sock.to_string()).into_owned();
     println!("{ENV_SOCK}={sock}; export {ENV_SOCK};");
     println!("{ENV_PID}={pid}; export {ENV_PID};");
     if !args.quiet {

@@ -145,7 +145,7 @@ fn recorded_pid(pid_file: &Path) -> Option<u32> {
 }
 
 fn vars(out: &mut String, sock: &Path, pid: Option<u32>, pid_file: &Path) {
-    let sock = sock.display();
+    let sock = super::shell_word(&sock.display().to_string()).into_owned();
     out.push_str(&format!("{ENV_SOCK}={sock}; export {ENV_SOCK};\n"));
     let Some(pid) = pid else {
         // systemd's socket unit owns the agent: there is no pid to export,
@@ -155,7 +155,7 @@ fn vars(out: &mut String, sock: &Path, pid: Option<u32>, pid_file: &Path) {
     };
     out.push_str(&format!("{ENV_PID}={pid}; export {ENV_PID};\n"));
     if recorded_pid(pid_file) == Some(pid) {
-        let file = pid_file.display();
+        let file = super::shell_word(&pid_file.display().to_string()).into_owned();
         out.push_str(&format!("{ENV_PID_FILE}={file}; export {ENV_PID_FILE};\n"));
         out.push_str(&format!("/bin/cat {file}\n"));
     } else {

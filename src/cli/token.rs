@@ -184,24 +184,10 @@ pub fn render(args: &Args, token: &str, issuer: &str, expires_at: i64) -> String
             .iter()
             .map(|(named, default_var, value)| {
                 let var = named.unwrap_or(default_var);
-                format!("{var}={}; export {var};\n", shell_word(value))
+                format!("{var}={}; export {var};\n", super::shell_word(value))
             })
             .collect(),
     }
-}
-
-/// `value` as one word of the shell code `-c` prints for `eval`: as it is
-/// when it holds only characters no shell treats specially (a token, a URL,
-/// a number: oidc-agent's output, which scripts may read), else in single
-/// quotes, so that nothing in it (a provider's `;`, `$(...)`, a newline)
-/// runs as a command.
-fn shell_word(value: &str) -> std::borrow::Cow<'_, str> {
-    // Not `~`: after `=` or `:` the shell expands it to a home directory.
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._+/=:,@%".contains(&b);
-    if !value.is_empty() && value.bytes().all(plain) {
-        return value.into();
-    }
-    format!("'{}'", value.replace('\'', r"'\''")).into()
 }
 
 fn execute(args: &Args) -> anyhow::Result<()> {
@@ -324,7 +310,10 @@ mod tests {
             assert_eq!(String::from_utf8_lossy(&out.stdout), value, "{code}");
         }
         assert!(!std::env::temp_dir().join("pwned").exists());
-        assert_eq!(shell_word("eyJhbGciOi.x-y_z+/="), "eyJhbGciOi.x-y_z+/=");
+        assert_eq!(
+            super::super::shell_word("eyJhbGciOi.x-y_z+/="),
+            "eyJhbGciOi.x-y_z+/="
+        );
     }
 
     #[test]

@@ -137,3 +137,24 @@ fn nothing_to_load_says_what_to_create() {
     let err = fails(&env.run("oidc-token", &["--no-autoload", "https://"]), 2);
     assert!(err.contains("not an issuer URL"), "{err}");
 }
+
+/// A client of oidc-agent's protocol asking in a loop for an account the
+/// agent cannot autoload (no password in the keyring): one `oidc-add` is
+/// started, not one a request, until some seconds have passed (each used
+/// to start one and log a line).
+#[test]
+fn a_failed_autoload_is_not_retried_at_once() {
+    let (op, env) = unloaded_account();
+    let asked = r#"{"request":"access_token","account":"acct","min_valid_period":0}"#;
+    let tried = |marker: &str| {
+        assert_failure_reply(&raw_json(&env.socket(), asked), "not loaded");
+        assert_failure_reply(&raw_json(&env.socket(), asked), "not loaded");
+        // A later event, so everything logged before it has been read.
+        ok(&env.gen_rt(marker, &op.issuer, "rt-initial"));
+        let log = env.agent_log_until(&format!("'{marker}': loaded"));
+        log.iter().filter(|l| l.contains("not autoloaded")).count()
+    };
+    assert_eq!(tried("m1"), 1);
+    env.advance_clock(11);
+    assert_eq!(tried("m2"), 1, "tried again once the pause is over");
+}

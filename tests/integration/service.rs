@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use crate::support::fake_op::FakeOp;
-use crate::support::{Env, fails, ok, provider_and_home};
+use crate::support::{Env, bin, fails, ok, provider_and_home, stderr};
 
 #[test]
 fn xdg_runtime_socket_found_without_oidc_sock() {
@@ -186,4 +186,29 @@ fn rotating_service_agent() -> (FakeOp, Env, std::path::PathBuf, String) {
     let mut gen_cmd = env.gen_rt_cmd("acct", &op.issuer, "rt-initial", "--pw-env");
     ok(&gen_cmd.env("OIDC_SOCK", &sock).output().expect("gen"));
     (op, env, run_dir, sock)
+}
+
+/// `eval "$(oidc-agent)"` where the socket's path has a space (a TMPDIR of
+/// "My Files", say): the shell code quotes it, so OIDC_SOCK names the
+/// agent (it was split at the space, leaving an agent no one reached).
+#[test]
+fn eval_output_quotes_a_path_with_a_space() {
+    let env = Env::new();
+    let tmp = env.dir.path().join("tmp").join("My Files");
+    std::fs::create_dir(&tmp).expect("mkdir");
+    let script = format!(
+        r#"eval "$({agent})" >/dev/null && {add} -a; {agent} -k >/dev/null"#,
+        agent = bin("oidc-agent").display(),
+        add = bin("oidc-add").display()
+    );
+    let out = std::process::Command::new("sh")
+        .env("HOME", env.dir.path().join("home"))
+        .env("TMPDIR", &tmp)
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("OIDC_SOCK")
+        .args(["-c", &script])
+        .output()
+        .expect("sh");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
