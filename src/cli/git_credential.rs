@@ -44,18 +44,34 @@ pub fn main() -> u8 {
     super::run("git-credential-oidc", || execute(&args))
 }
 
+/// The most of git's request that is read.
+const MAX_REQUEST: u64 = 64 << 10;
+
 /// Reads git's request: `key=value` lines up to a blank line or EOF, and
 /// the `password` apart. Keys other than the ones git documents are kept
 /// too; values are not secret for `get` (git sends no password then), but
 /// `erase` carries the refused token, so the whole input is read into
 /// zeroizing memory and the password kept as a secret.
 pub fn read_request(input: &mut dyn std::io::BufRead) -> std::io::Result<GitRequest> {
+    use std::io::{BufRead as _, Read as _};
     let mut fields = Vec::new();
     let mut password = None;
     let mut line = zeroize::Zeroizing::new(String::new());
+    // Git's requests are a few lines; more is not git (a file piped in by
+    // mistake, /dev/zero), and is not held whole.
+    let mut input = input.take(MAX_REQUEST);
     loop {
         line.clear();
         if input.read_line(&mut line)? == 0 {
+            if input.limit() == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "more than {} KiB: not a request of git's",
+                        MAX_REQUEST >> 10
+                    ),
+                ));
+            }
             break;
         }
         let l = line.trim_end_matches(['\n', '\r']);
@@ -198,6 +214,10 @@ mod tests {
         );
         let mut eof: &[u8] = b"protocol=http\nhost=h";
         assert_eq!(read_request(&mut eof).expect("read").fields.len(), 2);
+        // Not git's: /dev/zero, or a file piped in by mistake.
+        let mut zeros = std::io::BufReader::new(std::io::Read::take(std::io::repeat(0), 1 << 30));
+        let err = read_request(&mut zeros).expect_err("not git's");
+        assert!(err.to_string().contains("not a request of git's"), "{err}");
     }
 
     #[test]
