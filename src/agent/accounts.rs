@@ -67,12 +67,17 @@ pub(super) async fn record_refresh(ctx: &Ctx, name: &str, new_rt: Option<&Secret
 /// one is no longer worth keeping: the mark goes, so unloading and
 /// `oidc-agent -k` no longer wait for a save that would keep nothing.
 pub(super) fn record_refusal(ctx: &Ctx, name: &str, why: &str) {
-    if let Some(a) = ctx.state().accounts.get_mut(name) {
+    let mut st = ctx.state();
+    if let Some(a) = st.accounts.get_mut(name) {
         a.refused = Some(why.to_owned());
         if a.unsaved.take().is_some() {
             super::note::withdraw_note(a);
             log!("'{name}': the unsaved refresh token was refused; no longer kept for a save");
         }
+        // Its access tokens go too: the login is dead (a provider that
+        // revoked it ended them, RFC 7009 §2.1), and one served on would
+        // meet a 401 where `oidc-token` can say what to do (exit 7).
+        st.forget_tokens(name);
     }
     log!("'{name}': the provider refused the refresh token: {why}");
 }

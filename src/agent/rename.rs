@@ -151,6 +151,7 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
         .accounts
         .get_mut(old)
         .and_then(|a| a.ahead.token_file.take());
+    let cached = st.take_tokens(old);
     let Some(prev) = st.remove(old) else {
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
     };
@@ -168,6 +169,7 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
     loaded.ahead.token_file = token_file;
     loaded.ahead.last_served = prev.ahead.last_served;
     st.insert(loaded);
+    st.give_tokens(new, cached);
     log!("'{old}': renamed to '{new}'");
     Response::success().with_info(format!("Account '{old}' renamed to '{new}'"))
 }
@@ -183,6 +185,7 @@ async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> R
         .accounts
         .get_mut(old)
         .and_then(|a| a.ahead.token_file.take());
+    let cached = st.take_tokens(old);
     let Some(mut a) = st.remove(old) else {
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
     };
@@ -201,6 +204,7 @@ async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> R
         super::note::note_holder(ctx, new, &mut a);
     }
     st.insert(a);
+    st.give_tokens(new, cached);
     log!(
         "'{old}': its file was renamed to '{new}' (oidc-gen --rename elsewhere); served as '{new}'"
     );

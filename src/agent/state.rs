@@ -256,6 +256,27 @@ impl State {
         self.cache.retain(|k, _| k.account != name);
     }
 
+    /// Takes the cached tokens of account `name` out (a rename moves them).
+    pub fn take_tokens(&mut self, name: &str) -> Vec<(CacheKey, Token)> {
+        let keys: Vec<CacheKey> = self
+            .cache
+            .keys()
+            .filter(|k| k.account == name)
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| self.cache.remove_entry(&k))
+            .collect()
+    }
+
+    /// Caches `tokens` (taken with [`Self::take_tokens`]) for account `name`.
+    pub fn give_tokens(&mut self, name: &str, tokens: Vec<(CacheKey, Token)>) {
+        for (mut key, token) in tokens {
+            key.account = name.to_owned();
+            self.cache.insert(key, token);
+        }
+    }
+
     /// Accounts whose lifetime is over (strictly past `expires_at`, so
     /// whole-second clocks never cut a lifetime short).
     pub fn due(&self, now: i64) -> Vec<String> {

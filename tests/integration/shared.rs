@@ -149,7 +149,12 @@ fn a_rename_takes_the_rotation_another_agent_saved() {
 #[test]
 fn the_new_name_is_served_by_the_agent_holding_the_account() {
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let cached = ok(&env.run("oidc-token", &["acct"]));
+    let refreshes = op.refreshes();
     rename_elsewhere(&env);
+    // With its cached token: no refresh (a rotation) it does not need.
+    assert_eq!(ok(&env.run("oidc-token", &["moved"])), cached);
+    assert_eq!(op.refreshes(), refreshes);
     let out = env.run("oidc-token", &["-f", "moved"]);
     ok(&out);
     let loaded = env.run("oidc-add", &["-a"]);
