@@ -150,11 +150,19 @@ pub fn socket_path_from(given: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
 /// sends (our clients check who listens; oidc-agent's do not).
 fn refuse_shared_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt as _;
-    let meta = std::fs::metadata(dir).map_err(|e| Error::io("inspect", dir, e))?;
+    let real = dir
+        .canonicalize()
+        .map_err(|e| Error::io("inspect", dir, e))?;
     let uid = rustix::process::getuid().as_raw();
-    let theirs = meta.uid() != uid && meta.uid() != 0;
-    let open = meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0;
-    if theirs || open {
+    // Each directory above too: one who may rename in any of them can swap
+    // the whole branch below it (as ssh's checks of a path go).
+    for dir in real.ancestors() {
+        let meta = std::fs::metadata(dir).map_err(|e| Error::io("inspect", dir, e))?;
+        let theirs = meta.uid() != uid && meta.uid() != 0;
+        let open = meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0;
+        if !theirs && !open {
+            continue;
+        }
         return Err(Error::Failure(format!(
             "{} {}: they could replace the agent's socket there and receive what oidc-add \
              sends; put the socket in a directory only you can write (mode 0700, such as \

@@ -85,6 +85,16 @@ fn no_socket_where_others_could_swap_it() {
     );
     chmod(0o1777);
     ok(&run(&sock));
+    // Nor in a directory of ours inside one others may write: they could
+    // rename ours aside with all in it.
+    chmod(0o777);
+    let mine = shared.join("mine");
+    std::fs::create_dir(&mine).expect("mkdir");
+    let err = fails(&run(&mine.join("agent.sock")), 1);
+    assert!(
+        err.contains("shared can be written by other users"),
+        "{err}"
+    );
 }
 
 /// A link where the token file's lock goes (another user's, in /tmp

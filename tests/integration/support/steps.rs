@@ -65,7 +65,7 @@ impl Env {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
         };
         chmod(self.dir.path(), 0o755);
-        chmod(&self.dir.path().join("tmp"), 0o777);
+        chmod(&self.dir.path().join("tmp"), 0o1777);
     }
 
     /// A 0700 directory of `uid` in the temporary directory (opened to
