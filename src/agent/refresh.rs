@@ -80,14 +80,19 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         obtained_at: ctx.clock.now(),
         scope: set.scope.clone(),
     };
-    if tok.expires_at.is_some() {
+    let unusable = set.unusable(&snap.config.issuer_url);
+    if tok.expires_at.is_some() && unusable.is_none() {
         let now = ctx.clock.now();
         super::cache::keep(&mut ctx.state().cache, fk.key.clone(), tok.clone(), now);
     }
     // Kept and written while we still own the lane, so writes land in
-    // refresh order and no unload or lock can come between.
+    // refresh order and no unload or lock can come between. Also when the
+    // access token is refused: the rotated refresh token is the live one.
     super::accounts::record_refresh(ctx, name, set.refresh_token.as_ref()).await;
-    Ok(tok)
+    match unusable {
+        Some(e) => Err(oidc_failure(&e)),
+        None => Ok(tok),
+    }
 }
 
 /// The answer for refused account `name` whose file is gone: `oidc-gen -d`

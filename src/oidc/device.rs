@@ -258,10 +258,10 @@ async fn poll_once(at: Endpoint<'_>, authorization: &DeviceAuthorization) -> Pol
     if status.is_success()
         && let Ok(tokens) = serde_json::from_slice::<TokenResponse>(&body)
     {
-        return match TokenSet::from_response(&tokens, token::unix_now()).checked(at.url) {
-            Ok(set) => Poll::Token(Box::new(set)),
-            Err(e) => Poll::Failed(e),
-        };
+        return Poll::Token(Box::new(TokenSet::from_response(
+            &tokens,
+            token::unix_now(),
+        )));
     }
     // RFC 8628 §3.5 errors come as HTTP 400; some servers send them with 200.
     match serde_json::from_slice::<DeviceCodeErrorResponse>(&body) {

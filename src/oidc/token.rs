@@ -194,18 +194,20 @@ impl TokenSet {
 }
 
 impl TokenSet {
-    /// The set, when its access token is visible ASCII (RFC 6750 §2.1's
-    /// `b64token` is narrower still, but providers such as Salesforce put
-    /// `!` in theirs): it goes into `Authorization: Bearer` headers and
-    /// git's line-based credential answers, where a provider's newline or
-    /// space would be a header or a credential line of its choosing (the
-    /// shell code of `oidc-token -c` quotes it). An empty one is no token.
-    pub fn checked(self, url: &str) -> Result<Self, OidcError> {
+    /// Why its access token cannot be used, if it cannot (the answer came
+    /// from `url`): empty, or holding anything but visible ASCII (RFC 6750
+    /// §2.1's `b64token` is narrower still, but providers such as
+    /// Salesforce put `!` in theirs). It goes into `Authorization: Bearer`
+    /// headers and git's line-based credential answers, where a provider's
+    /// newline or space would be a header or a credential line of its
+    /// choosing. Only the access token is refused: a refresh token in the
+    /// same answer has replaced the one sent, and is kept.
+    pub fn unusable(&self, url: &str) -> Option<OidcError> {
         let at = self.access_token.expose();
         if !at.is_empty() && at.bytes().all(|b| b.is_ascii_graphic()) {
-            return Ok(self);
+            return None;
         }
-        Err(OidcError::BadResponse {
+        Some(OidcError::BadResponse {
             url: url.to_owned(),
             detail: if at.is_empty() {
                 "the access token is empty".to_owned()
@@ -431,7 +433,7 @@ pub async fn refresh(p: RefreshParams<'_>, now: i64) -> Result<TokenSet, OidcErr
         .map_err(|e| map_error(e, p.at.url).for_refresh(p.account));
     // oauth2's token type is a plain String: wipe our copy ourselves.
     rt.into_secret().zeroize();
-    TokenSet::from_response(&resp?, now).checked(p.at.url)
+    Ok(TokenSet::from_response(&resp?, now))
 }
 
 #[cfg(test)]

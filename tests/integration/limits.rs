@@ -77,6 +77,17 @@ fn an_access_token_no_bearer_token_may_be_is_refused() {
         assert!(err.contains(said), "{err}");
     }
     ok(&env.run("oidc-token", &["-f", "acct"]));
+    // The refresh token of such an answer has replaced the one sent: kept,
+    // and the next refresh sends it (it was dropped with the answer, and
+    // the next refresh replayed the old one).
+    op.accept_rt("rt-in-a-bad-answer");
+    let reply = serde_json::json!({"access_token": "x y", "token_type": "Bearer",
+        "expires_in": 60, "refresh_token": "rt-in-a-bad-answer"});
+    op.push("/token", Reply::json(200, &reply));
+    fails(&env.run("oidc-token", &["-f", "acct"]), 8);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    let sent = op.calls().pop().expect("a refresh").form("refresh_token");
+    assert_eq!(sent.as_deref(), Some("rt-in-a-bad-answer"));
     let reply =
         serde_json::json!({"access_token": "x;id", "token_type": "Bearer", "expires_in": 60});
     op.push("/token", Reply::json(200, &reply));

@@ -27,7 +27,11 @@ pub(super) fn complete(
     flow: Flow,
 ) -> anyhow::Result<()> {
     let args = session.args;
+    let unusable = tokens.unusable(&config.issuer_url);
     if args.only_at {
+        if let Some(e) = unusable {
+            return Err(Error::from(e).into());
+        }
         drop(session.disarm());
         crate::cli::write_stdout(&zeroize::Zeroizing::new(format!(
             "{}\n",
@@ -36,6 +40,11 @@ pub(super) fn complete(
         // Nothing is saved, so a client registered for this run is useless.
         super::registration::unregister(session, &config);
         return Ok(());
+    }
+    // The refresh token is what is kept: saved with it, the account gets
+    // its next access token from the agent.
+    if let Some(e) = &unusable {
+        eprintln!("oidc-gen: warning: {e}; the account is saved with its new refresh token");
     }
     // An imported token is the person's own, from a login that may live on
     // elsewhere: only a login this run made is undone.
@@ -278,12 +287,13 @@ fn without_file(store: &Store, config: AccountConfig) -> account::Opened {
     }
 }
 
-/// How a new account is loaded: with the access token just obtained, and
-/// no check refresh (every refresh spent is a rotation a crash could lose).
+/// How a new account is loaded: with the access token just obtained (one
+/// that cannot be used aside: the agent gets a new one), and no check
+/// refresh (every refresh spent is a rotation a crash could lose).
 fn fresh_load(tokens: &TokenSet) -> crate::client::Load<'_> {
     crate::client::Load {
         skip_check: true,
-        fresh: Some(tokens),
+        fresh: tokens.unusable("").is_none().then_some(tokens),
         ..Default::default()
     }
 }
