@@ -105,6 +105,17 @@ pub(super) async fn add(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     // file's would be a replay), so it is loaded again as below.
     if let Some(p) = &new.persist {
         super::rename::adopt_renamed(ctx, &name, &p.path).await;
+        if let Some(other) = super::rename::same_file_loaded(ctx, &name, &p.path) {
+            return fail(
+                ErrorKind::Usage,
+                format!(
+                    "{} is the file of account '{other}', loaded already under that name: ask \
+                     for '{other}' (one login held twice would have each copy spend the other's \
+                     refresh tokens, which revokes it)",
+                    p.path.display()
+                ),
+            );
+        }
     }
     let lane = {
         let mut st = ctx.state();

@@ -30,18 +30,26 @@ pub(super) async fn adopt_renamed(ctx: &Ctx, new: &str, new_path: &Path) -> bool
     if ctx.state().accounts.contains_key(new) || !new_path.is_file() {
         return false;
     }
+    // Accounts whose file went: to one the agent may not have found yet, or
+    // to `new_path` already (the agent followed it for a save).
     let gone: Vec<_> = ctx
         .state()
         .accounts
         .iter()
         .filter_map(|(name, a)| Some((name.clone(), a.persist.clone()?)))
-        .filter(|(_, p)| p.path.parent() == new_path.parent() && !p.path.exists())
+        .filter(|(_, p)| {
+            p.path.parent() == new_path.parent() && (p.path == new_path || !p.path.exists())
+        })
         .collect();
     for (old, p) in gone {
-        let to = tokio::task::spawn_blocking(move || super::follow::moved_to(&p.path, &p.key))
-            .await
-            .ok()
-            .flatten();
+        let to = if p.path == new_path {
+            Some(p.path)
+        } else {
+            tokio::task::spawn_blocking(move || super::follow::moved_to(&p.path, &p.key))
+                .await
+                .ok()
+                .flatten()
+        };
         if to.as_deref() == Some(new_path) {
             let adopt = adopt_in_lanes(ctx, &old, new, new_path.to_owned());
             return in_both_lanes(ctx, &old, new, adopt).await.is_success();
@@ -223,4 +231,24 @@ fn cannot_take(st: &super::state::State, new: &str) -> Option<Response> {
             format!("account '{new}' is loaded already"),
         )
     })
+}
+
+/// The loaded account other than `name` whose file is the file at `path`
+/// under another name (a link to it, a hard link): one login held twice
+/// would have its two copies refresh with each other's spent tokens, a
+/// replay that revokes it.
+pub(super) fn same_file_loaded(ctx: &Ctx, name: &str, path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let this = id(path)?;
+    let st = ctx.state();
+    st.accounts
+        .iter()
+        .filter(|(other, _)| other.as_str() != name)
+        .find(|(_, a)| {
+            a.persist
+                .as_ref()
+                .is_some_and(|p| id(&p.path) == Some(this))
+        })
+        .map(|(other, _)| other.clone())
 }

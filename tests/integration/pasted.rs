@@ -153,6 +153,26 @@ fn a_pending_login_ends_with_its_client() {
     assert!(!pending.exists(), "the pending login stayed");
     assert_eq!(op.deleted_clients(), vec![first.clone(), second.clone()]);
 
+    // A re-authentication pending: one -d ends it with the account.
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let args = [
+        "--reauthenticate",
+        "acct",
+        "--flow",
+        "code",
+        "--no-webserver",
+        "--pw-env",
+    ];
+    let mut again = env.spawn("oidc-gen", &args);
+    again.auth_url();
+    ok(&again.finish());
+    ok_saying(
+        &env.run("oidc-gen", &["-d", "-y", "acct", "--pw-env"]),
+        "Dropped the pending login of 'acct'.",
+    );
+    assert!(!env.config_dir().join(".acct.pending").exists());
+    let before = op.deleted_clients().len();
+
     let (said, url) = pending_login(&env, &op.issuer, "dyn");
     let third = registered(&said);
     op.set(|c| c.deny_consent = true);
@@ -160,7 +180,10 @@ fn a_pending_login_ends_with_its_client() {
     let err = gen_fails(&env, &[&format!("--codeExchange={landed}"), "--pw-env"], 8);
     assert!(err.contains("access_denied"), "{err}");
     assert!(!pending.exists(), "the denied login stayed pending");
-    assert_eq!(op.deleted_clients(), vec![first, second, third]);
+    let deleted = op.deleted_clients();
+    assert_eq!(deleted.len(), before + 1, "{deleted:?}");
+    assert_eq!(deleted.last(), Some(&third));
+    assert_eq!(deleted[..2], [first, second]);
 }
 
 /// The login's oidc-gen waits on its loopback listener, which the browser

@@ -165,6 +165,38 @@ fn the_new_name_is_served_by_the_agent_holding_the_account() {
     no_violations(&op);
 }
 
+/// The same once the agent has followed the renamed file for a save: it
+/// serves the new name as the account it holds (it said "not loaded", and
+/// the `oidc-add NEW` it advised made a second copy of the login whose
+/// refreshes replayed the first's tokens).
+#[test]
+fn the_new_name_is_served_after_the_agent_followed_the_file() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    rename_elsewhere(&env);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.wait_agent_log("(oidc-gen --rename elsewhere)");
+    ok(&env.run("oidc-token", &["-f", "moved"]));
+    ok(&env.run("oidc-add", &["--pw-env", "moved"]));
+    let loaded = env.run("oidc-add", &["-a"]);
+    assert_eq!(stdout(&loaded).trim(), "moved", "{}", stderr(&loaded));
+    one_live_login(&op);
+}
+
+/// One account file under a second name (a link to it): not loaded a
+/// second time into the agent holding it, whose two copies would each
+/// spend the other's refresh tokens.
+#[test]
+fn an_alias_of_a_loaded_file_is_not_loaded_twice() {
+    let (_op, env) = agent_with_account_where(|c| c.rotate = true);
+    let dir = env.config_dir();
+    std::os::unix::fs::symlink(dir.join("acct"), dir.join("alias")).expect("link");
+    let err = fails(&env.run("oidc-add", &["--pw-env", "alias"]), 2);
+    assert!(
+        err.contains("is the file of account 'acct', loaded already"),
+        "{err}"
+    );
+}
+
 /// The same while the agent holds a rotation it could not save: `oidc-add
 /// NEW` in its shell loads the account again, keeping that newest token
 /// (checking the file's older one was a replay that revokes the login).

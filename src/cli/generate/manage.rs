@@ -129,6 +129,8 @@ pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         }
     }
     store.delete(name)?;
+    // A login of it left pending (`--no-webserver`) ends with it.
+    let _ = super::pasted::forget(args, store, name);
     issuer_config_follows(store, &opened.config.issuer_url, name, None);
     // Said only where the keyring is in use: with a password given by
     // --pw-env/--pw-file/--pw-cmd on a machine without a keyring service
