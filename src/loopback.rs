@@ -22,6 +22,11 @@ use crate::secret::SecretString;
 
 mod pages;
 mod peer;
+pub use peer::listener_uid;
+
+/// What the success page says: how `oidc-gen --codeExchange` knows an
+/// oidc-gen took the address it handed on, not some other server.
+pub const TAKEN: &str = "oidc-gen received the authorization code";
 mod sockets;
 
 use pages::Page;

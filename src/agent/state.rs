@@ -336,8 +336,8 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use super::super::cache::token;
     use super::*;
+    use crate::agent::cache::token;
 
     fn acct(name: &str, iss: &str) -> AccountConfig {
         let mut c = AccountConfig::new(name, iss, "cid");

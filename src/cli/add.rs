@@ -182,7 +182,17 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     // oidc-agent since 4.3: a loaded account is not loaded again without
     // -f, so an `oidc-add NAME` in every new shell asks for no password.
     let name = default_for_issuer(&Store::default_dir(), name)?;
-    if !args.force && client.loaded_accounts()?.contains(&name) {
+    // One whose login the provider refused is loaded again: its file may
+    // hold a new login the agent cannot read (an account made anew
+    // elsewhere has a new data key).
+    let refused = || {
+        client
+            .status()
+            .ok()
+            .and_then(|s| Some(s.account(&name)?.needs_reauthentication))
+            .unwrap_or(false)
+    };
+    if !args.force && client.loaded_accounts()?.contains(&name) && !refused() {
         match args.lifetime {
             None => println!("Account '{name}' already loaded"),
             Some(_) => println!(

@@ -311,7 +311,7 @@ mod tests {
         }
         assert!(!std::env::temp_dir().join("pwned").exists());
         assert_eq!(
-            super::super::shell_word("eyJhbGciOi.x-y_z+/="),
+            crate::cli::shell_word("eyJhbGciOi.x-y_z+/="),
             "eyJhbGciOi.x-y_z+/="
         );
     }

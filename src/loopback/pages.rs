@@ -21,9 +21,11 @@ impl Page {
         Self {
             status: 200,
             title: "Login successful",
-            body: "<p>oidc-gen received the authorization code and is finishing the login.</p>\
-                   <p>You can close this tab and return to the terminal.</p>"
-                .to_owned(),
+            body: format!(
+                "<p>{} and is finishing the login.</p>\
+                 <p>You can close this tab and return to the terminal.</p>",
+                super::TAKEN
+            ),
         }
     }
 

@@ -21,6 +21,25 @@ pub fn uid(ours: SocketAddr, peer: SocketAddr) -> Option<u32> {
     find(&text, ours, peer)
 }
 
+/// The uid owning the socket that listens at `addr` (loopback TCP), when
+/// the kernel's table says: `oidc-gen --codeExchange` hands a login only to
+/// a listener of its own user.
+pub fn listener_uid(addr: SocketAddr) -> Option<u32> {
+    let table = match addr {
+        SocketAddr::V4(_) => "/proc/net/tcp",
+        SocketAddr::V6(_) => "/proc/net/tcp6",
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    text.lines().skip(1).find_map(|row| {
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        // State 0A: LISTEN.
+        let listening = fields.get(3) == Some(&"0A");
+        (listening && address(fields.get(1)?)? == addr)
+            .then(|| fields.get(7)?.parse().ok())
+            .flatten()
+    })
+}
+
 /// The uid of the row of `table` (`/proc/net/tcp` text) whose local
 /// address is `peer` and remote address `ours`.
 fn find(table: &str, ours: SocketAddr, peer: SocketAddr) -> Option<u32> {
@@ -72,6 +91,7 @@ mod tests {
             Some(rustix::process::getuid().as_raw()),
             "not found in /proc/net/tcp"
         );
+        assert_eq!(listener_uid(ours), Some(rustix::process::getuid().as_raw()));
         assert_eq!(
             address("0100007F:1F90"),
             (cfg!(target_endian = "little")).then(|| "127.0.0.1:8080".parse().expect("addr"))

@@ -214,3 +214,22 @@ fn code_exchange_hands_the_address_to_the_waiting_oidc_gen() {
     let err = gen_fails(&env, &["--codeExchange", "hello"], 2);
     assert!(err.contains("not a valid URL"), "{err}");
 }
+
+/// No oidc-gen waits, but something else listens at the address's port (a
+/// dev server on 8080, where preregistered clients redirect): the address
+/// is not handed to it with "it finishes the login there" (the login was
+/// lost while oidc-gen said all was well).
+#[test]
+fn code_exchange_hands_nothing_to_a_server_that_is_no_oidc_gen() {
+    let env = Env::new();
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("listen");
+    let port = server.server_addr().to_ip().expect("ip").port();
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let _ = request.respond(tiny_http::Response::from_string("hello"));
+        }
+    });
+    let landed = format!("--codeExchange=http://127.0.0.1:{port}/?code=c&state=s");
+    let err = gen_fails(&env, &[&landed, "--pw-env"], 1);
+    assert!(err.contains("no oidc-gen waits at its port"), "{err}");
+}

@@ -314,25 +314,33 @@ fn hand_to_listener(url: &str) -> anyhow::Result<bool> {
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .context("cannot set up the local HTTP client")?;
+    // Only a listener of this user's (another user's would get the code),
+    // and only an oidc-gen's: what else listens there (a dev server on
+    // 8080) would answer 200 and keep nothing.
+    let ours = rustix::process::getuid().as_raw();
+    let listens = |addr| crate::loopback::listener_uid(addr) == Some(ours);
+    let addrs = parsed.socket_addrs(|| None).unwrap_or_default();
+    if !addrs.into_iter().any(listens) {
+        return Ok(false);
+    }
     let rt = super::runtime::Runtime::start().context("cannot start the async runtime")?;
-    let answer = rt.block_on(async { client.get(parsed.as_str()).send().await });
-    let Ok(answer) = answer else {
+    let answer = rt.block_on(async {
+        let answer = client.get(parsed.as_str()).send().await?;
+        let status = answer.status();
+        Ok::<_, reqwest::Error>((status, answer.text().await.unwrap_or_default()))
+    });
+    let Ok((status, page)) = answer else {
         return Ok(false);
     };
-    let status = answer.status();
+    if status.is_success() && !page.contains(crate::loopback::TAKEN) {
+        return Ok(false);
+    }
     if status.is_success() {
         eprintln!(
             "Handed the address to the oidc-gen waiting on port {}; it finishes the login there.",
             parsed.port().unwrap_or_default()
         );
         return Ok(true);
-    }
-    if status == reqwest::StatusCode::FORBIDDEN {
-        bail!(
-            "the oidc-gen waiting on port {} takes the login only from the user who started \
-             it; run this as that user",
-            parsed.port().unwrap_or_default()
-        );
     }
     bail!(
         "the oidc-gen waiting on port {} did not take this address (HTTP {status}): it is \
