@@ -128,11 +128,12 @@ pub enum LoopbackError {
     MissingCode,
     /// The pasted text is not a URL.
     #[error(
-        "the pasted redirect is not a valid URL ({source}); copy the whole address from the browser's address bar"
+        "the pasted redirect is not a valid URL ({cause}); copy the whole address from the browser's address bar"
     )]
     InvalidPastedUrl {
-        /// The parser's complaint.
-        source: url::ParseError,
+        /// The parser's complaint (in the message; not a `source`, which
+        /// `{:#}` would print a second time).
+        cause: url::ParseError,
     },
 }
 
@@ -387,8 +388,7 @@ impl LoopbackListener {
 /// # Errors
 /// `InvalidPastedUrl`, `StateMismatch`, `ProviderDenied` or `MissingCode`.
 pub fn parse_redirect_url(url: &str, expected_state: &str) -> Result<AuthCode, LoopbackError> {
-    let url =
-        Url::parse(url.trim()).map_err(|source| LoopbackError::InvalidPastedUrl { source })?;
+    let url = Url::parse(url.trim()).map_err(|cause| LoopbackError::InvalidPastedUrl { cause })?;
     match classify(url.query().unwrap_or(""), expected_state) {
         Outcome::Code(code) => Ok(code),
         Outcome::StateMismatch => Err(LoopbackError::StateMismatch),

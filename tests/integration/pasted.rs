@@ -213,6 +213,11 @@ fn code_exchange_hands_the_address_to_the_waiting_oidc_gen() {
 
     let err = gen_fails(&env, &["--codeExchange", "hello"], 2);
     assert!(err.contains("not a valid URL"), "{err}");
+    assert_eq!(
+        err.matches("relative URL without a base").count(),
+        1,
+        "{err}"
+    );
 }
 
 /// No oidc-gen waits, but something else listens at the address's port (a

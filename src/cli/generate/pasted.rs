@@ -203,7 +203,7 @@ pub(super) fn finish_pasted(
 pub(super) fn pending_account(store: &Store, url: &str) -> anyhow::Result<Option<String>> {
     // Not an address at all: said as such, not as a state that matched none.
     url::Url::parse(url.trim())
-        .map_err(|source| Error::from(LoopbackError::InvalidPastedUrl { source }))?;
+        .map_err(|cause| Error::from(LoopbackError::InvalidPastedUrl { cause }))?;
     let entries = std::fs::read_dir(store.dir()).ok().into_iter().flatten();
     for entry in entries.flatten() {
         let file_name = entry.file_name();
