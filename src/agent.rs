@@ -51,11 +51,12 @@ pub use conn::{dispatch, read_message};
 /// How often unsaved rotations are written again.
 const SAVE_RETRY: Duration = Duration::from_secs(10);
 
-/// Connections served at once. Past it the agent takes no more until one
-/// ends (they wait in the socket's backlog): a script that opens
-/// connections and sends nothing holds each for at most the read timeout,
-/// and cannot take the agent's file descriptors (which account files and
-/// provider connections need) nor grow its memory without bound.
+/// Connections whose requests are read at once. Past it the agent takes
+/// no more until one is read (they wait in the socket's backlog): a script
+/// that opens connections and sends nothing holds each for at most the
+/// read timeout, and cannot take the agent's file descriptors nor grow its
+/// memory without bound. A request read gives its place up while it is
+/// answered, so clients waiting on one slow provider keep no one else out.
 const MAX_CONNECTIONS: usize = 512;
 
 /// `tokio::spawn` of `task` boxed first. tokio moves a task's future
@@ -119,8 +120,7 @@ pub async fn serve(
                 Ok((stream, _)) => {
                     let ctx = ctx.clone();
                     spawn(async move {
-                        let _slot = slot;
-                        if let Err(e) = conn::serve(ctx, stream).await {
+                        if let Err(e) = conn::serve(ctx, stream, slot.ok()).await {
                             log::connection_error(&e);
                         }
                     });

@@ -243,15 +243,22 @@ async fn drain(stream: &mut UnixStream) {
     }
 }
 
-/// Serves one connection from start to close.
-pub async fn serve(ctx: Arc<Ctx>, mut stream: UnixStream) -> io::Result<()> {
+/// Serves one connection from start to close; `reading` is its place
+/// among the connections read at once, given up once its request is read.
+pub async fn serve(
+    ctx: Arc<Ctx>,
+    mut stream: UnixStream,
+    reading: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> io::Result<()> {
     // The socket is 0600 in a 0700 directory already; the uid check also
     // covers a socket path someone made reachable (bind mounts, forwarding).
     let cred = stream.peer_cred()?;
     if cred.uid() != rustix::process::getuid().as_raw() {
         return Ok(());
     }
-    let reply = match read_message(&mut stream).await {
+    let message = read_message(&mut stream).await;
+    drop(reading);
+    let reply = match message {
         // Closed without a word: a liveness probe (another agent looking for
         // dead sockets, a script's check), no request to answer and nothing
         // for the log (the reply's write would fail with EPIPE).

@@ -106,9 +106,12 @@ pub fn claim(path: &Path, account: &str, socket: Option<&Path>) -> Result<(), St
         )),
         // A link or another user's file where the lock goes: planted, so
         // the token file is not taken either.
-        Err(e) if planted(&lock) => Err(format!(
-            "the token file {} is not taken: {e}",
-            path.display()
+        Err(_) if planted(&lock) => Err(format!(
+            "the token file {} is not taken: its lock {} is a link or another user's file \
+             (planted there?); remove it if it is yours, or name another file \
+             (--token-file=PATH)",
+            path.display(),
+            lock.display()
         )),
         Err(e) => {
             log!(

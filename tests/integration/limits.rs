@@ -227,3 +227,31 @@ fn what_is_no_file_holds_nothing_up() {
         assert!(err.contains("not a regular file"), "{given:?}: {err}");
     }
 }
+
+/// More clients than connections are read at once, all waiting on one
+/// slow provider's refresh: a request for another account, whose token is
+/// cached, is still answered at once (the waiting ones held every place
+/// until their answer).
+#[test]
+fn clients_waiting_on_a_slow_provider_keep_no_one_out() {
+    use std::io::Write as _;
+    let (op, mut env) = provider_and_home();
+    let sock = env.start_agent(&["--request-timeout", "60"]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    ok(&env.gen_rt("other", &op.issuer, "rt-initial"));
+    let held = op.hold_next_refresh();
+    let forced = br#"{"request":"access_token","account":"acct","min_valid_period":-1}"#;
+    let waiting: Vec<UnixStream> = (0..SERVED_AT_ONCE + 8)
+        .map(|_| {
+            let mut s = UnixStream::connect(&sock).expect("connect");
+            s.write_all(forced).expect("write");
+            s
+        })
+        .collect();
+    held.arrived();
+    let mut cached = env.cmd("oidc-token");
+    cached.arg("other");
+    ok(&Env::spawn_cmd(cached).finish());
+    held.release();
+    drop(waiting);
+}
