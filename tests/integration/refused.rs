@@ -39,24 +39,10 @@ fn a_refused_token_is_not_sent_again() {
 /// loads the new login.
 #[test]
 fn a_refused_account_made_anew_elsewhere_is_loaded_again() {
-    use oidc_agent::account::format::KdfParams;
     let (op, env) = agent_with_account();
     op.revoke_all();
     fails(&env.run("oidc-token", &["-f", "acct"]), 7);
-    let store = oidc_agent::account::store::Store::new(env.config_dir());
-    let mut config = oidc_agent::account::open(&store, "acct", &PASSWORD.into())
-        .expect("open")
-        .config;
-    config.refresh_token = "rt-made-anew".into();
-    op.accept_rt("rt-made-anew");
-    oidc_agent::account::save(
-        &store,
-        &config,
-        &PASSWORD.into(),
-        KdfParams::TESTING,
-        oidc_agent::account::Existing::Replace,
-    )
-    .expect("made anew");
+    env.login_made_elsewhere(&op, "acct", "acct", "rt-made-anew");
     let said = ok(&env.run("oidc-add", &["--pw-env", "acct"]));
     assert_eq!(said.trim(), "Account 'acct' loaded.");
     ok(&env.run("oidc-token", &["-f", "acct"]));

@@ -407,26 +407,12 @@ fn a_holders_note_follows_a_rename_in_another_shell() {
 /// as held by this agent.
 #[test]
 fn a_rename_through_the_holder_leaves_no_note_behind() {
-    use oidc_agent::account::format::KdfParams;
     let (op, env) = agent_with_account_where(|c| c.rotate = true);
     holding_an_unsaved_rotation(&env);
     ok(&env.run("oidc-gen", &["--rename", "moved", "acct"]));
     assert!(op.valid_rts().contains(&on_disk(&env, "moved")));
 
-    let store = oidc_agent::account::store::Store::new(env.config_dir());
-    let mut config = oidc_agent::account::open(&store, "moved", &PASSWORD.into())
-        .expect("open")
-        .config;
-    (config.name, config.refresh_token) = ("acct".into(), "rt-other-login".into());
-    op.accept_rt("rt-other-login");
-    oidc_agent::account::save(
-        &store,
-        &config,
-        &PASSWORD.into(),
-        KdfParams::TESTING,
-        oidc_agent::account::Existing::Refuse,
-    )
-    .expect("new account under the old name");
+    env.login_made_elsewhere(&op, "moved", "acct", "rt-other-login");
     let b = Second::start(&env);
     ok(&b.run("oidc-add", &["--pw-env", "acct"]));
 }

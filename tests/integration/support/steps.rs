@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use super::fake_op::{Config, FakeOp};
-use super::{Env, ok};
+use super::{Env, PASSWORD, ok};
 
 /// A fake provider and an agent holding its account `acct`, imported with
 /// `oidc-gen --rt` (which also loads it): where most token tests begin.
@@ -77,6 +77,27 @@ impl Env {
         std::fs::create_dir_all(&dir).expect("mkdir");
         std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).expect("chown");
         dir
+    }
+
+    /// A new login of account `name` made where the agent is not reached:
+    /// its file written anew (a new data key) from the settings of account
+    /// `from`, with refresh token `rt`, which `op` then accepts.
+    pub fn login_made_elsewhere(&self, op: &FakeOp, from: &str, name: &str, rt: &str) {
+        use oidc_agent::account::format::KdfParams;
+        let store = oidc_agent::account::store::Store::new(self.config_dir());
+        let mut config = oidc_agent::account::open(&store, from, &PASSWORD.into())
+            .expect("open")
+            .config;
+        (config.name, config.refresh_token) = (name.into(), rt.into());
+        op.accept_rt(rt);
+        oidc_agent::account::save(
+            &store,
+            &config,
+            &PASSWORD.into(),
+            KdfParams::TESTING,
+            oidc_agent::account::Existing::Replace,
+        )
+        .expect("save the new login");
     }
 
     /// The socket of the agent this environment started.
