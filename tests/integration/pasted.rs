@@ -138,6 +138,10 @@ fn a_pending_login_ends_with_its_client() {
     let first = registered(&said);
     let (said, _) = pending_login(&env, &op.issuer, "dyn");
     assert!(
+        said.contains("the pending login of 'dyn' is dropped (replaced by this login)"),
+        "{said}"
+    );
+    assert!(
         said.contains(&format!(
             "Deleted the registered client '{first}' of the pending login (replaced by this login)"
         )),

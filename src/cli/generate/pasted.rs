@@ -273,6 +273,8 @@ pub(super) fn drop_pending(session: &Session<'_>, store: &Store, name: &str, why
         return false;
     };
     remove_pending(&path);
+    // Said, so that a paste of its address in another terminal is understood.
+    eprintln!("oidc-gen: note: the pending login of '{name}' is dropped ({why})");
     if !login.reauthenticate {
         super::registration::unregister_for(session, &login.config, why);
     }
