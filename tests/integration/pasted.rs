@@ -179,6 +179,13 @@ fn a_pending_login_ends_with_its_client() {
 
     let (said, url) = pending_login(&env, &op.issuer, "dyn");
     let third = registered(&said);
+    // Given with another name: the login it belongs to is named.
+    let landed = browser::authorize(&url);
+    let err = gen_fails(&env, &["other", "--codeExchange", &landed, "--pw-env"], 1);
+    assert!(
+        err.contains("belongs to the pending login of 'dyn', not of 'other'"),
+        "{err}"
+    );
     op.set(|c| c.deny_consent = true);
     let landed = browser::authorize(&url);
     let err = gen_fails(&env, &[&format!("--codeExchange={landed}"), "--pw-env"], 8);

@@ -138,6 +138,12 @@ pub(super) fn finish_pasted(
     let bytes = match std::fs::read(&path) {
         Ok(b) => Zeroizing::new(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(other) = pending_of(store, url) {
+                bail!(
+                    "this address belongs to the pending login of '{other}', not of '{name}'; \
+                     finish it with `oidc-gen {other} --codeExchange URL` (or without a name)"
+                );
+            }
             if hand_to_listener(url)? {
                 return Ok(());
             }
@@ -204,27 +210,8 @@ pub(super) fn pending_account(store: &Store, url: &str) -> anyhow::Result<Option
     // Not an address at all: said as such, not as a state that matched none.
     url::Url::parse(url.trim())
         .map_err(|cause| Error::from(LoopbackError::InvalidPastedUrl { cause }))?;
-    let entries = std::fs::read_dir(store.dir()).ok().into_iter().flatten();
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(name) = file_name
-            .to_str()
-            .and_then(|f| f.strip_prefix('.')?.strip_suffix(".pending"))
-        else {
-            continue;
-        };
-        let Ok(bytes) = std::fs::read(entry.path()).map(Zeroizing::new) else {
-            continue;
-        };
-        let Some(login) = parse_pending(&bytes) else {
-            continue;
-        };
-        // The state matches also in the provider's refusal.
-        match loopback::parse_redirect_url(url, login.authorization.state().expose()) {
-            Ok(_) => return Ok(Some(name.to_owned())),
-            Err(e) if answered(&e) => return Ok(Some(name.to_owned())),
-            Err(_) => {}
-        }
+    if let Some(name) = pending_of(store, url) {
+        return Ok(Some(name));
     }
     if hand_to_listener(url)? {
         return Ok(None);
@@ -236,6 +223,30 @@ pub(super) fn pending_account(store: &Store, url: &str) -> anyhow::Result<Option
          --codeExchange)",
         store.dir().display()
     )
+}
+
+/// The account whose pending login's `state` the address `url` carries.
+fn pending_of(store: &Store, url: &str) -> Option<String> {
+    let entries = std::fs::read_dir(store.dir()).ok().into_iter().flatten();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(name) = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix('.')?.strip_suffix(".pending"))
+        else {
+            continue;
+        };
+        let Some(login) = read_pending(&entry.path()) else {
+            continue;
+        };
+        // The state matches also in the provider's refusal.
+        match loopback::parse_redirect_url(url, login.authorization.state().expose()) {
+            Ok(_) => return Some(name.to_owned()),
+            Err(e) if answered(&e) => return Some(name.to_owned()),
+            Err(_) => {}
+        }
+    }
+    None
 }
 
 /// Whether `e` is the provider's own answer to the attempt (its state
