@@ -258,7 +258,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         st.insert(loaded);
         let first = match checked {
             // Its refresh token kept (above); an unusable access token not.
-            Some(set) if set.unusable(&issuer).is_some() => None,
+            Some(set) if !set.access_token_usable() => None,
             Some(set) => Some((set.access_token, set.id_token, set.expires_at, set.scope)),
             None => fresh.map(|(at, exp)| (at, None, Some(exp), None)),
         };

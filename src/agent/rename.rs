@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::accounts::locked;
 use super::ctx::{Ctx, fail};
 use super::log::log;
-use super::state::Loaded;
+use super::state::{CacheKey, Loaded, State, Token};
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
 
@@ -153,14 +153,7 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
         p.convert_to = None;
     }
     let mut st = ctx.state();
-    // The token file goes on under the new name: taken out first, so the
-    // removal of the old name does not delete it.
-    let token_file = st
-        .accounts
-        .get_mut(old)
-        .and_then(|a| a.ahead.token_file.take());
-    let cached = st.take_tokens(old);
-    let Some(prev) = st.remove(old) else {
+    let Some((prev, moving)) = take_out(&mut st, old) else {
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
     };
     let lane = st.lane(new);
@@ -171,13 +164,8 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
     loaded.expires_at = prev.expires_at;
     loaded.loaded_at = prev.loaded_at;
     loaded.last_refresh = prev.last_refresh;
-    if let Some(path) = &token_file {
-        super::token_file::relabel(path, new, ctx.socket.get().map(PathBuf::as_path));
-    }
-    loaded.ahead.token_file = token_file;
     loaded.ahead.last_served = prev.ahead.last_served;
-    st.insert(loaded);
-    st.give_tokens(new, cached);
+    put_in(ctx, &mut st, new, loaded, moving);
     log!("'{old}': renamed to '{new}'");
     Response::success().with_info(format!("Account '{old}' renamed to '{new}'"))
 }
@@ -189,12 +177,7 @@ async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> R
     if let Some(no) = cannot_take(&st, new) {
         return no;
     }
-    let token_file = st
-        .accounts
-        .get_mut(old)
-        .and_then(|a| a.ahead.token_file.take());
-    let cached = st.take_tokens(old);
-    let Some(mut a) = st.remove(old) else {
+    let Some((mut a, moving)) = take_out(&mut st, old) else {
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
     };
     a.config.name = new.to_owned();
@@ -202,26 +185,48 @@ async fn adopt_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> R
     if let Some(p) = a.persist.as_mut() {
         p.path = new_path;
     }
-    if let Some(path) = &token_file {
-        super::token_file::relabel(path, new, ctx.socket.get().map(PathBuf::as_path));
-    }
-    a.ahead.token_file = token_file;
     // A note of an unsaved rotation names the account: written again.
     if let Some(u) = a.unsaved.as_mut() {
         u.noted = None;
         super::note::note_holder(ctx, new, &mut a);
     }
-    st.insert(a);
-    st.give_tokens(new, cached);
+    put_in(ctx, &mut st, new, a, moving);
     log!(
         "'{old}': its file was renamed to '{new}' (oidc-gen --rename elsewhere); served as '{new}'"
     );
     Response::success()
 }
 
+/// What goes with a loaded account to its new name besides itself.
+struct Moving {
+    /// Its token file, taken out first so that the removal of the old name
+    /// does not delete it.
+    token_file: Option<PathBuf>,
+    /// Its cached tokens: no refresh (a rotation) it does not need.
+    cached: Vec<(CacheKey, Token)>,
+}
+
+/// Takes loaded account `old` out of the agent, with what goes along.
+fn take_out(st: &mut State, old: &str) -> Option<(Loaded, Moving)> {
+    let token_file = st.accounts.get_mut(old)?.ahead.token_file.take();
+    let cached = st.take_tokens(old);
+    let account = st.remove(old)?;
+    Some((account, Moving { token_file, cached }))
+}
+
+/// Serves `account` (taken out with [`take_out`]) under its new name `new`.
+fn put_in(ctx: &Ctx, st: &mut State, new: &str, mut account: Loaded, moving: Moving) {
+    if let Some(path) = &moving.token_file {
+        super::token_file::relabel(path, new, ctx.socket.get().map(PathBuf::as_path));
+    }
+    account.ahead.token_file = moving.token_file;
+    st.insert(account);
+    st.give_tokens(new, moving.cached);
+}
+
 /// Why name `new` cannot take a loaded account now: the agent is locked,
 /// or the name is loaded already.
-fn cannot_take(st: &super::state::State, new: &str) -> Option<Response> {
+fn cannot_take(st: &State, new: &str) -> Option<Response> {
     if st.is_locked() {
         return Some(locked());
     }

@@ -13,18 +13,24 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// The uid owning the socket at `peer` connected to `ours`, when the
 /// kernel's table says (not found: a connection already gone).
 pub fn uid(ours: SocketAddr, peer: SocketAddr) -> Option<u32> {
-    let table = match peer {
-        SocketAddr::V4(_) => "/proc/net/tcp",
-        SocketAddr::V6(_) => "/proc/net/tcp6",
-    };
-    let text = std::fs::read_to_string(table).ok()?;
-    find(&text, ours, peer)
+    owner(peer, |row| {
+        Some(address(row.get(1)?)? == peer && address(row.get(2)?)? == ours)
+    })
 }
 
 /// The uid owning the socket that listens at `addr` (loopback TCP), when
 /// the kernel's table says: `oidc-gen --codeExchange` hands a login only to
 /// a listener of its own user.
 pub fn listener_uid(addr: SocketAddr) -> Option<u32> {
+    // State 0A: LISTEN.
+    owner(addr, |row| {
+        Some(row.get(3) == Some(&"0A") && address(row.get(1)?)? == addr)
+    })
+}
+
+/// The uid of the first row of the kernel's TCP table for `addr`'s family
+/// (`/proc/net/tcp` or `tcp6`) that `matches`, its fields split.
+fn owner(addr: SocketAddr, matches: impl Fn(&[&str]) -> Option<bool>) -> Option<u32> {
     let table = match addr {
         SocketAddr::V4(_) => "/proc/net/tcp",
         SocketAddr::V6(_) => "/proc/net/tcp6",
@@ -32,23 +38,7 @@ pub fn listener_uid(addr: SocketAddr) -> Option<u32> {
     let text = std::fs::read_to_string(table).ok()?;
     text.lines().skip(1).find_map(|row| {
         let fields: Vec<&str> = row.split_whitespace().collect();
-        // State 0A: LISTEN.
-        let listening = fields.get(3) == Some(&"0A");
-        (listening && address(fields.get(1)?)? == addr)
-            .then(|| fields.get(7)?.parse().ok())
-            .flatten()
-    })
-}
-
-/// The uid of the row of `table` (`/proc/net/tcp` text) whose local
-/// address is `peer` and remote address `ours`.
-fn find(table: &str, ours: SocketAddr, peer: SocketAddr) -> Option<u32> {
-    table.lines().skip(1).find_map(|row| {
-        let fields: Vec<&str> = row.split_whitespace().collect();
-        let (local, remote, uid) = (fields.get(1)?, fields.get(2)?, fields.get(7)?);
-        (address(local)? == peer && address(remote)? == ours)
-            .then(|| uid.parse().ok())
-            .flatten()
+        matches(&fields)?.then(|| fields.get(7)?.parse().ok())?
     })
 }
 

@@ -145,15 +145,20 @@ impl BodyError {
         match self {
             Self::TooLarge => OidcError::BadResponse {
                 url: url.to_owned(),
-                detail: format!(
-                    "the answer is larger than {} MiB, which no provider sends; is a proxy or a \
-                     login portal answering instead?",
-                    MAX_ANSWER >> 20
-                ),
+                detail: too_large(),
             },
             Self::Transfer(e) => OidcError::unreachable(url, &e),
         }
     }
+}
+
+/// What an answer past [`MAX_ANSWER`] is said to be.
+fn too_large() -> String {
+    format!(
+        "the answer is larger than {} MiB, which no provider sends; is a proxy or a login portal \
+         answering instead?",
+        MAX_ANSWER >> 20
+    )
 }
 
 /// The body of `resp`, read up to [`MAX_ANSWER`] bytes (zeroized on drop:
@@ -198,11 +203,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Capped {
             let body = match body(response).await {
                 Ok(body) => body.to_vec(),
                 Err(BodyError::TooLarge) => {
-                    return Err(oauth2::HttpClientError::Other(format!(
-                        "the answer is larger than {} MiB, which no provider sends; is a proxy \
-                         or a login portal answering instead?",
-                        MAX_ANSWER >> 20
-                    )));
+                    return Err(oauth2::HttpClientError::Other(too_large()));
                 }
                 Err(BodyError::Transfer(e)) => return Err(Box::new(e).into()),
             };

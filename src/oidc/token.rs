@@ -191,9 +191,14 @@ impl TokenSet {
                 .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
         }
     }
-}
 
-impl TokenSet {
+    /// Whether its access token can be used ([`Self::unusable`] says why
+    /// not).
+    pub fn access_token_usable(&self) -> bool {
+        let at = self.access_token.expose();
+        !at.is_empty() && at.bytes().all(|b| b.is_ascii_graphic())
+    }
+
     /// Why its access token cannot be used, if it cannot (the answer came
     /// from `url`): empty, or holding anything but visible ASCII (RFC 6750
     /// §2.1's `b64token` is narrower still, but providers such as
@@ -203,13 +208,12 @@ impl TokenSet {
     /// choosing. Only the access token is refused: a refresh token in the
     /// same answer has replaced the one sent, and is kept.
     pub fn unusable(&self, url: &str) -> Option<OidcError> {
-        let at = self.access_token.expose();
-        if !at.is_empty() && at.bytes().all(|b| b.is_ascii_graphic()) {
+        if self.access_token_usable() {
             return None;
         }
         Some(OidcError::BadResponse {
             url: url.to_owned(),
-            detail: if at.is_empty() {
+            detail: if self.access_token.expose().is_empty() {
                 "the access token is empty".to_owned()
             } else {
                 "the access token holds white space, control or non-ASCII characters, which \

@@ -293,7 +293,7 @@ fn without_file(store: &Store, config: AccountConfig) -> account::Opened {
 fn fresh_load(tokens: &TokenSet) -> crate::client::Load<'_> {
     crate::client::Load {
         skip_check: true,
-        fresh: tokens.unusable("").is_none().then_some(tokens),
+        fresh: tokens.access_token_usable().then_some(tokens),
         ..Default::default()
     }
 }

@@ -321,12 +321,6 @@ fn hand_to_listener(url: &str) -> anyhow::Result<bool> {
     if parsed.scheme() != "http" || !loopback || parsed.port().is_none() {
         return Ok(false);
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .context("cannot set up the local HTTP client")?;
     // Only a listener of this user's (another user's would get the code),
     // and only an oidc-gen's: what else listens there (a dev server on
     // 8080) would answer 200 and keep nothing.
@@ -336,19 +330,27 @@ fn hand_to_listener(url: &str) -> anyhow::Result<bool> {
     if !addrs.into_iter().any(listens) {
         return Ok(false);
     }
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("cannot set up the local HTTP client")?;
     let rt = super::runtime::Runtime::start().context("cannot start the async runtime")?;
     let answer = rt.block_on(async {
-        let answer = client.get(parsed.as_str()).send().await?;
+        let answer = client.get(parsed.as_str()).send().await.ok()?;
         let status = answer.status();
-        Ok::<_, reqwest::Error>((status, answer.text().await.unwrap_or_default()))
+        let page = crate::oidc::http::body(answer).await.ok()?;
+        Some((status, page))
     });
-    let Ok((status, page)) = answer else {
+    let Some((status, page)) = answer else {
         return Ok(false);
     };
-    if status.is_success() && !page.contains(crate::loopback::TAKEN) {
-        return Ok(false);
-    }
     if status.is_success() {
+        let taken = String::from_utf8_lossy(&page).contains(crate::loopback::TAKEN);
+        if !taken {
+            return Ok(false);
+        }
         eprintln!(
             "Handed the address to the oidc-gen waiting on port {}; it finishes the login there.",
             parsed.port().unwrap_or_default()
