@@ -212,17 +212,25 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Capped {
     }
 }
 
-/// GETs `url` and returns the body of a 200 answer.
-pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError> {
-    let unreachable = |e: reqwest::Error| OidcError::unreachable(url, &e);
-    let resp = http
-        .get(url)
-        .header("Accept", "application/json")
+/// Sends `request` to `url` and reads the answer's status and body (capped
+/// as [`body`] reads it); the errors name `url`.
+pub async fn send(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<(reqwest::StatusCode, zeroize::Zeroizing<Vec<u8>>), OidcError> {
+    let response = request
         .send()
         .await
-        .map_err(unreachable)?;
-    let status = resp.status();
-    let body = body(resp).await.map_err(|e| e.at(url))?;
+        .map_err(|e| OidcError::unreachable(url, &e))?;
+    let status = response.status();
+    let body = body(response).await.map_err(|e| e.at(url))?;
+    Ok((status, body))
+}
+
+/// GETs `url` and returns the body of a 200 answer.
+pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError> {
+    let request = http.get(url).header("Accept", "application/json");
+    let (status, body) = send(request, url).await?;
     if !status.is_success() {
         return Err(OidcError::BadResponse {
             url: url.to_owned(),

@@ -73,14 +73,7 @@ pub async fn register(
     if let Some(token) = initial_access_token {
         request = request.bearer_auth(token.expose());
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| OidcError::unreachable(endpoint, &e))?;
-    let status = response.status();
-    let body = super::http::body(response)
-        .await
-        .map_err(|e| e.at(endpoint))?;
+    let (status, body) = super::http::send(request, endpoint).await?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| OidcError::BadResponse {
             url: endpoint.to_owned(),
@@ -110,19 +103,13 @@ pub async fn delete_client(
     registration_client_uri: &str,
     registration_access_token: &SecretString,
 ) -> Result<(), OidcError> {
-    let response = http
+    let request = http
         .delete(registration_client_uri)
-        .bearer_auth(registration_access_token.expose())
-        .send()
-        .await
-        .map_err(|e| OidcError::unreachable(registration_client_uri, &e))?;
-    let status = response.status();
+        .bearer_auth(registration_access_token.expose());
+    let (status, body) = super::http::send(request, registration_client_uri).await?;
     if status.is_success() {
         return Ok(());
     }
-    let body = super::http::body(response)
-        .await
-        .map_err(|e| e.at(registration_client_uri))?;
     Err(error_reply(registration_client_uri, status, &body))
 }
 

@@ -308,16 +308,7 @@ pub(crate) async fn post_form(
             request = request.basic_auth(id, Some(secret.as_str()));
         }
     }
-    let response = request
-        .form(&form)
-        .send()
-        .await
-        .map_err(|e| OidcError::unreachable(endpoint, &e))?;
-    let status = response.status();
-    let body = super::http::body(response)
-        .await
-        .map_err(|e| e.at(endpoint))?;
-    Ok((status, body))
+    super::http::send(request.form(&form), endpoint).await
 }
 
 /// An OAuth error body (RFC 6749 §5.2), as sent by every endpoint.
