@@ -161,6 +161,25 @@ fn too_large() -> String {
     )
 }
 
+/// What a redirect is said to be: it is not followed, since a request
+/// carrying a client secret, a code or a refresh token goes only where the
+/// provider's discovery document said.
+fn redirected(response: &reqwest::Response) -> String {
+    let to: String = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| crate::oidc::printable(&String::from_utf8_lossy(v.as_bytes())))
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    format!(
+        "HTTP {} redirects to {to:?}, which is not followed; is the issuer URL the provider's \
+         own (https rather than http, the right path)?",
+        response.status()
+    )
+}
+
 /// The body of `resp`, read up to [`MAX_ANSWER`] bytes (zeroized on drop:
 /// it may hold tokens).
 pub async fn body(mut resp: reqwest::Response) -> Result<zeroize::Zeroizing<Vec<u8>>, BodyError> {
@@ -194,6 +213,9 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Capped {
         Box::pin(async move {
             let request = reqwest::Request::try_from(request).map_err(Box::new)?;
             let response = self.0.execute(request).await.map_err(Box::new)?;
+            if response.status().is_redirection() {
+                return Err(oauth2::HttpClientError::Other(redirected(&response)));
+            }
             let mut answer = oauth2::http::Response::builder()
                 .status(response.status())
                 .version(response.version());
@@ -223,6 +245,12 @@ pub async fn send(
         .await
         .map_err(|e| OidcError::unreachable(url, &e))?;
     let status = response.status();
+    if status.is_redirection() {
+        return Err(OidcError::BadResponse {
+            url: url.to_owned(),
+            detail: redirected(&response),
+        });
+    }
     let body = body(response).await.map_err(|e| e.at(url))?;
     Ok((status, body))
 }
@@ -243,6 +271,40 @@ pub async fn get(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, OidcError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A redirect is neither followed nor reported as an empty answer: the
+    /// error says where it pointed, for our requests and for oauth2's.
+    #[tokio::test]
+    async fn a_redirect_is_said_not_followed() {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("listen");
+        let url = format!("http://{}/token", server.server_addr());
+        std::thread::spawn(move || {
+            for request in server.incoming_requests().take(2) {
+                let location =
+                    tiny_http::Header::from_bytes("Location", "https://op.example/token")
+                        .expect("header");
+                let _ = request.respond(tiny_http::Response::empty(307).with_header(location));
+            }
+        });
+        let http = client(None).expect("client");
+        let err = get(&http, &url).await.expect_err("redirected");
+        assert!(
+            matches!(&err, OidcError::BadResponse { detail, .. }
+                if detail.contains("307") && detail.contains("\"https://op.example/token\"")),
+            "{err}"
+        );
+        let request = oauth2::http::Request::post(url.as_str())
+            .body(b"grant_type=refresh_token".to_vec())
+            .expect("request");
+        let capped = Capped(http);
+        let answer = oauth2::AsyncHttpClient::call(&capped, request).await;
+        assert!(
+            matches!(&answer, Err(oauth2::HttpClientError::Other(detail))
+                if detail.contains("redirects to \"https://op.example/token\", which is not followed")),
+            "{:?}",
+            answer.map(|a| a.status())
+        );
+    }
 
     /// A body streamed without a length, and one whose length is said:
     /// both larger than [`MAX_ANSWER`], both refused without holding more.
