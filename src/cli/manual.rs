@@ -229,6 +229,10 @@ at once with exit status 4 and the oidc-add command to run. --no-autoload turns 
                 "rclone lsd cloud: --webdav-bearer-token-command \"oidc-token cloud\"",
             ),
             ("Token, issuer and expiry as shell variables", "eval \"$(oidc-token -c cloud)\""),
+            (
+                "In a script, which should stop when there is no token ($(...) inside curl's arguments and eval lose the exit status)",
+                "AT=$(oidc-token cloud) || exit; curl -H \"Authorization: Bearer $AT\" https://cloud.example/graph/v1.0/me",
+            ),
             ("A token valid for at least 10 minutes, by issuer", "oidc-token -t 600 https://cloud.example/"),
             (
                 "CI: no terminal, no autoload",

@@ -126,6 +126,31 @@ def test_eval_env_output_sets_oidc_at_exp_iss(cli, provider, sandbox):
     assert same_issuer(iss, provider.issuer), f"OIDC_ISS={iss}"
 
 
+def test_the_readmes_script_lines_stop_without_a_token(cli, provider, sandbox):
+    """The README's script form (token on its own line, `|| exit`) reaches
+    curl with the account and stops before it with none: the substitution
+    inside curl's arguments would have sent `Bearer ` and gone on."""
+    import_fresh_account(cli, provider, NAME)
+    userinfo = shlex.quote(provider.endpoint("userinfo_endpoint"))
+    for account, reaches in ((NAME, True), ("nobody", False)):
+        res = _bash(
+            "set -e\n"
+            f"AT=$(oidc-token {account}) || exit\n"
+            f'curl -sS --fail-with-body -H "Authorization: Bearer $AT" {userinfo}\n'
+            f'vars=$(oidc-token -c {account}) && eval "$vars"\n'
+            'echo "reached $OIDC_ISS"\n',
+            _shell_env(cli), sandbox,
+        )
+        if reaches:
+            assert res.returncode == 0, res.describe()
+            claims, end = json.JSONDecoder().raw_decode(res.stdout)
+            assert claims["sub"] == "alice", res.describe()
+            assert res.stdout[end:].startswith("reached http"), res.describe()
+        else:
+            assert res.returncode == 4, res.describe()
+            assert res.stdout == "" and "oidc-gen nobody" in res.stderr, res.describe()
+
+
 def test_ci_style_headless_from_nothing_to_token(provider, sandbox, need_binaries):
     """A CI job: no terminal, no DISPLAY, stdin closed, own session."""
     from browser import get_refresh_token
