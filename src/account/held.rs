@@ -117,7 +117,7 @@ pub fn note(
     account: &str,
     replaces: Option<&SecretString>,
     sealed: Option<Vec<u8>>,
-) -> crate::Result<()> {
+) -> crate::Result<PathBuf> {
     let path = note_path(account_file);
     if let Some(dir) = path.parent() {
         store::ensure_private_dir(dir)?;
@@ -136,7 +136,8 @@ pub fn note(
         replaces: replaces.map(digest).unwrap_or_default(),
         sealed,
     };
-    store::write_atomic(&path, holder.text().as_bytes())
+    store::write_atomic(&path, holder.text().as_bytes())?;
+    Ok(path)
 }
 
 /// The newest token of `account_file` that a holder no longer running left

@@ -17,7 +17,12 @@ pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &mut super::state::Loaded) {
         return;
     };
     let fp = fingerprint(&a.config.refresh_token);
-    if a.unsaved.as_ref().and_then(|u| u.noted.as_ref()) == Some(&fp) {
+    if a.unsaved
+        .as_ref()
+        .and_then(|u| u.noted.as_ref())
+        .map(|n| &n.fingerprint)
+        == Some(&fp)
+    {
         return;
     }
     let json = a.config.to_json();
@@ -32,10 +37,14 @@ pub(super) fn note_holder(ctx: &Ctx, name: &str, a: &mut super::state::Loaded) {
         let config = crate::account::open_with_key(&p.path, &file, &p.key).ok()?;
         Some(config.refresh_token)
     });
+    let keeps_token = sealed.is_some();
     match crate::account::held::note(&p.path, socket, name, in_file.as_ref(), sealed) {
-        Ok(()) => {
+        Ok(path) => {
             if let Some(u) = a.unsaved.as_mut() {
-                u.noted = Some(fp);
+                u.noted = Some(super::state::Noted {
+                    fingerprint: fp,
+                    keeps_token: keeps_token.then_some(path),
+                });
             }
         }
         Err(e) => {

@@ -76,10 +76,20 @@ pub struct Unsaved {
     pub since: i64,
     /// Why the last write failed.
     pub error: String,
-    /// The refresh token (its fingerprint) this agent's note holds
-    /// (`account::held`), so a retry that fails again does not rewrite it.
+    /// What this agent's note (`account::held`) says.
     #[serde(default, skip)]
-    pub noted: Option<String>,
+    pub noted: Option<Noted>,
+}
+
+/// This agent's note of an unsaved rotation.
+#[derive(Debug, Clone)]
+pub struct Noted {
+    /// The refresh token noted (its fingerprint), so that a retry that
+    /// fails again does not rewrite the note.
+    pub fingerprint: String,
+    /// The note, when it holds the token sealed: the next `oidc-add` takes
+    /// the token from there should this agent stop first.
+    pub keeps_token: Option<std::path::PathBuf>,
 }
 
 /// A loaded account.

@@ -45,6 +45,11 @@ fn account_status(st: &State, name: &str, now: i64) -> Option<AccountStatus> {
         unsaved: a.unsaved.is_some(),
         unsaved_since: a.unsaved.as_ref().map(|u| u.since),
         unsaved_error: a.unsaved.as_ref().map(|u| u.error.clone()),
+        unsaved_kept_in: a
+            .unsaved
+            .as_ref()
+            .and_then(|u| u.noted.as_ref()?.keeps_token.as_ref())
+            .map(|p| p.display().to_string()),
         token_file: a.ahead.token_file.as_ref().map(|p| p.display().to_string()),
         last_served_at: a.ahead.last_served,
         refresh_ahead: a.ahead.active(now),

@@ -359,10 +359,17 @@ pub(super) fn refuse_if_unsaved(client: &AgentClient, pid: i32, again: &str) -> 
     if let Some(a) = status.accounts.iter().find(|a| a.unsaved) {
         let name = &a.name;
         let why = a.unsaved_error.as_deref().unwrap_or("unknown");
+        let kill = match &a.unsaved_kept_in {
+            Some(note) => format!(
+                "`kill {pid}` stops it anyway, and the next `oidc-add {name}` takes the token from \
+                 {note}"
+            ),
+            None => format!("`kill {pid}` stops it anyway and loses that token"),
+        };
         bail!(
             "agent {pid} not stopped: account '{name}' holds a rotated refresh token it could not save ({why}); \
              free space or fix the account directory (the agent retries every 10 s), then run {again} \
-             again; `kill {pid}` stops it anyway and loses that token"
+             again; {kill}"
         );
     }
     Ok(())

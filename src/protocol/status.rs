@@ -72,6 +72,9 @@ pub struct AccountStatus {
     pub unsaved_since: Option<i64>,
     /// Why it could not be written.
     pub unsaved_error: Option<String>,
+    /// The note outside the account directory that holds it too (sealed),
+    /// from which the next `oidc-add` takes it should the agent stop.
+    pub unsaved_kept_in: Option<String>,
     /// The WLCG token file kept for the account.
     pub token_file: Option<String>,
     /// The last time a token was served.

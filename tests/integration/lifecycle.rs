@@ -229,6 +229,16 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
         err.contains("not stopped") && err.contains("'acct'"),
         "{err}"
     );
+    // What a kill would do is said as it is: the token waits in the note
+    // (sealed) for the next oidc-add, which takes it.
+    let note = err
+        .trim_end()
+        .split_once("the next `oidc-add acct` takes the token from ")
+        .map(|(_, note)| std::path::PathBuf::from(note));
+    assert!(
+        note.is_some_and(|n| n.is_file()) && !err.contains("loses"),
+        "{err}"
+    );
     assert!(
         std::path::Path::new(&format!("/proc/{pid}")).exists(),
         "the agent was stopped"
