@@ -79,12 +79,31 @@ pub fn check_new_name(name: &str) -> Result<()> {
 #[derive(Clone, Debug)]
 pub struct Store {
     dir: PathBuf,
+    /// Made for one file a person named by its path: any file name is
+    /// taken ([`Store::of_named_file`]).
+    any_name: bool,
 }
 
 impl Store {
     /// The store at `dir` (nothing is created yet).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            any_name: false,
+        }
+    }
+
+    /// The store of the one file at `path`, which a person named by its
+    /// path (`oidc-gen -p FILE`, `-u FILE`), and its name there. Any file
+    /// name is taken, a backup's (`NAME.bak`) too: the person chose that
+    /// file. `None` when `path` names no file (`/`, `..`, not UTF-8).
+    pub fn of_named_file(path: &Path) -> Option<(Self, String)> {
+        let (dir, name) = (path.parent()?, path.file_name()?.to_str()?);
+        let store = Self {
+            dir: dir.to_owned(),
+            any_name: true,
+        };
+        Some((store, name.to_owned()))
     }
 
     /// The store in the default account directory.
@@ -99,7 +118,9 @@ impl Store {
 
     /// The path of account `name`.
     pub fn path(&self, name: &str) -> Result<PathBuf> {
-        check_name(name)?;
+        if !self.any_name || name.is_empty() || name.contains(['/', '\0']) {
+            check_name(name)?;
+        }
         Ok(self.dir.join(name))
     }
 

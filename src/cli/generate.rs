@@ -258,16 +258,15 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             anyhow::bail!("no account short name given (usage: oidc-gen NAME --issuer URL ...)")
         }
     };
-    if let Some(path) = file.as_deref().filter(|f| f.contains('/')) {
-        let path = Path::new(path);
-        let (Some(dir), Some(base)) = (path.parent(), path.file_name()) else {
-            anyhow::bail!("not an account file: {}", path.display());
+    // A FILE (with a '/'), also given as NAME: `oidc-gen -p --pw-env FILE`.
+    if (args.print.is_some() || args.update.is_some()) && name.contains('/') {
+        let Some((file_store, base)) = Store::of_named_file(Path::new(&name)) else {
+            anyhow::bail!("not an account file: {name}");
         };
-        store = Store::new(dir);
-        name = base.to_string_lossy().into_owned();
+        (store, name) = (file_store, base);
     }
     let name = name.as_str();
-    crate::account::store::check_name(name)?;
+    store.path(name)?;
     if args.print.is_some() {
         let (opened, _) = super::open_account(&args.password, &store, name)?;
         let json = serde_json::to_string_pretty(&opened.config)?;

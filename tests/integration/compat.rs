@@ -216,6 +216,13 @@ fn gen_update_converts_with_backup() {
     );
     let printed = ok(&env.run("oidc-gen", &["-p", "--pw-env", "old"]));
     assert!(printed.contains("rt-initial"));
+    // The backup kept is read by its path (oidc-agent's `-p FILE`), though
+    // not as an account name: loaded, its older token would be a replay.
+    let backup = env.config_dir().join("old.bak");
+    let printed = ok(&env.run("oidc-gen", &["-p", "--pw-env", &backup.to_string_lossy()]));
+    assert!(printed.contains("rt-initial"), "{printed}");
+    let err = fails(&env.run("oidc-gen", &["-p", "--pw-env", "old.bak"]), 2);
+    assert!(err.contains("not a valid account short name"), "{err}");
 }
 
 /// A plain JSON account (written by hand, or by another tool) is named as
