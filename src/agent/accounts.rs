@@ -169,7 +169,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
             p.convert_to.get_or_insert(file);
         }
     }
-    let snap = {
+    let snap = 'snap: {
         let mut st = ctx.state();
         // A lock that got this lane before us has sealed the agent by now.
         if st.is_locked() {
@@ -197,11 +197,29 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
             a.persist = Some(new.clone());
             a.expires_at = expires_at;
             log!("'{name}': loaded again; lifetime renewed");
-            return Response::success().with_info(format!("Account '{name}' loaded"));
+            break 'snap Err(None);
+        }
+        if let Some(save) = attach_file(&mut st, &name, &config, persist.as_ref(), expires_at) {
+            break 'snap Err(save);
         }
         match snapshot(&mut st, config.clone()) {
-            Ok(s) => s,
+            Ok(s) => Ok(s),
             Err(e) => return fail(e.kind(), e.to_string()),
+        }
+    };
+    let snap = match snap {
+        Ok(snap) => snap,
+        // Loaded already: kept as held, a newer token written to the file.
+        Err(save) => {
+            let mut reply = Response::success().with_info(format!("Account '{name}' loaded"));
+            if let Some(job) = save {
+                let rt = job.config.refresh_token.clone();
+                let result = job.run().await;
+                if record_save(ctx, &name, &rt, result).is_err() {
+                    reply.warning = super::save::unsaved_warning(&ctx.state(), &name);
+                }
+            }
+            return reply;
         }
     };
     // Check the account with one refresh before accepting it, so a dead
@@ -287,6 +305,47 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         }
     }
     reply
+}
+
+/// Attaches the file `persist` to account `name` loaded before without a
+/// file the agent can write (oidc-agent's oidc-add sent no password), when
+/// the file holds its token or one it has rotated away from: the same
+/// login. The file's older token would be a replay, so the account keeps
+/// its own, and the returned job writes it there. `None`: not that case.
+fn attach_file(
+    st: &mut super::state::State,
+    name: &str,
+    config: &AccountConfig,
+    persist: Option<&Persist>,
+    expires_at: Option<i64>,
+) -> Option<Option<SaveJob>> {
+    let a = st.accounts.get_mut(name)?;
+    let new = persist?;
+    if a.persist.is_some()
+        || (a.config.refresh_token != config.refresh_token
+            && !a.rotated.contains(&config.refresh_token))
+    {
+        return None;
+    }
+    a.persist = Some(new.clone());
+    a.file_rt = Some(config.refresh_token.clone());
+    a.expires_at = expires_at;
+    let newer = a.config.refresh_token != config.refresh_token;
+    log!(
+        "'{name}': loaded again, now with its file {}{}",
+        new.path.display(),
+        if newer {
+            "; the newer refresh token held here is written to it"
+        } else {
+            ""
+        }
+    );
+    Some(newer.then(|| SaveJob {
+        persist: new.clone(),
+        config: a.config.clone(),
+        expected: a.file_rt.clone(),
+        rotated: a.rotated.clone(),
+    }))
 }
 
 /// Takes `name`'s lane, saying in the log when `what` has to wait for a

@@ -51,7 +51,8 @@ pub(super) async fn persist_with_password(
             );
             Err(Some(format!(
                 "note: a rotated refresh token of '{name}' cannot be saved to its file ({why}); \
-                 load it with --pw-env or --pw-file, or with oidc-agent-rs's oidc-add"
+                 load it again with oidc-agent-rs's `oidc-add {name}` (the agent then writes it \
+                 there), or with --pw-env or --pw-file"
             )))
         }
         Err(_) => Err(None),

@@ -182,17 +182,22 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     // oidc-agent since 4.3: a loaded account is not loaded again without
     // -f, so an `oidc-add NAME` in every new shell asks for no password.
     let name = default_for_issuer(&Store::default_dir(), name)?;
-    // One whose login the provider refused is loaded again: its file may
-    // hold a new login the agent cannot read (an account made anew
-    // elsewhere has a new data key).
-    let refused = || {
+    // Loaded again: one whose login the provider refused (its file may hold
+    // a new login the agent cannot read: an account made anew elsewhere has
+    // a new data key), and one loaded without a file the agent can write
+    // (by oidc-agent's oidc-add without a password), which it then writes
+    // its newest refresh token to.
+    let load_again = || {
         client
             .status()
             .ok()
-            .and_then(|s| Some(s.account(&name)?.needs_reauthentication))
+            .and_then(|s| {
+                let a = s.account(&name)?;
+                Some(a.needs_reauthentication || a.account_file.is_none())
+            })
             .unwrap_or(false)
     };
-    if !args.force && client.loaded_accounts()?.contains(&name) && !refused() {
+    if !args.force && client.loaded_accounts()?.contains(&name) && !load_again() {
         match args.lifetime {
             None => println!("Account '{name}' already loaded"),
             Some(_) => println!(

@@ -198,6 +198,47 @@ fn legacy_file_is_converted_on_rotation() {
     env.restart_agent_and_refresh("old");
 }
 
+/// Loaded by oidc-agent's own oidc-add without a password, an account has
+/// no file the agent can write: after a rotation only the agent holds the
+/// live token, and the file's is spent. `oidc-gen -u` says to load it with
+/// our oidc-add (unloading it first, as for other legacy files, would lose
+/// the login); our `oidc-add NAME` does so without -f, and the agent keeps
+/// its newer token and writes it to the file, spending no refresh: a check
+/// with the file's token would be a replay (tester9 F3).
+#[test]
+fn a_rotation_held_without_a_file_is_written_when_our_oidc_add_brings_it() {
+    let (op, mut env) = agent_where(|c| c.rotate = true);
+    let (path, _) = legacy_account(&env, &op.issuer);
+    // As oidc-agent 4.2.6's oidc-add sends it without --pw-env/--pw-file.
+    let req = serde_json::json!({"request": "add", "config": legacy_json(&op.issuer),
+        "lifetime": "0", "pw_entry": {"type": 0}});
+    let reply = raw_json(&env.socket(), &req.to_string());
+    assert!(
+        reply["info"]
+            .as_str()
+            .is_some_and(|i| i.contains("oidc-agent-rs's `oidc-add old`")),
+        "{reply}"
+    );
+    ok(&env.run("oidc-token", &["-f", "old"]));
+    let refreshes = op.refreshes();
+    let err = fails(&env.run("oidc-gen", &["-u", "--pw-env", "old"]), 1);
+    assert!(
+        err.contains("run `oidc-add old` first") && !err.contains("oidc-add -r"),
+        "{err}"
+    );
+    let out = env.run("oidc-add", &["--pw-env", "old"]);
+    assert_eq!(ok(&out).trim(), "Account 'old' loaded.");
+    assert_eq!(op.refreshes(), refreshes, "the file's spent token was sent");
+    assert!(std::fs::read(&path).expect("read").starts_with(b"OIDCRS"));
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let opened = oidc_agent::account::open(&store, "old", &PASSWORD.into()).expect("open");
+    assert_eq!(
+        vec![opened.config.refresh_token.expose().to_owned()],
+        op.valid_rts().into_iter().collect::<Vec<_>>()
+    );
+    env.restart_agent_and_refresh("old");
+}
+
 #[test]
 fn gen_update_converts_with_backup() {
     let env = Env::new();

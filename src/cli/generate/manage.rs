@@ -88,6 +88,32 @@ fn loaded_in_agent(name: &str) -> anyhow::Result<Option<(AgentClient, bool)>> {
     }
 }
 
+/// Why an account in oidc-agent's format that the agent holds is not
+/// changed, and what to do (`then`, after unloading it). Held without a
+/// file it can write (loaded by oidc-agent's oidc-add without a password),
+/// the agent may have the only live refresh token: unloading would lose
+/// it, loading it with our oidc-add writes it to the file.
+fn legacy_loaded(client: &AgentClient, name: &str, then: &str) -> String {
+    let without_file = client
+        .status()
+        .ok()
+        .and_then(|s| Some(s.account(name)?.account_file.is_none()))
+        .unwrap_or(false);
+    if without_file {
+        format!(
+            "'{name}' is loaded in the agent without a file it can write (by oidc-agent's \
+             oidc-add), and the agent may hold a newer refresh token than the file (unloading it \
+             would lose that): run `oidc-add {name}` first, which has the agent write its token to \
+             the file, then try again"
+        )
+    } else {
+        format!(
+            "'{name}' is loaded in the agent from an oidc-agent file; unload it first \
+             (`oidc-add -r {name}`), {then}"
+        )
+    }
+}
+
 pub(super) fn delete(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
     let path = store.path(name)?;
     // No account, but a login of that name left pending (`--no-webserver`).
@@ -181,11 +207,12 @@ pub(super) fn rename(args: &Args, store: &Store, name: &str, new: &str) -> anyho
     let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let new_path = if opened.format == account::Format::OidcAgent {
         // oidc-agent's format: written anew in ours under the new name.
-        if matches!(agent, Some((_, true))) {
-            bail!(
-                "'{name}' is loaded in the agent from an oidc-agent file; unload it first \
-                 (`oidc-add -r {name}`), rename it, then load it as '{new}'"
-            );
+        if let Some((client, true)) = &agent {
+            bail!(legacy_loaded(
+                client,
+                name,
+                &format!("rename it, then load it as '{new}'")
+            ));
         }
         let mut config = opened.config.clone();
         config.name = new.to_owned();
@@ -274,11 +301,12 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     }
     let (opened, password) = crate::cli::open_account(&args.password, store, name)?;
     let legacy = opened.format == account::Format::OidcAgent;
-    if legacy && matches!(loaded_in_agent(name)?, Some((_, true))) {
-        bail!(
-            "'{name}' is loaded in the agent from an oidc-agent file; unload it first \
-             (`oidc-add -r {name}`), run `oidc-gen -u {name}`, then `oidc-add {name}`"
-        );
+    if legacy && let Some((client, true)) = loaded_in_agent(name)? {
+        bail!(legacy_loaded(
+            &client,
+            name,
+            &format!("run `oidc-gen -u {name}`, then `oidc-add {name}`")
+        ));
     }
     let new_pw = match std::env::var(crate::paths::ENV_NEW_PASSWORD) {
         Ok(p) => SecretString::new(p),
