@@ -412,12 +412,17 @@ impl Response {
         }
     }
 
-    /// A failure reply.
+    /// A failure reply. Its `info` is a blank until [`Self::with_info`] says
+    /// more: liboidc-agent 4.x (Debian 12's) copies `info` after it set the
+    /// error, and without one (an empty string counts as none) reports
+    /// "Argument is NULL in function oidc_strcopy" instead of the agent's
+    /// error. Clients trim it away (ours, oidc-agent's print it as is).
     pub fn failure(kind: ErrorKind, error: impl Into<String>) -> Self {
         Self {
             status: "failure".into(),
             error: Some(error.into()),
             kind: Some(kind),
+            info: Some(Value::String(" ".to_owned())),
             ..Self::default()
         }
     }

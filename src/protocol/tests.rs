@@ -117,7 +117,7 @@ fn golden_replies() {
     let f = Response::failure(ErrorKind::NotLoaded, strings::NOT_LOADED);
     assert_eq!(
         String::from_utf8(f.to_bytes().to_vec()).expect("utf8"),
-        r#"{"status":"failure","error":"account not loaded","kind":"not_loaded"}"#
+        r#"{"status":"failure","error":"account not loaded","info":" ","kind":"not_loaded"}"#
     );
 }
 

@@ -270,3 +270,18 @@ def test_c_liboidc_agent_against_our_agent(cli, provider, c_client):
     assert by_issuer.stdout.splitlines()[0] == token, "the same cached token by issuer"
     missing = cli.run(c_client, "account", "nobody")
     assert missing.returncode == 1 and "No account configured with that short name" in missing.stderr, missing.describe()
+
+
+def test_c_liboidc_agent_reports_the_agents_error(cli, provider, c_client):
+    """getTokenResponse3 and oidcagent_serror(), the library's common calls:
+    4.2.6 lost the agent's error to "Argument is NULL in function
+    oidc_strcopy" when the failure reply carried no `info`."""
+    import_fresh_account(cli, provider, NAME)
+    ok = cli.run(c_client, "serror", NAME)
+    assert ok.returncode == 0, ok.describe()
+    _active(provider, ok.stdout.splitlines()[0])
+    provider.revoke(json.loads(cli.gen("-p", "--pw-env", NAME).stdout)["refresh_token"])
+    cli.token("--rejected", NAME)  # the cached token goes; the refresh is refused
+    res = cli.run(c_client, "serror", NAME)
+    assert res.returncode == 1 and "expired or revoked" in res.stderr, res.describe()
+    assert "Argument is NULL" not in res.stderr, res.describe()
