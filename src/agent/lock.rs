@@ -77,6 +77,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
         let mut st = ctx.state();
         st.cache.clear();
         st.flights.clear();
+        st.sealed_unsaved = super::status::unsaved(&st, ctx.clock.now());
         // No token stays in a file while locked (all lanes were free, so no
         // write is under way); the paths are sealed, and unlocking writes
         // the files again.
@@ -120,6 +121,7 @@ pub(super) async fn lock(ctx: &Arc<Ctx>, password: SecretString) -> Response {
             // Sealing failed: the accounts are gone from memory; stay locked
             // with nothing to unlock rather than pretend.
             st.lock = LockState::Unlocked;
+            st.sealed_unsaved.clear();
             fail(
                 ErrorKind::Failure,
                 "locking failed; the loaded accounts were unloaded, load them again with `oidc-add`",
@@ -171,6 +173,7 @@ pub(super) async fn unlock(
         return Err(fail(ErrorKind::Failure, strings::NOT_LOCKED));
     }
     st.lock = LockState::Unlocked;
+    st.sealed_unsaved.clear();
     for a in accounts {
         let persist = match (a.path, a.key) {
             (Some(path), Some(k)) => Persist::from_base64(path, &k, a.convert_to.as_deref()),

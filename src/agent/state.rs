@@ -205,6 +205,10 @@ pub struct State {
     pub http: HashMap<String, reqwest::Client>,
     /// Lock state.
     pub lock: LockState,
+    /// While locked: the status (nothing secret) of each account sealed
+    /// with an unsaved rotation, so that `--status` shows it and
+    /// `oidc-agent -k` still refuses to stop the agent.
+    pub sealed_unsaved: Vec<crate::protocol::status::AccountStatus>,
     /// Next load sequence number.
     pub next_seq: u64,
     /// Lanes by account name, also for accounts being loaded (an `add`

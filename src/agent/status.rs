@@ -56,14 +56,25 @@ fn account_status(st: &State, name: &str, now: i64) -> Option<AccountStatus> {
     })
 }
 
-/// The `status_json` reply.
+/// The status of each account holding a rotation not saved yet.
+pub(super) fn unsaved(st: &State, now: i64) -> Vec<AccountStatus> {
+    st.loaded_names()
+        .iter()
+        .filter_map(|n| account_status(st, n, now))
+        .filter(|a| a.unsaved)
+        .collect()
+}
+
+/// The `status_json` reply. While locked, the accounts sealed with an
+/// unsaved rotation are listed as they were at the lock.
 pub fn json(ctx: &Ctx) -> Response {
     let st = ctx.state();
     let loaded_accounts = st.loaded_names();
-    let accounts = loaded_accounts
+    let mut accounts: Vec<AccountStatus> = loaded_accounts
         .iter()
         .filter_map(|n| account_status(&st, n, ctx.clock.now()))
         .collect();
+    accounts.extend(st.sealed_unsaved.iter().cloned());
     let status = AgentStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         implementation: Some("oidc-agent-rs".to_owned()),
@@ -144,6 +155,13 @@ pub fn text(ctx: &Ctx) -> Response {
             ));
         }
         out.push('\n');
+    }
+    for a in &st.sealed_unsaved {
+        out.push_str(&format!(
+            "  {} (sealed by the lock): UNSAVED: {}\n",
+            a.name,
+            a.unsaved_error.as_deref().unwrap_or_default()
+        ));
     }
     let lines = log::recent();
     if !lines.is_empty() {

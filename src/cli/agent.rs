@@ -366,10 +366,15 @@ pub(super) fn refuse_if_unsaved(client: &AgentClient, pid: i32, again: &str) -> 
             ),
             None => format!("`kill {pid}` stops it anyway and loses that token"),
         };
+        // Sealed by a lock, the account is not written until unlocked.
+        let retry = if status.locked == Some(true) {
+            "unlock the agent (`oidc-add -X`) so that it can write it"
+        } else {
+            "the agent retries every 10 s"
+        };
         bail!(
             "agent {pid} not stopped: account '{name}' holds a rotated refresh token it could not save ({why}); \
-             free space or fix the account directory (the agent retries every 10 s), then run {again} \
-             again; {kill}"
+             free space or fix the account directory ({retry}), then run {again} again; {kill}"
         );
     }
     Ok(())

@@ -247,6 +247,20 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
     let out = env.run("oidc-token", &["acct"]);
     assert_eq!(ok(&out), token);
     assert!(stderr(&out).contains("not saved"));
+    // Locked, the account is sealed but still unsaved: still refused, and
+    // --status still says so.
+    ok(&env.run_lock("-x", "l"));
+    let err = fails(&env.kill_agent(&pid), 1);
+    assert!(
+        err.contains("not stopped") && err.contains("'acct'") && err.contains("oidc-add -X"),
+        "{err}"
+    );
+    let text = ok(&env.run("oidc-agent", &["--status"]));
+    assert!(
+        text.contains("acct (sealed by the lock): UNSAVED"),
+        "{text}"
+    );
+    ok(&env.run_lock("-X", "l"));
 
     // The directory comes back: a request retries the write.
     swap(&away, &dir);
