@@ -199,14 +199,18 @@ fn check_peer(stream: &UnixStream, path: &Path) -> Result<()> {
 /// here", and each says what to do.
 fn no_reply(path: &Path, cause: io::Error) -> Error {
     let what = match cause.kind() {
+        // The peer is this user's (or root's): `check_peer` came first.
         io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
-            "closed the connection without a reply; it serves only the user who started it \
-             (is OIDC_SOCK another user's agent?)"
+            "closed the connection without a reply: it ended while answering (killed, or \
+             crashed), or it is root's and refuses you; if `oidc-agent --status` finds none, \
+             start another (`eval \"$(oidc-agent)\"`, or `oidc-agent-service start`) and load \
+             your accounts again"
                 .to_owned()
         }
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => format!(
-            "did not answer within {} s; it may be hung: stop it (`oidc-agent -k`) and start \
-             another (`eval \"$(oidc-agent)\"`)",
+            "did not answer within {} s; it may be hung, or stopped (`kill -CONT PID` resumes \
+             it): stop it (`oidc-agent -k`; the per-user service: `oidc-agent-service restart`) \
+             and start another (`eval \"$(oidc-agent)\"`)",
             REPLY_TIMEOUT.as_secs()
         ),
         _ => {
@@ -286,8 +290,8 @@ mod tests {
     fn an_agent_that_does_not_reply_is_named_as_such() {
         let path = Path::new("/run/x.sock");
         for (kind, says) in [
-            (io::ErrorKind::BrokenPipe, "another user's agent?"),
-            (io::ErrorKind::ConnectionReset, "another user's agent?"),
+            (io::ErrorKind::BrokenPipe, "it ended while answering"),
+            (io::ErrorKind::ConnectionReset, "it ended while answering"),
             (io::ErrorKind::WouldBlock, "it may be hung"),
         ] {
             let e = no_reply(path, kind.into());

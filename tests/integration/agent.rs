@@ -279,7 +279,7 @@ fn other_uid_is_refused() {
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(
-        !err.contains("No account configured") && err.contains("another user's agent?"),
+        !err.contains("No account configured") && err.contains("root's and refuses you"),
         "a foreign uid got an answer: {err}"
     );
     // The owner still gets answers.
