@@ -1,10 +1,12 @@
-//! Waiting for a process to exit, with a deadline. A pidfd becomes readable
+//! Other processes: waiting for one to exit, with a deadline, and the
+//! socket one listens on. A pidfd becomes readable
 //! when its process exits (pidfd_open(2)), whether or not it is our child
 //! (the agent `oidc-agent-service stop` ends is not), and waiting on it
 //! does not reap a child: its pid stays its own until `wait`, so a kill by
 //! pid after a timeout reaches the right process.
 
 use std::io;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -35,6 +37,38 @@ pub fn wait_exit(pid: Pid, within: Duration) -> io::Result<bool> {
     }
 }
 
+/// The path of the Unix socket process `pid` listens on (an agent's own
+/// socket, whatever `OIDC_SOCK` says), as Linux's `/proc/PID/fd` and
+/// `/proc/net/unix` tell; `None` when it listens on none or is not ours.
+pub fn listening_socket(pid: i32) -> Option<PathBuf> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.ok()?.path()).ok()?;
+            let inode = target
+                .to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?;
+            Some(inode.to_owned())
+        })
+        .collect();
+    // Num RefCount Protocol Flags Type St Inode Path; the flag
+    // __SO_ACCEPTCON (0x10000) marks a listening socket.
+    let table = std::fs::read_to_string("/proc/net/unix").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        let mut fields = [""; 7];
+        let mut rest = line;
+        for field in &mut fields {
+            let (f, r) = rest.trim_start().split_once(char::is_whitespace)?;
+            (*field, rest) = (f, r);
+        }
+        let path = rest.trim_start();
+        let listening = u32::from_str_radix(fields[3], 16).is_ok_and(|f| f & 0x10000 != 0);
+        (listening && inodes.contains(fields[6]) && path.starts_with('/'))
+            .then(|| PathBuf::from(path))
+    })
+}
+
 /// [`wait_exit`] for a child of ours (which stays unreaped: `wait` it).
 pub fn wait_child(child: &std::process::Child, within: Duration) -> io::Result<bool> {
     match i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
@@ -59,5 +93,15 @@ mod tests {
         // Exited but not reaped: the pidfd says so already.
         assert!(wait_exit(pid, Duration::from_secs(20)).expect("wait"));
         child.wait().expect("reap");
+    }
+
+    /// The socket this process listens on is found by its pid.
+    #[test]
+    fn the_socket_a_process_listens_on_is_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("listening.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let pid = i32::try_from(std::process::id()).expect("pid");
+        assert_eq!(super::listening_socket(pid), Some(path));
     }
 }

@@ -319,8 +319,14 @@ fn kill(args: &Args) -> anyhow::Result<()> {
     let var = std::env::var(ENV_PID)
         .context("OIDCD_PID is not set; nothing to kill (run `eval \"$(oidc-agent)\"` first)")?;
     let pid = agent_pid(&var)?;
-    if let Ok(client) = AgentClient::from_env() {
-        refuse_if_unsaved(&client, pid.as_raw_nonzero().get(), "oidc-agent -k")?;
+    // The agent asked is the one signalled: OIDC_SOCK may name another.
+    let raw = pid.as_raw_nonzero().get();
+    let client = match crate::process::listening_socket(raw) {
+        Some(socket) => Some(AgentClient::new(socket)),
+        None => AgentClient::from_env().ok(),
+    };
+    if let Some(client) = client {
+        refuse_if_unsaved(&client, raw, "oidc-agent -k")?;
     }
     rustix::process::kill_process(pid, rustix::process::Signal::TERM)
         .with_context(|| format!("cannot kill agent pid {}", pid.as_raw_nonzero()))?;

@@ -261,6 +261,16 @@ fn a_rotation_that_cannot_be_saved_is_kept_reported_and_retried() {
         "{text}"
     );
     ok(&env.run_lock("-X", "l"));
+    // The agent asked is the one OIDCD_PID names, whatever OIDC_SOCK says.
+    let elsewhere = env
+        .cmd("oidc-agent")
+        .arg("-k")
+        .env("OIDCD_PID", &pid)
+        .env("OIDC_SOCK", env.dir.path().join("no-agent.sock"))
+        .output()
+        .expect("oidc-agent -k");
+    let err = fails(&elsewhere, 1);
+    assert!(err.contains("not stopped"), "{err}");
 
     // The directory comes back: a request retries the write.
     swap(&away, &dir);
