@@ -141,6 +141,8 @@ pub async fn serve(
         }
     };
     timers.abort();
+    ctx.stopping
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     // Stop taking connections first, so no new rotation begins; then let
     // refreshes under way finish and write what is unsaved.
     drop(listener);

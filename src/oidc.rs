@@ -186,6 +186,12 @@ pub enum OidcError {
     /// Bad configuration (URL, CA file).
     #[error("{0}")]
     Config(String),
+    /// Not sent: the agent was told to stop.
+    #[error(
+        "not refreshed: the agent is stopping, and starts no refresh (its refresh token would be \
+         spent while the next agent loads the same one); ask the agent that replaces it"
+    )]
+    Stopping,
 }
 
 impl OidcError {
@@ -214,6 +220,7 @@ impl OidcError {
             | Self::NoDiscovery { .. } => ErrorKind::ProviderError,
             Self::InvalidIssuer(_) => ErrorKind::Usage,
             Self::Config(_) => ErrorKind::Failure,
+            Self::Stopping => ErrorKind::NoAgent,
         }
     }
 

@@ -350,7 +350,7 @@ fn attach_file(
 
 /// Takes `name`'s lane, saying in the log when `what` has to wait for a
 /// refresh under way (which also lets a test see the wait begin).
-async fn take_lane<'a>(
+pub(super) async fn take_lane<'a>(
     lane: &'a super::state::Lane,
     name: &str,
     what: &str,

@@ -42,6 +42,10 @@ pub struct Ctx {
     /// How long a client waits for a refresh (`--request-timeout`); the
     /// refresh itself waits longer for the provider's answer.
     pub reply_deadline: std::time::Duration,
+    /// Set on SIGTERM (and SIGINT, SIGHUP): refreshes under way finish,
+    /// none starts (a request that waited for its account's lane meanwhile
+    /// would spend a token the next agent may already be loading).
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Ctx {
@@ -59,6 +63,7 @@ impl Ctx {
             kdf_turn: tokio::sync::Mutex::new(()),
             clock: Clock::from_env(),
             reply_deadline: crate::oidc::http::REQUEST_TIMEOUT,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

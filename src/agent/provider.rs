@@ -48,6 +48,9 @@ pub(super) async fn refresh_with(
     scopes: &[String],
     audiences: &[String],
 ) -> Result<TokenSet, OidcError> {
+    if ctx.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(OidcError::Stopping);
+    }
     let cfg = &snap.config;
     let meta = match &snap.metadata {
         Some(m) => m.clone(),

@@ -28,7 +28,7 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         .get(name)
         .map(|a| a.lane.clone())
         .ok_or((ErrorKind::NotLoaded, strings::NOT_LOADED.to_owned()))?;
-    let _lane = lane.lock().await;
+    let _lane = super::accounts::take_lane(&lane, name, "a refresh").await;
     super::follow::follow_file(ctx, name)
         .await
         .map_err(|held| (ErrorKind::Failure, held))?;

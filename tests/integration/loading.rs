@@ -57,6 +57,36 @@ fn sigterm_during_a_load_check_saves_its_rotation() {
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }
 
+/// SIGTERM while a refresh is under way and another request waits for the
+/// account: the one under way finishes and is saved, the waiting one starts
+/// none (exit 3). A stopping agent went on refreshing, spending tokens the
+/// next agent was loading (tester9 F6).
+#[test]
+fn a_stopping_agent_starts_no_refresh() {
+    let (op, mut env) = agent_with_account_where(|c| c.rotate = true);
+    let held = op.hold_next_refresh();
+    let first = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let refreshes = op.refreshes();
+    // Another scope: its own refresh, which waits for the account's lane.
+    let second = env.spawn("oidc-token", &["-s", "openid", "acct"]);
+    env.wait_agent_log("'acct': a refresh waits for the refresh under way");
+    let pid = env.agent_pid().expect("agent");
+    let pid = rustix::process::Pid::from_raw(pid as i32).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    env.wait_agent_log("SIGTERM: stopping");
+    held.release();
+    ok(&first.finish());
+    let err = fails(&second.finish(), 3);
+    assert!(err.contains("the agent is stopping"), "{err}");
+    env.stop_agent();
+    assert_eq!(op.refreshes(), refreshes, "a refresh started after SIGTERM");
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+}
+
 /// `oidc-gen --rename` while `oidc-add` loads the account (its check
 /// refresh held at the provider): the rename waits for the load, then has
 /// the agent rename the loaded account, so the new file gets the rotated
