@@ -455,7 +455,7 @@ fn load_for_client(name: &str, no_prompt: Option<&str>) -> crate::Result<()> {
                     crate::protocol::strings::NOT_LOADED,
                     super::autoload::NO_AUTOLOAD,
                     match no_prompt {
-                        None => "no terminal to ask on".to_owned(),
+                        None => "no terminal to ask on (or it runs in the background)".to_owned(),
                         Some(why) => format!("no prompt allowed ({why})"),
                     }
                 ),

@@ -75,13 +75,19 @@ pub(super) fn end_with_parent() {
     }
 }
 
-/// True when this process can ask a person: it has a controlling terminal.
+/// True when this process can ask a person: it has a controlling terminal
+/// and is in its foreground job. A background job (`oidc-token acct &`,
+/// `rclone … &`) that wrote a prompt there would be stopped by the
+/// terminal (SIGTTOU) and wait, unsaid, for a `fg` nobody knows to type.
 pub fn have_terminal() -> bool {
-    std::fs::OpenOptions::new()
+    let Ok(tty) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-        .is_ok()
+    else {
+        return false;
+    };
+    rustix::termios::tcgetpgrp(&tty).is_ok_and(|fg| fg == rustix::process::getpgrp())
 }
 
 /// Asks the agent for `target` with autoload (`enabled`, the default):

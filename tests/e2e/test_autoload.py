@@ -69,6 +69,39 @@ def test_no_terminal_and_no_keyring_fails_at_once(cli, provider):
     assert NAME not in _loaded(cli)
 
 
+# A job-control shell in miniature: runs argv as a background job (its own
+# process group, not the terminal's foreground one) and says how it ended.
+_BACKGROUND_JOB = """
+import subprocess, sys
+job = subprocess.Popen(sys.argv[1:], process_group=0)
+try:
+    print("JOB EXIT", job.wait(timeout=20), flush=True)
+except subprocess.TimeoutExpired:
+    print("JOB STILL THERE", flush=True)
+    job.kill()
+"""
+
+
+def test_a_background_job_is_not_stopped_by_a_prompt(cli, provider):
+    """`oidc-token acct &` (or `rclone … &`) with the account not loaded:
+    a prompt written from the background would have the terminal stop the
+    job (SIGTTOU), waiting unsaid for a `fg`; it fails at once instead."""
+    _import(cli, provider)
+    _unload(cli)
+    argv = ["/usr/bin/python3", "-c", _BACKGROUND_JOB, str(ours("oidc-token")), NAME]
+    pid, fd = _spawn_on_a_pty(argv, cli.env())
+    try:
+        out = _read_until(fd, b"\x00never\x00", time.monotonic() + 40)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        _end(pid, fd)
+    assert f"JOB EXIT {EXIT_NOT_LOADED}".encode() in out, out
+    assert b"in the background" in out and f"oidc-add {NAME}".encode() in out, out
+    assert b"password to load it" not in out, out
+    assert NAME not in _loaded(cli)
+
+
 def _spawn_on_a_pty(argv: list[str], env: dict) -> tuple[int, int]:
     """Runs `argv` in a new session with a pseudo-terminal as its terminal;
     returns its pid and the terminal's master side."""
