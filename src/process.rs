@@ -69,6 +69,30 @@ pub fn listening_socket(pid: i32) -> Option<PathBuf> {
     })
 }
 
+/// Whether process `pid` is stopped (a suspended job, SIGSTOP, a
+/// debugger): it answers nothing and handles no signal but SIGKILL until
+/// SIGCONT, so waiting for it to stop would wait for ever.
+pub fn is_stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // pid (comm) state …: the name may hold spaces and parentheses.
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| matches!(state, 'T' | 't'))
+    })
+}
+
+/// Refuses to wait for stopped process `pid` to exit (see [`is_stopped`]),
+/// saying how to resume it and what to run `again`.
+pub fn refuse_if_stopped(pid: i32, again: &str) -> io::Result<()> {
+    if is_stopped(pid) {
+        return Err(io::Error::other(format!(
+            "the agent (pid {pid}) is stopped (a suspended job, or SIGSTOP), so it can neither \
+             answer nor exit: resume it with `kill -CONT {pid}`, then run {again} again"
+        )));
+    }
+    Ok(())
+}
+
 /// [`wait_exit`] for a child of ours (which stays unreaped: `wait` it).
 pub fn wait_child(child: &std::process::Child, within: Duration) -> io::Result<bool> {
     match i32::try_from(child.id()).ok().and_then(Pid::from_raw) {

@@ -321,6 +321,7 @@ fn kill(args: &Args) -> anyhow::Result<()> {
     let pid = agent_pid(&var)?;
     // The agent asked is the one signalled: OIDC_SOCK may name another.
     let raw = pid.as_raw_nonzero().get();
+    crate::process::refuse_if_stopped(raw, "oidc-agent -k")?;
     let client = match crate::process::listening_socket(raw) {
         Some(socket) => Some(AgentClient::new(socket)),
         None => AgentClient::from_env().ok(),

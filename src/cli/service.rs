@@ -271,13 +271,16 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
     };
     let raw = i32::try_from(pid).context("bad pid")?;
     let target = rustix::process::Pid::from_raw(raw).context("bad pid")?;
+    crate::process::refuse_if_stopped(raw, "oidc-agent-service stop")?;
     // As `oidc-agent -k`: not while a rotated refresh token is unsaved.
     super::agent::refuse_if_unsaved(&AgentClient::new(sock), raw, "oidc-agent-service stop")?;
-    let _ = std::fs::remove_file(pid_file);
     match rustix::process::kill_process(target, rustix::process::Signal::TERM) {
         Ok(()) => {}
         // Gone already.
-        Err(rustix::io::Errno::SRCH) => return Ok(()),
+        Err(rustix::io::Errno::SRCH) => {
+            let _ = std::fs::remove_file(pid_file);
+            return Ok(());
+        }
         Err(e) => bail!("cannot stop the agent (pid {pid}): {e}"),
     }
     // Wait until the agent has exited (and so let go of the socket), so
@@ -304,6 +307,8 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
             );
         }
     }
+    // Only now: an agent that has not exited is still the service's.
+    let _ = std::fs::remove_file(pid_file);
     out.push_str(&format!(
         "unset {ENV_SOCK};\nunset {ENV_PID};\necho Agent pid {pid} killed;\nunset {ENV_PID_FILE};\n"
     ));

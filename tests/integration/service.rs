@@ -157,6 +157,38 @@ fn stop_waits_for_a_refresh_under_way() {
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }
 
+/// A stopped agent (a suspended job, SIGSTOP) can neither answer nor
+/// exit: `stop` and `oidc-agent -k` say so at once, with the remedy, and
+/// keep the pid file, instead of waiting minutes for a refresh that is not
+/// under way (tester7 F1).
+#[test]
+fn a_stopped_agent_is_said_at_once() {
+    let (_op, env, run_dir, sock) = rotating_service_agent();
+    let mut status = env.cmd("oidc-agent");
+    status.args(["--status", "--json"]).env("OIDC_SOCK", &sock);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&status.output().expect("status"))).expect("json");
+    let pid = status["pid"]
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok())
+        .expect("pid");
+    let target = rustix::process::Pid::from_raw(pid).expect("pid");
+    rustix::process::kill_process(target, rustix::process::Signal::STOP).expect("SIGSTOP");
+    let err = fails(&service(&env, &run_dir, "stop").output().expect("stop"), 1);
+    assert!(
+        err.contains("is stopped") && err.contains(&format!("kill -CONT {pid}")),
+        "{err}"
+    );
+    let err = fails(&env.kill_agent(pid.to_string()), 1);
+    assert!(err.contains("is stopped"), "{err}");
+    rustix::process::kill_process(target, rustix::process::Signal::CONT).expect("SIGCONT");
+    ok(&service(&env, &run_dir, "stop").output().expect("stop"));
+    assert!(
+        std::os::unix::net::UnixStream::connect(&sock).is_err(),
+        "the agent still serves"
+    );
+}
+
 /// `oidc-agent-service ACTION` with `run_dir` as `XDG_RUNTIME_DIR`.
 fn service(env: &Env, run_dir: &std::path::Path, action: &str) -> std::process::Command {
     let mut cmd = env.cmd("oidc-agent-service");
