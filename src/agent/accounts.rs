@@ -90,7 +90,7 @@ pub(super) struct NewAccount {
     pub skip_check: bool,
     /// An access token the client just got with this refresh token, and its
     /// expiry: cached as if the check refresh had returned it.
-    pub fresh: Option<(SecretString, i64)>,
+    pub fresh: Option<(SecretString, i64, Option<String>)>,
     /// The client could not write the account file (why): the agent writes
     /// it (from the persist's template) as it writes an unsaved rotation.
     pub unsaved: Option<String>,
@@ -278,7 +278,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
             // Its refresh token kept (above); an unusable access token not.
             Some(set) if !set.access_token_usable() => None,
             Some(set) => Some((set.access_token, set.id_token, set.expires_at, set.scope)),
-            None => fresh.map(|(at, exp)| (at, None, Some(exp), None)),
+            None => fresh.map(|(at, exp, scope)| (at, None, Some(exp), scope)),
         };
         if let Some((access_token, id_token, expires_at, scope)) = first.filter(|f| f.2.is_some()) {
             let obtained_at = ctx.clock.now();

@@ -145,7 +145,10 @@ async fn add_account(ctx: &Arc<Ctx>, add: AddRequest) -> Response {
             persist,
             lifetime: add.lifetime,
             skip_check: add.skip_check,
-            fresh: add.access_token.zip(add.expires_at),
+            fresh: add
+                .access_token
+                .zip(add.expires_at)
+                .map(|(at, exp)| (at, exp, add.scope)),
             unsaved: unsaved.filter(|_| persist_given),
         },
     )

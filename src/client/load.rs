@@ -67,6 +67,7 @@ impl AgentClient {
             skip_check: how.skip_check,
             access_token: how.fresh.map(|t| t.access_token.clone()),
             expires_at: how.fresh.and_then(|t| t.expires_at),
+            scope: how.fresh.and_then(|t| t.scope.clone()),
             unsaved: how.unwritten.map(|(_, why)| why.to_owned()),
             pw_entry: None,
             confirm: false,

@@ -50,6 +50,10 @@ pub struct AddRequest {
     /// Ours: its expiry (Unix seconds); without it the token is not cached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// Ours: the scope granted with it, when the provider said
+    /// (`oidc-token --json` shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// Ours: the client could not write `account_file` (this error); the
     /// agent writes it from `convert_to` as it writes an unsaved rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -42,6 +42,8 @@ def test_json_output(cli, provider):
     assert same_issuer(obj["issuer"], provider.issuer)
     assert isinstance(obj["expires_at"], int) and obj["expires_at"] > time.time()
     assert provider.is_active(obj["access_token"])
+    # the token oidc-gen got and handed to the agent: its scope came along
+    assert "openid" in obj.get("scope", "").split(), res.stdout
     # a token the agent refreshed itself: the provider said its scope
     res = cli.token("--json", "-f", NAME)
     assert res.returncode == 0, res.describe()
