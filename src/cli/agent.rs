@@ -51,7 +51,7 @@ pub struct Args {
     /// Ask the running agent for its status (with --json: as JSON)
     #[arg(long = "status")]
     pub status: bool,
-    /// Append the daemon's log to FILE (default: discarded)
+    /// Append the daemon's log to FILE (default: its last 300 lines are kept in memory, shown by --status)
     #[arg(long = "log-file", value_name = "FILE")]
     pub log_file: Option<PathBuf>,
     /// Never load an account for a token request (only oidc-add loads)

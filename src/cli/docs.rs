@@ -11,18 +11,8 @@ use crate::error::ErrorKind;
 
 /// Every generated file: (path relative to the repository, contents).
 pub fn render_all() -> Vec<(String, Vec<u8>)> {
-    // Without the hidden oidc-agent options of `flags`: they do nothing, so
-    // completing them would only clutter.
-    let commands = [
-        super::agent::Args::command(),
-        super::generate::Args::command(),
-        super::add::Args::command(),
-        super::token::Args::command(),
-        super::service::Args::command(),
-        super::git_credential::Args::command(),
-    ];
     let mut out = Vec::new();
-    for cmd in commands {
+    for cmd in commands() {
         let name = cmd.get_name().to_owned();
         out.push((format!("man/{name}.1"), man_page(cmd.clone())));
         for (shell, file) in [
@@ -42,6 +32,19 @@ pub fn render_all() -> Vec<(String, Vec<u8>)> {
         }
     }
     out
+}
+
+/// Every command's clap definition. Without the hidden oidc-agent options
+/// of `flags`: they do nothing, so completing them would only clutter.
+fn commands() -> [clap::Command; 6] {
+    [
+        super::agent::Args::command(),
+        super::generate::Args::command(),
+        super::add::Args::command(),
+        super::token::Args::command(),
+        super::service::Args::command(),
+        super::git_credential::Args::command(),
+    ]
 }
 
 /// The exit-code list of `--help`, from the one table in `error.rs`.
@@ -332,6 +335,69 @@ mod tests {
                 assert!(status.contains(&entry), "{file} lacks exit code {entry:?}");
             }
         }
+    }
+
+    /// The words of a shell line, quotes removed; `$(`, `)`, `|`, `;` and
+    /// `&` (also inside double quotes) stand as words of their own.
+    fn words(line: &str) -> Vec<String> {
+        let (mut out, mut word, mut quote) = (Vec::new(), String::new(), None);
+        let mut chars = line.chars().peekable();
+        let mut end = |word: &mut String, out: &mut Vec<String>| {
+            if !word.is_empty() {
+                out.push(std::mem::take(word));
+            }
+        };
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (Some('\''), '\'') | (Some('"'), '"') => quote = None,
+                (Some('\''), c) => word.push(c),
+                (None, '\'' | '"') => quote = Some(c),
+                (_, '$') if chars.peek() == Some(&'(') => {
+                    chars.next();
+                    end(&mut word, &mut out);
+                    out.push("$(".into());
+                }
+                (_, ')' | '|' | ';' | '&') => {
+                    end(&mut word, &mut out);
+                    out.push(c.to_string());
+                }
+                (None, c) if c.is_whitespace() => end(&mut word, &mut out),
+                (_, c) => word.push(c),
+            }
+        }
+        end(&mut word, &mut out);
+        out
+    }
+
+    /// Every command line of ours in the man pages' EXAMPLES parses with
+    /// that command's options (`--client-secret-env VAR` did not: the
+    /// option takes its value only after `=`).
+    #[test]
+    fn every_example_parses() {
+        let commands = commands();
+        let mut seen = 0;
+        for page in manual::PAGES {
+            for (what, lines) in page.examples {
+                for line in lines.lines() {
+                    let words = words(line);
+                    for part in words.split(|w| matches!(w.as_str(), "$(" | ")" | "|" | ";" | "&"))
+                    {
+                        // Variable assignments before the command.
+                        let mut part = part.iter().skip_while(|w| w.contains('='));
+                        let Some(name) = part.next() else { continue };
+                        let Some(cmd) = commands.iter().find(|c| c.get_name() == name) else {
+                            continue;
+                        };
+                        let argv = std::iter::once(name).chain(part);
+                        if let Err(e) = cmd.clone().try_get_matches_from(argv) {
+                            panic!("{}: example {what:?}: {line}\n{e}", page.name);
+                        }
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert!(seen > 20, "only {seen} command lines found in the examples");
     }
 
     /// The SYNOPSIS is clap's usage line (no flag without its value), and

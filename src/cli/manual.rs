@@ -73,7 +73,7 @@ when COMMAND exits (as ssh-agent bash does); its exit status is COMMAND's.
 Started by systemd's oidc-agent.socket unit, the agent serves the listening socket systemd passes \
 (LISTEN_FDS, LISTEN_PID) in the foreground. For one agent per user see oidc-agent-service(1).",
         examples: &[
-            ("Start an agent for this shell and stop it again", "eval \"$(oidc-agent)\"\noidc-agent -k"),
+            ("Start an agent for this shell and stop it again", "eval \"$(oidc-agent)\"\neval \"$(oidc-agent -k)\""),
             (
                 "Run one command with its own agent",
                 "oidc-agent -- sh -c 'oidc-add --pw-env ci && make deploy'",
@@ -130,7 +130,7 @@ save has begun, Ctrl-C waits for it.",
             ),
             (
                 "A confidential client",
-                "oidc-gen kit --issuer https://op.example/ --client-id my-client --client-secret \"$SECRET\"",
+                "oidc-gen kit --issuer https://op.example/ --client-id my-client --client-secret-env=SECRET",
             ),
             (
                 "A headless box: device flow, approve on your phone",
