@@ -342,7 +342,7 @@ mod tests {
     fn words(line: &str) -> Vec<String> {
         let (mut out, mut word, mut quote) = (Vec::new(), String::new(), None);
         let mut chars = line.chars().peekable();
-        let mut end = |word: &mut String, out: &mut Vec<String>| {
+        let end = |word: &mut String, out: &mut Vec<String>| {
             if !word.is_empty() {
                 out.push(std::mem::take(word));
             }
