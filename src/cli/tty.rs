@@ -121,10 +121,13 @@ pub(super) fn say(text: &str) {
     }
 }
 
-/// One password from the controlling terminal. Echo goes off before the
-/// prompt is written, as readpassphrase(3) does: whatever is typed once the
-/// prompt shows is never echoed (rpassword writes the prompt first, so a
-/// quick typist's first characters could be).
+/// One password from the controlling terminal, read as readpassphrase(3)
+/// reads it: echo goes off before the prompt is written, so whatever is
+/// typed once it shows is never echoed, and the terminal's signal keys stay
+/// on, so ^C interrupts the whole foreground job (a script's loop, git,
+/// kubectl), not this process alone. (rpassword turned them off and raised
+/// SIGINT in the prompting process only: git then went on to ask for a
+/// user name, a loop to its next round.)
 pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
     let tty = std::fs::OpenOptions::new()
         .read(true)
@@ -135,6 +138,8 @@ pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
         Some((tty.as_raw_fd(), original.clone()));
     let mut quiet = original.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
+    // The Enter that ends the line still shows, as a new line.
+    quiet.local_modes.insert(LocalModes::ECHONL);
     let _quiet = Quiet {
         tty: &tty,
         original,
@@ -142,9 +147,8 @@ pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
     };
     tcsetattr(&tty, OptionalActions::Now, &quiet)?;
     (&tty).write_all(prompt.as_bytes())?;
-    // rpassword takes the (quiet) mode it finds as the one to restore.
-    match rpassword::read_password() {
-        Ok(password) => Ok(SecretString::new(password)),
+    match read_line(&tty) {
+        Ok(password) => Ok(password),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => {
             // A signal the program handles itself (oidc-gen's Ctrl-C, whose
             // task ends the process with 130) cut the read short: the
@@ -159,4 +163,24 @@ pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// One line typed at `tty` (in its line mode), without its line end; what
+/// was read is wiped. Ctrl-D on an empty line is `UnexpectedEof`.
+fn read_line(tty: &std::fs::File) -> io::Result<SecretString> {
+    use std::io::{BufRead as _, Read as _};
+    let limit = crate::secret::MAX_SECRET_LINE as u64;
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    let n = io::BufReader::new(tty.take(limit)).read_until(b'\n', &mut buf)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let end = buf
+        .iter()
+        .position(|b| matches!(b, b'\n' | b'\r'))
+        .unwrap_or(buf.len());
+    let line = std::str::from_utf8(&buf[..end]).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidData, "the password is not UTF-8 text")
+    })?;
+    Ok(SecretString::new(line.to_owned()))
 }

@@ -199,6 +199,27 @@ def test_ctrl_c_at_a_password_prompt_gives_the_terminal_back(cli, provider, tool
     assert NAME not in _loaded(cli)
 
 
+def test_ctrl_c_at_a_prompt_interrupts_the_whole_job(cli, provider):
+    """^C at the autoload prompt interrupts the foreground job, as at any
+    prompt: a script's loop ends there instead of going on to its next
+    round (the prompt had turned the terminal's ^C off and interrupted
+    only the oidc-token asking; git went on to ask for a user name)."""
+    _import(cli, provider)
+    _unload(cli)
+    loop = f'for i in 1 2 3; do {shlex.quote(str(ours("oidc-token")))} {NAME}; echo "round $i ended"; done; echo loop-finished'
+    pid, fd = _spawn_on_a_pty(["/bin/sh", "-c", loop], cli.env())
+    try:
+        out = _read_until(fd, b"password to load it: ", time.monotonic() + 30)
+        os.write(fd, b"\x03")
+        out += _read_until(fd, b"\x00never\x00", time.monotonic() + 30)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        _end(pid, fd)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT, (status, out)
+    assert b"round 1 ended" not in out and b"loop-finished" not in out, out
+
+
 def test_two_autoloads_of_one_account_on_one_terminal_ask_once(cli, provider):
     """A script's `oidc-token A & oidc-token A` (or rclone's parallel
     transfers) on an unloaded account: one password prompt, which loads it
@@ -304,13 +325,9 @@ def test_ctrl_d_at_a_password_prompt_says_so_on_a_line_of_its_own(cli, provider)
     try:
         out = _read_until(fd, b": ", time.monotonic() + 30)
         assert b"assword" in out, out
-        # ^D is read as a character once the prompt has the terminal raw;
-        # sent before, the line discipline would take it as an EOF that the
-        # switch to raw mode drops.
-        deadline = time.monotonic() + 10
-        while termios.tcgetattr(fd)[3] & termios.ICANON:
-            assert time.monotonic() < deadline, "the prompt never took the terminal raw"
-            time.sleep(0.01)  # polling the terminal's mode, which has no event
+        # The prompt reads in the terminal's line mode, echo off before the
+        # prompt shows: ^D on the empty line is the line discipline's EOF.
+        assert not termios.tcgetattr(fd)[3] & termios.ECHO, "echo is on at the prompt"
         os.write(fd, b"\x04")  # the terminal's ^D: end of input
         rest = _read_until(fd, b"\x00never\x00", time.monotonic() + 30)
         _, status = os.waitpid(pid, 0)
