@@ -312,8 +312,39 @@ fn run_agent(
     Ok(())
 }
 
-/// How long `-k` waits for the agent to exit.
+/// How long `-k` waits for the agent to exit before it says why it waits.
 const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits for agent `pid`, sent SIGTERM, to exit. It first lets a refresh
+/// under way land its rotated token in the file, waiting for the
+/// provider's answer as long as a refresh does: until then a new agent
+/// started (or an `oidc-add` run) would read the token the provider is
+/// replacing, a replay that revokes the login. Past that, an error: the
+/// agent still runs. `who` names the program in the note it prints.
+pub(super) fn wait_stopped(pid: rustix::process::Pid, who: &str) -> anyhow::Result<()> {
+    let raw = pid.as_raw_nonzero();
+    let watch = |limit| {
+        crate::process::wait_exit(pid, limit)
+            .with_context(|| format!("cannot watch the agent (pid {raw})"))
+    };
+    if watch(KILL_WAIT)? {
+        return Ok(());
+    }
+    let longest = crate::oidc::http::ANSWER_DEADLINE;
+    eprintln!(
+        "{who}: the agent (pid {raw}) is still finishing a refresh (the provider has not \
+         answered); waiting for it, up to {} s",
+        longest.as_secs()
+    );
+    if !watch(longest)? {
+        bail!(
+            "the agent (pid {raw}) did not exit within {} s; `kill -9 {raw}` ends it (a refresh \
+             under way is then lost)",
+            longest.as_secs() + KILL_WAIT.as_secs()
+        );
+    }
+    Ok(())
+}
 
 fn kill(args: &Args) -> anyhow::Result<()> {
     let var = std::env::var(ENV_PID)
@@ -331,17 +362,8 @@ fn kill(args: &Args) -> anyhow::Result<()> {
     }
     rustix::process::kill_process(pid, rustix::process::Signal::TERM)
         .with_context(|| format!("cannot kill agent pid {}", pid.as_raw_nonzero()))?;
-    // The agent first lets a refresh under way land its rotated token in the
-    // file: wait for that, so that a new agent started right after reads
-    // the newest token, not the one the provider has just replaced.
-    let exited = crate::process::wait_exit(pid, KILL_WAIT).unwrap_or(true);
+    wait_stopped(pid, "oidc-agent")?;
     let pid = pid.as_raw_nonzero();
-    if !exited {
-        eprintln!(
-            "oidc-agent: agent pid {pid} is still finishing a refresh (the provider has not answered); \
-             it exits once it has saved the result"
-        );
-    }
     if args.json {
         println!("{}", serde_json::json!({"killed": pid.to_string()}));
     } else {

@@ -9,7 +9,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, ValueEnum};
@@ -23,9 +22,6 @@ pub const ENV_AGENT_OPTS: &str = "OIDC_AGENT_OPTS";
 pub const ENV_AGENT_BIN: &str = "OIDC_AGENT";
 /// Written by `use`/`start`: the service's PID file.
 pub const ENV_PID_FILE: &str = "OIDCD_PID_FILE";
-
-/// How long `stop` waits for the old agent to let go of the socket.
-const STOP_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Start, reuse or stop the per-user oidc-agent at the well-known socket.
 #[derive(Debug, Parser)]
@@ -286,27 +282,7 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
     // Wait until the agent has exited (and so let go of the socket), so
     // that a `use` right after this starts a fresh agent instead of
     // reaching the dying one.
-    let watch = |limit| {
-        crate::process::wait_exit(target, limit)
-            .with_context(|| format!("cannot watch the agent (pid {pid})"))
-    };
-    if !watch(STOP_DEADLINE)? {
-        // It lets a refresh under way land its rotated token first, and
-        // waits for the provider's answer as long as a refresh does.
-        let longest = crate::oidc::http::ANSWER_DEADLINE;
-        eprintln!(
-            "oidc-agent-service: the agent (pid {pid}) is still finishing a refresh (the provider \
-             has not answered); waiting for it, up to {} s",
-            longest.as_secs()
-        );
-        if !watch(longest)? {
-            bail!(
-                "the agent (pid {pid}) did not exit within {} s; `kill -9 {pid}` ends it (a \
-                 refresh under way is then lost)",
-                longest.as_secs() + STOP_DEADLINE.as_secs()
-            );
-        }
-    }
+    super::agent::wait_stopped(target, "oidc-agent-service")?;
     // Only now: an agent that has not exited is still the service's.
     let _ = std::fs::remove_file(pid_file);
     out.push_str(&format!(

@@ -87,6 +87,40 @@ fn a_stopping_agent_starts_no_refresh() {
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }
 
+/// `oidc-agent -k` while a refresh waits for the provider: it waits too
+/// (saying so after 10 s, the program's own deadline, waited out once
+/// here) until the agent has saved the rotation and exited, as
+/// `oidc-agent-service stop` does. It said "killed" after 10 s with the
+/// agent still there, and a new agent then replayed the file's old token
+/// (tester7 F9).
+#[test]
+fn kill_waits_for_a_refresh_under_way() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let held = op.hold_next_refresh();
+    let _token = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let pid = env.agent_pid().expect("agent");
+    let mut kill = env.cmd("oidc-agent");
+    kill.arg("-k").env("OIDCD_PID", pid.to_string());
+    let mut kill = Env::spawn_cmd(kill);
+    kill.wait_line("the note that -k goes on waiting", |l| {
+        l.contains("still finishing a refresh")
+    });
+    held.release();
+    let out = ok(&kill.finish());
+    assert!(out.contains(&format!("Agent pid {pid} killed")), "{out}");
+    // Gone, or a zombie its parent (this test's environment) has not reaped.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z "),
+        "-k said killed with the agent still there: {state}"
+    );
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+}
+
 /// `oidc-gen --rename` while `oidc-add` loads the account (its check
 /// refresh held at the provider): the rename waits for the load, then has
 /// the agent rename the loaded account, so the new file gets the rotated
