@@ -22,6 +22,7 @@ pub mod held;
 pub mod issuers;
 pub mod legacy;
 pub mod pubclients;
+pub mod refreshing;
 pub mod store;
 
 use std::path::{Path, PathBuf};

@@ -16,6 +16,7 @@ mod newest;
 pub mod password;
 pub mod service;
 pub mod start;
+mod stop;
 pub mod token;
 pub mod tty;
 

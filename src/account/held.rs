@@ -28,7 +28,7 @@ use crate::secret::SecretString;
 /// else may enter: notes are written and believed only there (in a `/tmp`
 /// without `$XDG_RUNTIME_DIR`, another user could have made the directory
 /// first, to read the sealed token or plant a note).
-fn private(dir: &Path) -> bool {
+pub(super) fn private(dir: &Path) -> bool {
     use std::os::unix::fs::MetadataExt as _;
     let uid = rustix::process::getuid().as_raw();
     [Some(dir), dir.parent()].into_iter().all(|d| {

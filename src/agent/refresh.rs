@@ -2,12 +2,14 @@
 //! requests for the same token. A rotated refresh token is handed to
 //! `accounts`, which keeps and saves it.
 //!
-//! Refreshes of one account run one at a time (its `lane`); the state lock is
-//! never held across a provider call.
+//! Refreshes of one account run one at a time (its `lane`), also across this
+//! user's agents (`account::refreshing`); the state lock is never held
+//! across a provider call.
 
 use std::sync::Arc;
 
 use super::ctx::{Ctx, oidc_failure};
+use super::log::log;
 use super::provider::{refresh_with, snapshot};
 use super::state::{FlightKey, FlightResult, Token};
 use crate::error::ErrorKind;
@@ -29,6 +31,8 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
         .map(|a| a.lane.clone())
         .ok_or((ErrorKind::NotLoaded, strings::NOT_LOADED.to_owned()))?;
     let _lane = super::accounts::take_lane(&lane, name, "a refresh").await;
+    // Held from reading the file to saving what the refresh rotated.
+    let _turn = turn_among_agents(ctx, name).await;
     super::follow::follow_file(ctx, name)
         .await
         .map_err(|held| (ErrorKind::Failure, held))?;
@@ -92,6 +96,45 @@ async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {
     match unusable {
         Some(e) => Err(oidc_failure(&e)),
         None => Ok(tok),
+    }
+}
+
+/// Waits while another agent of this user refreshes `name`'s account
+/// (`account::refreshing`), as long as a refresh may wait for its answer,
+/// then holds the account's refresh lock until dropped. Without an account
+/// file, or a private runtime directory to lock in: nothing to wait for.
+async fn turn_among_agents(
+    ctx: &Ctx,
+    name: &str,
+) -> Option<crate::account::refreshing::RefreshLock> {
+    let path = ctx
+        .state()
+        .accounts
+        .get(name)?
+        .persist
+        .as_ref()?
+        .path
+        .clone();
+    let deadline = std::time::Instant::now() + crate::oidc::http::ANSWER_DEADLINE;
+    let mut said = false;
+    loop {
+        match crate::account::refreshing::try_lock(&path) {
+            Ok(Some(lock)) => return Some(lock),
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        if std::time::Instant::now() > deadline {
+            log!("'{name}': another agent has been refreshing it for 5 minutes; refreshing anyway");
+            return None;
+        }
+        if !said {
+            log!("'{name}': another agent is refreshing it; waiting for its answer");
+            said = true;
+        }
+        // A poll interval, not synchronization: flock(2) has no
+        // asynchronous wait, and a blocking one would hold a thread for as
+        // long as the other agent's provider takes.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

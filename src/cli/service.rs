@@ -269,7 +269,7 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
     let target = rustix::process::Pid::from_raw(raw).context("bad pid")?;
     crate::process::refuse_if_stopped(raw, "oidc-agent-service stop")?;
     // As `oidc-agent -k`: not while a rotated refresh token is unsaved.
-    super::agent::refuse_if_unsaved(&AgentClient::new(sock), raw, "oidc-agent-service stop")?;
+    super::stop::refuse_if_unsaved(&AgentClient::new(sock), raw, "oidc-agent-service stop")?;
     match rustix::process::kill_process(target, rustix::process::Signal::TERM) {
         Ok(()) => {}
         // Gone already.
@@ -282,7 +282,7 @@ fn stop(out: &mut String, sock: &Path, pid_file: &Path) -> anyhow::Result<()> {
     // Wait until the agent has exited (and so let go of the socket), so
     // that a `use` right after this starts a fresh agent instead of
     // reaching the dying one.
-    super::agent::wait_stopped(target, "oidc-agent-service")?;
+    super::stop::wait_stopped(target, "oidc-agent-service")?;
     // Only now: an agent that has not exited is still the service's.
     let _ = std::fs::remove_file(pid_file);
     out.push_str(&format!(

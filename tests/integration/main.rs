@@ -1,6 +1,7 @@
 //! The one integration-test binary: the real binaries, end to end, against
 //! the fake provider in `support::fake_op`.
 
+mod accounts_said;
 mod agent;
 mod autoload;
 mod compat;

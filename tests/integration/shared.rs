@@ -70,6 +70,33 @@ fn two_agents_with_one_account_take_turns_without_a_replay() {
     one_live_login(&op);
 }
 
+/// Two agents holding one account refresh it one at a time: while one
+/// waits for a slow provider, the other waits for that answer too, then
+/// refreshes with the token saved, instead of sending the same one (a
+/// replay: a rotating provider revokes the login). Their refreshes ahead of
+/// expiry come at nearly the same moment, so one slow answer was enough
+/// (tester7 F10).
+#[test]
+fn two_agents_refresh_one_at_a_time() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    let b = Second::start(&env);
+    ok(&b.run("oidc-add", &["--pw-env", "acct"]));
+    let held = op.hold_next_refresh();
+    let mut slow = env.cmd("oidc-token");
+    slow.args(["-f", "acct"]).env("OIDC_SOCK", &b.sock);
+    let slow = Env::spawn_cmd(slow);
+    held.arrived();
+    let here = env.spawn("oidc-token", &["-f", "acct"]);
+    env.wait_agent_log("'acct': another agent is refreshing it; waiting for its answer");
+    held.release();
+    ok(&slow.finish());
+    ok(&here.finish());
+    one_live_login(&op);
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    ok(&b.run("oidc-token", &["-f", "acct"]));
+    one_live_login(&op);
+}
+
 /// `name` with `args` in a shell that reaches no agent.
 fn elsewhere(env: &Env, name: &str, args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut cmd = env.cmd(name);
