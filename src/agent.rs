@@ -59,6 +59,17 @@ const SAVE_RETRY: Duration = Duration::from_secs(10);
 /// answered, so clients waiting on one slow provider keep no one else out.
 const MAX_CONNECTIONS: usize = 512;
 
+/// How often the agent checks that its socket is still its own.
+const SOCKET_CHECK: Duration = Duration::from_secs(10);
+
+/// The file at `path` (device and inode), if there is one.
+fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
 /// `tokio::spawn` of `task` boxed first. tokio moves a task's future
 /// through several frames on its way to the heap, and the spawning frame
 /// holds those copies: a connection's 9 kB future made the accept loop's
@@ -111,6 +122,12 @@ pub async fn serve(
         None => log!("started; serving the socket passed by systemd"),
     }
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // The socket as bound: an agent whose socket was removed (its runtime
+    // directory emptied at logout) or replaced (another agent bound the
+    // path) can no longer be reached, asked or stopped, yet would go on
+    // refreshing its accounts beside the agent that replaced it.
+    let bound = socket.as_deref().and_then(identity);
+    let mut watch = tokio::time::interval(SOCKET_CHECK);
     let signal = loop {
         tokio::select! {
             (accepted, slot) = async {
@@ -135,6 +152,12 @@ pub async fn serve(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
+            _ = watch.tick(), if bound.is_some() => {
+                if socket.as_deref().and_then(identity) != bound {
+                    break "its socket was removed or replaced (its runtime directory emptied at \
+                           logout?), so no one can reach it";
+                }
+            }
             _ = term.recv() => break "SIGTERM",
             _ = int.recv() => break "SIGINT",
             _ = hup.recv() => break "SIGHUP",
@@ -146,7 +169,8 @@ pub async fn serve(
     // Stop taking connections first, so no new rotation begins; then let
     // refreshes under way finish and write what is unsaved.
     drop(listener);
-    if let Some(socket) = &socket {
+    // Not another agent's socket bound at the same path since.
+    if let Some(socket) = socket.as_deref().filter(|s| identity(s) == bound) {
         let _ = std::fs::remove_file(socket);
     }
     log!("{signal}: stopping");
