@@ -408,11 +408,15 @@ pub(super) async fn remove_all(ctx: &Ctx) -> Response {
 /// its pending rotation saved; an account whose save fails stays (not
 /// served) until the write succeeds.
 pub(super) async fn expire_due(ctx: &Ctx) {
+    // One with a rotation not saved yet waits for `retry_unsaved` (every
+    // 10 s, not every tick, which flooded the log on a disk still full).
     let due: Vec<(String, super::state::Lane)> = {
         let st = ctx.state();
         st.due(ctx.clock.now())
             .into_iter()
-            .filter_map(|n| st.accounts.get(&n).map(|a| (n, a.lane.clone())))
+            .filter_map(|n| st.accounts.get(&n).map(|a| (n, a)))
+            .filter(|(_, a)| a.unsaved.is_none())
+            .map(|(n, a)| (n, a.lane.clone()))
             .collect()
     };
     for (name, lane) in due {

@@ -143,3 +143,37 @@ fn a_rename_during_a_load_waits_and_keeps_the_rotation() {
     let valid: Vec<String> = op.valid_rts().into_iter().collect();
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }
+
+/// The lifetime of an account ends while its rotated refresh token cannot
+/// be saved: it stays loaded until the save succeeds, then goes, the token
+/// in the file. Meanwhile the save is retried every 10 s, not at every
+/// tick of the lifetime timer, which wrote a "NOT SAVED" line a second
+/// (tester7 F5). Two retries are waited out here.
+#[test]
+fn a_lifetime_ends_only_once_the_rotation_is_saved() {
+    let (op, env) = agent_with_account_where(|c| c.rotate = true);
+    ok(&env.run("oidc-add", &["-f", "-t", "100", "--pw-env", "acct"]));
+    let (dir, away) = (env.config_dir(), env.dir.path().join("accounts.away"));
+    std::fs::rename(&dir, &away).expect("move dir");
+    std::fs::write(&dir, "not a directory").expect("block");
+    ok(&env.run("oidc-token", &["-f", "acct"]));
+    env.wait_agent_log("'acct': NOT SAVED");
+    env.advance_clock(200);
+    // Two retries after the lifetime ended, by the agent's log times.
+    let stamps: Vec<chrono::DateTime<chrono::FixedOffset>> = (0..2)
+        .map(|_| {
+            let line = env.wait_agent_log("'acct': NOT SAVED");
+            let stamp = line.split_whitespace().next().unwrap_or_default();
+            chrono::DateTime::parse_from_rfc3339(stamp).expect("an RFC 3339 time first")
+        })
+        .collect();
+    let gap = stamps[1] - stamps[0];
+    assert!(gap.num_seconds() >= 5, "retried after {gap}");
+    std::fs::remove_file(&dir).expect("unblock");
+    std::fs::rename(&away, &dir).expect("restore");
+    env.wait_agent_log("'acct': lifetime over; unloaded");
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+}
