@@ -476,31 +476,3 @@ fn the_command_the_agent_runs_has_sigpipe_at_its_default() {
         "SIGPIPE ignored in the command: {line}"
     );
 }
-
-/// An agent whose socket was removed (its runtime directory emptied at
-/// logout) and bound again by another program can no longer be reached,
-/// asked or stopped: it stops by itself within 10 s (the check's own
-/// interval, waited out here), saving what it must, and leaves the new
-/// socket alone. It went on refreshing beside the agent that replaced it
-/// (tester7 F12).
-#[test]
-fn an_agent_whose_socket_is_gone_stops() {
-    let (_op, env) = agent_with_account();
-    let sock = env.socket();
-    std::fs::remove_file(&sock).expect("remove the socket");
-    let _other = std::os::unix::net::UnixListener::bind(&sock).expect("another socket there");
-    env.wait_agent_log("its socket was removed or replaced");
-    let pid = env
-        .agent_pid()
-        .and_then(|p| i32::try_from(p).ok())
-        .expect("agent");
-    let pid = rustix::process::Pid::from_raw(pid).expect("pid");
-    assert!(
-        oidc_agent::process::wait_exit(pid, PROCESS_WAIT).expect("pidfd"),
-        "the agent still runs"
-    );
-    assert!(
-        sock.exists(),
-        "the agent removed the socket that replaced its own"
-    );
-}

@@ -1,12 +1,14 @@
 //! The per-user well-known socket: found without `OIDC_SOCK` under
 //! `$XDG_RUNTIME_DIR`, and ignored when its directory is open to others;
-//! `oidc-agent-service use` in several shells, and `stop` with an unsaved
-//! rotation.
+//! `oidc-agent-service use` in several shells, `stop` with an unsaved
+//! rotation or a stopped agent, and an agent whose socket is gone.
 
 use std::os::unix::fs::PermissionsExt as _;
 
 use crate::support::fake_op::FakeOp;
-use crate::support::{Env, bin, fails, ok, provider_and_home, stderr};
+use crate::support::{
+    Env, PROCESS_WAIT, agent_with_account, bin, fails, ok, provider_and_home, stderr,
+};
 
 #[test]
 fn xdg_runtime_socket_found_without_oidc_sock() {
@@ -243,4 +245,32 @@ fn eval_output_quotes_a_path_with_a_space() {
         .expect("sh");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+/// An agent whose socket was removed (its runtime directory emptied at
+/// logout) and bound again by another program can no longer be reached,
+/// asked or stopped: it stops by itself within 10 s (the check's own
+/// interval, waited out here), saving what it must, and leaves the new
+/// socket alone. It went on refreshing beside the agent that replaced it
+/// (tester7 F12).
+#[test]
+fn an_agent_whose_socket_is_gone_stops() {
+    let (_op, env) = agent_with_account();
+    let sock = env.socket();
+    std::fs::remove_file(&sock).expect("remove the socket");
+    let _other = std::os::unix::net::UnixListener::bind(&sock).expect("another socket there");
+    env.wait_agent_log("its socket was removed or replaced");
+    let pid = env
+        .agent_pid()
+        .and_then(|p| i32::try_from(p).ok())
+        .expect("agent");
+    let pid = rustix::process::Pid::from_raw(pid).expect("pid");
+    assert!(
+        oidc_agent::process::wait_exit(pid, PROCESS_WAIT).expect("pidfd"),
+        "the agent still runs"
+    );
+    assert!(
+        sock.exists(),
+        "the agent removed the socket that replaced its own"
+    );
 }
