@@ -41,7 +41,8 @@ pub(super) fn snapshot(st: &mut State, config: AccountConfig) -> Result<Snapshot
     })
 }
 
-/// Discovery (cached per issuer) plus one refresh grant.
+/// Discovery (cached per issuer) plus one refresh grant, waited for up to
+/// [`http::ANSWER_DEADLINE`] of the time the agent ran ([`within_running_time`]).
 pub(super) async fn refresh_with(
     ctx: &Ctx,
     snap: &Snapshot,
@@ -51,6 +52,49 @@ pub(super) async fn refresh_with(
     if ctx.stopping.load(std::sync::atomic::Ordering::SeqCst) {
         return Err(OidcError::Stopping);
     }
+    let refresh = discover_and_refresh(ctx, snap, scopes, audiences);
+    within_running_time(http::ANSWER_DEADLINE, refresh, &snap.config.issuer_url).await
+}
+
+/// How often [`within_running_time`] looks at the clock.
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `work`, given up (as a provider that has not answered, at `url`) once
+/// it has waited `limit` of the time this process ran. A tick that took
+/// much longer than asked for is time the process was stopped (SIGSTOP, a
+/// frozen cgroup, a paused machine): not the provider's, whose answer may
+/// be waiting in the socket. Given up then, the answer would be lost with
+/// the rotated refresh token in it, and the next refresh a replay.
+async fn within_running_time<T>(
+    limit: std::time::Duration,
+    work: impl std::future::Future<Output = Result<T, OidcError>>,
+    url: &str,
+) -> Result<T, OidcError> {
+    let mut work = std::pin::pin!(work);
+    let mut ran = std::time::Duration::ZERO;
+    loop {
+        let start = tokio::time::Instant::now();
+        match tokio::time::timeout(TICK, &mut work).await {
+            Ok(done) => return done,
+            Err(_) => ran += start.elapsed().min(TICK * 2),
+        }
+        if ran >= limit {
+            return Err(OidcError::Unreachable {
+                url: url.to_owned(),
+                detail: format!("no answer within {} s", limit.as_secs()),
+                timed_out: true,
+                proxy: None,
+            });
+        }
+    }
+}
+
+async fn discover_and_refresh(
+    ctx: &Ctx,
+    snap: &Snapshot,
+    scopes: &[String],
+    audiences: &[String],
+) -> Result<TokenSet, OidcError> {
     let cfg = &snap.config;
     let meta = match &snap.metadata {
         Some(m) => m.clone(),
@@ -74,4 +118,47 @@ pub(super) async fn refresh_with(
         now,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Time the process did not run does not count: a jump of the clock
+    /// (the agent stopped for 400 s) is one tick, and the answer that came
+    /// meanwhile is taken. Time it ran does: work that never ends is given
+    /// up after the limit.
+    #[tokio::test(start_paused = true)]
+    async fn only_time_the_agent_ran_counts() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let work = async move { rx.await.map_err(|e| OidcError::Config(e.to_string())) };
+        let waiting = tokio::spawn(within_running_time(
+            Duration::from_secs(300),
+            work,
+            "https://op",
+        ));
+        tokio::task::yield_now().await;
+        // Frozen: the clock jumps past the limit in one go.
+        tokio::time::advance(Duration::from_secs(400)).await;
+        tx.send(7).expect("send");
+        assert_eq!(waiting.await.expect("join").expect("the answer"), 7);
+
+        let never = std::future::pending::<Result<u32, OidcError>>();
+        let start = tokio::time::Instant::now();
+        let err = within_running_time(Duration::from_secs(300), never, "https://op")
+            .await
+            .expect_err("given up");
+        assert!(
+            matches!(
+                err,
+                OidcError::Unreachable {
+                    timed_out: true,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(start.elapsed() >= Duration::from_secs(300));
+    }
 }

@@ -289,7 +289,10 @@ fn run_agent(
     let reply_deadline = std::time::Duration::from_secs(args.request_timeout);
     http::set_deadlines(http::Deadlines {
         connect: std::time::Duration::from_secs(args.connect_timeout),
-        request: reply_deadline.max(http::ANSWER_DEADLINE),
+        // A backstop: the agent waits for a refresh's answer up to
+        // ANSWER_DEADLINE of the time it ran (`agent::provider`), which
+        // a stopped agent's clock jump would otherwise cut short.
+        request: reply_deadline.max(http::ANSWER_DEADLINE * 12),
     });
     listener.set_nonblocking(true)?;
     let lifetime = (args.lifetime > 0).then_some(args.lifetime);
