@@ -6,7 +6,10 @@
 //! (`key=value` lines up to a blank line or EOF, gitcredentials(7)). `get`
 //! answers `username` (`--username`, default `oauth2`), `password` (the
 //! access token) and `password_expiry_utc`, so git never reuses an expired
-//! token. `store` does nothing; `erase` means the server refused the token
+//! token. A server that asks for a bearer token only (`WWW-Authenticate:
+//! Bearer`), from a git that offers the `authtype` capability (2.46+), gets
+//! it as one (`authtype=Bearer`, `credential`): curl would not send it a
+//! password. `store` does nothing; `erase` means the server refused the token
 //! git sent: when that is the agent's cached token (not another helper's
 //! password, nor one already replaced), the agent drops it, so the next
 //! `get` refreshes.
@@ -79,7 +82,8 @@ pub fn read_request(input: &mut dyn std::io::BufRead) -> std::io::Result<GitRequ
             break;
         }
         match l.split_once('=') {
-            Some(("password", v)) => password = Some(SecretString::from(v)),
+            // `credential`: the token itself, in git's `authtype` form.
+            Some(("password" | "credential", v)) => password = Some(SecretString::from(v)),
             Some((k, v)) => fields.push((k.to_owned(), v.to_owned())),
             None => {}
         }
@@ -96,9 +100,30 @@ pub struct GitRequest {
     pub password: Option<SecretString>,
 }
 
-/// The answer to `get`.
-pub fn answer(username: &str, token: &str, expires_at: Option<i64>) -> String {
-    let mut out = format!("username={username}\npassword={token}\n");
+impl GitRequest {
+    /// Whether the token goes as a bearer token (gitcredentials(7),
+    /// `authtype`): git can take one, and the server asked for one.
+    pub fn wants_bearer(&self) -> bool {
+        let has = |key: &str, is: &dyn Fn(&str) -> bool| {
+            self.fields.iter().any(|(k, v)| k == key && is(v))
+        };
+        has("capability[]", &|v| v == "authtype")
+            && has("wwwauth[]", &|v| {
+                v.split_whitespace()
+                    .next()
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
+            })
+    }
+}
+
+/// The answer to `get`: the token as the password of `username`, or as a
+/// bearer token (`bearer`, see [`GitRequest::wants_bearer`]).
+pub fn answer(username: &str, token: &str, expires_at: Option<i64>, bearer: bool) -> String {
+    let mut out = if bearer {
+        format!("capability[]=authtype\nauthtype=Bearer\ncredential={token}\n")
+    } else {
+        format!("username={username}\npassword={token}\n")
+    };
     if let Some(exp) = expires_at.filter(|e| *e > 0) {
         out.push_str(&format!("password_expiry_utc={exp}\n"));
     }
@@ -136,8 +161,12 @@ fn execute(args: &Args) -> anyhow::Result<()> {
             let token = reply
                 .access_token
                 .context("the agent's reply has no token")?;
-            let out =
-                zeroize::Zeroizing::new(answer(&args.username, token.expose(), reply.expires_at));
+            let out = zeroize::Zeroizing::new(answer(
+                &args.username,
+                token.expose(),
+                reply.expires_at,
+                request.wants_bearer(),
+            ));
             super::write_stdout(&out)?;
         }
         "erase" => {
@@ -223,10 +252,33 @@ mod tests {
     #[test]
     fn get_answer() {
         assert_eq!(
-            answer("oauth2", "AT", Some(42)),
+            answer("oauth2", "AT", Some(42), false),
             "username=oauth2\npassword=AT\npassword_expiry_utc=42\n"
         );
-        assert_eq!(answer("me", "AT", Some(0)), "username=me\npassword=AT\n");
+        assert_eq!(
+            answer("me", "AT", Some(0), false),
+            "username=me\npassword=AT\n"
+        );
+        assert_eq!(
+            answer("me", "AT", Some(42), true),
+            "capability[]=authtype\nauthtype=Bearer\ncredential=AT\npassword_expiry_utc=42\n"
+        );
+    }
+
+    /// A bearer token only for a git that can take one and a server that
+    /// asked for one; `erase` of one carries it as `credential`.
+    #[test]
+    fn a_bearer_token_where_git_and_the_server_both_want_one() {
+        let read = |text: &str| read_request(&mut text.as_bytes()).expect("read");
+        let both = "capability[]=authtype\nprotocol=https\nwwwauth[]=Bearer realm=\"git\"\n";
+        assert!(read(both).wants_bearer());
+        assert!(!read("protocol=https\nwwwauth[]=Bearer realm=\"git\"\n").wants_bearer());
+        assert!(!read("capability[]=authtype\nwwwauth[]=Basic realm=\"git\"\n").wants_bearer());
+        let erase = read("authtype=Bearer\ncredential=AT\n");
+        assert_eq!(
+            erase.password.as_ref().map(SecretString::expose),
+            Some("AT")
+        );
     }
 
     #[test]

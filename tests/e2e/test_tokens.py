@@ -143,6 +143,41 @@ def test_git_clone_with_credential_helper_refused_token_erase_retry(cli, provide
         server.stop()
 
 
+def test_git_clone_from_a_server_that_takes_only_bearer_tokens(cli, provider, sandbox, tls_ca):
+    """A server answering `WWW-Authenticate: Bearer` only: curl sends it no
+    password, so the helper answers git's `authtype` form with the token as
+    a bearer token; a refused one is erased from git's `credential`."""
+    import_fresh_account(cli, provider, NAME)
+    env = cli.env(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_SSL_CAINFO=str(tls_ca["ca"]))
+    env["PATH"] = f"{BIN_DIR}:{env['PATH']}"
+    src = sandbox.work / "src"
+    ident = ["-c", "user.name=e2e", "-c", "user.email=e2e@example.test", "-c", "init.defaultBranch=main"]
+    assert _git([*ident, "init", "-q", str(src)], env, sandbox).returncode == 0
+    (src / "README").write_text("bearer only\n")
+    assert _git([*ident, "-C", str(src), "add", "README"], env, sandbox).returncode == 0
+    assert _git([*ident, "-C", str(src), "commit", "-qm", "first"], env, sandbox).returncode == 0
+    root = sandbox.work / "srv"
+    root.mkdir()
+    assert _git(["clone", "-q", "--bare", str(src), str(root / "repo.git")], env, sandbox).returncode == 0
+    server = GitHttp(root, provider.is_active, bearer=True, tls=tls_ca)
+    try:
+        res = _git(["config", "--global", f"credential.{server.url}.helper", f"oidc {NAME}"], env, sandbox)
+        assert res.returncode == 0, res.describe()
+        refused = assert_token_output(cli.token(NAME))
+        provider.end_access_token(refused)
+        first = _git(["clone", f"{server.url}/repo.git", str(sandbox.work / "one")], env, sandbox)
+        assert first.returncode != 0, first.describe()
+        assert any(s.status == 401 and s.token == refused for s in server.requests()), server.requests()
+        assert "cached tokens dropped (git-credential-oidc" in _agent_log(cli), "git's erase did not reach the agent"
+        second = _git(["clone", f"{server.url}/repo.git", str(sandbox.work / "two")], env, sandbox)
+        assert second.returncode == 0, second.describe()
+        assert (sandbox.work / "two" / "README").read_text() == "bearer only\n"
+        ok = [s for s in server.requests() if s.status == 200]
+        assert ok and all(s.token != refused for s in ok), server.requests()
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- WLCG token file
 
 

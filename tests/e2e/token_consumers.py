@@ -128,6 +128,8 @@ class _GitHandler(_Handler):
 
     def _password(self) -> str:
         header = self.headers.get("Authorization", "")
+        if self.owner.bearer:
+            return header[7:].strip() if header[:7].lower() == "bearer " else ""
         if header[:6].lower() != "basic ":
             return ""
         try:
@@ -143,7 +145,8 @@ class _GitHandler(_Handler):
         path, _, query = self.path.partition("?")
         if not self.owner.active(token):
             self.owner.record(Seen(method, path, 401, token))
-            self.reply(401, b"invalid or missing token\n", [("WWW-Authenticate", 'Basic realm="e2e git"')])
+            scheme = "Bearer" if self.owner.bearer else "Basic"
+            self.reply(401, b"invalid or missing token\n", [("WWW-Authenticate", f'{scheme} realm="e2e git"')])
             return
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -180,6 +183,10 @@ class _GitHandler(_Handler):
 
 
 class GitHttp(_Server):
-    def __init__(self, root: Path, is_active: Callable[[str], bool]):
+    """git http-backend behind a check of the token: as a Basic password,
+    or (`bearer`) only as `Authorization: Bearer`."""
+
+    def __init__(self, root: Path, is_active: Callable[[str], bool], bearer: bool = False, tls: dict | None = None):
         self.root = Path(root)
-        super().__init__(_GitHandler, is_active)
+        self.bearer = bearer
+        super().__init__(_GitHandler, is_active, tls)
