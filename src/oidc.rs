@@ -22,11 +22,18 @@ mod test_support;
 
 use crate::error::kind::ErrorKind;
 
-/// What to check when `url` cannot be reached: a timeout is the
-/// provider's (or the network's) slowness, where a private CA is no cause;
-/// nor is it for a plain `http://` URL, which has no TLS.
-fn unreachable_hint(url: &str, timed_out: bool) -> &'static str {
-    if timed_out {
+/// What to check when `url` cannot be reached (`detail`, the transport's
+/// words): a timeout is the provider's (or the network's) slowness, where a
+/// private CA is no cause; nor is it for a plain `http://` URL, which has no
+/// TLS. A CA certificate serving as the server's own is refused whatever
+/// `--cp` says.
+fn unreachable_hint(url: &str, timed_out: bool, detail: &str) -> &'static str {
+    if detail.contains("CaUsedAsEndEntity") {
+        "the provider's certificate is a CA certificate (CA:TRUE, as `openssl req -x509` makes \
+         by default) serving as its own, which is refused even when `--cp` names it (OpenSSL \
+         takes it): give the server a certificate with CA:FALSE (`-addext \
+         basicConstraints=critical,CA:FALSE`), or one a CA issued, and pass that CA with `--cp`"
+    } else if timed_out {
         "the provider did not answer in time; check the network and try again"
     } else if url.starts_with("https:") {
         "check the network, the issuer URL and `--cp` for a private CA"
@@ -86,7 +93,7 @@ fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     /// Network, TLS, DNS or timeout: the provider could not be reached.
-    #[error("cannot reach {url}: {detail}; {}{}", unreachable_hint(url, *timed_out), proxy_note(proxy))]
+    #[error("cannot reach {url}: {detail}; {}{}", unreachable_hint(url, *timed_out, detail), proxy_note(proxy))]
     Unreachable {
         /// The URL tried.
         url: String,
@@ -334,10 +341,15 @@ mod tests {
     /// `--cp` (a CA bundle) only where TLS is, and not for a timeout.
     #[test]
     fn a_private_ca_is_named_only_for_https() {
-        let said = |url: &str, timed_out| unreachable_hint(url, timed_out);
+        let said = |url: &str, timed_out| unreachable_hint(url, timed_out, "");
         assert!(said("https://op.example/token", false).contains("--cp"));
         assert!(!said("http://127.0.0.1:8080/token", false).contains("--cp"));
         assert!(!said("https://op.example/token", true).contains("--cp"));
+        let ca_as_server = "invalid peer certificate: Other(OtherError(CaUsedAsEndEntity))";
+        assert!(
+            unreachable_hint("https://op.example/", false, ca_as_server).contains("CA:FALSE"),
+            "a CA certificate as the server's own is named"
+        );
     }
 
     /// The proxy reqwest would take for the scheme, first match wins, and
