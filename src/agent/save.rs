@@ -295,9 +295,16 @@ pub(super) fn record_save(
 pub(super) fn unsaved_warning(st: &super::state::State, name: &str) -> Option<String> {
     let a = st.accounts.get(name)?;
     let u = a.unsaved.as_ref()?;
+    // A file another program changed (a new login) or re-encrypted names
+    // its own remedy; the disk's is for a write that failed.
+    let remedy = if u.error.contains("`oidc-add -f ") {
+        ""
+    } else {
+        " — free space or fix the directory, the agent retries the write"
+    };
     Some(format!(
-        "the newest refresh token of '{name}' is not saved to {} ({}); it is kept in memory only — \
-         free space or fix the directory, the agent retries the write",
+        "the newest refresh token of '{name}' is not saved to {} ({}); it is kept in memory \
+         only{remedy}",
         a.persist
             .as_ref()
             .map(|p| p.path.display().to_string())
@@ -352,6 +359,37 @@ mod tests {
         let mut c = AccountConfig::new("a", "https://op", "cid");
         c.refresh_token = rt.into();
         c
+    }
+
+    /// The disk's remedy only where the write failed: a file changed by a
+    /// new login names its own (tester7 F6).
+    #[test]
+    fn the_unsaved_warning_names_the_remedy_of_its_cause() {
+        let (_tmp, persist) = setup("rt-1");
+        let mut st = super::super::state::State::default();
+        let lane = st.lane("a");
+        let warning = |st: &mut super::super::state::State, error: &str| {
+            let mut loaded = super::super::state::Loaded::new(
+                account("rt-2"),
+                Some(persist.clone()),
+                lane.clone(),
+            );
+            loaded.unsaved = Some(Unsaved {
+                since: 0,
+                error: error.to_owned(),
+                noted: None,
+            });
+            st.insert(loaded);
+            unsaved_warning(st, "a").expect("a warning")
+        };
+        let full = warning(&mut st, "No space left on device (os error 28)");
+        assert!(full.contains("free space"), "{full}");
+        let changed = warning(
+            &mut st,
+            "/x/a was changed by another program since the account was loaded (a new login?); \
+             not overwritten — load it again with `oidc-add -f a`",
+        );
+        assert!(!changed.contains("free space"), "{changed}");
     }
 
     fn setup(rt: &str) -> (tempfile::TempDir, Persist) {
