@@ -366,10 +366,10 @@ mod tests {
     #[test]
     fn the_unsaved_warning_names_the_remedy_of_its_cause() {
         let (_tmp, persist) = setup("rt-1");
-        let mut st = super::super::state::State::default();
+        let mut st = crate::agent::state::State::default();
         let lane = st.lane("a");
-        let warning = |st: &mut super::super::state::State, error: &str| {
-            let mut loaded = super::super::state::Loaded::new(
+        let warning = |st: &mut crate::agent::state::State, error: &str| {
+            let mut loaded = crate::agent::state::Loaded::new(
                 account("rt-2"),
                 Some(persist.clone()),
                 lane.clone(),
