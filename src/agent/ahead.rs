@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use super::ctx::Ctx;
 use super::log::log;
-use super::refresh::refresh_flight;
 use super::state::{Ahead, CacheKey, FlightKey, FlightResult, State};
 use crate::error::ErrorKind;
 
@@ -104,21 +103,18 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
                 continue;
             }
             let left = tok.and_then(|t| t.expires_at).map(|e| e - now);
-            let cell = st.flights.entry(fk.clone()).or_default().clone();
-            due.push((name, fk, cell, left));
+            let flight = super::refresh::flight(ctx, &mut st, &fk);
+            due.push((name, flight, left));
         }
     }
-    for (name, fk, cell, left) in due {
+    for (name, flight, left) in due {
         match left {
             Some(s) => log!("'{name}': refreshing ahead (the token expires in {s} s)"),
             None => log!("'{name}': refreshing ahead (no valid token cached)"),
         }
         let ctx = ctx.clone();
         super::spawn(async move {
-            let result = cell
-                .get_or_init(|| refresh_flight(ctx.clone(), fk))
-                .await
-                .clone();
+            let result = super::refresh::join(flight).await;
             record_outcome(&ctx, &name, &result);
             if result.is_ok() {
                 let _ = write_token_file(&ctx, &name).await;

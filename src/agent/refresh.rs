@@ -11,15 +11,42 @@ use std::sync::Arc;
 use super::ctx::{Ctx, oidc_failure};
 use super::log::log;
 use super::provider::{refresh_with, snapshot};
-use super::state::{FlightKey, FlightResult, Token};
+use super::state::{Flight, FlightKey, FlightResult, State, Token};
 use crate::error::ErrorKind;
 use crate::protocol::strings;
 
-pub(super) async fn refresh_flight(ctx: Arc<Ctx>, fk: FlightKey) -> FlightResult {
-    let result = refresh_flight_inner(&ctx, &fk).await;
-    // Leave the flight only now, so that requests arriving meanwhile joined it.
-    ctx.state().flights.remove(&fk);
-    result
+/// The refresh flight for `fk`: the one under way, else a new one, started
+/// here (as a task of its own, so that it outlives a waiter that stops
+/// waiting: a request the provider has been sent may rotate the refresh
+/// token, and an answer not waited for would lose the new one). Started
+/// once: a flight started by whichever waiter came first, and started again
+/// when that one stopped waiting, ran a second refresh nobody asked for.
+pub(super) fn flight(ctx: &Arc<Ctx>, st: &mut State, fk: &FlightKey) -> Flight {
+    if let Some(flight) = st.flights.get(fk) {
+        return flight.clone();
+    }
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    let flight = Arc::new(rx);
+    st.flights.insert(fk.clone(), flight.clone());
+    let (ctx, fk) = (ctx.clone(), fk.clone());
+    super::spawn(async move {
+        let result = refresh_flight_inner(&ctx, &fk).await;
+        // Leave the flight only now, so that requests arriving meanwhile
+        // joined it.
+        ctx.state().flights.remove(&fk);
+        let _ = tx.send(Some(result));
+    });
+    flight
+}
+
+/// Waits for the result of `flight`.
+pub(super) async fn join(flight: Flight) -> FlightResult {
+    let mut rx = (*flight).clone();
+    let result = match rx.wait_for(Option::is_some).await {
+        Ok(result) => result.clone(),
+        Err(_) => None,
+    };
+    result.unwrap_or_else(|| Err((ErrorKind::Failure, "the refresh failed".to_owned())))
 }
 
 async fn refresh_flight_inner(ctx: &Ctx, fk: &FlightKey) -> FlightResult {

@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::OnceCell;
 
 pub use super::cache::{CacheKey, Token};
 use crate::account::config::{AccountConfig, same_issuer};
@@ -175,8 +174,9 @@ pub struct FlightKey {
 
 /// A failed refresh, shared by every waiter.
 pub type FlightResult = Result<Token, (ErrorKind, String)>;
-/// The cell all waiters of one refresh await.
-pub type Flight = Arc<OnceCell<FlightResult>>;
+/// What all waiters of one refresh await: its result, once there
+/// (`refresh::join`). Each waiter holds a clone of the `Arc`.
+pub type Flight = Arc<tokio::sync::watch::Receiver<Option<FlightResult>>>;
 
 /// The lock state.
 #[derive(Debug, Default)]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use super::accounts;
 use super::ctx::{Ctx, fail};
-use super::refresh::refresh_flight;
 use super::state::{Flight, FlightKey, FlightResult, State, Token};
 use crate::account::config::same_issuer;
 use crate::error::ErrorKind;
@@ -146,8 +145,8 @@ fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup 
         return Lookup::Reply(Box::new(reply));
     }
     let fk = FlightKey { key, id_token };
-    let cell = st.flights.entry(fk.clone()).or_default().clone();
-    Lookup::Flight(fk, cell)
+    let flight = super::refresh::flight(ctx, &mut st, &fk);
+    Lookup::Flight(fk, flight)
 }
 
 /// Answers a token request: from the cache, or by the refresh flight for
@@ -178,22 +177,12 @@ pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: boo
         Lookup::Reply(reply) | Lookup::Missing(reply) => return *reply,
         Lookup::Flight(fk, cell) => (fk, cell),
     };
-    // Single flight: the first waiter starts the refresh, the others await
-    // its result. The refresh runs as a task of its own, so that it outlives
-    // a waiter that stops waiting: a request the provider has been sent may
-    // rotate the refresh token, and an answer not waited for would lose the
-    // new one (and a second try with the old one would be a replay, RFC 6819
-    // §5.2.2.3). Callers wait `reply_deadline` (`--request-timeout`); the
-    // refresh waits for the provider's answer up to `http::ANSWER_DEADLINE`.
-    let flight = cell.get_or_init(|| {
-        let task = super::spawn(refresh_flight(ctx.clone(), fk.clone()));
-        async move {
-            task.await
-                .unwrap_or_else(|e| Err((ErrorKind::Failure, format!("the refresh failed: {e}"))))
-        }
-    });
+    // Single flight: one refresh, which every waiter awaits (`refresh`).
+    // Callers wait `reply_deadline` (`--request-timeout`); the refresh waits
+    // for the provider's answer up to `http::ANSWER_DEADLINE`.
+    let flight = super::refresh::join(cell);
     let result: FlightResult = match tokio::time::timeout(ctx.reply_deadline, flight).await {
-        Ok(result) => result.clone(),
+        Ok(result) => result,
         Err(_) => Err((
             ErrorKind::ProviderUnreachable,
             format!(

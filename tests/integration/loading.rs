@@ -177,3 +177,28 @@ fn a_lifetime_ends_only_once_the_rotation_is_saved() {
     let valid: Vec<String> = op.valid_rts().into_iter().collect();
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }
+
+/// Two requests wait for one refresh and stop waiting (their deadline, 1 s
+/// here, passes while the provider holds the answer): the refresh is sent
+/// once. When the waiter that had started it stopped waiting, the next one
+/// started it again: a second refresh nobody asked for, one more rotation
+/// (tester9 F6).
+#[test]
+fn waiters_that_give_up_start_no_second_refresh() {
+    let op = FakeOp::start();
+    op.set(|c| c.rotate = true);
+    let mut env = Env::new();
+    env.start_agent(&["--request-timeout", "1"]);
+    ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
+    let held = op.hold_next_refresh();
+    let first = env.spawn("oidc-token", &["-f", "acct"]);
+    held.arrived();
+    let refreshes = op.refreshes();
+    let second = env.run("oidc-token", &["-f", "acct"]);
+    fails(&second, 6);
+    fails(&first.finish(), 6);
+    held.release();
+    // Unloading takes the account's lane after any refresh queued for it.
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    assert_eq!(op.refreshes(), refreshes, "a second refresh was sent");
+}
