@@ -11,8 +11,7 @@
 //! to saving the rotated token; the other waits, then reads what was saved.
 //! A lock is released when its holder ends, however it ends.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use sha2::Digest as _;
@@ -53,15 +52,7 @@ fn try_lock_in(runtime: &Path, account_file: &Path) -> crate::Result<Option<Refr
             )));
         }
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&path)
-        .map_err(|e| crate::Error::io("open refresh lock", &path, e))?;
+    let file = store::open_lock_file(&path)?;
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(Some(RefreshLock { _file: file })),
         Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),

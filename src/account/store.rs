@@ -324,16 +324,22 @@ pub struct Flock {
 pub fn lock_dir(dir: &Path) -> Result<Flock> {
     ensure_private_dir(dir)?;
     let path = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
+    let file = open_lock_file(&path)?;
+    flock_exclusive(&file, &path, || {})?;
+    Ok(Flock { _file: file })
+}
+
+/// Opens (creates, 0600) the lock file at `path`, never through a link.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
-        .open(&path)
-        .map_err(|e| Error::io("open lock file", &path, e))?;
-    flock_exclusive(&file, &path, || {})?;
-    Ok(Flock { _file: file })
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(|e| Error::io("open lock file", path, e))
 }
 
 /// Takes an exclusive `flock` on `file` (at `path`, for the error), calling

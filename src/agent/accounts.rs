@@ -210,17 +210,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     let snap = match snap {
         Ok(snap) => snap,
         // Loaded already: kept as held, a newer token written to the file.
-        Err(save) => {
-            let mut reply = Response::success().with_info(format!("Account '{name}' loaded"));
-            if let Some(job) = save {
-                let rt = job.config.refresh_token.clone();
-                let result = job.run().await;
-                if record_save(ctx, &name, &rt, result).is_err() {
-                    reply.warning = super::save::unsaved_warning(&ctx.state(), &name);
-                }
-            }
-            return reply;
-        }
+        Err(save) => return loaded_reply(ctx, &name, save).await,
     };
     // Check the account with one refresh before accepting it, so a dead
     // refresh token is reported now and not at the first `oidc-token`.
@@ -295,13 +285,19 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
         }
     }
     log!("'{name}': loaded (refresh token {fp})");
+    loaded_reply(ctx, &name, save).await
+}
+
+/// The reply to a load, once `save` (a rotation the load brought: its
+/// check refresh, a newer token held than the file's) is written; when it
+/// could not be, with the warning `oidc-token` gives too.
+async fn loaded_reply(ctx: &Ctx, name: &str, save: Option<SaveJob>) -> Response {
     let mut reply = Response::success().with_info(format!("Account '{name}' loaded"));
     if let Some(job) = save {
         let rt = job.config.refresh_token.clone();
         let result = job.run().await;
-        if record_save(ctx, &name, &rt, result).is_err() {
-            // The load check rotated the token: say so, as oidc-token does.
-            reply.warning = super::save::unsaved_warning(&ctx.state(), &name);
+        if record_save(ctx, name, &rt, result).is_err() {
+            reply.warning = super::save::unsaved_warning(&ctx.state(), name);
         }
     }
     reply

@@ -105,9 +105,14 @@ def _git(args, env, sandbox, cwd=None, timeout=60):
     return run(["git", *args], env, timeout=timeout, log=sandbox.log, cwd=cwd)
 
 
-def test_git_clone_with_credential_helper_refused_token_erase_retry(cli, provider, sandbox):
+@pytest.mark.parametrize("bearer", [False, True], ids=["password", "bearer-only"])
+def test_git_clone_with_credential_helper_refused_token_erase_retry(cli, provider, sandbox, tls_ca, bearer):
+    """git with the helper, the token the agent caches refused by the server
+    (`erase`, then a new one); the server takes it as a Basic password, or
+    (`bearer`) answers `WWW-Authenticate: Bearer` only, where curl sends no
+    password and the helper answers git's `authtype` form."""
     import_fresh_account(cli, provider, NAME)
-    env = cli.env(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1")
+    env = cli.env(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_SSL_CAINFO=str(tls_ca["ca"]))
     env["PATH"] = f"{BIN_DIR}:{env['PATH']}"
     ident = ["-c", "user.name=e2e", "-c", "user.email=e2e@example.test", "-c", "init.defaultBranch=main"]
     src = sandbox.work / "src"
@@ -119,7 +124,7 @@ def test_git_clone_with_credential_helper_refused_token_erase_retry(cli, provide
     root.mkdir()
     assert _git(["clone", "-q", "--bare", str(src), str(root / "repo.git")], env, sandbox).returncode == 0
 
-    server = GitHttp(root, provider.is_active)
+    server = GitHttp(root, provider.is_active, bearer=bearer, tls=tls_ca if bearer else None)
     try:
         res = _git(["config", "--global", f"credential.{server.url}.helper", f"oidc {NAME}"], env, sandbox)
         assert res.returncode == 0, res.describe()
@@ -139,41 +144,6 @@ def test_git_clone_with_credential_helper_refused_token_erase_retry(cli, provide
         ok = [s for s in server.requests() if s.status == 200]
         assert ok and all(s.token != refused for s in ok), server.requests()
         assert provider.is_active(ok[-1].token)
-    finally:
-        server.stop()
-
-
-def test_git_clone_from_a_server_that_takes_only_bearer_tokens(cli, provider, sandbox, tls_ca):
-    """A server answering `WWW-Authenticate: Bearer` only: curl sends it no
-    password, so the helper answers git's `authtype` form with the token as
-    a bearer token; a refused one is erased from git's `credential`."""
-    import_fresh_account(cli, provider, NAME)
-    env = cli.env(GIT_TERMINAL_PROMPT="0", GIT_CONFIG_NOSYSTEM="1", GIT_SSL_CAINFO=str(tls_ca["ca"]))
-    env["PATH"] = f"{BIN_DIR}:{env['PATH']}"
-    src = sandbox.work / "src"
-    ident = ["-c", "user.name=e2e", "-c", "user.email=e2e@example.test", "-c", "init.defaultBranch=main"]
-    assert _git([*ident, "init", "-q", str(src)], env, sandbox).returncode == 0
-    (src / "README").write_text("bearer only\n")
-    assert _git([*ident, "-C", str(src), "add", "README"], env, sandbox).returncode == 0
-    assert _git([*ident, "-C", str(src), "commit", "-qm", "first"], env, sandbox).returncode == 0
-    root = sandbox.work / "srv"
-    root.mkdir()
-    assert _git(["clone", "-q", "--bare", str(src), str(root / "repo.git")], env, sandbox).returncode == 0
-    server = GitHttp(root, provider.is_active, bearer=True, tls=tls_ca)
-    try:
-        res = _git(["config", "--global", f"credential.{server.url}.helper", f"oidc {NAME}"], env, sandbox)
-        assert res.returncode == 0, res.describe()
-        refused = assert_token_output(cli.token(NAME))
-        provider.end_access_token(refused)
-        first = _git(["clone", f"{server.url}/repo.git", str(sandbox.work / "one")], env, sandbox)
-        assert first.returncode != 0, first.describe()
-        assert any(s.status == 401 and s.token == refused for s in server.requests()), server.requests()
-        assert "cached tokens dropped (git-credential-oidc" in _agent_log(cli), "git's erase did not reach the agent"
-        second = _git(["clone", f"{server.url}/repo.git", str(sandbox.work / "two")], env, sandbox)
-        assert second.returncode == 0, second.describe()
-        assert (sandbox.work / "two" / "README").read_text() == "bearer only\n"
-        ok = [s for s in server.requests() if s.status == 200]
-        assert ok and all(s.token != refused for s in ok), server.requests()
     finally:
         server.stop()
 

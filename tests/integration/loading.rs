@@ -51,10 +51,7 @@ fn sigterm_during_a_load_check_saves_its_rotation() {
     held.release();
     let _ = add.finish();
     env.stop_agent();
-    let store = oidc_agent::account::store::Store::new(env.config_dir());
-    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
-    let valid: Vec<String> = op.valid_rts().into_iter().collect();
-    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+    the_file_holds_the_live_token(&op, &env, "acct");
 }
 
 /// SIGTERM while a refresh is under way and another request waits for the
@@ -81,10 +78,7 @@ fn a_stopping_agent_starts_no_refresh() {
     assert!(err.contains("the agent is stopping"), "{err}");
     env.stop_agent();
     assert_eq!(op.refreshes(), refreshes, "a refresh started after SIGTERM");
-    let store = oidc_agent::account::store::Store::new(env.config_dir());
-    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
-    let valid: Vec<String> = op.valid_rts().into_iter().collect();
-    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+    the_file_holds_the_live_token(&op, &env, "acct");
 }
 
 /// `oidc-agent -k` while a refresh waits for the provider: it waits too
@@ -115,10 +109,7 @@ fn kill_waits_for_a_refresh_under_way() {
         state.is_empty() || state.contains(") Z "),
         "-k said killed with the agent still there: {state}"
     );
-    let store = oidc_agent::account::store::Store::new(env.config_dir());
-    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
-    let valid: Vec<String> = op.valid_rts().into_iter().collect();
-    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+    the_file_holds_the_live_token(&op, &env, "acct");
 }
 
 /// `oidc-gen --rename` while `oidc-add` loads the account (its check
@@ -138,10 +129,7 @@ fn a_rename_during_a_load_waits_and_keeps_the_rotation() {
     ok(&rename.finish());
     assert!(!env.config_dir().join("acct").exists());
     assert_eq!(ok(&env.run("oidc-add", &["-a"])), "moved\n");
-    let store = oidc_agent::account::store::Store::new(env.config_dir());
-    let saved = oidc_agent::account::open(&store, "moved", &PASSWORD.into()).expect("open");
-    let valid: Vec<String> = op.valid_rts().into_iter().collect();
-    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+    the_file_holds_the_live_token(&op, &env, "moved");
 }
 
 /// The lifetime of an account ends while its rotated refresh token cannot
@@ -172,10 +160,7 @@ fn a_lifetime_ends_only_once_the_rotation_is_saved() {
     std::fs::remove_file(&dir).expect("unblock");
     std::fs::rename(&away, &dir).expect("restore");
     env.wait_agent_log("'acct': lifetime over; unloaded");
-    let store = oidc_agent::account::store::Store::new(env.config_dir());
-    let saved = oidc_agent::account::open(&store, "acct", &PASSWORD.into()).expect("open");
-    let valid: Vec<String> = op.valid_rts().into_iter().collect();
-    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
+    the_file_holds_the_live_token(&op, &env, "acct");
 }
 
 /// Two requests wait for one refresh and stop waiting (their deadline, 1 s
@@ -201,4 +186,14 @@ fn waiters_that_give_up_start_no_second_refresh() {
     // Unloading takes the account's lane after any refresh queued for it.
     ok(&env.run("oidc-add", &["-r", "acct"]));
     assert_eq!(op.refreshes(), refreshes, "a second refresh was sent");
+}
+
+/// Account `name`'s file holds the one refresh token the provider still
+/// accepts.
+#[track_caller]
+fn the_file_holds_the_live_token(op: &FakeOp, env: &Env, name: &str) {
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
+    let saved = oidc_agent::account::open(&store, name, &PASSWORD.into()).expect("open");
+    let valid: Vec<String> = op.valid_rts().into_iter().collect();
+    assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
 }
