@@ -295,19 +295,19 @@ def test_empty_password_automation_pattern(cli, provider, sandbox):
 
 
 def readme_blocks() -> list[str]:
-    """The Quickstart section's command blocks: the quickstart, the rclone
-    flags form and the rclone environment form."""
+    """The Quickstart section's command blocks: the quickstart, a script's
+    form of it, the rclone flags form and the rclone environment form."""
     text = (REPO / "README.md").read_text()
     section = text[text.index("## Quickstart"):]
     section = section[: section.index("\n## ", 3)]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
-    assert len(blocks) == 3, blocks
+    assert len(blocks) == 4, blocks
     return blocks
 
 
 @pytest.mark.slow(35)
 def test_readme_quickstart_and_rclone_blocks_run_as_written(provider, sandbox, dav, need_binaries):
-    quick, rclone_flags, rclone_env = readme_blocks()
+    quick, in_a_script, rclone_flags, rclone_env = readme_blocks()
     subst = [
         ("https://op.example/", provider.issuer + "/"),
         ("https://api.example/", dav.url),
@@ -326,6 +326,8 @@ def test_readme_quickstart_and_rclone_blocks_run_as_written(provider, sandbox, d
         "set -e\ntrap 'oidc-agent -k >/dev/null' EXIT\n"
         + real(quick)
         + "\necho QUICKSTART-DONE\n"
+        + real(in_a_script)
+        + '\necho "SCRIPT-DONE $OIDC_ISS"\n'
         + real(rclone_flags)
         + "\necho RCLONE-FLAGS-DONE\n"
         + real(rclone_env)
@@ -341,6 +343,7 @@ def test_readme_quickstart_and_rclone_blocks_run_as_written(provider, sandbox, d
         # oidc-agent's does since 4.3; after a restart it would ask).
         p.expect("Account 'kit' already loaded")
         p.expect("QUICKSTART-DONE")
+        p.expect("SCRIPT-DONE http")
         p.expect("RCLONE-FLAGS-DONE")
         p.expect("RCLONE-ENV-DONE")
         assert p.wait() == 0, p.text()
