@@ -53,38 +53,43 @@ pub(super) async fn refresh_with(
         return Err(OidcError::Stopping);
     }
     let refresh = discover_and_refresh(ctx, snap, scopes, audiences);
-    within_running_time(http::ANSWER_DEADLINE, refresh, &snap.config.issuer_url).await
+    let limit = http::ANSWER_DEADLINE;
+    within_running_time(limit, refresh)
+        .await
+        .unwrap_or_else(|| {
+            Err(OidcError::Unreachable {
+                url: snap.config.issuer_url.clone(),
+                detail: format!("no answer within {} s", limit.as_secs()),
+                timed_out: true,
+                proxy: None,
+            })
+        })
 }
 
 /// How often [`within_running_time`] looks at the clock.
 const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// `work`, given up (as a provider that has not answered, at `url`) once
-/// it has waited `limit` of the time this process ran. A tick that took
-/// much longer than asked for is time the process was stopped (SIGSTOP, a
-/// frozen cgroup, a paused machine): not the provider's, whose answer may
-/// be waiting in the socket. Given up then, the answer would be lost with
-/// the rotated refresh token in it, and the next refresh a replay.
-async fn within_running_time<T>(
+/// `work`'s output, or `None` once it has waited `limit` of the time this
+/// process ran. A tick that took much longer than asked for is time the
+/// process was stopped (SIGSTOP, a frozen cgroup, a paused machine): not
+/// the provider's, whose answer may be waiting in the socket. Given up
+/// then, a refresh's answer would be lost with the rotated refresh token
+/// in it (the next refresh a replay), and a client told that the provider
+/// had not answered.
+pub(super) async fn within_running_time<F: std::future::Future>(
     limit: std::time::Duration,
-    work: impl std::future::Future<Output = Result<T, OidcError>>,
-    url: &str,
-) -> Result<T, OidcError> {
+    work: F,
+) -> Option<F::Output> {
     let mut work = std::pin::pin!(work);
     let mut ran = std::time::Duration::ZERO;
     loop {
         let start = tokio::time::Instant::now();
         match tokio::time::timeout(TICK, &mut work).await {
-            Ok(done) => return done,
+            Ok(done) => return Some(done),
             Err(_) => ran += start.elapsed().min(TICK * 2),
         }
         if ran >= limit {
-            return Err(OidcError::Unreachable {
-                url: url.to_owned(),
-                detail: format!("no answer within {} s", limit.as_secs()),
-                timed_out: true,
-                proxy: None,
-            });
+            return None;
         }
     }
 }
@@ -132,33 +137,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn only_time_the_agent_ran_counts() {
         let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
-        let work = async move { rx.await.map_err(|e| OidcError::Config(e.to_string())) };
-        let waiting = tokio::spawn(within_running_time(
-            Duration::from_secs(300),
-            work,
-            "https://op",
-        ));
+        let waiting = tokio::spawn(within_running_time(Duration::from_secs(300), rx));
         tokio::task::yield_now().await;
         // Frozen: the clock jumps past the limit in one go.
         tokio::time::advance(Duration::from_secs(400)).await;
         tx.send(7).expect("send");
-        assert_eq!(waiting.await.expect("join").expect("the answer"), 7);
+        let answer = waiting.await.expect("join").expect("in time");
+        assert_eq!(answer.expect("sent"), 7);
 
-        let never = std::future::pending::<Result<u32, OidcError>>();
+        let never = std::future::pending::<u32>();
         let start = tokio::time::Instant::now();
-        let err = within_running_time(Duration::from_secs(300), never, "https://op")
-            .await
-            .expect_err("given up");
-        assert!(
-            matches!(
-                err,
-                OidcError::Unreachable {
-                    timed_out: true,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let given_up = within_running_time(Duration::from_secs(300), never).await;
+        assert!(given_up.is_none());
         assert!(start.elapsed() >= Duration::from_secs(300));
     }
 }

@@ -181,9 +181,12 @@ pub(super) async fn token_request(ctx: &Arc<Ctx>, t: TokenRequest, id_token: boo
     // Callers wait `reply_deadline` (`--request-timeout`); the refresh waits
     // for the provider's answer up to `http::ANSWER_DEADLINE`.
     let flight = super::refresh::join(cell);
-    let result: FlightResult = match tokio::time::timeout(ctx.reply_deadline, flight).await {
-        Ok(result) => result,
-        Err(_) => Err((
+    // Counted in time the agent ran: one stopped meanwhile (SIGSTOP, a
+    // frozen cgroup) answers with what came, not "not answered".
+    let waited = super::provider::within_running_time(ctx.reply_deadline, flight).await;
+    let result: FlightResult = match waited {
+        Some(result) => result,
+        None => Err((
             ErrorKind::ProviderUnreachable,
             format!(
                 "the provider has not answered the refresh of '{}' within {} s; the agent goes on \
