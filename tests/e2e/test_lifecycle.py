@@ -215,6 +215,34 @@ def test_rename_and_new_login_in_a_shell_without_the_agent(cli, agent, make_agen
     assert "not saved" not in res.stderr, res.describe()
 
 
+@pytest.mark.slow(25)
+def test_two_agents_wait_for_each_others_slow_refresh(cli, agent, make_agent, make_provider, sandbox):
+    """The service's agent and a shell's hold one account; the provider
+    takes 5 s to answer a refresh. Both refresh at once (as their refreshes
+    ahead of expiry do): the second waits for the first's answer and
+    refreshes with the token it saved, instead of sending the same token, a
+    replay the provider answers by revoking the login."""
+    provider = make_provider(rotate=True, refresh_delay_ms=5000)
+    import_fresh_account(cli, provider, "acct", rt_scope=SCOPE)
+    other = Cli(sandbox, make_agent())
+    assert other.add("--pw-env", "acct").returncode == 0
+    results = {}
+
+    def refresh(name, who):
+        results[name] = who.token("-f", "acct", timeout=60)
+
+    threads = [threading.Thread(target=refresh, args=(n, w)) for n, w in (("one", cli), ("two", other))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for res in results.values():
+        assert res.returncode in (0, 6), res.describe()  # 6: still waiting at the client's 15 s
+    assert provider.is_active(forced(cli, "acct"))
+    assert provider.is_active(forced(other, "acct"))
+    assert "waiting for its answer" in cli.agent.log_text() + other.agent.log_text()
+
+
 def small_account_disk(sandbox):
     """Mounts a 256 KiB tmpfs on the account directory (root only);
     returns it. Unmount with `umount -l` in a `finally`."""
