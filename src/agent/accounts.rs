@@ -375,6 +375,25 @@ pub(super) async fn remove(ctx: &Ctx, name: &str) -> Response {
         .with_info("free space or fix the account file's directory, then try again");
     }
     let mut st = ctx.state();
+    // Loaded without a file it can write (oidc-agent's oidc-add sent no
+    // password), rotated since: the agent holds the only live token, and
+    // the account file a spent one (loaded again, a replay that revokes the
+    // login). Our oidc-add of it lets the agent write the token there.
+    if let Some(a) = st.accounts.get(name)
+        && a.persist.is_none()
+        && !a.rotated.is_empty()
+        && ctx.store.path(name).is_ok_and(|p| p.is_file())
+    {
+        return fail(
+            ErrorKind::Failure,
+            format!(
+                "'{name}' not unloaded: its newest refresh token is only in this agent (it was \
+                 loaded without a file it can write, and the provider has rotated the one in the \
+                 file); run oidc-agent-rs's `oidc-add {name}` first, which has the agent write it \
+                 there, then unload it"
+            ),
+        );
+    }
     if st.remove(name).is_none() {
         return fail(ErrorKind::NotLoaded, strings::NOT_LOADED);
     }

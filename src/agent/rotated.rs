@@ -38,6 +38,11 @@ impl Rotated {
         self.0.push(Self::hash(old));
     }
 
+    /// Whether the account has rotated away from no token yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether the account has rotated away from `rt`.
     pub fn contains(&self, rt: &SecretString) -> bool {
         self.0.contains(&Self::hash(rt))

@@ -226,6 +226,12 @@ fn a_rotation_held_without_a_file_is_written_when_our_oidc_add_brings_it() {
         err.contains("run `oidc-add old` first") && !err.contains("oidc-add -r"),
         "{err}"
     );
+    // Unloading would drop the only live token: refused, with the remedy.
+    let err = fails(&env.run("oidc-add", &["-r", "old"]), 1);
+    assert!(
+        err.contains("not unloaded") && err.contains("`oidc-add old`"),
+        "{err}"
+    );
     let out = env.run("oidc-add", &["--pw-env", "old"]);
     assert_eq!(ok(&out).trim(), "Account 'old' loaded.");
     assert_eq!(op.refreshes(), refreshes, "the file's spent token was sent");
@@ -236,6 +242,8 @@ fn a_rotation_held_without_a_file_is_written_when_our_oidc_add_brings_it() {
         vec![opened.config.refresh_token.expose().to_owned()],
         op.valid_rts().into_iter().collect::<Vec<_>>()
     );
+    // Its file written, it unloads.
+    ok(&env.run("oidc-add", &["-r", "old"]));
     env.restart_agent_and_refresh("old");
 }
 
