@@ -21,29 +21,63 @@ use zeroize::{Zeroize, Zeroizing};
 /// a password (`--pw-file /dev/zero`, `--pw-cmd yes` would fill memory).
 pub const MAX_SECRET_LINE: usize = 64 * 1024;
 
+/// Why [`read_first_line`] gave no line.
+#[derive(Debug)]
+pub enum LineError {
+    /// Reading failed (its kind kept: an interrupted read is not an error
+    /// of the input's).
+    Read(std::io::Error),
+    /// Longer than [`MAX_SECRET_LINE`].
+    TooLong,
+    /// Not UTF-8 text.
+    NotUtf8,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(e) => write!(f, "cannot read it: {e}"),
+            Self::TooLong => write!(
+                f,
+                "its first line is longer than {} KiB; give the password (or secret) on a line \
+                 of its own",
+                MAX_SECRET_LINE / 1024
+            ),
+            Self::NotUtf8 => write!(f, "its first line is not UTF-8 text"),
+        }
+    }
+}
+
 /// The first line of `reader`, without its line end, read no further than
-/// [`MAX_SECRET_LINE`]; what was read is wiped. `source` names it in the
-/// error.
-pub fn first_line(reader: impl std::io::Read, source: &str) -> Result<SecretString, String> {
+/// [`MAX_SECRET_LINE`]; what was read is wiped. `None` when the input ended
+/// before its first byte (Ctrl-D at a prompt).
+pub fn read_first_line(reader: impl std::io::Read) -> Result<Option<SecretString>, LineError> {
     use std::io::BufRead as _;
     let mut buf = Zeroizing::new(Vec::new());
-    std::io::BufReader::new(reader.take(MAX_SECRET_LINE as u64 + 1))
+    let n = std::io::BufReader::new(reader.take(MAX_SECRET_LINE as u64 + 1))
         .read_until(b'\n', &mut buf)
-        .map_err(|e| format!("{source}: cannot read it: {e}"))?;
+        .map_err(LineError::Read)?;
+    if n == 0 {
+        return Ok(None);
+    }
     let end = buf
         .iter()
         .position(|b| matches!(b, b'\n' | b'\r'))
         .unwrap_or(buf.len());
     if end > MAX_SECRET_LINE {
-        return Err(format!(
-            "{source}: its first line is longer than {} KiB; give the password (or secret) on a \
-             line of its own",
-            MAX_SECRET_LINE / 1024
-        ));
+        return Err(LineError::TooLong);
     }
-    let line = std::str::from_utf8(&buf[..end])
-        .map_err(|_| format!("{source}: its first line is not UTF-8 text"))?;
-    Ok(SecretString::new(line.to_owned()))
+    let line = std::str::from_utf8(&buf[..end]).map_err(|_| LineError::NotUtf8)?;
+    Ok(Some(SecretString::new(line.to_owned())))
+}
+
+/// [`read_first_line`] of a source that may be empty (an empty secret);
+/// `source` names it in the error.
+pub fn first_line(reader: impl std::io::Read, source: &str) -> Result<SecretString, String> {
+    match read_first_line(reader) {
+        Ok(line) => Ok(line.unwrap_or_default()),
+        Err(e) => Err(format!("{source}: {e}")),
+    }
 }
 
 /// A secret string (token, password, client secret), zeroized on drop.

@@ -168,19 +168,10 @@ pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
 /// One line typed at `tty` (in its line mode), without its line end; what
 /// was read is wiped. Ctrl-D on an empty line is `UnexpectedEof`.
 fn read_line(tty: &std::fs::File) -> io::Result<SecretString> {
-    use std::io::{BufRead as _, Read as _};
-    let limit = crate::secret::MAX_SECRET_LINE as u64;
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
-    let n = io::BufReader::new(tty.take(limit)).read_until(b'\n', &mut buf)?;
-    if n == 0 {
-        return Err(io::ErrorKind::UnexpectedEof.into());
+    match crate::secret::read_first_line(tty) {
+        Ok(Some(line)) => Ok(line),
+        Ok(None) => Err(io::ErrorKind::UnexpectedEof.into()),
+        Err(crate::secret::LineError::Read(e)) => Err(e),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
     }
-    let end = buf
-        .iter()
-        .position(|b| matches!(b, b'\n' | b'\r'))
-        .unwrap_or(buf.len());
-    let line = std::str::from_utf8(&buf[..end]).map_err(|_| {
-        io::Error::new(io::ErrorKind::InvalidData, "the password is not UTF-8 text")
-    })?;
-    Ok(SecretString::new(line.to_owned()))
 }
