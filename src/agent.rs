@@ -3,13 +3,18 @@
 //! A task per connection (`conn`) on a current-thread tokio runtime. The
 //! modules below, inside out: `state` (what is held), `clock` (the time
 //! lifetimes and expiry are measured against), `ctx` (what every connection
-//! shares), `save` (writing an account file), `follow` (reading it again as
-//! other programs change it), `provider` (calls to the provider), `refresh`
-//! (single flight), `ahead` (refresh ahead, token files), `accounts`,
-//! `rename` and `lock` (every change to a loaded account, each holding the
-//! account's lane), `handlers` and `status` (one reply per request), `conn`
-//! (framing and oidc-agent's encrypted mode), `activation` (a socket passed
-//! by systemd), `autoload`, `daemon` (process set-up) and `log`.
+//! shares), `task` (how tasks start), `cache` (cached access tokens),
+//! `rotated` (the tokens an account rotated away from), `save` (writing an
+//! account file), `note` (the sealed note that keeps a rotation the file
+//! could not take), `follow` (reading the file again as other programs
+//! change it), `provider` (calls to the provider), `refresh` (single
+//! flight), `tokens` (token requests), `token_file` (taking WLCG token
+//! files), `ahead` (refresh ahead, writing token files), `accounts`,
+//! `foreign` (accounts oidc-agent's own `oidc-add` loads), `rename` and
+//! `lock` (every change to a loaded account, each holding the account's
+//! lane), `handlers` and `status` (one reply per request), `conn` (framing
+//! and oidc-agent's encrypted mode), `activation` (a socket passed by
+//! systemd), `autoload`, `daemon` (process set-up) and `log`.
 
 use std::io;
 use std::path::PathBuf;
@@ -43,6 +48,7 @@ pub mod rotated;
 mod save;
 pub mod state;
 mod status;
+mod task;
 mod token_file;
 mod tokens;
 
@@ -70,19 +76,6 @@ fn identity(path: &std::path::Path) -> Option<(u64, u64)> {
         .map(|m| (m.dev(), m.ino()))
 }
 
-/// `tokio::spawn` of `task` boxed first. tokio moves a task's future
-/// through several frames on its way to the heap, and the spawning frame
-/// holds those copies: a connection's 9 kB future made the accept loop's
-/// frame ~36 kB deep, below which every task then ran, and a stack keeps
-/// the deepest pages it ever touched resident.
-pub(crate) fn spawn<F>(task: F) -> tokio::task::JoinHandle<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    tokio::spawn(Box::pin(task))
-}
-
 /// Serves until SIGTERM/SIGINT/SIGHUP; then writes what is unsaved and
 /// removes the socket (`None`: a socket systemd owns, which stays).
 pub async fn serve(
@@ -96,7 +89,7 @@ pub async fn serve(
     let mut hup = signal(SignalKind::hangup())?;
     let timers = {
         let ctx = ctx.clone();
-        spawn(async move {
+        task::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let mut last_retry = tokio::time::Instant::now();
             loop {
@@ -136,7 +129,7 @@ pub async fn serve(
             } => match accepted {
                 Ok((stream, _)) => {
                     let ctx = ctx.clone();
-                    spawn(async move {
+                    task::spawn(async move {
                         if let Err(e) = conn::serve(ctx, stream, slot.ok()).await {
                             log::connection_error(&e);
                         }

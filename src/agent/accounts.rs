@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::ctx::{Ctx, fail};
+use super::ctx::{Ctx, fail, locked};
 use super::log::{fingerprint, log};
 use super::provider::{refresh_with, snapshot};
 use super::save::{SaveJob, record_save, save_pending};
@@ -19,10 +19,6 @@ use crate::account::config::AccountConfig;
 use crate::error::ErrorKind;
 use crate::protocol::{Response, strings};
 use crate::secret::SecretString;
-
-pub(super) fn locked() -> Response {
-    fail(ErrorKind::Locked, strings::LOCKED).with_info("unlock it with `oidc-add -X`")
-}
 
 /// Records a successful refresh of `name` and, when the provider rotated
 /// the refresh token, keeps the new one and saves it. Call holding the lane.

@@ -113,7 +113,7 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
             None => log!("'{name}': refreshing ahead (no valid token cached)"),
         }
         let ctx = ctx.clone();
-        super::spawn(async move {
+        super::task::spawn(async move {
             let result = super::refresh::join(flight).await;
             record_outcome(&ctx, &name, &result);
             if result.is_ok() {
@@ -123,7 +123,7 @@ pub(super) async fn tick(ctx: &Arc<Ctx>) {
     }
     for name in files {
         let ctx = ctx.clone();
-        super::spawn(async move {
+        super::task::spawn(async move {
             let _ = write_token_file(&ctx, &name).await;
         });
     }

@@ -10,7 +10,7 @@ use crate::account::format::KdfParams;
 use crate::account::store::Store;
 use crate::error::ErrorKind;
 use crate::oidc::OidcError;
-use crate::protocol::Response;
+use crate::protocol::{Response, strings};
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -79,6 +79,11 @@ impl Ctx {
 /// A failure reply.
 pub fn fail(kind: ErrorKind, msg: impl Into<String>) -> Response {
     Response::failure(kind, msg)
+}
+
+/// The reply to a request the lock refuses.
+pub fn locked() -> Response {
+    fail(ErrorKind::Locked, strings::LOCKED).with_info("unlock it with `oidc-add -X`")
 }
 
 /// A provider error as a shareable failure.

@@ -29,7 +29,7 @@ pub(super) fn flight(ctx: &Arc<Ctx>, st: &mut State, fk: &FlightKey) -> Flight {
     let flight = Arc::new(rx);
     st.flights.insert(fk.clone(), flight.clone());
     let (ctx, fk) = (ctx.clone(), fk.clone());
-    super::spawn(async move {
+    super::task::spawn(async move {
         let result = refresh_flight_inner(&ctx, &fk).await;
         // Leave the flight only now, so that requests arriving meanwhile
         // joined it.

@@ -5,8 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::accounts::locked;
-use super::ctx::{Ctx, fail};
+use super::ctx::{Ctx, fail, locked};
 use super::log::log;
 use super::state::{CacheKey, Loaded, State, Token};
 use crate::error::ErrorKind;

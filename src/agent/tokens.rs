@@ -120,7 +120,7 @@ fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup 
     if st.accounts.get(&name).is_some_and(|a| a.unsaved.is_some()) {
         // Every request for the account retries the write.
         let (ctx, name) = (ctx.clone(), name.clone());
-        super::spawn(async move { accounts::retry_unsaved(&ctx, Some(&name)).await });
+        super::task::spawn(async move { accounts::retry_unsaved(&ctx, Some(&name)).await });
     }
     let key = super::state::CacheKey::new(&name, t.scope.as_deref(), t.audience.as_deref());
     // The default token of an account in use is refreshed ahead (see `ahead`).

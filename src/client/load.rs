@@ -4,7 +4,7 @@
 //! without the password, the same account is sealed here in our format with
 //! it, and the agent converts the file with that on the first rotation.
 
-use super::AgentClient;
+use super::conn::AgentClient;
 use crate::account::{Format, Opened, format};
 use crate::error::Result;
 use crate::oidc::token::TokenSet;

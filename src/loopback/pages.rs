@@ -8,6 +8,10 @@
 
 use super::http::Request;
 
+/// What the success page says: how `oidc-gen --codeExchange` knows an
+/// oidc-gen took the address it handed on, not some other server.
+pub const TAKEN: &str = "oidc-gen received the authorization code";
+
 /// One page: status, title and HTML body (already escaped).
 pub(super) struct Page {
     status: u16,
@@ -24,7 +28,7 @@ impl Page {
             body: format!(
                 "<p>{} and is finishing the login.</p>\
                  <p>You can close this tab and return to the terminal.</p>",
-                super::TAKEN
+                TAKEN
             ),
         }
     }

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use super::http::{self, Request, Server};
 
-use super::LoopbackError;
+use super::error::LoopbackError;
 use super::pages::Page;
 
 /// Ephemeral ports to try for `localhost` before giving up on finding one

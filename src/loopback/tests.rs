@@ -6,6 +6,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::*;
+use crate::error::kind::ErrorKind;
 
 const WAIT: Duration = Duration::from_secs(5);
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::proxy::proxies_off;
 use super::{OidcError, error_chain, roots};
 
 /// Time to establish a TCP+TLS connection (default; `oidc-agent
@@ -66,16 +67,6 @@ pub fn deadlines() -> Deadlines {
 /// a wait on a person (loopback listener, device polling, a prompt) or an
 /// idle agent opens a fresh one.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Whether `NO_PROXY` (else `no_proxy`; `var` reads them) is `*`, which
-/// curl, and so oidc-agent, take as "no proxy for any host" and reqwest
-/// 0.12 reads as a host name.
-pub(crate) fn proxies_off(var: impl Fn(&str) -> Option<String>) -> bool {
-    ["NO_PROXY", "no_proxy"]
-        .iter()
-        .find_map(|name| var(name).filter(|v| !v.trim().is_empty()))
-        .is_some_and(|v| v.trim() == "*")
-}
 
 /// Builds the client, trusting the PEM bundle at `cert_path` as well.
 pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, OidcError> {

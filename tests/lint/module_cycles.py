@@ -3,9 +3,17 @@
 back (directly), no `super::super::` path, and no module over 500 lines
 (the library's, and the Rust modules of the tests and benchmarks).
 
-A module's uses are the paths it names (`use` items and inline paths)
-starting with `crate::` or `super::`, each resolved to the deepest module it
-reaches. Run from the repository root; exits 1 listing what it found.
+A module's uses are the paths it names, in `use` items and inline, resolved
+to the deepest module they reach: paths from `crate::`, `super::` and
+`self::`, and paths that start with one of the module's own child modules
+(a parent calling `child::f()` uses that child, so a child that uses its
+parent back is a cycle, as two siblings using each other are). `pub use`
+re-exports are followed to the module that defines the item, so
+`crate::Error` is a use of `error`. Comments, strings (raw and continued
+over lines) and the `#[cfg(test)] mod tests` block are passed over.
+
+Run from the repository root; exits 1 listing what it found.
+`--self-test` checks the checker on small examples first.
 """
 
 from __future__ import annotations
@@ -18,99 +26,211 @@ MAX_LINES = 500
 SRC = Path("src")
 
 
-def module_of(path: Path) -> tuple[str, ...]:
-    rel = path.relative_to(SRC).with_suffix("")
-    parts = rel.parts
-    if parts[0] == "bin":
+def module_of(rel: tuple[str, ...]) -> tuple[str, ...]:
+    """src-relative path parts of a .rs file (without suffix) -> module path."""
+    if rel[0] == "bin" or rel == ("lib",):
         return ()
-    if parts == ("lib",):
-        return ()
-    if parts[-1] == "mod":
-        parts = parts[:-1]
-    return tuple(parts)
+    if rel[-1] == "mod":
+        rel = rel[:-1]
+    return tuple(rel)
 
 
-def strip_comments_and_strings(text: str) -> str:
-    text = re.sub(r"//[^\n]*", "", text)
-    text = re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
-    return text
+def code_only(text: str) -> str:
+    """The text with comments removed and every string or char literal made
+    empty, read left to right (a `//` inside a string is not a comment)."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if text.startswith("/*", i):
+            depth = 0
+            while i < n:
+                if text.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif text.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+                if depth == 0:
+                    break
+            continue
+        word_before = i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")
+        raw = re.match(r'b?r(#*)"', text[i:])
+        if raw and not word_before:
+            end = '"' + raw.group(1)
+            j = text.find(end, i + len(raw.group(0)))
+            out.append('""')
+            i = n if j < 0 else j + len(end)
+            continue
+        if text[i] == '"' or (text.startswith('b"', i) and not word_before):
+            j = i + (2 if text[i] == "b" else 1)
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append('""')
+            i = j + 1
+            continue
+        char = re.match(r"b?'(\\[^']+|[^'\\])'", text[i:])
+        if char and not word_before:
+            out.append("' '")
+            i += len(char.group(0))
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
 
 
 def expand_use(prefix: str, body: str) -> list[str]:
-    """`a::{b, c::d}` -> ["a::b", "a::c::d"] (one level of braces is enough
-    for the heads we need)."""
+    """`a::{b, c::{d, e}}` -> ["a::b", "a::c::d", "a::c::e"]."""
     body = body.strip()
     m = re.match(r"^([\w:]*?)\{(.*)\}$", body, re.S)
     if not m:
         return [prefix + body]
     head, inner = m.group(1), m.group(2)
-    out, depth, cur = [], 0, ""
+    parts, depth, cur = [], 0, ""
     for ch in inner:
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
+        depth += {"{": 1, "}": -1}.get(ch, 0)
         if ch == "," and depth == 0:
-            out.append(cur)
+            parts.append(cur)
             cur = ""
         else:
             cur += ch
-    out.append(cur)
-    res = []
-    for part in out:
-        part = part.strip()
-        if part:
-            res.extend(expand_use(prefix + head, part))
-    return res
+    parts.append(cur)
+    return [p for part in parts if part.strip() for p in expand_use(prefix + head, part)]
 
 
-def main() -> int:
-    files = sorted(p for p in SRC.rglob("*.rs"))
-    problems: list[str] = []
-    for path in [*files, *sorted([*Path("tests").rglob("*.rs"), *Path("benches").rglob("*.rs")])]:
-        lines = path.read_text().count("\n")
-        if lines > MAX_LINES:
-            problems.append(f"{path}: {lines} lines (over {MAX_LINES})")
-    modules = {module_of(p): p for p in files if module_of(p) or p.name == "lib.rs"}
-    known = set(modules)
-    uses: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
-    for path in files:
-        if path.parts[1] == "bin":
-            continue
-        mod = module_of(path)
-        text = strip_comments_and_strings(path.read_text())
-        if "super::super::" in text:
-            problems.append(f"{path}: uses super::super::")
-        # Test modules may reach anywhere.
-        text = re.split(r"#\[cfg\(test\)\]\s*mod tests", text)[0]
+def split_alias(path: str) -> tuple[list[str], str | None]:
+    m = re.search(r"\s+as\s+(\w+)$", path.strip())
+    path = re.sub(r"\s+as\s+\w+$", "", path.strip())
+    return [s for s in path.split("::") if s], (m.group(1) if m else None)
+
+
+class Graph:
+    def __init__(self, texts: dict[tuple[str, ...], str]):
+        self.texts = texts
+        self.known = set(texts)
+        # (module, name) -> the path a `pub use` in that module names
+        self.reexports: dict[tuple[tuple[str, ...], str], list[str]] = {}
+        for mod, text in texts.items():
+            for m in re.finditer(r"\bpub(?:\([^)]*\))?\s+use\s+([^;]+);", text):
+                for p in expand_use("", m.group(1)):
+                    segs, alias = split_alias(p)
+                    if segs:
+                        self.reexports[(mod, alias or segs[-1])] = segs
+
+    def children(self, mod: tuple[str, ...]) -> set[str]:
+        return {k[-1] for k in self.known if len(k) == len(mod) + 1 and k[: len(mod)] == mod}
+
+    def resolve(self, mod: tuple[str, ...], segs: list[str], hops: int = 0):
+        """The deepest module `segs`, named in `mod`, reaches; None when it
+        leaves the crate."""
+        if not segs:
+            return None
+        if segs[0] == "crate":
+            cur, rest = (), segs[1:]
+        elif segs[0] == "super":
+            cur, rest = mod[:-1], segs[1:]
+        elif segs[0] == "self":
+            cur, rest = mod, segs[1:]
+        elif segs[0] in self.children(mod):
+            cur, rest = mod, segs
+        else:
+            return None
+        for s in rest:
+            if s == "super":
+                cur = cur[:-1]
+                continue
+            if cur + (s,) in self.known:
+                cur = cur + (s,)
+                continue
+            target = self.reexports.get((cur, s))
+            if target is not None and hops < 10:
+                found = self.resolve(cur, target, hops + 1)
+                if found is not None:
+                    return found
+            break
+        return cur
+
+    def uses(self, mod: tuple[str, ...]) -> set[tuple[str, ...]]:
+        text = self.texts[mod]
         paths: list[str] = []
         for m in re.finditer(r"\buse\s+([^;]+);", text):
             paths.extend(expand_use("", m.group(1)))
-        paths.extend(m.group(0) for m in re.finditer(r"\b(?:crate|super)(?:::\w+)+", text))
-        targets: set[tuple[str, ...]] = set()
+        paths.extend(m.group(0) for m in re.finditer(r"(?<![\w:])\w+(?:::\w+)+", text))
+        found = set()
         for p in paths:
-            p = re.sub(r"\s+as\s+\w+$", "", p.strip())
-            segs = [s for s in p.split("::") if s]
-            if not segs or segs[0] not in ("crate", "super"):
-                continue
-            base: list[str] = [] if segs[0] == "crate" else list(mod[:-1])
-            rest = segs[1:]
-            # the deepest known module on the path
-            best = tuple(base)
-            cur = list(base)
-            for s in rest:
-                cur.append(s)
-                if tuple(cur) in known:
-                    best = tuple(cur)
-                else:
-                    break
-            if best != mod and best != ():
-                targets.add(best)
-        uses[mod] = targets
-    for a, ta in uses.items():
-        for b in ta:
-            if a in uses.get(b, set()) and a < b:
-                problems.append(f"cycle: {'::'.join(a) or 'crate'} <-> {'::'.join(b)}")
+            target = self.resolve(mod, split_alias(p)[0])
+            if target is not None and target != mod:
+                found.add(target)
+        return found
+
+    def cycles(self) -> list[str]:
+        uses = {mod: self.uses(mod) for mod in self.texts}
+        return [
+            f"cycle: {'::'.join(a) or 'crate'} <-> {'::'.join(b) or 'crate'}"
+            for a in sorted(uses)
+            for b in sorted(uses[a])
+            if a < b and a in uses.get(b, set())
+        ]
+
+
+def library_texts(files: dict[tuple[str, ...], str]) -> dict[tuple[str, ...], str]:
+    texts = {}
+    for rel, text in files.items():
+        if rel[0] == "bin":
+            continue
+        code = code_only(text)
+        # A module's own tests may reach anywhere.
+        texts[module_of(rel)] = re.split(r"#\[cfg\(test\)\]\s*mod tests\b", code)[0]
+    return texts
+
+
+def self_test() -> None:
+    def cycles(files: dict[str, str]) -> list[str]:
+        return Graph(library_texts({tuple(k.split("/")): v for k, v in files.items()})).cycles()
+
+    parent_child = {
+        "lib": "mod a;",
+        "a": 'mod b;\nconst U: &str = "https://x";\nfn f() { b::g() }',
+        "a/b": "use super::U;\npub fn g() {}",
+    }
+    assert cycles(parent_child) == ["cycle: a <-> a::b"], cycles(parent_child)
+    hidden = {
+        "lib": "mod a; mod b;",
+        "a": 'const S: &str = "one \\\n two";\nconst T: &str = "//";\nfn f() { crate::b::g() }',
+        "b": "pub fn g() { crate::a::h() }\n// \"\nfn k() {}",
+    }
+    assert cycles(hidden) == ["cycle: a <-> b"], cycles(hidden)
+    reexported = {
+        "lib": "mod error; mod x; pub use error::Error;",
+        "error": "pub enum Error { X(crate::x::E) }",
+        "x": "pub struct E;\nfn f() -> crate::Error { todo!() }",
+    }
+    assert cycles(reexported) == ["cycle: error <-> x"], cycles(reexported)
+    layered = {
+        "lib": "mod a; mod b;",
+        "a": "mod c;\nfn f() { c::g(); crate::b::h() }",
+        "a/c": "pub fn g() { crate::b::h() }\n#[cfg(test)]\nmod tests { use super::super::f; }",
+        "b": "pub fn h() { let _ = 'x'; let _ = b'\"'; }",
+    }
+    assert cycles(layered) == [], cycles(layered)
+
+
+def main() -> int:
+    if "--self-test" in sys.argv:
+        self_test()
+    problems: list[str] = []
+    for path in sorted([*SRC.rglob("*.rs"), *Path("tests").rglob("*.rs"), *Path("benches").rglob("*.rs")]):
+        lines = path.read_text().count("\n")
+        if lines > MAX_LINES:
+            problems.append(f"{path}: {lines} lines (over {MAX_LINES})")
+    files = {p.relative_to(SRC).with_suffix("").parts: p.read_text() for p in sorted(SRC.rglob("*.rs"))}
+    for rel, text in files.items():
+        if "super::super::" in code_only(text):
+            problems.append(f"{SRC.joinpath(*rel)}.rs: uses super::super::")
+    problems.extend(Graph(library_texts(files)).cycles())
     for p in problems:
         print(p)
     return 1 if problems else 0

@@ -7,7 +7,8 @@
 
 use url::Url;
 
-use super::{Args, Session, auth_scopes};
+use super::args::Args;
+use super::session::{Session, auth_scopes};
 use crate::account::config::{AccountConfig, same_issuer, split_list};
 use crate::error::Error;
 use crate::loopback::{AuthCode, LoopbackError, LoopbackListener};

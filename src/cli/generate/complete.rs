@@ -6,13 +6,15 @@
 
 use anyhow::bail;
 
-use super::{Args, Flow, Session};
+use super::args::{Args, Flow};
+use super::session::Session;
+use super::undo;
 use crate::account::config::AccountConfig;
 use crate::account::store::Store;
 use crate::account::{self, kdf_params};
 use crate::client::AgentClient;
 use crate::error::Error;
-use crate::oidc::token::{Credentials, Endpoint, TokenSet, revoke_refresh_token};
+use crate::oidc::token::TokenSet;
 use crate::secret::SecretString;
 
 /// The rest after a flow returned tokens: `--only-at` prints the access
@@ -49,7 +51,7 @@ pub(super) fn complete(
     // An imported token is the person's own, from a login that may live on
     // elsewhere: only a login this run made is undone.
     if flow != Flow::Refresh {
-        arm_revocation(session, &config, &tokens)?;
+        undo::arm_revocation(session, &config, &tokens)?;
     }
     match tokens.refresh_token.clone().filter(|t| !t.is_empty()) {
         Some(rt) => config.refresh_token = rt,
@@ -96,49 +98,6 @@ impl std::fmt::Display for NotKept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Until the login is saved, a Ctrl-C (at the password prompt, say) or an
-/// error revokes it (RFC 7009), which nothing would hold otherwise, rather
-/// than leave a live grant at the provider; and deletes the client this run
-/// registered for it.
-pub(super) fn arm_revocation(
-    session: &Session<'_>,
-    config: &AccountConfig,
-    tokens: &TokenSet,
-) -> anyhow::Result<()> {
-    let deletion = super::registration::deletion(session, config);
-    let Some(rt) = tokens.refresh_token.clone().filter(|t| !t.is_empty()) else {
-        return session.arm(deletion);
-    };
-    let http = session.http.clone();
-    let endpoint = session.meta.revocation_endpoint.clone();
-    let login = config.clone();
-    session.arm(Some(Box::pin(async move {
-        let revoked = match endpoint {
-            None => "the provider has no revocation endpoint; the new login stays valid there \
-                     until it expires"
-                .to_owned(),
-            Some(url) => {
-                let at = Endpoint {
-                    http: &http,
-                    url: &url,
-                    creds: Credentials::of(&login),
-                };
-                match revoke_refresh_token(at, &rt).await {
-                    Ok(()) => "the new login was revoked at the provider".to_owned(),
-                    Err(e) => format!(
-                        "the new login could not be revoked ({e}); it stays valid at the \
-                         provider until it expires"
-                    ),
-                }
-            }
-        };
-        match deletion {
-            Some(deletion) => format!("{revoked}; {}", deletion.await),
-            None => revoked,
-        }
-    })))
 }
 
 /// The password of new account `name`, from its source or asked twice.

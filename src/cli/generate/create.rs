@@ -10,11 +10,10 @@
 
 use anyhow::{Context as _, bail};
 
+use super::args::{Args, Flow};
 use super::complete::{complete, new_password};
-use super::{
-    Args, Flow, Session, auth_scopes, code, device, given, login_scopes, pasted, registration,
-    scopes,
-};
+use super::session::{Session, auth_scopes, login_scopes, scopes};
+use super::{code, device, given, pasted, registration};
 use crate::account::config::AccountConfig;
 use crate::account::store::Store;
 use crate::error::Error;
@@ -67,7 +66,7 @@ pub(super) fn create(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         );
     }
     let (config, password) = if args.reauthenticate {
-        let (config, pw) = super::open_existing(args, store, name)?;
+        let (config, pw) = super::session::open_existing(args, store, name)?;
         (config, Some(pw))
     } else {
         (new_config(args, store, name, file.as_ref())?, None)
@@ -103,7 +102,7 @@ pub(super) fn login(
     // `--scope max` with a preregistered client: the scopes it may ask for.
     let client_max = preregistered
         .as_ref()
-        .filter(|p| p.client_id == config.client_id && super::scope_max(args))
+        .filter(|p| p.client_id == config.client_id && super::session::scope_max(args))
         .and_then(|p| p.scope.clone());
     let session = Session::open(args, &config)?;
     // Spelled as the provider names itself (discovery checked it is the

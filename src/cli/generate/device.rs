@@ -9,7 +9,7 @@ use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use url::Url;
 
-use super::{Session, auth_scopes};
+use super::session::{Session, auth_scopes};
 use crate::account::config::{AccountConfig, split_list};
 use crate::error::Error;
 use crate::oidc::OidcError;
@@ -70,7 +70,7 @@ pub(super) fn run(session: &Session<'_>, config: &AccountConfig) -> anyhow::Resu
     match result {
         Ok(tokens) => {
             // Before the person reads it and perhaps presses Ctrl-C.
-            super::complete::arm_revocation(session, config, &tokens)?;
+            super::undo::arm_revocation(session, config, &tokens)?;
             eprintln!("The login was approved.");
             Ok(tokens)
         }

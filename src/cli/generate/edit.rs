@@ -13,7 +13,8 @@ use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::Context as _;
 
-use super::{Args, create, given};
+use super::args::Args;
+use super::{create, given};
 use crate::account::config::{AccountConfig, split_list};
 use crate::account::store::Store;
 use crate::secret::SecretString;
@@ -22,7 +23,7 @@ use crate::secret::SecretString;
 const NO_SECRET: &str = "-";
 
 pub(super) fn edit(args: &Args, store: &Store, name: &str) -> anyhow::Result<()> {
-    let (saved, password) = super::open_existing(args, store, name)?;
+    let (saved, password) = super::session::open_existing(args, store, name)?;
     let mut answers = Answers::from_stdin();
     eprintln!("Editing account '{name}'; press Enter to keep a value.");
     let config = edited(args, &saved, &mut answers)?;

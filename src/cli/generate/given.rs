@@ -9,14 +9,12 @@
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use super::{Args, ClientAuthArg};
+use super::args::{Args, ClientAuthArg};
 use crate::account::config::{AccountConfig, split_list};
 use crate::error::Error;
 use crate::oidc::discovery::Metadata;
 use crate::oidc::token::{self, KEY_AUTH_METHOD};
 use crate::secret::SecretString;
-
-pub use crate::paths::ENV_CLIENT_SECRET;
 
 /// oidc-agent's client file (`-f FILE`): a registration response or a
 /// hand-written client; the fields we use.

@@ -3,7 +3,8 @@
 
 use anyhow::Context as _;
 
-use super::{Args, registration};
+use super::args::Args;
+use super::registration;
 use crate::account::store::Store;
 use crate::cli::password::PROMPT_TRIES;
 use crate::error::Error;
@@ -17,7 +18,7 @@ fn required() -> Error {
 /// (or with `--prompt=none`) a usage error.
 pub(super) fn ask(args: &Args, store: &Store) -> anyhow::Result<String> {
     use std::io::IsTerminal as _;
-    if args.prompt == Some(super::PromptMode::None) || !std::io::stdin().is_terminal() {
+    if args.prompt == Some(super::args::PromptMode::None) || !std::io::stdin().is_terminal() {
         return Err(required().into());
     }
     let known = registration::known_issuers(store);

@@ -12,7 +12,8 @@
 
 use anyhow::{Context as _, bail};
 
-use super::{Args, Session};
+use super::args::Args;
+use super::session::Session;
 use crate::account::config::AccountConfig;
 use crate::account::store::Store;
 use crate::account::{self, kdf_params};
@@ -27,7 +28,7 @@ fn confirm(args: &Args, question: &str) -> anyhow::Result<bool> {
     }
     // oidc-agent's --confirm-no, --confirm-default and --prompt=none; the
     // default answer is no.
-    if args.no || args.confirm_default || args.prompt == Some(super::PromptMode::None) {
+    if args.no || args.confirm_default || args.prompt == Some(super::args::PromptMode::None) {
         eprintln!("{question} [y/N] n");
         return Ok(false);
     }

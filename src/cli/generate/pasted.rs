@@ -16,9 +16,10 @@ use anyhow::{Context as _, bail};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use super::args::{Args, Flow};
 use super::code::{announce, authorize, exchange};
 use super::complete::complete;
-use super::{Args, Flow, Session};
+use super::session::Session;
 use crate::account::config::AccountConfig;
 use crate::account::store::Store;
 use crate::error::Error;
@@ -186,7 +187,7 @@ pub(super) fn finish_pasted(
     // The password before the code is spent: without one the login would
     // be lost (and the file kept, so a second try with a source works).
     let (config, password) = if login.reauthenticate {
-        let (config, pw) = super::open_existing(args, store, name)?;
+        let (config, pw) = super::session::open_existing(args, store, name)?;
         (config, Some(pw))
     } else if args.no_save || args.only_at {
         (login.config, None)

@@ -12,7 +12,8 @@
 use anyhow::Context as _;
 use serde_json::Value;
 
-use super::{Args, Session};
+use super::args::Args;
+use super::session::Session;
 use crate::account::config::AccountConfig;
 use crate::account::pubclients::{self, PublicClient};
 use crate::account::store::Store;
