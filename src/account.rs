@@ -12,6 +12,8 @@
 //! - `issuers`: `issuer.config`, the default account of each issuer.
 //! - `held`: which agent holds an account's newest refresh token while its
 //!   file cannot (a note in the runtime directory).
+//! - `refreshing`: one refresh of an account at a time across agents.
+//! - `pubclients`: oidc-agent's preregistered public clients.
 //!
 //! This module turns a file of any format into an [`AccountConfig`] and
 //! writes only ours; the submodules never use it back.

@@ -8,8 +8,10 @@
 //! the loopback listener) keeps its typed enum and converts into [`Error`]
 //! through a transparent `#[from]` variant, so [`Error::kind`] is the one
 //! mapping to an exit code and the CLI looks for [`Error`] alone. Those
-//! layers import only the leaf [`kind`], never this module, so the
-//! conversions make no import cycle.
+//! layers import only the leaf [`kind`], never this module nor one that
+//! does (of the account layer `oidc` uses only `account::config`, a leaf;
+//! files are read through the leaf `files`), so the conversions make no
+//! import cycle.
 
 use std::io;
 use std::path::PathBuf;

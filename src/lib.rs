@@ -27,6 +27,7 @@ pub mod cli;
 pub mod client;
 pub mod compat;
 pub mod error;
+pub mod files;
 pub mod keyring;
 pub mod loopback;
 pub mod oidc;

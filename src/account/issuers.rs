@@ -21,11 +21,10 @@ use crate::paths::ISSUER_CONFIG;
 /// overwritten).
 pub fn read(dir: &Path) -> crate::Result<IssuerConfig> {
     let path = dir.join(ISSUER_CONFIG);
-    let read =
-        crate::account::store::read_regular(&path, 1 << 20, "an issuer.config").and_then(|bytes| {
-            String::from_utf8(bytes)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-        });
+    let read = crate::files::read_regular(&path, 1 << 20, "an issuer.config").and_then(|bytes| {
+        String::from_utf8(bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    });
     match read {
         Ok(text) => IssuerConfig::parse(&text)
             .map_err(|e| crate::Error::Failure(format!("{}: {e}", path.display()))),

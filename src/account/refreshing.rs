@@ -52,12 +52,8 @@ fn try_lock_in(runtime: &Path, account_file: &Path) -> crate::Result<Option<Refr
             )));
         }
     }
-    let file = store::open_lock_file(&path)?;
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(Some(RefreshLock { _file: file })),
-        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
-        Err(e) => Err(crate::Error::io("lock", &path, e.into())),
-    }
+    let held = crate::files::try_lock(&path).map_err(|e| crate::Error::io("lock", &path, e))?;
+    Ok(held.map(|file| RefreshLock { _file: file }))
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@
 //! ([`Store::lock`]), so two writers never interleave. Decryption lives in
 //! `format` and `legacy`; this module only moves bytes.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder, File};
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -225,7 +225,8 @@ impl Store {
     /// lock, which is enough to come after the load that saved.
     pub fn lock_account(&self, name: &str, on_wait: impl FnOnce()) -> Result<Flock> {
         let path = self.path(name)?;
-        let file = open_to_read(&path).map_err(|e| self.read_error(name, &path, e))?;
+        let file =
+            crate::files::open_to_read(&path).map_err(|e| self.read_error(name, &path, e))?;
         flock_exclusive(&file, &path, on_wait)?;
         Ok(Flock { _file: file })
     }
@@ -262,50 +263,11 @@ pub const MAX_ACCOUNT_FILE: u64 = 1 << 20;
 /// socket in its place (or a link to `/dev/zero`) is an `InvalidData`
 /// error instead of a read that never ends; the open does not block.
 pub fn read_account_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    read_regular(
+    crate::files::read_regular(
         path,
         MAX_ACCOUNT_FILE,
         "an account file (those are a few KiB)",
     )
-}
-
-/// The contents of the regular file at `path` (a link to one is followed)
-/// of at most `cap` bytes, `what` it should be naming the kind of file in
-/// the error for a larger one. A FIFO, a device or a socket in its place
-/// (or a link to `/dev/zero`) is an `InvalidData` error instead of an open
-/// or a read that never ends: for every file the tools read that a person
-/// names or keeps (accounts, issuer.config, CA bundles, client files).
-pub fn read_regular(path: &Path, cap: u64, what: &str) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let file = open_to_read(path)?;
-    let meta = file.metadata()?;
-    if meta.is_dir() {
-        return Err(std::io::Error::from(std::io::ErrorKind::IsADirectory));
-    }
-    if !meta.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a regular file (a FIFO, socket or device is in its place)",
-        ));
-    }
-    if meta.len() > cap {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{} bytes, not {what}", meta.len()),
-        ));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(cap + 1).read_to_end(&mut bytes)?;
-    Ok(bytes)
-}
-
-/// Opens `path` for reading without blocking: a FIFO in an account file's
-/// place must not hang the open.
-fn open_to_read(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
-        .open(path)
 }
 
 /// The name of the lock file in an account directory (a dot file, so never
@@ -331,15 +293,7 @@ pub fn lock_dir(dir: &Path) -> Result<Flock> {
 
 /// Opens (creates, 0600) the lock file at `path`, never through a link.
 pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-        .map_err(|e| Error::io("open lock file", path, e))
+    crate::files::open_lock_file(path).map_err(|e| Error::io("open lock file", path, e))
 }
 
 /// Takes an exclusive `flock` on `file` (at `path`, for the error), calling

@@ -134,41 +134,31 @@ fn planted(path: &Path) -> bool {
 /// Opens and locks `lock`, writing `keeper` into it; `None` when another
 /// process holds it.
 fn lock_file(lock: &Path, keeper: &Keeper) -> std::io::Result<Option<File>> {
-    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
+    use std::os::unix::fs::MetadataExt as _;
     // Twice at most: the last holder removes the lock file as it lets go,
     // and a file opened just before that is no longer the lock.
     for _ in 0..2 {
         // Not through a link, and only a file of ours: the lock sits beside
         // the token file, in /tmp without $XDG_RUNTIME_DIR, where another
         // user could plant a link to a file of ours for us to truncate.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(lock)
-            .map_err(|e| {
-                if e.raw_os_error() == Some(libc::ELOOP) {
-                    std::io::Error::other(format!(
-                        "{} is a link (another user's?); remove it",
-                        lock.display()
-                    ))
-                } else {
-                    e
-                }
-            })?;
+        let Some(file) = crate::files::try_lock(lock).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                std::io::Error::other(format!(
+                    "{} is a link (another user's?); remove it",
+                    lock.display()
+                ))
+            } else {
+                e
+            }
+        })?
+        else {
+            return Ok(None);
+        };
         if file.metadata()?.uid() != rustix::process::getuid().as_raw() {
             return Err(std::io::Error::other(format!(
                 "{} belongs to another user; remove it, or name another file (--token-file=PATH)",
                 lock.display()
             )));
-        }
-        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => return Ok(None),
-            Err(e) => return Err(e.into()),
         }
         let locked = file.metadata()?;
         if std::fs::metadata(lock)

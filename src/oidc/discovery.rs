@@ -126,13 +126,12 @@ pub async fn discover(
         .and_then(|u| u.to_file_path().ok())
     {
         let cap = super::http::MAX_ANSWER as u64;
-        let body = crate::account::store::read_regular(&path, cap, "a discovery document")
-            .map_err(|e| {
-                OidcError::Config(format!(
-                    "cannot read the discovery document {}: {e}",
-                    path.display()
-                ))
-            })?;
+        let body = crate::files::read_regular(&path, cap, "a discovery document").map_err(|e| {
+            OidcError::Config(format!(
+                "cannot read the discovery document {}: {e}",
+                path.display()
+            ))
+        })?;
         return parse(issuer, config_endpoint.unwrap_or_default(), &body);
     }
     let tried = candidate_urls(issuer, config_endpoint);

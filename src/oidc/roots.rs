@@ -223,7 +223,7 @@ pub(super) fn with_bundle(
     system: Arc<RootCertStore>,
     path: &Path,
 ) -> Result<Arc<RootCertStore>, OidcError> {
-    let pem = crate::account::store::read_regular(path, 8 << 20, "a CA bundle")
+    let pem = crate::files::read_regular(path, 8 << 20, "a CA bundle")
         .map_err(|e| OidcError::Config(format!("cannot read CA bundle {}: {e}", path.display())))?;
     let bad = |e: &dyn std::fmt::Display| {
         OidcError::Config(format!("bad CA bundle {}: {e}", path.display()))

@@ -1,5 +1,6 @@
 //! Tests of `store`.
 
+use std::fs::OpenOptions;
 use std::os::unix::fs::MetadataExt as _;
 
 use super::*;

@@ -35,7 +35,7 @@ pub(super) fn client_file(args: &Args) -> anyhow::Result<Option<ClientFile>> {
     let Some(path) = &args.file else {
         return Ok(None);
     };
-    let text = crate::account::store::read_regular(path, 1 << 20, "a client file")
+    let text = crate::files::read_regular(path, 1 << 20, "a client file")
         .and_then(|b| {
             String::from_utf8(b)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
