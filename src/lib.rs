@@ -12,7 +12,7 @@
 //!   one definition of the wire format both sides share (oidc-agent's JSON
 //!   IPC), and `compat` adds oidc-agent's encrypted IPC mode.
 //! - `oidc` builds requests and parses responses (discovery, token endpoint,
-//!   code and device flows) over the single HTTP client in `oidc::http`;
+//!   code and device flows) over the one provider client in `oidc::http`;
 //!   `loopback` is oidc-gen's RFC 8252 redirect listener.
 //! - `account` owns the account files end to end: oidc-agent's account JSON,
 //!   our encrypted format, oidc-agent's formats, the directory with its lock

@@ -153,10 +153,12 @@ pub(super) fn ask(prompt: &str) -> io::Result<SecretString> {
             // A signal the program handles itself (oidc-gen's Ctrl-C, whose
             // task ends the process with 130) cut the read short: the
             // terminal put back, that task ends the process, instead of an
-            // error of our own racing it. Not a synchronization sleep: the
-            // task may first undo what the login left at the provider (up
-            // to 5 s, `interrupt::UNDO_DEADLINE`), which exiting here would
-            // cut short; the exit after it is for a signal no task handles.
+            // error of our own racing it. This thread waits for that exit:
+            // the task may first undo what the login left at the provider
+            // (up to 5 s, `interrupt::UNDO_DEADLINE`), which exiting here
+            // would cut short. The sleep is that wait's bound, never its
+            // end when a task handles the signal; the exit after it is for
+            // a signal no task handles.
             drop(_quiet);
             std::thread::sleep(std::time::Duration::from_secs(10));
             std::process::exit(EXIT_INTERRUPTED);

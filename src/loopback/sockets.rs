@@ -114,7 +114,7 @@ pub(super) struct Servers {
 }
 
 impl Servers {
-    /// Starts one `tiny_http` server and one collecting thread per socket.
+    /// Starts one bounded [`http::Server`] and one collecting thread per socket.
     pub(super) fn start(sockets: Vec<TcpListener>, path: &str) -> Result<Self, LoopbackError> {
         let (tx, requests) = mpsc::channel();
         let phase = Arc::new(Phase::default());

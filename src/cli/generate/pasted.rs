@@ -331,6 +331,9 @@ fn hand_to_listener(url: &str) -> anyhow::Result<bool> {
     if !addrs.into_iter().any(listens) {
         return Ok(false);
     }
+    // Not the provider's client (`oidc::http`): a request to this machine
+    // takes no proxy and no CA bundle, and no session (with its runtime)
+    // exists before the pending login is found.
     let client = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
