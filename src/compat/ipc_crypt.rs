@@ -111,6 +111,9 @@ pub fn classify_first_message(buf: &[u8]) -> FirstMessage {
             Err(IpcCryptError::WeakPublicKey) => {
                 decode_public_key(msg).map_or(FirstMessage::Invalid, FirstMessage::ClientKey)
             }
+            // A key has no white space or NUL in it: once one came after a
+            // short prefix (`garbage\n`), no more of the key will.
+            Err(IpcCryptError::Incomplete) if msg.len() < buf.len() => FirstMessage::Invalid,
             Err(IpcCryptError::Incomplete) => FirstMessage::Incomplete,
             Err(_) => FirstMessage::Invalid,
         },

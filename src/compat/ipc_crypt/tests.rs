@@ -295,6 +295,15 @@ fn first_message_classification() {
     }
     // Without framing, a short run of base64 characters may still become a key.
     assert_eq!(classify_first_message(b"notjson"), FirstMessage::Incomplete);
+    // Once a line end or a NUL came, it will not: refused at once, not after
+    // the agent's 10 s wait for the rest (tester12 F1).
+    for ended in [&b"notjson\n"[..], b"garbage\r\n", b"x\0"] {
+        assert_eq!(
+            classify_first_message(ended),
+            FirstMessage::Invalid,
+            "{ended:?}"
+        );
+    }
     for bad in [
         &b"not json"[..],
         b"[1,2]",
