@@ -59,8 +59,11 @@ pub struct Token {
 
 impl Token {
     /// True when the token is valid for more than `min_valid` more seconds.
+    /// One obtained after `now` is not: the clock was set back (NTP
+    /// stepping a fast clock, a restored VM snapshot), so its expiry, an
+    /// instant on the old clock, says nothing of how long it has left.
     pub fn valid_for(&self, now: i64, min_valid: i64) -> bool {
-        self.expires_at.is_some_and(|exp| exp - now > min_valid)
+        now >= self.obtained_at && self.expires_at.is_some_and(|exp| exp - now > min_valid)
     }
 }
 
@@ -113,6 +116,12 @@ mod tests {
             !token(None).valid_for(0, 0),
             "unknown expiry is never served from cache"
         );
+        let later = Token {
+            obtained_at: 60,
+            ..token(Some(100))
+        };
+        assert!(later.valid_for(60, 10));
+        assert!(!later.valid_for(50, 10), "the clock was set back");
     }
 
     #[test]
@@ -163,7 +172,7 @@ mod tests {
                 &mut cache,
                 CacheKey::new("a", None, Some(&format!("aud{i}"))),
                 tok,
-                10,
+                100,
             );
         }
         let of_a = cache.keys().filter(|k| k.account == "a").count();

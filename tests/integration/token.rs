@@ -335,6 +335,20 @@ fn an_expired_token_is_refreshed() {
     assert_eq!(op.refreshes(), base + 1);
 }
 
+/// A clock set back (NTP stepping a fast clock, a VM snapshot restored)
+/// makes no old token new: one obtained later than the clock now says is
+/// refreshed, not served for as long again as the step (tester12 F3).
+#[test]
+fn a_clock_set_back_serves_no_token_obtained_later() {
+    let (op, env) = agent_with_account();
+    env.advance_clock(100_000);
+    let a = ok(&env.run("oidc-token", &["-f", "acct"]));
+    let base = op.refreshes();
+    env.advance_clock(-100_000);
+    assert_ne!(ok(&env.run("oidc-token", &["acct"])), a);
+    assert!(op.refreshes() > base);
+}
+
 #[test]
 fn gen_management() {
     let (op, env) = provider_and_home();
