@@ -30,7 +30,21 @@ pub(super) fn flight(ctx: &Arc<Ctx>, st: &mut State, fk: &FlightKey) -> Flight {
     st.flights.insert(fk.clone(), flight.clone());
     let (ctx, fk) = (ctx.clone(), fk.clone());
     super::task::spawn(async move {
-        let result = refresh_flight_inner(&ctx, &fk).await;
+        let mut inner = std::pin::pin!(refresh_flight_inner(&ctx, &fk));
+        // Said once, when the waiting clients give up: otherwise the log
+        // shows nothing of a provider that hangs.
+        let result = match tokio::time::timeout(ctx.reply_deadline, &mut inner).await {
+            Ok(result) => result,
+            Err(_) => {
+                log!(
+                    "'{}': the refresh has not ended within {} s (a slow provider, or another \
+                     agent's refresh of the account); still waiting for it",
+                    fk.key.account,
+                    ctx.reply_deadline.as_secs()
+                );
+                inner.await
+            }
+        };
         // Leave the flight only now, so that requests arriving meanwhile
         // joined it.
         ctx.state().flights.remove(&fk);

@@ -182,6 +182,7 @@ fn waiters_that_give_up_start_no_second_refresh() {
     let second = env.run("oidc-token", &["-f", "acct"]);
     fails(&second, 6);
     fails(&first.finish(), 6);
+    env.wait_agent_log("'acct': the refresh has not ended within 1 s");
     held.release();
     // Unloading takes the account's lane after any refresh queued for it.
     ok(&env.run("oidc-add", &["-r", "acct"]));
