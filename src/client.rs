@@ -7,5 +7,5 @@
 mod conn;
 mod load;
 
-pub use conn::{AgentClient, connect, failure_to_error};
+pub use conn::{AgentClient, MAX_REQUEST_TIMEOUT, connect, failure_to_error};
 pub use load::{Load, Loaded};

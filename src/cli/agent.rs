@@ -45,8 +45,10 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = CONNECT_SECS, value_parser = secs(600))]
     pub connect_timeout: u64,
     /// How long a client waits for the provider's answer to a refresh, in
-    /// seconds (the agent waits on, so that a rotated token is not lost)
-    #[arg(long, value_name = "SECONDS", default_value_t = REQUEST_SECS, value_parser = secs(3600))]
+    /// seconds, at most 40 (the agent waits on, so that a rotated token is
+    /// not lost)
+    #[arg(long, value_name = "SECONDS", default_value_t = REQUEST_SECS,
+          value_parser = secs(crate::client::MAX_REQUEST_TIMEOUT))]
     pub request_timeout: u64,
     /// Ask the running agent for its status (with --json: as JSON)
     #[arg(long = "status")]

@@ -10,9 +10,15 @@ use std::time::Duration;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{AgentStatus, MAX_MESSAGE, Request, Response};
 
-/// How long to wait for a reply: longer than the agent's provider deadline,
-/// so the agent's own error arrives first.
+/// How long to wait for a reply: longer than the agent's provider deadline
+/// (`oidc-agent --request-timeout`, at most [`MAX_REQUEST_TIMEOUT`]), so the
+/// agent's own error arrives first.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// The longest `oidc-agent --request-timeout` (seconds): below a client's
+/// own wait for any reply, so that a slow provider is said as such, not as
+/// a hung agent.
+pub const MAX_REQUEST_TIMEOUT: u64 = REPLY_TIMEOUT.as_secs() - 5;
 
 /// A connection target: the agent's socket.
 #[derive(Debug, Clone)]

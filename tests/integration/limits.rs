@@ -236,7 +236,7 @@ fn what_is_no_file_holds_nothing_up() {
 fn clients_waiting_on_a_slow_provider_keep_no_one_out() {
     use std::io::Write as _;
     let (op, mut env) = provider_and_home();
-    let sock = env.start_agent(&["--request-timeout", "60"]);
+    let sock = env.start_agent(&["--request-timeout", "40"]);
     ok(&env.gen_rt("acct", &op.issuer, "rt-initial"));
     ok(&env.gen_rt("other", &op.issuer, "rt-initial"));
     let held = op.hold_next_refresh();

@@ -352,6 +352,9 @@ fn a_refresh_outlives_the_callers_deadline() {
     let valid: Vec<String> = op.valid_rts().into_iter().collect();
     assert_eq!(valid, [saved.config.refresh_token.expose().to_owned()]);
     fails(&env.run("oidc-agent", &["--request-timeout", "0"]), 2);
+    // Past a client's own 45 s wait, a slow provider would be said as a
+    // hung agent (exit 3) instead of exit 6 (tester12 F6).
+    fails(&env.run("oidc-agent", &["--request-timeout", "41"]), 2);
 }
 
 /// Arbitrary bytes never crash a parser the agent or oidc-add feeds with
