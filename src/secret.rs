@@ -81,8 +81,20 @@ pub fn first_line(reader: impl std::io::Read, source: &str) -> Result<SecretStri
 }
 
 /// A secret string (token, password, client secret), zeroized on drop.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Compared in constant time (a refresh token a client sends over the
+/// socket is compared with the one held): only the lengths may differ in
+/// time.
+#[derive(Clone, Default)]
 pub struct SecretString(Zeroizing<String>);
+
+impl PartialEq for SecretString {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for SecretString {}
 
 impl SecretString {
     /// Wraps `value`; the original allocation is moved, not copied, and
@@ -329,6 +341,16 @@ unsafe impl std::alloc::GlobalAlloc for WipeOnFree {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_by_content() {
+        let s = |v: &str| SecretString::from(v);
+        assert_eq!(s("rt-1"), s("rt-1"));
+        assert_ne!(s("rt-1"), s("rt-2"));
+        assert_ne!(s("rt"), s("rt-1"), "a prefix is not equal");
+        assert_ne!(s(""), s("x"));
+        assert_eq!(s(""), SecretString::default());
+    }
 
     #[test]
     fn debug_is_redacted() {

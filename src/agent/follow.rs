@@ -114,7 +114,7 @@ async fn follow(ctx: &Ctx, name: &str, persist: Persist, seen: SecretString) {
     // The agent's name for it stays (the file may have been renamed).
     file.name = a.config.name.clone();
     file.refresh_token = a.config.refresh_token.clone();
-    let changed = file.to_json().expose() != a.config.to_json().expose();
+    let changed = file.to_json() != a.config.to_json();
     if changed {
         log!("'{name}': took the account's other settings from the file too");
         a.config = file;

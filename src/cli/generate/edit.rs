@@ -109,7 +109,7 @@ fn edited(
 fn same_login(a: &AccountConfig, b: &AccountConfig) -> bool {
     a.issuer_url == b.issuer_url
         && a.client_id == b.client_id
-        && a.client_secret.expose() == b.client_secret.expose()
+        && a.client_secret == b.client_secret
         && a.scope == b.scope
         && a.auth_scope == b.auth_scope
         && a.redirect_uris == b.redirect_uris

@@ -339,7 +339,7 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
         crate::cli::remember_password(&KEYRING, &path, name, &new_pw);
     }
     // Not "re-encrypted in our format" for a file that was ours already.
-    match (legacy, new_pw.expose() == password.expose()) {
+    match (legacy, new_pw == password) {
         (true, _) => eprintln!("Account '{name}' converted to the oidc-agent-rs format."),
         (false, false) => eprintln!("Account '{name}' re-encrypted under the new password."),
         (false, true) => eprintln!("Account '{name}' re-encrypted; its password is unchanged."),
