@@ -124,6 +124,16 @@ impl AccountConfig {
         if self.issuer_url.is_empty() {
             return Err(format!("account '{}' has no issuer_url", self.name));
         }
+        // Checked here, not at the first refresh: there a bad issuer would
+        // be said as a usage error, though the command line was right.
+        if !url::Url::parse(&self.issuer_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(format!(
+                "account '{}' has issuer_url {:?}, which is not an http(s) URL; make the \
+                 account anew (`oidc-gen -d {}`, then `oidc-gen {} --issuer URL`)",
+                self.name, self.issuer_url, self.name, self.name
+            ));
+        }
         if self.client_id.is_empty() {
             return Err(format!("account '{}' has no client_id", self.name));
         }
@@ -178,9 +188,21 @@ mod tests {
 
     #[test]
     fn missing_refresh_token_is_rejected() {
-        let err = AccountConfig::from_json(r#"{"name":"a","issuer_url":"x","client_id":"c"}"#)
-            .expect_err("must fail");
+        let err =
+            AccountConfig::from_json(r#"{"name":"a","issuer_url":"https://op/","client_id":"c"}"#)
+                .expect_err("must fail");
         assert!(err.contains("--reauthenticate a"), "{err}");
+    }
+
+    #[test]
+    fn an_issuer_that_is_no_url_is_rejected() {
+        for issuer in ["x", "op.example/", "ftp://op.example/"] {
+            let json = format!(
+                r#"{{"name":"a","issuer_url":"{issuer}","client_id":"c","refresh_token":"rt"}}"#
+            );
+            let err = AccountConfig::from_json(&json).expect_err(issuer);
+            assert!(err.contains("not an http(s) URL"), "{err}");
+        }
     }
 
     #[test]

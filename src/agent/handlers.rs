@@ -214,11 +214,12 @@ async fn set_token_file(ctx: &Arc<Ctx>, name: &str, path: Option<PathBuf>) -> Re
         if let Some(p) = path
             .as_ref()
             .filter(|p| a.ahead.token_file.as_ref() != Some(*p))
-            && let Err(e) = super::token_file::may_take(p).and_then(|()| {
+            && let Err((kind, e)) = super::token_file::may_take(p).and_then(|()| {
                 super::token_file::claim(p, name, ctx.socket.get().map(PathBuf::as_path))
+                    .map_err(|e| (ErrorKind::Usage, e))
             })
         {
-            return fail(ErrorKind::Usage, e);
+            return fail(kind, e);
         }
         let old = std::mem::replace(&mut a.ahead.token_file, path.clone());
         a.ahead.written_exp = None;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::log::log;
+use crate::error::kind::ErrorKind;
 
 /// The token files this agent has claimed, with their lock files open.
 static CLAIMS: Mutex<BTreeMap<PathBuf, File>> = Mutex::new(BTreeMap::new());
@@ -201,25 +202,33 @@ pub fn release(path: &Path) {
 /// regular file holding what a token file holds (one line, no spaces; a
 /// token file of an earlier agent). Anything else (a person's notes, a
 /// link, a directory) would be overwritten, and removed at the unload.
-pub fn may_take(path: &Path) -> Result<(), String> {
+/// Those are refused as the choice of path ([`ErrorKind::Usage`]); a file
+/// that cannot be looked at or read is a [`ErrorKind::Failure`].
+pub fn may_take(path: &Path) -> Result<(), (ErrorKind, String)> {
     let refuse = |what: &str| {
-        Err(format!(
-            "{} {what}: it would be overwritten with a token and removed when the account is \
+        Err((
+            ErrorKind::Usage,
+            format!(
+                "{} {what}: it would be overwritten with a token and removed when the account is \
              unloaded; remove it, or name another file (--token-file=PATH)",
-            path.display()
+                path.display()
+            ),
         ))
     };
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err((ErrorKind::Failure, format!("{}: {e}", path.display()))),
     };
     if meta.is_dir() {
         // Not "remove it": the directory is often /tmp or the runtime dir.
-        return Err(format!(
-            "{} is a directory; name a file in it (--token-file={}/NAME)",
-            path.display(),
-            path.display()
+        return Err((
+            ErrorKind::Usage,
+            format!(
+                "{} is a directory; name a file in it (--token-file={}/NAME)",
+                path.display(),
+                path.display()
+            ),
         ));
     }
     if !meta.is_file() {
@@ -228,7 +237,8 @@ pub fn may_take(path: &Path) -> Result<(), String> {
     if meta.len() > 64 * 1024 {
         return refuse("exists and is larger than a token");
     }
-    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read(path)
+        .map_err(|e| (ErrorKind::Failure, format!("{}: {e}", path.display())))?;
     let line = text.strip_suffix(b"\n").unwrap_or(&text);
     if line.iter().any(|b| b.is_ascii_whitespace()) {
         return refuse("exists and does not hold a token");
@@ -256,6 +266,27 @@ pub fn withdraw(name: &str, path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A path the person chose badly is a usage error; a file that cannot
+    /// be read is a failure (exit 1), not a usage error (exit 2).
+    #[test]
+    fn a_file_that_cannot_be_read_is_a_failure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(may_take(&dir.path().join("bt")), Ok(()));
+        assert_eq!(
+            may_take(dir.path()).map_err(|(k, _)| k),
+            Err(ErrorKind::Usage)
+        );
+        let notes = dir.path().join("notes");
+        std::fs::write(&notes, "my notes\n").expect("write");
+        assert_eq!(may_take(&notes).map_err(|(k, _)| k), Err(ErrorKind::Usage));
+        // A regular file whose read fails (EIO).
+        let unreadable = Path::new("/proc/self/mem");
+        assert_eq!(
+            may_take(unreadable).map_err(|(k, _)| k),
+            Err(ErrorKind::Failure)
+        );
+    }
 
     /// The refusal names what the lock file says: all of it as this version
     /// writes it, the pid alone as an earlier one did, nothing when empty.
