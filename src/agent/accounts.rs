@@ -243,7 +243,7 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     {
         let mut st = ctx.state();
         let lane = st.lane(&name);
-        let mut loaded = Loaded::new(config, persist, lane);
+        let mut loaded = Loaded::new(config, persist, lane, ctx.clock.now());
         loaded.file_rt = file_rt;
         loaded.rotated = rotated;
         loaded.expires_at = expires_at;

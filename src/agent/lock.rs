@@ -181,7 +181,7 @@ pub(super) async fn unlock(
         };
         let name = a.config.name.clone();
         let lane = st.lane(&name);
-        let mut loaded = Loaded::new(a.config, persist, lane);
+        let mut loaded = Loaded::new(a.config, persist, lane, ctx.clock.now());
         loaded.expires_at = a.expires_at;
         loaded.file_rt = a.file_rt;
         loaded.unsaved = a.unsaved;

@@ -157,11 +157,10 @@ async fn rename_in_lanes(ctx: &Ctx, old: &str, new: &str, new_path: PathBuf) -> 
     };
     let lane = st.lane(new);
     let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
-    let mut loaded = Loaded::new(config, persist, lane);
+    let mut loaded = Loaded::new(config, persist, lane, prev.loaded_at);
     loaded.file_rt = file_rt;
     loaded.rotated = rotated;
     loaded.expires_at = prev.expires_at;
-    loaded.loaded_at = prev.loaded_at;
     loaded.last_refresh = prev.last_refresh;
     loaded.ahead.last_served = prev.ahead.last_served;
     put_in(ctx, &mut st, new, loaded, moving);

@@ -373,6 +373,7 @@ mod tests {
                 account("rt-2"),
                 Some(persist.clone()),
                 lane.clone(),
+                0,
             );
             loaded.unsaved = Some(Unsaved {
                 since: 0,

@@ -143,8 +143,8 @@ pub struct Ahead {
 }
 
 impl Loaded {
-    /// A freshly loaded account.
-    pub fn new(config: AccountConfig, persist: Option<Persist>, lane: Lane) -> Self {
+    /// A freshly loaded account, loaded at `now` (the agent's clock).
+    pub fn new(config: AccountConfig, persist: Option<Persist>, lane: Lane, now: i64) -> Self {
         let file_rt = persist.as_ref().map(|_| config.refresh_token.clone());
         Self {
             config,
@@ -154,7 +154,7 @@ impl Loaded {
             rotated: super::rotated::Rotated::default(),
             expires_at: None,
             seq: 0,
-            loaded_at: crate::oidc::token::unix_now(),
+            loaded_at: now,
             last_refresh: None,
             refused: None,
             lane,
@@ -361,7 +361,7 @@ mod tests {
 
     fn load(st: &mut State, config: AccountConfig, expires_at: Option<i64>) {
         let lane = st.lane(&config.name);
-        let mut l = Loaded::new(config, None, lane);
+        let mut l = Loaded::new(config, None, lane, 0);
         l.expires_at = expires_at;
         st.insert(l);
     }

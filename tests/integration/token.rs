@@ -318,6 +318,20 @@ fn lifetimes_unload_accounts() {
     ok(&env.run("oidc-token", &["acct"]));
 }
 
+/// `--status` tells the load time and the lifetime's end by one clock, the
+/// agent's (the load time was the system's: under a clock set forward the
+/// two disagreed by the step).
+#[test]
+fn the_load_time_is_on_the_agents_clock() {
+    let (_op, env) = agent_with_account();
+    ok(&env.run("oidc-add", &["-r", "acct"]));
+    env.advance_clock(100_000);
+    ok(&env.run("oidc-add", &["-t", "60", "--pw-env", "acct"]));
+    let a = &env.status()["accounts"][0];
+    let (loaded, ends) = (a["loaded_at"].as_i64(), a["lifetime_ends_at"].as_i64());
+    assert_eq!(ends.zip(loaded).map(|(e, l)| e - l), Some(60), "{a}");
+}
+
 /// The cached token ages with the agent's clock: served until it expires
 /// (the fake provider's tokens live 300 s), then replaced by a refresh
 /// (one: the request's or, should its tick come first, refresh ahead's).
