@@ -65,6 +65,24 @@ impl Token {
     pub fn valid_for(&self, now: i64, min_valid: i64) -> bool {
         now >= self.obtained_at && self.expires_at.is_some_and(|exp| exp - now > min_valid)
     }
+
+    /// Whether the token answers a request for `min_valid` more seconds:
+    /// it is valid that long, or the provider's tokens do not live that
+    /// long (its whole life is no more than `min_valid`) and more than half
+    /// of its life is left, so a new one would be little better. Otherwise
+    /// every such request refreshed: `oidc-token -t 300` against 5-minute
+    /// tokens cost the provider a refresh, and the account a rotation, per
+    /// call. The client says the token lives less than asked.
+    pub fn serves(&self, now: i64, min_valid: i64) -> bool {
+        if self.valid_for(now, min_valid) {
+            return true;
+        }
+        let Some(exp) = self.expires_at else {
+            return false;
+        };
+        let life = exp - self.obtained_at;
+        life <= min_valid && self.valid_for(now, life / 2)
+    }
 }
 
 /// Keeps `tok` under `key` in `cache` at `now`: expired tokens go first
@@ -122,6 +140,14 @@ mod tests {
         };
         assert!(later.valid_for(60, 10));
         assert!(!later.valid_for(50, 10), "the clock was set back");
+        // The provider's tokens live 40 s: a request for 100 s more is
+        // served while more than half of one's life is left.
+        assert!(later.serves(60, 100) && later.serves(79, 100));
+        assert!(!later.serves(80, 100), "half its life is gone: a new one");
+        assert!(
+            !token(Some(200)).serves(150, 100),
+            "a new token would live long enough"
+        );
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub(super) fn snapshot(st: &mut State, config: AccountConfig) -> Result<Snapshot
 }
 
 /// Discovery (cached per issuer) plus one refresh grant, waited for up to
-/// [`http::ANSWER_DEADLINE`] of the time the agent ran ([`within_running_time`]).
+/// [`http::UNSTOPPED_ANSWER_DEADLINE`] of the time the agent ran
+/// ([`within_running_time`]), or [`http::ANSWER_DEADLINE`] once the agent
+/// is stopping.
 pub(super) async fn refresh_with(
     ctx: &Ctx,
     snap: &Snapshot,
@@ -53,17 +55,28 @@ pub(super) async fn refresh_with(
         return Err(OidcError::Stopping);
     }
     let refresh = discover_and_refresh(ctx, snap, scopes, audiences);
-    let limit = http::ANSWER_DEADLINE;
-    within_running_time(limit, refresh)
+    let limit = || answer_deadline(ctx.stopping.load(std::sync::atomic::Ordering::SeqCst));
+    within_running_time_by(limit, refresh)
         .await
         .unwrap_or_else(|| {
             Err(OidcError::Unreachable {
                 url: snap.config.issuer_url.clone(),
-                detail: format!("no answer within {} s", limit.as_secs()),
+                detail: format!("no answer within {} s", limit().as_secs()),
                 timed_out: true,
                 proxy: None,
             })
         })
+}
+
+/// How long a sent refresh is waited for: long while the agent runs on,
+/// so that a frozen provider's late answer is taken; the stop's bound once
+/// it is stopping (`oidc-agent -k` and the service's stop wait that long).
+fn answer_deadline(stopping: bool) -> std::time::Duration {
+    if stopping {
+        http::ANSWER_DEADLINE
+    } else {
+        http::UNSTOPPED_ANSWER_DEADLINE
+    }
 }
 
 /// How often [`within_running_time`] looks at the clock.
@@ -80,6 +93,15 @@ pub(super) async fn within_running_time<F: std::future::Future>(
     limit: std::time::Duration,
     work: F,
 ) -> Option<F::Output> {
+    within_running_time_by(|| limit, work).await
+}
+
+/// [`within_running_time`] with a limit looked at every tick (it may
+/// change meanwhile: the agent began to stop).
+async fn within_running_time_by<F: std::future::Future>(
+    limit: impl Fn() -> std::time::Duration,
+    work: F,
+) -> Option<F::Output> {
     let mut work = std::pin::pin!(work);
     let mut ran = std::time::Duration::ZERO;
     loop {
@@ -88,7 +110,7 @@ pub(super) async fn within_running_time<F: std::future::Future>(
             Ok(done) => return Some(done),
             Err(_) => ran += start.elapsed().min(TICK * 2),
         }
-        if ran >= limit {
+        if ran >= limit() {
             return None;
         }
     }
@@ -150,5 +172,33 @@ mod tests {
         let given_up = within_running_time(Duration::from_secs(300), never).await;
         assert!(given_up.is_none());
         assert!(start.elapsed() >= Duration::from_secs(300));
+    }
+
+    /// A sent refresh is waited for an hour while the agent runs on (a
+    /// frozen provider's late answer holds the rotated refresh token), and
+    /// given up 5 minutes in once the agent is stopping (tester12 F7).
+    #[tokio::test(start_paused = true)]
+    async fn a_sent_refresh_is_waited_for_until_the_agent_stops() {
+        let stopping = std::sync::atomic::AtomicBool::new(false);
+        let limit = || answer_deadline(stopping.load(std::sync::atomic::Ordering::SeqCst));
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        let waiting = within_running_time_by(limit, rx);
+        let answer = async {
+            tokio::time::sleep(Duration::from_secs(11 * 60)).await; // the provider's freeze
+            tx.send(7).expect("send");
+        };
+        let (answer_taken, ()) = tokio::join!(waiting, answer);
+        assert_eq!(answer_taken.expect("waited for").expect("sent"), 7);
+
+        let start = tokio::time::Instant::now();
+        let never = std::future::pending::<u32>();
+        let stop_later = async {
+            tokio::time::sleep(Duration::from_secs(20 * 60)).await; // SIGTERM
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        };
+        let (given_up, ()) = tokio::join!(within_running_time_by(limit, never), stop_later);
+        assert!(given_up.is_none());
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(20 * 60) && waited < Duration::from_secs(25 * 60));
     }
 }

@@ -137,7 +137,7 @@ fn lookup(ctx: &Arc<Ctx>, t: &TokenRequest, id_token: bool, now: i64) -> Lookup 
         && let Some(tok) = st
             .cache
             .get(&key)
-            .filter(|tok| tok.valid_for(now, t.min_valid_period))
+            .filter(|tok| tok.serves(now, t.min_valid_period))
     {
         let mut reply = token_reply(tok, false);
         reply.warning = super::save::unsaved_warning(&st, &name);

@@ -292,9 +292,9 @@ fn run_agent(
     http::set_deadlines(http::Deadlines {
         connect: std::time::Duration::from_secs(args.connect_timeout),
         // A backstop: the agent waits for a refresh's answer up to
-        // ANSWER_DEADLINE of the time it ran (`agent::provider`), which
-        // a stopped agent's clock jump would otherwise cut short.
-        request: reply_deadline.max(http::ANSWER_DEADLINE * 12),
+        // UNSTOPPED_ANSWER_DEADLINE of the time it ran (`agent::provider`),
+        // which a stopped agent's clock jump would otherwise cut short.
+        request: reply_deadline.max(http::UNSTOPPED_ANSWER_DEADLINE * 4),
     });
     listener.set_nonblocking(true)?;
     let lifetime = (args.lifetime > 0).then_some(args.lifetime);

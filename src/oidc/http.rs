@@ -27,6 +27,15 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// timeout.
 pub const ANSWER_DEADLINE: Duration = Duration::from_secs(300);
 
+/// How long the agent waits for the answer to a refresh it has sent while
+/// it is not stopping: a provider that was frozen (a paused VM, a stopped
+/// process) still answers the request in its socket when it resumes, with
+/// the rotated refresh token; given up on after [`ANSWER_DEADLINE`], that
+/// answer went nowhere, and the next refresh sent the spent token (a
+/// replay that ends the login). A stopping agent still gives up after
+/// [`ANSWER_DEADLINE`].
+pub const UNSTOPPED_ANSWER_DEADLINE: Duration = Duration::from_secs(3600);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deadlines {
     /// Connecting (TCP and TLS).

@@ -4,6 +4,7 @@
 mod accounts_said;
 mod agent;
 mod autoload;
+mod clock;
 mod compat;
 mod dropin;
 mod flags;
