@@ -68,3 +68,25 @@ fn loaded_accounts_as_json_say_whether_the_login_is_good() {
     // Without -a, --json is a usage error.
     fails(&env.run("oidc-add", &["--json"]), 2);
 }
+
+/// An account whose issuer is no URL is a bad account when it is added,
+/// not a usage error at its first refresh (exit 10, not 2; tester10 F3).
+#[test]
+fn an_account_whose_issuer_is_no_url_is_a_bad_account() {
+    let mut env = Env::new();
+    let sock = env.start_agent(&[]);
+    let v = raw_json(
+        &sock,
+        r#"{"request":"add","config":{"name":"x","issuer_url":"op.example/","client_id":"c","refresh_token":"rt"}}"#,
+    );
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not an http(s) URL")),
+        "{v}"
+    );
+    assert_eq!(
+        v["kind"],
+        raw_json(&sock, r#"{"request":"add","config":{"name":"x"}}"#)["kind"]
+    );
+}
