@@ -72,13 +72,16 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         // Nothing is saved: the name only labels the draft.
         (None, None) if args.only_at => ONLY_AT_NAME.to_owned(),
         (None, None) => {
-            anyhow::bail!("no account short name given (usage: oidc-gen NAME --issuer URL ...)")
+            return Err(crate::Error::Usage(
+                "no account short name given (usage: oidc-gen NAME --issuer URL ...)".into(),
+            )
+            .into());
         }
     };
     // A FILE (with a '/'), also given as NAME: `oidc-gen -p --pw-env FILE`.
     if (args.print.is_some() || args.update.is_some()) && name.contains('/') {
         let Some((file_store, base)) = Store::of_named_file(Path::new(&name)) else {
-            anyhow::bail!("not an account file: {name}");
+            return Err(crate::Error::Usage(format!("not an account file: {name}")).into());
         };
         (store, name) = (file_store, base);
     }

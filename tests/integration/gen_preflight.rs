@@ -78,6 +78,52 @@ fn an_empty_refresh_token_to_import_is_a_usage_error() {
     assert!(op.requests().is_empty(), "{:?}", op.requests());
 }
 
+/// Command lines found wrong only once oidc-gen runs are usage errors too
+/// (exit 2, not 1): no account name, a flow it does not do, or one that
+/// needs a flag not given (tester10 F7).
+#[test]
+fn late_usage_errors_exit_2() {
+    let (op, env) = provider_and_home();
+    let issuer = op.issuer.as_str();
+    for (args, says) in [
+        (
+            vec!["--issuer", issuer, "--pw-env"],
+            "no account short name",
+        ),
+        (
+            vec![
+                "acct",
+                "--issuer",
+                issuer,
+                "--client-id",
+                "cid",
+                "--pub",
+                "--flow",
+                "password",
+                "--pw-env",
+            ],
+            "password flow is not supported",
+        ),
+        (
+            vec![
+                "acct",
+                "--issuer",
+                issuer,
+                "--client-id",
+                "cid",
+                "--pub",
+                "--flow",
+                "refresh",
+                "--pw-env",
+            ],
+            "needs a refresh token",
+        ),
+    ] {
+        let err = fails(&env.run("oidc-gen", &args), 2);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
 /// An account directory that cannot be made (here: under a regular file)
 /// fails before the imported refresh token is used.
 #[test]

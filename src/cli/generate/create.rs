@@ -224,9 +224,14 @@ pub(super) fn login(
             };
             tokens
         }
-        (Flow::Password, _) => bail!("the password flow is not supported"),
+        (Flow::Password, _) => {
+            return Err(Error::Usage("the password flow is not supported".into()).into());
+        }
         (Flow::Refresh, None) => {
-            bail!("--flow refresh needs a refresh token: pass --rt TOKEN or --rt-env")
+            return Err(Error::Usage(
+                "--flow refresh needs a refresh token: pass --rt TOKEN or --rt-env".into(),
+            )
+            .into());
         }
     };
     complete(&session, store, config, password, tokens, flow)

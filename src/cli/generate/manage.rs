@@ -34,7 +34,10 @@ fn confirm(args: &Args, question: &str) -> anyhow::Result<bool> {
     }
     use std::io::IsTerminal as _;
     if !std::io::stdin().is_terminal() {
-        bail!("{question} — no terminal to confirm; pass -y/--confirm-yes");
+        return Err(crate::Error::Usage(format!(
+            "{question} — no terminal to confirm; pass -y/--confirm-yes"
+        ))
+        .into());
     }
     eprint!("{question} [y/N] ");
     let mut line = String::new();
@@ -82,9 +85,14 @@ fn loaded_in_agent(name: &str) -> anyhow::Result<Option<(AgentClient, bool)>> {
             let loaded = names.iter().any(|n| n == name);
             Ok(Some((client, loaded)))
         }
-        Err(e) if e.kind() == crate::error::ErrorKind::Locked => bail!(
-            "the agent is locked and may hold '{name}'; unlock it first (`oidc-add -X`), then try again"
-        ),
+        Err(e) if e.kind() == crate::error::ErrorKind::Locked => Err(crate::Error::Agent {
+            kind: crate::error::ErrorKind::Locked,
+            message: format!(
+                "the agent is locked and may hold '{name}'; unlock it first (`oidc-add -X`), then \
+                 try again"
+            ),
+        }
+        .into()),
         Err(_) => Ok(None),
     }
 }
