@@ -373,6 +373,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_replacing(path, bytes)
 }
 
+/// Keeps `bytes`, what the file at `path` held, as `NAME.bak` beside it,
+/// or `NAME.bak.<time>` when that exists (an earlier backup is never
+/// overwritten), written as account files are ([`write_atomic`], 0600).
+/// Before a file in oidc-agent's format is replaced by ours.
+pub fn backup(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut backup = path.with_file_name(format!("{name}.bak"));
+    if backup.exists() {
+        // A name on disk: the real time, not the agent's (test) clock.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        backup.set_extension(format!("bak.{now}"));
+    }
+    write_atomic(&backup, bytes)?;
+    Ok(backup)
+}
+
 /// [`write_atomic`] that replaces whatever is at `path`, a link too, never
 /// writing through it: for files in shared places (a token file in /tmp),
 /// where a link may be another user's, planted to have us overwrite a file

@@ -143,8 +143,7 @@ pub fn write_to(
                 reload
             ));
         };
-        let backup = backup_path(source);
-        store::write_atomic(&backup, &file).map_err(|e| e.to_string())?;
+        let backup = store::backup(source, &file).map_err(|e| e.to_string())?;
         let sealed = format::reseal(template, &persist.key, json.expose().as_bytes())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         store::write_atomic(path, &sealed).map_err(|e| e.to_string())?;
@@ -334,20 +333,6 @@ pub(super) async fn save_pending(ctx: &Ctx, name: &str) -> Result<(), String> {
     let rt = job.config.refresh_token.clone();
     let result = job.run().await;
     record_save(ctx, name, &rt, result)
-}
-
-/// `NAME.bak`, or `NAME.bak.<time>` when that exists.
-fn backup_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut backup = path.with_file_name(format!("{name}.bak"));
-    if backup.exists() {
-        // A name on disk: the real time, not the agent's (test) clock.
-        backup.set_extension(format!("bak.{}", crate::oidc::token::unix_now()));
-    }
-    backup
 }
 
 #[cfg(test)]

@@ -251,8 +251,24 @@ fn a_rotation_held_without_a_file_is_written_when_our_oidc_add_brings_it() {
 fn gen_update_converts_with_backup() {
     let env = Env::new();
     let (path, before) = legacy_account(&env, "https://op.example/");
+    // An earlier backup stays (it was overwritten, and briefly readable
+    // with the source file's mode; tester10 F8): this one goes beside it.
+    let earlier = env.config_dir().join("old.bak");
+    std::fs::write(&earlier, "an earlier backup").expect("earlier backup");
     let out = env.run("oidc-gen", &["-u", "--pw-env", "old"]);
     ok(&out);
+    assert_eq!(
+        std::fs::read_to_string(&earlier).expect("read"),
+        "an earlier backup"
+    );
+    std::fs::remove_file(&earlier).expect("remove");
+    let kept: Vec<_> = std::fs::read_dir(env.config_dir())
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().contains("old.bak."))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    std::fs::rename(&kept[0], &earlier).expect("rename");
     assert!(
         stderr(&out).contains("converted to the oidc-agent-rs format"),
         "{}",

@@ -332,10 +332,9 @@ pub(super) fn update(args: &Args, store: &Store, name: &str) -> anyhow::Result<(
     };
     crate::cli::warn_if_empty_password("oidc-gen", name, &new_pw);
     let path = if legacy {
-        let backup = store.dir().join(format!("{name}.bak"));
-        std::fs::copy(&opened.path, &backup)
-            .with_context(|| format!("cannot back up to {}", backup.display()))?;
-        crate::account::store::make_private(&backup)?;
+        let held = std::fs::read(&opened.path)
+            .with_context(|| format!("cannot read {} to back it up", opened.path.display()))?;
+        let backup = crate::account::store::backup(&opened.path, &held)?;
         eprintln!("Kept the oidc-agent file as {}", backup.display());
         save_over(store, &opened.config, &new_pw)?
     } else {
