@@ -11,6 +11,7 @@ pub mod flags;
 pub mod formats;
 pub mod generate;
 pub mod git_credential;
+mod help;
 pub mod manual;
 mod newest;
 pub mod password;
@@ -68,7 +69,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// (`oidc-agent-service`); usage errors exit 2, `--help` exits 0. The
 /// one-line summary and the exit-code list of `--help` come from [`docs`].
 pub fn parse_plain<T: clap::Parser>() -> T {
-    let cmd = docs::for_help(T::command());
+    let cmd = help::for_help(T::command());
     cmd.try_get_matches()
         .and_then(|m| T::from_arg_matches(&m))
         .unwrap_or_else(|e| usage_exit(&e))
@@ -132,7 +133,7 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
     {
         return parsed;
     }
-    let mut cmd = flags::command(docs::for_help(T::command()), tool);
+    let mut cmd = flags::command(help::for_help(T::command()), tool);
     // argp's --usage (or a prefix only it has) wins over everything else on
     // the line, as --help does.
     if argv
@@ -163,7 +164,7 @@ pub fn try_parse_from<T: clap::Parser>(
     argv: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
 ) -> Result<(T, flags::Used), clap::Error> {
     let argv = flags::attached_values(tool, argv.into_iter().map(Into::into).collect());
-    let m = flags::command(docs::for_help(T::command()), tool).try_get_matches_from(argv)?;
+    let m = flags::command(help::for_help(T::command()), tool).try_get_matches_from(argv)?;
     let used = flags::used(&m, tool);
     Ok((T::from_arg_matches(&m)?, used))
 }

@@ -1,4 +1,5 @@
-//! Man pages and shell completions, generated from the clap definitions.
+//! Man pages and shell completions, generated from the clap definitions
+//! (what `--help` adds to them is `help`'s).
 //!
 //! The output is committed under `man/` and `completions/`; a test fails when
 //! it drifts from the definitions (`OIDC_BLESS=1 cargo test` rewrites it).
@@ -45,25 +46,6 @@ fn commands() -> [clap::Command; 6] {
         super::service::Args::command(),
         super::git_credential::Args::command(),
     ]
-}
-
-/// The exit-code list of `--help`, from the one table in `error.rs`.
-pub fn exit_codes_help() -> String {
-    let mut s = String::from("Exit status:\n  0   success\n");
-    for (kind, meaning) in ErrorKind::TABLE {
-        s.push_str(&format!("  {:<3} {meaning}\n", kind.exit_code()));
-    }
-    s
-}
-
-/// The command as `--help` shows it: the summary line from [`manual`] and
-/// the exit-code list.
-pub fn for_help(cmd: clap::Command) -> clap::Command {
-    let cmd = match manual::page(cmd.get_name()) {
-        Some(page) => cmd.about(page.about),
-        None => cmd,
-    };
-    cmd.after_help(exit_codes_help())
 }
 
 /// Escapes plain text for a roff text line.
@@ -320,7 +302,7 @@ mod tests {
 
     #[test]
     fn help_and_man_pages_list_every_exit_code_of_the_table() {
-        let help = for_help(crate::cli::token::Args::command())
+        let help = crate::cli::help::for_help(crate::cli::token::Args::command())
             .render_long_help()
             .to_string();
         for (kind, meaning) in ErrorKind::TABLE {

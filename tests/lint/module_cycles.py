@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks the library's module graph: no module may use a module that uses it
-back (directly), no `super::super::` path, and no module over 500 lines
+back (directly or through others), no `super::super::` path, and no module over 500 lines
 (the library's, and the Rust modules of the tests and benchmarks).
 
 A module's uses are the paths it names, in `use` items and inline, resolved
@@ -167,13 +167,43 @@ class Graph:
         return found
 
     def cycles(self) -> list[str]:
-        uses = {mod: self.uses(mod) for mod in self.texts}
-        return [
-            f"cycle: {'::'.join(a) or 'crate'} <-> {'::'.join(b) or 'crate'}"
-            for a in sorted(uses)
-            for b in sorted(uses[a])
-            if a < b and a in uses.get(b, set())
-        ]
+        """Every set of modules that reach each other through their uses (a
+        strongly connected component of the graph, Tarjan's algorithm): two
+        that use each other, or a longer loop."""
+        uses = {mod: self.uses(mod) & self.known for mod in self.texts}
+        index: dict[tuple[str, ...], int] = {}
+        low: dict[tuple[str, ...], int] = {}
+        stack: list[tuple[str, ...]] = []
+        found: list[str] = []
+
+        def visit(v: tuple[str, ...]) -> None:
+            index[v] = low[v] = len(index)
+            stack.append(v)
+            for w in sorted(uses.get(v, ())):
+                if w not in index:
+                    visit(w)
+                    low[v] = min(low[v], low[w])
+                elif w in stack:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                members = []
+                while True:
+                    w = stack.pop()
+                    members.append(w)
+                    if w == v:
+                        break
+                if len(members) > 1:
+                    names = sorted("::".join(m) or "crate" for m in members)
+                    if len(names) == 2:
+                        found.append(f"cycle: {names[0]} <-> {names[1]}")
+                    else:
+                        found.append(f"cycle among: {', '.join(names)}")
+
+        sys.setrecursionlimit(10_000)
+        for v in sorted(uses):
+            if v not in index:
+                visit(v)
+        return sorted(found)
 
 
 def library_texts(files: dict[tuple[str, ...], str]) -> dict[tuple[str, ...], str]:
@@ -209,6 +239,13 @@ def self_test() -> None:
         "x": "pub struct E;\nfn f() -> crate::Error { todo!() }",
     }
     assert cycles(reexported) == ["cycle: error <-> x"], cycles(reexported)
+    three = {
+        "lib": "mod a; mod b; mod c;",
+        "a": "fn f() { crate::b::g() }",
+        "b": "pub fn g() { crate::c::h() }",
+        "c": "pub fn h() { crate::a::f() }",
+    }
+    assert cycles(three) == ["cycle among: a, b, c"], cycles(three)
     layered = {
         "lib": "mod a; mod b;",
         "a": "mod c;\nfn f() { c::g(); crate::b::h() }",
