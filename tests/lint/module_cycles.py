@@ -123,12 +123,15 @@ class Graph:
     def children(self, mod: tuple[str, ...]) -> set[str]:
         return {k[-1] for k in self.known if len(k) == len(mod) + 1 and k[: len(mod)] == mod}
 
-    def resolve(self, mod: tuple[str, ...], segs: list[str], hops: int = 0):
+    def resolve(self, mod: tuple[str, ...], segs: list[str], hops: int = 0, aliases=None):
         """The deepest module `segs`, named in `mod`, reaches; None when it
-        leaves the crate."""
+        leaves the crate. `aliases`: the modules `mod`'s `use` items name
+        (`use crate::account;` makes `account::format::x` a path into it)."""
         if not segs:
             return None
-        if segs[0] == "crate":
+        if aliases and segs[0] in aliases and segs[0] not in self.children(mod):
+            cur, rest = aliases[segs[0]], segs[1:]
+        elif segs[0] == "crate":
             cur, rest = (), segs[1:]
         elif segs[0] == "super":
             cur, rest = mod[:-1], segs[1:]
@@ -155,13 +158,25 @@ class Graph:
 
     def uses(self, mod: tuple[str, ...]) -> set[tuple[str, ...]]:
         text = self.texts[mod]
-        paths: list[str] = []
+        used: list[str] = []
         for m in re.finditer(r"\buse\s+([^;]+);", text):
-            paths.extend(expand_use("", m.group(1)))
-        paths.extend(m.group(0) for m in re.finditer(r"(?<![\w:])\w+(?:::\w+)+", text))
+            used.extend(expand_use("", m.group(1)))
+        aliases: dict[str, tuple[str, ...]] = {}
+        for p in used:
+            segs, alias = split_alias(p)
+            if segs and segs[-1] == "self":
+                segs = segs[:-1]
+            target = self.resolve(mod, segs)
+            # A module brought in by name (`use crate::account;`).
+            if segs and target is not None and target[-1:] == (segs[-1],):
+                aliases[alias or segs[-1]] = target
+        inline = [m.group(0) for m in re.finditer(r"(?<![\w:])\w+(?:::\w+)+", text)]
         found = set()
-        for p in paths:
-            target = self.resolve(mod, split_alias(p)[0])
+        for p in used + inline:
+            segs = split_alias(p)[0]
+            if segs and segs[-1] == "self":
+                segs = segs[:-1]
+            target = self.resolve(mod, segs, aliases=aliases)
             if target is not None and target != mod:
                 found.add(target)
         return found
@@ -239,6 +254,13 @@ def self_test() -> None:
         "x": "pub struct E;\nfn f() -> crate::Error { todo!() }",
     }
     assert cycles(reexported) == ["cycle: error <-> x"], cycles(reexported)
+    aliased = {
+        "lib": "mod a; mod b;",
+        "a": "use crate::b;\nfn f() { b::c::g() }",
+        "b": "pub mod c;",
+        "b/c": "pub fn g() { crate::a::f() }",
+    }
+    assert cycles(aliased) == ["cycle: a <-> b::c"], cycles(aliased)
     three = {
         "lib": "mod a; mod b; mod c;",
         "a": "fn f() { crate::b::g() }",
