@@ -2,9 +2,10 @@
 //! indigo-dc/oidc-agent.
 //!
 //! Architecture, outside in:
-//! - `cli` holds the four command lines (`oidc-agent`, `oidc-gen`,
-//!   `oidc-add`, `oidc-token`); only it prints, prompts or exits. The
-//!   binaries in `src/bin/` are one-line shims over it.
+//! - `cli` holds the command lines (`oidc-agent`, `oidc-gen`, `oidc-add`,
+//!   `oidc-token`, `oidc-agent-service`, `git-credential-oidc`); only it
+//!   prints, prompts or exits. The binaries in `src/bin/` are one-line
+//!   shims over it.
 //! - `agent` is the daemon: a Unix socket served by a current-thread tokio
 //!   runtime, the loaded accounts, the access-token cache, single-flight
 //!   refreshes, lifetimes and the lock.
@@ -19,7 +20,9 @@
 //!   and atomic 0600 writes, and `issuer.config`; `paths` names the
 //!   directories; `process` waits for a process to exit (by its pidfd).
 //! - `secret` holds every secret in a zeroizing, redacted type; `error` the
-//!   typed errors and the exit-code table.
+//!   typed errors and the exit-code table; `files` reads the files a person
+//!   names and takes lock files; `keyring` keeps account passwords in the
+//!   OS keyring (optional feature).
 
 pub mod account;
 pub mod agent;

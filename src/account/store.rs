@@ -7,7 +7,9 @@
 //! our processes (the agent saving a rotated refresh token, `oidc-gen -u`,
 //! `--rename`, `--reauthenticate`), holds the directory's advisory lock
 //! ([`Store::lock`]), so two writers never interleave. Decryption lives in
-//! `format` and `legacy`; this module only moves bytes.
+//! `format` and `legacy`; this module only moves bytes. Its atomic write
+//! also serves files outside the directory: backups (`NAME.bak`) and, never
+//! through a link, WLCG token files ([`write_replacing`]).
 
 use std::fs::{self, DirBuilder, File};
 use std::io::Write as _;

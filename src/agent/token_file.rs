@@ -1,6 +1,6 @@
 //! Taking and removing a WLCG bearer-token file (see `ahead`, which writes
-//! them): a leaf both the state (an unloaded account's file goes with it)
-//! and the refresh-ahead loop use.
+//! them): used by both the state (an unloaded account's file goes with it)
+//! and the refresh-ahead loop, and using neither (only the log).
 //!
 //! One agent per file: while an agent keeps a token file it holds an
 //! exclusive `flock` on a hidden file beside it (`.bt_u1000.lock`, holding

@@ -5,10 +5,13 @@
 //! the code flow with PKCE through our own loopback listener, or the device
 //! flow), the encrypted file, and loading it into the running agent. This
 //! file only dispatches. The steps, each using only those before it:
-//! `args` (the command line), `session` (what every path shares), then
-//! `registration` (the client), `undo` (what a login given up revokes),
-//! the flows `code` and `device`, `complete` (save and load), `pasted`
-//! (`--codeExchange`), and the paths `create`, `edit` and `manage`. Only
+//! `args` (the command line), `runtime` and `interrupt` (the async runtime
+//! and Ctrl-C), `session` (what every path shares), `given` (a client
+//! given by flags or a file), `registration` (a registered client),
+//! `issuer` (asking for the issuer), `undo` (what a login given up
+//! revokes), the flows `code` and `device`, `complete` (save and load),
+//! `pasted` (`--codeExchange`), and the paths `create`, `edit` and
+//! `manage`. Only
 //! stdout carries results (`-p`, `-l`, `--only-at`); everything for the
 //! user goes to stderr.
 
