@@ -85,39 +85,15 @@ fn an_empty_refresh_token_to_import_is_a_usage_error() {
 fn late_usage_errors_exit_2() {
     let (op, env) = provider_and_home();
     let issuer = op.issuer.as_str();
+    let account = ["acct", "--issuer", issuer, "--client-id", "cid", "--pub"];
+    let flow = |name| [&account[..], &["--flow", name, "--pw-env"]].concat();
     for (args, says) in [
         (
             vec!["--issuer", issuer, "--pw-env"],
             "no account short name",
         ),
-        (
-            vec![
-                "acct",
-                "--issuer",
-                issuer,
-                "--client-id",
-                "cid",
-                "--pub",
-                "--flow",
-                "password",
-                "--pw-env",
-            ],
-            "password flow is not supported",
-        ),
-        (
-            vec![
-                "acct",
-                "--issuer",
-                issuer,
-                "--client-id",
-                "cid",
-                "--pub",
-                "--flow",
-                "refresh",
-                "--pw-env",
-            ],
-            "needs a refresh token",
-        ),
+        (flow("password"), "password flow is not supported"),
+        (flow("refresh"), "needs a refresh token"),
     ] {
         let err = fails(&env.run("oidc-gen", &args), 2);
         assert!(err.contains(says), "{args:?}: {err}");
