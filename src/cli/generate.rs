@@ -9,11 +9,10 @@
 //! and Ctrl-C), `session` (what every path shares), `given` (a client
 //! given by flags or a file), `registration` (a registered client),
 //! `issuer` (asking for the issuer), `undo` (what a login given up
-//! revokes), the flows `code` and `device`, `complete` (save and load),
-//! `pasted` (`--codeExchange`), and the paths `create`, `edit` and
-//! `manage`. Only
-//! stdout carries results (`-p`, `-l`, `--only-at`); everything for the
-//! user goes to stderr.
+//! revokes), the ways of getting tokens `import`, `code` and `device`,
+//! `complete` (save and load), `pasted` (`--codeExchange`), and the paths
+//! `create`, `edit` and `manage`. Only stdout carries results (`-p`, `-l`,
+//! `--only-at`); everything for the user goes to stderr.
 
 mod args;
 mod code;
@@ -22,6 +21,7 @@ mod create;
 mod device;
 mod edit;
 mod given;
+mod import;
 mod interrupt;
 mod issuer;
 mod manage;

@@ -443,20 +443,21 @@ fn a_refused_unsaved_token_no_longer_blocks_the_unload() {
 }
 
 /// A locked agent may hold the account sealed: `--rename` and `-d` refuse
-/// (at the unlock it would write the account again under its old name).
+/// with exit 5, as every locked refusal (at the unlock it would write the
+/// account again under its old name).
 #[test]
 fn rename_and_delete_wait_for_the_unlock() {
     let (_op, env) = rotating_account();
     ok(&env.run_lock("-x", "l"));
     let err = fails(
         &env.run("oidc-gen", &["--rename", "new", "--pw-env", "acct"]),
-        1,
+        5,
     );
     assert!(
         err.contains("locked") && err.contains("oidc-add -X"),
         "{err}"
     );
-    let err = fails(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "acct"]), 1);
+    let err = fails(&env.run("oidc-gen", &["-d", "-y", "--pw-env", "acct"]), 5);
     assert!(err.contains("locked"), "{err}");
     assert!(env.config_dir().join("acct").is_file());
     ok(&env.run_lock("-X", "l"));

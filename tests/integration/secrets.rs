@@ -145,11 +145,11 @@ fn the_agent_frees_no_block_that_holds_a_secret() {
     ok(&env.run("oidc-add", &["-r", "acct"]));
     ok(&env.run("oidc-add", &["--pw-env", "acct"]));
     op.set(|c| c.rotate = true);
-    ok(&env.run("oidc-token", &["--time", "3600", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
     env.wait_agent_log("'acct': saved refresh token");
     ok(&env.run_lock("-x", &lock_password));
     ok(&env.run_lock("-X", &lock_password));
-    ok(&env.run("oidc-token", &["--time", "3600", "acct"]));
+    ok(&env.run("oidc-token", &["-f", "acct"]));
     env.wait_agent_log("'acct': saved refresh token");
     ok(&env.run("oidc-add", &["-r", "acct"]));
     env.stop_agent();

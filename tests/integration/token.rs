@@ -155,10 +155,13 @@ fn cache_rules() {
     assert_eq!(a, b);
     assert_eq!(op.refreshes(), base, "cached tokens make no provider call");
     // More validity than the token has left: a new token.
-    let out = env.run("oidc-token", &["-t", "400", "acct"]);
-    let c = ok(&out);
+    env.advance_clock(50);
+    let c = ok(&env.run("oidc-token", &["-t", "280", "acct"]));
     assert_ne!(c, b);
-    // The provider's tokens live 300 s: said, not silent.
+    // More than the provider's tokens live (300 s): the cached one, while
+    // more than half its life is left (clock.rs), said, not silent.
+    let out = env.run("oidc-token", &["-t", "400", "acct"]);
+    assert_eq!(ok(&out), c);
     assert!(
         stderr(&out).contains("less than the 400 s asked for"),
         "{}",
@@ -318,7 +321,7 @@ fn gen_management() {
     ok(&env.run("oidc-gen", &["--rename", "renamed", "--pw-env", "acct"]));
     assert_eq!(ok(&env.run("oidc-gen", &["-l"])), "renamed\n");
     // Delete needs confirmation; without a terminal it is refused.
-    let err = fails(&env.run("oidc-gen", &["-d", "renamed"]), 1);
+    let err = fails(&env.run("oidc-gen", &["-d", "renamed"]), 2);
     assert!(err.contains("--confirm-yes"), "{err}");
     // Deleting revokes the refresh token first, which needs the password.
     let deleted = env.run("oidc-gen", &["-d", "-y", "--pw-env", "renamed"]);

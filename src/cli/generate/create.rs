@@ -13,13 +13,12 @@ use anyhow::{Context as _, bail};
 use super::args::{Args, Flow};
 use super::complete::{complete, new_password};
 use super::session::{Session, auth_scopes, login_scopes, scopes};
-use super::{code, device, given, pasted, registration};
+use super::{code, device, given, import, pasted, registration};
 use crate::account::config::AccountConfig;
 use crate::account::store::Store;
 use crate::error::Error;
 use crate::oidc::OidcError;
 use crate::oidc::discovery::Metadata;
-use crate::oidc::token::{self, TokenSet};
 use crate::secret::SecretString;
 
 /// Room an account file and issuer.config take, with a margin (ours are
@@ -92,7 +91,7 @@ pub(super) fn login(
     if !args.redirect_uri.is_empty() || !args.port.is_empty() {
         config.redirect_uris = code::explicit_redirect_uris(args);
     }
-    let imported = import_rt(args)?;
+    let imported = import::given_token(args)?;
     let preregistered = registration::preregistered(&config, store);
     if args.public
         && let Some(client) = &preregistered
@@ -167,22 +166,7 @@ pub(super) fn login(
                 given => given,
             };
             return session.critical("saving the refresh token", || {
-                let checked =
-                    session.await_answer(refresh_check(&session.tokens, &session.meta, &config));
-                let tokens = match checked {
-                    // A new account: nothing to re-authenticate yet.
-                    Err(crate::Error::Oidc(OidcError::RefreshTokenRejected {
-                        account,
-                        description,
-                    })) if !args.reauthenticate => {
-                        return Err(Error::from(OidcError::ImportedTokenRejected {
-                            account,
-                            description,
-                        })
-                        .into());
-                    }
-                    other => other?,
-                };
+                let tokens = import::check(&session, &config)?;
                 complete(&session, store, config, password, tokens, flow)
             });
         }
@@ -279,25 +263,6 @@ fn new_config(
     Ok(c)
 }
 
-fn import_rt(args: &Args) -> anyhow::Result<Option<SecretString>> {
-    let rt = if let Some(rt) = &args.rt {
-        crate::cli::warn_secret_in_argv("oidc-gen", "--rt", "--rt-env[=VAR]");
-        SecretString::new(rt.clone())
-    } else if let Some(var) = &args.rt_env {
-        crate::cli::secret_from_env("--rt-env", var)?
-    } else {
-        return Ok(None);
-    };
-    // Sent as it is, an empty token gets the provider's "missing parameter".
-    if rt.expose().trim().is_empty() {
-        return Err(Error::Usage(
-            "the refresh token to import is empty; check --rt or the --rt-env variable".into(),
-        )
-        .into());
-    }
-    Ok(Some(rt))
-}
-
 /// The flow to run: an imported token wins; otherwise the first of the
 /// preferred flows (`--flow`, else `client_flows`, those the client allows)
 /// the provider supports. `file_redirects`: the `-f` file lists redirect
@@ -361,23 +326,6 @@ fn choose_flow(
         },
     }
     .into())
-}
-
-/// One refresh grant to prove the refresh token works.
-pub(super) async fn refresh_check(
-    http: &reqwest::Client,
-    meta: &Metadata,
-    config: &AccountConfig,
-) -> crate::Result<TokenSet> {
-    Ok(token::refresh_account(
-        http,
-        &meta.token_endpoint,
-        config,
-        &[],
-        &[],
-        token::unix_now(),
-    )
-    .await?)
 }
 
 #[cfg(test)]
