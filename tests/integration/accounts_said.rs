@@ -90,3 +90,34 @@ fn an_account_whose_issuer_is_no_url_is_a_bad_account() {
         raw_json(&sock, r#"{"request":"add","config":{"name":"x"}}"#)["kind"]
     );
 }
+
+/// The same for an account file: one whose issuer_url is no URL (edited by
+/// hand, or written by another program) is a bad account file (exit 10)
+/// named with its remedy, though the command line was right; it was a usage
+/// error (exit 2) at the load's first refresh (tester10 F3).
+#[test]
+fn an_account_file_whose_issuer_is_no_url_is_a_bad_file() {
+    use oidc_agent::account::format::{self, KdfParams};
+    let mut env = Env::new();
+    env.start_agent(&[]);
+    let json =
+        r#"{"name":"acct","issuer_url":"op.example/","client_id":"cid","refresh_token":"rt"}"#;
+    let params = KdfParams {
+        m_kib: 256,
+        t: 2,
+        p: 2,
+    };
+    let (file, _key) =
+        format::seal_new(PASSWORD.as_bytes(), json.as_bytes(), params).expect("seal");
+    let dir = env.config_dir();
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("acct"), file).expect("write account");
+    let err = fails(&env.run("oidc-add", &["--pw-env", "acct"]), 10);
+    assert!(
+        err.contains("'acct'")
+            && err.contains("\"op.example/\", which is not an http(s) URL")
+            && err.contains("oidc-gen -d acct"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
