@@ -142,11 +142,9 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     // Not given: the agent's default; 0: never (oidc-add -t 0 overrides
     // oidc-agent --lifetime, as with oidc-agent).
     let lifetime = lifetime.or(ctx.default_lifetime).filter(|l| *l > 0);
-    let expires_at = lifetime.map(|l| {
-        ctx.clock
-            .now()
-            .saturating_add(i64::try_from(l).unwrap_or(i64::MAX))
-    });
+    let ends =
+        |now: i64| lifetime.map(|l| now.saturating_add(i64::try_from(l).unwrap_or(i64::MAX)));
+    let expires_at = ends(ctx.clock.now());
     // The client decrypted the file before we got the lane; a refresh of
     // the loaded account may have rotated the token into the file since.
     // Only our processes write it, under its lock, each time with a newer
@@ -243,10 +241,14 @@ async fn add_in_lane(ctx: &Arc<Ctx>, new: NewAccount) -> Response {
     {
         let mut st = ctx.state();
         let lane = st.lane(&name);
-        let mut loaded = Loaded::new(config, persist, lane, ctx.clock.now());
+        // The lifetime starts when the account is loaded, after the check
+        // (which may have taken seconds): by one reading of the clock, so
+        // `--status` shows the lifetime asked for.
+        let now = ctx.clock.now();
+        let mut loaded = Loaded::new(config, persist, lane, now);
         loaded.file_rt = file_rt;
         loaded.rotated = rotated;
-        loaded.expires_at = expires_at;
+        loaded.expires_at = ends(now);
         if let Some(error) = &unsaved {
             log!("'{name}': its file is not written yet ({error}); the agent retries the write");
             loaded.unsaved = Some(super::state::Unsaved {

@@ -66,13 +66,19 @@ fn a_clock_set_back_serves_no_token_obtained_later() {
 /// `--status` tells the load time and the lifetime's end by one clock, the
 /// agent's (the load time was the system's: under a clock set forward the
 /// two disagreed by the step).
-
 #[test]
 fn the_load_time_is_on_the_agents_clock() {
-    let (_op, env) = agent_with_account();
+    let (op, env) = agent_with_account();
     ok(&env.run("oidc-add", &["-r", "acct"]));
     env.advance_clock(100_000);
-    ok(&env.run("oidc-add", &["-t", "60", "--pw-env", "acct"]));
+    // The load's check takes its time (here 1000 s on the agent's clock):
+    // the lifetime still starts when the account is said to be loaded.
+    let held = op.hold_next_refresh();
+    let add = env.spawn("oidc-add", &["-t", "60", "--pw-env", "acct"]);
+    held.arrived();
+    env.advance_clock(1000);
+    held.release();
+    ok(&add.finish());
     let a = &env.status()["accounts"][0];
     let (loaded, ends) = (a["loaded_at"].as_i64(), a["lifetime_ends_at"].as_i64());
     assert_eq!(ends.zip(loaded).map(|(e, l)| e - l), Some(60), "{a}");
