@@ -343,8 +343,11 @@ const USAGE: &str = "compat:usage";
 pub fn command(cmd: Command, tool: Tool) -> Command {
     // argp takes any unique prefix of a long option (`--pw-e` for
     // `--pw-env`); an exact name always wins.
+    // argp also takes a flag given twice (`oidc-token -f -f`), the last
+    // value winning; lists (`-s`, `--aud`) still gather every value.
     let mut cmd = cmd
         .infer_long_args(true)
+        .args_override_self(true)
         .disable_help_flag(true)
         .arg(
             Arg::new("help")

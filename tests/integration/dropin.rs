@@ -423,3 +423,24 @@ fn scope_max_is_scope_max_for_an_import() {
     );
     assert_eq!(asked[0], asked[1]);
 }
+
+/// A flag given twice is taken, as oidc-agent's argp takes it (`oidc-token
+/// -f -f`, a script's variable expanding to a flag already there), the
+/// last value winning; repeated list options still gather every value
+/// (tester11 F5).
+#[test]
+fn a_flag_given_twice_is_taken() {
+    let (op, env) = agent_with_account();
+    ok(&env.run("oidc-token", &["-f", "-f", "acct"]));
+    assert_eq!(ok(&env.run("oidc-add", &["-l", "-l"])), "acct\n");
+    ok(&env.run(
+        "oidc-token",
+        &[
+            "-s", "openid", "-s", "profile", "-t", "5", "-t", "10", "acct",
+        ],
+    ));
+    assert_eq!(
+        op.calls().last().expect("call").form("scope").as_deref(),
+        Some("openid profile")
+    );
+}
