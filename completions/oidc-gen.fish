@@ -5,7 +5,7 @@ complete -c oidc-gen -l prompt -d 'How to ask: cli, gui (the terminal here too) 
 gui\t'oidc-agent\'s GUI prompt; here the terminal, as `cli`'
 none\t'Never ask: defaults for questions, a password only from --pw-*'"
 complete -c oidc-gen -l issuer -l iss -d 'The issuer URL' -r
-complete -c oidc-gen -l configuration-endpoint -l config-endpoint -l discovery-endpoint -d 'Discovery document URL, when not under the issuer\'s /.well-known/' -r
+complete -c oidc-gen -l configuration-endpoint -l config-endpoint -l discovery-endpoint -d 'Discovery document URL (file:///PATH too), when not under the issuer\'s /.well-known/; without --issuer, the document\'s issuer' -r
 complete -c oidc-gen -l client-id -d 'The client id (implies --manual)' -r
 complete -c oidc-gen -l client-secret -d 'The client secret of a confidential client (empty: a public client); visible to other users in `ps`, prefer --client-secret-env or --client-secret-file' -r
 complete -c oidc-gen -l client-secret-env -d 'Read the client secret from the environment variable VAR [default: OIDC_CLIENT_SECRET]' -r

@@ -109,6 +109,36 @@ fn downgrade(meta: &Metadata, url: &str) -> Result<(), OidcError> {
     Ok(())
 }
 
+/// The issuer the document at `config_endpoint` names: oidc-gen
+/// `--configuration-endpoint` without `--issuer`, which oidc-agent's docs
+/// allow ("the issuer url is not required anymore"). Read as [`discover`]
+/// reads it (a `file://` URL too); [`discover`] then checks it as usual.
+pub async fn issuer_at(http: &reqwest::Client, config_endpoint: &str) -> Result<String, OidcError> {
+    let body = match url::Url::parse(config_endpoint)
+        .ok()
+        .filter(|u| u.scheme() == "file")
+        .and_then(|u| u.to_file_path().ok())
+    {
+        Some(path) => crate::files::read_regular(
+            &path,
+            super::http::MAX_ANSWER as u64,
+            "a discovery document",
+        )
+        .map_err(|e| {
+            OidcError::Config(format!(
+                "cannot read the discovery document {}: {e}",
+                path.display()
+            ))
+        })?,
+        None => super::http::get(http, config_endpoint).await?,
+    };
+    let meta: Metadata = serde_json::from_slice(&body).map_err(|e| OidcError::BadResponse {
+        url: config_endpoint.to_owned(),
+        detail: format!("invalid discovery document: {e}"),
+    })?;
+    Ok(meta.issuer)
+}
+
 /// Fetches and checks the provider's metadata.
 pub async fn discover(
     http: &reqwest::Client,

@@ -222,16 +222,22 @@ fn discovery_errors_name_the_remedy() {
     let err = fails(&env.gen_rt("x", "op.example.org", "rt-initial"), 2);
     assert!(err.contains("is not an issuer URL"), "{err}");
     // The override is used as given: a URL, or oidc-agent's documented form
-    // for a provider without one, a local file.
+    // for a provider without one, a local file; with it the issuer may be
+    // left out, taken from the document (oidc-agent's docs; tester11 F4).
+    let store = oidc_agent::account::store::Store::new(env.config_dir());
     let gen_with = |name: &str, endpoint: &str| {
-        let args = ["--issuer", &op.issuer, "--configuration-endpoint", endpoint];
-        let client = ["--client-id", "cid", "--client-secret", "csecret"];
-        let rest = ["--rt", "rt-initial", "--pw-env", name];
-        ok(&env.run("oidc-gen", &[&args[..], &client[..], &rest[..]].concat()));
-        assert!(
-            env.config_dir().join(name).is_file(),
-            "{name} saved with {endpoint}"
-        );
+        for (name, issuer) in [(name.to_owned(), true), (format!("{name}-no-iss"), false)] {
+            let given = ["--issuer", op.issuer.as_str()];
+            let args = ["--configuration-endpoint", endpoint];
+            let client = ["--client-id", "cid", "--client-secret", "csecret"];
+            let rest = ["--rt", "rt-initial", "--pw-env", &name];
+            let issuer_args = if issuer { &given[..] } else { &[] };
+            let argv = [issuer_args, &args[..], &client[..], &rest[..]].concat();
+            ok(&env.run("oidc-gen", &argv));
+            let saved = oidc_agent::account::open(&store, &name, &PASSWORD.into());
+            let saved = saved.unwrap_or_else(|e| panic!("{name} saved with {endpoint}: {e}"));
+            assert_eq!(saved.config.issuer_url, op.issuer, "{name}");
+        }
     };
     gen_with(
         "x",

@@ -83,7 +83,8 @@ pub struct Args {
     /// The issuer URL
     #[arg(long = "issuer", visible_alias = "iss", value_name = "URL")]
     pub issuer: Option<String>,
-    /// Discovery document URL, when not under the issuer's /.well-known/
+    /// Discovery document URL (file:///PATH too), when not under the
+    /// issuer's /.well-known/; without --issuer, the document's issuer
     #[arg(long = "configuration-endpoint", visible_aliases = ["config-endpoint", "discovery-endpoint"], value_name = "URL")]
     pub configuration_endpoint: Option<String>,
     /// The client id (implies --manual)

@@ -253,14 +253,25 @@ fn new_config(
     name: &str,
     file: Option<&given::ClientFile>,
 ) -> anyhow::Result<AccountConfig> {
-    let issuer = match given::issuer(args, file) {
-        Some(issuer) => issuer,
-        None => super::issuer::ask(args, store)?,
+    let issuer = match (given::issuer(args, file), &args.configuration_endpoint) {
+        (Some(issuer), _) => issuer,
+        (None, Some(endpoint)) => issuer_at(args, endpoint)?,
+        (None, None) => super::issuer::ask(args, store)?,
     };
     let mut c = AccountConfig::new(name, &issuer, "");
     given::fill(args, file, &mut c)?;
     given::fill_provider(args, &mut c)?;
     Ok(c)
+}
+
+/// The issuer the configuration endpoint's document names (no session
+/// yet: the account it is for is being drafted).
+fn issuer_at(args: &Args, endpoint: &str) -> anyhow::Result<String> {
+    let http = crate::oidc::http::client(args.cert_path.as_deref()).map_err(Error::from)?;
+    let rt = super::runtime::Runtime::start().context("cannot start the async runtime")?;
+    Ok(rt
+        .block_on(crate::oidc::discovery::issuer_at(&http, endpoint))
+        .map_err(Error::from)?)
 }
 
 /// The flow to run: an imported token wins; otherwise the first of the
