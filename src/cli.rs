@@ -146,8 +146,8 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
         std::process::exit(0);
     }
     let m = cmd
-        .try_get_matches_from_mut(argv)
-        .unwrap_or_else(|e| usage_exit(&e));
+        .try_get_matches_from_mut(argv.clone())
+        .unwrap_or_else(|e| usage_exit(&detached_value(&mut cmd, tool, &argv, e)));
     let used = flags::used(&m, tool);
     if let Some(why) = used.refused {
         usage_exit(&cmd.error(clap::error::ErrorKind::ArgumentConflict, why));
@@ -156,6 +156,49 @@ pub fn parse<T: clap::Parser>(tool: flags::Tool) -> T {
         eprintln!("{}: note: {note}", tool.name());
     }
     T::from_arg_matches(&m).unwrap_or_else(|e| usage_exit(&e))
+}
+
+/// oidc-token's options whose value, a variable name, is optional and so
+/// must be attached (`-eAT_EXP`, `--expires-at=AT_EXP`), as in argp.
+const ATTACHED_ONLY: [(&str, &str); 3] = [
+    ("-o", "--token"),
+    ("-i", "--issuer"),
+    ("-e", "--expires-at"),
+];
+
+/// `e`, or for a word found after one of [`ATTACHED_ONLY`] (oidc-agent's
+/// docs write `oidc-token NAME -e AT_EXP`, which argp refuses too) the
+/// same refusal saying how to attach it.
+fn detached_value(
+    cmd: &mut clap::Command,
+    tool: flags::Tool,
+    argv: &[std::ffi::OsString],
+    e: clap::Error,
+) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let Some(ContextValue::String(word)) = e.get(ContextKind::InvalidArg) else {
+        return e;
+    };
+    if tool != flags::Tool::Token {
+        return e;
+    }
+    let after = argv
+        .windows(2)
+        .find(|w| w[1].to_str() == Some(word.as_str()))
+        .and_then(|w| w[0].to_str());
+    match ATTACHED_ONLY
+        .iter()
+        .find(|(s, l)| Some(*s) == after || Some(*l) == after)
+    {
+        Some((short, long)) if e.kind() == ErrorKind::UnknownArgument => cmd.error(
+            ErrorKind::UnknownArgument,
+            format!(
+                "unexpected argument '{word}' found (a variable name goes attached to its \
+                 option: {short}{word} or {long}={word})"
+            ),
+        ),
+        _ => e,
+    }
 }
 
 /// Parses `argv` as `tool` would (for tests): the struct, or clap's error.

@@ -444,3 +444,19 @@ fn a_flag_given_twice_is_taken() {
         Some("openid profile")
     );
 }
+
+/// oidc-agent's docs write `oidc-token NAME -e AT_EXP`, which its argp
+/// refuses as we do (the variable name is optional, so it goes attached):
+/// the refusal says how to attach it (tester11 F1).
+#[test]
+fn a_detached_variable_name_is_said_how_to_attach() {
+    let env = Env::new();
+    for (flag, long) in [
+        ("-e", "--expires-at"),
+        ("-i", "--issuer"),
+        ("-o", "--token"),
+    ] {
+        let err = fails(&env.run("oidc-token", &["acct", flag, "VAR"]), 2);
+        assert!(err.contains(&format!("{flag}VAR or {long}=VAR")), "{err}");
+    }
+}
