@@ -117,7 +117,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     let client = AgentClient::from_env()?;
     if args.loaded && args.json {
         let accounts = client.status()?.accounts;
-        println!("{}", serde_json::to_string_pretty(&accounts)?);
+        super::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&accounts)?))?;
         return Ok(());
     }
     if args.loaded {

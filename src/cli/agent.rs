@@ -371,18 +371,19 @@ fn status(args: &Args) -> anyhow::Result<()> {
         if let (Some(o), Some(i)) = (out.as_object_mut(), info.as_object()) {
             o.extend(i.clone());
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        super::write_stdout(&format!("{}\n", serde_json::to_string_pretty(&out)?))?;
     } else {
         let reply = client.call(&Request::Status)?;
         // The agent's text first, as oidc-agent's --status prints it.
-        print!(
-            "{}",
-            reply
-                .info
-                .and_then(|i| i.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        );
-        println!("Agent socket: {}", client.path().display());
+        let text = reply
+            .info
+            .and_then(|i| i.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        // Read by `| head` and the like: a reader gone is no error.
+        super::write_stdout(&format!(
+            "{text}Agent socket: {}\n",
+            client.path().display()
+        ))?;
     }
     Ok(())
 }

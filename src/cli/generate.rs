@@ -93,7 +93,7 @@ fn execute(args: &Args) -> anyhow::Result<()> {
     if args.print.is_some() {
         let (opened, _) = super::open_account(&args.password, &store, name)?;
         let json = serde_json::to_string_pretty(&opened.config)?;
-        println!("{json}");
+        super::write_stdout(&format!("{json}\n"))?;
         return Ok(());
     }
     if args.delete {

@@ -460,3 +460,31 @@ fn a_detached_variable_name_is_said_how_to_attach() {
         assert!(err.contains(&format!("{flag}VAR or {long}=VAR")), "{err}");
     }
 }
+
+/// Output read by `| head -1` or `| grep -q`, whose reader is gone before
+/// the write: the command ends quietly, as oidc-agent's do, not with a
+/// Rust panic and exit 101 (tester11).
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let (_op, env) = agent_with_account();
+    for (name, args) in [
+        ("oidc-gen", &["-p", "--pw-env", "acct"][..]),
+        ("oidc-agent", &["--status"][..]),
+        ("oidc-agent", &["--status", "--json"][..]),
+        ("oidc-add", &["-a", "--json"][..]),
+    ] {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = env
+            .cmd(name)
+            .args(args)
+            .stdout(writer)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success() && !stderr(&out).contains("panicked"),
+            "{name} {args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
