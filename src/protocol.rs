@@ -39,6 +39,8 @@ pub use status::{AccountStatus, AgentStatus};
 pub const MAX_MESSAGE: usize = 1 << 20;
 /// Bumped by hand whenever a request or reply changes incompatibly.
 pub const PROTOCOL_VERSION: u32 = 1;
+/// Our agent's `implementation` in its status (oidc-agent's has none).
+pub const IMPLEMENTATION: &str = "oidc-agent-rs";
 
 /// Error strings that the C and Python client libraries match on: keep them
 /// byte-identical (oidc-agent `src/defines/ipc_values.h`, `response.c`).

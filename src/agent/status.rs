@@ -77,7 +77,7 @@ pub fn json(ctx: &Ctx) -> Response {
     accounts.extend(st.sealed_unsaved.iter().cloned());
     let status = AgentStatus {
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        implementation: Some("oidc-agent-rs".to_owned()),
+        implementation: Some(crate::protocol::IMPLEMENTATION.to_owned()),
         protocol_version: Some(crate::protocol::PROTOCOL_VERSION),
         pid: Some(std::process::id()),
         // oidc-agent's is one string, which its oidc-agent-service splits

@@ -98,6 +98,13 @@ impl AgentClient {
             .ok_or_else(|| Error::Protocol("the agent's status_json reply is no status".into()))
     }
 
+    /// Whether the agent is ours (its status says so); oidc-agent's 4.x
+    /// has no status, 5.x names no implementation.
+    pub fn is_ours(&self) -> bool {
+        self.status()
+            .is_ok_and(|s| s.implementation.as_deref() == Some(crate::protocol::IMPLEMENTATION))
+    }
+
     /// The short names of the accounts the agent has loaded.
     pub fn loaded_accounts(&self) -> Result<Vec<String>> {
         let reply = self.call(&Request::LoadedAccounts)?;

@@ -58,8 +58,16 @@ impl AgentClient {
             convert_to = Some(format::encode_file(bytes));
         }
         let data_key = key.as_ref().map(format::encode_key);
+        let mut config = opened.config;
+        // oidc-agent's own agent (4.x) finds the discovery document by
+        // appending ".well-known/openid-configuration" to the issuer as
+        // sent: without its '/' it asks a URL that is none. Ours takes
+        // either spelling, and keeps the account's.
+        if !config.issuer_url.ends_with('/') && !self.is_ours() {
+            config.issuer_url.push('/');
+        }
         let request = Request::Add(Box::new(AddRequest {
-            config: opened.config,
+            config,
             lifetime: how.lifetime,
             account_file: data_key.as_ref().map(|_| opened.path.clone()),
             data_key,

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from browser import Browser, find_url_line
-from harness import BIN_DIR, PASSWORD, REPO, assert_token_output, ours
+from harness import BIN_DIR, PASSWORD, REPO, assert_token_output, import_fresh_account, ours
 from op import CONFIDENTIAL_CLIENT, CONFIDENTIAL_SECRET, POST_CLIENT, POST_SECRET, PUBLIC_CLIENT
 from procs import run
 from ptyproc import PtyProc
@@ -363,6 +363,24 @@ def test_status_against_debian_4x_agent(make_agent, sandbox):
     assert res.returncode == 0, res.describe()
     doc = json.loads(res.stdout)
     assert doc["socket"] == agent.sock and "4.2.6" in json.dumps(doc), doc
+
+
+def test_our_clients_load_into_debian_4x_agent(cli, make_provider, make_agent):
+    """Debian's Xsession starts a 4.x agent and exports its OIDC_SOCK: our
+    oidc-gen and oidc-add load into it. 4.x finds the discovery document by
+    appending `.well-known/openid-configuration` to the issuer as sent, so
+    ours sends it with its '/' (the provider names it without one)."""
+    provider = make_provider()
+    assert not provider.issuer.endswith("/"), provider.issuer
+    cli.agent = make_agent(debian=True)
+    # A confidential client: 4.2.6 sends a public client's empty secret in
+    # a way oidc-provider refuses, whoever loaded the account.
+    import_fresh_account(cli, provider, "kit", client_id=CONFIDENTIAL_CLIENT)
+    assert_token_output(cli.token("kit"))
+    assert cli.add("-r", "kit").returncode == 0
+    res = cli.add("--pw-env", "kit")
+    assert res.returncode == 0, res.describe()
+    assert_token_output(cli.token("kit"))
 
 
 def test_pub_takes_debians_preregistered_public_client(cli, sandbox):
