@@ -307,17 +307,25 @@ fn terminal_to_ask_on() -> Result<(), Error> {
     Ok(())
 }
 
-/// Asks for a password on the terminal without echo.
+/// How often a new password and its confirmation may differ before the
+/// prompt gives up (oidc-agent asks again too): a typo must not end the
+/// run, which may hold a login made moments before.
+const CONFIRM_TRIES: usize = 3;
+
+/// Asks for a password on the terminal without echo; with `confirm`, twice,
+/// and again when the two differ.
 pub fn prompt_password(prompt: &str, confirm: bool) -> Result<SecretString, Error> {
     terminal_to_ask_on()?;
-    let pw = tty::ask(prompt).map_err(no_tty)?;
-    if confirm {
-        let again = tty::ask("Confirm password: ").map_err(no_tty)?;
-        if pw != again {
-            return Err(Error::Failure("the passwords do not match".into()));
+    for _ in 0..CONFIRM_TRIES {
+        let pw = tty::ask(prompt).map_err(no_tty)?;
+        if !confirm || pw == tty::ask("Confirm password: ").map_err(no_tty)? {
+            return Ok(pw);
         }
+        eprintln!("The passwords do not match; try again.");
     }
-    Ok(pw)
+    Err(Error::Failure(format!(
+        "the passwords did not match {CONFIRM_TRIES} times"
+    )))
 }
 
 #[cfg(test)]

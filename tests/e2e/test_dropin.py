@@ -232,6 +232,28 @@ def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agen
     assert_token_output(cli.token("again"))
 
 
+def test_a_mistyped_password_confirmation_is_asked_again(cli, provider, sandbox, agent):
+    """The person logs in, then mistypes the new password's confirmation:
+    asked again, as oidc-agent asks, not the login thrown away (revoked,
+    its client deleted, a new login needed)."""
+    env = user_env(sandbox, agent)
+    line = f"oidc-gen kit --issuer {provider.issuer} --client-id {PUBLIC_CLIENT} --pub --no-url-call"
+    p = run_on_terminal(sandbox, env, line, "oidc-gen-typo")
+    try:
+        login_on_terminal(p, provider, password_prompts=0)
+        for typed in (PASSWORD, PASSWORD + "x"):
+            p.expect(r"(?i)password[^\n]*: ")
+            p.send(typed + "\n")
+        p.expect("The passwords do not match; try again.")
+        for _ in range(2):
+            p.expect(r"(?i)password[^\n]*: ")
+            p.send(PASSWORD + "\n")
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    assert_token_output(cli.token("kit"))
+
+
 def test_oidc_gen_m_edits_an_account_on_a_terminal(cli, provider, sandbox, agent):
     """oidc-agent's quickstart, "updating an existing account configuration":
     `oidc-gen -m <shortname>` asks for each value with the saved one kept by
