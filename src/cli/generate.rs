@@ -74,12 +74,8 @@ fn execute(args: &Args) -> anyhow::Result<()> {
         },
         // Nothing is saved: the name only labels the draft.
         (None, None) if args.only_at => ONLY_AT_NAME.to_owned(),
-        (None, None) => {
-            return Err(crate::Error::Usage(
-                "no account short name given (usage: oidc-gen NAME --issuer URL ...)".into(),
-            )
-            .into());
-        }
+        // On a terminal asked for, as oidc-agent's oidc-gen asks.
+        (None, None) => issuer::ask_name(args)?,
     };
     // A FILE (with a '/'), also given as NAME: `oidc-gen -p --pw-env FILE`.
     if (args.print.is_some() || args.update.is_some()) && name.contains('/') {

@@ -254,6 +254,23 @@ def test_a_mistyped_password_confirmation_is_asked_again(cli, provider, sandbox,
     assert_token_output(cli.token("kit"))
 
 
+def test_oidc_gen_asks_for_the_account_name_on_a_terminal(cli, provider, sandbox, agent):
+    """`oidc-gen` without a short name, typed on a terminal: asked for, as
+    oidc-agent's oidc-gen asks (its docs start that way); without a
+    terminal it stays a usage error."""
+    env = user_env(sandbox, agent)
+    line = f"oidc-gen --issuer {provider.issuer} --client-id {PUBLIC_CLIENT} --pub --no-url-call"
+    p = run_on_terminal(sandbox, env, line, "oidc-gen-no-name")
+    try:
+        p.expect("Short name for the account to configure: ")
+        p.type_like_a_person("kit\n")
+        login_on_terminal(p, provider)
+        assert p.wait() == 0, p.text()
+    finally:
+        p.close()
+    assert_token_output(cli.token("kit"))
+
+
 def test_oidc_gen_m_edits_an_account_on_a_terminal(cli, provider, sandbox, agent):
     """oidc-agent's quickstart, "updating an existing account configuration":
     `oidc-gen -m <shortname>` asks for each value with the saved one kept by

@@ -1,5 +1,6 @@
-//! The issuer prompt of `oidc-gen NAME` without `--issuer`, as
-//! oidc-agent's: the issuers its files know, by number, or a URL.
+//! What `oidc-gen` asks for on a terminal when the command line leaves it
+//! out, as oidc-agent's does: the account's short name, and the issuer
+//! (the issuers its files know, by number, or a URL).
 
 use anyhow::Context as _;
 
@@ -11,6 +12,28 @@ use crate::error::Error;
 
 fn required() -> Error {
     Error::Usage("--issuer URL is required to create an account".into())
+}
+
+/// No account name: on a terminal, asked for (an empty answer ends it);
+/// otherwise (or with `--prompt=none`) a usage error.
+pub(super) fn ask_name(args: &Args) -> anyhow::Result<String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let missing = || {
+        Error::Usage("no account short name given (usage: oidc-gen NAME --issuer URL ...)".into())
+    };
+    if args.prompt == Some(super::args::PromptMode::None) || !std::io::stdin().is_terminal() {
+        return Err(missing().into());
+    }
+    eprint!("Short name for the account to configure: ");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the account name")?;
+    match line.trim() {
+        "" => Err(missing().into()),
+        name => Ok(name.to_owned()),
+    }
 }
 
 /// No `--issuer`: on a terminal, asked for, as oidc-agent's `oidc-gen NAME`
