@@ -90,12 +90,15 @@ def run_on_terminal(sandbox, env, line: str, name: str, cwd: str | None = None) 
     return PtyProc(["bash", "-c", line], env, sandbox.logs / f"{name}.log", cwd=cwd)
 
 
-def gen_on_terminal(sandbox, env, provider, line: str, name: str) -> PtyProc:
-    """Runs an oidc-gen command line on a terminal, plays its user (login,
-    password) and expects it to succeed. Returns the finished terminal, whose
-    text stays readable."""
+def gen_on_terminal(sandbox, env, provider, line: str, name: str, answer=None) -> PtyProc:
+    """Runs an oidc-gen command line on a terminal, plays its user (`answer`
+    to the prompts before the login, then the login and the password) and
+    expects it to succeed. Returns the finished terminal, whose text stays
+    readable."""
     p = run_on_terminal(sandbox, env, line, name)
     try:
+        if answer:
+            answer(p)
         login_on_terminal(p, provider)
         assert p.wait() == 0, p.text()
     finally:
@@ -217,18 +220,16 @@ def test_oidc_gen_asks_for_the_issuer_on_a_terminal(cli, provider, sandbox, agen
     assert provider.introspect(tok)["client_id"] == PUBLIC_CLIENT
     # The next account's issuer by its number: the person's issuers first.
     line = f"oidc-gen again --client-id {PUBLIC_CLIENT} --pub --no-url-call"
-    p = run_on_terminal(sandbox, env, line, "oidc-gen-asks-again")
-    try:
+
+    def answer(p):
         p.expect(r"Issuer URL \(or a number above\): ")
         assert f"[1] {provider.issuer}" in p.text(), p.text()
         # A number off the list is a typo, asked again.
         p.send("99\n")
         p.expect(r"no issuer numbered 99; give a number from 1 to \d+ or a URL; try again: ")
         p.send("1\n")
-        login_on_terminal(p, provider)
-        assert p.wait() == 0, p.text()
-    finally:
-        p.close()
+
+    gen_on_terminal(sandbox, env, provider, line, "oidc-gen-asks-again", answer)
     assert_token_output(cli.token("again"))
 
 
@@ -260,14 +261,12 @@ def test_oidc_gen_asks_for_the_account_name_on_a_terminal(cli, provider, sandbox
     terminal it stays a usage error."""
     env = user_env(sandbox, agent)
     line = f"oidc-gen --issuer {provider.issuer} --client-id {PUBLIC_CLIENT} --pub --no-url-call"
-    p = run_on_terminal(sandbox, env, line, "oidc-gen-no-name")
-    try:
+
+    def answer(p):
         p.expect("Short name for the account to configure: ")
         p.type_like_a_person("kit\n")
-        login_on_terminal(p, provider)
-        assert p.wait() == 0, p.text()
-    finally:
-        p.close()
+
+    gen_on_terminal(sandbox, env, provider, line, "oidc-gen-no-name", answer)
     assert_token_output(cli.token("kit"))
 
 
