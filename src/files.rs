@@ -1,8 +1,8 @@
 //! Reading the files a person names or keeps (accounts, issuer.config, CA
 //! bundles, client files, discovery documents): a regular file only, of
 //! bounded size, opened without blocking; and the lock files beside them.
-//! A leaf: it uses nothing of the
-//! crate, so every layer may read through it.
+//! A leaf: it uses nothing of the crate, so every layer may read through
+//! it.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt as _;

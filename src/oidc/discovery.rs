@@ -109,27 +109,33 @@ fn downgrade(meta: &Metadata, url: &str) -> Result<(), OidcError> {
     Ok(())
 }
 
+/// The document a `file://` configuration endpoint names (oidc-agent's
+/// documented form for a provider without discovery:
+/// `--configuration-endpoint file:///PATH`); `None` for any other URL.
+fn file_document(config_endpoint: &str) -> Option<Result<Vec<u8>, OidcError>> {
+    let path = url::Url::parse(config_endpoint)
+        .ok()
+        .filter(|u| u.scheme() == "file")?
+        .to_file_path()
+        .ok()?;
+    let cap = super::http::MAX_ANSWER as u64;
+    Some(
+        crate::files::read_regular(&path, cap, "a discovery document").map_err(|e| {
+            OidcError::Config(format!(
+                "cannot read the discovery document {}: {e}",
+                path.display()
+            ))
+        }),
+    )
+}
+
 /// The issuer the document at `config_endpoint` names: oidc-gen
 /// `--configuration-endpoint` without `--issuer`, which oidc-agent's docs
 /// allow ("the issuer url is not required anymore"). Read as [`discover`]
 /// reads it (a `file://` URL too); [`discover`] then checks it as usual.
 pub async fn issuer_at(http: &reqwest::Client, config_endpoint: &str) -> Result<String, OidcError> {
-    let body = match url::Url::parse(config_endpoint)
-        .ok()
-        .filter(|u| u.scheme() == "file")
-        .and_then(|u| u.to_file_path().ok())
-    {
-        Some(path) => crate::files::read_regular(
-            &path,
-            super::http::MAX_ANSWER as u64,
-            "a discovery document",
-        )
-        .map_err(|e| {
-            OidcError::Config(format!(
-                "cannot read the discovery document {}: {e}",
-                path.display()
-            ))
-        })?,
+    let body = match file_document(config_endpoint) {
+        Some(read) => read?,
         None => super::http::get(http, config_endpoint).await?,
     };
     let meta: Metadata = serde_json::from_slice(&body).map_err(|e| OidcError::BadResponse {
@@ -148,21 +154,10 @@ pub async fn discover(
     if !url::Url::parse(issuer).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
         return Err(OidcError::InvalidIssuer(issuer.to_owned()));
     }
-    // oidc-agent's documented form for a provider without discovery: the
-    // document in a local file (`--configuration-endpoint file:///PATH`).
-    if let Some(path) = config_endpoint
-        .and_then(|e| url::Url::parse(e).ok())
-        .filter(|u| u.scheme() == "file")
-        .and_then(|u| u.to_file_path().ok())
+    if let Some(endpoint) = config_endpoint
+        && let Some(read) = file_document(endpoint)
     {
-        let cap = super::http::MAX_ANSWER as u64;
-        let body = crate::files::read_regular(&path, cap, "a discovery document").map_err(|e| {
-            OidcError::Config(format!(
-                "cannot read the discovery document {}: {e}",
-                path.display()
-            ))
-        })?;
-        return parse(issuer, config_endpoint.unwrap_or_default(), &body);
+        return parse(issuer, endpoint, &read?);
     }
     let tried = candidate_urls(issuer, config_endpoint);
     let mut detail = String::new();
