@@ -32,9 +32,14 @@ pub const ACTIVE_FOR: i64 = 600;
 impl Ahead {
     /// In active use at `now`: a token file is kept, or a token was served
     /// in the last [`ACTIVE_FOR`] seconds. Only such accounts are refreshed
-    /// ahead.
+    /// ahead. A token served after `now` does not count: the clock was set
+    /// back, and the account would be refreshed for as long as the step (as
+    /// `cache::Token::valid_for` serves no token obtained after `now`).
     pub fn active(&self, now: i64) -> bool {
-        self.token_file.is_some() || self.last_served.is_some_and(|t| now - t <= ACTIVE_FOR)
+        self.token_file.is_some()
+            || self
+                .last_served
+                .is_some_and(|t| (0..=ACTIVE_FOR).contains(&(now - t)))
     }
 }
 /// The longest pause between background retries.
@@ -245,6 +250,19 @@ mod tests {
         assert_eq!(threshold(120), 60, "at least 60 s");
         assert_eq!(threshold(10), 5, "never more than half");
         assert_eq!(threshold(0), 0);
+    }
+
+    #[test]
+    fn active_use_is_a_token_served_in_the_last_ten_minutes() {
+        let served = |t| Ahead {
+            last_served: Some(t),
+            ..Ahead::default()
+        };
+        assert!(served(1000).active(1000) && served(1000).active(1000 + ACTIVE_FOR));
+        assert!(!served(1000).active(1001 + ACTIVE_FOR));
+        assert!(!Ahead::default().active(1000));
+        // Served "later" than now: the clock was set back (tester12 F2).
+        assert!(!served(1000 + 86_400).active(1000));
     }
 
     #[test]
